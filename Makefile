@@ -1,0 +1,56 @@
+# The two commands: `make run` serves the portal, `make test` runs the whole suite on both databases.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 5000
+WORKERS ?= 2
+export FLASK_APP := portal
+
+APT_RUN := fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
+APT_TEST := $(APT_RUN) chromium postgresql
+
+.PHONY: run test lint translations messages install-run install-test clean
+
+$(VENV)/.installed-run: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed-run
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+translations/%/LC_MESSAGES/messages.mo: translations/%/LC_MESSAGES/messages.po $(VENV)/.installed-run
+	$(VENV)/bin/pybabel compile --use-fuzzy -d translations -l $* >/dev/null
+
+MO_FILES := $(patsubst %.po,%.mo,$(wildcard translations/*/LC_MESSAGES/messages.po))
+
+translations: $(MO_FILES)
+
+install-run: $(VENV)/.installed-run translations
+	@bash scripts/apt_ensure.sh $(APT_RUN)
+
+install-test: $(VENV)/.installed-test translations
+	@bash scripts/apt_ensure.sh $(APT_TEST)
+
+run: install-run
+	mkdir -p instance
+	$(VENV)/bin/flask db upgrade
+	$(VENV)/bin/flask seed demo
+	$(VENV)/bin/gunicorn --bind 127.0.0.1:$(PORT) --workers $(WORKERS) --access-logfile - 'portal:create_app()'
+
+test: install-test
+	$(PY) scripts/test_all.py $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed-test
+	$(VENV)/bin/ruff check portal services forms seeds tests scripts
+
+clean:
+	rm -rf $(VENV) .test-results
+
+# Re-extract the translatable strings and merge them into each language's catalogue.
+messages: $(VENV)/.installed-run
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext --ignore-dirs '.* .venv' --no-location --sort-output -o translations/messages.pot . >/dev/null
+	$(VENV)/bin/pybabel update -i translations/messages.pot -d translations --no-location >/dev/null

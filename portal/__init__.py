@@ -1,0 +1,92 @@
+"""The portal's application factory."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Flask, g, request, session
+from flask_login import current_user
+
+from portal import database
+from portal.config import INSTANCE_DIR, PROJECT_ROOT, load_config
+from portal.extensions import babel, csrf, db, login_manager, migrate
+
+
+def select_locale() -> str:
+    languages = ("zh_CN", "en")
+    if current_user and current_user.is_authenticated and current_user.locale in languages:
+        return current_user.locale
+    chosen = session.get("locale")
+    if chosen in languages:
+        return chosen
+    return "zh_CN"
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the portal. ``config`` overrides the environment (tests pass their own)."""
+    app = Flask(
+        __name__,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+        instance_path=str(INSTANCE_DIR),
+    )
+    app.config.update(load_config(config))
+    Path(app.config["UPLOAD_DIR"]).mkdir(parents=True, exist_ok=True)
+    from datetime import timedelta
+
+    app.permanent_session_lifetime = timedelta(minutes=int(app.config["PERMANENT_SESSION_MINUTES"]))
+    database.configure_sqlite(int(app.config["SQLITE_BUSY_TIMEOUT_MS"]))
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
+    csrf.init_app(app)
+    babel.init_app(
+        app,
+        locale_selector=select_locale,
+        default_translation_directories=str(PROJECT_ROOT / "translations"),
+    )
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = None
+    login_manager.session_protection = "basic"
+
+    from portal import models  # noqa: F401  (register the mappers)
+    from portal.auth import bp as auth_bp
+    from portal.cli import register_cli
+    from portal.errors import register_error_handlers
+    from portal.main import bp as main_bp
+    from portal.templating import register_template_helpers
+
+    app.register_blueprint(main_bp)
+    app.register_blueprint(auth_bp, url_prefix="/auth")
+    register_error_handlers(app)
+    register_template_helpers(app)
+    register_cli(app)
+
+    @app.before_request
+    def _declare_read_only() -> None:
+        g._db_mode_token = database.set_read_only(request.method in ("GET", "HEAD"))
+        session.permanent = True
+
+    @app.teardown_request
+    def _reset_read_only(exc: BaseException | None) -> None:
+        token = g.pop("_db_mode_token", None)
+        if token is not None:
+            database.reset_read_only(token)
+
+    @app.after_request
+    def _security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+            "object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
+        )
+        return response
+
+    if app.config["PORTAL_ENV"] == "production":
+        logging.basicConfig(level=logging.INFO)
+    return app

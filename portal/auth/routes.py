@@ -1,0 +1,128 @@
+"""Thin views over services.accounts."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_user, logout_user
+
+from forms.auth import EmptyForm, LoginForm, RegisterForm
+from portal.auth import bp
+from portal.extensions import db, login_manager
+from portal.models import Role, User
+from services import accounts
+from services.errors import NotAuthorized, TooManyAttempts, ValidationError
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    try:
+        pk, epoch = (int(part) for part in user_id.split(":", 1))
+    except ValueError:
+        return None
+    user = db.session.get(User, pk)
+    if user is None or user.session_epoch != epoch:
+        return None
+    return user
+
+
+def safe_next(target: str | None) -> str | None:
+    """Only a path on this site; never another host, scheme or a protocol-relative URL."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    if "\\" in target or any(ord(ch) < 32 for ch in target):
+        return None
+    return target
+
+
+def home_for(user: User) -> str:
+    if user.role == Role.citizen:
+        return url_for("main.profile")
+    return url_for("main.index")
+
+
+def start_session(user: User) -> None:
+    """Renew the session at login: nothing from before the login carries over but the locale."""
+    keep = {k: session[k] for k in ("locale",) if k in session}
+    session.clear()
+    session.update(keep)
+    login_user(user)
+
+
+@bp.route("/register", methods=["GET", "POST"])
+def register():
+    if current_user.is_authenticated:
+        return redirect(home_for(current_user))
+    form = RegisterForm()
+    if form.validate_on_submit():
+        try:
+            user = accounts.register_citizen(
+                phone=form.phone.data,
+                password=form.password.data,
+                name=form.name.data,
+                id_number=form.id_number.data,
+                address=form.address.data or "",
+            )
+        except ValidationError as exc:
+            db.session.rollback()
+            form.apply_errors(exc)
+        else:
+            db.session.commit()
+            start_session(user)
+            flash(_("注册成功，欢迎使用%(site)s", site=_("一网通办")), "success")
+            return redirect(url_for("main.profile"))
+    status = 422 if form.errors or form.form_errors else 200
+    return render_template("auth/register.html", form=form), status
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(home_for(current_user))
+    form = LoginForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            user = accounts.authenticate(
+                form.login.data,
+                form.password.data,
+                remote_addr=request.remote_addr or "",
+                max_failures=int(current_app.config["LOGIN_MAX_FAILURES"]),
+                window_minutes=int(current_app.config["LOGIN_FAILURE_WINDOW_MINUTES"]),
+            )
+        except TooManyAttempts as exc:
+            db.session.rollback()
+            form.form_errors.append(exc.message)
+            return render_template("auth/login.html", form=form), 429
+        except NotAuthorized as exc:
+            db.session.commit()  # keep the failure so that guessing is throttled
+            form.form_errors.append(exc.message)
+            status = 422
+        else:
+            db.session.commit()
+            start_session(user)
+            flash(_("登录成功"), "success")
+            return redirect(safe_next(request.args.get("next")) or home_for(user))
+    elif form.errors:
+        status = 422
+    return render_template("auth/login.html", form=form), status
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    form = EmptyForm()
+    if form.validate_on_submit() and current_user.is_authenticated:
+        accounts.end_sessions(current_user)
+        db.session.commit()
+    logout_user()
+    keep = session.get("locale")
+    session.clear()
+    if keep:
+        session["locale"] = keep
+    flash(_("您已安全退出"), "success")
+    return redirect(url_for("main.index"))

@@ -1,0 +1,84 @@
+"""Every configuration key with its default; overrides come from the environment."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = PROJECT_ROOT / "instance"
+
+DEFAULTS: dict[str, object] = {
+    "PORTAL_ENV": "development",
+    "DATABASE_URL": f"sqlite:///{INSTANCE_DIR / 'portal.db'}",
+    "SECRET_KEY": None,
+    "UPLOAD_DIR": str(INSTANCE_DIR / "uploads"),
+    "MAX_UPLOAD_MB": 20,
+    "SQLITE_BUSY_TIMEOUT_MS": 15000,
+    "BABEL_DEFAULT_LOCALE": "zh_CN",
+    "LANGUAGES": ("zh_CN", "en"),
+    "SERVICE_HOTLINE": "12345",
+    "SERVICE_HALL_ADDRESS": "市民服务中心（人民路 100 号）",
+    "SERVICE_HALL_HOURS": "周一至周五 9:00-17:00，周六 9:00-12:00",
+    "SITE_NAME": "一网通办",
+    "LOGIN_MAX_FAILURES": 5,
+    "LOGIN_FAILURE_WINDOW_MINUTES": 15,
+    "PERMANENT_SESSION_MINUTES": 30,
+}
+
+MIN_SECRET_BYTES = 32
+
+
+class ConfigError(RuntimeError):
+    """Raised when the configuration would make the portal unsafe to run."""
+
+
+def _local_secret() -> str:
+    """A secret generated once for local runs and kept in instance/."""
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    path = INSTANCE_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def load_config(overrides: dict | None = None) -> dict:
+    """Build the Flask config: defaults, then the environment, then explicit overrides."""
+    overrides = overrides or {}
+    cfg: dict[str, object] = {}
+    for key, default in DEFAULTS.items():
+        value = os.environ.get(key, default)
+        if isinstance(default, int) and isinstance(value, str):
+            value = int(value)
+        cfg[key] = value
+    cfg.update(overrides)
+
+    production = cfg["PORTAL_ENV"] == "production"
+    if not cfg.get("SECRET_KEY"):
+        if production:
+            raise ConfigError("SECRET_KEY must be set in production")
+        cfg["SECRET_KEY"] = _local_secret()
+    if production and len(str(cfg["SECRET_KEY"]).encode()) < MIN_SECRET_BYTES:
+        raise ConfigError(f"SECRET_KEY must be at least {MIN_SECRET_BYTES} bytes in production")
+
+    url = str(cfg["DATABASE_URL"])
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        # relative SQLite paths are relative to the project root, not the working directory
+        url = f"sqlite:///{PROJECT_ROOT / url[len('sqlite:///'):]}"
+    cfg["SQLALCHEMY_DATABASE_URI"] = url
+    cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True}
+    cfg["MAX_CONTENT_LENGTH"] = int(cfg["MAX_UPLOAD_MB"]) * 1024 * 1024
+    cfg["SESSION_COOKIE_HTTPONLY"] = True
+    cfg["SESSION_COOKIE_SAMESITE"] = "Lax"
+    cfg["SESSION_COOKIE_SECURE"] = production
+    cfg["REMEMBER_COOKIE_HTTPONLY"] = True
+    cfg["REMEMBER_COOKIE_SAMESITE"] = "Lax"
+    cfg["REMEMBER_COOKIE_SECURE"] = production
+    cfg["WTF_CSRF_TIME_LIMIT"] = None  # tied to the session instead, so long forms never expire
+    cfg["DEBUG"] = False
+    cfg["PROPAGATE_EXCEPTIONS"] = cfg.get("PROPAGATE_EXCEPTIONS", False)
+    return cfg

@@ -1,0 +1,63 @@
+"""Errors mapped in one place: pages in the portal's look, JSON under /api/."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, render_template, request
+from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from portal.extensions import db
+from services.errors import DomainError
+
+log = logging.getLogger(__name__)
+
+MESSAGES = {
+    400: (_l("请求有误"), _l("页面收到的信息不完整或格式不对，请返回重新填写。")),
+    403: (_l("没有权限"), _l("您没有权限访问这个页面。如需帮助，请拨打咨询电话。")),
+    404: (_l("页面不存在"), _l("没有找到您要的页面，可能链接有误或内容已下线。")),
+    405: (_l("操作方式不对"), _l("这个页面不支持该操作，请从页面上的按钮进入。")),
+    409: (_l("操作冲突"), _l("该内容已被他人处理，请刷新后重试。")),
+    413: (_l("文件太大"), _l("上传的内容超过了大小限制，请压缩后重新上传。")),
+    429: (_l("操作太频繁"), _l("请稍后再试。")),
+    500: (_l("系统出错了"), _l("很抱歉，系统暂时出现问题。请稍后再试，或拨打咨询电话。")),
+}
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def render_error(status: int, detail: str | None = None):
+    title, message = MESSAGES.get(status, MESSAGES[500 if status >= 500 else 400])
+    if wants_json():
+        return jsonify(error={"status": status, "title": str(title), "message": detail or str(message)}), status
+    return render_template("errors/error.html", status=status, title=title, message=detail or message), status
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def _csrf(exc: CSRFError):
+        log.info("CSRF refused: %s", exc.description)
+        return render_error(400, str(_l("页面已过期或来源不明，请刷新页面后重新提交。")))
+
+    @app.errorhandler(DomainError)
+    def _domain(exc: DomainError):
+        db.session.rollback()
+        return render_error(exc.status_code, exc.message)
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException):
+        if exc.code and exc.code >= 500:
+            db.session.rollback()
+        return render_error(exc.code or 500)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        db.session.rollback()
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        if app.config.get("PROPAGATE_EXCEPTIONS"):
+            raise exc
+        return render_error(InternalServerError.code)

@@ -1,0 +1,131 @@
+"""Cases (办件), how their materials were satisfied, the audit trail and ratings."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Date, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.extensions import db
+from portal.models.accounts import Citizen, User, enum_column
+from portal.models.base import TimestampMixin, UTCDateTime, utcnow
+from portal.models.catalogue import ItemVersion, MaterialRequirement
+from portal.models.documents import Document
+
+
+class Channel(enum.StrEnum):
+    online = "online"
+    counter = "counter"
+    kiosk = "kiosk"
+
+
+class SatisfiedBy(enum.StrEnum):
+    elicence = "elicence"
+    library = "library"
+    upload = "upload"
+    commitment = "commitment"
+    shared = "shared"  # 信息免交: obtained by data sharing
+    deferred = "deferred"  # missing under 容缺受理
+    missing = "missing"
+
+
+class Application(TimestampMixin, db.Model):
+    """办件: one application for one item version, online or at a counter."""
+
+    __tablename__ = "applications"
+    __table_args__ = (
+        Index("ix_applications_applicant_status", "applicant_id", "status"),
+        Index("ix_applications_department_status_due", "department_id", "status", "due_date"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str | None] = mapped_column(String(32), unique=True)
+    item_version_id: Mapped[int] = mapped_column(ForeignKey("item_versions.id"), index=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    applicant_id: Mapped[int] = mapped_column(ForeignKey("citizens.id"))
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("citizens.id"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("applications.id"), index=True)
+    channel: Mapped[Channel] = mapped_column(enum_column(Channel, "channel"), default=Channel.online)
+    status: Mapped[str] = mapped_column(String(32), default="draft")
+    form_data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    condition_answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    submit_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    due_date: Mapped[date | None] = mapped_column(Date)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    visit_count: Mapped[int] = mapped_column(default=0)
+    materials_required: Mapped[int] = mapped_column(default=0)
+    materials_reused: Mapped[int] = mapped_column(default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    version: Mapped[int] = mapped_column(default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    item_version: Mapped[ItemVersion] = relationship()
+    applicant: Mapped[Citizen] = relationship(foreign_keys=[applicant_id])
+    agent: Mapped[Citizen | None] = relationship(foreign_keys=[agent_id])
+    created_by: Mapped[User | None] = relationship()
+    materials: Mapped[list[ApplicationMaterial]] = relationship(
+        back_populates="application", cascade="all, delete-orphan"
+    )
+
+
+class ApplicationMaterial(db.Model):
+    """How one material requirement of a case was satisfied."""
+
+    __tablename__ = "application_materials"
+    __table_args__ = (UniqueConstraint("application_id", "requirement_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id", ondelete="CASCADE"))
+    requirement_id: Mapped[int] = mapped_column(ForeignKey("material_requirements.id"))
+    document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"), index=True)
+    satisfied_by: Mapped[SatisfiedBy] = mapped_column(
+        enum_column(SatisfiedBy, "satisfied_by"), default=SatisfiedBy.missing
+    )
+    verdict: Mapped[str | None] = mapped_column(String(16))  # ok / correct / original_checked
+    verdict_reason: Mapped[str] = mapped_column(Text, default="")
+
+    application: Mapped[Application] = relationship(back_populates="materials")
+    requirement: Mapped[MaterialRequirement] = relationship()
+    document: Mapped[Document | None] = relationship()
+
+
+class Event(db.Model):
+    """Append-only audit trail; each row's hash covers the previous row's hash (a hash chain)."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_application_id", "application_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int | None] = mapped_column(ForeignKey("applications.id"))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    action: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+    actor: Mapped[User | None] = relationship()
+
+
+class Rating(TimestampMixin, db.Model):
+    """好差评: one per case online, one per visit at a counter."""
+
+    __tablename__ = "ratings"
+    __table_args__ = (UniqueConstraint("application_id", "visit_no"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"))
+    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id"))
+    visit_no: Mapped[int] = mapped_column(default=0)  # 0 = the online rating
+    score: Mapped[int] = mapped_column()
+    indicators: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    comment: Mapped[str] = mapped_column(Text, default="")

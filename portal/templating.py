@@ -1,0 +1,39 @@
+"""Template globals and filters shared by every page."""
+
+from __future__ import annotations
+
+from flask import Flask, request
+from flask_babel import get_locale
+from flask_login import current_user
+
+from services.identity import mask_id_number, mask_name, mask_phone
+
+ELDER_COOKIE = "elder_mode"
+
+
+def elder_mode_active() -> bool:
+    if current_user.is_authenticated:
+        return bool(current_user.elder_mode)
+    return request.cookies.get(ELDER_COOKIE) == "1"
+
+
+def html_lang() -> str:
+    locale = str(get_locale() or "zh_CN")
+    return "en" if locale.startswith("en") else "zh-CN"
+
+
+def register_template_helpers(app: Flask) -> None:
+    app.jinja_env.add_extension("jinja2.ext.do")
+    app.jinja_env.globals.update(elder_mode_active=elder_mode_active, html_lang=html_lang)
+    app.jinja_env.filters.update(
+        mask_name=mask_name, mask_id=mask_id_number, mask_phone=mask_phone
+    )
+
+    @app.context_processor
+    def _site() -> dict:
+        return {
+            "site_name": app.config["SITE_NAME"],
+            "hotline": app.config["SERVICE_HOTLINE"],
+            "hall_address": app.config["SERVICE_HALL_ADDRESS"],
+            "hall_hours": app.config["SERVICE_HALL_HOURS"],
+        }

@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+"""Run the whole test suite on SQLite, then on a throwaway PostgreSQL server.
+
+The PostgreSQL cluster is made with initdb in a temporary directory, listens on a free
+loopback port, and is stopped and removed afterwards, also when the tests fail.
+Prints one summary line per backend and exits non-zero if anything failed or no test ran.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import xml.etree.ElementTree as ET
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
+RESULTS = ROOT / ".test-results"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def as_postgres(cmd: list[str]) -> list[str]:
+    """initdb refuses to run as root: run the server tools as the postgres user then."""
+    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
+
+
+@contextmanager
+def throwaway_postgres():
+    tmp = Path(tempfile.mkdtemp(prefix="portal-pg-"))
+    data = tmp / "data"
+    log = tmp / "server.log"
+    port = free_port()
+    if os.geteuid() == 0:
+        shutil.chown(tmp, "postgres", "postgres")
+    tmp.chmod(0o700)
+    started = False
+    try:
+        subprocess.run(as_postgres([str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres",
+                                    "-A", "trust", "--no-sync", "-E", "UTF8", "--locale=C.UTF-8"]),
+                       check=True, stdout=subprocess.DEVNULL)
+        opts = (f"-p {port} -k {tmp} -c listen_addresses=127.0.0.1 -c fsync=off "
+                "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+        subprocess.run(as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(log),
+                                    "-o", opts, "-w", "-t", "60", "start"]),
+                       check=True, stdout=subprocess.DEVNULL)
+        started = True
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        if started:
+            subprocess.run(as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "fast",
+                                        "-w", "stop"]), stdout=subprocess.DEVNULL)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run_pytest(backend: str, extra_env: dict[str, str], args: list[str]) -> tuple[int, dict[str, int]]:
+    RESULTS.mkdir(exist_ok=True)
+    xml = RESULTS / f"{backend}.xml"
+    xml.unlink(missing_ok=True)
+    env = {**os.environ, **extra_env}
+    env.pop("PORTAL_TEST_PG_ADMIN_URL", None) if backend == "sqlite" else None
+    print(f"=== {backend} ===", flush=True)
+    code = subprocess.call([sys.executable, "-m", "pytest", f"--junitxml={xml}", *args], cwd=ROOT, env=env)
+    counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    if xml.exists():
+        for suite in ET.parse(xml).getroot().iter("testsuite"):
+            for key in counts:
+                counts[key] += int(suite.get(key, 0))
+    return code, counts
+
+
+def summary(backend: str, counts: dict[str, int]) -> str:
+    passed = counts["tests"] - counts["failures"] - counts["errors"] - counts["skipped"]
+    line = f"{backend}: {passed} passed"
+    if counts["failures"]:
+        line += f", {counts['failures']} failed"
+    if counts["errors"]:
+        line += f", {counts['errors']} errors"
+    if counts["skipped"]:
+        line += f", {counts['skipped']} skipped"
+    return line
+
+
+def main() -> int:
+    args = sys.argv[1:]
+    results: list[tuple[str, int, dict[str, int]]] = []
+    code, counts = run_pytest("sqlite", {}, args)
+    results.append(("sqlite", code, counts))
+    try:
+        with throwaway_postgres() as admin_url:
+            code, counts = run_pytest("postgresql", {"PORTAL_TEST_PG_ADMIN_URL": admin_url}, args)
+            results.append(("postgresql", code, counts))
+    except (subprocess.CalledProcessError, FileNotFoundError) as exc:
+        print(f"could not start PostgreSQL: {exc}", file=sys.stderr)
+        results.append(("postgresql", 1, {"tests": 0, "failures": 0, "errors": 1, "skipped": 0}))
+    print()
+    ok = True
+    total_passed = total_failed = 0
+    for backend, code, counts in results:
+        print(summary(backend, counts))
+        passed = counts["tests"] - counts["failures"] - counts["errors"] - counts["skipped"]
+        total_passed += passed
+        total_failed += counts["failures"] + counts["errors"]
+        if code != 0 or passed == 0:
+            ok = False
+    print(f"total: {total_passed} passed, {total_failed} failed")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Fake and demo data: one source, shared by `flask seed` and the tests."""

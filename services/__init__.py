@@ -1,0 +1,1 @@
+"""The domain: functions that take the acting user, flush, and never know about HTTP."""

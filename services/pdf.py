@@ -1,0 +1,43 @@
+"""PDFs as one service: a Jinja template rendered to bytes by WeasyPrint.
+
+The URL fetcher serves only the app's own static files, so a template can never make
+WeasyPrint read the network or other files. Templates refer to static files by relative
+paths (``css/pdf.css``) resolved against a base URL that only this fetcher understands.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from pathlib import Path
+
+from flask import current_app, render_template
+from weasyprint import HTML
+from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+BASE_URL = "http://portal.static.invalid/"
+
+
+class StaticOnlyFetcher(URLFetcher):
+    """Answers only for files inside static/; refuses every other URL."""
+
+    def __init__(self, static_root: Path) -> None:
+        super().__init__(allowed_protocols=("http", "data"), allow_redirects=False)
+        self.static_root = static_root.resolve()
+
+    def fetch(self, url, headers=None):
+        if url.startswith("data:"):  # inline images (QR codes) carry their own bytes
+            return super().fetch(url, headers)
+        if not url.startswith(BASE_URL):
+            raise ValueError(f"refused to fetch {url!r}: only the portal's static files")
+        path = (self.static_root / url[len(BASE_URL):].split("?")[0]).resolve()
+        if self.static_root not in path.parents or not path.is_file():
+            raise ValueError(f"refused to fetch {url!r}: not a static file")
+        mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        return URLFetcherResponse(url, body=path.read_bytes(), headers={"Content-Type": mime})
+
+
+def render_pdf(template: str, **context) -> bytes:
+    """Render ``templates/pdf/<template>`` to a tagged PDF (PDF/UA-1)."""
+    html = render_template(f"pdf/{template}", **context)
+    fetcher = StaticOnlyFetcher(Path(current_app.static_folder))
+    return HTML(string=html, url_fetcher=fetcher, base_url=BASE_URL).write_pdf(pdf_variant="pdf/ua-1")

@@ -1,0 +1,36 @@
+"""Every route × every role → the expected status. Routes are declared per area in tests/access/."""
+
+import pytest
+
+from tests.access import ROLES, merged
+from tests.conftest import login
+
+ACCOUNTS = {"citizen": "13800000001", "counter": "counter01", "reviewer": "reviewer01", "admin": "admin"}
+GET_MATRIX, POST_ONLY = merged()
+
+
+def test_every_route_is_in_the_matrix(app):
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()} - {"static"}
+    missing = endpoints - set(GET_MATRIX) - set(POST_ONLY)
+    assert not missing, f"add these routes to tests/access/: {sorted(missing)}"
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("endpoint", sorted(GET_MATRIX))
+def test_get_access(client, role, endpoint):
+    path, expected = GET_MATRIX[endpoint]
+    if role != "anonymous":
+        assert login(client, ACCOUNTS[role]).status_code == 302
+    response = client.get(path)
+    assert response.status_code == expected[role], (endpoint, role, path)
+    if response.status_code == 302 and role == "anonymous":
+        assert "/auth/login" in response.headers["Location"]
+
+
+@pytest.mark.parametrize("endpoint", sorted(POST_ONLY))
+def test_post_only_routes_refuse_get_and_require_csrf(client, endpoint):
+    path = POST_ONLY[endpoint]
+    assert client.get(path).status_code == 405
+    assert login(client, "admin").status_code == 302
+    response = client.post(path, data={})
+    assert response.status_code == 400

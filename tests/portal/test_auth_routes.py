@@ -1,0 +1,120 @@
+import re
+
+import pytest
+from sqlalchemy import func, select
+
+from portal.extensions import db
+from portal.models import Citizen, User
+from tests.conftest import csrf_token, login
+
+GOOD = {"name": "孙七", "id_number": "11010519491231002X", "phone": "13911112222",
+        "password": "Secret123", "confirm": "Secret123", "address": ""}
+
+
+def _counts():
+    return (db.session.scalar(select(func.count()).select_from(User)),
+            db.session.scalar(select(func.count()).select_from(Citizen)))
+
+
+def error_for(html: str, field: str) -> str:
+    match = re.search(rf'<p class="error" id="{field}-error">(.*?)</p>', html, re.S)
+    return match.group(1) if match else ""
+
+
+def test_register_logs_in_and_shows_masked_profile(client):
+    data = {**GOOD, "csrf_token": csrf_token(client, "/auth/register")}
+    response = client.post("/auth/register", data=data)
+    assert response.status_code == 302
+    page = client.get("/profile").get_data(as_text=True)
+    assert "110105********002X" in page
+    assert "11010519491231002X" not in page
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("id_number", "110105194912310021", "身份证号不正确"),
+    ("phone", "13800000001", "该手机号已注册"),
+    ("password", "weakpass", "字母和数字"),
+    ("name", "X", "姓名"),
+])
+def test_register_bad_input_shows_the_error_next_to_the_field_and_writes_nothing(client, query, field, value, message):
+    before = query(_counts)
+    data = {**GOOD, field: value, "csrf_token": csrf_token(client, "/auth/register")}
+    if field == "password":
+        data["confirm"] = value
+    response = client.post("/auth/register", data=data)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert message in error_for(html, field)
+    assert f'aria-describedby="{field}-error"' in html or f'{field}-error"' in html
+    assert 'id="error-summary"' in html
+    assert query(_counts) == before
+
+
+def test_register_oversized_body_gets_the_413_page(client, query, app):
+    data = {**GOOD, "csrf_token": csrf_token(client, "/auth/register"),
+            "address": "x" * (app.config["MAX_CONTENT_LENGTH"] + 10)}
+    before = query(_counts)
+    response = client.post("/auth/register", data=data)
+    assert response.status_code == 413
+    assert "文件太大" in response.get_data(as_text=True)
+    assert query(_counts) == before
+
+
+def test_register_without_csrf_is_refused(client, query):
+    before = query(_counts)
+    response = client.post("/auth/register", data=GOOD)
+    assert response.status_code == 400
+    assert query(_counts) == before
+
+
+def test_login_wrong_password(client):
+    response = login(client, "13800000002", "wrong-password1")
+    assert response.status_code == 422
+    assert "账号或密码不正确" in response.get_data(as_text=True)
+
+
+def test_login_throttled_with_429(client):
+    for _ in range(5):
+        login(client, "13800000003", "wrong-password1")
+    response = login(client, "13800000003", "Demo@2026")
+    assert response.status_code == 429
+    assert "登录失败次数过多" in response.get_data(as_text=True)
+
+
+def test_session_is_renewed_at_login_and_cleared_at_logout(client):
+    with client.session_transaction() as sess:
+        sess["planted"] = "attacker"
+    assert login(client, "13800000002").status_code == 302
+    with client.session_transaction() as sess:
+        assert "planted" not in sess
+        assert "_user_id" in sess
+        old_user_id = sess["_user_id"]
+    token = csrf_token(client, "/profile")
+    assert client.post("/auth/logout", data={"csrf_token": token}).status_code == 302
+    with client.session_transaction() as sess:
+        assert "_user_id" not in sess
+    # a copy of the old session cookie no longer logs in: logout bumped the session epoch
+    with client.session_transaction() as sess:
+        sess["_user_id"] = old_user_id
+        sess["_fresh"] = True
+    assert client.get("/profile").status_code == 302
+
+
+@pytest.mark.parametrize("target,expected", [
+    ("/profile", "/profile"),
+    ("https://evil.example/x", "/profile"),
+    ("//evil.example/x", "/profile"),
+    ("/\\evil.example", "/profile"),
+])
+def test_next_redirects_only_within_the_site(client, target, expected):
+    token = csrf_token(client)
+    response = client.post(f"/auth/login?next={target}",
+                           data={"login": "13800000001", "password": "Demo@2026", "csrf_token": token})
+    assert response.status_code == 302
+    assert response.headers["Location"] == expected
+
+
+def test_cookies_are_httponly_and_lax(client):
+    response = login(client, "13800000002")
+    cookie = response.headers.get("Set-Cookie", "")
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie

@@ -1,0 +1,126 @@
+import pytest
+from sqlalchemy import func, select
+
+from portal.extensions import db
+from portal.models import User
+from tests.conftest import csrf_token, login
+
+
+def test_home_is_chinese_with_landmarks_and_help(client):
+    html = client.get("/").get_data(as_text=True)
+    assert '<html lang="zh-CN"' in html
+    assert 'href="#main"' in html and '<main id="main"' in html
+    assert "长辈模式" in html and "咨询电话" in html and "12345" in html
+
+
+def test_healthz_ok(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok", "database": "ok"}
+
+
+def test_healthz_503_when_the_database_is_gone(tmp_path):
+    from portal import create_app
+
+    broken = create_app({"DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none",
+                         "SECRET_KEY": "x" * 40, "UPLOAD_DIR": str(tmp_path)})
+    response = broken.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json()["status"] == "error"
+
+
+def test_404_page_in_the_portals_look_and_json_under_api(client):
+    response = client.get("/no-such-page")
+    assert response.status_code == 404
+    assert "页面不存在" in response.get_data(as_text=True)
+    api = client.get("/api/no-such-thing")
+    assert api.status_code == 404
+    assert api.get_json()["error"]["status"] == 404
+
+
+def test_500_page_hides_the_stack_trace(tmp_path):
+    from portal import create_app
+
+    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'boom.db'}", "SECRET_KEY": "x" * 40,
+                      "UPLOAD_DIR": str(tmp_path), "PORTAL_ENV": "production"})
+
+    @app.route("/boom")
+    def boom():
+        raise RuntimeError("secret internals")
+
+    response = app.test_client().get("/boom")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 500
+    assert "系统出错了" in html and "secret internals" not in html and "Traceback" not in html
+
+
+def test_production_refuses_a_missing_or_short_secret(monkeypatch, tmp_path):
+    from portal import create_app
+    from portal.config import ConfigError
+
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    with pytest.raises(ConfigError):
+        create_app({"PORTAL_ENV": "production", "UPLOAD_DIR": str(tmp_path)})
+    with pytest.raises(ConfigError):
+        create_app({"PORTAL_ENV": "production", "SECRET_KEY": "short", "UPLOAD_DIR": str(tmp_path)})
+
+
+def test_elder_mode_switch_for_visitors_uses_a_cookie(client):
+    token = csrf_token(client, "/")
+    response = client.post("/preferences/elder-mode", data={"csrf_token": token, "enable": "1", "next": "/"})
+    assert response.status_code == 302
+    html = client.get("/").get_data(as_text=True)
+    assert 'class="elder"' in html
+    assert 'aria-pressed="true"' in html
+
+
+def test_elder_mode_is_remembered_in_the_account(client, query):
+    login(client, "13800000002")
+    token = csrf_token(client, "/profile")
+    client.post("/preferences/elder-mode", data={"csrf_token": token, "enable": "1", "next": "/profile"})
+    assert query(lambda: db.session.scalar(
+        select(User.elder_mode).where(User.phone == "13800000002"))) is True
+
+
+def test_elderly_demo_citizen_gets_elder_mode_at_login(client):
+    login(client, "13800000003")
+    assert 'class="elder"' in client.get("/").get_data(as_text=True)
+
+
+def test_language_switch_to_english_and_back(client):
+    token = csrf_token(client, "/")
+    client.post("/preferences/language", data={"csrf_token": token, "locale": "en", "next": "/"})
+    html = client.get("/").get_data(as_text=True)
+    assert '<html lang="en"' in html
+    assert "Elder mode" in html
+    client.post("/preferences/language", data={"csrf_token": csrf_token(client, "/"), "locale": "zh_CN"})
+    assert '<html lang="zh-CN"' in client.get("/").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("locale", ["fr", "../../etc", ""])
+def test_unknown_language_is_ignored(client, locale):
+    token = csrf_token(client, "/")
+    client.post("/preferences/language", data={"csrf_token": token, "locale": locale})
+    assert '<html lang="zh-CN"' in client.get("/").get_data(as_text=True)
+
+
+def test_security_headers(client):
+    response = client.get("/")
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+
+
+def test_profile_update_and_overlong_address(client, query):
+    login(client, "13800000002")
+    token = csrf_token(client, "/profile")
+    response = client.post("/profile", data={"csrf_token": token, "address": "长" * 201, "locale": "zh_CN"})
+    assert response.status_code == 422
+    assert "地址最多 200 个字" in response.get_data(as_text=True)
+    def user_count():
+        return db.session.scalar(select(func.count()).select_from(User))
+
+    before = query(user_count)
+    response = client.post("/profile", data={"csrf_token": token, "address": "人民路 8 号", "locale": "zh_CN"})
+    assert response.status_code == 302
+    assert "人民路 8 号" in client.get("/profile").get_data(as_text=True)
+    assert query(user_count) == before
