@@ -9,6 +9,7 @@ from portal.models.applications import (
     Rating,
     SatisfiedBy,
 )
+from portal.models.calendar import CalendarDay, DailyCounter
 from portal.models.catalogue import (
     Bundle,
     BundleItem,
@@ -26,8 +27,10 @@ __all__ = [
     "ApplicationMaterial",
     "Bundle",
     "BundleItem",
+    "CalendarDay",
     "Channel",
     "Citizen",
+    "DailyCounter",
     "Department",
     "Document",
     "DocumentStatus",

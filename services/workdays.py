@@ -1,0 +1,66 @@
+"""The working-day clock: China's statutory holidays and make-up working weekends (调休).
+
+chinese-calendar knows the published years; for later years an admin enters the State
+Council's schedule as CalendarDay overrides, and until then weekends are the only rest days.
+Overrides win over the package, so a correction never needs a code change.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import chinese_calendar
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import CalendarDay
+
+
+def load_overrides(start: date, end: date) -> dict[date, bool]:
+    rows = db.session.execute(
+        select(CalendarDay.day, CalendarDay.is_workday).where(CalendarDay.day.between(start, end))
+    )
+    return {day: workday for day, workday in rows}
+
+
+def is_workday(day: date, overrides: dict[date, bool] | None = None) -> bool:
+    if overrides and day in overrides:
+        return overrides[day]
+    try:
+        return chinese_calendar.is_workday(day)
+    except NotImplementedError:
+        return day.weekday() < 5
+
+
+def add_working_days(start: date, days: int, overrides: dict[date, bool] | None = None) -> date:
+    """The date on which ``days`` working days after ``start`` have passed (start day excluded).
+
+    0 days means today (即办件)."""
+    if days < 0:
+        raise ValueError("days must not be negative")
+    if overrides is None:
+        overrides = load_overrides(start, start + timedelta(days=days * 3 + 30))
+    current = start
+    remaining = days
+    while remaining > 0:
+        current += timedelta(days=1)
+        if is_workday(current, overrides):
+            remaining -= 1
+    return current
+
+
+def working_days_between(start: date, end: date, overrides: dict[date, bool] | None = None) -> int:
+    """Working days after ``start`` up to and including ``end`` (negative when end < start)."""
+    if end < start:
+        return -working_days_between(end, start, overrides)
+    if overrides is None:
+        overrides = load_overrides(start, end)
+    return sum(1 for i in range(1, (end - start).days + 1)
+               if is_workday(start + timedelta(days=i), overrides))
+
+
+def due_date(start: date, limit: int, unit: str) -> date:
+    """The promised completion date for a limit in 工作日 (working) or 自然日 (natural)."""
+    if unit == "natural":
+        return start + timedelta(days=limit)
+    return add_working_days(start, limit)
