@@ -53,4 +53,4 @@ clean:
 # Re-extract the translatable strings and merge them into each language's catalogue.
 messages: $(VENV)/.installed-run
 	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext --ignore-dirs '.* .venv' --no-location --sort-output -o translations/messages.pot . >/dev/null
-	$(VENV)/bin/pybabel update -i translations/messages.pot -d translations --no-location >/dev/null
+	$(VENV)/bin/pybabel update -i translations/messages.pot -d translations >/dev/null

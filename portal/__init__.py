@@ -52,6 +52,7 @@ def create_app(config: dict | None = None) -> Flask:
     login_manager.session_protection = "basic"
 
     from portal import models  # noqa: F401  (register the mappers)
+    from portal.apply import bp as apply_bp
     from portal.auth import bp as auth_bp
     from portal.cli import register_cli
     from portal.errors import register_error_handlers
@@ -60,6 +61,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp, url_prefix="/auth")
+    app.register_blueprint(apply_bp)
     register_error_handlers(app)
     register_template_helpers(app)
     register_cli(app)

@@ -180,6 +180,16 @@ def load_history(citizen_user: User, reviewer: User, items: dict[str, ServiceIte
                        issued_on=app.decided_at.date(), valid_until=None, application_id=app.id)
 
 
+def load_draft(citizen_user: User, items: dict[str, ServiceItem]) -> None:
+    """13800000001 left an application half-way: a saved draft to resume."""
+    from services import applications
+
+    item = next(i for i in items.values() if i.published_version.name == "失业登记")
+    draft = applications.start_draft(actor=citizen_user, applicant=citizen_user.citizen, item=item)
+    conditions = {q["key"]: q["options"][0][0] for q in item.published_version.condition_questions}
+    applications.save_conditions(draft, conditions)
+
+
 def load_extra_citizens(count: int = 30) -> None:
     """Citizens met at counters, with no online account, for the counter's lookup."""
     fake = make_faker()
@@ -198,6 +208,7 @@ def load_demo() -> bool:
     items = load_catalogue(admin=None)
     users = load_accounts()
     load_history(users["13800000001"], users["reviewer01"], items)
+    load_draft(users["13800000001"], items)
     load_extra_citizens()
     audit.record_event("demo_loaded", actor=users["admin"], details={"items": len(items)})
     return True

@@ -326,6 +326,37 @@ def choose_option(app: Application, requirement_id: int, option: str, citizen: C
     db.session.flush()
 
 
+# ---- one snapshot of a draft's materials, shared by the pages and the pre-check ------------
+
+@dataclass
+class MaterialSnapshot:
+    due: date
+    requirements: dict[int, MaterialRequirement]
+    applicable: list[MaterialRequirement]
+    proposals: dict[int, reuse.Proposal]
+    chosen: dict[int, ApplicationMaterial]
+    documents: dict[int, Document]
+
+    def rows(self) -> list[dict[str, Any]]:
+        return [{"requirement": r, "proposal": self.proposals[r.id], "material": self.chosen.get(r.id)}
+                for r in self.applicable]
+
+
+def snapshot_materials(app: Application) -> MaterialSnapshot:
+    """Requirements, proposals and chosen documents of a draft in a fixed number of queries."""
+    due = promised_date(app.item_version)
+    requirements = reuse.requirements_with_types(app.item_version_id)
+    applicable = reuse.applicable_requirements(requirements, app.condition_answers or {})
+    proposals = {p.requirement.id: p for p in reuse.propose_materials(app.applicant_id, applicable, due)}
+    chosen = {m.requirement_id: m for m in app.materials}
+    documents = {d.id: d for p in proposals.values() for d in ([p.document] if p.document else [])
+                 + p.alternatives + [doc for doc, _ in p.excluded]}
+    missing = [m.document_id for m in chosen.values() if m.document_id and m.document_id not in documents]
+    if missing:
+        documents.update({d.id: d for d in db.session.scalars(select(Document).where(Document.id.in_(missing)))})
+    return MaterialSnapshot(due, {r.id: r for r in requirements}, applicable, proposals, chosen, documents)
+
+
 # ---- pre-check and submission -------------------------------------------------------------
 
 @dataclass
@@ -334,7 +365,7 @@ class Problem:
     message: str
 
 
-def precheck(app: Application) -> list[Problem]:
+def precheck(app: Application, snapshot: MaterialSnapshot | None = None) -> list[Problem]:
     """智能预审: every missing, expired or invalid item at once."""
     problems: list[Problem] = []
     version = app.item_version
@@ -346,33 +377,22 @@ def precheck(app: Application) -> list[Problem]:
             clean_answer(q, (app.form_data or {}).get(q["key"]))
         except ValueError as exc:
             problems.append(Problem(f"q_{q['key']}", f"{q['label']}：{exc}"))
-    due = promised_date(version)
-    requirements = {r.id: r for r in reuse.requirements_with_types(app.item_version_id)}
-    applicable = {r.id for r in reuse.applicable_requirements(requirements.values(), app.condition_answers or {})}
-    docs = {d.id: d for d in db.session.scalars(
-        select(Document).where(Document.id.in_([m.document_id for m in app.materials if m.document_id]))
-    )}
-    seen = set()
-    for material in app.materials:
-        req = requirements.get(material.requirement_id)
-        if req is None or req.id not in applicable:
-            continue
-        seen.add(req.id)
+    snap = snapshot or snapshot_materials(app)
+    for req in snap.applicable:
         name = req.material_type.name
         field = f"m_{req.id}"
-        if material.satisfied_by == SatisfiedBy.missing:
+        material = snap.chosen.get(req.id)
+        if req.necessity == "shared":
+            continue
+        if material is None or material.satisfied_by == SatisfiedBy.missing:
             if req.necessity in ("required", "deferrable"):
                 problems.append(Problem(field, str(_l("缺少材料：%(name)s", name=name))))
         elif material.document_id:
-            doc = docs.get(material.document_id)
+            doc = snap.documents.get(material.document_id)
             if doc is None or doc.owner_id != app.applicant_id:
                 problems.append(Problem(field, str(_l("材料无效：%(name)s", name=name))))
-            elif reason := reuse.usable_until(doc, due):
+            elif reason := reuse.usable_until(doc, snap.due):
                 problems.append(Problem(field, f"{name}：{reason}"))
-    for req_id in applicable - seen:
-        req = requirements[req_id]
-        if req.necessity in ("required", "deferrable"):
-            problems.append(Problem(f"m_{req_id}", str(_l("缺少材料：%(name)s", name=req.material_type.name))))
     return problems
 
 

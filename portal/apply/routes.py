@@ -1,0 +1,188 @@
+"""Thin views over services.applications; every step saves the draft on the server."""
+
+from __future__ import annotations
+
+from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from portal.apply import bp
+from portal.extensions import db
+from portal.models import Application, ApplicationMaterial, Document, Event, ServiceItem
+from services import applications as svc
+from services.errors import ValidationError
+
+STEPS = ("conditions", "form", "materials", "confirm")
+
+
+def step_context(app: Application, step: str) -> dict:
+    return {"app": app, "version": app.item_version, "step": step,
+            "step_no": STEPS.index(step) + 1, "step_total": len(STEPS), "steps": STEPS}
+
+
+def published_item(code: str) -> ServiceItem:
+    item = db.session.scalar(select(ServiceItem).where(ServiceItem.code == code)
+                             .options(selectinload(ServiceItem.published_version)))
+    if item is None or item.published_version is None:
+        abort(404)
+    return item
+
+
+@bp.route("/apply/<code>")
+def start(code: str):
+    item = published_item(code)
+    draft = db.session.scalar(select(Application).where(
+        Application.applicant_id == current_user.citizen_id,
+        Application.item_version_id == item.published_version_id, Application.status == svc.DRAFT))
+    return render_template("apply/start.html", item=item, version=item.published_version, draft=draft)
+
+
+@bp.route("/apply/<code>/start", methods=["POST"])
+def create_draft(code: str):
+    item = published_item(code)
+    app = svc.start_draft(actor=current_user, applicant=current_user.citizen, item=item)
+    db.session.commit()
+    return redirect(url_for("apply.conditions", draft_id=app.id))
+
+
+@bp.route("/apply/drafts/<int:draft_id>/conditions", methods=["GET", "POST"])
+def conditions(draft_id: int):
+    app = svc.get_own_draft(current_user, draft_id)
+    errors: dict[str, str] = {}
+    answers = dict(app.condition_answers or {})
+    if request.method == "POST":
+        answers = {q["key"]: request.form.get(f"c_{q['key']}", "") for q in app.item_version.condition_questions}
+        try:
+            svc.save_conditions(app, answers)
+        except ValidationError as exc:
+            db.session.rollback()
+            errors = exc.errors
+        else:
+            db.session.commit()
+            return redirect(url_for("apply.form", draft_id=app.id))
+    return render_template("apply/conditions.html", answers=answers, errors=errors,
+                           **step_context(app, "conditions")), (422 if errors else 200)
+
+
+@bp.route("/apply/drafts/<int:draft_id>/form", methods=["GET", "POST"])
+def form(draft_id: int):
+    app = svc.get_own_draft(current_user, draft_id)
+    errors: dict[str, str] = {}
+    values = svc.prefill(app, current_user.citizen)
+    if request.method == "POST":
+        raw = {q["key"]: (request.form.getlist(f"q_{q['key']}") if q["type"] == "multiselect"
+                          else request.form.get(f"q_{q['key']}", ""))
+               for q in app.item_version.questions}
+        try:
+            svc.save_form(app, raw)
+        except ValidationError as exc:
+            db.session.rollback()
+            errors, values = exc.errors, raw
+        else:
+            db.session.commit()
+            return redirect(url_for("apply.materials", draft_id=app.id))
+    return render_template("apply/form.html", values=values, errors=errors,
+                           **step_context(app, "form")), (422 if errors else 200)
+
+
+@bp.route("/apply/drafts/<int:draft_id>/autosave", methods=["POST"])
+def autosave(draft_id: int):
+    """Periodic autosave of a long form: keeps every valid answer, reports the rest."""
+    app = svc.get_own_draft(current_user, draft_id)
+    raw = {q["key"]: (request.form.getlist(f"q_{q['key']}") if q["type"] == "multiselect"
+                      else request.form.get(f"q_{q['key']}"))
+           for q in app.item_version.questions if f"q_{q['key']}" in request.form}
+    svc.save_form(app, raw, partial=True)
+    db.session.commit()
+    return jsonify(saved=True, at=app.updated_at.isoformat())
+
+
+@bp.route("/apply/drafts/<int:draft_id>/materials", methods=["GET", "POST"])
+def materials(draft_id: int):
+    app = svc.get_own_draft(current_user, draft_id)
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        try:
+            svc.sync_materials(app)
+            for material in app.materials:
+                choice = request.form.get(f"m_{material.requirement_id}", "")
+                if choice.startswith("doc:"):
+                    try:
+                        doc_id = int(choice[4:])
+                    except ValueError:
+                        abort(400)
+                    svc.choose_document(app, material.requirement_id, doc_id)
+                elif choice in ("deferred", "commitment", "none"):
+                    svc.choose_option(app, material.requirement_id, choice, current_user.citizen)
+        except ValidationError as exc:
+            db.session.rollback()
+            errors = exc.errors
+        else:
+            db.session.commit()
+            return redirect(url_for("apply.confirm", draft_id=app.id))
+    return render_template("apply/materials.html", rows=svc.snapshot_materials(app).rows(), errors=errors,
+                           **step_context(app, "materials")), (422 if errors else 200)
+
+
+@bp.route("/apply/drafts/<int:draft_id>/confirm")
+def confirm(draft_id: int):
+    app = svc.get_own_draft(current_user, draft_id)
+    snapshot = svc.snapshot_materials(app)
+    return render_template("apply/confirm.html", problems=svc.precheck(app, snapshot),
+                           rows=snapshot.rows(), **step_context(app, "confirm"))
+
+
+@bp.route("/apply/drafts/<int:draft_id>/submit", methods=["POST"])
+def submit(draft_id: int):
+    if request.form.get("consent") != "y":
+        app = svc.get_own_draft(current_user, draft_id)
+        snapshot = svc.snapshot_materials(app)
+        return render_template("apply/confirm.html", problems=svc.precheck(app, snapshot), rows=snapshot.rows(),
+                               consent_error=_("请阅读并同意数据使用说明"),
+                               **step_context(app, "confirm")), 422
+    try:
+        app = svc.submit_application(current_user, draft_id, request.form.get("token", ""))
+    except ValidationError:
+        db.session.rollback()
+        flash(_("还有材料或信息需要补充，请按提示修改"), "error")
+        return redirect(url_for("apply.confirm", draft_id=draft_id))
+    db.session.commit()
+    flash(_("提交成功，办件编号 %(number)s", number=app.number), "success")
+    return redirect(url_for("apply.case", case_id=app.id))
+
+
+@bp.route("/cases")
+def cases():
+    return render_template("apply/cases.html", cases=svc.list_own_applications(current_user))
+
+
+@bp.route("/apply/drafts/<int:draft_id>/delete", methods=["POST"])
+def delete_draft(draft_id: int):
+    svc.delete_draft(current_user, draft_id)
+    db.session.commit()
+    flash(_("草稿已删除"), "success")
+    return redirect(url_for("apply.cases"))
+
+
+@bp.route("/cases/<int:case_id>")
+def case(case_id: int):
+    app = svc.get_own_application(current_user, case_id)
+    if app.status == svc.DRAFT:
+        return redirect(url_for("apply.conditions", draft_id=app.id))
+    materials = db.session.scalars(
+        select(ApplicationMaterial).where(ApplicationMaterial.application_id == app.id)
+        .options(selectinload(ApplicationMaterial.requirement), selectinload(ApplicationMaterial.document)
+                 .selectinload(Document.material_type))
+    ).all()
+    events = db.session.scalars(select(Event).where(Event.application_id == app.id).order_by(Event.id)).all()
+    return render_template("apply/case.html", app=app, materials=materials, events=events)
+
+
+@bp.route("/cases/<int:case_id>/withdraw", methods=["POST"])
+def withdraw(case_id: int):
+    svc.withdraw_application(current_user, case_id, request.form.get("reason", ""))
+    db.session.commit()
+    flash(_("办件已撤回"), "success")
+    return redirect(url_for("apply.case", case_id=case_id))

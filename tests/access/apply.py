@@ -1,0 +1,49 @@
+"""Applying: citizens only; a citizen's drafts and cases are theirs alone."""
+
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import Application, User
+from tests.access import ROLES
+
+OWNER_ONLY = {"anonymous": 302, "citizen": 200, "counter": 403, "reviewer": 403, "admin": 403}
+# the matrix logs in as 13800000001: another citizen's objects must be 404 for them
+OTHERS = dict.fromkeys(ROLES, 403) | {"anonymous": 302, "citizen": 404}
+
+
+def _draft_of(phone: str) -> Application | None:
+    owner = db.session.scalar(select(User).where(User.phone == phone))
+    return db.session.scalar(select(Application).where(
+        Application.applicant_id == owner.citizen_id, Application.status == "draft"))
+
+
+def _case_of(phone: str) -> Application:
+    owner = db.session.scalar(select(User).where(User.phone == phone))
+    return db.session.scalar(select(Application).where(
+        Application.applicant_id == owner.citizen_id, Application.status != "draft"))
+
+
+def _item_code() -> str:
+    return _draft_of("13800000001").item_version.item.code
+
+
+def draft_path(step: str):
+    return lambda: f"/apply/drafts/{_draft_of('13800000001').id}/{step}"
+
+
+GET = {
+    "apply.start": (lambda: f"/apply/{_item_code()}", OWNER_ONLY),
+    "apply.conditions": (draft_path("conditions"), OWNER_ONLY),
+    "apply.form": (draft_path("form"), OWNER_ONLY),
+    "apply.materials": (draft_path("materials"), OWNER_ONLY),
+    "apply.confirm": (draft_path("confirm"), OWNER_ONLY),
+    "apply.cases": ("/cases", OWNER_ONLY),
+    "apply.case": (lambda: f"/cases/{_case_of('13800000001').id}", OWNER_ONLY),
+}
+POST_ONLY = {
+    "apply.create_draft": lambda: f"/apply/{_item_code()}/start",
+    "apply.autosave": draft_path("autosave"),
+    "apply.submit": draft_path("submit"),
+    "apply.delete_draft": draft_path("delete"),
+    "apply.withdraw": lambda: f"/cases/{_case_of('13800000001').id}/withdraw",
+}

@@ -1,0 +1,71 @@
+"""Applying online in Chromium: a returning citizen reuses everything and uploads nothing."""
+
+import re
+
+import pytest
+
+from tests.browser.conftest import assert_accessible, browser_login
+
+pytestmark = pytest.mark.browser
+
+ID_RENEWAL = "330100GA0004"  # 居民身份证换领（有效期满）: needs 居民身份证, 户口簿 shared
+
+
+def test_returning_citizen_applies_with_everything_on_file(page, live_server):
+    browser_login(page, live_server, "13800000001")
+    page.goto(f"{live_server}/apply/{ID_RENEWAL}")
+    assert_accessible(page, "apply start")
+    page.click("main button[type=submit]")
+
+    assert "第 1 步，共 4 步" in page.inner_text("main")
+    page.click("main button[type=submit]")  # nothing chosen: errors
+    assert page.locator("#error-summary").is_visible()
+    assert_accessible(page, "conditions with errors")
+    page.check("#c_hukou_local-1")  # 是，本市户籍
+    page.check("#c_minor-2")  # 否
+    page.click("main button[type=submit]")
+
+    assert "第 2 步，共 4 步" in page.inner_text("main")
+    # prefilled from the profile (WCAG 3.3.7): name and id number are already there
+    assert page.input_value("#q_name") == "张伟明"
+    assert re.fullmatch(r"\d{17}[\dX]", page.input_value("#q_id_number"))
+    assert_accessible(page, "form step")
+    page.fill("#q_phone", "12")
+    page.click("main button[type=submit]")
+    assert "11 位手机号码" in page.inner_text("#q_phone-error")
+    assert_accessible(page, "form step with errors")
+    page.fill("#q_phone", "13800000001")
+    page.select_option("#q_delivery", "post")
+    page.click("main button[type=submit]")
+
+    assert "第 3 步，共 4 步" in page.inner_text("main")
+    main = page.inner_text("main")
+    assert "由部门共享获取，无需提交" in main
+    assert "请上传" not in main
+    checked = page.locator("main input[type=radio]:checked")
+    assert checked.count() == 1 and checked.first.get_attribute("value").startswith("doc:")
+    assert_accessible(page, "materials step")
+    page.click("main button[type=submit]")
+
+    assert "第 4 步，共 4 步" in page.inner_text("main")
+    assert "本次复用 2 份材料，少交 2 份" in page.inner_text("main")
+    assert page.locator("#error-summary").count() == 0
+    assert_accessible(page, "confirm step")
+    page.check("#consent")
+    page.click("main form[action$='/submit'] button[type=submit]")
+    page.wait_for_url(re.compile(r".*/cases/\d+$"))
+    assert re.search(r"WB\d{8}\d{6}", page.inner_text("main"))
+    assert "共需 2 份材料，其中 2 份无需上传" in page.inner_text("main")
+    assert_accessible(page, "case page")
+    page.goto(f"{live_server}/cases")
+    assert_accessible(page, "my cases")
+    # the back button and a resubmit return the same case, never a second one
+    page.go_back()
+    assert page.locator("h1").count() == 1
+
+
+def test_new_citizen_has_an_empty_case_list(page, live_server):
+    browser_login(page, live_server, "13800000002")
+    page.goto(f"{live_server}/cases")
+    assert "您还没有办件" in page.inner_text("main")
+    assert_accessible(page, "empty case list")

@@ -1,0 +1,157 @@
+"""Applying through the web layer: ownership, bad input, exactly-once, query counts."""
+
+import re
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import event, func, select
+
+from portal.extensions import db
+from portal.models import Application, User
+from tests.conftest import csrf_token, login
+
+ID_RENEWAL = "330100GA0004"
+
+
+def draft_of(phone):
+    owner = db.session.scalar(select(User).where(User.phone == phone))
+    return db.session.scalar(select(Application).where(
+        Application.applicant_id == owner.citizen_id, Application.status == "draft"))
+
+
+def start(client, code=ID_RENEWAL) -> int:
+    token = csrf_token(client, f"/apply/{code}")
+    response = client.post(f"/apply/{code}/start", data={"csrf_token": token})
+    assert response.status_code == 302
+    return int(re.search(r"/apply/drafts/(\d+)/", response.headers["Location"]).group(1))
+
+
+def walk_to_confirm(client, draft_id):
+    token = csrf_token(client, f"/apply/drafts/{draft_id}/conditions")
+    client.post(f"/apply/drafts/{draft_id}/conditions",
+                data={"csrf_token": token, "c_hukou_local": "yes", "c_minor": "no"})
+    page = client.get(f"/apply/drafts/{draft_id}/form").get_data(as_text=True)
+    values = dict(re.findall(r'name="(q_\w+)" id="q_\w+" value="([^"]*)"', page))
+    client.post(f"/apply/drafts/{draft_id}/form", data={**values, "q_delivery": "post", "csrf_token": token})
+    client.post(f"/apply/drafts/{draft_id}/materials", data={"csrf_token": token})
+    return token
+
+
+@contextmanager
+def counting(app):
+    statements = []
+
+    def count(conn, cursor, statement, *args):
+        if not statement.startswith(("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")):
+            statements.append(statement)  # the test's own savepoints are not the page's queries
+
+    engine = db._app_engines[app][None]
+    target = engine.engine if hasattr(engine, "engine") else engine
+    event.listen(target, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(target, "before_cursor_execute", count)
+
+
+def test_full_flow_and_replay_returns_the_same_case(client, query):
+    login(client, "13800000001")
+    draft_id = start(client)
+    token = walk_to_confirm(client, draft_id)
+    submit_token = query(lambda: db.session.get(Application, draft_id).submit_token)
+    data = {"csrf_token": token, "token": submit_token, "consent": "y"}
+    first = client.post(f"/apply/drafts/{draft_id}/submit", data=data)
+    again = client.post(f"/apply/drafts/{draft_id}/submit", data=data)
+    assert first.status_code == again.status_code == 302
+    assert first.headers["Location"] == again.headers["Location"] == f"/cases/{draft_id}"
+    number = query(lambda: db.session.get(Application, draft_id).number)
+    assert query(lambda: db.session.scalar(
+        select(func.count()).select_from(Application).where(Application.number == number))) == 1
+
+
+def test_submit_without_consent_is_refused_next_to_the_checkbox(client, query):
+    login(client, "13800000001")
+    draft_id = start(client)
+    token = walk_to_confirm(client, draft_id)
+    submit_token = query(lambda: db.session.get(Application, draft_id).submit_token)
+    response = client.post(f"/apply/drafts/{draft_id}/submit", data={"csrf_token": token, "token": submit_token})
+    assert response.status_code == 422
+    assert 'id="consent-error"' in response.get_data(as_text=True)
+    assert query(lambda: db.session.get(Application, draft_id).status) == "draft"
+
+
+def test_another_citizens_draft_is_404_everywhere_and_unchanged(client, query):
+    theirs = query(lambda: draft_of("13800000001").id)
+    before = query(lambda: dict(db.session.get(Application, theirs).condition_answers))
+    login(client, "13800000002")
+    token = csrf_token(client, "/cases")
+    for step in ("conditions", "form", "materials", "confirm"):
+        assert client.get(f"/apply/drafts/{theirs}/{step}").status_code == 404
+    assert client.post(f"/apply/drafts/{theirs}/conditions", data={"csrf_token": token}).status_code == 404
+    assert client.post(f"/apply/drafts/{theirs}/delete", data={"csrf_token": token}).status_code == 404
+    assert client.post(f"/apply/drafts/{theirs}/submit",
+                       data={"csrf_token": token, "consent": "y", "token": "x"}).status_code == 404
+    assert client.get(f"/cases/{theirs}").status_code == 404
+    assert query(lambda: dict(db.session.get(Application, theirs).condition_answers)) == before
+
+
+def test_choosing_someone_elses_document_is_404_and_changes_nothing(client, query):
+    from portal.models import Document
+
+    holder = query(lambda: db.session.scalar(select(User).where(User.phone == "13800000001")).citizen_id)
+    their_doc = query(lambda: db.session.scalar(select(Document.id).where(Document.owner_id == holder)))
+    login(client, "13800000002")
+    draft_id = start(client)
+    token = csrf_token(client, f"/apply/drafts/{draft_id}/conditions")
+    client.post(f"/apply/drafts/{draft_id}/conditions", data={"csrf_token": token, "c_hukou_local": "yes", "c_minor": "no"})
+    req_id = query(lambda: db.session.get(Application, draft_id).materials[0].requirement_id)
+    response = client.post(f"/apply/drafts/{draft_id}/materials",
+                           data={"csrf_token": token, f"m_{req_id}": f"doc:{their_doc}"})
+    assert response.status_code == 404
+    assert all(m is None for m in query(lambda: [m.document_id for m in db.session.get(Application, draft_id).materials]))
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("q_phone", "12", "11 位手机号码"),
+    ("q_id_number", "110105194912310021", "身份证号不正确"),
+    ("q_delivery", "helicopter", "选项不正确"),
+    ("q_name", "", "此项必填"),
+])
+def test_form_values_of_the_wrong_kind_are_refused_next_to_the_field(client, query, field, value, message):
+    login(client, "13800000001")
+    draft_id = start(client)
+    token = csrf_token(client, f"/apply/drafts/{draft_id}/form")
+    good = {"q_name": "张伟明", "q_id_number": "11010519491231002X", "q_phone": "13800000001",
+            "q_delivery": "post", "q_address": "", "csrf_token": token}
+    response = client.post(f"/apply/drafts/{draft_id}/form", data={**good, field: value})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert message in re.search(rf'id="{field}-error">(.*?)</p>', html, re.S).group(1)
+    assert query(lambda: db.session.get(Application, draft_id).form_data) == {}
+
+
+def test_autosave_keeps_valid_answers_of_a_partial_form(client, query):
+    login(client, "13800000001")
+    draft_id = start(client)
+    token = csrf_token(client, f"/apply/drafts/{draft_id}/form")
+    response = client.post(f"/apply/drafts/{draft_id}/autosave",
+                           data={"csrf_token": token, "q_phone": "13912345678", "q_id_number": "bad"})
+    assert response.status_code == 200 and response.get_json()["saved"] is True
+    saved = query(lambda: db.session.get(Application, draft_id).form_data)
+    assert saved == {"q_phone": "13912345678"} or saved == {"phone": "13912345678"}
+
+
+def test_each_apply_step_stays_within_ten_queries(app, client, query):
+    login(client, "13800000001")
+    draft_id = start(client)
+    walk_to_confirm(client, draft_id)
+    for step in ("conditions", "form", "materials", "confirm"):
+        with counting(app) as statements:
+            assert client.get(f"/apply/drafts/{draft_id}/{step}").status_code == 200
+        assert len(statements) <= 10, (step, len(statements), statements)
+
+
+def test_staff_cannot_use_the_citizen_pages(client):
+    login(client, "counter01")
+    assert client.get(f"/apply/{ID_RENEWAL}").status_code == 403
+    assert client.get("/cases").status_code == 403
