@@ -78,6 +78,19 @@ def create_app(config: dict | None = None) -> Flask:
             database.reset_read_only(token)
 
     @app.after_request
+    def _deliver_outbox(response):
+        """Messages written by this request go out after its commit (never before)."""
+        if db.session.info.pop("outbox_pending", False) and response.status_code < 400:
+            from services.messages import deliver_pending
+
+            try:
+                deliver_pending(limit=20)
+            except Exception:  # delivery is retried by `flask jobs run`; never fail the page
+                app.logger.exception("outbox delivery failed")
+                db.session.rollback()
+        return response
+
+    @app.after_request
     def _security_headers(response):
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")

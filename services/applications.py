@@ -14,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -35,7 +35,7 @@ from portal.models import (
     VersionStatus,
 )
 from portal.models.base import utcnow
-from services import audit, reuse, workdays
+from services import audit, messages, proxies, reuse, workdays
 from services.errors import Conflict, NotFound, ValidationError
 from services.identity import normalise_phone, parse_resident_id
 
@@ -49,7 +49,14 @@ MAX_TEXT = 500
 
 def start_draft(*, actor: User, applicant: Citizen, item: ServiceItem,
                 channel: Channel = Channel.online) -> Application:
-    """A new draft for the item's published version, or the applicant's open draft for it."""
+    """A new draft for the item's published version, or the applicant's open draft for it.
+
+    A citizen applies for themself or, as an authorised agent (亲友代办), for a principal."""
+    agent_id = None
+    if channel == Channel.online and applicant.id != actor.citizen_id:
+        if not proxies.can_act_for(actor.citizen_id, applicant.id):
+            raise NotFound(str(_l("您没有代办该申请人事项的授权")))
+        agent_id = actor.citizen_id
     version = item.published_version
     if version is None or version.status != VersionStatus.published:
         raise NotFound(str(_l("该事项暂未开放办理")))
@@ -63,7 +70,7 @@ def start_draft(*, actor: User, applicant: Citizen, item: ServiceItem,
         return existing
     app = Application(
         item_version_id=version.id, department_id=version.department_id, applicant_id=applicant.id,
-        created_by_id=actor.id, channel=channel, status=DRAFT, form_data={}, condition_answers={},
+        agent_id=agent_id, created_by_id=actor.id, channel=channel, status=DRAFT, form_data={}, condition_answers={},
         submit_token=secrets.token_urlsafe(24),
     )
     db.session.add(app)
@@ -84,9 +91,18 @@ def get_own_application(actor: User, application_id: int) -> Application:
         select(Application).where(Application.id == application_id)
         .options(selectinload(Application.item_version))
     )
-    if app is None or actor.citizen_id is None or app.applicant_id != actor.citizen_id:
+    if app is None or not may_act_on(actor, app):
         raise NotFound(str(_l("办件不存在")))
     return app
+
+
+def may_act_on(actor: User, app: Application) -> bool:
+    """The applicant, or the agent who started it while their authorisation holds."""
+    if actor.citizen_id is None:
+        return False
+    if app.applicant_id == actor.citizen_id:
+        return True
+    return app.agent_id == actor.citizen_id and proxies.can_act_for(actor.citizen_id, app.applicant_id)
 
 
 def delete_draft(actor: User, application_id: int) -> None:
@@ -422,7 +438,7 @@ def submit_application(actor: User, application_id: int, token: str) -> Applicat
     app = db.session.scalar(
         select(Application).where(Application.id == application_id).with_for_update()
     )
-    if app is None or actor.citizen_id is None or app.applicant_id != actor.citizen_id:
+    if app is None or not may_act_on(actor, app):
         raise NotFound(str(_l("办件不存在")))
     if not token or not secrets.compare_digest(token, app.submit_token or ""):
         raise Conflict(str(_l("提交凭证无效，请回到确认页重新提交")))
@@ -447,9 +463,11 @@ def submit_application(actor: User, application_id: int, token: str) -> Applicat
                                (SatisfiedBy.elicence, SatisfiedBy.library, SatisfiedBy.shared))
     db.session.flush()
     audit.record_event("submitted", actor=actor, application_id=app.id, details={
-        "number": app.number, "channel": str(app.channel),
+        "number": app.number, "channel": str(app.channel), "applicant": app.applicant_id,
+        "agent": app.agent_id,
         "materials": {str(m.requirement_id): str(m.satisfied_by) for m in app.materials},
     })
+    messages.notify(app.applicant, "submitted", application=app)
     return app
 
 
@@ -464,12 +482,15 @@ def withdraw_application(actor: User, application_id: int, reason: str = "") -> 
 
 
 def list_own_applications(actor: User) -> list[Application]:
+    """The actor's cases and drafts, and those they handle as a still-authorised agent."""
     if actor.citizen_id is None:
         return []
-    return list(db.session.scalars(
+    principals = {c.id for c in proxies.principals_of(actor)}
+    rows = db.session.scalars(
         select(Application)
-        .where(Application.applicant_id == actor.citizen_id, Application.parent_id.is_(None))
-        .options(selectinload(Application.item_version))
+        .where(or_(Application.applicant_id == actor.citizen_id, Application.agent_id == actor.citizen_id),
+               Application.parent_id.is_(None))
+        .options(selectinload(Application.item_version), selectinload(Application.applicant))
         .order_by(Application.updated_at.desc())
-    ))
-
+    )
+    return [a for a in rows if a.applicant_id == actor.citizen_id or a.applicant_id in principals]

@@ -8,10 +8,12 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from forms.proxies import AuthoriseForm
 from portal.apply import bp
 from portal.extensions import db
 from portal.models import Application, ApplicationMaterial, Document, Event, ServiceItem
 from services import applications as svc
+from services import messages, proxies
 from services.errors import ValidationError
 
 STEPS = ("conditions", "form", "materials", "confirm")
@@ -36,13 +38,20 @@ def start(code: str):
     draft = db.session.scalar(select(Application).where(
         Application.applicant_id == current_user.citizen_id,
         Application.item_version_id == item.published_version_id, Application.status == svc.DRAFT))
-    return render_template("apply/start.html", item=item, version=item.published_version, draft=draft)
+    return render_template("apply/start.html", item=item, version=item.published_version, draft=draft,
+                           principals=proxies.principals_of(current_user))
 
 
 @bp.route("/apply/<code>/start", methods=["POST"])
 def create_draft(code: str):
     item = published_item(code)
-    app = svc.start_draft(actor=current_user, applicant=current_user.citizen, item=item)
+    applicant = current_user.citizen
+    on_behalf = request.form.get("applicant", "")
+    if on_behalf and on_behalf != str(current_user.citizen_id):
+        applicant = next((c for c in proxies.principals_of(current_user) if str(c.id) == on_behalf), None)
+        if applicant is None:
+            abort(404)
+    app = svc.start_draft(actor=current_user, applicant=applicant, item=item)
     db.session.commit()
     return redirect(url_for("apply.conditions", draft_id=app.id))
 
@@ -186,3 +195,41 @@ def withdraw(case_id: int):
     db.session.commit()
     flash(_("办件已撤回"), "success")
     return redirect(url_for("apply.case", case_id=case_id))
+
+
+@bp.route("/messages")
+def message_centre():
+    return render_template("apply/messages.html", messages=messages.list_messages(current_user))
+
+
+@bp.route("/messages/read", methods=["POST"])
+def mark_messages_read():
+    messages.mark_all_read(current_user)
+    db.session.commit()
+    return redirect(url_for("apply.message_centre"))
+
+
+@bp.route("/proxies", methods=["GET", "POST"])
+def proxies_page():
+    form = AuthoriseForm()
+    if form.validate_on_submit():
+        try:
+            proxies.authorise_agent(current_user, agent_phone=form.agent_phone.data,
+                                    valid_until=form.valid_until.data)
+        except ValidationError as exc:
+            db.session.rollback()
+            form.apply_errors(exc)
+        else:
+            db.session.commit()
+            flash(_("已授权，对方登录后即可为您代办"), "success")
+            return redirect(url_for("apply.proxies_page"))
+    return render_template("apply/proxies.html", form=form, given=proxies.given_by(current_user),
+                           principals=proxies.principals_of(current_user)), (422 if form.errors else 200)
+
+
+@bp.route("/proxies/<int:authorisation_id>/revoke", methods=["POST"])
+def revoke_proxy(authorisation_id: int):
+    proxies.revoke_authorisation(current_user, authorisation_id)
+    db.session.commit()
+    flash(_("授权已撤销"), "success")
+    return redirect(url_for("apply.proxies_page"))

@@ -21,9 +21,11 @@ from portal.models.catalogue import (
     VersionStatus,
 )
 from portal.models.documents import Document, DocumentStatus, ELicence, Grade
+from portal.models.messages import Authorisation, Message, OutboxMessage
 
 __all__ = [
     "Application",
+    "Authorisation",
     "ApplicationMaterial",
     "Bundle",
     "BundleItem",
@@ -41,6 +43,8 @@ __all__ = [
     "LoginFailure",
     "MaterialRequirement",
     "MaterialType",
+    "Message",
+    "OutboxMessage",
     "Rating",
     "Role",
     "SatisfiedBy",

@@ -39,6 +39,8 @@ GET = {
     "apply.confirm": (draft_path("confirm"), OWNER_ONLY),
     "apply.cases": ("/cases", OWNER_ONLY),
     "apply.case": (lambda: f"/cases/{_case_of('13800000001').id}", OWNER_ONLY),
+    "apply.message_centre": ("/messages", OWNER_ONLY),
+    "apply.proxies_page": ("/proxies", OWNER_ONLY),
 }
 POST_ONLY = {
     "apply.create_draft": lambda: f"/apply/{_item_code()}/start",
@@ -46,4 +48,6 @@ POST_ONLY = {
     "apply.submit": draft_path("submit"),
     "apply.delete_draft": draft_path("delete"),
     "apply.withdraw": lambda: f"/cases/{_case_of('13800000001').id}/withdraw",
+    "apply.mark_messages_read": "/messages/read",
+    "apply.revoke_proxy": "/proxies/1/revoke",
 }

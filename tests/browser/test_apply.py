@@ -69,3 +69,15 @@ def test_new_citizen_has_an_empty_case_list(page, live_server):
     page.goto(f"{live_server}/cases")
     assert "您还没有办件" in page.inner_text("main")
     assert_accessible(page, "empty case list")
+
+
+def test_proxy_and_message_pages_are_accessible(page, live_server):
+    browser_login(page, live_server, "13800000003")
+    page.goto(f"{live_server}/proxies")
+    assert_accessible(page, "proxies empty")
+    page.fill("#agent_phone", "139")
+    page.click("main form button[type=submit]")
+    assert page.locator("#error-summary").is_visible()
+    assert_accessible(page, "proxies with errors")
+    page.goto(f"{live_server}/messages")
+    assert_accessible(page, "messages")

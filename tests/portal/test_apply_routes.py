@@ -155,3 +155,52 @@ def test_staff_cannot_use_the_citizen_pages(client):
     login(client, "counter01")
     assert client.get(f"/apply/{ID_RENEWAL}").status_code == 403
     assert client.get("/cases").status_code == 403
+
+
+def test_proxy_form_errors_and_authorisation(client, query):
+    from portal.models import Authorisation
+
+    login(client, "13800000003")
+    token = csrf_token(client, "/proxies")
+    response = client.post("/proxies", data={"csrf_token": token, "agent_phone": "13912345678",
+                                             "valid_until": "2030-01-01"})
+    assert response.status_code == 422
+    assert "该手机号没有注册" in response.get_data(as_text=True)
+    response = client.post("/proxies", data={"csrf_token": token, "agent_phone": "13800000001",
+                                             "valid_until": "not-a-date"})
+    assert response.status_code == 422
+    assert query(lambda: db.session.scalar(select(func.count()).select_from(Authorisation))) == 0
+    until = (__import__("datetime").date.today() + __import__("datetime").timedelta(days=30)).isoformat()
+    response = client.post("/proxies", data={"csrf_token": token, "agent_phone": "13800000001", "valid_until": until})
+    assert response.status_code == 302
+    assert query(lambda: db.session.scalar(select(func.count()).select_from(Authorisation))) == 1
+
+
+def test_revoking_someone_elses_authorisation_is_404(client, query):
+    from datetime import date, timedelta
+
+    from services import proxies
+
+    def make():
+        principal = db.session.scalar(select(User).where(User.phone == "13800000003"))
+        auth = proxies.authorise_agent(principal, agent_phone="13800000001",
+                                       valid_until=date.today() + timedelta(days=5))
+        db.session.commit()
+        return auth.id
+
+    auth_id = query(make)
+    login(client, "13800000002")
+    token = csrf_token(client, "/proxies")
+    assert client.post(f"/proxies/{auth_id}/revoke", data={"csrf_token": token}).status_code == 404
+
+
+def test_message_centre_lists_the_submission_notice(client, query):
+    login(client, "13800000001")
+    draft_id = start(client)
+    token = walk_to_confirm(client, draft_id)
+    submit_token = query(lambda: db.session.get(Application, draft_id).submit_token)
+    client.post(f"/apply/drafts/{draft_id}/submit", data={"csrf_token": token, "token": submit_token, "consent": "y"})
+    page = client.get("/messages").get_data(as_text=True)
+    assert "申请已提交" in page and "未读" in page
+    client.post("/messages/read", data={"csrf_token": token})
+    assert "未读" not in client.get("/messages").get_data(as_text=True).split("<main", 1)[1]

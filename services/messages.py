@@ -1,0 +1,113 @@
+"""Notifying citizens: a message in the portal's message centre, and an SMS in the outbox.
+
+The outbox is written in the same transaction as the change it reports, and delivered
+only after the commit, by a pluggable sender (the default writes to the log). A delivery
+claims each row with a conditional UPDATE, so several workers never send one twice.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import Protocol
+
+from flask import current_app
+from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select, update
+
+from portal.extensions import db
+from portal.models import Application, Citizen, Message, OutboxMessage, User
+from portal.models.base import utcnow
+
+log = logging.getLogger(__name__)
+
+TEMPLATES = {
+    "submitted": (_l("申请已提交"), _l("您的办件 %(number)s（%(item)s）已提交，我们会尽快预审。")),
+    "correction": (_l("请补正材料"), _l("您的办件 %(number)s（%(item)s）需要补正，请查看一次性告知书，按清单一次补齐。")),
+    "accepted": (_l("申请已受理"), _l("您的办件 %(number)s（%(item)s）已受理，承诺 %(due)s 前办结。")),
+    "decided": (_l("审批已有结果"), _l("您的办件 %(number)s（%(item)s）已作出决定，请查看详情。")),
+    "licence": (_l("电子证照已发放"), _l("您的%(item)s电子证照已发放到“我的材料”，以后办事可直接使用。")),
+    "reminder": (_l("办件提醒"), _l("您的办件 %(number)s（%(item)s）%(what)s")),
+}
+
+
+class Sender(Protocol):
+    def send(self, channel: str, recipient: str, subject: str, body: str) -> None: ...
+
+
+class LogSender:
+    """The default sender: writes each message to the log instead of a gateway."""
+
+    def send(self, channel: str, recipient: str, subject: str, body: str) -> None:
+        log.info("outbox %s to %s: %s %s", channel, recipient, subject, body)
+
+
+def get_sender() -> Sender:
+    target = current_app.config.get("MESSAGE_SENDER", "services.messages:LogSender")
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)()
+
+
+def notify(citizen: Citizen, kind: str, *, application: Application | None = None, **params) -> Message:
+    """A message in the centre plus an SMS for the citizen, written with the current change."""
+    title_l, body_l = TEMPLATES[kind]
+    if application is not None:
+        params.setdefault("number", application.number or "")
+        params.setdefault("item", application.item_version.name)
+    with force_locale("zh_CN"):
+        title, body = str(title_l), str(body_l) % params
+    message = Message(citizen_id=citizen.id, application_id=application.id if application else None,
+                      kind=kind, title=title, body=body)
+    db.session.add(message)
+    db.session.flush()
+    if citizen.phone:
+        db.session.add(OutboxMessage(message_id=message.id, channel="sms", recipient=citizen.phone,
+                                     subject=title, body=body))
+    db.session.info["outbox_pending"] = True
+    db.session.flush()
+    return message
+
+
+def deliver_pending(sender: Sender | None = None, limit: int = 100) -> int:
+    """Send pending outbox rows, each claimed once; returns how many were sent."""
+    sender = sender or get_sender()
+    sent = 0
+    ids = list(db.session.scalars(
+        select(OutboxMessage.id).where(OutboxMessage.status == "pending").order_by(OutboxMessage.id).limit(limit)))
+    db.session.commit()
+    for outbox_id in ids:
+        claimed = db.session.execute(
+            update(OutboxMessage).where(OutboxMessage.id == outbox_id, OutboxMessage.status == "pending")
+            .values(status="sending", attempts=OutboxMessage.attempts + 1)
+        ).rowcount
+        db.session.commit()
+        if not claimed:
+            continue
+        row = db.session.get(OutboxMessage, outbox_id)
+        try:
+            sender.send(row.channel, row.recipient, row.subject, row.body)
+        except Exception as exc:  # a gateway failure is recorded and retried later
+            row.status = "pending" if row.attempts < 5 else "failed"
+            row.last_error = str(exc)[:500]
+        else:
+            row.status, row.sent_at = "sent", utcnow()
+            sent += 1
+        db.session.commit()
+    return sent
+
+
+def list_messages(user: User, limit: int = 100) -> list[Message]:
+    return list(db.session.scalars(
+        select(Message).where(Message.citizen_id == user.citizen_id)
+        .order_by(Message.created_at.desc(), Message.id.desc()).limit(limit)))
+
+
+def unread_count(user: User) -> int:
+    return db.session.scalar(select(func.count()).select_from(Message).where(
+        Message.citizen_id == user.citizen_id, Message.read_at.is_(None))) or 0
+
+
+def mark_all_read(user: User) -> None:
+    db.session.execute(update(Message).where(Message.citizen_id == user.citizen_id, Message.read_at.is_(None))
+                       .values(read_at=utcnow()))

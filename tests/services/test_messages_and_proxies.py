@@ -1,0 +1,133 @@
+import threading
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from portal.extensions import db
+from portal.models import Event, Message, OutboxMessage, ServiceItem, User
+from services import applications, messages, proxies
+from services.errors import NotFound, ValidationError
+
+
+def user(phone):
+    return db.session.scalar(select(User).where(User.phone == phone))
+
+
+def an_item(name="失业登记"):
+    return next(i for i in db.session.scalars(select(ServiceItem))
+                if i.published_version and i.published_version.name == name)
+
+
+class Recorder:
+    def __init__(self):
+        self.sent = []
+        self.lock = threading.Lock()
+
+    def send(self, channel, recipient, subject, body):
+        with self.lock:
+            self.sent.append((channel, recipient, subject))
+
+
+def test_notify_writes_a_message_and_an_sms_and_delivery_sends_it_once(app_ctx):
+    citizen = user("13800000002").citizen
+    msg = messages.notify(citizen, "licence", item="结婚证")
+    assert "结婚证" in msg.body
+    outbox = db.session.scalar(select(OutboxMessage).where(OutboxMessage.message_id == msg.id))
+    assert outbox.recipient == "13800000002" and outbox.status == "pending"
+    recorder = Recorder()
+    assert messages.deliver_pending(recorder) >= 1
+    assert messages.deliver_pending(recorder) == 0
+    assert [s for s in recorder.sent if s[1] == "13800000002"]
+    db.session.refresh(outbox)
+    assert outbox.status == "sent" and outbox.sent_at is not None
+
+
+def test_a_failing_gateway_leaves_the_row_for_a_retry(app_ctx):
+    citizen = user("13800000002").citizen
+    msg = messages.notify(citizen, "licence", item="结婚证")
+
+    class Broken:
+        def send(self, *args):
+            raise ConnectionError("gateway down")
+
+    messages.deliver_pending(Broken())
+    row = db.session.scalar(select(OutboxMessage).where(OutboxMessage.message_id == msg.id))
+    assert row.status == "pending" and row.attempts == 1 and "gateway down" in row.last_error
+
+
+def test_concurrent_deliveries_never_send_a_message_twice(database_factory):
+    app = database_factory("outbox", seed=True)
+    with app.test_request_context():
+        citizen = user("13800000002").citizen
+        for _ in range(20):
+            messages.notify(citizen, "licence", item="结婚证")
+        db.session.commit()
+        db.session.remove()
+    recorder = Recorder()
+
+    def worker():
+        with app.test_request_context():
+            messages.deliver_pending(recorder)
+            db.session.remove()
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(recorder.sent) == 20
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(OutboxMessage)
+                                 .where(OutboxMessage.status == "sent")) == 20
+        db.session.remove()
+
+
+def test_authorise_agent_validation(app_ctx):
+    principal = user("13800000003")
+    tomorrow = date.today() + timedelta(days=1)
+    with pytest.raises(ValidationError) as err:
+        proxies.authorise_agent(principal, agent_phone="13912345678", valid_until=tomorrow)
+    assert "agent_phone" in err.value.errors
+    with pytest.raises(ValidationError):
+        proxies.authorise_agent(principal, agent_phone="13800000003", valid_until=tomorrow)
+    with pytest.raises(ValidationError) as err:
+        proxies.authorise_agent(principal, agent_phone="13800000001", valid_until=date.today())
+    assert "valid_until" in err.value.errors
+    with pytest.raises(ValidationError):
+        proxies.authorise_agent(principal, agent_phone="13800000001",
+                                valid_until=date.today() + timedelta(days=4 * 365))
+
+
+def test_an_agent_applies_in_the_principals_name_until_revoked(app_ctx):
+    principal, agent, stranger = user("13800000003"), user("13800000001"), user("13800000002")
+    with pytest.raises(NotFound):
+        applications.start_draft(actor=agent, applicant=principal.citizen, item=an_item())
+    auth = proxies.authorise_agent(principal, agent_phone="13800000001",
+                                   valid_until=date.today() + timedelta(days=30))
+    draft = applications.start_draft(actor=agent, applicant=principal.citizen, item=an_item())
+    assert draft.applicant_id == principal.citizen_id and draft.agent_id == agent.citizen_id
+    assert applications.get_own_draft(agent, draft.id) is draft
+    assert applications.get_own_draft(principal, draft.id) is draft
+    with pytest.raises(NotFound):
+        applications.get_own_draft(stranger, draft.id)
+    assert any(a.id == draft.id for a in applications.list_own_applications(agent))
+    with pytest.raises(NotFound):
+        proxies.revoke_authorisation(stranger, auth.id)
+    proxies.revoke_authorisation(principal, auth.id)
+    with pytest.raises(NotFound):
+        applications.get_own_draft(agent, draft.id)
+    assert all(a.id != draft.id for a in applications.list_own_applications(agent))
+    actions = db.session.scalars(select(Event.action).where(Event.actor_id == principal.id)).all()
+    assert "proxy_authorised" in actions and "proxy_revoked" in actions
+
+
+def test_submission_notifies_the_applicant(app_ctx):
+    from tests.services.test_applications import fill
+
+    citizen_user = user("13800000002")
+    draft = applications.start_draft(actor=citizen_user, applicant=citizen_user.citizen, item=an_item("居住证申领"))
+    fill(draft, citizen_user.citizen)
+    applications.submit_application(citizen_user, draft.id, draft.submit_token)
+    message = db.session.scalar(select(Message).where(Message.application_id == draft.id))
+    assert message.kind == "submitted" and draft.number in message.body
