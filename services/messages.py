@@ -54,7 +54,7 @@ def notify(citizen: Citizen, kind: str, *, application: Application | None = Non
     title_l, body_l = TEMPLATES[kind]
     if application is not None:
         params.setdefault("number", application.number or "")
-        params.setdefault("item", application.item_version.name)
+        params.setdefault("item", application.title)
     with force_locale("zh_CN"):
         title, body = str(title_l), str(body_l) % params
     message = Message(citizen_id=citizen.id, application_id=application.id if application else None,

@@ -20,7 +20,8 @@ STEPS = ("conditions", "form", "materials", "confirm")
 
 
 def step_context(app: Application, step: str) -> dict:
-    return {"app": app, "version": app.item_version, "step": step,
+    return {"app": app, "version": app.item_version, "step": step, "step_prefix": "apply.",
+            "departments": app.item_version.department.name,
             "step_no": STEPS.index(step) + 1, "step_total": len(STEPS), "steps": STEPS}
 
 

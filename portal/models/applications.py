@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from portal.extensions import db
 from portal.models.accounts import Citizen, User, enum_column
 from portal.models.base import TimestampMixin, UTCDateTime, utcnow
-from portal.models.catalogue import ItemVersion, MaterialRequirement
+from portal.models.catalogue import Bundle, ItemVersion, MaterialRequirement
 from portal.models.documents import Document
 
 
@@ -43,8 +43,10 @@ class Application(TimestampMixin, db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str | None] = mapped_column(String(32), unique=True)
-    item_version_id: Mapped[int] = mapped_column(ForeignKey("item_versions.id"), index=True)
-    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    # a bundle's parent case (一件事) has no item version or department of its own
+    item_version_id: Mapped[int | None] = mapped_column(ForeignKey("item_versions.id"), index=True)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    bundle_id: Mapped[int | None] = mapped_column(ForeignKey("bundles.id"))
     applicant_id: Mapped[int] = mapped_column(ForeignKey("citizens.id"))
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("citizens.id"))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -67,13 +69,22 @@ class Application(TimestampMixin, db.Model):
 
     __mapper_args__ = {"version_id_col": version}
 
-    item_version: Mapped[ItemVersion] = relationship()
+    item_version: Mapped[ItemVersion | None] = relationship()
+    bundle: Mapped[Bundle | None] = relationship()
+    children: Mapped[list[Application]] = relationship(order_by="Application.id")
     applicant: Mapped[Citizen] = relationship(foreign_keys=[applicant_id])
     agent: Mapped[Citizen | None] = relationship(foreign_keys=[agent_id])
     created_by: Mapped[User | None] = relationship()
     materials: Mapped[list[ApplicationMaterial]] = relationship(
         back_populates="application", cascade="all, delete-orphan"
     )
+
+    @property
+    def title(self) -> str:
+        """What the citizen applied for: the item's name, or the life event's for a bundle."""
+        if self.bundle is not None:
+            return self.bundle.name
+        return self.item_version.name if self.item_version else ""
 
 
 class ApplicationMaterial(db.Model):

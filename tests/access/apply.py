@@ -27,6 +27,22 @@ def _item_code() -> str:
     return _draft_of("13800000001").item_version.item.code
 
 
+def _bundle_draft() -> int:
+    """A 出生一件事 draft of 13800000001's, made (and committed into the test's transaction) on demand."""
+    from portal.models import Bundle
+    from services import bundle_applications
+
+    owner = db.session.scalar(select(User).where(User.phone == "13800000001"))
+    bundle = db.session.scalar(select(Bundle).where(Bundle.code == "B001"))
+    parent = bundle_applications.start_bundle_draft(actor=owner, applicant=owner.citizen, bundle=bundle)
+    db.session.commit()
+    return parent.id
+
+
+def bundle_path(step: str):
+    return lambda: f"/apply/bundles/{_bundle_draft()}/{step}"
+
+
 def draft_path(step: str):
     return lambda: f"/apply/drafts/{_draft_of('13800000001').id}/{step}"
 
@@ -40,6 +56,11 @@ GET = {
     "apply.cases": ("/cases", OWNER_ONLY),
     "apply.case": (lambda: f"/cases/{_case_of('13800000001').id}", OWNER_ONLY),
     "apply.message_centre": ("/messages", OWNER_ONLY),
+    "apply.bundle_start": ("/apply/bundle/B001", OWNER_ONLY),
+    "apply.bundle_conditions": (bundle_path("conditions"), OWNER_ONLY),
+    "apply.bundle_form": (bundle_path("form"), OWNER_ONLY),
+    "apply.bundle_materials": (bundle_path("materials"), OWNER_ONLY),
+    "apply.bundle_confirm": (bundle_path("confirm"), OWNER_ONLY),
     "apply.proxies_page": ("/proxies", OWNER_ONLY),
 }
 POST_ONLY = {
@@ -49,5 +70,7 @@ POST_ONLY = {
     "apply.delete_draft": draft_path("delete"),
     "apply.withdraw": lambda: f"/cases/{_case_of('13800000001').id}/withdraw",
     "apply.mark_messages_read": "/messages/read",
+    "apply.bundle_create": "/apply/bundle/B001/start",
+    "apply.bundle_submit": bundle_path("submit"),
     "apply.revoke_proxy": "/proxies/1/revoke",
 }

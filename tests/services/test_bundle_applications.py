@@ -1,0 +1,103 @@
+"""一件事: each question once, one document per material type, one submission, fan-out."""
+
+from datetime import date
+
+import pytest
+from sqlalchemy import func, select
+
+from portal.extensions import db
+from portal.models import Application, Bundle, Grade, User
+from seeds.factories import make_png
+from services import bundle_applications as svc
+from services.documents import add_document
+from services.errors import NotFound, ValidationError
+
+
+@pytest.fixture
+def parent(app_ctx):
+    owner = db.session.scalar(select(User).where(User.phone == "13800000002"))
+    bundle = db.session.scalar(select(Bundle).where(Bundle.code == "B001"))
+    return owner, svc.start_bundle_draft(actor=owner, applicant=owner.citizen, bundle=bundle)
+
+
+def test_a_child_draft_per_item_routed_to_each_department(parent):
+    owner, draft = parent
+    bundle = draft.bundle
+    assert len(draft.children) == len(bundle.entries) >= 2
+    assert {c.department_id for c in draft.children} == {e.item.department_id for e in bundle.entries}
+    assert draft.item_version_id is None and draft.title == "出生一件事"
+    again = svc.start_bundle_draft(actor=owner, applicant=owner.citizen, bundle=bundle)
+    assert again.id == draft.id
+
+
+def test_shared_questions_are_asked_once(parent):
+    _, draft = parent
+    merged = svc.merge_questions(draft.children, "form")
+    total = sum(len(c.item_version.questions) for c in draft.children)
+    keys = [m.key for m in merged]
+    assert len(keys) == len(set(keys))
+    assert len(merged) < total  # several items ask for the same thing
+    assert any(len(m.sources) > 1 for m in merged)
+
+
+def answer_everything(owner, draft):
+    conds = svc.merge_questions(draft.children, "condition")
+    svc.save_bundle_conditions(draft, {m.key: m.question["options"][-1][0] for m in conds})
+    values = svc.bundle_prefill(draft, owner.citizen)
+    for m in svc.merge_questions(draft.children, "form"):
+        q = m.question
+        if values.get(m.key) in (None, ""):
+            values[m.key] = {"select": (q.get("options") or [["x"]])[0][0],
+                             "multiselect": [(q.get("options") or [["x"]])[0][0]], "checkbox": "y",
+                             "number": str(q.get("min") or 1), "money": "1", "date": date.today().isoformat(),
+                             "id_number": owner.citizen.id_number, "phone": "13800000002"}.get(q["type"], "测试")
+    svc.save_bundle_form(draft, values)
+    choices = {}
+    for row in svc.material_rows(draft):
+        if row.necessity == "shared":
+            continue
+        doc = add_document(owner=owner.citizen, material_type=row.material_type, data=make_png(),
+                           content_type="image/png", filename="scan.png", grade=Grade.C, source="upload",
+                           issued_on=date.today())
+        choices[row.material_type.id] = f"doc:{doc.id}"
+    svc.choose_bundle_materials(draft, choices, owner.citizen)
+    return choices
+
+
+def test_one_document_per_material_type_serves_every_item(parent):
+    owner, draft = parent
+    choices = answer_everything(owner, draft)
+    rows = svc.material_rows(draft)
+    type_ids = [r.material_type.id for r in rows]
+    assert len(type_ids) == len(set(type_ids))
+    for row in rows:
+        if row.material_type.id in choices:
+            doc_id = int(choices[row.material_type.id][4:])
+            assert all(m.document_id == doc_id for child in draft.children for m in child.materials
+                       if m.requirement.material_type_id == row.material_type.id)
+
+
+def test_submit_once_fans_out_to_child_cases(parent):
+    owner, draft = parent
+    with pytest.raises(ValidationError):
+        svc.submit_bundle(owner, draft.id, draft.submit_token)
+    answer_everything(owner, draft)
+    assert svc.precheck_bundle(draft) == []
+    submitted = svc.submit_bundle(owner, draft.id, draft.submit_token)
+    assert submitted.number.startswith("YJ") and submitted.status == "submitted"
+    assert all(c.status == "submitted" and c.number.startswith("WB") for c in submitted.children)
+    replay = svc.submit_bundle(owner, draft.id, draft.submit_token)
+    assert replay.number == submitted.number
+    count = db.session.scalar(select(func.count()).select_from(Application)
+                              .where(Application.parent_id == draft.id, Application.number.is_not(None)))
+    assert count == len(submitted.children)
+    assert svc.combined_status(submitted) == (0, len(submitted.children))
+
+
+def test_another_citizen_cannot_touch_the_bundle_draft(parent):
+    _, draft = parent
+    stranger = db.session.scalar(select(User).where(User.phone == "13800000001"))
+    with pytest.raises(NotFound):
+        svc.load_parent(stranger, draft.id)
+    with pytest.raises(NotFound):
+        svc.submit_bundle(stranger, draft.id, draft.submit_token)
