@@ -6,11 +6,24 @@ import logging
 from pathlib import Path
 
 from flask import Flask, g, request, session
+from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user
 
 from portal import database
 from portal.config import INSTANCE_DIR, PROJECT_ROOT, load_config
 from portal.extensions import babel, csrf, db, login_manager, migrate
+
+
+class PortalSessionInterface(SecureCookieSessionInterface):
+    """Background requests (autosave) keep the session's expiry where it was.
+
+    Otherwise a periodic autosave would keep an idle session alive for ever, and the
+    timeout warning the page shows would no longer tell the truth."""
+
+    def should_set_cookie(self, app: Flask, session) -> bool:
+        if request.headers.get("X-Requested-With") == "autosave":
+            return session.modified
+        return super().should_set_cookie(app, session)
 
 
 def select_locale() -> str:
@@ -35,8 +48,9 @@ def create_app(config: dict | None = None) -> Flask:
     Path(app.config["UPLOAD_DIR"]).mkdir(parents=True, exist_ok=True)
     from datetime import timedelta
 
-    app.permanent_session_lifetime = timedelta(minutes=int(app.config["PERMANENT_SESSION_MINUTES"]))
+    app.permanent_session_lifetime = timedelta(minutes=float(app.config["PERMANENT_SESSION_MINUTES"]))
     database.configure_sqlite(int(app.config["SQLITE_BUSY_TIMEOUT_MS"]))
+    app.session_interface = PortalSessionInterface()
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
@@ -69,7 +83,8 @@ def create_app(config: dict | None = None) -> Flask:
     @app.before_request
     def _declare_read_only() -> None:
         g._db_mode_token = database.set_read_only(request.method in ("GET", "HEAD"))
-        session.permanent = True
+        if not session.permanent:
+            session.permanent = True  # only once: setting it marks the session modified
 
     @app.teardown_request
     def _reset_read_only(exc: BaseException | None) -> None:

@@ -36,4 +36,5 @@ def register_template_helpers(app: Flask) -> None:
             "hotline": app.config["SERVICE_HOTLINE"],
             "hall_address": app.config["SERVICE_HALL_ADDRESS"],
             "hall_hours": app.config["SERVICE_HALL_HOURS"],
+            "session_seconds": int(app.permanent_session_lifetime.total_seconds()),
         }

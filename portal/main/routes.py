@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import flash, jsonify, redirect, render_template, request, session, url_for
+from flask import current_app, flash, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import text
@@ -64,6 +64,14 @@ def profile():
 
 def _back() -> str:
     return safe_next(request.form.get("next")) or url_for("main.index")
+
+
+@bp.route("/session/extend", methods=["POST"])
+@login_required_any
+def extend_session():
+    """The timeout dialog's “continue”: a request that renews the session cookie."""
+    session.modified = True
+    return jsonify(extended=True, seconds=int(current_app.permanent_session_lifetime.total_seconds()))
 
 
 @bp.route("/preferences/elder-mode", methods=["POST"])

@@ -12,7 +12,7 @@
     dirty = false;
     fetch(form.getAttribute("data-autosave"), {
       method: "POST", body: new FormData(form), credentials: "same-origin",
-      headers: { "X-Requested-With": "fetch" }
+      headers: { "X-Requested-With": "autosave" }
     }).then(function (r) {
       if (r.ok && status) { status.textContent = status.getAttribute("data-saved") || "草稿已自动保存"; }
       if (!r.ok) { dirty = true; }

@@ -11,4 +11,5 @@ POST_ONLY = {
     "main.toggle_elder_mode": "/preferences/elder-mode",
     "main.set_language": "/preferences/language",
     "auth.logout": "/auth/logout",
+    "main.extend_session": "/session/extend",
 }

@@ -204,3 +204,15 @@ def test_message_centre_lists_the_submission_notice(client, query):
     assert "申请已提交" in page and "未读" in page
     client.post("/messages/read", data={"csrf_token": token})
     assert "未读" not in client.get("/messages").get_data(as_text=True).split("<main", 1)[1]
+
+
+def test_autosave_does_not_extend_the_session_but_pages_and_extend_do(client):
+    login(client, "13800000001")
+    draft_id = start(client)
+    token = csrf_token(client, f"/apply/drafts/{draft_id}/form")
+    background = client.post(f"/apply/drafts/{draft_id}/autosave", data={"csrf_token": token},
+                             headers={"X-Requested-With": "autosave"})
+    assert background.status_code == 200 and "Set-Cookie" not in background.headers
+    assert "Set-Cookie" in client.get("/cases").headers
+    extend = client.post("/session/extend", headers={"X-CSRFToken": token})
+    assert extend.status_code == 200 and "Set-Cookie" in extend.headers
