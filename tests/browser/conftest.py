@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
+from flask import Flask
 from playwright.sync_api import Browser, Page, sync_playwright
 from werkzeug.serving import make_server
 
@@ -19,14 +20,20 @@ WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 
 
 @pytest.fixture(scope="session")
-def live_server(database_factory) -> Iterator[str]:
+def live(database_factory) -> Iterator[tuple[str, Flask]]:
+    """The live portal's base URL and its app (to prepare data in its database)."""
     app = database_factory("live", seed=True)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
+    yield f"http://127.0.0.1:{server.server_port}", app
     server.shutdown()
     thread.join(10)
+
+
+@pytest.fixture(scope="session")
+def live_server(live) -> str:
+    return live[0]
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,116 @@
+"""Every page of every role, in normal and in elder mode, checked in Chromium.
+
+The list of pages is the access matrix (tests/access/), which itself fails when a route is
+missing, so a new page cannot escape these checks. For each GET route the first role that
+may open it does so; axe-core runs with the WCAG 2.2 A/AA tags in both modes, and in elder
+mode the 适老化 numbers are measured as computed styles.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from portal.extensions import db
+from tests.access import ROLES, merged
+from tests.browser.conftest import assert_accessible, browser_login
+
+pytestmark = pytest.mark.browser
+
+ACCOUNTS = {"citizen": "13800000001", "counter": "counter01", "reviewer": "reviewer01", "admin": "admin"}
+GET_MATRIX, _ = merged()
+NOT_PAGES = {"main.healthz"}  # JSON, not a page
+
+ELDER_METRICS = """() => {
+  const px = v => parseFloat(v);
+  const body = getComputedStyle(document.body);
+  const out = {font: px(body.fontSize), lineHeight: px(body.lineHeight) / px(body.fontSize), small: [], para: null};
+  const main = document.getElementById('main');
+  const mainWidth = main.getBoundingClientRect().width;
+  for (const el of main.querySelectorAll('a[href], button, input:not([type=hidden]), select, textarea')) {
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 && r.height === 0) continue;  // not rendered (hidden)
+    const style = getComputedStyle(el);
+    if (style.visibility === 'hidden') continue;
+    const fullRow = r.height >= 59.5 && r.width >= mainWidth * 0.6;
+    if (!fullRow && (r.height < 59.5 || r.width < 59.5)) {
+      out.small.push(`${el.tagName.toLowerCase()}#${el.id || ''}.${el.className || ''} ${Math.round(r.width)}x${Math.round(r.height)} "${(el.innerText || el.value || '').slice(0, 20)}"`);
+    }
+  }
+  const p = main.querySelector('p');
+  if (p) { const s = getComputedStyle(p); out.para = px(s.marginBottom) / px(s.lineHeight); }
+  return out;
+}"""
+
+
+def pages_for(live_app) -> list[tuple[str, str, str]]:
+    """(endpoint, role, path) for every HTML page, opened by the first role allowed to."""
+    result = []
+    for endpoint in sorted(GET_MATRIX):
+        if endpoint in NOT_PAGES:
+            continue
+        path, expected = GET_MATRIX[endpoint]
+        role = next((r for r in ROLES if expected.get(r) == 200), None)
+        if role is None:
+            continue
+        if callable(path):
+            with live_app.app_context():
+                path = path()
+                db.session.remove()
+        result.append((endpoint, role, path))
+    return result
+
+
+def open_as(browser, base, role, elder):
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    if role != "anonymous":
+        browser_login(page, base, ACCOUNTS[role])
+    page.goto(base + "/")
+    is_elder = page.evaluate("document.documentElement.classList.contains('elder')")
+    if is_elder != elder:
+        page.click("button.elder-switch")
+        page.wait_for_load_state("networkidle")
+    return context, page
+
+
+@pytest.mark.parametrize("elder", [False, True], ids=["normal", "elder"])
+def test_every_page_in_both_modes(browser, live, elder):
+    base, live_app = live
+    pages = pages_for(live_app)
+    assert len(pages) >= 10
+    contexts = {}
+    failures = []
+    try:
+        for endpoint, role, path in pages:
+            if role not in contexts:
+                contexts[role] = open_as(browser, base, role, elder)
+            page = contexts[role][1]
+            response = page.goto(base + path)
+            content_type = response.headers.get("content-type", "")
+            if "text/html" not in content_type:
+                continue  # a download (PDF, file): not a page
+            assert response.status == 200, (endpoint, role, path, response.status)
+            assert page.locator("h1").count() == 1, f"{endpoint}: one h1 per page"
+            assert page.locator("main#main").count() == 1
+            try:
+                assert_accessible(page, f"{endpoint} as {role} ({'elder' if elder else 'normal'})")
+            except AssertionError as exc:
+                failures.append(str(exc))
+            page.set_viewport_size({"width": 320, "height": 800})
+            overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+            page.set_viewport_size({"width": 1280, "height": 900})
+            if overflow > 0:
+                failures.append(f"{endpoint}: scrolls sideways by {overflow}px at 320 px width")
+            if elder:
+                metrics = page.evaluate(ELDER_METRICS)
+                if metrics["font"] < 24 or metrics["lineHeight"] < 1.5:
+                    failures.append(f"{endpoint}: body {metrics['font']}px, line height {metrics['lineHeight']}")
+                if metrics["para"] is not None and metrics["para"] < 1.3:
+                    failures.append(f"{endpoint}: paragraph spacing {metrics['para']:.2f} × line height")
+                if metrics["small"]:
+                    failures.append(f"{endpoint}: targets under 60 px: {metrics['small'][:5]}")
+    finally:
+        for context, _page in contexts.values():
+            context.close()
+    assert not failures, "\n".join(failures)
