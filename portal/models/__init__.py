@@ -19,6 +19,7 @@ from portal.models.catalogue import (
     Theme,
     VersionStatus,
 )
+from portal.models.data_use import DataUseLog, VerificationFailure
 from portal.models.documents import Document, DocumentStatus, ELicence, Grade
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "BundleItem",
     "Channel",
     "Citizen",
+    "DataUseLog",
     "Department",
     "Document",
     "DocumentStatus",
@@ -44,5 +46,6 @@ __all__ = [
     "ServiceItem",
     "Theme",
     "User",
+    "VerificationFailure",
     "VersionStatus",
 ]
