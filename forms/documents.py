@@ -29,15 +29,16 @@ class DateInputField(StringField):
         super().__init__(*args, **kwargs)
         self.date: date | None = None
 
-    def pre_validate(self, form) -> None:
+    def process_formdata(self, valuelist) -> None:
+        super().process_formdata(valuelist)
         self.date = None
         raw = (self.data or "").strip()
-        if not raw:
-            return
-        try:
-            self.date = date.fromisoformat(raw)
-        except ValueError:
-            raise ValueError(str(_l("请按“年-月-日”填写日期，例如 2024-05-01"))) from None
+        if raw:
+            try:
+                self.date = date.fromisoformat(raw)
+            except ValueError:
+                # WTForms keeps a ValueError raised here as the field's error
+                raise ValueError(str(_l("请按“年-月-日”填写日期，例如 2024-05-01"))) from None
 
 
 class UploadForm(PortalForm):
