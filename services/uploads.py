@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import io
 import logging
+import threading
 import unicodedata
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from flask_babel import lazy_gettext as _l
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 from pypdf import PdfReader
 from pypdf.errors import PyPdfError
 from pypdf.generic import DictionaryObject, IndirectObject
@@ -146,6 +149,28 @@ def _mentions_active(obj, depth: int) -> bool:
     return False
 
 
+_truncation_lock = threading.Lock()
+
+
+@contextmanager
+def _truncated_images_refused() -> Iterator[None]:
+    """Make Pillow refuse a truncated image while we decode one.
+
+    WeasyPrint sets Pillow's process-wide ImageFile.LOAD_TRUNCATED_IMAGES to True when it is
+    imported, which would let a cut-off upload through as a half-grey picture. The flag is
+    global, so we switch it off only around our own decoding; a WeasyPrint render in another
+    thread at that instant would at worst refuse a truncated raster image, and the portal's
+    PDFs contain none.
+    """
+    with _truncation_lock:
+        previous = ImageFile.LOAD_TRUNCATED_IMAGES
+        ImageFile.LOAD_TRUNCATED_IMAGES = False
+        try:
+            yield
+        finally:
+            ImageFile.LOAD_TRUNCATED_IMAGES = previous
+
+
 def _reencode_image(data: bytes, content_type: str, field: str) -> bytes:
     expected = "PNG" if content_type == PNG else "JPEG"
     try:
@@ -155,7 +180,8 @@ def _reencode_image(data: bytes, content_type: str, field: str) -> bytes:
                 width, height = img.size
                 if width * height > MAX_PIXELS:
                     raise ValidationError({field: str(_l("图片尺寸过大，请缩小后再上传"))})
-                img.load()
+                with _truncated_images_refused():
+                    img.load()
                 pixels = ImageOps.exif_transpose(img)  # keep the orientation the EXIF stated
     except ValidationError:
         raise

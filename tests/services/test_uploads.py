@@ -100,10 +100,17 @@ def test_jpeg_is_reencoded_without_exif_or_a_script_after_eoi():
         assert img.format == "JPEG" and not img.getexif()
 
 
-def test_a_truncated_image_is_refused():
+@pytest.mark.parametrize("make", [files.png, files.jpeg])
+def test_a_truncated_image_is_refused_even_after_weasyprint_relaxed_pillow(make):
+    import weasyprint.images  # noqa: F401  (sets Pillow's LOAD_TRUNCATED_IMAGES = True)
+    from PIL import ImageFile
+
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is True
+    data = make(400, 300)
     with pytest.raises(ValidationError) as exc:
-        check_upload(files.png(400, 300)[:200], "cut.png", max_bytes=MB)
+        check_upload(data[: len(data) // 2], "cut.img", max_bytes=MB)
     assert "损坏" in exc.value.errors["file"]
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is True  # WeasyPrint's own setting is left alone
 
 
 @pytest.mark.parametrize("size", [(7000, 7000), (10000, 10000)])
