@@ -50,7 +50,8 @@ def test_a_citizen_uploads_a_png_and_sees_it_listed(page, docs_server, tmp_path)
     assert page.locator("#error-summary").is_visible()
     assert "请选择材料类型" in page.locator("#material_type-error").inner_text()
     assert "请选择要上传的文件" in page.locator("#file-error").inner_text()
-    assert page.evaluate("document.activeElement.id") == "error-summary"
+    # portal.js (deferred) moves the focus to the summary once it has run
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'error-summary'")
     assert_accessible(page, "upload form with errors")
 
     scan = tmp_path / "身份证正面.png"
