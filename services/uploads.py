@@ -37,6 +37,9 @@ MAX_PIXELS = 40_000_000
 MAX_PDF_PAGES = 500
 DISPLAY_NAME_MAX = 100
 # PDF features that run or carry something other than the page content
+PDF_WALK_BUDGET = 20_000
+# links back up the page tree and to page content: never where actions or attachments hide
+PDF_SKIP_KEYS = frozenset({"/Parent", "/P", "/Dests", "/Contents", "/Resources", "/Kids"})
 ACTIVE_PDF_KEYS = ("/JavaScript", "/JS", "/Launch", "/EmbeddedFiles", "/EmbeddedFile", "/RichMedia")
 
 log = logging.getLogger(__name__)
@@ -122,30 +125,40 @@ def _check_pdf(data: bytes, field: str) -> bytes:
 
 
 def _has_active_content(reader: PdfReader) -> bool:
-    """Scripts, launch actions and embedded files in the places a viewer runs or offers them."""
+    """Scripts, launch actions and embedded files in the places a viewer runs or offers them.
+
+    The walk visits each object once, skips the links back up the page tree and stops after
+    a fixed number of objects, so a hostile PDF cannot make it run for long.
+    """
     root = reader.trailer["/Root"].get_object()
-    places: list = [root.get("/Names"), root.get("/OpenAction"), root.get("/AA")]
+    pending: list = [root.get("/Names"), root.get("/OpenAction"), root.get("/AA")]
     for page in reader.pages:
-        places.append(page.get("/AA"))
-        for annot in page.get("/Annots") or []:
+        pending.append(page.get("/AA"))
+        annots = page.get("/Annots")
+        annots = annots.get_object() if isinstance(annots, IndirectObject) else annots
+        for annot in list(annots or [])[:PDF_WALK_BUDGET]:
             annot = annot.get_object()
-            places.extend([annot.get("/A"), annot.get("/AA"), annot.get("/FS")])
-    return any(_mentions_active(place, depth=0) for place in places if place is not None)
-
-
-def _mentions_active(obj, depth: int) -> bool:
-    if depth > 6:
-        return False
-    if isinstance(obj, IndirectObject):
-        obj = obj.get_object()
-    if isinstance(obj, DictionaryObject):
-        if any(key in obj for key in ACTIVE_PDF_KEYS):
-            return True
-        if obj.get("/S") in ("/JavaScript", "/Launch"):
-            return True
-        return any(_mentions_active(value, depth + 1) for value in obj.values())
-    if isinstance(obj, list):
-        return any(_mentions_active(value, depth + 1) for value in obj[:200])
+            if isinstance(annot, DictionaryObject):
+                pending.extend([annot.get("/A"), annot.get("/AA"), annot.get("/FS")])
+    seen: set[tuple[int, int]] = set()
+    budget = PDF_WALK_BUDGET
+    while pending and budget > 0:
+        obj = pending.pop()
+        if obj is None:
+            continue
+        if isinstance(obj, IndirectObject):
+            ref = (obj.idnum, obj.generation)
+            if ref in seen:
+                continue
+            seen.add(ref)
+            obj = obj.get_object()
+        budget -= 1
+        if isinstance(obj, DictionaryObject):
+            if any(key in obj for key in ACTIVE_PDF_KEYS) or obj.get("/S") in ("/JavaScript", "/Launch"):
+                return True
+            pending.extend(value for key, value in obj.items() if key not in PDF_SKIP_KEYS)
+        elif isinstance(obj, list):
+            pending.extend(obj)
     return False
 
 

@@ -156,6 +156,31 @@ def test_an_encrypted_pdf_is_refused():
     assert "加密" in exc.value.errors["file"]
 
 
+def test_a_pdf_with_an_attachment_is_refused():
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    writer.add_blank_page(width=595, height=842)
+    writer.add_attachment("invoice.exe", b"MZ\x90\x00")
+    buf = io.BytesIO()
+    writer.write(buf)
+    with pytest.raises(ValidationError) as exc:
+        check_upload(buf.getvalue(), "attached.pdf", max_bytes=MB)
+    assert "附件" in exc.value.errors["file"]
+
+
+def test_a_pdf_with_an_ordinary_link_passes():
+    from pypdf import PdfWriter
+    from pypdf.annotations import Link
+
+    writer = PdfWriter()
+    writer.add_blank_page(width=595, height=842)
+    writer.add_annotation(0, Link(rect=(10, 10, 200, 40), url="https://www.gov.cn/"))
+    buf = io.BytesIO()
+    writer.write(buf)
+    assert check_upload(buf.getvalue(), "linked.pdf", max_bytes=MB).content_type == "application/pdf"
+
+
 def test_a_pdf_with_javascript_is_refused():
     with pytest.raises(ValidationError) as exc:
         check_upload(files.pdf(javascript="app.alert('hi');"), "script.pdf", max_bytes=MB)
