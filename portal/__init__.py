@@ -69,6 +69,8 @@ def create_app(config: dict | None = None) -> Flask:
     from portal.apply import bp as apply_bp
     from portal.auth import bp as auth_bp
     from portal.cli import register_cli
+    from portal.documents import bp as documents_bp
+    from portal.documents import verify_bp
     from portal.errors import register_error_handlers
     from portal.main import bp as main_bp
     from portal.templating import register_template_helpers
@@ -76,6 +78,8 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp, url_prefix="/auth")
     app.register_blueprint(apply_bp)
+    app.register_blueprint(documents_bp, url_prefix="/documents")
+    app.register_blueprint(verify_bp)
     register_error_handlers(app)
     register_template_helpers(app)
     register_cli(app)

@@ -42,11 +42,19 @@ def audit_verify() -> None:
 @files_cli.command("cleanup")
 @click.option("--older-than", default=3600, show_default=True, help="Seconds since last write.")
 def files_cleanup(older_than: int) -> None:
-    """Remove temporary files a crash left behind in UPLOAD_DIR."""
-    from services.storage import remove_stray_files
+    """Remove temporary files and files without a database row that a crash left in UPLOAD_DIR."""
+    from sqlalchemy import select
 
-    removed = remove_stray_files(current_app.config["UPLOAD_DIR"], older_than)
-    click.echo(f"removed {removed} stray temporary files")
+    from portal.models import Document
+    from services.storage import remove_orphan_files, remove_stray_files
+
+    def known(keys) -> set[str]:
+        return set(db.session.scalars(select(Document.storage_key).where(Document.storage_key.in_(list(keys)))))
+
+    upload_dir = current_app.config["UPLOAD_DIR"]
+    removed = remove_stray_files(upload_dir, older_than)
+    orphans = remove_orphan_files(upload_dir, known, older_than)
+    click.echo(f"removed {removed} stray temporary files and {orphans} files without a document")
 
 
 def register_cli(app: Flask) -> None:

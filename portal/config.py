@@ -26,9 +26,15 @@ DEFAULTS: dict[str, object] = {
     "LOGIN_FAILURE_WINDOW_MINUTES": 15,
     "PERMANENT_SESSION_MINUTES": 30,
     "MESSAGE_SENDER": "services.messages:LogSender",
+    # the portal's address as the public reaches it: QR codes on e-licences point here
+    "PUBLIC_BASE_URL": "http://127.0.0.1:5000",
+    # failed e-licence verifications allowed per address and per licence number in the window
+    "VERIFY_MAX_FAILURES": 10,
+    "VERIFY_FAILURE_WINDOW_MINUTES": 15,
 }
 
 MIN_SECRET_BYTES = 32
+FORM_OVERHEAD_BYTES = 256 * 1024
 
 
 class ConfigError(RuntimeError):
@@ -72,7 +78,9 @@ def load_config(overrides: dict | None = None) -> dict:
         url = f"sqlite:///{PROJECT_ROOT / url[len('sqlite:///'):]}"
     cfg["SQLALCHEMY_DATABASE_URI"] = url
     cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True}
-    cfg["MAX_CONTENT_LENGTH"] = int(cfg["MAX_UPLOAD_MB"]) * 1024 * 1024
+    # the whole request may carry one file of MAX_UPLOAD_MB plus the form around it, so that a
+    # file just over the limit gets a message next to the field rather than a bare 413 page
+    cfg["MAX_CONTENT_LENGTH"] = int(cfg["MAX_UPLOAD_MB"]) * 1024 * 1024 + FORM_OVERHEAD_BYTES
     cfg["SESSION_COOKIE_HTTPONLY"] = True
     cfg["SESSION_COOKIE_SAMESITE"] = "Lax"
     cfg["SESSION_COOKIE_SECURE"] = production

@@ -10,6 +10,7 @@ import random
 from datetime import date, timedelta
 
 import click
+from flask import current_app
 from sqlalchemy import select
 
 from portal.extensions import db
@@ -177,7 +178,8 @@ def load_history(citizen_user: User, reviewer: User, items: dict[str, ServiceIte
             audit.record_event(action, actor=reviewer if action != "submitted" else citizen_user,
                                application_id=app.id, details={"seed": "demo history"})
         issue_elicence(holder=citizen, material_type=mt, department=item.department,
-                       issued_on=app.decided_at.date(), valid_until=None, application_id=app.id)
+                       issued_on=app.decided_at.date(), valid_until=None, application_id=app.id,
+                       public_base_url=current_app.config["PUBLIC_BASE_URL"])
 
 
 def load_draft(citizen_user: User, items: dict[str, ServiceItem]) -> None:

@@ -35,7 +35,7 @@ from portal.models import (
     VersionStatus,
 )
 from portal.models.base import utcnow
-from services import audit, messages, proxies, reuse, workdays
+from services import audit, data_use, documents, messages, proxies, reuse, workdays
 from services.errors import Conflict, NotFound, ValidationError
 from services.identity import normalise_phone, parse_resident_id
 
@@ -467,8 +467,33 @@ def submit_application(actor: User, application_id: int, token: str) -> Applicat
         "agent": app.agent_id,
         "materials": {str(m.requirement_id): str(m.satisfied_by) for m in app.materials},
     })
+    record_reuse(app)
     messages.notify(app.applicant, "submitted", application=app)
     return app
+
+
+def record_reuse(app: Application) -> None:
+    """我的数据使用记录: the system reused these library documents for this case."""
+    for material in app.materials:
+        if material.document_id and material.satisfied_by in (SatisfiedBy.elicence, SatisfiedBy.library):
+            data_use.record_data_use(citizen_id=app.applicant_id, actor=None, action="reuse_document",
+                                     document_id=material.document_id, application_id=app.id,
+                                     detail=app.number or "")
+
+
+def upload_for(actor: User, app: Application, requirement_id: int, *, data: bytes, filename: str | None,
+               issued_on: date | None, own_expiry: date | None) -> Document:
+    """Upload a file for one material of a draft: it goes to the applicant's library and is chosen."""
+    material = material_for(app, requirement_id)
+    requirement = db.session.get(MaterialRequirement, material.requirement_id)
+    try:
+        doc = documents.upload_document(actor, material_type_id=requirement.material_type_id, data=data,
+                                        filename=filename, issued_on=issued_on, own_expiry=own_expiry,
+                                        owner=app.applicant)
+    except ValidationError as exc:
+        raise ValidationError({f"u{requirement_id}_{k}": v for k, v in exc.errors.items()}) from None
+    choose_document(app, requirement_id, doc.id)
+    return doc
 
 
 def withdraw_application(actor: User, application_id: int, reason: str = "") -> Application:

@@ -276,6 +276,8 @@ def submit_bundle(actor: User, parent_id: int, token: str) -> Application:
     for child in parent.children:
         audit.record_event("submitted", actor=actor, application_id=child.id,
                            details={"number": child.number, "parent": parent.number})
+    for child in parent.children:
+        single.record_reuse(child)
     messages.notify(parent.applicant, "submitted", application=parent, item=parent.title)
     return parent
 

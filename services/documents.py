@@ -1,18 +1,61 @@
-"""The citizen's document library (材料库): adding documents and working out their validity."""
+"""The citizen's document library (材料库): adding, listing, opening and deleting documents.
+
+Who may open a document is decided in one place, ``access_to``: the owner, an agent the
+owner authorised, and staff handling a case that uses the document. Anyone else is told the
+document does not exist (NotFound), never that it belongs to someone else.
+"""
 
 from __future__ import annotations
 
-from datetime import date
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
 
 from dateutil.relativedelta import relativedelta
 from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload
 
 from portal.extensions import db
-from portal.models import Citizen, Document, Grade, MaterialType, User
+from portal.models import (
+    Application,
+    ApplicationMaterial,
+    Citizen,
+    Document,
+    DocumentStatus,
+    ELicence,
+    Grade,
+    ItemVersion,
+    MaterialType,
+    Role,
+    User,
+)
 from portal.models.base import utcnow
-from services import storage
+from services import data_use, storage
+from services.audit import record_event
+from services.errors import Conflict, NotFound, ValidationError
+from services.uploads import SUFFIX, check_upload
 
-CONTENT_SUFFIX = {"application/pdf": ".pdf", "image/jpeg": ".jpg", "image/png": ".png"}
+CONTENT_SUFFIX = SUFFIX
+EXPIRING_WITHIN_DAYS = 30
+# a case in one of these states no longer needs its documents; every other state does,
+# drafts included (the citizen is still putting the application together)
+CLOSED_STATUSES = frozenset({"completed", "denied", "not_accepted", "withdrawn", "terminated"})
+EARLIEST_ISSUE_DATE = date(1900, 1, 1)
+
+
+def _not_found() -> NotFound:
+    # the same words as any missing page: nothing tells a stranger the document exists
+    return NotFound(str(_l("没有找到您要的页面，可能链接有误或内容已下线。")))
+
+
+def upload_dir() -> str:
+    return current_app.config["UPLOAD_DIR"]
+
+
+def max_upload_bytes() -> int:
+    return int(current_app.config["MAX_UPLOAD_MB"]) * 1024 * 1024
 
 
 def valid_until_for(material_type: MaterialType, issued_on: date | None,
@@ -29,9 +72,11 @@ def add_document(*, owner: Citizen, material_type: MaterialType, data: bytes, co
                  filename: str, grade: Grade, source: str, issued_on: date | None = None,
                  own_expiry: date | None = None, verified_by: User | None = None,
                  title: str | None = None) -> Document:
-    """Store a checked file and its library row. The file is in place before the caller commits."""
+    """Store a checked file and its library row. The file is in place before the caller
+    commits, and is removed again if the transaction does not commit."""
     suffix = CONTENT_SUFFIX[content_type]
-    stored = storage.save_bytes(current_app.config["UPLOAD_DIR"], data, suffix)
+    stored = storage.save_bytes(upload_dir(), data, suffix)
+    storage.track_new_file(db.session, upload_dir(), stored.key)
     doc = Document(
         owner=owner,
         material_type=material_type,
@@ -52,6 +97,286 @@ def add_document(*, owner: Citizen, material_type: MaterialType, data: bytes, co
     try:
         db.session.flush()
     except Exception:
-        storage.delete(current_app.config["UPLOAD_DIR"], stored.key)
+        storage.delete(upload_dir(), stored.key)
         raise
     return doc
+
+
+def list_material_types() -> list[MaterialType]:
+    """The shared material catalogue, for the upload form's choice."""
+    return list(db.session.scalars(select(MaterialType).order_by(MaterialType.category, MaterialType.code)))
+
+
+def _citizen_of(user: User) -> Citizen:
+    if user.role != Role.citizen or user.citizen is None:
+        raise _not_found()
+    return user.citizen
+
+
+def check_dates(material_type: MaterialType, issued_on: date | None, own_expiry: date | None,
+                today: date) -> date | None:
+    """The document's end of validity, or ValidationError naming the date field that is wrong."""
+    errors: dict[str, str] = {}
+    if issued_on is not None and issued_on > today:
+        errors["issued_on"] = str(_l("开具日期不能晚于今天"))
+    elif issued_on is not None and issued_on < EARLIEST_ISSUE_DATE:
+        errors["issued_on"] = str(_l("开具日期不正确"))
+    if material_type.validity_kind == "months" and issued_on is None and "issued_on" not in errors:
+        errors["issued_on"] = str(_l("该材料开具后 %(n)d 个月内有效，请填写开具日期",
+                                     n=material_type.validity_months or 0))
+    if own_expiry is not None:
+        if material_type.validity_kind != "own_expiry":
+            errors["valid_until"] = str(_l("该材料不需要填写有效期，请留空"))
+        elif issued_on is not None and own_expiry < issued_on:
+            errors["valid_until"] = str(_l("有效期不能早于开具日期"))
+        elif own_expiry < today:
+            errors["valid_until"] = str(_l("该材料已过期，请上传在有效期内的材料"))
+    if errors:
+        raise ValidationError(errors)
+    valid_until = valid_until_for(material_type, issued_on, own_expiry)
+    if material_type.validity_kind == "months" and valid_until is not None and valid_until < today:
+        raise ValidationError({"issued_on": str(_l("该材料开具已超过 %(n)d 个月，已过期，请上传新开具的材料",
+                                                   n=material_type.validity_months or 0))})
+    return valid_until
+
+
+def upload_document(user: User, *, material_type_id: int | None, data: bytes, filename: str | None,
+                    issued_on: date | None = None, own_expiry: date | None = None,
+                    today: date | None = None, owner: Citizen | None = None) -> Document:
+    """A citizen adds a file to their library (grade C: uploaded, not yet checked).
+
+    An authorised agent (亲友代办) may upload into the principal's library (``owner``)."""
+    own = _citizen_of(user)
+    if owner is not None and owner.id != own.id:
+        from services.proxies import can_act_for
+
+        if not can_act_for(own.id, owner.id):
+            raise _not_found()
+    owner = owner or own
+    today = today or date.today()
+    material_type = db.session.get(MaterialType, material_type_id) if material_type_id else None
+    errors: dict[str, str] = {}
+    if material_type is None:
+        errors["material_type"] = str(_l("请选择材料类型"))
+    else:
+        try:
+            check_dates(material_type, issued_on, own_expiry, today)
+        except ValidationError as exc:
+            errors.update(exc.errors)
+    try:
+        checked = check_upload(data, filename, max_bytes=max_upload_bytes(), field="file")
+    except ValidationError as exc:
+        errors.update(exc.errors)
+    if errors:
+        raise ValidationError(errors)
+    return add_document(
+        owner=owner, material_type=material_type, data=checked.data, content_type=checked.content_type,
+        filename=checked.display_name, grade=Grade.C, source="upload", issued_on=issued_on,
+        own_expiry=own_expiry,
+    )
+
+
+def document_state(document: Document, licence: ELicence | None = None,
+                   today: date | None = None) -> str:
+    """valid 有效 / expiring 即将过期 / expired 已过期 / revoked 已撤销: computed, never stored."""
+    today = today or date.today()
+    if document.status == DocumentStatus.revoked or (licence is not None and licence.status == "cancelled"):
+        return "revoked"
+    valid_until = document.valid_until
+    if (licence is not None and licence.status == "expired") or (valid_until is not None and valid_until < today):
+        return "expired"
+    if valid_until is not None and valid_until <= today + timedelta(days=EXPIRING_WITHIN_DAYS):
+        return "expiring"
+    return "valid"
+
+
+@dataclass(frozen=True)
+class CaseUse:
+    application_id: int
+    number: str | None  # None while a draft
+    status: str
+    item_name: str
+
+    @property
+    def is_open(self) -> bool:
+        return self.status not in CLOSED_STATUSES
+
+
+@dataclass
+class LibraryEntry:
+    document: Document
+    state: str
+    licence: ELicence | None
+    cases: list[CaseUse] = field(default_factory=list)
+
+    @property
+    def deletable(self) -> bool:
+        return self.licence is None and self.document.source != "elicence" and not any(
+            c.is_open for c in self.cases)
+
+
+@dataclass
+class Library:
+    groups: list[tuple[MaterialType, list[LibraryEntry]]]
+    licences: list[LibraryEntry]
+
+    @property
+    def empty(self) -> bool:
+        return not self.groups
+
+
+def _case_uses(document_filter) -> dict[int, list[CaseUse]]:
+    rows = db.session.execute(
+        select(ApplicationMaterial.document_id, Application.id, Application.number, Application.status,
+               ItemVersion.name)
+        .join(Application, Application.id == ApplicationMaterial.application_id)
+        .join(ItemVersion, ItemVersion.id == Application.item_version_id)
+        .join(Document, Document.id == ApplicationMaterial.document_id)
+        .where(document_filter)
+        .order_by(Application.id.desc())
+    )
+    uses: dict[int, list[CaseUse]] = defaultdict(list)
+    for document_id, app_id, number, status, item_name in rows:
+        if all(u.application_id != app_id for u in uses[document_id]):
+            uses[document_id].append(CaseUse(app_id, number, status, item_name))
+    return uses
+
+
+def library_for(user: User, today: date | None = None) -> Library:
+    """The citizen's documents grouped by material type, each with its state, its e-licence and
+    the cases that used it. Three queries, whatever the size of the library."""
+    owner = _citizen_of(user)
+    today = today or date.today()
+    docs = list(db.session.scalars(
+        select(Document).options(joinedload(Document.material_type))
+        .where(Document.owner_id == owner.id)
+        .order_by(Document.created_at.desc(), Document.id.desc())
+    ))
+    licences = {
+        lic.document_id: lic for lic in db.session.scalars(
+            select(ELicence).where(ELicence.holder_id == owner.id, ELicence.document_id.is_not(None)))
+    }
+    uses = _case_uses(Document.owner_id == owner.id) if docs else {}
+    grouped: dict[int, list[LibraryEntry]] = defaultdict(list)
+    types: dict[int, MaterialType] = {}
+    licence_entries: list[LibraryEntry] = []
+    for doc in docs:
+        licence = licences.get(doc.id)
+        entry = LibraryEntry(doc, document_state(doc, licence, today), licence, uses.get(doc.id, []))
+        grouped[doc.material_type_id].append(entry)
+        types[doc.material_type_id] = doc.material_type
+        if licence is not None:
+            licence_entries.append(entry)
+    order = sorted(types.values(), key=lambda mt: mt.code)
+    return Library(groups=[(mt, grouped[mt.id]) for mt in order], licences=licence_entries)
+
+
+# --- who may open a document -------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Access:
+    """Why ``user`` may open a document: as its owner, as an authorised agent, or as staff
+    handling ``application_id`` (staff access is written to the owner's data-use log)."""
+
+    kind: str  # owner / agent / staff
+    application_id: int | None = None
+
+    @property
+    def logged(self) -> bool:
+        return self.kind == "staff"
+
+
+def agent_may_view(user: User, document: Document) -> bool:
+    """亲友代办: True when ``user`` is a citizen the owner has authorised to act for them now."""
+    from services.proxies import can_act_for
+
+    return user.citizen_id is not None and can_act_for(user.citizen_id, document.owner_id)
+
+
+def _staff_case_for(user: User, document: Document) -> int | None:
+    """The newest case that lets this staff member see the document, if any."""
+    query = (
+        select(Application.id)
+        .join(ApplicationMaterial, ApplicationMaterial.application_id == Application.id)
+        .where(ApplicationMaterial.document_id == document.id)
+        .order_by(Application.id.desc())
+        .limit(1)
+    )
+    if user.role == Role.reviewer and user.department_id is not None:
+        # the department owns the case, once it has been submitted to it
+        query = query.where(Application.department_id == user.department_id, Application.status != "draft")
+    elif user.role == Role.counter:
+        query = query.where(Application.created_by_id == user.id)  # the window that took the case
+    else:
+        return None
+    return db.session.scalar(query)
+
+
+def access_to(user: User | None, document: Document) -> Access | None:
+    """Why ``user`` may open ``document``, or None: the single rule for viewing and downloading."""
+    if user is None or not user.is_authenticated or not user.active:
+        return None
+    if user.role == Role.citizen:
+        if user.citizen_id is not None and document.owner_id == user.citizen_id:
+            return Access("owner")
+        if agent_may_view(user, document):
+            return Access("agent")
+        return None
+    application_id = _staff_case_for(user, document)
+    return Access("staff", application_id) if application_id is not None else None
+
+
+def can_view(user: User | None, document: Document) -> bool:
+    """May ``user`` view or download ``document``? (owner, authorised agent, staff on its case)"""
+    return access_to(user, document) is not None
+
+
+def open_document(user: User, document_id: int, *, download: bool = False) -> Document:
+    """The document ``user`` asked to view or download; a staff member's use is logged for the
+    owner. Raises NotFound for anyone without access, exactly as for a missing document."""
+    document = db.session.get(Document, document_id)
+    if document is None or document.storage_key is None:
+        raise _not_found()
+    access = access_to(user, document)
+    if access is None:
+        raise _not_found()
+    if access.logged:
+        data_use.record_data_use(
+            citizen_id=document.owner_id, actor=user,
+            action=data_use.DOWNLOAD_DOCUMENT if download else data_use.VIEW_DOCUMENT,
+            document_id=document.id, application_id=access.application_id, detail=document.title,
+        )
+    return document
+
+
+def delete_document(user: User, document_id: int) -> None:
+    """The owner removes a document no open case uses. The row goes now; the file once the
+    deletion has committed. Closed cases keep a record of it in the audit trail."""
+    owner = _citizen_of(user)
+    document = db.session.get(Document, document_id)
+    if document is None or document.owner_id != owner.id:
+        raise _not_found()
+    is_licence = document.source == "elicence" or db.session.scalar(
+        select(ELicence.id).where(ELicence.document_id == document.id)) is not None
+    if is_licence:
+        raise Conflict(str(_l("电子证照由发证部门管理，不能删除")))
+    uses = _case_uses(Document.id == document.id).get(document.id, [])
+    blocking = [u for u in uses if u.is_open]
+    if blocking:
+        names = "、".join(
+            u.number if u.number else str(_l("草稿：%(item)s", item=u.item_name)) for u in blocking)
+        raise Conflict(str(_l("该材料正被以下办件使用，不能删除：%(cases)s", cases=names)))
+    if uses:
+        db.session.execute(
+            update(ApplicationMaterial).where(ApplicationMaterial.document_id == document.id)
+            .values(document_id=None).execution_options(synchronize_session=False)
+        )
+    record_event("document_deleted", actor=user, details={
+        "document_id": document.id, "owner_id": owner.id, "material_type": document.material_type_id,
+        "sha256": document.sha256, "applications": [u.application_id for u in uses],
+    })
+    key = document.storage_key
+    db.session.delete(document)
+    db.session.flush()
+    if key:
+        storage.delete_after_commit(db.session, upload_dir(), key)

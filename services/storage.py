@@ -3,6 +3,10 @@
 A file is written to a temporary name, fsynced and renamed into place before the database
 commit; a crash between the two leaves at worst a stray file that ``remove_stray_files``
 cleans up, never a row pointing at nothing.
+
+Files are tied to the database transaction that refers to them: a file written for a row
+(``track_new_file``) is removed again if that transaction does not commit, and a file whose
+row is deleted (``delete_after_commit``) is removed only once the deletion has committed.
 """
 
 from __future__ import annotations
@@ -13,11 +17,18 @@ import os
 import re
 import secrets
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
 TMP_SUFFIX = ".part"
 KEY_RE = re.compile(r"[0-9a-f]{2}/[0-9a-f]{32}\.[a-z]{3,4}")
+SHARD_RE = re.compile(r"[0-9a-f]{2}")
+_NEW = "storage_new_files"
+_DOOMED = "storage_files_to_delete"
 
 
 @dataclass(frozen=True)
@@ -76,3 +87,51 @@ def remove_stray_files(upload_dir: str | os.PathLike, older_than_seconds: int = 
             tmp.unlink(missing_ok=True)
             removed += 1
     return removed
+
+
+def remove_orphan_files(upload_dir: str | os.PathLike, known_keys: Callable[[Iterable[str]], set[str]],
+                        older_than_seconds: int = 3600) -> int:
+    """Remove stored files that no database row names (a crash after the rename, before the
+    commit). ``known_keys(keys)`` answers which of ``keys`` the database refers to; it is asked
+    at most 500 keys at a time."""
+    removed = 0
+    cutoff = time.time() - older_than_seconds
+    for folder in sorted(p for p in _root(upload_dir).iterdir() if p.is_dir() and SHARD_RE.fullmatch(p.name)):
+        candidates = {
+            f"{folder.name}/{f.name}": f for f in folder.iterdir()
+            if f.is_file() and KEY_RE.fullmatch(f"{folder.name}/{f.name}") and f.stat().st_mtime < cutoff
+        }
+        keys = sorted(candidates)
+        for start in range(0, len(keys), 500):
+            batch = keys[start:start + 500]
+            for key in set(batch) - known_keys(batch):
+                candidates[key].unlink(missing_ok=True)
+                removed += 1
+    return removed
+
+
+def track_new_file(session: Session, upload_dir: str | os.PathLike, key: str) -> None:
+    """Remove the file ``key`` again unless ``session``'s current transaction commits."""
+    session.info.setdefault(_NEW, []).append((str(upload_dir), key))
+
+
+def delete_after_commit(session: Session, upload_dir: str | os.PathLike, key: str) -> None:
+    """Remove the file ``key`` once ``session``'s current transaction has committed."""
+    session.info.setdefault(_DOOMED, []).append((str(upload_dir), key))
+
+
+@event.listens_for(Session, "after_commit")
+def _files_after_commit(session: Session) -> None:
+    session.info.pop(_NEW, None)  # their rows are committed: the files stay
+    for upload_dir, key in session.info.pop(_DOOMED, []):
+        delete(upload_dir, key)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _files_after_transaction_end(session: Session, transaction) -> None:
+    if transaction.parent is not None:
+        return
+    # the outermost transaction ended without a commit (rollback, close, failed commit)
+    for upload_dir, key in session.info.pop(_NEW, []):
+        delete(upload_dir, key)
+    session.info.pop(_DOOMED, None)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -134,6 +136,42 @@ def materials(draft_id: int):
             return redirect(url_for("apply.confirm", draft_id=app.id))
     return render_template("apply/materials.html", rows=svc.snapshot_materials(app).rows(), errors=errors,
                            **step_context(app, "materials")), (422 if errors else 200)
+
+
+def _date_field(name: str, errors: dict[str, str], prefix: str):
+    raw = (request.form.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        errors[f"{prefix}_{'valid_until' if name == 'own_expiry' else name}"] = _("请按 年-月-日 填写日期")
+        return None
+
+
+@bp.route("/apply/drafts/<int:draft_id>/materials/<int:requirement_id>/upload", methods=["POST"])
+def upload_material(draft_id: int, requirement_id: int):
+    """Upload a file for one material: it joins the applicant's library and is used here."""
+    app = svc.get_own_draft(current_user, draft_id)
+    prefix = f"u{requirement_id}"
+    errors: dict[str, str] = {}
+    issued_on = _date_field("issued_on", errors, prefix)
+    own_expiry = _date_field("own_expiry", errors, prefix)
+    upload = request.files.get("file")
+    if not errors:
+        try:
+            svc.upload_for(current_user, app, requirement_id, data=upload.read() if upload else b"",
+                           filename=upload.filename if upload else None, issued_on=issued_on,
+                           own_expiry=own_expiry)
+        except ValidationError as exc:
+            db.session.rollback()
+            errors = exc.errors
+        else:
+            db.session.commit()
+            flash(_("已上传，并用于本次申请"), "success")
+            return redirect(url_for("apply.materials", draft_id=app.id) + f"#m_{requirement_id}")
+    return render_template("apply/materials.html", rows=svc.snapshot_materials(app).rows(), errors=errors,
+                           **step_context(app, "materials")), 422
 
 
 @bp.route("/apply/drafts/<int:draft_id>/confirm")

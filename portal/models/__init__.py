@@ -20,6 +20,7 @@ from portal.models.catalogue import (
     Theme,
     VersionStatus,
 )
+from portal.models.data_use import DataUseLog, VerificationFailure
 from portal.models.documents import Document, DocumentStatus, ELicence, Grade
 from portal.models.messages import Authorisation, Message, OutboxMessage
 
@@ -33,6 +34,7 @@ __all__ = [
     "Channel",
     "Citizen",
     "DailyCounter",
+    "DataUseLog",
     "Department",
     "Document",
     "DocumentStatus",
@@ -51,5 +53,6 @@ __all__ = [
     "ServiceItem",
     "Theme",
     "User",
+    "VerificationFailure",
     "VersionStatus",
 ]

@@ -71,6 +71,7 @@ POST_ONLY = {
     "apply.withdraw": lambda: f"/cases/{_case_of('13800000001').id}/withdraw",
     "apply.mark_messages_read": "/messages/read",
     "apply.bundle_create": "/apply/bundle/B001/start",
+    "apply.upload_material": lambda: f"/apply/drafts/{_draft_of('13800000001').id}/materials/1/upload",
     "apply.bundle_submit": bundle_path("submit"),
     "apply.revoke_proxy": "/proxies/1/revoke",
 }

@@ -45,7 +45,7 @@ def test_returning_citizen_applies_with_everything_on_file(page, live_server):
     checked = page.locator("main input[type=radio]:checked")
     assert checked.count() == 1 and checked.first.get_attribute("value").startswith("doc:")
     assert_accessible(page, "materials step")
-    page.click("main button[type=submit]")
+    page.click("#choices button[type=submit]")
 
     assert "第 4 步，共 4 步" in page.inner_text("main")
     assert "本次复用 2 份材料，少交 2 份" in page.inner_text("main")
@@ -64,8 +64,44 @@ def test_returning_citizen_applies_with_everything_on_file(page, live_server):
     assert page.locator("h1").count() == 1
 
 
-def test_new_citizen_has_an_empty_case_list(page, live_server):
+def test_new_citizen_uploads_files_and_submits(page, live_server, tmp_path):
+    from seeds.factories import make_png
+
+    scan = tmp_path / "身份证.png"
+    scan.write_bytes(make_png())
+    fake = tmp_path / "not-really.pdf"
+    fake.write_bytes(b"<html><script>alert(1)</script></html>")
     browser_login(page, live_server, "13800000002")
+    page.goto(f"{live_server}/apply/{ID_RENEWAL}")
+    page.click("main button[type=submit]")
+    page.check("#c_hukou_local-1")
+    page.check("#c_minor-2")
+    page.click("main button[type=submit]")
+    page.select_option("#q_delivery", "counter")
+    page.click("main button[type=submit]")
+    assert "请上传" in page.inner_text("main")
+    upload = page.locator("form.upload-form").first
+    upload.locator("input[type=file]").set_input_files(str(fake))
+    upload.locator("button[type=submit]").click()
+    assert page.locator("#error-summary").is_visible()
+    assert_accessible(page, "materials with an upload error")
+    upload = page.locator("form.upload-form").first
+    upload.locator("input[type=file]").set_input_files(str(scan))
+    upload.locator("button[type=submit]").click()
+    page.wait_for_load_state("networkidle")
+    assert "已上传，并用于本次申请" in page.inner_text("main")
+    assert page.locator("main input[type=radio]:checked").count() == 1
+    page.click("#choices button[type=submit]")
+    assert "第 4 步，共 4 步" in page.inner_text("main")
+    assert page.locator("#error-summary").count() == 0
+    page.check("#consent")
+    page.click("main form[action$='/submit'] button[type=submit]")
+    page.wait_for_url(re.compile(r".*/cases/\d+$"))
+    assert "本次上传" in page.inner_text("main")
+
+
+def test_a_citizen_without_cases_sees_an_empty_list(page, live_server):
+    browser_login(page, live_server, "13800000003")
     page.goto(f"{live_server}/cases")
     assert "您还没有办件" in page.inner_text("main")
     assert_accessible(page, "empty case list")

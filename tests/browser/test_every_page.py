@@ -42,6 +42,15 @@ ELDER_METRICS = """() => {
 }"""
 
 
+OVERFLOW = """() => {
+  const root = document.documentElement;
+  const culprits = [...document.body.querySelectorAll('*')]
+    .filter(e => e.getBoundingClientRect().right > root.clientWidth + 0.5)
+    .slice(0, 4).map(e => `${e.tagName.toLowerCase()}.${e.className} → ${Math.round(e.getBoundingClientRect().right)}`);
+  return {by: root.scrollWidth - root.clientWidth, culprits};
+}"""
+
+
 def pages_for(live_app) -> list[tuple[str, str, str]]:
     """(endpoint, role, path) for every HTML page, opened by the first role allowed to."""
     result = []
@@ -86,10 +95,10 @@ def test_every_page_in_both_modes(browser, live, elder):
             if role not in contexts:
                 contexts[role] = open_as(browser, base, role, elder)
             page = contexts[role][1]
-            response = page.goto(base + path)
-            content_type = response.headers.get("content-type", "")
-            if "text/html" not in content_type:
+            head = page.request.get(base + path, max_redirects=0)
+            if "text/html" not in head.headers.get("content-type", ""):
                 continue  # a download (PDF, file): not a page
+            response = page.goto(base + path)
             assert response.status == 200, (endpoint, role, path, response.status)
             assert page.locator("h1").count() == 1, f"{endpoint}: one h1 per page"
             assert page.locator("main#main").count() == 1
@@ -98,10 +107,10 @@ def test_every_page_in_both_modes(browser, live, elder):
             except AssertionError as exc:
                 failures.append(str(exc))
             page.set_viewport_size({"width": 320, "height": 800})
-            overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+            overflow = page.evaluate(OVERFLOW)
             page.set_viewport_size({"width": 1280, "height": 900})
-            if overflow > 0:
-                failures.append(f"{endpoint}: scrolls sideways by {overflow}px at 320 px width")
+            if overflow["by"] > 0:
+                failures.append(f"{endpoint}: scrolls sideways by {overflow['by']}px at 320 px width: {overflow['culprits']}")
             if elder:
                 metrics = page.evaluate(ELDER_METRICS)
                 if metrics["font"] < 24 or metrics["lineHeight"] < 1.5:

@@ -1,0 +1,217 @@
+"""Thin views over services.documents, services.data_use and services.elicences."""
+
+from __future__ import annotations
+
+import logging
+import unicodedata
+from collections.abc import Iterator
+from datetime import datetime
+from functools import wraps
+from pathlib import Path
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from forms.auth import EmptyForm
+from forms.documents import UploadForm, VerifyForm
+from portal import database
+from portal.access import login_required_any, roles_required
+from portal.documents import bp, labels, verify_bp
+from portal.extensions import db
+from portal.models import Document, Role
+from services import data_use, documents, elicences, storage
+from services.errors import Conflict, TooManyAttempts, ValidationError
+
+log = logging.getLogger(__name__)
+# what the browser may do with a served file: show it, nothing else
+FILE_CSP = "default-src 'none'; img-src 'self'; object-src 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+
+
+def local_time(moment: datetime) -> str:
+    """A stored UTC time as the citizen reads it (Beijing time)."""
+    return moment.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
+
+
+@bp.context_processor
+def _helpers() -> dict:
+    return {"labels": labels, "local_time": local_time}
+
+
+def writes_on_get(view):
+    """A GET view that may append to the data-use log: on SQLite, take the write lock when the
+    transaction begins instead of upgrading a read transaction (which can fail under load)."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        with database.writing():
+            return view(*args, **kwargs)
+
+    return wrapper
+
+
+@bp.route("/")
+@roles_required(Role.citizen)
+def index():
+    library = documents.library_for(current_user)
+    return render_template("documents/index.html", library=library)
+
+
+@bp.route("/upload", methods=["GET", "POST"])
+@roles_required(Role.citizen)
+def upload():
+    form = UploadForm()
+    max_mb = int(current_app.config["MAX_UPLOAD_MB"])
+    form.set_choices(documents.list_material_types(), max_mb)
+    if form.validate_on_submit():
+        incoming = form.file.data
+        try:
+            document = documents.upload_document(
+                current_user,
+                material_type_id=form.material_type.data,
+                data=incoming.read(documents.max_upload_bytes() + 1),
+                filename=incoming.filename,
+                issued_on=form.issued_on.date,
+                own_expiry=form.valid_until.date,
+            )
+        except ValidationError as exc:
+            db.session.rollback()
+            form.apply_errors(exc)
+        else:
+            db.session.commit()
+            flash(_("已上传“%(name)s”，办事时可直接选用", name=document.title), "success")
+            return redirect(url_for("documents.index"))
+    status = 422 if form.errors or form.form_errors else 200
+    return render_template("documents/upload.html", form=form, max_mb=max_mb), status
+
+
+def _chunks(path: Path, size: int = 64 * 1024) -> Iterator[bytes]:
+    """The file's bytes, opened only when the server starts sending (and always closed)."""
+    with path.open("rb") as fh:
+        while chunk := fh.read(size):
+            yield chunk
+
+
+def _content_disposition(response: Response, name: str, *, as_attachment: bool) -> None:
+    """inline / attachment with the name in ASCII and, when needed, RFC 5987 ``filename*``."""
+    kind = "attachment" if as_attachment else "inline"
+    try:
+        name.encode("ascii")
+    except UnicodeEncodeError:
+        simple = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+        response.headers.set("Content-Disposition", kind, filename=simple or "document",
+                             **{"filename*": "UTF-8''" + quote(name, safe="!#$&+^`|~")})
+    else:
+        response.headers.set("Content-Disposition", kind, filename=name)
+
+
+def _send(document: Document, *, as_attachment: bool) -> Response:
+    """Serve a stored file from UPLOAD_DIR (never static/) with its stored type and no caching."""
+    path = storage.path_for(current_app.config["UPLOAD_DIR"], document.storage_key)
+    if not path.is_file():
+        log.error("document %s has no file at %s", document.id, document.storage_key)
+        abort(404)
+    response = Response(_chunks(path), mimetype=document.content_type, direct_passthrough=True)
+    response.headers["Content-Length"] = str(path.stat().st_size)
+    name = document.original_filename or f"{document.title}{documents.CONTENT_SUFFIX[document.content_type]}"
+    _content_disposition(response, name, as_attachment=as_attachment)
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = FILE_CSP
+    response.headers["Vary"] = "Cookie"
+    return response
+
+
+@bp.route("/<int:document_id>/view")
+@writes_on_get
+@login_required_any
+def view(document_id: int):
+    document = documents.open_document(current_user, document_id, download=False)
+    db.session.commit()  # a staff member's view is in the owner's log before the file leaves
+    return _send(document, as_attachment=False)
+
+
+@bp.route("/<int:document_id>/download")
+@writes_on_get
+@login_required_any
+def download(document_id: int):
+    document = documents.open_document(current_user, document_id, download=True)
+    db.session.commit()
+    return _send(document, as_attachment=True)
+
+
+@bp.route("/<int:document_id>/delete", methods=["POST"])
+@roles_required(Role.citizen)
+def delete(document_id: int):
+    form = EmptyForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        documents.delete_document(current_user, document_id)
+    except Conflict as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        db.session.commit()
+        flash(_("材料已删除"), "success")
+    return redirect(url_for("documents.index"))
+
+
+@bp.route("/data-use")
+@roles_required(Role.citizen)
+def data_use_log():
+    page = data_use.data_use_page(current_user.citizen_id, request.args.get("page", 1, type=int))
+    return render_template("documents/data_use.html", log=page, mask_staff_id=data_use.mask_staff_id)
+
+
+@verify_bp.route("/verify", methods=["GET", "POST"])
+def verify():
+    """Public: anyone holding a licence's number and its holder's code may check it. The check
+    is a POST so that the holder's 身份证号 never lands in a URL, a log or the browser history."""
+    form = VerifyForm()
+    if request.method == "GET":
+        number = elicences.normalise_code(request.args.get("number"))
+        if elicences.NUMBER_RE.fullmatch(number):
+            form.number.data = number
+    result = None
+    status = 200
+    if form.validate_on_submit():
+        try:
+            result = elicences.verify_elicence(
+                form.number.data, form.holder_code.data,
+                remote_addr=request.remote_addr or "",
+                max_failures=int(current_app.config["VERIFY_MAX_FAILURES"]),
+                window_minutes=int(current_app.config["VERIFY_FAILURE_WINDOW_MINUTES"]),
+            )
+        except ValidationError as exc:
+            db.session.rollback()
+            form.apply_errors(exc)
+        except TooManyAttempts as exc:
+            db.session.rollback()
+            form.form_errors.append(exc.message)
+            status = 429
+        else:
+            db.session.commit()  # a miss is kept, so that guessing is throttled
+    if form.errors and status == 200:
+        status = 422
+    form.holder_code.data = ""  # the full 身份证号 is never sent back in a page
+    response = current_app.make_response((
+        render_template("documents/verify.html", form=form, result=result, outcomes=labels.VERIFY_OUTCOMES),
+        status,
+    ))
+    response.headers["Cache-Control"] = "no-store"
+    return response

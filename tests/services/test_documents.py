@@ -1,0 +1,287 @@
+"""The library: states, grouping, who may open a document, deletion and the data-use log."""
+
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import event, func, select
+
+from portal.extensions import db
+from portal.models import (
+    Application,
+    ApplicationMaterial,
+    DataUseLog,
+    Department,
+    Document,
+    DocumentStatus,
+    ELicence,
+    Event,
+    Grade,
+    ItemVersion,
+    MaterialType,
+    ServiceItem,
+    User,
+)
+from services import data_use, documents, storage
+from services.errors import Conflict, NotFound
+from tests import files
+
+TODAY = date(2026, 6, 1)
+
+
+def user(login: str) -> User:
+    return db.session.scalar(select(User).where((User.phone == login) | (User.username == login)))
+
+
+def material(code: str) -> MaterialType:
+    return db.session.scalar(select(MaterialType).where(MaterialType.code == code))
+
+
+def owned_document(owner: User, code: str = "M001") -> Document:
+    return db.session.scalar(
+        select(Document).join(MaterialType)
+        .where(Document.owner_id == owner.citizen_id, MaterialType.code == code).limit(1))
+
+
+def department(code: str) -> Department:
+    return db.session.scalar(select(Department).where(Department.code == code))
+
+
+def make_case(doc: Document, *, dept_code: str = "GA", status: str = "submitted",
+              created_by: User | None = None, number: str | None = "TEST0001") -> Application:
+    """A case of ``dept_code`` whose first material was satisfied by ``doc``."""
+    version = db.session.scalar(
+        select(ItemVersion).join(ServiceItem, ServiceItem.published_version_id == ItemVersion.id)
+        .where(ItemVersion.department_id == department(dept_code).id, ItemVersion.requirements.any())
+        .order_by(ItemVersion.id).limit(1))
+    app = Application(number=number, item_version=version, department_id=version.department_id,
+                      applicant_id=doc.owner_id, created_by_id=created_by.id if created_by else None,
+                      status=status)
+    app.materials = [ApplicationMaterial(requirement=version.requirements[0], document_id=doc.id,
+                                         satisfied_by="library")]
+    db.session.add(app)
+    db.session.flush()
+    return app
+
+
+def upload(owner: User, code: str = "M001", **kwargs) -> Document:
+    return documents.upload_document(owner, material_type_id=material(code).id, data=files.png(),
+                                     filename="x.png", **kwargs)
+
+
+# --- states and the library page's data --------------------------------------------------
+
+@pytest.mark.parametrize("valid_until, status, licence_status, expected", [
+    (None, DocumentStatus.valid, None, "valid"),
+    (TODAY + timedelta(days=31), DocumentStatus.valid, None, "valid"),
+    (TODAY + timedelta(days=30), DocumentStatus.valid, None, "expiring"),
+    (TODAY, DocumentStatus.valid, None, "expiring"),
+    (TODAY - timedelta(days=1), DocumentStatus.valid, None, "expired"),
+    (None, DocumentStatus.revoked, None, "revoked"),
+    (None, DocumentStatus.valid, "cancelled", "revoked"),
+    (None, DocumentStatus.valid, "expired", "expired"),
+])
+def test_document_state_is_computed(valid_until, status, licence_status, expected):
+    doc = Document(valid_until=valid_until, status=status)
+    licence = ELicence(status=licence_status) if licence_status else None
+    assert documents.document_state(doc, licence, TODAY) == expected
+
+
+def test_library_groups_by_type_with_licences_and_cases(app_ctx):
+    owner = user("13800000001")
+    library = documents.library_for(owner)
+    names = [mt.name for mt, _ in library.groups]
+    assert "居民身份证" in names and "户口簿" in names
+    assert len(library.licences) == 2
+    assert all(e.document.grade == Grade.A and e.licence.number for e in library.licences)
+    assert all(not e.deletable for e in library.licences)
+    card = owned_document(owner, "M001")
+    case = make_case(card, status="accepted")
+    entry = next(e for _, entries in documents.library_for(owner).groups for e in entries if e.document.id == card.id)
+    assert [c.number for c in entry.cases] == [case.number] and not entry.deletable
+
+
+def test_an_empty_library(app_ctx):
+    library = documents.library_for(user("13800000002"))
+    assert library.empty and library.licences == []
+
+
+def test_the_library_loads_in_a_fixed_number_of_queries(app_ctx):
+    owner = user("13800000001")
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    def queries() -> int:
+        db.session.expire_all()
+        statements.clear()
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            library = documents.library_for(owner)
+            for _, entries in library.groups:  # what the template touches
+                for entry in entries:
+                    _ = (entry.document.material_type.name, entry.cases, entry.licence)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+        return len(statements)
+
+    few = queries()
+    for n in range(12):
+        doc = upload(owner, "M004" if n % 2 else "M007", issued_on=date.today())
+        make_case(doc, number=f"TESTQ{n:04d}")
+    many = queries()
+    assert few == many <= 5
+
+
+# --- who may open a document -------------------------------------------------------------
+
+def test_only_the_owner_and_staff_on_its_case_may_open_a_document(app_ctx):
+    owner = user("13800000001")
+    doc = owned_document(owner)
+    police, hr, counter, admin, other = (user(x) for x in ("reviewer01", "reviewer02", "counter01",
+                                                            "admin", "13800000002"))
+    assert documents.access_to(owner, doc).kind == "owner"
+    for stranger in (police, hr, counter, admin, other, None):
+        assert not documents.can_view(stranger, doc)
+    draft = make_case(doc, status="draft", created_by=counter, number=None)
+    assert not documents.can_view(police, doc)  # a draft is not yet the department's case
+    assert documents.access_to(counter, doc).application_id == draft.id  # the window that took it
+    case = make_case(doc, status="submitted", number="TEST0002")
+    assert documents.access_to(police, doc) == documents.Access("staff", case.id)
+    assert not documents.can_view(hr, doc) and not documents.can_view(admin, doc)
+    assert not documents.can_view(other, doc)
+
+
+def test_opening_logs_staff_use_but_not_the_owners(app_ctx):
+    owner = user("13800000001")
+    doc = owned_document(owner)
+    case = make_case(doc)
+
+    def log_rows() -> list[DataUseLog]:
+        return list(db.session.scalars(select(DataUseLog).where(DataUseLog.citizen_id == owner.citizen_id)))
+
+    documents.open_document(owner, doc.id)
+    assert log_rows() == []
+    police = user("reviewer01")
+    documents.open_document(police, doc.id)
+    documents.open_document(police, doc.id, download=True)
+    rows = log_rows()
+    assert [r.action for r in rows] == ["view_document", "download_document"]
+    assert all(r.actor_id == police.id and r.actor_department_id == police.department_id for r in rows)
+    assert all(r.application_id == case.id and r.document_id == doc.id for r in rows)
+    with pytest.raises(NotFound):
+        documents.open_document(user("reviewer02"), doc.id)
+    with pytest.raises(NotFound):
+        documents.open_document(police, 999999)
+    assert len(log_rows()) == 2
+
+
+# --- deleting ----------------------------------------------------------------------------
+
+def test_the_owner_deletes_an_unused_document_and_the_file_goes_after_the_commit(app_ctx):
+    owner = user("13800000002")
+    doc = upload(owner)
+    db.session.commit()
+    path = storage.path_for(app_ctx.config["UPLOAD_DIR"], doc.storage_key)
+    doc_id = doc.id
+    documents.delete_document(owner, doc_id)
+    assert path.is_file()  # not before the deletion is committed
+    db.session.commit()
+    assert not path.exists()
+    assert db.session.get(Document, doc_id) is None
+
+
+def test_a_rolled_back_deletion_keeps_the_file(app_ctx):
+    owner = user("13800000002")
+    doc = upload(owner)
+    db.session.commit()
+    path = storage.path_for(app_ctx.config["UPLOAD_DIR"], doc.storage_key)
+    documents.delete_document(owner, doc.id)
+    db.session.rollback()
+    assert path.is_file() and db.session.get(Document, doc.id) is not None
+
+
+def test_someone_elses_document_cannot_be_deleted(app_ctx):
+    doc = owned_document(user("13800000001"))
+    for who in ("13800000002", "reviewer01", "admin"):
+        with pytest.raises(NotFound):
+            documents.delete_document(user(who), doc.id)
+    assert db.session.get(Document, doc.id) is not None
+
+
+def test_an_elicence_cannot_be_deleted_by_its_holder(app_ctx):
+    owner = user("13800000001")
+    licence_doc = db.session.scalar(
+        select(Document).where(Document.owner_id == owner.citizen_id, Document.source == "elicence").limit(1))
+    with pytest.raises(Conflict) as exc:
+        documents.delete_document(owner, licence_doc.id)
+    assert "电子证照" in exc.value.message
+
+
+@pytest.mark.parametrize("status", ["submitted", "accepted", "correction", "draft"])
+def test_a_document_an_open_case_uses_cannot_be_deleted(app_ctx, status):
+    owner = user("13800000002")
+    doc = upload(owner)
+    case = make_case(doc, status=status, number=None if status == "draft" else "TEST0003")
+    with pytest.raises(Conflict) as exc:
+        documents.delete_document(owner, doc.id)
+    expected = f"草稿：{case.item_version.name}" if status == "draft" else "TEST0003"
+    assert expected in exc.value.message
+
+
+def test_a_document_only_closed_cases_used_can_be_deleted_and_the_trail_keeps_it(app_ctx):
+    owner = user("13800000002")
+    doc = upload(owner)
+    case = make_case(doc, status="completed")
+    sha = doc.sha256
+    documents.delete_document(owner, doc.id)
+    db.session.flush()
+    db.session.refresh(case.materials[0])
+    assert case.materials[0].document_id is None
+    trail = db.session.scalar(select(Event).where(Event.action == "document_deleted").order_by(Event.id.desc()))
+    assert trail.details["sha256"] == sha and trail.details["applications"] == [case.id]
+
+
+def test_deleting_keeps_the_data_use_log(app_ctx):
+    owner = user("13800000002")
+    doc = upload(owner)
+    case = make_case(doc, status="completed")
+    documents.open_document(user("reviewer01"), doc.id)
+    documents.delete_document(owner, doc.id)
+    db.session.flush()
+    row = db.session.scalar(select(DataUseLog).where(DataUseLog.application_id == case.id))
+    db.session.refresh(row)
+    assert row.document_id is None and row.detail == "居民身份证"
+
+
+# --- the data-use log --------------------------------------------------------------------
+
+@pytest.mark.parametrize("username, masked", [
+    ("reviewer01", "re******01"), ("counter01", "co*****01"), ("abcd", "****"), ("", "**"), (None, "**"),
+])
+def test_staff_ids_are_masked(username, masked):
+    assert data_use.mask_staff_id(username) == masked
+
+
+def test_the_log_is_paginated_newest_first(app_ctx):
+    owner = user("13800000002")
+    police = user("reviewer01")
+    for n in range(45):
+        data_use.record_data_use(citizen_id=owner.citizen_id, actor=police if n % 2 else None,
+                                 action=data_use.REVEAL_PERSONAL_DATA, detail=f"#{n}")
+    first = data_use.data_use_page(owner.citizen_id, 1)
+    assert (first.total, first.pages, len(first.rows)) == (45, 3, 20)
+    assert first.rows[0].detail == "#44" and not first.has_prev and first.has_next
+    last = data_use.data_use_page(owner.citizen_id, 99)
+    assert last.page == 3 and len(last.rows) == 5 and last.rows[-1].detail == "#0"
+    assert data_use.data_use_page(owner.citizen_id, -5).page == 1
+    assert data_use.data_use_page(user("13800000003").citizen_id).total == 0
+    with pytest.raises(ValueError):
+        data_use.record_data_use(citizen_id=owner.citizen_id, actor=None, action="peek")
+
+
+def test_record_data_use_counts(app_ctx):
+    owner = user("13800000002")
+    before = db.session.scalar(select(func.count()).select_from(DataUseLog))
+    data_use.record_data_use(citizen_id=owner.citizen_id, actor=None, action=data_use.REUSE_DOCUMENT)
+    assert db.session.scalar(select(func.count()).select_from(DataUseLog)) == before + 1
