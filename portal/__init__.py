@@ -53,6 +53,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     from portal import models  # noqa: F401  (register the mappers)
     from portal.auth import bp as auth_bp
+    from portal.catalogue import bp as catalogue_bp
     from portal.cli import register_cli
     from portal.errors import register_error_handlers
     from portal.main import bp as main_bp
@@ -60,6 +61,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp, url_prefix="/auth")
+    app.register_blueprint(catalogue_bp)  # /catalogue, /search, /items/…, /bundles/…
     register_error_handlers(app)
     register_template_helpers(app)
     register_cli(app)

@@ -25,6 +25,7 @@ DEFAULTS: dict[str, object] = {
     "LOGIN_MAX_FAILURES": 5,
     "LOGIN_FAILURE_WINDOW_MINUTES": 15,
     "PERMANENT_SESSION_MINUTES": 30,
+    "GUIDE_CACHE_SIZE": 512,  # rendered guides kept per process (services/guide_cache.py); 0 = off
 }
 
 MIN_SECRET_BYTES = 32
