@@ -11,12 +11,14 @@ import os
 import re
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask_migrate import upgrade
+from sqlalchemy import event
 
 from portal import create_app
 from portal.extensions import db
@@ -166,3 +168,35 @@ def login_as(client):
         return client
 
     return do
+
+
+# Transaction control is not a query: BEGIN, SAVEPOINT (the `tx` fixture's), RELEASE, ROLLBACK …
+_TX_CONTROL = re.compile(r"^\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE)\b", re.IGNORECASE)
+
+
+@pytest.fixture
+def count_queries(app: Flask):
+    """``with count_queries() as statements: client.get(...)`` records every SQL statement the
+    app sends (transaction control excepted); pass another app to count on its database.
+
+    It listens on what the app's sessions use: its engine, or the test's connection while
+    the `tx` fixture has swapped it in.
+    """
+
+    @contextmanager
+    def counting(target: Flask | None = None) -> Iterator[list[str]]:
+        target = target or app
+        bind = db._app_engines[target][None]
+        statements: list[str] = []
+
+        def record(conn, cursor, statement, parameters, context, executemany) -> None:
+            if not _TX_CONTROL.match(statement):
+                statements.append(statement)
+
+        event.listen(bind, "before_cursor_execute", record)
+        try:
+            yield statements
+        finally:
+            event.remove(bind, "before_cursor_execute", record)
+
+    return counting
