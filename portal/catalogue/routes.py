@@ -24,11 +24,7 @@ ON_FILE_SLOT = re.compile(r"<!--onfile:(\d+)-->")
 PERSONAL_SLOT = "<!--slot:personal-->"
 
 
-@bp.app_template_global()
-def label(kind: str, value) -> str:
-    return catalogue_label(kind, value)
-
-
+bp.add_app_template_global(catalogue_label, "catalogue_label")
 bp.add_app_template_global(describe_condition, "describe_condition")
 
 
