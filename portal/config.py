@@ -26,6 +26,7 @@ DEFAULTS: dict[str, object] = {
     "LOGIN_FAILURE_WINDOW_MINUTES": 15,
     "PERMANENT_SESSION_MINUTES": 30,
     "GUIDE_CACHE_SIZE": 512,  # rendered guides kept per process (services/guide_cache.py); 0 = off
+    "GUIDE_CACHE_SECONDS": 600,  # how long a rendered guide is kept at most
 }
 
 MIN_SECRET_BYTES = 32

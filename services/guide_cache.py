@@ -11,15 +11,18 @@ tokens of the page chrome) are added on each request.
 
 Limits: the cache lives in each process (app.extensions["guide_cache"]), holds at most
 GUIDE_CACHE_SIZE entries (0 turns it off) and is cleared by clear_guide_cache(), which
-services.catalogue.publish_version calls. Department details (address, phone) shown in a guide
-are not part of the version: whoever edits a department should call clear_guide_cache() too.
+services.catalogue.publish_version calls. A guide also shows a few shared records that are not
+part of the version (the department's name, material type and theme names): whoever edits
+those should call clear_guide_cache(); other worker processes pick the change up when their
+entries expire, GUIDE_CACHE_SECONDS after they were rendered.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 from flask import current_app, has_app_context
@@ -28,32 +31,35 @@ EXTENSION_KEY = "guide_cache"
 
 
 class LRUCache:
-    """A thread-safe least-recently-used mapping of bounded size."""
+    """A thread-safe least-recently-used mapping of bounded size whose entries expire
+    ``ttl`` seconds after they were stored (None: never)."""
 
-    def __init__(self, maxsize: int) -> None:
+    def __init__(self, maxsize: int, ttl: float | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.maxsize = maxsize
-        self._data: OrderedDict[Hashable, Any] = OrderedDict()
+        self.ttl = ttl
+        self.clock = clock
+        self._data: OrderedDict[Hashable, tuple[float, Any]] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
 
     def get(self, key: Hashable) -> Any | None:
         with self._lock:
-            try:
-                value = self._data.pop(key)
-            except KeyError:
+            entry = self._data.pop(key, None)
+            if entry is None or (self.ttl is not None and self.clock() - entry[0] >= self.ttl):
                 self.misses += 1
                 return None
-            self._data[key] = value
+            self._data[key] = entry
             self.hits += 1
-            return value
+            return entry[1]
 
     def put(self, key: Hashable, value: Any) -> None:
         if self.maxsize <= 0:
             return
         with self._lock:
             self._data.pop(key, None)
-            self._data[key] = value
+            self._data[key] = (self.clock(), value)
             while len(self._data) > self.maxsize:
                 self._data.popitem(last=False)
 
@@ -69,9 +75,9 @@ def guide_cache() -> LRUCache:
     """The current app's cache (made on first use)."""
     cache = current_app.extensions.get(EXTENSION_KEY)
     if cache is None:
-        cache = current_app.extensions.setdefault(
-            EXTENSION_KEY, LRUCache(int(current_app.config.get("GUIDE_CACHE_SIZE", 512)))
-        )
+        config = current_app.config
+        cache = current_app.extensions.setdefault(EXTENSION_KEY, LRUCache(
+            int(config.get("GUIDE_CACHE_SIZE", 512)), float(config.get("GUIDE_CACHE_SECONDS", 600))))
     return cache
 
 

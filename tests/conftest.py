@@ -174,29 +174,49 @@ def login_as(client):
 _TX_CONTROL = re.compile(r"^\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE)\b", re.IGNORECASE)
 
 
-@pytest.fixture
-def count_queries(app: Flask):
-    """``with count_queries() as statements: client.get(...)`` records every SQL statement the
-    app sends (transaction control excepted); pass another app to count on its database.
+@contextmanager
+def counting_queries(target: Flask) -> Iterator[list[str]]:
+    """Record every SQL statement ``target`` sends (transaction control excepted).
 
     It listens on what the app's sessions use: its engine, or the test's connection while
     the `tx` fixture has swapped it in.
     """
+    bind = db._app_engines[target][None]
+    statements: list[str] = []
 
-    @contextmanager
-    def counting(target: Flask | None = None) -> Iterator[list[str]]:
-        target = target or app
-        bind = db._app_engines[target][None]
-        statements: list[str] = []
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:
+        if not _TX_CONTROL.match(statement):
+            statements.append(statement)
 
-        def record(conn, cursor, statement, parameters, context, executemany) -> None:
-            if not _TX_CONTROL.match(statement):
-                statements.append(statement)
+    event.listen(bind, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(bind, "before_cursor_execute", record)
 
-        event.listen(bind, "before_cursor_execute", record)
-        try:
-            yield statements
-        finally:
-            event.remove(bind, "before_cursor_execute", record)
 
-    return counting
+class QueryCounter:
+    """``with count_queries as statements:`` counts on the shared app;
+    ``with count_queries(other_app) as statements:`` on another one (e.g. a scale database)."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self._open: list = []
+
+    def __call__(self, target: Flask | None = None):
+        return counting_queries(target or self.app)
+
+    def __enter__(self) -> list[str]:
+        manager = counting_queries(self.app)
+        self._open.append(manager)
+        return manager.__enter__()
+
+    def __exit__(self, *exc):
+        return self._open.pop().__exit__(*exc)
+
+
+@pytest.fixture
+def count_queries(app: Flask) -> QueryCounter:
+    """A SQL statement counter: ``with count_queries as statements: client.get(...)`` then
+    ``len(statements)``; see QueryCounter."""
+    return QueryCounter(app)

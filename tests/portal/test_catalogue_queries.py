@@ -29,10 +29,24 @@ PAGES = [
 def counted(client, count_queries, path: str) -> list[str]:
     with client.application.app_context():
         clear_guide_cache()  # count the guide as rendered, not as served from the cache
-    with count_queries() as statements:
+    with count_queries as statements:
         response = client.get(path)
     assert response.status_code == 200, path
     return statements
+
+
+def test_the_counter_sees_every_query_and_no_transaction_control(app, client, count_queries):
+    with count_queries as statements:
+        client.get("/catalogue")
+    assert len(statements) >= 3 and any("FROM service_items" in s for s in statements)
+    assert not any(s.split()[0].upper() in ("BEGIN", "SAVEPOINT", "RELEASE", "ROLLBACK")
+                   for s in statements)
+    with count_queries(app) as again:
+        client.get("/catalogue")
+    assert len(again) == len(statements)
+    with count_queries as idle:
+        pass
+    assert idle == []
 
 
 @pytest.mark.parametrize("path", PAGES)
@@ -50,7 +64,7 @@ def test_a_logged_in_citizen_with_documents_stays_within_the_budget(client, coun
 
 def test_a_cached_guide_needs_fewer_queries(client, count_queries):
     cold = counted(client, count_queries, "/items/330100GA0001")
-    with count_queries() as warm:
+    with count_queries as warm:
         assert client.get("/items/330100GA0001").status_code == 200
     assert len(warm) < len(cold)
     assert not any("material_requirements" in s for s in warm)

@@ -347,6 +347,10 @@ def test_guide_pdf_in_chinese(client):
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "application/pdf"
     assert f'filename="guide-{JZZ}.pdf"' in response.headers["Content-Disposition"]
+    reader = PdfReader(io.BytesIO(response.data))
+    root = reader.trailer["/Root"]
+    assert "/StructTreeRoot" in root and root["/MarkInfo"]["/Marked"]  # tagged (PDF/UA-1)
+    assert root["/Lang"] == "zh-CN" and reader.metadata.title == "居住证申领办事指南"
     _pages, text = pdf_text(response)
     for expected in ("居住证申领", "办事指南", "居民身份证", "授权委托书", "0571-87280000",
                      "申请材料", "办理流程", "常见问题", "最多跑一次"):

@@ -148,6 +148,16 @@ def test_lru_cache_evicts_the_least_recently_used():
     assert off.get("a") is None
 
 
+def test_lru_cache_entries_expire():
+    now = [100.0]
+    cache = LRUCache(10, ttl=60, clock=lambda: now[0])
+    cache.put("a", 1)
+    now[0] = 159.9
+    assert cache.get("a") == 1  # reading does not extend its life
+    now[0] = 160.0
+    assert cache.get("a") is None and len(cache) == 0
+
+
 def test_publishing_clears_the_guide_cache(app_ctx):
     cache = guide_cache()
     assert cache is current_app.extensions["guide_cache"]
