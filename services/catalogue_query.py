@@ -250,10 +250,16 @@ def display_query(raw: str | None) -> str:
     return " ".join(text.split())[:MAX_QUERY_CHARS]
 
 
+@lru_cache(maxsize=16384)
+def _name_key(name: str) -> str:
+    """normalise(name), remembered: a broad query ranks thousands of names per search."""
+    return normalise(name)
+
+
 def name_rank(name: str, query: str) -> int:
     """0 exact name, 1 name starts with the query, 2 name contains it, 3 matched otherwise
     (keyword, synonym, code or pinyin)."""
-    key = normalise(name)
+    key = _name_key(name)
     if key == query:
         return 0
     if key.startswith(query):
