@@ -12,26 +12,10 @@ from dataclasses import dataclass, field
 
 from portal.models import Bundle, Department, ItemVersion, MaterialRequirement, MaterialType
 from services.catalogue import _in_natural_days
+from services.catalogue_query import describe_condition
 
 # The strongest necessity wins when several items ask for the same material type.
 NECESSITY_STRENGTH = {"required": 3, "deferrable": 2, "optional": 1, "shared": 0}
-
-
-def describe_condition(version: ItemVersion, condition: dict | None) -> str:
-    """A requirement's 情形 in words, from the version's condition questions:
-    {"question": "basis", "equals": "house"} → '您申领居住证的依据是？“在本市有住所（自有或租房）”'."""
-    if not condition:
-        return ""
-    key, wanted = condition.get("question"), condition.get("equals")
-    for question in version.condition_questions or []:
-        if question.get("key") != key:
-            continue
-        for option in question.get("options") or []:
-            value, label = (option[0], option[1]) if isinstance(option, list | tuple) else (option, option)
-            if value == wanted:
-                return f"{question.get('label', '')}“{label}”"
-        return f"{question.get('label', '')}“{wanted}”"
-    return str(wanted or "")
 
 
 @dataclass

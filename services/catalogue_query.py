@@ -329,6 +329,28 @@ def search_catalogue(raw_query: str | None, page: int = 1, per_page: int = PER_P
 
 # --- guides ---------------------------------------------------------------------------------
 
+def describe_condition(version: ItemVersion, condition: dict | None) -> str:
+    """A requirement's 情形 in words, from the version's condition questions:
+    {"question": "basis", "equals": "house"} → '您申领居住证的依据是？“在本市有住所（自有或租房）”'."""
+    if not condition:
+        return ""
+    key, wanted = condition.get("question"), condition.get("equals")
+    for question in version.condition_questions or []:
+        if question.get("key") != key:
+            continue
+        for option in question.get("options") or []:
+            if isinstance(option, dict):  # {"value": …, "label": …}
+                value, label = option.get("value"), option.get("label", option.get("value"))
+            elif isinstance(option, list | tuple):  # [value, label], as in seeds/catalogue_data.py
+                value, label = option[0], option[-1]
+            else:
+                value = label = option
+            if value == wanted:
+                return f"{question.get('label', '')}“{label}”"
+        return f"{question.get('label', '')}“{wanted}”"
+    return str(wanted or "")
+
+
 @dataclass(frozen=True)
 class PublishedKey:
     """Identifies the immutable content of an item's published guide."""

@@ -15,7 +15,7 @@ from portal.catalogue import bp
 from portal.catalogue.labels import catalogue_label
 from portal.models import Role
 from services import catalogue_query
-from services.bundles import describe_condition, merge_bundle_guide
+from services.bundles import merge_bundle_guide
 from services.guide_cache import guide_cache
 from services.pdf import render_pdf
 
@@ -25,13 +25,13 @@ PERSONAL_SLOT = "<!--slot:personal-->"
 
 
 bp.add_app_template_global(catalogue_label, "catalogue_label")
-bp.add_app_template_global(describe_condition, "describe_condition")
+bp.add_app_template_global(catalogue_query.describe_condition, "describe_condition")
 
 
 def requested_page() -> int:
     """?page=N, 1 when absent; anything but a sensible positive number is a bad request."""
-    raw = request.args.get("page", "1").strip()
-    if not raw.isdigit() or len(raw) > 5 or not 1 <= int(raw) <= catalogue_query.MAX_PAGE:
+    raw = request.args.get("page", "").strip() or "1"
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 5 or not 1 <= int(raw) <= catalogue_query.MAX_PAGE:
         abort(400)
     return int(raw)
 

@@ -5,8 +5,8 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.models import Bundle
 from services import catalogue
-from services.bundles import describe_condition, merge_bundle_guide
-from services.catalogue_query import load_bundle
+from services.bundles import merge_bundle_guide
+from services.catalogue_query import describe_condition, load_bundle
 from tests.catalogue_factory import publish_item
 
 MARRIED = [{"key": "married", "label": "是否已婚？", "options": [["yes", "已婚"], ["no", "未婚"]]}]
@@ -94,6 +94,9 @@ def test_describe_condition(app_ctx):
     assert describe_condition(version, {"question": "married", "equals": "no"}) == "是否已婚？“未婚”"
     assert describe_condition(version, {"question": "married", "equals": "maybe"}) == "是否已婚？“maybe”"
     assert describe_condition(version, {"question": "gone", "equals": "x"}) == "x"
+    version.condition_questions = [{"key": "k", "label": "问？", "options": [{"value": "a", "label": "甲"}, "b"]}]
+    assert describe_condition(version, {"question": "k", "equals": "a"}) == "问？“甲”"
+    assert describe_condition(version, {"question": "k", "equals": "b"}) == "问？“b”"
 
 
 def test_load_bundle_refuses_unknown_unpublished_and_oversized_codes(app_ctx):
