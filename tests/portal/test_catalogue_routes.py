@@ -51,6 +51,16 @@ def test_home_has_search_popular_themes_departments_and_bundles(client):
     assert body.count("<h1") == 1
 
 
+def test_pages_of_an_empty_catalogue(database_factory):
+    empty = database_factory("empty-catalogue").test_client()
+    home = empty.get("/")
+    assert home.status_code == 200 and "热门服务" not in html(home) and "您要办什么事？" in html(home)
+    assert "共 0 个事项" in html(empty.get("/catalogue"))
+    assert "没有找到" in html(empty.get("/search?q=居住证"))
+    assert empty.get(f"/items/{JZZ}").status_code == 404
+    assert empty.get("/bundles/B001").status_code == 404
+
+
 def test_nav_links_to_the_catalogue(client):
     assert 'href="/catalogue"' in html(client.get("/"))
     assert 'href="/catalogue" aria-current="page"' in html(client.get("/catalogue"))
