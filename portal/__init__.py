@@ -68,6 +68,7 @@ def create_app(config: dict | None = None) -> Flask:
     from portal import models  # noqa: F401  (register the mappers)
     from portal.apply import bp as apply_bp
     from portal.auth import bp as auth_bp
+    from portal.catalogue import bp as catalogue_bp
     from portal.cli import register_cli
     from portal.documents import bp as documents_bp
     from portal.documents import verify_bp
@@ -80,6 +81,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(apply_bp)
     app.register_blueprint(documents_bp, url_prefix="/documents")
     app.register_blueprint(verify_bp)
+    app.register_blueprint(catalogue_bp)  # /catalogue, /search, /items/…, /bundles/…
     register_error_handlers(app)
     register_template_helpers(app)
     register_cli(app)

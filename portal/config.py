@@ -31,6 +31,8 @@ DEFAULTS: dict[str, object] = {
     # failed e-licence verifications allowed per address and per licence number in the window
     "VERIFY_MAX_FAILURES": 10,
     "VERIFY_FAILURE_WINDOW_MINUTES": 15,
+    "GUIDE_CACHE_SIZE": 512,  # rendered guides kept per process (services/guide_cache.py); 0 = off
+    "GUIDE_CACHE_SECONDS": 600,  # how long a rendered guide is kept at most
 }
 
 MIN_SECRET_BYTES = 32

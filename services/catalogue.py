@@ -23,6 +23,7 @@ from portal.models import (
 )
 from portal.models.base import utcnow
 from services.errors import Conflict, ValidationError
+from services.guide_cache import clear_guide_cache
 from services.search import build_search_text
 
 ITEM_CODE_RE = re.compile(r"^[0-9A-Za-z]{12}$")
@@ -171,6 +172,7 @@ def publish_version(version: ItemVersion, actor: User | None) -> ItemVersion:
     item.published_version = version
     item.department_id = version.department_id
     db.session.flush()
+    clear_guide_cache()  # cached guides are keyed by version; drop them so memory follows the catalogue
     return version
 
 

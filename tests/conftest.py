@@ -11,12 +11,14 @@ import os
 import re
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask_migrate import upgrade
+from sqlalchemy import event
 
 from portal import create_app
 from portal.extensions import db
@@ -166,3 +168,55 @@ def login_as(client):
         return client
 
     return do
+
+
+# Transaction control is not a query: BEGIN, SAVEPOINT (the `tx` fixture's), RELEASE, ROLLBACK …
+_TX_CONTROL = re.compile(r"^\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE)\b", re.IGNORECASE)
+
+
+@contextmanager
+def counting_queries(target: Flask) -> Iterator[list[str]]:
+    """Record every SQL statement ``target`` sends (transaction control excepted).
+
+    It listens on what the app's sessions use: its engine, or the test's connection while
+    the `tx` fixture has swapped it in.
+    """
+    bind = db._app_engines[target][None]
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:
+        if not _TX_CONTROL.match(statement):
+            statements.append(statement)
+
+    event.listen(bind, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(bind, "before_cursor_execute", record)
+
+
+class QueryCounter:
+    """``with count_queries as statements:`` counts on the shared app;
+    ``with count_queries(other_app) as statements:`` on another one (e.g. a scale database)."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self._open: list = []
+
+    def __call__(self, target: Flask | None = None):
+        return counting_queries(target or self.app)
+
+    def __enter__(self) -> list[str]:
+        manager = counting_queries(self.app)
+        self._open.append(manager)
+        return manager.__enter__()
+
+    def __exit__(self, *exc):
+        return self._open.pop().__exit__(*exc)
+
+
+@pytest.fixture
+def count_queries(app: Flask) -> QueryCounter:
+    """A SQL statement counter: ``with count_queries as statements: client.get(...)`` then
+    ``len(statements)``; see QueryCounter."""
+    return QueryCounter(app)

@@ -8,12 +8,13 @@ from flask_login import current_user
 from sqlalchemy import text
 
 from forms.auth import EmptyForm, ProfileForm
+from forms.catalogue import SearchForm
 from portal.access import login_required_any
 from portal.auth.routes import safe_next
 from portal.extensions import db
 from portal.main import bp
 from portal.templating import ELDER_COOKIE
-from services import accounts
+from services import accounts, catalogue_query
 from services.errors import ValidationError
 
 COOKIE_MAX_AGE = 365 * 24 * 3600
@@ -21,7 +22,8 @@ COOKIE_MAX_AGE = 365 * 24 * 3600
 
 @bp.route("/")
 def index():
-    return render_template("main/index.html")
+    return render_template("main/index.html", overview=catalogue_query.home_overview(),
+                           search_form=SearchForm(formdata=None))
 
 
 @bp.route("/healthz")

@@ -1,0 +1,159 @@
+"""Thin views of the public catalogue. Everything here is read-only and open to everyone."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from flask import abort, make_response, render_template, request
+from flask_babel import get_locale
+from flask_login import current_user
+from markupsafe import Markup
+
+from forms.catalogue import CatalogueFilterForm, SearchForm
+from portal.catalogue import bp
+from portal.catalogue.labels import catalogue_label
+from portal.models import Role
+from services import catalogue_query
+from services.bundles import merge_bundle_guide
+from services.guide_cache import guide_cache
+from services.pdf import render_pdf
+
+# Slots the cached guide fragment leaves for what differs per reader (see _guide_body.html).
+ON_FILE_SLOT = re.compile(r"<!--onfile:(\d+)-->")
+PERSONAL_SLOT = "<!--slot:personal-->"
+
+
+bp.add_app_template_global(catalogue_label, "catalogue_label")
+bp.add_app_template_global(catalogue_query.describe_condition, "describe_condition")
+
+
+def requested_page() -> int:
+    """?page=N, 1 when absent; anything but a sensible positive number is a bad request."""
+    raw = request.args.get("page", "").strip() or "1"
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 5 or not 1 <= int(raw) <= catalogue_query.MAX_PAGE:
+        abort(400)
+    return int(raw)
+
+
+def filters_from(form: CatalogueFilterForm) -> catalogue_query.CatalogueFilters:
+    """The valid filters of the form; a field with an error counts as "any"."""
+
+    def ok(field) -> bool:
+        return not field.errors and field.data not in (None, "")
+
+    return catalogue_query.CatalogueFilters(
+        theme_id=int(form.theme.data) if ok(form.theme) else None,
+        department_code=form.department.data if ok(form.department) else None,
+        audience=form.audience.data if ok(form.audience) else None,
+        max_visits=int(form.visits.data) if ok(form.visits) else None,
+        full_online=bool(form.full_online.data),
+        instant=bool(form.instant.data),
+    )
+
+
+@bp.route("/catalogue")
+def index():
+    themes = catalogue_query.theme_counts()
+    departments = catalogue_query.department_counts()
+    form = CatalogueFilterForm(formdata=request.args)
+    form.set_choices(themes, departments)
+    form.validate()
+    filters = filters_from(form)
+    page = catalogue_query.list_catalogue(filters, requested_page())
+    args = {name: "y" if f.data is True else f.data for name, f in form._fields.items()
+            if not f.errors and f.data not in (None, "", False)}
+    status = 400 if form.errors else 200
+    return render_template("catalogue/index.html", form=form, result=page, page_args=args), status
+
+
+@bp.route("/search")
+def search():
+    raw = request.args.get("q", "")
+    results = catalogue_query.search_catalogue(raw, requested_page())
+    form = SearchForm(formdata=None)
+    form.q.data = catalogue_query.display_query(raw)
+    popular = catalogue_query.popular_items(6) if results.found_nothing else []
+    return render_template("catalogue/search.html", form=form, results=results, popular=popular)
+
+
+@dataclass(frozen=True)
+class RenderedGuide:
+    title: str
+    html: str
+
+
+def rendered_guide(key: catalogue_query.PublishedKey) -> RenderedGuide | None:
+    """The guide fragment of a published version, from the cache or freshly rendered."""
+    cache = guide_cache()
+    cache_key = (key.version_id, key.published_at, str(get_locale()))
+    entry = cache.get(cache_key)
+    if entry is None:
+        version = catalogue_query.load_guide(key.version_id)
+        if version is None:
+            return None
+        entry = RenderedGuide(
+            title=version.name,
+            html=render_template("catalogue/_guide_body.html", v=version, item=version.item),
+        )
+        cache.put(cache_key, entry)
+    return entry
+
+
+def citizen_id() -> int | None:
+    if current_user.is_authenticated and current_user.role == Role.citizen:
+        return current_user.citizen_id
+    return None
+
+
+@bp.route("/items/<code>")
+def item(code: str):
+    key = catalogue_query.published_key(code)
+    if key is None:
+        abort(404)
+    guide = rendered_guide(key)
+    if guide is None:
+        abort(404)
+    holder = citizen_id()
+    on_file = catalogue_query.materials_on_file(holder, key.version_id) if holder else None
+    personal = render_template(
+        "catalogue/_guide_personal.html", on_file=on_file,
+        bundles=catalogue_query.bundles_containing(code),
+    )
+    badge = render_template("catalogue/_on_file_badge.html") if on_file else ""
+    html = ON_FILE_SLOT.sub(lambda m: badge if int(m.group(1)) in (on_file or ()) else "", guide.html)
+    html = html.replace(PERSONAL_SLOT, personal, 1)
+    return render_template("catalogue/guide.html", title=guide.title, body=Markup(html))
+
+
+def pdf_response(data: bytes, filename: str):
+    response = make_response(data)
+    response.headers["Content-Type"] = "application/pdf"
+    response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
+    return response
+
+
+@bp.route("/items/<code>/guide.pdf")
+def guide_pdf(code: str):
+    version = catalogue_query.published_guide(code)
+    if version is None:
+        abort(404)
+    pdf = render_pdf("guide.html", v=version, item=version.item)
+    return pdf_response(pdf, f"guide-{version.item.code}.pdf")
+
+
+@bp.route("/items/<code>/checklist.pdf")
+def checklist_pdf(code: str):
+    version = catalogue_query.published_guide(code)
+    if version is None:
+        abort(404)
+    pdf = render_pdf("checklist.html", v=version, item=version.item)
+    return pdf_response(pdf, f"checklist-{version.item.code}.pdf")
+
+
+@bp.route("/bundles/<code>")
+def bundle(code: str):
+    loaded = catalogue_query.load_bundle(code)
+    if loaded is None:
+        abort(404)
+    return render_template("catalogue/bundle.html", guide=merge_bundle_guide(loaded))
