@@ -52,6 +52,8 @@ def create_app(config: dict | None = None) -> Flask:
     login_manager.session_protection = "basic"
 
     from portal import models  # noqa: F401  (register the mappers)
+    from portal.admin import bp as admin_bp
+    from portal.admin import downloads_bp
     from portal.auth import bp as auth_bp
     from portal.cli import register_cli
     from portal.errors import register_error_handlers
@@ -60,6 +62,8 @@ def create_app(config: dict | None = None) -> Flask:
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp, url_prefix="/auth")
+    app.register_blueprint(admin_bp, url_prefix="/admin")
+    app.register_blueprint(downloads_bp, url_prefix="/downloads")
     register_error_handlers(app)
     register_template_helpers(app)
     register_cli(app)

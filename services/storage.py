@@ -76,3 +76,20 @@ def remove_stray_files(upload_dir: str | os.PathLike, older_than_seconds: int = 
             tmp.unlink(missing_ok=True)
             removed += 1
     return removed
+
+
+# the file types the portal accepts, recognised by their first bytes (never by the name)
+_SIGNATURES = (
+    (b"%PDF-", "application/pdf", ".pdf"),
+    (b"\x89PNG\r\n\x1a\n", "image/png", ".png"),
+    (b"\xff\xd8\xff", "image/jpeg", ".jpg"),
+)
+SUFFIX_TYPES = {suffix: content_type for _, content_type, suffix in _SIGNATURES}
+
+
+def sniff_content_type(data: bytes) -> tuple[str, str] | None:
+    """(content type, suffix) for a PDF, PNG or JPEG by its magic bytes; None for anything else."""
+    for magic, content_type, suffix in _SIGNATURES:
+        if data.startswith(magic):
+            return content_type, suffix
+    return None
