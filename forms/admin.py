@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+import wtforms
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField
 from wtforms import (
@@ -20,7 +21,6 @@ from wtforms import (
     FormField,
     HiddenField,
     IntegerField,
-    RadioField,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -74,6 +74,15 @@ class IntField(IntegerField):
         except ValueError:
             self.data = None
             raise ValueError(_l("请填写整数")) from None
+
+
+class RadioField(wtforms.RadioField):
+    """Radio buttons whose refusal of an unknown value reads like the rest of the portal.
+    (Keeps the class name: templates/_macros/forms.html renders fields by their type name.)"""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("invalid_choice_message", CHOICE_MESSAGE)
+        super().__init__(*args, **kwargs)
 
 
 class LockField(IntField):

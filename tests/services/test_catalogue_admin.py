@@ -23,7 +23,6 @@ from tests.admin_data import (
     PNG,
     admin_user,
     department,
-    full_guide,
     make_draft,
     material_type,
     requirement,
