@@ -968,13 +968,19 @@ def return_to_draft(version: ItemVersion, *, expected_lock: int | None, actor: U
     return version
 
 
-def publish_version(version: ItemVersion, actor: User | None,
-                    expected_lock: int | None = None) -> ItemVersion:
-    """Publish a draft (or reviewed) version; the previous published one is archived."""
+def publish_version(version: ItemVersion, actor: User | None, expected_lock: int | None = None,
+                    require_review: bool = False) -> ItemVersion:
+    """Publish a draft (or reviewed) version; the previous published one is archived.
+
+    Admins publish only what was submitted for review (``require_review``); seeds and bulk
+    loads publish their drafts directly.
+    """
     if version.id is not None:
         db.session.refresh(version, attribute_names=["status", "lock_version"], with_for_update=True)
     if version.status not in (VersionStatus.draft, VersionStatus.in_review):
         raise Conflict(str(_l("只有草稿或待审核的版本可以发布")))
+    if require_review and version.status != VersionStatus.in_review:
+        raise Conflict(str(_l("请先提交审核，审核通过后再发布")))
     if expected_lock is not None and expected_lock != version.lock_version:
         raise Conflict(str(_l("该版本已被其他管理员处理，请刷新页面后重试")))
     errors = publish_errors(version)

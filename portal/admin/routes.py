@@ -352,7 +352,8 @@ def version_return(version_id: int):
 def version_publish(version_id: int):
     version = catalogue.load_version(version_id)
     try:
-        catalogue.publish_version(version, _admin(), expected_lock=_action_lock())
+        catalogue.publish_version(version, _admin(), expected_lock=_action_lock(),
+                                  require_review=True)
     except ValidationError as exc:
         db.session.rollback()
         return _render_version(catalogue.load_version(version_id), exc.errors, 422)

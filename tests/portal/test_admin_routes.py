@@ -489,7 +489,7 @@ def test_submit_refuses_an_incomplete_draft_naming_the_fields(admin, query):
     response = version_action(admin, query, version_id, "submit")
     html = response.get_data(as_text=True)
     assert response.status_code == 422
-    for label in ("设定依据", "受理条件", "办理地点", "咨询电话", "法定办结时限", "办理流程"):
+    for label in ("设定依据", "受理条件", "办理地点", "咨询电话", "法定办结时限", "办理环节"):
         assert label in html[html.find("error-summary"):html.find("actions-title")], label
     assert 'href="#f-legal_basis"' in html and 'id="f-legal_basis"' in html
     assert query(lambda: db.session.get(ItemVersion, version_id).status) == VersionStatus.draft
@@ -590,3 +590,11 @@ def test_bundle_bad_input(admin, query, overrides, field, message):
     assert response.status_code == 422
     assert message in error_for(response.get_data(as_text=True), field)
     assert query(lambda: count(Bundle)) == before
+
+
+def test_a_draft_is_not_published_without_review(admin, query):
+    v1 = complete_draft(admin, query)
+    response = version_action(admin, query, v1, "publish")
+    assert response.status_code == 409
+    assert "请先提交审核" in response.get_data(as_text=True)
+    assert query(lambda: db.session.get(ItemVersion, v1).status) == VersionStatus.draft

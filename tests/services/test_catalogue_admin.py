@@ -32,7 +32,8 @@ from tests.admin_data import (
 
 def publish_through_review(version):
     catalogue.submit_for_review(version, expected_lock=version.lock_version, actor=admin_user())
-    return catalogue.publish_version(version, admin_user(), expected_lock=version.lock_version)
+    return catalogue.publish_version(version, admin_user(), expected_lock=version.lock_version,
+                                     require_review=True)
 
 
 def count(model) -> int:
@@ -67,6 +68,18 @@ def test_draft_review_publish_then_edit_into_version_two(app_ctx):
     publish_through_review(v2)
     assert v1.status == VersionStatus.archived
     assert v2.status == VersionStatus.published and item.published_version is v2
+
+
+def test_admins_publish_only_what_was_reviewed(app_ctx):
+    version = make_draft()
+    with pytest.raises(Conflict):
+        catalogue.publish_version(version, admin_user(), require_review=True)
+    assert version.status == VersionStatus.draft
+    with pytest.raises(Conflict):  # a stale page cannot publish either
+        catalogue.submit_for_review(version, expected_lock=version.lock_version, actor=admin_user())
+        catalogue.publish_version(version, admin_user(), expected_lock=version.lock_version - 1,
+                                  require_review=True)
+    assert version.status == VersionStatus.in_review
 
 
 def test_copied_json_is_not_shared_with_the_published_version(app_ctx):
