@@ -1344,6 +1344,10 @@ def update_bundle(bundle: Bundle, *, code: str, name: str, description: str, the
                   items: list[ServiceItem], actor: User) -> Bundle:
     checks = _Checks()
     values = _check_bundle(checks, bundle, code=code, name=name, description=description, items=items)
+    unpublished = [item.code for item in items if item.published_version_id is None]
+    if bundle.published and unpublished:
+        checks.fail("items", _l("这些事项尚未发布，不能加入已上线的一件事：%(codes)s",
+                                codes="、".join(unpublished)))
     checks.done()
     for key, value in values.items():
         setattr(bundle, key, value)

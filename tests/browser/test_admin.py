@@ -181,3 +181,21 @@ def test_admin_publishes_an_item_then_edits_it_into_version_two(page, live_serve
     save(page, "提交审核")
     expect(page.locator("#error-summary")).to_contain_text("设定依据")
     assert_accessible(page, "version with publishing errors")
+
+
+def test_admin_pages_keep_working_in_elder_mode(page, live_server):
+    browser_login(page, live_server, "admin")
+    page.goto(live_server + "/admin/items")
+    page.click("button.elder-switch")
+    page.wait_for_load_state("networkidle")
+    try:
+        assert page.evaluate("document.documentElement.classList.contains('elder')")
+        for path in ("/admin/items", "/admin/versions/1", "/admin/items/1/diff"):
+            page.goto(live_server + path)
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= 1280, (path, width)
+            assert_accessible(page, f"{path} in elder mode")
+    finally:
+        page.click("button.elder-switch")
+        page.wait_for_load_state("networkidle")
+    assert not page.evaluate("document.documentElement.classList.contains('elder')")

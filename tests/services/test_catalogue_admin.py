@@ -546,6 +546,17 @@ def test_bundle_rules(app_ctx):
     assert "NOSUCHITEM00" in refused.value.errors["items"]
 
 
+def test_a_live_bundle_takes_only_published_items(app_ctx):
+    bundle = db.session.scalar(select(Bundle).where(Bundle.code == "B001"))
+    draft = make_draft()
+    items = [e.item for e in bundle.entries]
+    with pytest.raises(ValidationError) as refused:
+        catalogue.update_bundle(bundle, code="B001", name=bundle.name, description="", theme=None,
+                                items=[*items, draft.item], actor=admin_user())
+    assert "TEST00000001" in refused.value.errors["items"]
+    assert len(bundle.entries) == len(items)
+
+
 def test_a_bundle_with_a_withdrawn_item_cannot_go_live(app_ctx):
     bundle = db.session.scalar(select(Bundle).where(Bundle.code == "B001"))
     catalogue.set_bundle_published(bundle, published=False, actor=admin_user())
