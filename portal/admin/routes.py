@@ -25,7 +25,6 @@ from forms.admin import (
     RequirementForm,
     SearchForm,
 )
-from forms.auth import EmptyForm
 from portal.admin import bp
 from portal.extensions import db
 from portal.models import Bundle, Department, ItemVersion, MaterialType, Theme, User
@@ -69,8 +68,7 @@ def index():
 
 @bp.route("/departments")
 def departments():
-    return render_template("admin/departments.html", rows=catalogue.list_departments(),
-                           action_form=EmptyForm())
+    return render_template("admin/departments.html", rows=catalogue.list_departments())
 
 
 @bp.route("/departments/new", methods=["GET", "POST"])
@@ -242,7 +240,7 @@ def item(item_id: int):
     diff_form = DiffForm(formdata=None)
     _diff_choices(diff_form, item)
     return render_template("admin/item.html", item=item, diff_form=diff_form,
-                           action_form=EmptyForm(), status_labels=catalogue.STATUS_LABELS)
+                           status_labels=catalogue.STATUS_LABELS)
 
 
 def _diff_choices(form: DiffForm, item) -> None:
@@ -293,11 +291,9 @@ def item_archive(item_id: int):
 
 def _render_version(version: ItemVersion, errors: dict[str, str] | None = None, status: int = 200):
     checks = catalogue.publish_errors(version) if version.status in catalogue.OPEN_STATUSES else {}
-    types = {r.material_type_id: r.material_type for r in version.requirements}
     return render_template(
         "admin/version.html", version=version, item=version.item, errors=errors or {},
-        checks=checks, action_form=LockedActionForm(formdata=None, lock=version.lock_version),
-        labels=_labels(), types=types,
+        checks=checks, labels=_labels(),
         open_version=next((v for v in version.item.versions
                            if v.status in catalogue.OPEN_STATUSES), None),
     ), status
@@ -473,7 +469,6 @@ def requirements(version_id: int):
     version = catalogue.load_version(version_id)
     return render_template("admin/requirements.html", form=form, version=version,
                            item=version.item, labels=_labels(),
-                           action_form=LockedActionForm(formdata=None, lock=version.lock_version),
                            conditions={c.value: c.label for c in form.condition.choices}), status
 
 
@@ -587,8 +582,7 @@ def _bundle_values(form: BundleForm) -> dict[str, Any]:
 
 @bp.route("/bundles")
 def bundles():
-    return render_template("admin/bundles.html", bundles=catalogue.list_bundles(),
-                           action_form=EmptyForm())
+    return render_template("admin/bundles.html", bundles=catalogue.list_bundles())
 
 
 @bp.route("/bundles/new", methods=["GET", "POST"])
