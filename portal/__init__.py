@@ -66,6 +66,8 @@ def create_app(config: dict | None = None) -> Flask:
     login_manager.session_protection = "basic"
 
     from portal import models  # noqa: F401  (register the mappers)
+    from portal.admin import bp as admin_bp
+    from portal.admin import downloads_bp
     from portal.apply import bp as apply_bp
     from portal.auth import bp as auth_bp
     from portal.catalogue import bp as catalogue_bp
@@ -82,6 +84,8 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(documents_bp, url_prefix="/documents")
     app.register_blueprint(verify_bp)
     app.register_blueprint(catalogue_bp)  # /catalogue, /search, /items/…, /bundles/…
+    app.register_blueprint(admin_bp, url_prefix="/admin")
+    app.register_blueprint(downloads_bp, url_prefix="/downloads")
     register_error_handlers(app)
     register_template_helpers(app)
     register_cli(app)

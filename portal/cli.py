@@ -45,16 +45,21 @@ def files_cleanup(older_than: int) -> None:
     """Remove temporary files and files without a database row that a crash left in UPLOAD_DIR."""
     from sqlalchemy import select
 
-    from portal.models import Document
+    from portal.models import Document, MaterialType
     from services.storage import remove_orphan_files, remove_stray_files
 
     def known(keys) -> set[str]:
-        return set(db.session.scalars(select(Document.storage_key).where(Document.storage_key.in_(list(keys)))))
+        """Every stored file a row still names: documents, material types' forms and examples."""
+        keys = list(keys)
+        found = set(db.session.scalars(select(Document.storage_key).where(Document.storage_key.in_(keys))))
+        for column in (MaterialType.blank_form_key, MaterialType.example_key):
+            found |= set(db.session.scalars(select(column).where(column.in_(keys))))
+        return found
 
     upload_dir = current_app.config["UPLOAD_DIR"]
     removed = remove_stray_files(upload_dir, older_than)
     orphans = remove_orphan_files(upload_dir, known, older_than)
-    click.echo(f"removed {removed} stray temporary files and {orphans} files without a document")
+    click.echo(f"removed {removed} stray temporary files and {orphans} files no row refers to")
 
 
 def register_cli(app: Flask) -> None:

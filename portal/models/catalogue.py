@@ -16,6 +16,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -145,6 +146,8 @@ class ItemVersion(TimestampMixin, db.Model):
     # normalised name, codes, keywords, synonyms and their pinyin, for search
     search_text: Mapped[str] = mapped_column(Text, default="")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # bumped by every edit of a draft; an edit based on an older number is refused (optimistic lock)
+    lock_version: Mapped[int] = mapped_column(default=0, server_default=text("0"))
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     item: Mapped[ServiceItem] = relationship(back_populates="versions", foreign_keys=[item_id])

@@ -331,8 +331,11 @@ def test_files_cleanup_removes_crash_leftovers_and_keeps_documents(database_fact
                                          id_number="11010519491231002X")
         mt = catalogue.create_material_type(code="T001", name="测试材料")
         doc = documents.upload_document(user, material_type_id=mt.id, data=files.png(), filename="a.png")
+        form = storage.save_bytes(app.config["UPLOAD_DIR"], files.pdf(), ".pdf")
+        mt.blank_form_key = form.key  # a blank form an admin published: a row names it too
         db.session.commit()
         kept = storage.path_for(app.config["UPLOAD_DIR"], doc.storage_key)
+        blank_form = storage.path_for(app.config["UPLOAD_DIR"], form.key)
         db.session.remove()
     shard = upload_dir(app) / "ab"
     shard.mkdir(parents=True, exist_ok=True)
@@ -341,10 +344,10 @@ def test_files_cleanup_removes_crash_leftovers_and_keeps_documents(database_fact
     part.write_bytes(b"half a file")
     orphan.write_bytes(files.png())
     old = time.time() - 7200
-    for path in (part, orphan, kept):
+    for path in (part, orphan, kept, blank_form):
         os.utime(path, (old, old))
     result = app.test_cli_runner().invoke(args=["files", "cleanup"])
     assert result.exit_code == 0, result.output
-    assert "removed 1 stray temporary files and 1 files without a document" in result.output
+    assert "removed 1 stray temporary files and 1 files no row refers to" in result.output
     assert not part.exists() and not orphan.exists()
-    assert kept.is_file()
+    assert kept.is_file() and blank_form.is_file()
