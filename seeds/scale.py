@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import itertools
 import math
 import random
 from collections.abc import Callable, Iterable, Iterator
@@ -61,13 +62,30 @@ APPLICATION_BATCH = 2000
 APPLICATIONS_PER_CITIZEN = 2
 MAX_REQUIREMENTS = 10
 STATUSES = ("submitted", "accepted", "in_review", "approved", "completed")
-STATUS_WEIGHTS = (12, 13, 20, 15, 40)
+NAME_POOL = 3000  # Faker names, reused: the same name for different people is normal
 MOBILE_PREFIXES = ("130", "131", "132", "133", "135", "136", "137", "138", "139", "150", "151",
                    "152", "155", "156", "158", "159", "176", "177", "180", "181", "186", "187",
                    "188", "189", "199")
 SUBMITTED_WITHIN = timedelta(days=180)
 
 Progress = Callable[[int], None]
+
+
+class Weighted:
+    """A weighted choice with its cumulative weights computed once (rng.choices recomputes them)."""
+
+    def __init__(self, options: tuple, weights: tuple[int, ...]) -> None:
+        self.options = options
+        self.cumulative = list(itertools.accumulate(weights))
+
+    def pick(self, rng: random.Random) -> Any:
+        return self.options[bisect.bisect(self.cumulative, rng.random() * self.cumulative[-1])]
+
+
+STATUS = Weighted(STATUSES, (12, 13, 20, 15, 40))
+CHANNEL = Weighted((Channel.online, Channel.counter, Channel.kiosk), (72, 23, 5))
+KEPT_DOCUMENT = Weighted((SatisfiedBy.library, SatisfiedBy.upload), (35, 65))
+EXTRA_NECESSITY = Weighted(("required", "optional", "deferrable"), (7, 2, 1))
 
 
 class ScaleRefused(Exception):
@@ -522,7 +540,7 @@ def requirements_for(base: Base, materials: Materials, rng: random.Random) -> li
         add(mt_by_name[own], own)
         pool = base.materials[1:] + extras
         for name in rng.sample(pool, min(len(pool), rng.randint(0, 7))):
-            add(mt_by_name[name], name, rng.choices(("required", "optional", "deferrable"), (7, 2, 1))[0])
+            add(mt_by_name[name], name, EXTRA_NECESSITY.pick(rng))
     return rows
 
 
@@ -632,6 +650,8 @@ def load_citizens(count: int, report: ScaleReport, rng: random.Random,
     id_numbers = set(db.session.scalars(select(Citizen.id_number)))
     phones = {p for p in db.session.scalars(select(Citizen.phone)) if p}
     addresses = [fake.address().split(" ")[0][:100] for _ in range(min(count, 500) or 1)]
+    names = ([fake.name_female() for _ in range(min(count, NAME_POOL))],
+             [fake.name_male() for _ in range(min(count, NAME_POOL))])
     people: list[Person] = []
     for start in range(0, count, CITIZEN_BATCH):
         rows = []
@@ -646,7 +666,7 @@ def load_citizens(count: int, report: ScaleReport, rng: random.Random,
             while phone in phones:
                 phone = f"{rng.choice(MOBILE_PREFIXES)}{rng.randint(0, 99_999_999):08d}"
             phones.add(phone)
-            rows.append({"name": fake.name_female() if female else fake.name_male(),
+            rows.append({"name": rng.choice(names[0] if female else names[1]),
                          "id_number": id_number, "phone": phone, "address": rng.choice(addresses),
                          "birth_date": born, "gender": "F" if female else "M",
                          "commitment_barred": False})
@@ -715,9 +735,9 @@ def load_applications(count: int, report: ScaleReport, rng: random.Random,
 def synthetic_application(seq: int, version: VersionInfo, person: Person, rng: random.Random,
                           now: datetime, workdays: Workdays,
                           companies: list[str]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    status = rng.choices(STATUSES, STATUS_WEIGHTS)[0]
+    status = STATUS.pick(rng)
     stage = STATUSES.index(status)
-    channel = rng.choices((Channel.online, Channel.counter, Channel.kiosk), (72, 23, 5))[0]
+    channel = CHANNEL.pick(rng)
     if channel == Channel.kiosk and not version.kiosk:
         channel = Channel.counter
     submitted = now - timedelta(seconds=rng.uniform(600, SUBMITTED_WITHIN.total_seconds()))
@@ -758,7 +778,7 @@ def synthetic_application(seq: int, version: VersionInfo, person: Person, rng: r
         elif necessity == "optional" and rng.random() < 0.5:
             how = SatisfiedBy.missing
         else:
-            how = rng.choices((SatisfiedBy.library, SatisfiedBy.upload), (35, 65))[0]
+            how = KEPT_DOCUMENT.pick(rng)
         if necessity != "optional":
             required += 1
         if how in (SatisfiedBy.shared, SatisfiedBy.elicence, SatisfiedBy.library):
