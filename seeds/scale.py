@@ -1,17 +1,19 @@
 """The scale data set: a Shanghai-size catalogue and synthetic applications, for benchmarks.
 
-`flask seed scale --items 3600 --applications N` adds 40 departments, about 300 material types,
-N published items and N synthetic applications. On top of the demo data it reuses the demo's
-departments and material types (a Shanghai-size catalogue grown from the demo one); on an
-empty database it makes its own copies of them, with codes that `seed demo` will not collide with.
+`flask seed scale --items 3600 --applications 20000` adds 40 departments, about 300 material
+types, the published items and the applications (one synthetic citizen per two). On top of the
+demo data it reuses the demo's departments and material types, growing the demo catalogue to
+Shanghai size; on an empty database it makes its own copies of them, under codes that
+`seed demo` will not collide with.
 
-Unlike the demo seed this does not go through the services one object at a time: a flush per
-object would take minutes. It writes the rows the services would write, with multi-row
-INSERTs in batches: published versions whose search_text comes from
-services.search.build_search_text, requirements pointing at material types that exist, and
-guides that services.catalogue.publish_errors accepts (tests/services/test_scale_seed.py
-checks a sample). No audit events are written, so the hash chain is left as it was.
-Everything it makes has a code or number starting with "SC", which is how a second run is refused.
+Unlike the demo seed it does not go through the services one object at a time (a flush per
+object would take minutes): it writes the rows the services would write, in batches, with
+executemany on SQLite and COPY on PostgreSQL, giving parent rows reserved ids so that their
+children can point at them. The rows are what publishing makes: published versions whose
+search_text comes from services.search.build_search_text, requirements pointing at material
+types that exist, guides that services.catalogue.publish_errors accepts (the tests check every
+item pattern). No audit events are written, so the hash chain is left as it was. Every code and
+number it makes starts with "SC", which is how a second run is recognised and refused.
 """
 
 from __future__ import annotations
@@ -115,7 +117,7 @@ class ScaleReport:
 
 
 @dataclass
-class Base:
+class ItemPattern:
     """An item pattern: a demo item (full guide) or a name from scale_data (guide from a pattern)."""
 
     kind: str  # department kind: a demo department code or an EXTRA_DEPARTMENTS code
@@ -147,25 +149,25 @@ class VersionInfo:
 
 
 @functools.cache
-def bases() -> list[Base]:
-    out = [Base(kind=s["department"], name=s["name"], audience=s["audience"], themes=list(s["themes"]),
-                spec=s) for s in demo_data.ITEMS]
+def item_patterns() -> list[ItemPattern]:
+    out = [ItemPattern(kind=s["department"], name=s["name"], audience=s["audience"],
+                       themes=list(s["themes"]), spec=s) for s in demo_data.ITEMS]
     for kind, _name, law, items, materials in data.EXTRA_DEPARTMENTS:
-        for item_name, audience, theme in items:
-            out.append(Base(kind=kind, name=item_name,
-                            audience="person" if audience == "p" else "organisation",
-                            themes=[theme], materials=[f"{item_name}申请书", *materials], law=law))
+        for name, audience, theme in items:
+            out.append(ItemPattern(kind=kind, name=name,
+                                   audience="person" if audience == "p" else "organisation",
+                                   themes=[theme], materials=[f"{name}申请书", *materials], law=law))
     # round-robin over departments, so that even a small run gives every department items
-    by_kind: dict[str, list[Base]] = {}
-    for base in out:
-        by_kind.setdefault(base.kind, []).append(base)
+    by_kind: dict[str, list[ItemPattern]] = {}
+    for pattern in out:
+        by_kind.setdefault(pattern.kind, []).append(pattern)
     queues = list(by_kind.values())
     return [q[i] for i in range(max(map(len, queues))) for q in queues if i < len(q)]
 
 
 def max_items() -> int:
     """Each item pattern appears once per district, then once per district and sub-item."""
-    return len(bases()) * len(data.DISTRICTS) * (1 + len(data.VARIANTS))
+    return len(item_patterns()) * len(data.DISTRICTS) * (1 + len(data.VARIANTS))
 
 
 def citizens_for(applications: int) -> int:
@@ -206,8 +208,8 @@ def reserve_ids(table: Table, count: int) -> list[int]:
 
     PostgreSQL hands them out from the table's sequence (safe beside other writers); SQLite's
     transaction began with BEGIN IMMEDIATE, so no one else writes until we commit. Reserving
-    ids lets every INSERT be a plain executemany: SQLite cannot batch INSERT … RETURNING while
-    keeping the rows in order, and SQLAlchemy then falls back to one statement per row.
+    ids lets every insert be a plain executemany (or COPY): SQLite cannot batch INSERT …
+    RETURNING while keeping the rows in order, and SQLAlchemy then sends one row per statement.
     """
     if not count:
         return []
@@ -220,8 +222,8 @@ def reserve_ids(table: Table, count: int) -> list[int]:
 
 
 def insert_rows(table: Table, rows: list[dict[str, Any]], *, ids: bool = False) -> list[int]:
-    """A bulk INSERT (executemany, batched by the driver); with ids=True the rows get reserved ids,
-    returned in row order."""
+    """A bulk insert (executemany on SQLite, COPY on PostgreSQL); with ids=True the rows get
+    reserved ids, returned in row order."""
     if not rows:
         return []
     new_ids: list[int] = []
@@ -241,6 +243,11 @@ def copy_rows(table: Table, rows: list[dict[str, Any]]) -> None:
     per row, which is several times slower. Values are given as SQLAlchemy would store them:
     enums by value, JSON columns as JSON text (None as JSON null)."""
     keys = list(rows[0])
+    # COPY skips SQLAlchemy's Python-side defaults; the server's own defaults still apply
+    unfilled = [c.name for c in table.c
+                if c.default is not None and c.server_default is None and c.name not in keys]
+    if unfilled:
+        raise ValueError(f"{table.name}: give {', '.join(unfilled)} explicitly for COPY")
     json_keys = {k for k in keys if isinstance(table.c[k].type, JSON)}
     columns = ", ".join(f'"{k}"' for k in keys)
     driver = db.session.connection().connection.driver_connection
@@ -347,8 +354,8 @@ def load_material_types(report: ScaleReport) -> Materials:
                                   validity["kind"], validity.get("months")))
         row_keys.append((m["code"], m["name"]))
     names: list[str] = []
-    for base in bases():
-        names.extend(base.materials)
+    for pattern in item_patterns():
+        names.extend(pattern.materials)
     names.extend(data.COMMON_MATERIALS)
     for extra in data.DEMO_DEPARTMENT_MATERIALS.values():
         names.extend(extra)
@@ -387,8 +394,8 @@ def load_themes(report: ScaleReport) -> dict[str, int]:
         get_or_create_theme(name, "person", i)
     for i, name in enumerate(ORG_THEMES):
         get_or_create_theme(name, "organisation", 100 + i)
-    for base in bases():
-        for name in base.themes:
+    for pattern in item_patterns():
+        for name in pattern.themes:
             get_or_create_theme(name)
     themes = {name: theme_id for name, theme_id in db.session.execute(select(Theme.name, Theme.id))}
     report.themes = len(set(themes) - before)
@@ -398,9 +405,9 @@ def load_themes(report: ScaleReport) -> dict[str, int]:
 # ---------------------------------------------------------------- items
 
 
-def item_name(base: Base, district: str, variant: str | None) -> str:
+def item_name(pattern: ItemPattern, district: str, variant: str | None) -> str:
     """'浦东新区居住证申领', '浦东新区居住证申领（补办）', '浦东新区失业登记（有效期满，补办）'."""
-    name = district + base.name
+    name = district + pattern.name
     if variant is None:
         return name
     if name.endswith("）"):
@@ -408,7 +415,8 @@ def item_name(base: Base, district: str, variant: str | None) -> str:
     return f"{name}（{variant}）"
 
 
-def item_plan(count: int, patterns: list[Base]) -> Iterable[tuple[int, Base, str, str | None]]:
+def item_plan(count: int, patterns: list[ItemPattern],
+              ) -> Iterable[tuple[int, ItemPattern, str, str | None]]:
     """Spread items over patterns, districts and sub-items so that a small run is varied too."""
     per_round = len(patterns)
     for n in range(count):
@@ -429,9 +437,9 @@ def result_of(name: str, item_type: str) -> tuple[str, str]:
     return f"{name}办理结果告知书", "other"
 
 
-def pattern_guide(base: Base, dept: dict[str, Any], rng: random.Random) -> dict[str, Any]:
+def pattern_guide(pattern: ItemPattern, dept: dict[str, Any], rng: random.Random) -> dict[str, Any]:
     """A complete, publishable guide for an item known only by name."""
-    name = base.name
+    name = pattern.name
     if any(w in name for w in ("许可", "审批", "核发", "签发", "审核")):
         item_type = "licensing"
     elif any(w in name for w in ("认定", "登记", "备案", "核准", "注册", "评定")):
@@ -451,7 +459,7 @@ def pattern_guide(base: Base, dept: dict[str, Any], rng: random.Random) -> dict[
     visits = 0 if roll < 0.6 else (1 if roll < 0.95 else 2)
     reasons = {1: rng.choice(("需要到现场核验材料原件。", "需要现场勘验经营场所。", "需要本人到场签字确认。")),
                2: "首次到现场提交并核验原件，领取结果时需本人到场签收。"}
-    person = base.audience == "person"
+    person = pattern.audience == "person"
     result_name, result_type = result_of(name, item_type)
     who = "自然人" if person else "依法设立的法人或者其他组织"
     questions = [
@@ -474,9 +482,9 @@ def pattern_guide(base: Base, dept: dict[str, Any], rng: random.Random) -> dict[
         ]
     return {
         "item_type": item_type,
-        "audience": base.audience,
-        "legal_basis": f"{base.law}；本市相关实施办法。",
-        "conditions": f"符合{base.law}规定条件的{who}，可以申请办理{name}。",
+        "audience": pattern.audience,
+        "legal_basis": f"{pattern.law}；本市相关实施办法。",
+        "conditions": f"符合{pattern.law}规定条件的{who}，可以申请办理{name}。",
         "legal_limit": legal, "legal_limit_unit": "working",
         "promised_limit": promised, "promised_limit_unit": "working",
         "case_type": "instant" if instant else "promised",
@@ -503,9 +511,9 @@ def pattern_guide(base: Base, dept: dict[str, Any], rng: random.Random) -> dict[
     }
 
 
-def demo_guide(base: Base, materials: Materials) -> dict[str, Any]:
+def demo_guide(pattern: ItemPattern, materials: Materials) -> dict[str, Any]:
     """A demo item's guide, with its auto rules naming the material types of this database."""
-    guide = guide_from_spec(base.spec)
+    guide = guide_from_spec(pattern.spec)
     guide["auto_rules"] = [
         {**rule, "material": materials.code_in_db[rule["material"]]} if rule.get("kind") == "elicence"
         else rule
@@ -527,7 +535,8 @@ def requirement_row(material_type_id: int, position: int, name: str, rng: random
     }
 
 
-def requirements_for(base: Base, materials: Materials, rng: random.Random) -> list[dict[str, Any]]:
+def requirements_for(pattern: ItemPattern, materials: Materials,
+                     rng: random.Random) -> list[dict[str, Any]]:
     """2 to 10 requirements, each for a different material type that exists."""
     mt_by_code, mt_by_name = materials.by_code, materials.by_name
     rows: list[dict[str, Any]] = []
@@ -545,22 +554,22 @@ def requirements_for(base: Base, materials: Materials, rng: random.Random) -> li
             row["condition"] = template.get("condition")
         rows.append(row)
 
-    extras = list(data.DEMO_DEPARTMENT_MATERIALS.get(base.kind, ())) + list(data.COMMON_MATERIALS)
-    if base.spec is not None:
+    extras = list(data.DEMO_DEPARTMENT_MATERIALS.get(pattern.kind, ())) + list(data.COMMON_MATERIALS)
+    if pattern.spec is not None:
         names = {m["code"]: m["name"] for m in demo_data.MATERIAL_TYPES}
-        for m in base.spec["materials"]:
+        for m in pattern.spec["materials"]:
             add(mt_by_code[m["type"]], names[m["type"]], template=m)
         for name in rng.sample(extras, rng.randint(0, 3)):
             add(mt_by_name[name], name, rng.choice(("optional", "deferrable", "required")))
     else:
-        if base.audience == "person":
+        if pattern.audience == "person":
             add(mt_by_code["M001"], "居民身份证")
         else:
             add(mt_by_code["M008"], "营业执照", "shared")
             add(mt_by_name["法定代表人身份证明书"], "法定代表人身份证明书")
-        own = base.materials[0]
+        own = pattern.materials[0]
         add(mt_by_name[own], own)
-        pool = base.materials[1:] + extras
+        pool = pattern.materials[1:] + extras
         for name in rng.sample(pool, min(len(pool), rng.randint(0, 7))):
             add(mt_by_name[name], name, EXTRA_NECESSITY.pick(rng))
     return rows
@@ -580,43 +589,43 @@ def version_row(guide: dict[str, Any]) -> dict[str, Any]:
 def load_items(count: int, report: ScaleReport, rng: random.Random, dept_ids: dict[str, int],
                dept_info: dict[str, dict[str, Any]], materials: Materials, themes: dict[str, int],
                progress: Progress) -> list[VersionInfo]:
-    patterns = bases()
+    patterns = item_patterns()
     now = utcnow()
     infos: list[VersionInfo] = []
     plan = list(item_plan(count, patterns))
     demo_guides: dict[str, dict[str, Any]] = {}
     for chunk in batched(plan, ITEM_BATCH):
         item_rows, version_rows, themes_of, reqs_of = [], [], [], []
-        for n, base, district, variant in chunk:
-            dept = dept_info[base.kind]
-            if base.spec is not None:
-                if base.name not in demo_guides:
-                    demo_guides[base.name] = demo_guide(base, materials)
-                guide = dict(demo_guides[base.name])
-                popularity = int(base.spec.get("popularity", 50) * rng.uniform(0.02, 0.4))
+        for n, pattern, district, variant in chunk:
+            dept = dept_info[pattern.kind]
+            if pattern.spec is not None:
+                if pattern.name not in demo_guides:
+                    demo_guides[pattern.name] = demo_guide(pattern, materials)
+                guide = dict(demo_guides[pattern.name])
+                popularity = int(pattern.spec.get("popularity", 50) * rng.uniform(0.02, 0.4))
             else:
-                guide = pattern_guide(base, dept, rng)
+                guide = pattern_guide(pattern, dept, rng)
                 popularity = int(rng.paretovariate(1.5) * 5)
-            name = item_name(base, district, variant)
+            name = item_name(pattern, district, variant)
             guide["name"] = name
             guide["location"] = f"{district}行政服务中心（{dept['name']}窗口）"
             if variant:
                 guide["keywords"] = [*guide.get("keywords", []), variant]
             code = f"{PREFIX}{n + 1:010d}"
             created = now - timedelta(days=rng.uniform(30, 900))
-            item_rows.append({"code": code, "department_id": dept_ids[base.kind],
+            item_rows.append({"code": code, "department_id": dept_ids[pattern.kind],
                               "published_version_id": None, "popularity": popularity,
                               "created_at": created})
             row = version_row(guide)
             row.update({
-                "number": 1, "status": VersionStatus.published, "department_id": dept_ids[base.kind],
+                "number": 1, "status": VersionStatus.published, "department_id": dept_ids[pattern.kind],
                 "search_text": build_search_text(code, name, row["keywords"], row["synonyms"]),
                 "created_by_id": None, "created_at": created,
                 "published_at": created + timedelta(hours=rng.uniform(1, 72)),
             })
             version_rows.append(row)
-            themes_of.append({themes[t] for t in base.themes})
-            reqs_of.append(requirements_for(base, materials, rng))
+            themes_of.append({themes[t] for t in pattern.themes})
+            reqs_of.append(requirements_for(pattern, materials, rng))
         item_ids = insert_rows(ServiceItem.__table__, item_rows, ids=True)
         for row, item_id in zip(version_rows, item_ids, strict=True):
             row["item_id"] = item_id
