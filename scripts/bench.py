@@ -98,14 +98,16 @@ def prepare_database(env: dict[str, str], items: int, applications: int) -> dict
     flask(env, "db", "upgrade")
     flask(env, "seed", "demo")
     started = time.perf_counter()
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
     output = flask(env, "seed", "scale", "--items", str(items), "--applications", str(applications))
     wall = time.perf_counter() - started
-    match = re.search(r"(\d+) rows in ([\d.]+) s: ([\d,]+) rows/s", output)
+    match = re.search(r"(\d+) rows in ([\d.]+) s: ([\d,]+) rows/s(?: \(([\d.]+) s of CPU)?", output)
     if not match:
         raise RuntimeError(f"unexpected output from flask seed scale:\n{output}")
     return {"items": items, "applications": applications, "rows": int(match[1]),
             "seconds": float(match[2]), "rows_per_second": int(match[3].replace(",", "")),
-            "command_seconds": round(wall, 2)}
+            "cpu_seconds": float(match[4]) if match[4] else None, "command_seconds": round(wall, 2),
+            "load_average": load}
 
 
 def resolve_urls(requested: list[str] | None, env: dict[str, str]) -> tuple[list[str], list[str]]:
@@ -253,8 +255,10 @@ def measure(portal: Server, bare: Server, urls: list[str], args, stopping: threa
 
 
 def print_table(seed: dict, rows: list[dict], missing: list[str], args) -> None:
+    cpu = f", {seed['cpu_seconds']} s of CPU in the seeding process" if seed["cpu_seconds"] else ""
     print(f"scale seed on {seed['backend']}: {seed['rows']:,} rows in {seed['seconds']} s = "
-          f"{seed['rows_per_second']:,} rows/s ({seed['items']} items, {seed['applications']} applications)")
+          f"{seed['rows_per_second']:,} rows/s ({seed['items']} items, {seed['applications']} "
+          f"applications{cpu}; load average {seed['load_average']})")
     if not rows:
         return
     print(f"gunicorn: {args.workers} sync workers on 127.0.0.1; {args.requests} requests per URL from "
