@@ -47,6 +47,7 @@ from portal.models import (
     SatisfiedBy,
     ServiceItem,
     Theme,
+    User,
     VersionStatus,
 )
 from portal.models.base import utcnow
@@ -679,7 +680,7 @@ def load_citizens(count: int, report: ScaleReport, rng: random.Random,
                   progress: Progress) -> list[Person]:
     fake = make_faker(SEED + 1)
     id_numbers = set(db.session.scalars(select(Citizen.id_number)))
-    phones = {p for p in db.session.scalars(select(Citizen.phone)) if p}
+    phones = {p for p in db.session.scalars(select(Citizen.phone).union(select(User.phone))) if p}
     addresses = [fake.address().split(" ")[0][:100] for _ in range(min(count, 500) or 1)]
     names = ([fake.name_female() for _ in range(min(count, NAME_POOL))],
              [fake.name_male() for _ in range(min(count, NAME_POOL))])
