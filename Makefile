@@ -10,7 +10,7 @@ export FLASK_APP := portal
 APT_RUN := fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
 APT_TEST := $(APT_RUN) chromium postgresql
 
-.PHONY: run test lint translations messages install-run install-test clean
+.PHONY: run test bench lint translations messages install-run install-test clean
 
 $(VENV)/.installed-run: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,12 @@ run: install-run
 
 test: install-test
 	$(PY) scripts/test_all.py $(PYTEST_ARGS)
+
+# Scale seed rows/s and page speed under gunicorn beside a bare Flask route: scripts/bench.py
+# (BENCH_ARGS="--json", "--postgres", "--url /path" …). In-process p95 benchmarks:
+# $(PY) -m pytest -m bench tests/bench
+bench: install-run
+	$(PY) scripts/bench.py $(BENCH_ARGS)
 
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check portal services forms seeds tests scripts

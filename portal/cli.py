@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
@@ -25,6 +27,38 @@ def seed_demo() -> None:
         click.echo("demo data loaded")
     else:
         click.echo("demo data already present; nothing changed")
+
+
+@seed_cli.command("scale")
+@click.option("--items", default=3600, show_default=True, type=click.IntRange(min=1),
+              help="Published service items to add.")
+@click.option("--applications", default=20000, show_default=True, type=click.IntRange(min=0),
+              help="Synthetic applications to add (with one citizen per two applications).")
+def seed_scale(items: int, applications: int) -> None:
+    """Add a Shanghai-size catalogue and synthetic applications with bulk inserts (refused in production)."""
+    from seeds.scale import ScaleRefused, check_allowed, load_scale, max_items, planned_records
+
+    if items > max_items():
+        raise click.BadParameter(f"at most {max_items()} items can be generated", param_hint="--items")
+    try:
+        check_allowed()
+        started, cpu_started = time.perf_counter(), time.process_time()
+        with click.progressbar(length=planned_records(items, applications), label="scale seed",
+                               show_pos=True) as bar:
+            report = load_scale(items=items, applications=applications, progress=bar.update)
+        db.session.commit()
+    except ScaleRefused as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from exc
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    click.echo(
+        f"scale data loaded: {report.items} items, {report.requirements} material requirements, "
+        f"{report.material_types} new material types, {report.departments} new departments, "
+        f"{report.citizens} citizens, {report.applications} applications, "
+        f"{report.application_materials} application materials"
+    )
+    click.echo(f"{report.rows} rows in {seconds:.1f} s: {report.rows / seconds:,.0f} rows/s "
+               f"({cpu:.1f} s of CPU in this process, {report.rows / cpu:,.0f} rows per CPU second)")
 
 
 @audit_cli.command("verify")

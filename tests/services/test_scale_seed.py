@@ -1,0 +1,250 @@
+"""The scale seed on a real database: counts, uniqueness, publishable guides, refusals.
+
+Small numbers keep it quick; `flask seed scale` runs the same code at 3,600 items.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+from stdnum.cn import ric
+
+from portal.extensions import db
+from portal.models import (
+    Application,
+    ApplicationMaterial,
+    Citizen,
+    Department,
+    Event,
+    ItemVersion,
+    MaterialRequirement,
+    MaterialType,
+    ServiceItem,
+    VersionStatus,
+)
+from seeds.scale import ScaleRefused, item_patterns, load_scale, max_items
+from services.catalogue import publish_errors
+from services.search import build_search_text
+
+ITEMS, APPLICATIONS = 150, 300  # more items than item patterns: every pattern is made once
+
+
+def count(model, *where) -> int:
+    return db.session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def table_counts() -> dict[str, int]:
+    return {model.__name__: count(model) for model in
+            (Department, MaterialType, ServiceItem, ItemVersion, MaterialRequirement, Citizen,
+             Application, ApplicationMaterial, Event)}
+
+
+@pytest.fixture(scope="module")
+def seeded(database_factory):
+    """A demo database with the scale seed run once on top; the tests only read it."""
+    app = database_factory("scale", seed=True)
+    with app.app_context():
+        before = table_counts()
+        report = load_scale(ITEMS, APPLICATIONS)
+        db.session.commit()
+        db.session.remove()
+    return app, report, before
+
+
+@pytest.fixture
+def ctx(seeded):
+    app, report, before = seeded
+    with app.app_context():
+        yield report, before
+        db.session.remove()
+
+
+def sc_versions() -> list[ItemVersion]:
+    return list(db.session.scalars(
+        select(ItemVersion).join(ServiceItem, ServiceItem.id == ItemVersion.item_id)
+        .where(ServiceItem.code.like("SC%"))
+        .options(selectinload(ItemVersion.requirements), selectinload(ItemVersion.themes),
+                 selectinload(ItemVersion.item))
+        .order_by(ServiceItem.code)
+    ))
+
+
+def test_the_report_matches_what_the_database_gained(ctx):
+    report, before = ctx
+    after = table_counts()
+    gained = {name: after[name] - before[name] for name in after}
+    assert gained["ServiceItem"] == report.items == ITEMS
+    assert gained["ItemVersion"] == report.versions == ITEMS
+    assert gained["MaterialRequirement"] == report.requirements
+    assert gained["Application"] == report.applications == APPLICATIONS
+    assert gained["Citizen"] == report.citizens == APPLICATIONS // 2
+    assert gained["ApplicationMaterial"] == report.application_materials > APPLICATIONS
+    assert gained["Department"] == report.departments
+    assert gained["MaterialType"] == report.material_types
+    # no events: the audit hash chain is left exactly as it was
+    assert gained["Event"] == 0
+
+
+def test_a_shanghai_size_skeleton_grown_from_the_demo_catalogue(ctx):
+    report, before = ctx
+    # the demo's 13 departments are reused, 27 more are added: 40 that own items
+    assert report.departments == 27
+    owners = db.session.scalar(select(func.count(func.distinct(ServiceItem.department_id)))
+                               .where(ServiceItem.code.like("SC%")))
+    assert owners == 40
+    assert 280 <= count(MaterialType) <= 320
+    # the demo's material types are reused, not copied
+    assert count(MaterialType, MaterialType.code.like("SCM%")) == 0
+    assert count(MaterialType, MaterialType.name == "居民身份证") == 1
+
+
+def test_codes_and_numbers_are_unique_well_formed_and_apart_from_the_demo(ctx):
+    codes = list(db.session.scalars(select(ServiceItem.code).where(ServiceItem.code.like("SC%"))))
+    assert len(codes) == ITEMS
+    assert all(re.fullmatch(r"SC\d{10}", c) for c in codes)
+    demo_codes = db.session.scalars(select(ServiceItem.code).where(~ServiceItem.code.like("SC%")))
+    assert all(not c.startswith("SC") for c in demo_codes)
+    numbers = list(db.session.scalars(select(Application.number).where(Application.number.like("SC%"))))
+    assert len(numbers) == len(set(numbers)) == APPLICATIONS
+    assert all(re.fullmatch(r"SC20\d{6}\d{7}", n) for n in numbers)
+
+
+def test_items_have_realistic_varied_names(ctx):
+    names = [v.name for v in sc_versions()]
+    assert len(set(names)) == len(names)
+    assert any(n.endswith("居住证申领") and n != "居住证申领" for n in names)
+    districts = Counter(re.match(r"(.+?[区])", n).group(1) for n in names)
+    assert len(districts) == 16
+
+
+def test_every_item_is_published_once_with_a_valid_guide_record(ctx):
+    versions = sc_versions()
+    assert len(versions) == ITEMS
+    for v in versions:
+        assert v.status == VersionStatus.published and v.number == 1
+        assert v.item.published_version_id == v.id
+        assert v.published_at is not None
+        assert v.department_id == v.item.department_id
+        assert v.themes, v.name
+        assert v.search_text == build_search_text(v.item.code, v.name, v.keywords, v.synonyms)
+
+
+def test_requirements_point_at_existing_material_types(ctx):
+    known = set(db.session.scalars(select(MaterialType.id)))
+    for v in sc_versions():
+        assert 2 <= len(v.requirements) <= 10, v.name
+        types = [r.material_type_id for r in v.requirements]
+        assert set(types) <= known
+        assert len(types) == len(set(types)), f"{v.name} asks for one material twice"
+        assert [r.position for r in v.requirements] == list(range(len(types)))
+
+
+def test_generated_guides_pass_the_publish_rules(ctx):
+    assert len(item_patterns()) <= ITEMS  # so every pattern's guide is checked
+    for v in sc_versions():
+        assert publish_errors(v) == {}, v.name
+
+
+def test_citizens_have_valid_unique_identities(ctx):
+    report, _ = ctx
+    people = db.session.execute(
+        select(Citizen.id_number, Citizen.phone, Citizen.gender)
+        .order_by(Citizen.id.desc()).limit(report.citizens)).all()
+    for id_number, phone, gender in people:
+        ric.validate(id_number)
+        assert gender == ("M" if int(id_number[16]) % 2 else "F")
+        assert re.fullmatch(r"1\d{10}", phone)
+    all_ids = list(db.session.scalars(select(Citizen.id_number)))
+    all_phones = [p for p in db.session.scalars(select(Citizen.phone)) if p]
+    assert len(all_ids) == len(set(all_ids))
+    assert len(all_phones) == len(set(all_phones))
+
+
+def test_applications_are_consistent_with_their_versions(ctx):
+    apps = list(db.session.scalars(
+        select(Application).where(Application.number.like("SC%"))
+        .options(selectinload(Application.materials).selectinload(ApplicationMaterial.requirement),
+                 selectinload(Application.item_version))))
+    assert set(Counter(a.status for a in apps)) == {"submitted", "accepted", "in_review", "approved",
+                                                    "completed"}
+    assert len({a.channel for a in apps}) >= 2
+    for a in apps:
+        assert a.item_version.item.code.startswith("SC")
+        assert a.department_id == a.item_version.department_id
+        assert a.materials, a.number
+        assert all(m.requirement.version_id == a.item_version_id for m in a.materials)
+        assert (a.accepted_at is not None) == (a.status != "submitted")
+        assert (a.due_date is not None) == (a.accepted_at is not None)
+        if a.accepted_at:
+            assert a.submitted_at <= a.accepted_at
+            assert a.due_date >= a.accepted_at.date()
+        if a.status in ("approved", "completed"):
+            assert a.accepted_at <= a.decided_at
+        assert (a.completed_at is not None) == (a.status == "completed")
+        assert a.form_data.get("name") and a.form_data.get("phone")
+
+
+def test_a_second_run_is_refused_and_writes_nothing(ctx):
+    before = table_counts()
+    with pytest.raises(ScaleRefused, match="already present"):
+        load_scale(5, 5)
+    db.session.rollback()
+    assert table_counts() == before
+
+
+@pytest.fixture(scope="module")
+def empty_app(database_factory):
+    return database_factory("scale-empty", seed=False)
+
+
+def test_cli_on_an_empty_database_then_refuses_a_second_run(empty_app):
+    runner = empty_app.test_cli_runner()
+    result = runner.invoke(args=["seed", "scale", "--items", "60", "--applications", "80"])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"[\d,]+ rows in [\d.]+ s: [\d,]+ rows/s", result.output)
+    with empty_app.app_context():
+        assert count(ServiceItem) == 60
+        assert count(Application) == 80
+        assert count(Department) == 40
+        # without the demo its material types are copied under codes the demo will not use
+        assert count(MaterialType, MaterialType.code == "SCM001") == 1
+        assert count(MaterialType, MaterialType.code == "M001") == 0
+        db.session.remove()
+
+    again = runner.invoke(args=["seed", "scale", "--items", "10", "--applications", "0"])
+    assert again.exit_code == 1
+    assert "already present" in again.output
+    with empty_app.app_context():
+        assert count(ServiceItem) == 60
+        db.session.remove()
+
+    # the demo seed still loads afterwards: no code collides
+    demo = runner.invoke(args=["seed", "demo"])
+    assert demo.exit_code == 0, demo.output
+    with empty_app.app_context():
+        assert count(ServiceItem) == 60 + count(ServiceItem, ~ServiceItem.code.like("SC%"))
+        assert count(ServiceItem, ~ServiceItem.code.like("SC%")) >= 40
+        db.session.remove()
+
+
+def test_cli_refuses_in_production_and_bad_sizes(database_factory):
+    app = database_factory("scale-refuse", seed=False)
+    runner = app.test_cli_runner()
+    too_many = runner.invoke(args=["seed", "scale", "--items", str(max_items() + 1)])
+    assert too_many.exit_code == 2 and "at most" in too_many.output
+    negative = runner.invoke(args=["seed", "scale", "--items", "5", "--applications", "-1"])
+    assert negative.exit_code == 2
+    app.config["PORTAL_ENV"] = "production"
+    try:
+        refused = runner.invoke(args=["seed", "scale", "--items", "5", "--applications", "5"])
+    finally:
+        app.config["PORTAL_ENV"] = "development"
+    assert refused.exit_code == 1
+    assert "production" in refused.output
+    with app.app_context():
+        assert count(ServiceItem) == 0 and count(Department) == 0
+        db.session.remove()
