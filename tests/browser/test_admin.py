@@ -172,6 +172,20 @@ def test_admin_publishes_an_item_then_edits_it_into_version_two(page, live_serve
     expect(diff).to_contain_text("事项名称")
     assert_accessible(page, "version diff")
 
+    # a citizen finds the new item by its pinyin initials and reads version 2 of its guide
+    visitor = page.context.browser.new_page()
+    try:
+        visitor.goto(live_server + "/")
+        visitor.fill("main input[name=q]", "llqcssx")
+        visitor.press("main input[name=q]", "Enter")
+        visitor.wait_for_load_state("networkidle")
+        visitor.get_by_role("link", name="浏览器测试事项（第二版）").first.click()
+        visitor.wait_for_load_state("networkidle")
+        assert visitor.locator("h1").inner_text() == "浏览器测试事项（第二版）"
+        assert_accessible(visitor, "the new item's guide")
+    finally:
+        visitor.close()
+
     # an incomplete draft: the publishing errors are named and linked
     page.goto(live_server + "/admin/items/new")
     page.fill("#code", "BROWSER00002")
