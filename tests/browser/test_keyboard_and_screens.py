@@ -1,0 +1,116 @@
+"""Keyboard only: an elderly citizen logs in, turns on elder mode, finds an item, applies and
+submits with Tab, Shift+Tab, Enter, Space, arrow keys and typing — never the mouse. And the
+README's screenshots of a guide page in both modes, taken here so they stay current."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.browser.conftest import assert_accessible
+
+pytestmark = pytest.mark.browser
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+FOCUS_VISIBLE = """() => {
+  const el = document.activeElement;
+  const s = getComputedStyle(el);
+  const r = el.getBoundingClientRect();
+  return {outline: s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2,
+          shadow: s.boxShadow !== 'none', inView: r.bottom > 0 && r.top < innerHeight};
+}"""
+
+
+def tab_to(page, selector: str, *, backwards: bool = False, limit: int = 80) -> None:
+    """Press Tab (or Shift+Tab) until the focus is on ``selector``; the focus must show."""
+    for _ in range(limit):
+        page.keyboard.press("Shift+Tab" if backwards else "Tab")
+        if page.evaluate("(sel) => document.activeElement && document.activeElement.matches(sel)", selector):
+            focus = page.evaluate(FOCUS_VISIBLE)
+            assert focus["outline"] or focus["shadow"], f"focus on {selector} is not visible"
+            assert focus["inView"], f"focus on {selector} is hidden off screen"
+            return
+    raise AssertionError(f"{selector} cannot be reached with the keyboard")
+
+
+def test_elderly_citizen_applies_with_the_keyboard_only(page, live_server):
+    page.goto(live_server + "/auth/login")
+    tab_to(page, "#login")
+    page.keyboard.type("13800000003")
+    page.keyboard.press("Tab")
+    page.keyboard.type("Demo@2026")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r".*/profile$"))
+
+    page.goto(live_server + "/")
+    if not page.evaluate("document.documentElement.classList.contains('elder')"):
+        tab_to(page, "button.elder-switch")
+        page.keyboard.press("Enter")
+        page.wait_for_load_state("networkidle")
+    assert page.evaluate("document.documentElement.classList.contains('elder')")
+
+    tab_to(page, "main input[name=q]")
+    page.keyboard.type("老年人优待证")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r".*/search\?.*"))
+    tab_to(page, "main a[href$='/items/330100MZ0003']")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r".*/items/330100MZ0003$"))
+    tab_to(page, "main a[href$='/apply/330100MZ0003']")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r".*/apply/330100MZ0003$"))
+    tab_to(page, "main form button[type=submit]")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r".*/conditions$"))
+
+    tab_to(page, "#c_residence-1")
+    page.keyboard.press("Space")  # 本市户籍
+    tab_to(page, "#c_agent-1")
+    page.keyboard.press("ArrowDown")  # 否，本人办理 (arrow keys move within a radio group)
+    assert page.is_checked("#c_agent-2")
+    tab_to(page, "main form button[type=submit]")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r".*/form$"))
+
+    assert page.input_value("#q_name") == "王秀兰"
+    tab_to(page, "#q_address")
+    page.keyboard.press("Control+A")
+    page.keyboard.type("上海市徐汇区天平路 12 号")
+    tab_to(page, "main form button[type=submit]")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r".*/materials$"))
+
+    tab_to(page, "input[value=none]")
+    page.keyboard.press("Space")  # the optional photo: not provided
+    tab_to(page, "#choices button[type=submit]")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r".*/confirm$"))
+    assert page.locator("#error-summary").count() == 0
+
+    tab_to(page, "#consent")
+    page.keyboard.press("Space")
+    tab_to(page, "main form[action$='/submit'] button[type=submit]")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r".*/cases/\d+$"))
+    assert re.search(r"WB\d{14}", page.inner_text("main"))
+    assert_accessible(page, "case page in elder mode after a keyboard-only journey")
+
+    # back to standard mode for the accounts other tests share
+    page.goto(live_server + "/")
+    tab_to(page, "button.elder-switch")
+    page.keyboard.press("Enter")
+    page.wait_for_load_state("networkidle")
+
+
+def test_screenshots_of_a_guide_in_both_modes(browser, live_server):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for mode in ("normal", "elder"):
+        context = browser.new_context(locale="zh-CN", viewport={"width": 1100, "height": 1400})
+        if mode == "elder":
+            context.add_cookies([{"name": "elder_mode", "value": "1", "url": live_server}])
+        page = context.new_page()
+        page.goto(live_server + "/items/330100MZ0003")
+        assert page.evaluate("document.documentElement.classList.contains('elder')") == (mode == "elder")
+        page.screenshot(path=str(SCREENSHOTS / f"guide-{mode}.png"))
+        context.close()
+    assert (SCREENSHOTS / "guide-elder.png").stat().st_size > 10_000
