@@ -26,6 +26,8 @@ DEFAULTS: dict[str, object] = {
     "LOGIN_FAILURE_WINDOW_MINUTES": 15,
     "PERMANENT_SESSION_MINUTES": 30,
     "MESSAGE_SENDER": "services.messages:LogSender",
+    # printed in the QR codes of notices and e-licences; empty means a path relative to the site
+    "PUBLIC_BASE_URL": "http://127.0.0.1:5000",
 }
 
 MIN_SECRET_BYTES = 32

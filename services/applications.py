@@ -35,7 +35,7 @@ from portal.models import (
     VersionStatus,
 )
 from portal.models.base import utcnow
-from services import audit, messages, proxies, reuse, workdays
+from services import audit, messages, proxies, reuse, workdays, workflow
 from services.errors import Conflict, NotFound, ValidationError
 from services.identity import normalise_phone, parse_resident_id
 
@@ -468,17 +468,18 @@ def submit_application(actor: User, application_id: int, token: str) -> Applicat
         "materials": {str(m.requirement_id): str(m.satisfied_by) for m in app.materials},
     })
     messages.notify(app.applicant, "submitted", application=app)
+    workflow.after_submission(app)
     return app
 
 
-def withdraw_application(actor: User, application_id: int, reason: str = "") -> Application:
+def withdraw_application(actor: User, application_id: int, reason: str = "",
+                         expected_version: int | None = None) -> Application:
+    """The citizen withdraws a case until a decision is made (the workflow table's "withdraw")."""
     app = get_own_application(actor, application_id)
-    if app.status in (DRAFT, *CLOSED_STATES, "approved"):
+    if app.status not in workflow.TRANSITIONS["withdraw"].sources:
         raise Conflict(str(_l("该办件当前状态不能撤回")))
-    app.status = "withdrawn"
-    db.session.flush()
-    audit.record_event("withdrawn", actor=actor, application_id=app.id, details={"reason": reason[:200]})
-    return app
+    return workflow.perform(actor, app.id, "withdraw",
+                            app.version if expected_version is None else expected_version, reason=reason)
 
 
 def list_own_applications(actor: User) -> list[Application]:

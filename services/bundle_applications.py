@@ -25,7 +25,7 @@ from portal.models import (
 )
 from portal.models.base import utcnow
 from services import applications as single
-from services import audit, messages
+from services import audit, messages, workflow
 from services.errors import Conflict, NotFound, ValidationError
 
 DRAFT = single.DRAFT
@@ -277,6 +277,8 @@ def submit_bundle(actor: User, parent_id: int, token: str) -> Application:
         audit.record_event("submitted", actor=actor, application_id=child.id,
                            details={"number": child.number, "parent": parent.number})
     messages.notify(parent.applicant, "submitted", application=parent, item=parent.title)
+    for child in parent.children:
+        workflow.after_submission(child)
     return parent
 
 

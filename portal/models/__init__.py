@@ -22,6 +22,17 @@ from portal.models.catalogue import (
 )
 from portal.models.documents import Document, DocumentStatus, ELicence, Grade
 from portal.models.messages import Authorisation, Message, OutboxMessage
+from portal.models.workflow import (
+    CorrectionException,
+    CorrectionRequest,
+    FollowUpTicket,
+    JobClaim,
+    Notice,
+    PostCheckTask,
+    StaffReminder,
+    Suspension,
+    Visit,
+)
 
 __all__ = [
     "Application",
@@ -32,24 +43,33 @@ __all__ = [
     "CalendarDay",
     "Channel",
     "Citizen",
+    "CorrectionException",
+    "CorrectionRequest",
     "DailyCounter",
     "Department",
     "Document",
     "DocumentStatus",
     "ELicence",
     "Event",
+    "FollowUpTicket",
     "Grade",
     "ItemVersion",
+    "JobClaim",
     "LoginFailure",
     "MaterialRequirement",
     "MaterialType",
     "Message",
+    "Notice",
     "OutboxMessage",
+    "PostCheckTask",
     "Rating",
     "Role",
     "SatisfiedBy",
     "ServiceItem",
+    "StaffReminder",
+    "Suspension",
     "Theme",
     "User",
     "VersionStatus",
+    "Visit",
 ]
