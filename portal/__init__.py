@@ -57,11 +57,17 @@ def create_app(config: dict | None = None) -> Flask:
     from portal.cli import register_cli
     from portal.errors import register_error_handlers
     from portal.main import bp as main_bp
+    from portal.review import admin_bp as review_admin_bp
+    from portal.review import bp as review_bp
+    from portal.review import public_bp as notices_bp
     from portal.templating import register_template_helpers
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp, url_prefix="/auth")
     app.register_blueprint(apply_bp)
+    app.register_blueprint(review_bp)
+    app.register_blueprint(review_admin_bp)
+    app.register_blueprint(notices_bp)
     register_error_handlers(app)
     register_template_helpers(app)
     register_cli(app)

@@ -1,4 +1,4 @@
-"""Operator commands: `flask seed …`, `flask audit …`, `flask files …`."""
+"""Operator commands: `flask seed …`, `flask audit …`, `flask files …`, `flask jobs …`."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from portal.extensions import db
 seed_cli = AppGroup("seed", help="Load demo or scale data.")
 audit_cli = AppGroup("audit", help="Check the audit trail.")
 files_cli = AppGroup("files", help="Maintain stored files.")
+jobs_cli = AppGroup("jobs", help="Scheduled work (run every minute from cron).")
 
 
 @seed_cli.command("demo")
@@ -49,7 +50,17 @@ def files_cleanup(older_than: int) -> None:
     click.echo(f"removed {removed} stray temporary files")
 
 
+@jobs_cli.command("run")
+def jobs_run() -> None:
+    """Reminders, overdue and 视为受理 flags, 容缺 deadlines, post-checks, the outbox (idempotent)."""
+    from services.jobs import run_jobs
+
+    report = run_jobs()
+    click.echo(f"jobs done: {report}")
+
+
 def register_cli(app: Flask) -> None:
     app.cli.add_command(seed_cli)
     app.cli.add_command(audit_cli)
     app.cli.add_command(files_cli)
+    app.cli.add_command(jobs_cli)

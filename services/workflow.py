@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
@@ -183,10 +184,10 @@ def _check(actor: User | None, app: Application, action: str, expected_version: 
         raise NotFound(str(_l("办件不存在")))
     if role not in spec.roles:
         raise NotAuthorized(str(_l("您的角色不能进行此操作")))
+    if expected_version is not None and expected_version != app.version:
+        raise Conflict(str(CONFLICT_MESSAGE))  # a stale page: someone acted since it was shown
     if app.status not in spec.sources:
         raise Conflict(str(STATE_MESSAGE))
-    if expected_version is not None and expected_version != app.version:
-        raise Conflict(str(CONFLICT_MESSAGE))
     return spec
 
 
@@ -297,7 +298,9 @@ def _material_name(material: ApplicationMaterial) -> str:
     return material.requirement.material_type.name
 
 
-def _remind_department(app: Application, kind: str, body: str) -> None:
+def _remind_department(app: Application, kind: str, body: Any) -> None:
+    with force_locale("zh_CN"):  # staff read reminders in Chinese whoever caused them
+        body = str(body)
     db.session.add(StaffReminder(department_id=app.department_id, user_id=app.assignee_id,
                                  application_id=app.id, kind=kind, body=body))
 
@@ -438,8 +441,8 @@ def _resubmit(actor, app, version, *, answers: dict[str, Any] | None = None,
     _transition(actor, app, "resubmit", version, values={"form_data": form_data},
                 details={"round": request.round, "fields": sorted(field_keys),
                          "materials": sorted(material_keys)})
-    _remind_department(app, "resubmitted", str(_l("办件 %(number)s 已按补正通知书补正，请继续预审",
-                                                  number=app.number)))
+    _remind_department(app, "resubmitted", _l("办件 %(number)s 已按补正通知书补正，请继续预审",
+                                              number=app.number))
     return app
 
 
@@ -561,8 +564,8 @@ def _supply_materials(actor, app, version, *, documents: dict[int, int] | None =
         raise ValidationError(errors)
     names = [_material_name(deferred[r]) for r in chosen]
     _transition(actor, app, "supply_materials", version, details={"supplied": names})
-    _remind_department(app, "supplied", str(_l("办件 %(number)s 已补交容缺材料：%(names)s，请审核",
-                                               number=app.number, names="、".join(names))))
+    _remind_department(app, "supplied", _l("办件 %(number)s 已补交容缺材料：%(names)s，请审核",
+                                           number=app.number, names="、".join(names)))
     return app
 
 
