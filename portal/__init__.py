@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from flask import Flask, g, request, session
+from flask import Flask, g, has_request_context, request, session
 from flask_login import current_user
 
 from portal import database
@@ -14,6 +14,8 @@ from portal.extensions import babel, csrf, db, login_manager, migrate
 
 
 def select_locale() -> str:
+    if not has_request_context():  # the CLI and scheduled jobs speak Chinese
+        return "zh_CN"
     languages = ("zh_CN", "en")
     if current_user and current_user.is_authenticated and current_user.locale in languages:
         return current_user.locale
