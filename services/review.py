@@ -243,7 +243,7 @@ def case_view(actor: User, application_id: int, *, revealed: bool = False) -> Ca
     post_check = db.session.scalar(select(PostCheckTask).where(PostCheckTask.application_id == app.id))
     return CaseView(
         app=app, revealed=revealed, applicant=applicant, answers=answers, materials=materials,
-        events=events, notices=notices.notices_of(app.id), actions=workflow.allowed_actions(app, actor),
+        events=events, notices=notices.notices_of(app.id), actions=workflow.offered_actions(app, actor),
         failed_rules=auto_approval.failed_rules(app.id), steps=app.item_version.steps or [],
         correction=workflow.open_correction(app), post_check=post_check, suspension=suspension,
         visit_count=app.visit_count, promised_visits=visits.promised_visits(app),

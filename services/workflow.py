@@ -139,6 +139,27 @@ def allowed_actions(app: Application, actor: User | None) -> list[str]:
     return [name for name, t in TRANSITIONS.items() if app.status in t.sources and role in t.roles]
 
 
+def offered_actions(app: Application, actor: User | None) -> list[str]:
+    """The allowed actions that also fit this case (容缺 only with deferred materials, 即办 only
+    for 即办件 …): what the case page offers as buttons."""
+    deferred = bool(_materials(app, SatisfiedBy.deferred))
+    committed = bool(_materials(app, SatisfiedBy.commitment))
+    unfit = set()
+    if deferred or committed:
+        unfit |= {"accept", "approve_instantly"}
+    if not deferred:
+        unfit.add("accept_pending_materials")
+    if not committed or deferred:
+        unfit.add("accept_on_commitment")
+    if app.item_version is None or app.item_version.case_type != "instant":
+        unfit.add("approve_instantly")
+    if app.current_step + 1 >= len(app.item_version.steps or []) if app.item_version else True:
+        unfit.add("advance_step")
+    if actor is not None and app.assignee_id == actor.id:
+        unfit.add("claim")
+    return [a for a in allowed_actions(app, actor) if a not in unfit]
+
+
 # ---- loading and checking ------------------------------------------------------------------
 
 def load_case(application_id: int, *, for_update: bool = False) -> Application:

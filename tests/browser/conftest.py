@@ -19,9 +19,14 @@ WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 
 
 @pytest.fixture(scope="session")
-def live_server(database_factory) -> Iterator[str]:
-    app = database_factory("live", seed=True)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+def live_app(database_factory):
+    """The live server's app, for fixtures that prepare data through the services."""
+    return database_factory("live", seed=True)
+
+
+@pytest.fixture(scope="session")
+def live_server(live_app) -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, live_app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"

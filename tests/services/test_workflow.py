@@ -483,3 +483,16 @@ def test_an_application_of_another_department_is_not_found_for_the_staff_page(pe
         workflow.get_staff_case(user("reviewer02"), permit.id)
     assert workflow.get_staff_case(user("reviewer01"), permit.id).id == permit.id
     assert db.session.get(Application, permit.id).department_id == user("reviewer01").department_id
+
+
+def test_the_case_page_offers_only_the_actions_that_fit(permit, reviewer, app_ctx):
+    offered = workflow.offered_actions(permit, reviewer)
+    assert {"accept", "not_accept", "request_correction", "claim"} <= set(offered)
+    assert not {"accept_pending_materials", "accept_on_commitment", "approve_instantly"} & set(offered)
+    deferred = submit_case("13800000003", UNEMPLOYMENT, {"reason": "dismissed"},
+                           options={"解除或终止劳动关系证明": "deferred"})
+    hr = user("reviewer02")
+    offered = workflow.offered_actions(deferred, hr)
+    assert "accept_pending_materials" in offered and "accept" not in offered
+    assert "approve_instantly" not in offered  # 即办件, but a material is still to come
+    assert workflow.offered_actions(permit, user("13800000002")) == ["withdraw"]
