@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, ForeignKey, Index, String, Text, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -37,6 +37,11 @@ class Notice(db.Model):
     check_code: Mapped[str] = mapped_column(String(16))
 
     department: Mapped[Department | None] = relationship()
+
+
+@event.listens_for(Notice, "before_update")
+def _notices_are_immutable(mapper, connection, target: Notice) -> None:
+    raise ValueError("a notice is kept exactly as issued; issue a new one instead")
 
 
 class CorrectionRequest(db.Model):

@@ -7,6 +7,7 @@ import io
 from flask import abort, flash, redirect, render_template, request, send_file, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from wtforms.fields.choices import SelectChoice
 
 from forms.review import ACTION_FORMS, PostCheckForm, VerdictForm, VisitForm
 from portal.extensions import db
@@ -62,8 +63,6 @@ def _forms_for(view: review.CaseView, failed: tuple[str, object] | None = None) 
             continue
         form = failed[1] if failed and failed[0] == action else form_class(formdata=None, prefix=action)
         if hasattr(form, "assignee_id"):
-            from wtforms.fields.choices import SelectChoice
-
             empty = [SelectChoice("", _("（不变）"))] if action == "advance_step" else []
             form.assignee_id.choices = empty + [SelectChoice(v, label) for v, label in choices]
         forms[action] = form
@@ -105,11 +104,9 @@ def act(case_id: int, action: str):
         abort(404)
     form = form_class(prefix=action)
     if hasattr(form, "assignee_id"):
-        view = review.case_view(current_user, case_id)
-        from wtforms.fields.choices import SelectChoice
-
-        form.assignee_id.choices = [SelectChoice("", "")] + [SelectChoice(str(u.id), u.display_name)
-                                                            for u in view.reviewers]
+        app = workflow.get_staff_case(current_user, case_id)
+        form.assignee_id.choices = [SelectChoice("", "")] + [
+            SelectChoice(str(u.id), u.display_name) for u in review.department_reviewers(app.department_id)]
     if not form.validate():
         return render_case(case_id, failed=(action, form), status=422)
     params = {name: field.data for name, field in form._fields.items()}

@@ -270,3 +270,46 @@ def test_admin_records_a_correction_exception_with_errors_next_to_the_fields(cli
     token = csrf_token(client, "/review/admin/")
     response = client.post("/review/admin/exceptions", data={"csrf_token": token, "case": "NO-SUCH", "reason": "x"})
     assert response.status_code == 422 and 'id="case-error"' in response.get_data(as_text=True)
+
+
+def test_supplying_deferred_materials_refuses_someone_elses_document(client, query):
+    def deferred_case():
+        case = submit_case("13800000002", UNEMPLOYMENT, {"reason": "dismissed"},
+                           options={"解除或终止劳动关系证明": "deferred"})
+        workflow.perform(user("reviewer02"), case.id, "accept_pending_materials", case.version,
+                         supply_deadline=case.submitted_at.date())
+        proof = next(m for m in case.materials if m.satisfied_by.value == "deferred")
+        from tests.workflow_cases import upload
+        mine = upload(case.applicant, proof.requirement.material_type)
+        theirs = upload(user("13800000001").citizen, proof.requirement.material_type)
+        db.session.commit()
+        return case.id, case.version, proof.requirement_id, mine.id, theirs.id
+    case_id, version, req_id, mine, theirs = query(deferred_case)
+    login(client, "13800000002")
+    page = client.get(f"/cases/{case_id}/supply").get_data(as_text=True)
+    assert f'value="doc:{mine}"' in page and f'value="doc:{theirs}"' not in page
+    token = csrf_token(client, f"/cases/{case_id}/supply")
+    refused = client.post(f"/cases/{case_id}/supply", data={"csrf_token": token, "version": version,
+                                                           f"m_{req_id}": f"doc:{theirs}"})
+    assert refused.status_code == 422
+    malformed = client.post(f"/cases/{case_id}/supply", data={"csrf_token": token, "version": version,
+                                                             f"m_{req_id}": "doc:../../etc"})
+    assert malformed.status_code == 400
+    done = client.post(f"/cases/{case_id}/supply", data={"csrf_token": token, "version": version,
+                                                        f"m_{req_id}": f"doc:{mine}"})
+    assert done.status_code == 302
+    material = query(lambda: next(m for m in db.session.get(Application, case_id).materials
+                                  if m.requirement_id == req_id))
+    assert material.document_id == mine and material.verdict == "supplied"
+
+
+def test_withdrawal_through_the_web_uses_the_version_the_citizen_saw(client, query):
+    case_id = make_case(query)
+    _, version = case_state(query, case_id)
+    login(client, "13800000002")
+    token = csrf_token(client, f"/cases/{case_id}")
+    stale = client.post(f"/cases/{case_id}/withdraw", data={"csrf_token": token, "version": version - 1})
+    assert stale.status_code == 409
+    assert client.post(f"/cases/{case_id}/withdraw",
+                       data={"csrf_token": token, "version": version}).status_code == 302
+    assert case_state(query, case_id)[0] == "withdrawn"

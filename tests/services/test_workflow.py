@@ -496,3 +496,12 @@ def test_the_case_page_offers_only_the_actions_that_fit(permit, reviewer, app_ct
     assert "accept_pending_materials" in offered and "accept" not in offered
     assert "approve_instantly" not in offered  # 即办件, but a material is still to come
     assert workflow.offered_actions(permit, user("13800000002")) == ["withdraw"]
+
+
+def test_an_issued_notice_cannot_be_changed_through_the_models(permit, reviewer):
+    workflow.perform(reviewer, permit.id, "accept", permit.version)
+    [notice] = notices_of(permit)
+    notice.sha256 = "0" * 64
+    with pytest.raises(ValueError):
+        db.session.flush()
+    db.session.rollback()
