@@ -462,13 +462,14 @@ def submit_application(actor: User, application_id: int, token: str) -> Applicat
     app.materials_reused = sum(1 for m in required if m.satisfied_by in
                                (SatisfiedBy.elicence, SatisfiedBy.library, SatisfiedBy.shared))
     db.session.flush()
-    audit.record_event("submitted", actor=actor, application_id=app.id, details={
-        "number": app.number, "channel": str(app.channel), "applicant": app.applicant_id,
-        "agent": app.agent_id,
-        "materials": {str(m.requirement_id): str(m.satisfied_by) for m in app.materials},
-    })
-    messages.notify(app.applicant, "submitted", application=app)
-    workflow.after_submission(app)
+    with audit.deferred_events():  # 秒批 may render notices and a licence before the appends
+        audit.record_event("submitted", actor=actor, application_id=app.id, details={
+            "number": app.number, "channel": str(app.channel), "applicant": app.applicant_id,
+            "agent": app.agent_id,
+            "materials": {str(m.requirement_id): str(m.satisfied_by) for m in app.materials},
+        })
+        messages.notify(app.applicant, "submitted", application=app)
+        workflow.after_submission(app)
     return app
 
 

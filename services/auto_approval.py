@@ -94,9 +94,14 @@ def _answer_in(app: Application, rule: dict[str, Any], day: date) -> RuleResult:
     answers = {**(app.form_data or {}), **(app.condition_answers or {})}
     answer = answers.get(key)
     passed = answer is not None and str(answer) in values
+    version = app.item_version
+    question = next((q for q in [*(version.condition_questions or []), *(version.questions or [])]
+                     if q.get("key") == key), {"label": key})
+    labels = {str(o[0]): str(o[1]) for o in question.get("options") or []}
     return RuleResult("answer_in", rule, passed, {"question": key, "answer": answer},
-                      str(_l("“%(key)s”的回答为 %(answer)s，要求为 %(values)s之一",
-                             key=key, answer=answer if answer is not None else "—", values="、".join(values))))
+                      str(_l("“%(key)s”的回答为 %(answer)s，要求为 %(values)s之一", key=question["label"],
+                             answer=labels.get(str(answer), answer) if answer is not None else "—",
+                             values="、".join(labels.get(v, v) for v in values))))
 
 
 CHECKS = {"min_age": _min_age, "elicence": _elicence, "answer_in": _answer_in}

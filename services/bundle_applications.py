@@ -270,15 +270,16 @@ def submit_bundle(actor: User, parent_id: int, token: str) -> Application:
         reused += child.materials_reused
     parent.materials_required, parent.materials_reused = required, reused
     db.session.flush()
-    audit.record_event("submitted", actor=actor, application_id=parent.id, details={
-        "number": parent.number, "bundle": parent.bundle_id,
-        "children": [c.number for c in parent.children]})
-    for child in parent.children:
-        audit.record_event("submitted", actor=actor, application_id=child.id,
-                           details={"number": child.number, "parent": parent.number})
-    messages.notify(parent.applicant, "submitted", application=parent, item=parent.title)
-    for child in parent.children:
-        workflow.after_submission(child)
+    with audit.deferred_events():  # 秒批 may render notices and licences before the appends
+        audit.record_event("submitted", actor=actor, application_id=parent.id, details={
+            "number": parent.number, "bundle": parent.bundle_id,
+            "children": [c.number for c in parent.children]})
+        for child in parent.children:
+            audit.record_event("submitted", actor=actor, application_id=child.id,
+                               details={"number": child.number, "parent": parent.number})
+        messages.notify(parent.applicant, "submitted", application=parent, item=parent.title)
+        for child in parent.children:
+            workflow.after_submission(child)
     return parent
 
 

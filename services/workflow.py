@@ -257,7 +257,8 @@ def perform(actor: User | None, application_id: int, action: str, expected_versi
         raise NotFound(str(_l("没有这个操作")))
     app = load_case(application_id)
     _check(actor, app, action, expected_version)
-    return handler(actor, app, expected_version, **params)
+    with audit.deferred_events():  # the chain's lock is not held while PDFs render
+        return handler(actor, app, expected_version, **params)
 
 
 # ---- helpers -------------------------------------------------------------------------------

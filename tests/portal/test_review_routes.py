@@ -313,3 +313,49 @@ def test_withdrawal_through_the_web_uses_the_version_the_citizen_saw(client, que
     assert client.post(f"/cases/{case_id}/withdraw",
                        data={"csrf_token": token, "version": version}).status_code == 302
     assert case_state(query, case_id)[0] == "withdrawn"
+
+
+def test_oversized_and_malformed_decisions_are_refused_and_change_nothing(client, query):
+    case_id = make_case(query)
+    other_case = make_case(query, login_name="13800000003")
+    other_material = query(lambda: db.session.get(Application, other_case).materials[0].id)
+
+    def to_review():
+        from portal.models import User
+        actor = db.session.get(User, query_reviewer)
+        app = db.session.get(Application, case_id)
+        workflow.perform(actor, case_id, "accept", app.version)
+        workflow.perform(actor, case_id, "start_review", app.version)
+        db.session.commit()
+        return app.version
+    query_reviewer = query(lambda: user("reviewer01").id)
+    version = query(to_review)
+    login(client, "reviewer01")
+    too_long = act(client, case_id, "deny", version, reasons="理" * 2001)
+    assert too_long.status_code == 422 and 'id="deny-reasons-error"' in too_long.get_data(as_text=True)
+    bad_days = act(client, case_id, "suspend", version, kind="hearing", reason="听证", expected_days="999")
+    assert bad_days.status_code == 422 and 'id="suspend-expected_days-error"' in bad_days.get_data(as_text=True)
+    bad_kind = act(client, case_id, "suspend", version, kind="<script>", reason="x", expected_days="3")
+    assert bad_kind.status_code == 422
+    bad_assignee = act(client, case_id, "assign", version, assignee_id=str(query(lambda: user("reviewer02").id)))
+    assert bad_assignee.status_code == 422
+    token = csrf_token(client, f"/review/cases/{case_id}")
+    foreign = client.post(f"/review/cases/{case_id}/materials/{other_material}/verdict",
+                          data={"csrf_token": token, f"v{other_material}-verdict": "ok"})
+    assert foreign.status_code == 404
+    visit = client.post(f"/review/cases/{case_id}/visits", data={"csrf_token": token, "visit-kind": "party"})
+    assert visit.status_code == 422
+    assert case_state(query, case_id) == ("in_review", version)
+    assert query(lambda: db.session.get(Application, case_id).visit_count) == 0
+
+
+def test_the_case_page_shows_the_failed_auto_approval_rules(client, query):
+    from tests.workflow_cases import RESIDENCE_REGISTRATION
+
+    case_id = make_case(query, item=RESIDENCE_REGISTRATION, conditions={"housing": "rent"},
+                        options={"房屋租赁合同": "commitment"})
+    login(client, "reviewer01")
+    html = client.get(f"/review/cases/{case_id}").get_data(as_text=True)
+    assert "秒批未通过的规则" in html
+    assert "没有有效的居民身份证电子证照" in html and "租的房子" in html and "自己的房子" in html
+    assert "告知承诺受理" in html and 'action="/review/cases/%d/actions/accept"' % case_id not in html
