@@ -358,4 +358,4 @@ def test_the_case_page_shows_the_failed_auto_approval_rules(client, query):
     html = client.get(f"/review/cases/{case_id}").get_data(as_text=True)
     assert "秒批未通过的规则" in html
     assert "没有有效的居民身份证电子证照" in html and "租的房子" in html and "自己的房子" in html
-    assert "告知承诺受理" in html and 'action="/review/cases/%d/actions/accept"' % case_id not in html
+    assert "告知承诺受理" in html and f'action="/review/cases/{case_id}/actions/accept"' not in html
