@@ -359,3 +359,32 @@ def test_the_case_page_shows_the_failed_auto_approval_rules(client, query):
     assert "秒批未通过的规则" in html
     assert "没有有效的居民身份证电子证照" in html and "租的房子" in html and "自己的房子" in html
     assert "告知承诺受理" in html and f'action="/review/cases/{case_id}/actions/accept"' not in html
+
+
+def test_steps_suspension_and_delivery_through_the_web(client, query):
+    """户口迁移 (公安局, 10 工作日, no e-licence): the result waits for delivery after approval."""
+    case_id = make_case(query, item="户口迁移（投靠直系亲属迁入）", conditions={"relation": "kin", "divorced": "no"},
+                        answers={"host_id_number": "11010519491231002X"})
+    login(client, "reviewer01")
+    reviewer_id = query(lambda: user("reviewer01").id)
+    state = lambda: case_state(query, case_id)  # noqa: E731
+    act(client, case_id, "accept", state()[1])
+    act(client, case_id, "start_review", state()[1])
+    step_before = query(lambda: db.session.get(Application, case_id).current_step)
+    assert act(client, case_id, "advance_step", state()[1], assignee_id=str(reviewer_id)).status_code == 302
+    assert query(lambda: db.session.get(Application, case_id).current_step) == step_before + 1
+    assert act(client, case_id, "suspend", state()[1], kind="expert", reason="需专家评审亲属关系",
+               expected_days="5").status_code == 302
+    assert state()[0] == "suspended"
+    queue = client.get("/review/?status=suspended").get_data(as_text=True)
+    assert "特别程序中，计时暂停" in queue
+    act(client, case_id, "resume", state()[1])
+    act(client, case_id, "approve", state()[1], opinion="")
+    assert state()[0] == "approved"
+    refused = act(client, case_id, "complete", state()[1])
+    assert refused.status_code == 422 and 'id="complete-delivery-error"' in refused.get_data(as_text=True)
+    assert act(client, case_id, "complete", state()[1], delivery="pickup").status_code == 302
+    assert state()[0] == "completed"
+    kinds = query(lambda: db.session.scalars(select(Notice.kind).where(Notice.application_id == case_id)
+                                             .order_by(Notice.id)).all())
+    assert kinds == ["acceptance", "approval", "completion"]
