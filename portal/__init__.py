@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from flask import Flask, g, request, session
+from flask import Flask, g, has_request_context, request, session
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user
 
@@ -27,6 +27,8 @@ class PortalSessionInterface(SecureCookieSessionInterface):
 
 
 def select_locale() -> str:
+    if not has_request_context():  # the CLI and scheduled jobs speak Chinese
+        return "zh_CN"
     languages = ("zh_CN", "en")
     if current_user and current_user.is_authenticated and current_user.locale in languages:
         return current_user.locale
@@ -76,6 +78,9 @@ def create_app(config: dict | None = None) -> Flask:
     from portal.documents import verify_bp
     from portal.errors import register_error_handlers
     from portal.main import bp as main_bp
+    from portal.review import admin_bp as review_admin_bp
+    from portal.review import bp as review_bp
+    from portal.review import public_bp as notices_bp
     from portal.templating import register_template_helpers
 
     app.register_blueprint(main_bp)
@@ -86,6 +91,9 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(catalogue_bp)  # /catalogue, /search, /items/…, /bundles/…
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(downloads_bp, url_prefix="/downloads")
+    app.register_blueprint(review_bp)
+    app.register_blueprint(review_admin_bp)
+    app.register_blueprint(notices_bp)
     register_error_handlers(app)
     register_template_helpers(app)
     register_cli(app)

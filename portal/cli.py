@@ -1,4 +1,4 @@
-"""Operator commands: `flask seed …`, `flask audit …`, `flask files …`."""
+"""Operator commands: `flask seed …`, `flask audit …`, `flask files …`, `flask jobs …`."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from portal.extensions import db
 seed_cli = AppGroup("seed", help="Load demo or scale data.")
 audit_cli = AppGroup("audit", help="Check the audit trail.")
 files_cli = AppGroup("files", help="Maintain stored files.")
+jobs_cli = AppGroup("jobs", help="Scheduled work (run every minute from cron).")
 
 
 @seed_cli.command("demo")
@@ -79,14 +80,15 @@ def files_cleanup(older_than: int) -> None:
     """Remove temporary files and files without a database row that a crash left in UPLOAD_DIR."""
     from sqlalchemy import select
 
-    from portal.models import Document, MaterialType
+    from portal.models import Document, MaterialType, Notice
     from services.storage import remove_orphan_files, remove_stray_files
 
     def known(keys) -> set[str]:
-        """Every stored file a row still names: documents, material types' forms and examples."""
+        """Every stored file a row still names: documents, notices, material types' forms and examples."""
         keys = list(keys)
-        found = set(db.session.scalars(select(Document.storage_key).where(Document.storage_key.in_(keys))))
-        for column in (MaterialType.blank_form_key, MaterialType.example_key):
+        found = set()
+        for column in (Document.storage_key, Notice.storage_key, MaterialType.blank_form_key,
+                       MaterialType.example_key):
             found |= set(db.session.scalars(select(column).where(column.in_(keys))))
         return found
 
@@ -96,7 +98,17 @@ def files_cleanup(older_than: int) -> None:
     click.echo(f"removed {removed} stray temporary files and {orphans} files no row refers to")
 
 
+@jobs_cli.command("run")
+def jobs_run() -> None:
+    """Reminders, overdue and 视为受理 flags, 容缺 deadlines, post-checks, the outbox (idempotent)."""
+    from services.jobs import run_jobs
+
+    report = run_jobs()
+    click.echo(f"jobs done: {report}")
+
+
 def register_cli(app: Flask) -> None:
     app.cli.add_command(seed_cli)
     app.cli.add_command(audit_cli)
     app.cli.add_command(files_cli)
+    app.cli.add_command(jobs_cli)

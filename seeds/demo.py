@@ -11,7 +11,7 @@ from datetime import date, timedelta
 
 import click
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from portal.extensions import db
 from portal.models import (
@@ -203,6 +203,23 @@ def load_extra_citizens(count: int = 30) -> None:
                                             phone=None, address=person["address"])
 
 
+def load_review_queue() -> None:
+    """Cases waiting in the demo reviewers' queues, submitted online by 13800000003 (王秀兰):
+    for 市公安局 a 居住证 with uploaded scans and a 居住登记 on commitment (秒批 fails: no
+    身份证 e-licence), for 市人社局 a 失业登记 with the dismissal proof deferred (容缺)."""
+    from seeds.cases import submit_case
+
+    submit_case("13800000003", "居住证申领", {"basis": "work", "agent": "no"})
+    submit_case("13800000003", "居住登记", {"housing": "rent"}, options={"房屋租赁合同": "commitment"})
+    submit_case("13800000003", "失业登记", {"reason": "dismissed"},
+                options={"解除或终止劳动关系证明": "deferred"})
+    # the demo's history is in the past: its messages stay in the message centre, but no text
+    # message is queued for phones that only exist in the demo
+    from portal.models import OutboxMessage
+
+    db.session.execute(delete(OutboxMessage).where(OutboxMessage.status == "pending"))
+
+
 def load_demo() -> bool:
     """Load everything once; returns False when it was already there."""
     if is_loaded():
@@ -212,6 +229,7 @@ def load_demo() -> bool:
     load_history(users["13800000001"], users["reviewer01"], items)
     load_draft(users["13800000001"], items)
     load_extra_citizens()
+    load_review_queue()
     audit.record_event("demo_loaded", actor=users["admin"], details={"items": len(items)})
     return True
 

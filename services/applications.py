@@ -35,7 +35,7 @@ from portal.models import (
     VersionStatus,
 )
 from portal.models.base import utcnow
-from services import audit, data_use, documents, messages, proxies, reuse, workdays
+from services import audit, data_use, documents, messages, proxies, reuse, workdays, workflow
 from services.errors import Conflict, NotFound, ValidationError
 from services.identity import normalise_phone, parse_resident_id
 
@@ -462,13 +462,15 @@ def submit_application(actor: User, application_id: int, token: str) -> Applicat
     app.materials_reused = sum(1 for m in required if m.satisfied_by in
                                (SatisfiedBy.elicence, SatisfiedBy.library, SatisfiedBy.shared))
     db.session.flush()
-    audit.record_event("submitted", actor=actor, application_id=app.id, details={
-        "number": app.number, "channel": str(app.channel), "applicant": app.applicant_id,
-        "agent": app.agent_id,
-        "materials": {str(m.requirement_id): str(m.satisfied_by) for m in app.materials},
-    })
-    record_reuse(app)
-    messages.notify(app.applicant, "submitted", application=app)
+    with audit.deferred_events():  # 秒批 may render notices and a licence before the appends
+        audit.record_event("submitted", actor=actor, application_id=app.id, details={
+            "number": app.number, "channel": str(app.channel), "applicant": app.applicant_id,
+            "agent": app.agent_id,
+            "materials": {str(m.requirement_id): str(m.satisfied_by) for m in app.materials},
+        })
+        record_reuse(app)
+        messages.notify(app.applicant, "submitted", application=app)
+        workflow.after_submission(app)
     return app
 
 
@@ -496,14 +498,14 @@ def upload_for(actor: User, app: Application, requirement_id: int, *, data: byte
     return doc
 
 
-def withdraw_application(actor: User, application_id: int, reason: str = "") -> Application:
+def withdraw_application(actor: User, application_id: int, reason: str = "",
+                         expected_version: int | None = None) -> Application:
+    """The citizen withdraws a case until a decision is made (the workflow table's "withdraw")."""
     app = get_own_application(actor, application_id)
-    if app.status in (DRAFT, *CLOSED_STATES, "approved"):
+    if app.status not in workflow.TRANSITIONS["withdraw"].sources:
         raise Conflict(str(_l("该办件当前状态不能撤回")))
-    app.status = "withdrawn"
-    db.session.flush()
-    audit.record_event("withdrawn", actor=actor, application_id=app.id, details={"reason": reason[:200]})
-    return app
+    return workflow.perform(actor, app.id, "withdraw",
+                            app.version if expected_version is None else expected_version, reason=reason)
 
 
 def list_own_applications(actor: User) -> list[Application]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +40,9 @@ def compute_hash(prev_hash: str, event: Event) -> str:
     return hashlib.sha256((prev_hash + canonical_payload(event)).encode()).hexdigest()
 
 
+_BUFFER = "audit_deferred_events"
+
+
 def record_event(
     action: str,
     *,
@@ -45,23 +50,56 @@ def record_event(
     application_id: int | None = None,
     details: dict[str, Any] | None = None,
 ) -> Event:
-    """Append an event to the chain. Appends are serialised so the chain never forks."""
+    """Append an event to the chain. Appends are serialised so the chain never forks.
+
+    Inside ``deferred_events()`` the event is kept and appended when the block ends."""
     session = db.session
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CHAIN_LOCK})
-    prev = session.scalar(select(Event.hash).order_by(Event.id.desc()).limit(1)) or GENESIS
     event = Event(
         application_id=application_id,
         actor_id=actor.id if actor is not None else None,
         action=action,
         created_at=utcnow(),
         details=json.loads(json.dumps(details or {}, ensure_ascii=False, default=str)),
-        prev_hash=prev,
     )
-    event.hash = compute_hash(prev, event)
-    session.add(event)
-    session.flush()
+    buffer = session.info.get(_BUFFER)
+    if buffer is not None:
+        buffer.append(event)
+        return event
+    _append([event])
     return event
+
+
+def _append(events: list[Event]) -> None:
+    session = db.session
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CHAIN_LOCK})
+    prev = session.scalar(select(Event.hash).order_by(Event.id.desc()).limit(1)) or GENESIS
+    for event in events:
+        event.prev_hash = prev
+        event.hash = prev = compute_hash(prev, event)
+        session.add(event)
+        session.flush()  # one at a time, so that ids follow the chain
+
+
+@contextmanager
+def deferred_events() -> Iterator[None]:
+    """Collect the events of a block and append them, in order, when it ends.
+
+    The chain's lock is then held only for the appends, not while the block renders PDFs or
+    issues licences between its events. Blocks nest; the outermost one appends."""
+    session = db.session
+    if session.info.get(_BUFFER) is not None:
+        yield
+        return
+    session.info[_BUFFER] = []
+    try:
+        yield
+    except BaseException:
+        session.info.pop(_BUFFER, None)  # the transaction is rolled back: nothing to append
+        raise
+    events = session.info.pop(_BUFFER)
+    if events:
+        _append(events)
 
 
 @dataclass

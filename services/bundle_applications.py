@@ -25,7 +25,7 @@ from portal.models import (
 )
 from portal.models.base import utcnow
 from services import applications as single
-from services import audit, messages
+from services import audit, messages, workflow
 from services.errors import Conflict, NotFound, ValidationError
 
 DRAFT = single.DRAFT
@@ -270,15 +270,18 @@ def submit_bundle(actor: User, parent_id: int, token: str) -> Application:
         reused += child.materials_reused
     parent.materials_required, parent.materials_reused = required, reused
     db.session.flush()
-    audit.record_event("submitted", actor=actor, application_id=parent.id, details={
-        "number": parent.number, "bundle": parent.bundle_id,
-        "children": [c.number for c in parent.children]})
-    for child in parent.children:
-        audit.record_event("submitted", actor=actor, application_id=child.id,
-                           details={"number": child.number, "parent": parent.number})
-    for child in parent.children:
-        single.record_reuse(child)
-    messages.notify(parent.applicant, "submitted", application=parent, item=parent.title)
+    with audit.deferred_events():  # 秒批 may render notices and licences before the appends
+        audit.record_event("submitted", actor=actor, application_id=parent.id, details={
+            "number": parent.number, "bundle": parent.bundle_id,
+            "children": [c.number for c in parent.children]})
+        for child in parent.children:
+            audit.record_event("submitted", actor=actor, application_id=child.id,
+                               details={"number": child.number, "parent": parent.number})
+        for child in parent.children:
+            single.record_reuse(child)
+        messages.notify(parent.applicant, "submitted", application=parent, item=parent.title)
+        for child in parent.children:
+            workflow.after_submission(child)
     return parent
 
 

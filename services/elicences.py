@@ -42,13 +42,15 @@ def qr_data_uri(url: str) -> str:
 
 
 def issue_elicence(*, holder: Citizen, material_type: MaterialType, department: Department,
-                   issued_on: date, valid_until: date | None, public_base_url: str,
+                   issued_on: date, valid_until: date | None, public_base_url: str | None = None,
                    application_id: int | None = None) -> ELicence:
     """Issue an e-licence: a grade-A document in the holder's library plus the licence record.
 
-    ``public_base_url`` is the portal's public address (config PUBLIC_BASE_URL): the QR code on
-    the PDF must work when scanned by a phone, so it carries an absolute URL.
+    ``public_base_url`` is the portal's public address (config PUBLIC_BASE_URL by default): the
+    QR code on the PDF must work when scanned by a phone, so it carries an absolute URL.
     """
+    if public_base_url is None:
+        public_base_url = current_app.config["PUBLIC_BASE_URL"]
     if not material_type.licence_type_code:
         raise ValueError(f"{material_type.code} is not issued as an e-licence")
     number = new_licence_number(department, issued_on)

@@ -8,4 +8,4 @@ from portal.models import Role
 bp = Blueprint("apply", __name__)
 guard_blueprint(bp, Role.citizen)
 
-from portal.apply import bundles, routes  # noqa: E402,F401
+from portal.apply import bundles, casework, routes  # noqa: E402,F401

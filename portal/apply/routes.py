@@ -225,12 +225,21 @@ def case(case_id: int):
                  .selectinload(Document.material_type))
     ).all()
     events = db.session.scalars(select(Event).where(Event.application_id == app.id).order_by(Event.id)).all()
-    return render_template("apply/case.html", app=app, materials=materials, events=events)
+    from services import casework, notices, ratings, workflow
+
+    return render_template("apply/case.html", app=app, materials=materials, events=events,
+                           notices=notices.notices_of(app.id), kind_labels=notices.KIND_LABELS,
+                           correction=workflow.open_correction(app) if app.status == "correction_required" else None,
+                           licences=casework.licences_of(app.id), rating=ratings.rating_of(app.id),
+                           can_rate=ratings.can_rate(current_user, app), scores=ratings.SCORES,
+                           withdrawable=workflow.TRANSITIONS["withdraw"].sources)
 
 
 @bp.route("/cases/<int:case_id>/withdraw", methods=["POST"])
 def withdraw(case_id: int):
-    svc.withdraw_application(current_user, case_id, request.form.get("reason", ""))
+    version = request.form.get("version", "")
+    svc.withdraw_application(current_user, case_id, request.form.get("reason", ""),
+                             int(version) if version.isdigit() else None)
     db.session.commit()
     flash(_("办件已撤回"), "success")
     return redirect(url_for("apply.case", case_id=case_id))

@@ -23,6 +23,17 @@ from portal.models.catalogue import (
 from portal.models.data_use import DataUseLog, VerificationFailure
 from portal.models.documents import Document, DocumentStatus, ELicence, Grade
 from portal.models.messages import Authorisation, Message, OutboxMessage
+from portal.models.workflow import (
+    CorrectionException,
+    CorrectionRequest,
+    FollowUpTicket,
+    JobClaim,
+    Notice,
+    PostCheckTask,
+    StaffReminder,
+    Suspension,
+    Visit,
+)
 
 __all__ = [
     "Application",
@@ -33,6 +44,8 @@ __all__ = [
     "CalendarDay",
     "Channel",
     "Citizen",
+    "CorrectionException",
+    "CorrectionRequest",
     "DailyCounter",
     "DataUseLog",
     "Department",
@@ -40,19 +53,26 @@ __all__ = [
     "DocumentStatus",
     "ELicence",
     "Event",
+    "FollowUpTicket",
     "Grade",
     "ItemVersion",
+    "JobClaim",
     "LoginFailure",
     "MaterialRequirement",
     "MaterialType",
     "Message",
+    "Notice",
     "OutboxMessage",
+    "PostCheckTask",
     "Rating",
     "Role",
     "SatisfiedBy",
     "ServiceItem",
+    "StaffReminder",
+    "Suspension",
     "Theme",
     "User",
     "VerificationFailure",
     "VersionStatus",
+    "Visit",
 ]

@@ -62,6 +62,14 @@ class Application(TimestampMixin, db.Model):
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     visit_count: Mapped[int] = mapped_column(default=0)
+    # the review workflow (services/workflow.py): the guide's 办理流程 step and who holds it
+    current_step: Mapped[int] = mapped_column(default=0, server_default="0")
+    step_started_on: Mapped[date | None] = mapped_column(Date)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    correction_rounds: Mapped[int] = mapped_column(default=0, server_default="0")
+    supply_deadline: Mapped[date | None] = mapped_column(Date)  # 容缺受理: missing materials by then
+    deemed_accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # 视为受理
+    overdue_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     materials_required: Mapped[int] = mapped_column(default=0)
     materials_reused: Mapped[int] = mapped_column(default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
@@ -74,7 +82,8 @@ class Application(TimestampMixin, db.Model):
     children: Mapped[list[Application]] = relationship(order_by="Application.id")
     applicant: Mapped[Citizen] = relationship(foreign_keys=[applicant_id])
     agent: Mapped[Citizen | None] = relationship(foreign_keys=[agent_id])
-    created_by: Mapped[User | None] = relationship()
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
     materials: Mapped[list[ApplicationMaterial]] = relationship(
         back_populates="application", cascade="all, delete-orphan"
     )

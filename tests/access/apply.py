@@ -11,10 +11,21 @@ OWNER_ONLY = {"anonymous": 302, "citizen": 200, "counter": 403, "reviewer": 403,
 OTHERS = dict.fromkeys(ROLES, 403) | {"anonymous": 302, "citizen": 404}
 
 
-def _draft_of(phone: str) -> Application | None:
+def _draft_of(phone: str) -> Application:
+    """The citizen's open draft (the demo's 失业登记); made again if another path submitted it."""
     owner = db.session.scalar(select(User).where(User.phone == phone))
-    return db.session.scalar(select(Application).where(
-        Application.applicant_id == owner.citizen_id, Application.status == "draft"))
+    draft = db.session.scalar(select(Application).where(
+        Application.applicant_id == owner.citizen_id, Application.status == "draft",
+        Application.parent_id.is_(None), Application.bundle_id.is_(None)).order_by(Application.id))
+    if draft is None:
+        from portal.models import ItemVersion, ServiceItem
+        from services import applications
+
+        item = db.session.scalar(select(ServiceItem).join(
+            ItemVersion, ItemVersion.id == ServiceItem.published_version_id).where(ItemVersion.name == "失业登记"))
+        draft = applications.start_draft(actor=owner, applicant=owner.citizen, item=item)
+        db.session.commit()
+    return draft
 
 
 def _case_of(phone: str) -> Application:

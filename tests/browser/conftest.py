@@ -20,13 +20,18 @@ WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 
 
 @pytest.fixture(scope="session")
-def live(database_factory) -> Iterator[tuple[str, Flask]]:
+def live_app(database_factory) -> Flask:
+    """The live server's app, for fixtures that prepare data through the services."""
+    return database_factory("live", seed=True)
+
+
+@pytest.fixture(scope="session")
+def live(live_app) -> Iterator[tuple[str, Flask]]:
     """The live portal's base URL and its app (to prepare data in its database)."""
-    app = database_factory("live", seed=True)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, live_app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", app
+    yield f"http://127.0.0.1:{server.server_port}", live_app
     server.shutdown()
     thread.join(10)
 

@@ -101,7 +101,14 @@ def test_new_citizen_uploads_files_and_submits(page, live_server, tmp_path):
 
 
 def test_a_citizen_without_cases_sees_an_empty_list(page, live_server):
-    browser_login(page, live_server, "13800000003")
+    page.goto(f"{live_server}/auth/register")
+    page.fill("#name", "钱九")
+    page.fill("#id_number", "110101199001010015")
+    page.fill("#phone", "13955556666")
+    page.fill("#password", "Secret123")
+    page.fill("#confirm", "Secret123")
+    page.click("main button[type=submit]")
+    page.wait_for_url("**/profile")
     page.goto(f"{live_server}/cases")
     assert "您还没有办件" in page.inner_text("main")
     assert_accessible(page, "empty case list")

@@ -100,12 +100,15 @@ def test_the_holder_sees_two_elicences_and_verifies_one(page, docs_server, docs_
 
 
 def test_the_data_use_log_shows_a_reviewers_view(page, docs_server, docs_app):
-    with docs_app.app_context():
-        owner = db.session.scalar(select(User).where(User.phone == "13800000003"))
-        doc_count = db.session.scalar(select(Document.id).where(Document.owner_id == owner.citizen_id))
-        assert doc_count is None
+    from services import accounts
+
+    with docs_app.app_context():  # a citizen with no documents and no history at all
+        newcomer = accounts.register_citizen(phone="13966667777", password="Secret123", name="孙十",
+                                             id_number="110101199001010015")
+        db.session.commit()
+        assert db.session.scalar(select(Document.id).where(Document.owner_id == newcomer.citizen_id)) is None
         db.session.remove()
-    browser_login(page, docs_server, "13800000003")
+    browser_login(page, docs_server, "13966667777", "Secret123")
     page.goto(docs_server + "/documents/data-use")
     assert "暂无记录" in page.locator("main").inner_text()
     assert_accessible(page, "empty data-use log")

@@ -61,12 +61,19 @@ def pages_for(live_app) -> list[tuple[str, str, str]]:
         role = next((r for r in ROLES if expected.get(r) == 200), None)
         if role is None:
             continue
-        if callable(path):
-            with live_app.app_context():
-                path = path()
-                db.session.remove()
         result.append((endpoint, role, path))
     return result
+
+
+def resolve(live_app, path) -> str:
+    """Paths that need an object are made just before the visit (a later one may consume it)."""
+    if not callable(path):
+        return path
+    with live_app.app_context():
+        try:
+            return path()
+        finally:
+            db.session.remove()
 
 
 def open_as(browser, base, role, elder):
@@ -92,6 +99,7 @@ def test_every_page_in_both_modes(browser, live, elder):
     failures = []
     try:
         for endpoint, role, path in pages:
+            path = resolve(live_app, path)
             if role not in contexts:
                 contexts[role] = open_as(browser, base, role, elder)
             page = contexts[role][1]

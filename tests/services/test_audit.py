@@ -42,3 +42,27 @@ def test_deleting_a_row_breaks_the_next_link(app_ctx):
 def test_demo_seed_chain_is_intact(app_ctx):
     assert db.session.scalar(select(Event.id).limit(1)) is not None
     assert audit.verify_chain().broken_at is None
+
+
+def test_deferred_events_are_appended_in_order_when_the_block_ends(app_ctx):
+    before = audit.record_event("before", actor=None)
+    with audit.deferred_events():
+        first = audit.record_event("deferred_one", actor=None)
+        with audit.deferred_events():  # nested blocks append with the outermost
+            second = audit.record_event("deferred_two", actor=None)
+        assert first.id is None and second.id is None
+    assert first.prev_hash == before.hash and second.prev_hash == first.hash
+    assert first.id < second.id
+    assert audit.verify_chain().broken_at is None
+
+
+def test_a_failed_deferred_block_appends_nothing(app_ctx):
+    last = db.session.scalar(select(Event.id).order_by(Event.id.desc()).limit(1))
+    try:
+        with audit.deferred_events():
+            audit.record_event("never", actor=None)
+            raise RuntimeError("boom")
+    except RuntimeError:
+        pass
+    assert db.session.scalar(select(Event.id).order_by(Event.id.desc()).limit(1)) == last
+    assert audit.record_event("after", actor=None).id is not None

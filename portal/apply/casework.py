@@ -1,0 +1,127 @@
+"""After submission: correcting only the listed items, supplying 容缺 materials, the notices
+and the e-licence of one's case, and rating it (好差评)."""
+
+from __future__ import annotations
+
+import io
+
+from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from forms.review import RatingForm
+from portal.apply import bp
+from portal.extensions import db
+from services import casework, notices, ratings, workflow
+from services.errors import Conflict, ValidationError
+from services.storage import path_for
+
+
+def _version() -> int:
+    try:
+        return int(request.form.get("version", ""))
+    except ValueError:
+        abort(400)
+
+
+def _chosen_documents(prefix_ids: list[int]) -> dict[int, int]:
+    """{requirement id: document id} from radios named m_<requirement id> valued doc:<id>."""
+    chosen = {}
+    for req_id in prefix_ids:
+        value = request.form.get(f"m_{req_id}", "")
+        if not value:
+            continue
+        if not value.startswith("doc:") or not value[4:].isdigit():
+            abort(400)
+        chosen[req_id] = int(value[4:])
+    return chosen
+
+
+@bp.route("/cases/<int:case_id>/correction", methods=["GET", "POST"])
+def correction(case_id: int):
+    app, fields, materials = casework.correction_page(current_user, case_id)
+    errors: dict[str, str] = {}
+    values = {f.question["key"]: f.value for f in fields}
+    if request.method == "POST":
+        answers = {f.question["key"]: (request.form.getlist(f"q_{f.question['key']}")
+                                       if f.question.get("type") == "multiselect"
+                                       else request.form.get(f"q_{f.question['key']}", ""))
+                   for f in fields}
+        documents = _chosen_documents([m.material.requirement_id for m in materials])
+        try:
+            workflow.perform(current_user, case_id, "resubmit", _version(), answers=answers,
+                             documents=documents)
+        except ValidationError as exc:
+            db.session.rollback()
+            errors, values = exc.errors, answers
+        except Conflict as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+            return redirect(url_for("apply.case", case_id=case_id))
+        else:
+            db.session.commit()
+            flash(_("补正已提交，部门将尽快受理"), "success")
+            return redirect(url_for("apply.case", case_id=case_id))
+    return render_template("apply/correction.html", app=app, fields=fields, materials=materials,
+                           values=values, errors=errors), (422 if errors else 200)
+
+
+@bp.route("/cases/<int:case_id>/supply", methods=["GET", "POST"])
+def supply(case_id: int):
+    app, materials = casework.supply_page(current_user, case_id)
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        documents = _chosen_documents([m.material.requirement_id for m in materials])
+        try:
+            workflow.perform(current_user, case_id, "supply_materials", _version(), documents=documents)
+        except ValidationError as exc:
+            db.session.rollback()
+            errors = exc.errors
+        except Conflict as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+            return redirect(url_for("apply.case", case_id=case_id))
+        else:
+            db.session.commit()
+            flash(_("材料已补交，部门审核后继续办理"), "success")
+            return redirect(url_for("apply.case", case_id=case_id))
+    return render_template("apply/supply.html", app=app, materials=materials, errors=errors), \
+        (422 if errors else 200)
+
+
+@bp.route("/cases/<int:case_id>/notices/<int:notice_id>")
+def notice(case_id: int, notice_id: int):
+    item = casework.case_notice(current_user, case_id, notice_id)
+    return send_file(io.BytesIO(notices.notice_file(item).read_bytes()), mimetype="application/pdf", as_attachment=False,
+                     download_name=notices.download_name(item), max_age=0)
+
+
+@bp.route("/cases/<int:case_id>/licence")
+def licence(case_id: int):
+    item, document = casework.case_licence(current_user, case_id)
+    return send_file(io.BytesIO(path_for(current_app.config["UPLOAD_DIR"], document.storage_key).read_bytes()),
+                     mimetype="application/pdf", as_attachment=True, download_name=f"{item.number}.pdf",
+                     max_age=0)
+
+
+@bp.route("/cases/<int:case_id>/rate", methods=["GET", "POST"])
+def rate(case_id: int):
+    app = casework.own_case(current_user, case_id)
+    if ratings.rating_of(app.id) is not None or app.status not in ratings.RATEABLE_STATES:
+        flash(_("这件办件现在不能评价（办结后可评价一次）"), "error")
+        return redirect(url_for("apply.case", case_id=case_id))
+    form = RatingForm()
+    if form.validate_on_submit():
+        try:
+            ratings.rate_case(current_user, case_id, score=form.score.data,
+                              indicators={f.name[2:]: f.data for f in form.indicator_fields()},
+                              tags=[f.name[2:] for f in form.tag_fields() if f.data],
+                              comment=form.comment.data or "")
+        except ValidationError as exc:
+            db.session.rollback()
+            form.apply_errors(exc)
+        else:
+            db.session.commit()
+            flash(_("感谢您的评价"), "success")
+            return redirect(url_for("apply.case", case_id=case_id))
+    return render_template("apply/rate.html", app=app, form=form), (422 if form.errors else 200)

@@ -1,0 +1,243 @@
+"""Thin views of the reviewer workspace: parse the form, call one service, commit, redirect."""
+
+from __future__ import annotations
+
+import io
+
+from flask import abort, flash, redirect, render_template, request, send_file, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from wtforms.fields.choices import SelectChoice
+
+from forms.review import ACTION_FORMS, PostCheckForm, VerdictForm, VisitForm
+from portal.extensions import db
+from portal.review import bp
+from services import notices, review, visits, workflow
+from services.errors import Conflict, ValidationError
+from services.storage import path_for
+
+REVEALED_KEY = "revealed_cases"
+SAFE_TYPES = {"application/pdf", "image/png", "image/jpeg"}
+
+
+def _version() -> int:
+    try:
+        return int(request.form.get("version", ""))
+    except ValueError:
+        abort(400)
+
+
+def _int_arg(name: str) -> int | None:
+    value = request.args.get(name, "")
+    return int(value) if value.isdigit() else None
+
+
+@bp.route("/")
+def queue():
+    filters = {"status": request.args.get("status", ""), "item_id": _int_arg("item"),
+               "step": request.args.get("step", ""), "due": request.args.get("due", "")}
+    rows = review.queue(current_user, **filters)
+    return render_template("review/queue.html", rows=rows, filters=filters,
+                           items=review.department_items(current_user),
+                           steps=review.step_names(current_user),
+                           reminders=review.reminders(current_user))
+
+
+@bp.route("/reminders/read", methods=["POST"])
+def mark_reminders_read():
+    review.mark_reminders_read(current_user)
+    db.session.commit()
+    return redirect(url_for("review.queue"))
+
+
+def _revealed(case_id: int) -> bool:
+    return case_id in session.get(REVEALED_KEY, [])
+
+
+def _forms_for(view: review.CaseView, failed: tuple[str, object] | None = None) -> dict:
+    forms = {}
+    choices = [(str(u.id), u.display_name) for u in view.reviewers]
+    for action in view.actions:
+        form_class = ACTION_FORMS.get(action)
+        if form_class is None:
+            continue
+        form = failed[1] if failed and failed[0] == action else form_class(formdata=None, prefix=action)
+        if hasattr(form, "assignee_id"):
+            empty = [SelectChoice("", _("（不变）"))] if action == "advance_step" else []
+            form.assignee_id.choices = empty + [SelectChoice(v, label) for v, label in choices]
+        forms[action] = form
+    return forms
+
+
+def render_case(case_id: int, *, failed: tuple[str, object] | None = None, verdict_forms: dict | None = None,
+                correction_errors: dict | None = None, visit_form=None, status: int = 200):
+    view = review.case_view(current_user, case_id, revealed=_revealed(case_id))
+    verdicts = {m.id: VerdictForm(formdata=None, prefix=f"v{m.id}", data={"verdict": m.verdict
+                                  if m.verdict in workflow.VERDICTS else None, "reason": m.verdict_reason})
+                for m in view.materials}
+    verdicts.update(verdict_forms or {})
+    return render_template(
+        "review/case.html", view=view, app=view.app, forms=_forms_for(view, failed), verdict_forms=verdicts,
+        correction_errors=correction_errors or {}, correction_values=request.form if correction_errors else {},
+        visit_form=visit_form or VisitForm(formdata=None, prefix="visit"),
+        labels=workflow.TRANSITIONS, kind_labels=notices.KIND_LABELS), status
+
+
+@bp.route("/cases/<int:case_id>")
+def case(case_id: int):
+    return render_case(case_id)
+
+
+@bp.route("/cases/<int:case_id>/reveal", methods=["POST"])
+def reveal(case_id: int):
+    review.reveal_personal_data(current_user, case_id)
+    db.session.commit()
+    session[REVEALED_KEY] = [case_id, *[i for i in session.get(REVEALED_KEY, []) if i != case_id]][:20]
+    flash(_("已显示完整信息，本次查看已记录，申请人可以看到"), "success")
+    return redirect(url_for("review.case", case_id=case_id))
+
+
+@bp.route("/cases/<int:case_id>/actions/<action>", methods=["POST"])
+def act(case_id: int, action: str):
+    form_class = ACTION_FORMS.get(action)
+    if form_class is None:
+        abort(404)
+    form = form_class(prefix=action)
+    if hasattr(form, "assignee_id"):
+        app = workflow.get_staff_case(current_user, case_id)
+        form.assignee_id.choices = [SelectChoice("", "")] + [
+            SelectChoice(str(u.id), u.display_name) for u in review.department_reviewers(app.department_id)]
+    if not form.validate():
+        return render_case(case_id, failed=(action, form), status=422)
+    params = {name: field.data for name, field in form._fields.items()}
+    if params.get("assignee_id") == "":
+        params.pop("assignee_id")
+    try:
+        workflow.perform(current_user, case_id, action, _version(), **params)
+    except ValidationError as exc:
+        db.session.rollback()
+        if set(exc.errors) & set(form._fields):
+            form.apply_errors(exc)
+            return render_case(case_id, failed=(action, form), status=422)
+        flash(exc.message, "error")
+        return redirect(url_for("review.case", case_id=case_id))
+    except Conflict as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("review.case", case_id=case_id))
+    db.session.commit()
+    flash(_("已完成：%(action)s", action=workflow.TRANSITIONS[action].label), "success")
+    return redirect(url_for("review.case", case_id=case_id))
+
+
+@bp.route("/cases/<int:case_id>/materials/<int:material_id>/verdict", methods=["POST"])
+def verdict(case_id: int, material_id: int):
+    form = VerdictForm(prefix=f"v{material_id}")
+    if form.validate():
+        try:
+            workflow.set_material_verdict(current_user, case_id, material_id, form.verdict.data,
+                                          form.reason.data or "")
+        except ValidationError as exc:
+            db.session.rollback()
+            form.apply_errors(exc)
+        except Conflict as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+            return redirect(url_for("review.case", case_id=case_id))
+        else:
+            db.session.commit()
+            flash(_("审核意见已保存"), "success")
+            return redirect(url_for("review.case", case_id=case_id) + f"#material-{material_id}")
+    return render_case(case_id, verdict_forms={material_id: form}, status=422)
+
+
+@bp.route("/cases/<int:case_id>/materials/<int:material_id>/file")
+def material_file(case_id: int, material_id: int):
+    doc = review.material_document(current_user, case_id, material_id)
+    if doc.storage_key is None or doc.content_type not in SAFE_TYPES:
+        abort(404)
+    from flask import current_app
+
+    return send_file(io.BytesIO(path_for(current_app.config["UPLOAD_DIR"], doc.storage_key).read_bytes()), mimetype=doc.content_type,
+                     as_attachment=False, download_name=doc.original_filename or f"material-{material_id}",
+                     max_age=0)
+
+
+@bp.route("/cases/<int:case_id>/correction", methods=["POST"])
+def correction(case_id: int):
+    """一次性告知: every flagged field with its reason, plus every material marked 需补正."""
+    view = review.case_view(current_user, case_id)
+    fields = {q["key"]: request.form.get(f"r_{q['key']}", "")
+              for q in view.app.item_version.questions or [] if request.form.get(f"f_{q['key']}") == "y"}
+    try:
+        workflow.perform(current_user, case_id, "request_correction", _version(), fields=fields)
+    except ValidationError as exc:
+        db.session.rollback()
+        errors = {(f"r_{k[2:]}" if k.startswith("f_") else k or "items"): v for k, v in exc.errors.items()}
+        return render_case(case_id, correction_errors=errors, status=422)
+    except Conflict as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("review.case", case_id=case_id))
+    db.session.commit()
+    flash(_("已一次性告知补正，补正材料通知书已发出"), "success")
+    return redirect(url_for("review.case", case_id=case_id))
+
+
+@bp.route("/cases/<int:case_id>/visits", methods=["POST"])
+def record_visit(case_id: int):
+    form = VisitForm(prefix="visit")
+    if form.validate():
+        app = workflow.get_staff_case(current_user, case_id)
+        try:
+            visits.record_visit(app, current_user, form.kind.data, form.reason.data or "")
+        except ValidationError as exc:
+            db.session.rollback()
+            form.apply_errors(exc)
+        else:
+            db.session.commit()
+            flash(_("到场已登记"), "success")
+            return redirect(url_for("review.case", case_id=case_id))
+    return render_case(case_id, visit_form=form, status=422)
+
+
+@bp.route("/cases/<int:case_id>/notices/<int:notice_id>")
+def notice(case_id: int, notice_id: int):
+    workflow.get_staff_case(current_user, case_id)
+    item = notices.get_case_notice(case_id, notice_id)
+    return send_file(io.BytesIO(notices.notice_file(item).read_bytes()), mimetype="application/pdf", as_attachment=False,
+                     download_name=notices.download_name(item), max_age=0)
+
+
+@bp.route("/post-checks")
+def post_checks():
+    tasks = review.post_check_tasks(current_user)
+    return render_template("review/post_checks.html", tasks=tasks,
+                           cases=review.applications_by_id([t.application_id for t in tasks]),
+                           forms={t.id: PostCheckForm(formdata=None, prefix=f"p{t.id}") for t in tasks})
+
+
+@bp.route("/post-checks/<int:task_id>", methods=["POST"])
+def post_check(task_id: int):
+    form = PostCheckForm(prefix=f"p{task_id}")
+    if form.validate():
+        try:
+            workflow.record_post_check(current_user, task_id, form.outcome.data, form.note.data or "")
+        except ValidationError as exc:
+            db.session.rollback()
+            form.apply_errors(exc)
+        except Conflict as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+            return redirect(url_for("review.post_checks"))
+        else:
+            db.session.commit()
+            flash(_("核查结果已记录"), "success")
+            return redirect(url_for("review.post_checks"))
+    tasks = review.post_check_tasks(current_user)
+    if task_id not in {t.id for t in tasks}:
+        abort(404)
+    forms = {t.id: PostCheckForm(formdata=None, prefix=f"p{t.id}") for t in tasks}
+    forms[task_id] = form
+    return render_template("review/post_checks.html", tasks=tasks, forms=forms,
+                           cases=review.applications_by_id([t.application_id for t in tasks])), 422

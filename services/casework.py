@@ -1,0 +1,99 @@
+"""The citizen's side of the workflow: what a correction or a 容缺 supply page offers, the
+notices and the e-licence of their own case."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import Application, ApplicationMaterial, Document, ELicence, SatisfiedBy, User
+from services import applications, notices, reuse, workflow
+from services.errors import Conflict, NotFound
+
+
+@dataclass
+class MaterialChoice:
+    material: ApplicationMaterial
+    reason: str
+    usable: list[Document] = field(default_factory=list)
+    excluded: list[tuple[Document, str]] = field(default_factory=list)
+
+
+@dataclass
+class FieldChoice:
+    question: dict[str, Any]
+    reason: str
+    value: Any
+
+
+def own_case(actor: User, application_id: int) -> Application:
+    app = applications.get_own_application(actor, application_id)
+    if app.status == "draft":
+        raise NotFound(str(_l("办件不存在")))
+    return app
+
+
+def _library_choices(app: Application, materials: list[tuple[ApplicationMaterial, str]]) -> list[MaterialChoice]:
+    needed_until = app.due_date or applications.promised_date(app.item_version)
+    library = reuse.load_library(app.applicant_id, [m.requirement.material_type_id for m, _ in materials])
+    rows = []
+    for material, reason in materials:
+        row = MaterialChoice(material, reason)
+        for doc in library.get(material.requirement.material_type_id, []):
+            if doc.id == material.document_id:
+                continue
+            why = reuse.usable_until(doc, needed_until)
+            (row.excluded.append((doc, why)) if why else row.usable.append(doc))
+        rows.append(row)
+    return rows
+
+
+def correction_page(actor: User, application_id: int) -> tuple[Application, list[FieldChoice], list[MaterialChoice]]:
+    """The items the correction notice listed, and only those: everything else stays locked."""
+    app = own_case(actor, application_id)
+    request = workflow.open_correction(app) if app.status == "correction_required" else None
+    if request is None:
+        raise Conflict(str(_l("该办件目前不需要补正")))
+    questions = {q["key"]: q for q in app.item_version.questions or []}
+    by_requirement = {m.requirement_id: m for m in app.materials}
+    fields = [FieldChoice(questions[i["key"]], i["reason"], (app.form_data or {}).get(i["key"]))
+              for i in request.items if i["kind"] == "field" and i["key"] in questions]
+    materials = [(by_requirement[int(i["key"])], i["reason"]) for i in request.items
+                 if i["kind"] == "material" and int(i["key"]) in by_requirement]
+    return app, fields, _library_choices(app, materials)
+
+
+def supply_page(actor: User, application_id: int) -> tuple[Application, list[MaterialChoice]]:
+    app = own_case(actor, application_id)
+    if app.status != "accepted_pending_materials":
+        raise Conflict(str(_l("该办件目前不需要补交材料")))
+    deferred = [(m, "") for m in app.materials if m.satisfied_by == SatisfiedBy.deferred]
+    return app, _library_choices(app, deferred)
+
+
+def case_notice(actor: User, application_id: int, notice_id: int):
+    own_case(actor, application_id)
+    return notices.get_case_notice(application_id, notice_id)
+
+
+def case_licence(actor: User, application_id: int) -> tuple[ELicence, Document]:
+    """The e-licence this case issued, for its holder to download."""
+    app = own_case(actor, application_id)
+    licence = db.session.scalar(select(ELicence).where(ELicence.application_id == app.id)
+                                .order_by(ELicence.id.desc()).limit(1))
+    if licence is None or licence.document_id is None or licence.holder_id != app.applicant_id:
+        raise NotFound(str(_l("该办件没有电子证照")))
+    return licence, db.session.get(Document, licence.document_id)
+
+
+def licences_of(application_id: int) -> list[ELicence]:
+    return list(db.session.scalars(select(ELicence).where(ELicence.application_id == application_id)))
+
+
+def days_left(day: date | None) -> int | None:
+    return (day - date.today()).days if day else None

@@ -1,0 +1,128 @@
+"""Legal notices (受理通知书, 补正材料通知书 …): rendered once, when issued, and kept as issued.
+
+A notice is a PDF made from ``templates/pdf/notices/<kind>.html`` at the moment the workflow
+issues it, written to storage, and recorded with its sha256 (which the issuing event also
+carries). Afterwards it is only ever served from storage, never rendered again, so what the
+citizen downloads a year later is byte for byte what was issued.
+
+The QR code on a notice carries its number and a random check code; the public verification
+page also accepts the first characters of the file's sha256 (the QR code cannot carry the
+hash of the file it is printed in).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import Application, Department, Notice, User
+from portal.models.base import utcnow
+from services import storage
+from services.elicences import qr_data_uri
+from services.errors import NotFound
+from services.pdf import render_pdf
+
+# kind → (title printed on the notice, number prefix)
+KINDS: dict[str, tuple[str, str]] = {
+    "acceptance": ("受理通知书", "SL"),
+    "correction": ("补正材料通知书（一次性告知书）", "BZ"),
+    "not_accepted": ("不予受理通知书", "BY"),
+    "deferred_acceptance": ("容缺受理通知书", "RQ"),
+    "approval": ("准予决定书", "ZY"),
+    "denial": ("不予许可决定书", "BX"),
+    "completion": ("办结通知书", "BJ"),
+    "termination": ("终止办理通知书", "ZZ"),
+}
+KIND_LABELS = {
+    "acceptance": _l("受理通知书"),
+    "correction": _l("补正材料通知书"),
+    "not_accepted": _l("不予受理通知书"),
+    "deferred_acceptance": _l("容缺受理通知书"),
+    "approval": _l("准予决定书"),
+    "denial": _l("不予许可决定书"),
+    "completion": _l("办结通知书"),
+    "termination": _l("终止办理通知书"),
+}
+CODE_RE = re.compile(r"^([A-Za-z0-9]{6,40})-([0-9a-fA-F]{8,64})$")
+
+
+def verify_url(number: str, check_code: str) -> str:
+    base = str(current_app.config.get("PUBLIC_BASE_URL") or "").rstrip("/")
+    return f"{base}/notices/verify?code={number}-{check_code}"
+
+
+def new_notice_number(department_code: str, kind: str, day: date) -> str:
+    """E.g. GASL202611240001: the department, the kind, the date and a daily sequence."""
+    from services.applications import next_in_sequence
+
+    prefix = KINDS[kind][1]
+    return f"{department_code}{prefix}{day:%Y%m%d}{next_in_sequence(f'notice-{prefix}', day):04d}"
+
+
+def issue_notice(app: Application, kind: str, *, actor: User | None, **context: Any) -> Notice:
+    """Render the notice once, store the PDF and record it. The caller records the event."""
+    title, _prefix = KINDS[kind]
+    department = db.session.get(Department, app.department_id) if app.department_id else None
+    issued_at = utcnow()
+    number = new_notice_number(department.code if department else "YW", kind, issued_at.date())
+    check_code = secrets.token_hex(4)
+    pdf = render_pdf(
+        f"notices/{kind}.html",
+        kind=kind, title=title, number=number, app=app, version=app.item_version,
+        applicant=app.applicant, department=department, issued_on=issued_at.date(),
+        qr=qr_data_uri(verify_url(number, check_code)), verify_code=f"{number}-{check_code}",
+        hotline=current_app.config["SERVICE_HOTLINE"], **context,
+    )
+    stored = storage.save_bytes(current_app.config["UPLOAD_DIR"], pdf, ".pdf")
+    storage.track_new_file(db.session, current_app.config["UPLOAD_DIR"], stored.key)  # gone on rollback
+    notice = Notice(number=number, application_id=app.id, kind=kind,
+                    department_id=department.id if department else None, issued_at=issued_at,
+                    issued_by_id=actor.id if actor else None, storage_key=stored.key,
+                    sha256=stored.sha256, size=stored.size, check_code=check_code)
+    db.session.add(notice)
+    db.session.flush()
+    return notice
+
+
+def notices_of(application_id: int) -> list[Notice]:
+    return list(db.session.scalars(
+        select(Notice).where(Notice.application_id == application_id).order_by(Notice.id)))
+
+
+def notice_file(notice: Notice) -> Path:
+    """The stored PDF, exactly as issued."""
+    return storage.path_for(current_app.config["UPLOAD_DIR"], notice.storage_key)
+
+
+def get_case_notice(application_id: int, notice_id: int) -> Notice:
+    notice = db.session.get(Notice, notice_id)
+    if notice is None or notice.application_id != application_id:
+        raise NotFound(str(_l("通知书不存在")))
+    return notice
+
+
+def download_name(notice: Notice) -> str:
+    return f"{notice.number}.pdf"
+
+
+def verify_notice(code: str) -> Notice | None:
+    """The notice a verification code names: its number and either the check code printed in
+    its QR code or at least 8 leading hex digits of the file's sha256. None when none matches."""
+    match = CODE_RE.match((code or "").strip())
+    if not match:
+        return None
+    number, check = match.group(1), match.group(2).lower()
+    notice = db.session.scalar(select(Notice).where(Notice.number == number))
+    if notice is None:
+        return None
+    if secrets.compare_digest(check, notice.check_code) or notice.sha256.startswith(check):
+        return notice
+    return None

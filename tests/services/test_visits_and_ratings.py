@@ -1,0 +1,94 @@
+"""Visits against the guide's promise, and 好差评 with its follow-up tickets."""
+
+from datetime import date
+
+import pytest
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import Application, FollowUpTicket, Visit
+from services import ratings, visits, workdays, workflow
+from services.errors import Conflict, NotAuthorized, NotFound, ValidationError
+from tests.workflow_cases import RESIDENCE_PERMIT, submit_case, user
+
+
+@pytest.fixture
+def permit(app_ctx):
+    return submit_case("13800000002", RESIDENCE_PERMIT, {"basis": "work", "agent": "no"})
+
+
+def test_visits_count_and_beyond_the_guide_need_a_reason(permit):
+    assert visits.promised_visits(permit) == 1
+    visits.record_visit(permit, user("counter01"), "intake")
+    assert permit.visit_count == 1
+    with pytest.raises(ValidationError) as err:
+        visits.record_visit(permit, user("reviewer01"), "pickup")
+    assert "reason" in err.value.errors
+    assert db.session.get(Application, permit.id).visit_count == 1
+    visit = visits.record_visit(permit, user("reviewer01"), "pickup", "证件需当面签收")
+    assert visit.beyond_guide and visit.number == 2 and permit.visit_count == 2
+    assert [v.number for v in visits.visits_of(permit.id)] == [1, 2]
+
+
+def test_visits_refuse_strangers_and_bad_input(permit):
+    with pytest.raises(NotFound):
+        visits.record_visit(permit, user("reviewer02"), "intake")
+    with pytest.raises(NotAuthorized):
+        visits.record_visit(permit, user("13800000002"), "intake")
+    with pytest.raises(ValidationError):
+        visits.record_visit(permit, user("counter01"), "picnic")
+    with pytest.raises(ValidationError):
+        visits.record_visit(permit, user("counter01"), "intake", "bad\x00reason")
+    assert db.session.scalar(select(Visit).where(Visit.application_id == permit.id)) is None
+
+
+def finish(case):
+    reviewer = user("reviewer01")
+    workflow.perform(reviewer, case.id, "accept", case.version)
+    workflow.perform(reviewer, case.id, "start_review", case.version)
+    workflow.perform(reviewer, case.id, "approve", case.version)
+    assert case.status == "completed"
+
+
+INDICATORS = dict.fromkeys(ratings.INDICATORS, 3)
+
+
+def test_a_case_is_rated_once_after_completion(permit):
+    citizen = user("13800000002")
+    with pytest.raises(Conflict):
+        ratings.rate_case(citizen, permit.id, score=5, indicators=INDICATORS, tags=[])
+    finish(permit)
+    with pytest.raises(NotFound):
+        ratings.rate_case(user("13800000001"), permit.id, score=5, indicators=INDICATORS, tags=[])
+    with pytest.raises(ValidationError) as err:
+        ratings.rate_case(citizen, permit.id, score=6, indicators={**INDICATORS, "overall": "x"},
+                          tags=["nonsense"], comment="好" * 501)
+    assert {"score", "i_overall", "tags", "comment"} <= set(err.value.errors)
+    rating = ratings.rate_case(citizen, permit.id, score=4, indicators=INDICATORS, tags=[])
+    assert rating.score == 4 and not ratings.can_rate(citizen, permit)
+    with pytest.raises(Conflict):
+        ratings.rate_case(citizen, permit.id, score=1, indicators=INDICATORS, tags=[])
+    assert db.session.scalar(select(FollowUpTicket).where(FollowUpTicket.application_id == permit.id)) is None
+
+
+def test_a_bad_rating_opens_a_ticket_due_in_15_working_days_and_follows_its_flow(permit):
+    finish(permit)
+    citizen, admin = user("13800000002"), user("admin")
+    rating = ratings.rate_case(citizen, permit.id, score=2, indicators=INDICATORS,
+                               tags=["overdue", "extra_materials"], comment="要求补充指南外材料")
+    ticket = db.session.scalar(select(FollowUpTicket).where(FollowUpTicket.rating_id == rating.id))
+    assert ticket.status == "verifying" and ticket.department_id == permit.department_id
+    assert ticket.due_date == workdays.add_working_days(date.today(), 15)
+    with pytest.raises(NotAuthorized):
+        ratings.advance_ticket(user("reviewer01"), ticket.id, "rectifying", "x")
+    with pytest.raises(Conflict):
+        ratings.advance_ticket(admin, ticket.id, "revisited", "跳过整改")
+    with pytest.raises(ValidationError):
+        ratings.advance_ticket(admin, ticket.id, "appealed", "")
+    ratings.advance_ticket(admin, ticket.id, "appealed", "部门申诉：材料为法定要求")
+    ratings.advance_ticket(admin, ticket.id, "revoked", "复核属实，撤销差评")
+    assert ticket.status == "revoked" and [h["status"] for h in ticket.history] == [
+        "verifying", "appealed", "revoked"]
+    with pytest.raises(Conflict):
+        ratings.advance_ticket(admin, ticket.id, "rectifying", "x")
+    assert ticket.id in [t.id for t in ratings.list_tickets(admin)]
