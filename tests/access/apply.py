@@ -84,5 +84,6 @@ POST_ONLY = {
     "apply.bundle_create": "/apply/bundle/B001/start",
     "apply.upload_material": lambda: f"/apply/drafts/{_draft_of('13800000001').id}/materials/1/upload",
     "apply.bundle_submit": bundle_path("submit"),
+    "apply.bundle_upload": bundle_path("materials/1/upload"),
     "apply.revoke_proxy": "/proxies/1/revoke",
 }

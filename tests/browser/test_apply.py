@@ -1,6 +1,7 @@
 """Applying online in Chromium: a returning citizen reuses everything and uploads nothing."""
 
 import re
+from datetime import date
 
 import pytest
 
@@ -124,3 +125,63 @@ def test_proxy_and_message_pages_are_accessible(page, live_server):
     assert_accessible(page, "proxies with errors")
     page.goto(f"{live_server}/messages")
     assert_accessible(page, "messages")
+
+
+def test_a_bundle_is_one_application_fanned_out_to_child_cases(page, live_server, tmp_path):
+    """退休一件事: one set of questions, one upload per material type, one submission."""
+    from seeds.factories import make_png
+
+    scan = tmp_path / "scan.png"
+    scan.write_bytes(make_png())
+    browser_login(page, live_server, "13800000001")
+    page.goto(f"{live_server}/apply/bundle/B002")
+    assert_accessible(page, "bundle start")
+    page.click("main button[type=submit]")
+    for fieldset in page.locator("main fieldset").all():  # 情形: the last choice of each question
+        fieldset.locator("input[type=radio]").last.check()
+    assert_accessible(page, "bundle conditions")
+    page.click("main button[type=submit]")
+
+    assert "第 2 步，共 4 步" in page.inner_text("main")
+    for field in page.locator("main form input:not([type=hidden]):not([type=checkbox]), main form select").all():
+        if field.input_value():
+            continue
+        if field.evaluate("e => e.tagName") == "SELECT":
+            field.select_option(index=1)
+        elif field.get_attribute("type") == "date":
+            field.fill(date.today().isoformat())
+        elif field.get_attribute("inputmode") in ("numeric", "decimal"):
+            field.fill("1")
+        else:
+            field.fill("测试")
+    for box in page.locator("main form input[type=checkbox]").all():
+        box.check()
+    assert_accessible(page, "bundle form")
+    page.click("main button[type=submit]")
+
+    assert "第 3 步，共 4 步" in page.inner_text("main")
+    assert_accessible(page, "bundle materials")
+    while page.locator("section.material-row:has(.needs-upload) form.upload-form").count():
+        upload = page.locator("section.material-row:has(.needs-upload) form.upload-form").first
+        upload.locator("input[type=file]").set_input_files(str(scan))
+        if upload.locator("input[name=issued_on]").count():
+            upload.locator("input[name=issued_on]").fill(date.today().isoformat())
+        upload.locator("button[type=submit]").click()
+        page.wait_for_load_state("networkidle")
+        assert "已上传，并用于本次申请" in page.inner_text("main"), page.inner_text("main")[:1500]
+    page.click("#choices button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    if "第 4 步" not in page.inner_text("main"):  # some material still needs a document
+        raise AssertionError(page.inner_text("main")[:2000])
+    assert_accessible(page, "bundle confirm")
+    if page.locator("#error-summary").count():
+        raise AssertionError(page.inner_text("#error-summary"))
+    page.check("#consent")
+    page.click("main form[action$='/submit'] button[type=submit]")
+    page.wait_for_url(re.compile(r".*/cases/\d+$"))
+    main = page.inner_text("main")
+    assert re.search(r"YJ\d{14}", main)
+    children = page.locator("main table").first.locator("tbody tr")
+    assert children.count() >= 2
+    assert all(re.search(r"WB\d{14}", row.inner_text()) for row in children.all())
+    assert_accessible(page, "bundle case page")
