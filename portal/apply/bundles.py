@@ -10,7 +10,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from portal.apply import bp
-from portal.apply.routes import STEPS, _date_field
+from portal.apply.routes import STEPS, take_upload
 from portal.extensions import db
 from portal.models import Application, Bundle
 from services import bundle_applications as svc
@@ -116,23 +116,10 @@ def bundle_materials(draft_id: int):
 def bundle_upload(draft_id: int, type_id: int):
     """One upload for a material type, used by every item of the life event that needs it."""
     parent = svc.load_parent(current_user, draft_id)
-    prefix = f"u{type_id}"
-    errors: dict[str, str] = {}
-    issued_on = _date_field("issued_on", errors, prefix)
-    own_expiry = _date_field("own_expiry", errors, prefix)
-    upload = request.files.get("file")
+    errors = take_upload(f"u{type_id}",
+                         lambda **upload: svc.upload_for_bundle(current_user, parent, type_id, **upload))
     if not errors:
-        try:
-            svc.upload_for_bundle(current_user, parent, type_id, data=upload.read() if upload else b"",
-                                  filename=upload.filename if upload else None, issued_on=issued_on,
-                                  own_expiry=own_expiry)
-        except ValidationError as exc:
-            db.session.rollback()
-            errors = exc.errors
-        else:
-            db.session.commit()
-            flash(_("已上传，并用于本次申请"), "success")
-            return redirect(url_for("apply.bundle_materials", draft_id=parent.id) + f"#t_{type_id}")
+        return redirect(url_for("apply.bundle_materials", draft_id=parent.id) + f"#t_{type_id}")
     return render_template("apply/bundle_materials.html", rows=svc.material_rows(parent), errors=errors,
                            **bundle_context(parent, "materials")), 422
 

@@ -149,27 +149,34 @@ def _date_field(name: str, errors: dict[str, str], prefix: str):
         return None
 
 
+def take_upload(prefix: str, store) -> dict[str, str]:
+    """Read an upload form (file, issue date, own expiry), hand it to ``store`` and commit;
+    returns the field errors, empty when the file was stored."""
+    errors: dict[str, str] = {}
+    issued_on = _date_field("issued_on", errors, prefix)
+    own_expiry = _date_field("own_expiry", errors, prefix)
+    if errors:
+        return errors
+    upload = request.files.get("file")
+    try:
+        store(data=upload.read() if upload else b"", filename=upload.filename if upload else None,
+              issued_on=issued_on, own_expiry=own_expiry)
+    except ValidationError as exc:
+        db.session.rollback()
+        return exc.errors
+    db.session.commit()
+    flash(_("已上传，并用于本次申请"), "success")
+    return {}
+
+
 @bp.route("/apply/drafts/<int:draft_id>/materials/<int:requirement_id>/upload", methods=["POST"])
 def upload_material(draft_id: int, requirement_id: int):
     """Upload a file for one material: it joins the applicant's library and is used here."""
     app = svc.get_own_draft(current_user, draft_id)
-    prefix = f"u{requirement_id}"
-    errors: dict[str, str] = {}
-    issued_on = _date_field("issued_on", errors, prefix)
-    own_expiry = _date_field("own_expiry", errors, prefix)
-    upload = request.files.get("file")
+    errors = take_upload(f"u{requirement_id}",
+                         lambda **upload: svc.upload_for(current_user, app, requirement_id, **upload))
     if not errors:
-        try:
-            svc.upload_for(current_user, app, requirement_id, data=upload.read() if upload else b"",
-                           filename=upload.filename if upload else None, issued_on=issued_on,
-                           own_expiry=own_expiry)
-        except ValidationError as exc:
-            db.session.rollback()
-            errors = exc.errors
-        else:
-            db.session.commit()
-            flash(_("已上传，并用于本次申请"), "success")
-            return redirect(url_for("apply.materials", draft_id=app.id) + f"#m_{requirement_id}")
+        return redirect(url_for("apply.materials", draft_id=app.id) + f"#m_{requirement_id}")
     return render_template("apply/materials.html", rows=svc.snapshot_materials(app).rows(), errors=errors,
                            **step_context(app, "materials")), 422
 
