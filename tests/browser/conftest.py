@@ -62,7 +62,11 @@ _axe = Axe()
 
 
 def assert_accessible(page: Page, label: str = "") -> None:
-    """axe-core with the WCAG 2.2 A/AA tags: zero violations allowed."""
+    """axe-core with the WCAG 2.2 A/AA tags: zero violations allowed.
+
+    Waits for the page to finish loading first, so that axe never measures a page whose
+    stylesheet has not been applied yet (unstyled buttons are small)."""
+    page.wait_for_load_state("load")
     results = _axe.run(page, options={"runOnly": {"type": "tag", "values": WCAG_TAGS}})
     violations = results.response["violations"]
     details = [
