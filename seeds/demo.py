@@ -28,6 +28,7 @@ from portal.models import (
 )
 from portal.models.base import utcnow
 from seeds import catalogue_data as data
+from seeds.counter import load_halls
 from seeds.factories import make_faker, make_id_number, make_person, make_png
 from services import accounts, audit, catalogue
 from services.documents import add_document
@@ -230,6 +231,7 @@ def load_demo() -> bool:
     load_draft(users["13800000001"], items)
     load_extra_citizens()
     load_review_queue()
+    load_halls([users["counter01"]])
     audit.record_event("demo_loaded", actor=users["admin"], details={"items": len(items)})
     return True
 

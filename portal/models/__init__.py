@@ -20,6 +20,17 @@ from portal.models.catalogue import (
     Theme,
     VersionStatus,
 )
+from portal.models.counter import (
+    Appointment,
+    AppointmentSlot,
+    CounterContext,
+    CounterWindow,
+    IntakeKey,
+    QueueCategory,
+    ServiceHall,
+    Ticket,
+    TicketCall,
+)
 from portal.models.data_use import DataUseLog, VerificationFailure
 from portal.models.documents import Document, DocumentStatus, ELicence, Grade
 from portal.models.messages import Authorisation, Message, OutboxMessage
@@ -36,6 +47,15 @@ from portal.models.workflow import (
 )
 
 __all__ = [
+    "TicketCall",
+    "Ticket",
+    "ServiceHall",
+    "QueueCategory",
+    "IntakeKey",
+    "CounterWindow",
+    "CounterContext",
+    "AppointmentSlot",
+    "Appointment",
     "Application",
     "Authorisation",
     "ApplicationMaterial",

@@ -82,6 +82,8 @@ class User(UserMixin, TimestampMixin, db.Model):
     display_name: Mapped[str] = mapped_column(String(50))
     password_hash: Mapped[str] = mapped_column(String(256))
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    # counter staff: the service hall they work in
+    hall_id: Mapped[int | None] = mapped_column(ForeignKey("service_halls.id"))
     citizen_id: Mapped[int | None] = mapped_column(ForeignKey("citizens.id"), unique=True)
     elder_mode: Mapped[bool] = mapped_column(Boolean, default=False)
     locale: Mapped[str | None] = mapped_column(String(10))

@@ -49,6 +49,8 @@ class Application(TimestampMixin, db.Model):
     bundle_id: Mapped[int | None] = mapped_column(ForeignKey("bundles.id"))
     applicant_id: Mapped[int] = mapped_column(ForeignKey("citizens.id"))
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("citizens.id"))
+    # 授权委托书 of an agent at a counter: a document in the applicant's library
+    agent_authorisation_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("applications.id"), index=True)
     channel: Mapped[Channel] = mapped_column(enum_column(Channel, "channel"), default=Channel.online)

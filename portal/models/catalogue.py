@@ -16,6 +16,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -84,6 +85,8 @@ class ServiceItem(TimestampMixin, db.Model):
         ForeignKey("item_versions.id", use_alter=True, name="fk_service_items_published_version"),
     )
     popularity: Mapped[int] = mapped_column(default=0)
+    # offered on the hall's self-service terminals (自助终端)
+    kiosk_enabled: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     department: Mapped[Department] = relationship()
     published_version: Mapped[ItemVersion | None] = relationship(
