@@ -74,6 +74,7 @@ def create_app(config: dict | None = None) -> Flask:
     from portal.auth import bp as auth_bp
     from portal.catalogue import bp as catalogue_bp
     from portal.cli import register_cli
+    from portal.counter import bp as counter_bp
     from portal.documents import bp as documents_bp
     from portal.documents import verify_bp
     from portal.errors import register_error_handlers
@@ -94,6 +95,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(review_bp)
     app.register_blueprint(review_admin_bp)
     app.register_blueprint(notices_bp)
+    app.register_blueprint(counter_bp)
     register_error_handlers(app)
     register_template_helpers(app)
     register_cli(app)

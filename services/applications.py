@@ -29,6 +29,7 @@ from portal.models import (
     Grade,
     ItemVersion,
     MaterialRequirement,
+    Role,
     SatisfiedBy,
     ServiceItem,
     User,
@@ -48,12 +49,22 @@ MAX_TEXT = 500
 # ---- drafts -------------------------------------------------------------------------------
 
 def start_draft(*, actor: User, applicant: Citizen, item: ServiceItem,
-                channel: Channel = Channel.online) -> Application:
+                channel: Channel = Channel.online, agent: Citizen | None = None) -> Application:
     """A new draft for the item's published version, or the applicant's open draft for it.
 
-    A citizen applies for themself or, as an authorised agent (亲友代办), for a principal."""
+    A citizen applies for themself or, as an authorised agent (亲友代办), for a principal.
+    A counter clerk applies on behalf of the citizen they are serving (channel counter),
+    optionally brought by an agent (代理人) whose 授权委托书 is one of the materials."""
     agent_id = None
-    if channel == Channel.online and applicant.id != actor.citizen_id:
+    if actor.role == Role.counter:
+        from services import counter
+
+        if channel != Channel.counter or counter.serving_citizen_id(actor) != applicant.id:
+            raise NotFound(str(_l("请先接待该办事群众")))
+        agent_id = agent.id if agent is not None else None
+    elif actor.role != Role.citizen:
+        raise NotFound(str(_l("该事项暂未开放办理")))
+    elif applicant.id != actor.citizen_id:
         if not proxies.can_act_for(actor.citizen_id, applicant.id):
             raise NotFound(str(_l("您没有代办该申请人事项的授权")))
         agent_id = actor.citizen_id
@@ -64,6 +75,7 @@ def start_draft(*, actor: User, applicant: Citizen, item: ServiceItem,
         select(Application).where(Application.applicant_id == applicant.id,
                                   Application.item_version_id == version.id,
                                   Application.status == DRAFT,
+                                  Application.channel == channel,
                                   Application.parent_id.is_(None))
     )
     if existing is not None:
@@ -97,7 +109,12 @@ def get_own_application(actor: User, application_id: int) -> Application:
 
 
 def may_act_on(actor: User, app: Application) -> bool:
-    """The applicant, or the agent who started it while their authorisation holds."""
+    """The applicant, or the agent who started it while their authorisation holds; at a
+    counter, the clerk serving the applicant now, for a case taken at a counter."""
+    if actor.role == Role.counter:
+        from services import counter
+
+        return app.channel == Channel.counter and counter.is_serving(actor, app)
     if actor.citizen_id is None:
         return False
     if app.applicant_id == actor.citizen_id:

@@ -145,14 +145,23 @@ def upload_document(user: User, *, material_type_id: int | None, data: bytes, fi
                     today: date | None = None, owner: Citizen | None = None) -> Document:
     """A citizen adds a file to their library (grade C: uploaded, not yet checked).
 
-    An authorised agent (亲友代办) may upload into the principal's library (``owner``)."""
-    own = _citizen_of(user)
-    if owner is not None and owner.id != own.id:
-        from services.proxies import can_act_for
+    An authorised agent (亲友代办) may upload into the principal's library (``owner``); a
+    counter clerk scans paper materials into the library of the citizen being served."""
+    source = "upload"
+    if user.role == Role.counter:
+        from services.counter import serving_citizen_id
 
-        if not can_act_for(own.id, owner.id):
+        if owner is None or serving_citizen_id(user) != owner.id:
             raise _not_found()
-    owner = owner or own
+        source = "counter"
+    else:
+        own = _citizen_of(user)
+        if owner is not None and owner.id != own.id:
+            from services.proxies import can_act_for
+
+            if not can_act_for(own.id, owner.id):
+                raise _not_found()
+        owner = owner or own
     today = today or date.today()
     material_type = db.session.get(MaterialType, material_type_id) if material_type_id else None
     errors: dict[str, str] = {}
@@ -171,7 +180,7 @@ def upload_document(user: User, *, material_type_id: int | None, data: bytes, fi
         raise ValidationError(errors)
     return add_document(
         owner=owner, material_type=material_type, data=checked.data, content_type=checked.content_type,
-        filename=checked.display_name, grade=Grade.C, source="upload", issued_on=issued_on,
+        filename=checked.display_name, grade=Grade.C, source=source, issued_on=issued_on,
         own_expiry=own_expiry,
     )
 

@@ -174,13 +174,16 @@ def load_case(application_id: int, *, for_update: bool = False) -> Application:
 
 
 def may_see(actor: User | None, app: Application) -> bool:
-    """Staff see the cases of their own department (counter staff: every case); citizens their own."""
+    """Staff see the cases of their own department (counter staff: those of the citizen they serve);
+    citizens their own."""
     if actor is None:
         return True
     if actor.role == Role.reviewer:
         return actor.department_id is not None and app.department_id == actor.department_id
-    if actor.role == Role.counter:
-        return True
+    if actor.role == Role.counter:  # 无差别受理: any department's case, for the citizen being served
+        from services.counter import is_serving
+
+        return is_serving(actor, app)
     if actor.role == Role.citizen:
         from services.applications import may_act_on
 

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import Application, FollowUpTicket, Visit
-from services import ratings, visits, workdays, workflow
+from services import counter, ratings, visits, workdays, workflow
 from services.errors import Conflict, NotAuthorized, NotFound, ValidationError
 from tests.workflow_cases import RESIDENCE_PERMIT, submit_case, user
 
@@ -19,6 +19,7 @@ def permit(app_ctx):
 
 def test_visits_count_and_beyond_the_guide_need_a_reason(permit):
     assert visits.promised_visits(permit) == 1
+    counter.begin_context(user("counter01"), permit.applicant)
     visits.record_visit(permit, user("counter01"), "intake")
     assert permit.visit_count == 1
     with pytest.raises(ValidationError) as err:
@@ -35,6 +36,9 @@ def test_visits_refuse_strangers_and_bad_input(permit):
         visits.record_visit(permit, user("reviewer02"), "intake")
     with pytest.raises(NotAuthorized):
         visits.record_visit(permit, user("13800000002"), "intake")
+    with pytest.raises(NotFound):  # the clerk is not serving the applicant
+        visits.record_visit(permit, user("counter01"), "intake")
+    counter.begin_context(user("counter01"), permit.applicant)
     with pytest.raises(ValidationError):
         visits.record_visit(permit, user("counter01"), "picnic")
     with pytest.raises(ValidationError):

@@ -22,7 +22,7 @@ from portal.models import (
     PostCheckTask,
     Role,
 )
-from services import accounts, applications, audit, notices, workflow
+from services import accounts, applications, audit, counter, notices, workflow
 from services.errors import Conflict, NotAuthorized, NotFound, ValidationError
 from tests.workflow_cases import (
     RESIDENCE_PERMIT,
@@ -123,9 +123,18 @@ def test_another_departments_reviewer_gets_not_found_and_a_citizen_not_authorise
     assert permit.status == "submitted"
 
 
-def test_counter_staff_may_accept_any_departments_case(permit):
-    workflow.perform(user("counter01"), permit.id, "accept", permit.version)
+def test_counter_staff_may_accept_any_departments_case_of_the_citizen_they_serve(permit):
+    clerk = user("counter01")
+    with pytest.raises(NotFound):  # not serving anyone
+        workflow.perform(clerk, permit.id, "accept", permit.version)
+    counter.begin_context(clerk, user("13800000001").citizen)
+    with pytest.raises(NotFound):  # serving someone else
+        workflow.perform(clerk, permit.id, "accept", permit.version)
+    counter.begin_context(clerk, permit.applicant)
+    workflow.perform(clerk, permit.id, "accept", permit.version)
     assert permit.status == "accepted"
+    counter.end_context(clerk)
+    assert not workflow.may_see(clerk, permit)
 
 
 def test_review_steps_follow_the_guide_and_can_be_assigned(permit, reviewer):

@@ -1,0 +1,1 @@
+"""The counter workstation: find or register the citizen, intake on their behalf, outcomes."""
