@@ -78,7 +78,9 @@ def create_app(config: dict | None = None) -> Flask:
     from portal.documents import bp as documents_bp
     from portal.documents import verify_bp
     from portal.errors import register_error_handlers
+    from portal.kiosk import bp as kiosk_bp
     from portal.main import bp as main_bp
+    from portal.queue import bp as queue_bp
     from portal.review import admin_bp as review_admin_bp
     from portal.review import bp as review_bp
     from portal.review import public_bp as notices_bp
@@ -96,6 +98,8 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(review_admin_bp)
     app.register_blueprint(notices_bp)
     app.register_blueprint(counter_bp)
+    app.register_blueprint(queue_bp)
+    app.register_blueprint(kiosk_bp)
     register_error_handlers(app)
     register_template_helpers(app)
     register_cli(app)

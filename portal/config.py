@@ -33,6 +33,9 @@ DEFAULTS: dict[str, object] = {
     "VERIFY_FAILURE_WINDOW_MINUTES": 15,
     "GUIDE_CACHE_SIZE": 512,  # rendered guides kept per process (services/guide_cache.py); 0 = off
     "GUIDE_CACHE_SECONDS": 600,  # how long a rendered guide is kept at most
+    "KIOSK_IDLE_SECONDS": 120,  # 自助终端: no input for this long shows the countdown dialog
+    "KIOSK_COUNTDOWN_SECONDS": 20,  # then the kiosk returns to its start and forgets everything
+    "QUEUE_POLL_MS": 2000,  # how often the call display asks for new calls
 }
 
 MIN_SECRET_BYTES = 32

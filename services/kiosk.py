@@ -1,0 +1,148 @@
+"""The self-service kiosk (自助终端): case checks, help requests and kiosk applications.
+
+A case check needs the case number and the applicant's 身份证号; a wrong pair answers exactly
+like an unknown number, and failed checks are throttled per terminal address and per number
+(the e-licence check's VerificationFailure records)."""
+
+from __future__ import annotations
+
+import hmac
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import distinct, func, select
+
+from portal.extensions import db
+from portal.models import (
+    Application,
+    Channel,
+    Citizen,
+    ItemVersion,
+    Role,
+    ServiceHall,
+    ServiceItem,
+    StaffReminder,
+    User,
+    VerificationFailure,
+)
+from portal.models.base import utcnow
+from services import applications, audit
+from services.errors import NotFound, TooManyAttempts, ValidationError
+
+HELP_KIND = "kiosk_help"
+CASE_NUMBER_RE = re.compile(r"[A-Z]{2,8}\d{6,24}")
+ID_NUMBER_RE = re.compile(r"\d{17}[\dX]")
+
+
+@dataclass(frozen=True)
+class CaseStatus:
+    """What the kiosk may show of a case: its number (masked), item, status, and the applicant masked."""
+
+    number: str
+    item: str
+    status: str
+    applicant: str
+
+
+def _mask_number(number: str) -> str:
+    return number[:4] + "*" * max(len(number) - 8, 0) + number[-4:] if len(number) > 8 else number
+
+
+def check_case(number: str | None, id_number: str | None, *, remote_addr: str = "",
+               max_failures: int = 10, window_minutes: int = 15) -> CaseStatus | None:
+    """The status of a case whose number and applicant's 身份证号 match, else None.
+
+    None means "no such pair": it does not tell whether the number exists. Misses are
+    recorded (the caller commits them) and too many are refused for a while."""
+    number = re.sub(r"\s", "", number or "").upper()
+    code = re.sub(r"\s", "", id_number or "").upper()
+    errors: dict[str, str] = {}
+    if not number:
+        errors["number"] = str(_l("请填写办件编号"))
+    elif not CASE_NUMBER_RE.fullmatch(number):
+        errors["number"] = str(_l("办件编号由字母和数字组成，请核对回执"))
+    if not code:
+        errors["id_number"] = str(_l("请填写身份证号"))
+    elif not ID_NUMBER_RE.fullmatch(code):
+        errors["id_number"] = str(_l("身份证号为 18 位"))
+    if errors:
+        raise ValidationError(errors)
+    since = utcnow() - timedelta(minutes=window_minutes)
+    key = f"case:{number}"[:64]
+    by_addr = db.session.scalar(select(func.count()).select_from(VerificationFailure).where(
+        VerificationFailure.remote_addr == remote_addr[:64], VerificationFailure.created_at >= since))
+    by_number = db.session.scalar(select(func.count()).select_from(VerificationFailure).where(
+        VerificationFailure.number == key, VerificationFailure.created_at >= since))
+    if max(by_addr or 0, by_number or 0) >= max_failures:
+        raise TooManyAttempts(str(_l("查询次数过多，请 %(minutes)d 分钟后再试", minutes=window_minutes)))
+    row = db.session.execute(
+        select(Application, Citizen).join(Citizen, Citizen.id == Application.applicant_id)
+        .where(Application.number == number)).first()
+    if row is None or not hmac.compare_digest(row[1].id_number.upper().encode(), code.encode()):
+        db.session.add(VerificationFailure(number=key, remote_addr=remote_addr[:64]))
+        db.session.flush()
+        return None
+    app, citizen = row
+    from services.identity import mask_name
+
+    return CaseStatus(number=_mask_number(app.number), item=app.title, status=app.status,
+                      applicant=mask_name(citizen.name))
+
+
+def request_help(hall: ServiceHall, where: str = "") -> int:
+    """呼叫工作人员: a reminder for the departments of the hall's clerks, and an audit event.
+
+    Returns how many reminders were written (0 when the hall has no clerk yet)."""
+    departments = db.session.scalars(select(distinct(User.department_id)).where(
+        User.hall_id == hall.id, User.role == Role.counter, User.active.is_(True),
+        User.department_id.is_not(None))).all()
+    body = str(_l("%(hall)s 自助终端有人需要帮助", hall=hall.name))
+    if where:
+        body = f"{body}（{where[:60]}）"
+    for department_id in departments:
+        db.session.add(StaffReminder(department_id=department_id, kind=HELP_KIND, body=body))
+    db.session.flush()
+    audit.record_event("kiosk_help", actor=None, details={"hall": hall.code, "where": where[:60]})
+    return len(departments)
+
+
+def help_requests(staff: User) -> list[StaffReminder]:
+    """Open kiosk help requests for the clerk's department, oldest first."""
+    if staff.department_id is None:
+        return []
+    return list(db.session.scalars(select(StaffReminder).where(
+        StaffReminder.department_id == staff.department_id, StaffReminder.kind == HELP_KIND,
+        StaffReminder.read_at.is_(None)).order_by(StaffReminder.id)))
+
+
+def acknowledge_help(staff: User, reminder_id: int) -> StaffReminder:
+    reminder = db.session.get(StaffReminder, reminder_id)
+    if (reminder is None or reminder.kind != HELP_KIND or staff.role != Role.counter
+            or reminder.department_id != staff.department_id):
+        raise NotFound(str(_l("求助记录不存在")))
+    if reminder.read_at is None:
+        reminder.read_at = utcnow()
+        db.session.flush()
+        audit.record_event("kiosk_help_acknowledged", actor=staff, details={"reminder": reminder.id})
+    return reminder
+
+
+def kiosk_items() -> list[ServiceItem]:
+    """Published items a citizen may apply for on the kiosk, by name."""
+    return list(db.session.scalars(
+        select(ServiceItem).join(ItemVersion, ItemVersion.id == ServiceItem.published_version_id)
+        .where(ServiceItem.kiosk_enabled.is_(True)).order_by(ItemVersion.name)))
+
+
+def start_kiosk_application(actor: User, code: str):
+    """A kiosk draft (channel 自助终端) for the logged-in citizen; other items are refused."""
+    item = db.session.scalar(select(ServiceItem).where(ServiceItem.code == code))
+    if item is None or item.published_version is None:
+        raise NotFound(str(_l("该事项暂未开放办理")))
+    if not item.kiosk_enabled:
+        raise NotFound(str(_l("该事项不能在自助终端办理，请到窗口或在网上办理")))
+    if actor.role != Role.citizen or actor.citizen is None:
+        raise NotFound(str(_l("请用个人账号登录后办理")))
+    return applications.start_draft(actor=actor, applicant=actor.citizen, item=item, channel=Channel.kiosk)
