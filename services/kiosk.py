@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import distinct, func, select
+from sqlalchemy import func, select
 
 from portal.extensions import db
 from portal.models import (
@@ -95,9 +95,9 @@ def request_help(hall: ServiceHall, where: str = "") -> int:
     """呼叫工作人员: a reminder for the departments of the hall's clerks, and an audit event.
 
     Returns how many reminders were written (0 when the hall has no clerk yet)."""
-    departments = db.session.scalars(select(distinct(User.department_id)).where(
+    departments = db.session.scalars(select(User.department_id).where(
         User.hall_id == hall.id, User.role == Role.counter, User.active.is_(True),
-        User.department_id.is_not(None))).all()
+        User.department_id.is_not(None)).distinct().order_by(User.department_id)).all()
     body = str(_l("%(hall)s 自助终端有人需要帮助", hall=hall.name))
     if where:
         body = f"{body}（{where[:60]}）"

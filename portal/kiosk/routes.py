@@ -115,10 +115,9 @@ def call_staff(hall_code: str):
     return redirect(safe_next(request.form.get("next")) or url_for("kiosk.start", hall_code=hall.code))
 
 
-@bp.route("/reset", methods=["POST"])
-def reset():
+@bp.route("/<hall_code>/reset", methods=["POST"])
+def reset(hall_code: str):
     """The idle countdown ran out: log out, forget everything, back to the kiosk's start."""
-    hall_code = session.get(KIOSK_FLAG) or request.form.get("hall", "")
     hall = queue_svc.get_hall(hall_code)
     logout_user()
     session.clear()

@@ -23,5 +23,5 @@ GET = {
 POST_ONLY = {
     "kiosk.start_application": "/kiosk/SMZX/apply/X/start",
     "kiosk.call_staff": "/kiosk/SMZX/help",
-    "kiosk.reset": "/kiosk/reset",
+    "kiosk.reset": "/kiosk/SMZX/reset",
 }
