@@ -75,6 +75,7 @@ def case_status(hall_code: str):
         else:
             db.session.commit()  # a miss is kept so that guessing is throttled
             checked = True
+            form.number.data = form.id_number.data = ""  # nothing typed stays on a shared screen
     elif form.errors:
         status = 422
     return _page("kiosk/case.html", hall, status, form=form, result=result, checked=checked)
