@@ -1,0 +1,87 @@
+"""The kiosk in Chromium: the idle countdown returns to the start and forgets a typed value and
+a login; the kiosk pages are axe clean in their default 长辈模式."""
+
+from __future__ import annotations
+
+import re
+import threading
+
+import pytest
+from sqlalchemy import select
+from werkzeug.serving import make_server
+
+from portal.extensions import db
+from portal.models import ServiceItem
+from tests.browser.conftest import assert_accessible
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def short_idle_server(database_factory):
+    """A portal whose kiosk waits 3 seconds before a 3-second countdown."""
+    app = database_factory("kiosk", seed=True, KIOSK_IDLE_SECONDS=3, KIOSK_COUNTDOWN_SECONDS=3)
+    with app.app_context():
+        code = db.session.scalar(select(ServiceItem.code).where(ServiceItem.kiosk_enabled.is_(True))
+                                 .order_by(ServiceItem.code).limit(1))
+        db.session.remove()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}", code
+    server.shutdown()
+    thread.join(10)
+
+
+def test_idle_countdown_continue_then_reset_clears_everything(page, short_idle_server):
+    base, code = short_idle_server
+    page.goto(f"{base}/kiosk/SMZX/case")
+    page.fill("#number", "WB20261124000001")
+    dialog = page.locator("#kiosk-idle")
+    dialog.wait_for(state="visible", timeout=10000)
+    assert page.evaluate("document.activeElement.getAttribute('data-action')") == "continue"
+    assert_accessible(page, "kiosk idle dialog")
+    page.click("#kiosk-idle [data-action=continue]")
+    dialog.wait_for(state="hidden", timeout=5000)
+    assert page.input_value("#number") == "WB20261124000001"  # 继续使用 keeps what was typed
+    # then nobody touches it: back to the start, the typed value gone
+    page.wait_for_url(re.compile(r".*/kiosk/SMZX/$"), timeout=20000)
+    assert "WB20261124000001" not in page.content()
+    page.goto(f"{base}/kiosk/SMZX/case")
+    assert page.input_value("#number") == ""
+
+    # a citizen who logged in on the kiosk is logged out
+    page.goto(f"{base}/kiosk/SMZX/apply/{code}")
+    page.wait_for_url(re.compile(r".*/auth/login\?next=.*"))
+    page.fill("#login", "13800000002")
+    page.fill("#password", "Demo@2026")
+    page.click("main button[type=submit]")
+    page.wait_for_url(re.compile(rf".*/kiosk/SMZX/apply/{code}$"))
+    page.click("main button:has-text('开始办理')")
+    page.wait_for_url(re.compile(r".*/apply/drafts/\d+/conditions$"))
+    assert page.locator("#kiosk-idle").count() == 1  # the apply pages have the idle timer too
+    page.wait_for_url(re.compile(r".*/kiosk/SMZX/$"), timeout=20000)
+    assert page.locator("header").get_by_text("登录", exact=True).count() == 1
+    page.goto(f"{base}/cases")
+    assert "/auth/login" in page.url
+
+
+def test_kiosk_pages_are_accessible_in_elder_mode(page, live_server):
+    page.goto(f"{live_server}/kiosk/SMZX/")
+    assert page.evaluate("document.documentElement.classList.contains('elder')")
+    assert_accessible(page, "kiosk start")
+    for label, link in (("guides", "办事指南"), ("case", "办件查询"), ("items", "自助申请"), ("ticket", "取号")):
+        page.goto(f"{live_server}/kiosk/SMZX/")
+        page.click(f".kiosk-tiles a:has-text('{link}')")
+        page.wait_for_load_state("load")
+        assert page.evaluate("document.documentElement.classList.contains('elder')"), label
+        assert "呼叫工作人员" in page.inner_text("main"), label
+        assert_accessible(page, f"kiosk {label}")
+    page.goto(f"{live_server}/kiosk/SMZX/guides")
+    page.click(".kiosk-choices a >> nth=0")
+    page.wait_for_load_state("load")
+    assert page.locator(".kiosk-list a[href$='checklist.pdf']").count() >= 1
+    assert_accessible(page, "kiosk guides of a theme")
+    page.click("main button:has-text('呼叫工作人员')")
+    assert "已通知工作人员" in page.inner_text("main")
+    assert_accessible(page, "kiosk help requested")
