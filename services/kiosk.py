@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
 from portal.extensions import db
 from portal.models import (
@@ -69,13 +69,12 @@ def check_case(number: str | None, id_number: str | None, *, remote_addr: str = 
         errors["id_number"] = str(_l("身份证号为 18 位"))
     if errors:
         raise ValidationError(errors)
-    since = utcnow() - timedelta(minutes=window_minutes)
     key = f"case:{number}"[:64]
-    by_addr = db.session.scalar(select(func.count()).select_from(VerificationFailure).where(
-        VerificationFailure.remote_addr == remote_addr[:64], VerificationFailure.created_at >= since))
-    by_number = db.session.scalar(select(func.count()).select_from(VerificationFailure).where(
-        VerificationFailure.number == key, VerificationFailure.created_at >= since))
-    if max(by_addr or 0, by_number or 0) >= max_failures:
+    by_addr, by_number = db.session.execute(
+        select(func.coalesce(func.sum(case((VerificationFailure.remote_addr == remote_addr[:64], 1), else_=0)), 0),
+               func.coalesce(func.sum(case((VerificationFailure.number == key, 1), else_=0)), 0))
+        .where(VerificationFailure.created_at >= utcnow() - timedelta(minutes=window_minutes))).one()
+    if max(by_addr, by_number) >= max_failures:
         raise TooManyAttempts(str(_l("查询次数过多，请 %(minutes)d 分钟后再试", minutes=window_minutes)))
     row = db.session.execute(
         select(Application, Citizen).join(Citizen, Citizen.id == Application.applicant_id)
