@@ -45,7 +45,7 @@ def _clerk_at_xjzx(live_app) -> tuple[int, int]:
         return ids
 
 
-def _as(live_app, clerk_id: int, action: str, *args) -> str:
+def _as(live_app, clerk_id: int, action: str, *args) -> tuple[int, str]:
     with live_app.app_context():
         clerk = db.session.get(User, clerk_id)
         ticket = getattr(queue, action)(clerk, *args)
@@ -64,7 +64,7 @@ def test_call_display_updates_and_speaks(page, live):
     page.evaluate("window.__sameDocument = 'yes'")
 
     with live_app.app_context():
-        ticket = queue.take_ticket(db.session.get(ServiceHall, hall_id), "A")
+        queue.take_ticket(db.session.get(ServiceHall, hall_id), "A")
         db.session.commit()
         db.session.remove()
     ticket_id, code = _as(live_app, clerk_id, "call_next")

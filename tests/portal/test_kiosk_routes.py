@@ -3,7 +3,6 @@ mode, the case check, help requests, applying after logging in on the kiosk, and
 
 from __future__ import annotations
 
-
 from sqlalchemy import select
 
 from portal.extensions import db

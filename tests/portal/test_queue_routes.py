@@ -106,3 +106,15 @@ def test_admin_chooses_the_hall_for_statistics(client, login_as):
     page = client.get("/queue/stats?hall=XJZX").get_data(as_text=True)
     assert "徐家汇街道便民服务中心" in page and "综合受理" in page and "户籍与出入境" not in page
     assert client.get("/queue/stats?hall=NOPE").status_code == 404
+
+
+def test_stats_page_query_count_does_not_grow_with_tickets(client, login_as, query, count_queries):
+    login_as("counter01")
+    take(client, "A")
+    with count_queries as few:
+        assert client.get("/queue/stats").status_code == 200
+    for code in "ABCDEF" * 3:
+        take(client, code)
+    with count_queries as many:
+        assert client.get("/queue/stats").status_code == 200
+    assert len(many) == len(few)

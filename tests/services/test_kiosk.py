@@ -6,7 +6,14 @@ import pytest
 from sqlalchemy import func, select
 
 from portal.extensions import db
-from portal.models import Channel, Event, ServiceHall, ServiceItem, StaffReminder, VerificationFailure
+from portal.models import (
+    Channel,
+    Event,
+    ServiceHall,
+    ServiceItem,
+    StaffReminder,
+    VerificationFailure,
+)
 from services import kiosk
 from services.errors import NotFound, TooManyAttempts, ValidationError
 from tests.workflow_cases import RESIDENCE_PERMIT, item_named, submit_case, user

@@ -21,6 +21,7 @@ from portal.models import (
     ServiceHall,
     Ticket,
     TicketCall,
+    User,
 )
 from portal.models.base import utcnow
 from services import accounts, queue
@@ -246,7 +247,7 @@ def test_stats_query_count_does_not_grow(app_ctx, count_queries):
     assert len(many) == len(few) == 2
 
 
-def test_concurrent_takes_get_distinct_numbers(database_factory):
+def test_concurrent_takes_and_calls_never_collide(database_factory):
     app = database_factory("queue", seed=True)
     with app.app_context():
         hall_id = hall().id
@@ -278,4 +279,34 @@ def test_concurrent_takes_get_distinct_numbers(database_factory):
     assert sorted(results) == [f"A{n:03d}" for n in range(1, count + 1)], results
     with app.app_context():
         assert db.session.scalar(select(func.count(Ticket.id)).where(Ticket.day == DAY)) == count
+        # two clerks at windows 1 and 2 (both serve A) for the concurrent calls below
+        clerks = [user("counter01").id, second_clerk().id]
+        for clerk_id, number in zip(clerks, (1, 2), strict=True):
+            queue.choose_window(db.session.get(User, clerk_id), window(number).id)
+        db.session.commit()
         db.session.remove()
+
+    call_barrier = threading.Barrier(2)
+    called: list[object] = []
+
+    def call(clerk_id: int):
+        try:
+            with app.app_context():
+                clerk = db.session.get(User, clerk_id)
+                db.session.commit()
+                call_barrier.wait(30)
+                ticket = queue.call_next(clerk, day=DAY)
+                db.session.commit()
+                called.append(ticket.code)
+        except BaseException as exc:  # surfaced below
+            called.append(exc)
+        finally:
+            with app.app_context():
+                db.session.remove()
+
+    threads = [threading.Thread(target=call, args=(clerk_id,)) for clerk_id in clerks]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert sorted(called) == ["A001", "A002"], called
