@@ -10,6 +10,7 @@ from forms.kiosk import CaseCheckForm
 from portal.auth.routes import safe_next
 from portal.extensions import db
 from portal.kiosk import bp
+from portal.models import Role
 from portal.templating import ELDER_COOKIE
 from services import catalogue_query, kiosk
 from services import queue as queue_svc
@@ -19,9 +20,13 @@ KIOSK_FLAG = "kiosk_hall"
 
 
 def _enter(hall_code: str):
-    """The hall, with the browser marked as this hall's kiosk (the idle timer runs on every page)."""
+    """The hall, with the browser marked as this hall's kiosk (the idle timer runs on every page).
+
+    Staff looking at the kiosk pages from their own browser are not put in kiosk mode: the
+    idle reset would log them out."""
     hall = queue_svc.get_hall(hall_code)
-    session[KIOSK_FLAG] = hall.code
+    if not current_user.is_authenticated or current_user.role == Role.citizen:
+        session[KIOSK_FLAG] = hall.code
     return hall
 
 
@@ -32,9 +37,9 @@ def _page(template: str, hall, status: int = 200, **context):
 @bp.route("/<hall_code>/")
 def start(hall_code: str):
     """The kiosk's start page. Opening it makes this browser a kiosk, in 长辈模式 by default."""
-    first = session.get(KIOSK_FLAG) is None
+    first = session.get(KIOSK_FLAG) is None and not current_user.is_authenticated
     hall = _enter(hall_code)
-    extra = {"elder_mode_active": lambda: True} if first and not current_user.is_authenticated else {}
+    extra = {"elder_mode_active": lambda: True} if first else {}
     response = current_app.make_response(render_template("kiosk/start.html", hall=hall, **extra))
     if first:
         response.set_cookie(ELDER_COOKIE, "1", httponly=True, samesite="Lax")

@@ -84,3 +84,10 @@ def test_apply_after_login_on_the_kiosk_then_reset(client, query):
     reset = client.post("/kiosk/SMZX/reset", data={"csrf_token": csrf_token(client, item_path)})
     assert reset.status_code == 302 and reset.headers["Location"].endswith("/kiosk/SMZX/")
     assert client.get("/cases").status_code == 302  # logged out
+
+
+def test_staff_browsing_the_kiosk_pages_stay_out_of_kiosk_mode(client, login_as):
+    login_as("counter01")
+    page = client.get("/kiosk/SMZX/").get_data(as_text=True)
+    assert "呼叫工作人员" in page and 'id="kiosk-idle"' not in page
+    assert 'id="kiosk-idle"' not in client.get("/queue/desk").get_data(as_text=True)
