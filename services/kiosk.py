@@ -93,18 +93,20 @@ def check_case(number: str | None, id_number: str | None, *, remote_addr: str = 
 def request_help(hall: ServiceHall, where: str = "") -> int:
     """呼叫工作人员: a reminder for the departments of the hall's clerks, and an audit event.
 
-    Returns how many reminders were written (0 when the hall has no clerk yet)."""
+    A department that has not yet answered this hall's kiosk gets no second reminder (a
+    worried citizen may tap the button again and again). Returns how many were written."""
     departments = db.session.scalars(select(User.department_id).where(
         User.hall_id == hall.id, User.role == Role.counter, User.active.is_(True),
         User.department_id.is_not(None)).distinct().order_by(User.department_id)).all()
     body = str(_l("%(hall)s 自助终端有人需要帮助", hall=hall.name))
-    if where:
-        body = f"{body}（{where[:60]}）"
-    for department_id in departments:
+    waiting = set(db.session.scalars(select(StaffReminder.department_id).where(
+        StaffReminder.kind == HELP_KIND, StaffReminder.body == body, StaffReminder.read_at.is_(None))))
+    new = [d for d in departments if d not in waiting]
+    for department_id in new:
         db.session.add(StaffReminder(department_id=department_id, kind=HELP_KIND, body=body))
     db.session.flush()
     audit.record_event("kiosk_help", actor=None, details={"hall": hall.code, "where": where[:60]})
-    return len(departments)
+    return len(new)
 
 
 def help_requests(staff: User) -> list[StaffReminder]:

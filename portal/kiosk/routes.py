@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 
@@ -26,8 +26,17 @@ def _enter(hall_code: str):
     idle reset would log them out."""
     hall = queue_svc.get_hall(hall_code)
     if not current_user.is_authenticated or current_user.role == Role.citizen:
-        session[KIOSK_FLAG] = hall.code
+        session[KIOSK_FLAG] = g.kiosk_hall = hall.code
     return hall
+
+
+@bp.after_request
+def _remember_kiosk(response):
+    """Also mark the browser (until it closes): a login renews the session and would drop
+    the flag, yet a citizen who logs in on the kiosk must still be logged out when idle."""
+    if g.get("kiosk_hall"):
+        response.set_cookie(KIOSK_FLAG, g.kiosk_hall, httponly=True, samesite="Lax")
+    return response
 
 
 def _page(template: str, hall, status: int = 200, **context):

@@ -91,3 +91,10 @@ def test_staff_browsing_the_kiosk_pages_stay_out_of_kiosk_mode(client, login_as)
     page = client.get("/kiosk/SMZX/").get_data(as_text=True)
     assert "呼叫工作人员" in page and 'id="kiosk-idle"' not in page
     assert 'id="kiosk-idle"' not in client.get("/queue/desk").get_data(as_text=True)
+
+
+def test_a_login_from_the_header_keeps_the_kiosk_idle_timer(client, login_as):
+    client.get("/kiosk/SMZX/")
+    login_as("13800000003")  # renews the session, which drops the session flag
+    page = client.get("/cases").get_data(as_text=True)
+    assert 'id="kiosk-idle"' in page and "/kiosk/SMZX/reset" in page

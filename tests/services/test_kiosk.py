@@ -58,6 +58,7 @@ def test_case_check_validates_and_throttles(app_ctx):
 def test_help_request_reaches_the_hall_clerks_until_acknowledged(app_ctx):
     clerk = user("counter01")
     assert kiosk.request_help(hall(), where="kiosk.case_status") == 1
+    assert kiosk.request_help(hall(), where="kiosk.case_status") == 0  # tapped again: one reminder
     open_requests = kiosk.help_requests(clerk)
     assert len(open_requests) == 1 and hall().name in open_requests[0].body
     assert open_requests[0].department_id == clerk.department_id and open_requests[0].kind == "kiosk_help"
@@ -67,6 +68,7 @@ def test_help_request_reaches_the_hall_clerks_until_acknowledged(app_ctx):
     kiosk.acknowledge_help(clerk, open_requests[0].id)
     assert kiosk.help_requests(clerk) == []
     assert db.session.get(StaffReminder, open_requests[0].id).read_at is not None
+    assert kiosk.request_help(hall()) == 1  # answered: the next request is a new reminder
     # a hall without clerks writes no reminder, but the request is still in the audit trail
     assert kiosk.request_help(hall("XJZX")) == 0
 
