@@ -247,66 +247,49 @@ def test_stats_query_count_does_not_grow(app_ctx, count_queries):
     assert len(many) == len(few) == 2
 
 
+def run_at_once(app, actions) -> list[object]:
+    """Each action in its own thread and app context, all released together; their results
+    (or the exceptions they raised)."""
+    barrier = threading.Barrier(len(actions))
+    results: list[object] = []
+
+    def run(action):
+        try:
+            with app.app_context():
+                barrier.wait(30)
+                result = action()
+                db.session.commit()
+                results.append(result)
+        except BaseException as exc:  # surfaced by the caller's assertion
+            results.append(exc)
+        finally:
+            with app.app_context():
+                db.session.remove()
+
+    threads = [threading.Thread(target=run, args=(action,)) for action in actions]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    return results
+
+
 def test_concurrent_takes_and_calls_never_collide(database_factory):
     app = database_factory("queue", seed=True)
     with app.app_context():
         hall_id = hall().id
         db.session.remove()
     count = 8
-    barrier = threading.Barrier(count)
-    results: list[object] = []
-
-    def take():
-        try:
-            with app.app_context():
-                smzx = db.session.get(ServiceHall, hall_id)
-                db.session.commit()
-                barrier.wait(30)
-                ticket = queue.take_ticket(smzx, "A", day=DAY)
-                db.session.commit()
-                results.append(ticket.code)
-        except BaseException as exc:  # surfaced below
-            results.append(exc)
-        finally:
-            with app.app_context():
-                db.session.remove()
-
-    threads = [threading.Thread(target=take) for _ in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    assert sorted(results) == [f"A{n:03d}" for n in range(1, count + 1)], results
+    taken = run_at_once(app, [lambda: queue.take_ticket(db.session.get(ServiceHall, hall_id), "A", day=DAY).code]
+                        * count)
+    assert sorted(taken) == [f"A{n:03d}" for n in range(1, count + 1)], taken
     with app.app_context():
         assert db.session.scalar(select(func.count(Ticket.id)).where(Ticket.day == DAY)) == count
-        # two clerks at windows 1 and 2 (both serve A) for the concurrent calls below
+        # two clerks at windows 1 and 2 (both serve A) call at the same moment
         clerks = [user("counter01").id, second_clerk().id]
         for clerk_id, number in zip(clerks, (1, 2), strict=True):
             queue.choose_window(db.session.get(User, clerk_id), window(number).id)
         db.session.commit()
         db.session.remove()
-
-    call_barrier = threading.Barrier(2)
-    called: list[object] = []
-
-    def call(clerk_id: int):
-        try:
-            with app.app_context():
-                clerk = db.session.get(User, clerk_id)
-                db.session.commit()
-                call_barrier.wait(30)
-                ticket = queue.call_next(clerk, day=DAY)
-                db.session.commit()
-                called.append(ticket.code)
-        except BaseException as exc:  # surfaced below
-            called.append(exc)
-        finally:
-            with app.app_context():
-                db.session.remove()
-
-    threads = [threading.Thread(target=call, args=(clerk_id,)) for clerk_id in clerks]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
+    called = run_at_once(app, [lambda c=c: queue.call_next(db.session.get(User, c), day=DAY).code for c in clerks])
     assert sorted(called) == ["A001", "A002"], called
