@@ -41,7 +41,7 @@ from portal.models import (
 )
 from services import accounts, applications, audit
 from services.errors import DomainError, NotAuthorized, NotFound, ValidationError
-from services.identity import mask_name, normalise_phone
+from services.identity import mask_name, normalise_phone, parse_resident_id
 
 # where the applicant's and the agent's real-name fields live in the offline form
 APPLICANT_PREFIX = "a_"
@@ -183,12 +183,18 @@ def _person(data: Any, prefix: str, *, required: bool) -> tuple[Citizen | None, 
             phone = normalise_phone(fields["phone"])
         except ValidationError as exc:
             errors.update(exc.errors)
-    try:
-        person = accounts.find_or_create_citizen(name=fields["name"], id_number=fields["id_number"],
-                                                 phone=phone, address=fields["address"])
-    except ValidationError as exc:
-        errors.update(exc.errors)
-        person = None
+    for check, value in ((accounts.check_real_name, fields["name"]), (parse_resident_id, fields["id_number"])):
+        try:
+            check(value)
+        except ValidationError as exc:
+            errors.update(exc.errors)
+    person = None
+    if not errors:
+        try:
+            person = accounts.find_or_create_citizen(name=fields["name"], id_number=fields["id_number"],
+                                                     phone=phone, address=fields["address"])
+        except ValidationError as exc:
+            errors.update(exc.errors)
     if errors:
         return None, {f"{prefix}{k}": v for k, v in errors.items()}
     return person, {}
