@@ -116,6 +116,10 @@ def test_a_refused_intake_is_shown_to_staff_and_kept(page, live):
         db.session.remove()
     open_offline_page(page, base)
     reload_offline(page)
+    good = resident_id("33010619900307123")
+    fill_intake(page, ids, name="王不对", id_number=good[:-1] + ("1" if good[-1] != "1" else "2"), scans=False)
+    expect(page.locator("#a_id_number-error")).to_contain_text("身份证号校验不通过")  # checked in the browser
+    expect(page.locator("tr[data-status=queued]")).to_have_count(0)
     fill_intake(page, ids, name="王不对", id_number=known_id)
     expect(page.locator("#offline-banner")).to_have_attribute("data-waiting", "1")
 
