@@ -185,9 +185,12 @@
     });
   }
   function fillCatalogue() {
+    var chosen = itemSelect.value;
+    while (itemSelect.options.length > 1) { itemSelect.remove(1); }
     catalogue.forEach(function (item) {
       itemSelect.appendChild(el("option", {value: item.code, text: item.name}));
     });
+    itemSelect.value = chosen;
   }
 
   // ---- form ⇄ record ---------------------------------------------------------------------
@@ -457,7 +460,9 @@
         if (r.status === 422 || r.status === 400 || r.status === 404) {
           record.status = "refused";
           record.errors = data.errors || {};
-          return put(record).then(function () {
+          // the item changed or was withdrawn meanwhile: fetch the catalogue again
+          var renewed = record.errors.item ? loadCatalogue() : Promise.resolve();
+          return renewed.then(function () { return put(record); }).then(function () {
             showNotice(T.refused_note);
             if (current && current.key === record.key) { start(record); }
           });

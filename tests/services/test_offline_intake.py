@@ -6,6 +6,7 @@ open context is left exactly as it was; another clerk's key is not found."""
 
 import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 
@@ -243,7 +244,6 @@ def test_two_replays_at_the_same_moment_make_one_case(database_factory):
         db.session.remove()
 
     barrier = threading.Barrier(2)
-    outcomes: list[object] = []
 
     def send():
         try:
@@ -251,18 +251,15 @@ def test_two_replays_at_the_same_moment_make_one_case(database_factory):
                 clerk = db.session.get(User, clerk_id)
                 db.session.commit()  # hold no lock while waiting at the barrier
                 barrier.wait(30)
-                outcomes.append(send_intake(clerk, key, data, files))
+                return send_intake(clerk, key, data, files)
         except BaseException as exc:  # surfaced below
-            outcomes.append(exc)
+            return exc
         finally:
             with app.app_context():
                 db.session.remove()
 
-    threads = [threading.Thread(target=send) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = [future.result(120) for future in [pool.submit(send) for _ in range(2)]]
 
     assert len(outcomes) == 2 and all(isinstance(o, tuple) for o in outcomes), outcomes
     (first, first_replayed), (second, second_replayed) = outcomes
