@@ -140,3 +140,23 @@ def test_a_refused_intake_is_shown_to_staff_and_kept(page, live):
         assert db.session.scalar(select(func.count()).select_from(Application)
                                  .where(Application.applicant_id == known.id)) == cases_before
         db.session.remove()
+
+
+def test_the_form_built_from_the_catalogue_suits_elder_mode_and_narrow_screens(page, live):
+    """The every-page check sees the shell before an item is chosen; this one sees the
+    conditions, questions and materials the script builds."""
+    from tests.browser.test_every_page import ELDER_METRICS, OVERFLOW
+
+    base, live_app = live
+    ids = requirement_ids(live_app)
+    open_offline_page(page, base)
+    page.click("button.elder-switch")
+    page.wait_for_load_state("networkidle")
+    expect(page.locator("#item option", has_text=RESIDENCE_PERMIT)).to_have_count(1)
+    page.select_option("#item", label=RESIDENCE_PERMIT)
+    expect(page.locator(f"#m_{ids['M056']}-issued")).to_be_visible()
+    assert_accessible(page, "offline intake form in elder mode")
+    metrics = page.evaluate(ELDER_METRICS)
+    assert metrics["font"] >= 24 and not metrics["small"], metrics
+    page.set_viewport_size({"width": 320, "height": 800})
+    assert page.evaluate(OVERFLOW)["by"] <= 0
