@@ -80,6 +80,9 @@ def test_an_intake_made_offline_is_sent_once_when_back_online(page, live):
     expect(banner).to_contain_text("1 份受理待发送")
     expect(page.locator("tr[data-status=queued]")).to_have_count(1)
     assert page.get_attribute("#a_id_number", "autocomplete") == "off"
+    reload_offline(page)  # kept in the browser across a reload, still waiting
+    expect(page.locator("tr[data-status=queued]")).to_have_count(1)
+    expect(banner).to_have_attribute("data-waiting", "1")
 
     page.context.set_offline(False)
     sent = page.locator("tr[data-status=sent]")

@@ -88,6 +88,7 @@ def test_an_offline_intake_becomes_one_submitted_counter_case(clerk):
     ctx = counter.begin_context(clerk, serving)
     noted = list(ctx.application_ids)
     key = str(uuid.uuid4())
+    files_before = set(stored_files())
 
     answer, replayed = send_intake(clerk, key, payload(item), scans(item))
 
@@ -104,6 +105,10 @@ def test_an_offline_intake_becomes_one_submitted_counter_case(clerk):
         assert doc.owner_id == citizen.id and doc.source == "counter"
         assert Path(current_app.config["UPLOAD_DIR"], doc.storage_key).is_file()
     assert chosen["M022"].satisfied_by == SatisfiedBy.shared
+    # every file written is named by one of its document rows: no orphan for `files cleanup`
+    upload_dir = Path(current_app.config["UPLOAD_DIR"])
+    new_keys = {p.relative_to(upload_dir).as_posix() for p in set(stored_files()) - files_before}
+    assert new_keys == {db.session.get(Document, chosen[code].document_id).storage_key for code in ("M001", "M056")}
     actors = set(db.session.scalars(select(Event.actor_id).where(Event.application_id == case.id)))
     assert actors == {clerk.id}
     key_row = db.session.scalar(select(IntakeKey).where(IntakeKey.key == key))
