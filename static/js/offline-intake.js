@@ -138,7 +138,7 @@
     var fid = "m_" + m.id;
     var set = el("fieldset", {"class": "field offline-material", "data-field": fid, id: fid, tabindex: "-1",
       "data-condition": m.condition ? JSON.stringify(m.condition) : null},
-      [el("legend", {text: T["necessity_" + m.necessity] ? m.name + "（" + T["necessity_" + m.necessity] + "）" : m.name})]);
+      [el("legend", {text: T["necessity_" + m.necessity] ? fmt(T.material, {name: m.name, necessity: T["necessity_" + m.necessity]}) : m.name})]);
     if (m.notes) { set.appendChild(el("p", {"class": "hint", text: m.notes})); }
     if (m.necessity === "shared") { set.appendChild(el("p", {text: T.shared})); return set; }
     var ways = [["", T.way_scan]];
