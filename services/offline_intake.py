@@ -112,8 +112,9 @@ def fingerprint(payload: dict[str, Any], files: list[IntakeFile]) -> str:
 
 
 def _answer(row: IntakeKey, sent: str) -> dict[str, Any]:
-    if row.response.get("fingerprint") != sent:
-        raise IntakeRefused({"": str(_l("该受理编号已用于另一份受理，请另存为新的受理后发送"))})
+    if row.response.get("fingerprint") != sent:  # edited after it was accepted: say where it went
+        raise IntakeRefused({"": str(_l("这份受理已受理为办件 %(number)s，之后修改的内容没有发送；如需另行受理，请新建受理",
+                                        number=row.response.get("number", "")))})
     return {k: v for k, v in row.response.items() if k != "fingerprint"}
 
 

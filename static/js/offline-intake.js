@@ -450,6 +450,7 @@
     return fetch(URLS.intakes, {method: "POST", body: body, credentials: "same-origin",
       headers: {"X-CSRFToken": token, "Idempotency-Key": record.key}}).then(function (r) {
       var json = (r.headers.get("content-type") || "").indexOf("application/json") >= 0;
+      if (r.status === 413) { return refuse(record, {"": T.too_large}); }
       if (!json) { throw new Error(r.redirected ? "login" : "retry"); }
       return r.json().then(function (data) {
         if (r.status === 200 || r.status === 201) {
@@ -457,18 +458,19 @@
           return put({key: record.key, staff: STAFF, status: "sent", number: data.number, itemName: data.item || record.itemName,
             maskedName: data.applicant, applicant: {}, errors: {}});
         }
-        if (r.status === 422 || r.status === 400 || r.status === 404) {
-          record.status = "refused";
-          record.errors = data.errors || {};
-          // the item changed or was withdrawn meanwhile: fetch the catalogue again
-          var renewed = record.errors.item ? loadCatalogue() : Promise.resolve();
-          return renewed.then(function () { return put(record); }).then(function () {
-            showNotice(T.refused_note);
-            if (current && current.key === record.key) { start(record); }
-          });
-        }
+        if (r.status === 422 || r.status === 400 || r.status === 404) { return refuse(record, data.errors || {}); }
         throw new Error("retry");
       });
+    });
+  }
+  function refuse(record, errors) {
+    record.status = "refused";
+    record.errors = errors;
+    // the item changed or was withdrawn meanwhile: fetch the catalogue again
+    var renewed = errors.item ? loadCatalogue() : Promise.resolve();
+    return renewed.then(function () { return put(record); }).then(function () {
+      showNotice(T.refused_note);
+      if (current && current.key === record.key) { start(record); }
     });
   }
   function sendAll() {
