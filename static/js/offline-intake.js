@@ -475,19 +475,21 @@
   }
   function sendAll() {
     if (sending || !navigator.onLine) { return refreshList(); }
+    sending = true;  // one round at a time (the server would answer a replay with the same case anyway)
     return all().then(function (rows) {
       var queue = rows.filter(function (r) { return r.status === "queued"; });
       if (!queue.length) { return null; }
-      sending = true;
       showBanner(queue.length);
       return freshToken().then(function (token) {
+        showNotice("");
         return queue.reduce(function (chain, record) {
           return chain.then(function () { return sendOne(record, token); });
         }, Promise.resolve());
       }).catch(function (err) {
         showNotice(err && err.message === "login" ? T.login : T.retry);
       });
-    }).then(function () { sending = false; return refreshList(); });
+    }).then(function () { sending = false; return refreshList(); },
+      function () { sending = false; return refreshList(); });
   }
 
   // ---- start ------------------------------------------------------------------------------
