@@ -27,6 +27,7 @@ from portal.models import (
     DailyCounter,
     Document,
     Grade,
+    IntakeKey,
     ItemVersion,
     MaterialRequirement,
     Role,
@@ -49,17 +50,23 @@ MAX_TEXT = 500
 # ---- drafts -------------------------------------------------------------------------------
 
 def start_draft(*, actor: User, applicant: Citizen, item: ServiceItem,
-                channel: Channel = Channel.online, agent: Citizen | None = None) -> Application:
+                channel: Channel = Channel.online, agent: Citizen | None = None,
+                intake: IntakeKey | None = None) -> Application:
     """A new draft for the item's published version, or the applicant's open draft for it.
 
     A citizen applies for themself or, as an authorised agent (亲友代办), for a principal.
     A counter clerk applies on behalf of the citizen they are serving (channel counter),
-    optionally brought by an agent (代理人) whose 授权委托书 is one of the materials."""
+    optionally brought by an agent (代理人) whose 授权委托书 is one of the materials.
+    An offline intake being sent (``intake``, the clerk's own claimed key without a case yet)
+    gets a new draft of its own, whoever the clerk is serving now (services/offline_intake)."""
     agent_id = None
     if actor.role == Role.counter:
         from services import counter
 
-        if channel != Channel.counter or counter.serving_citizen_id(actor) != applicant.id:
+        if intake is not None:
+            if channel != Channel.counter or intake.staff_id != actor.id or intake.application_id is not None:
+                raise NotFound(str(_l("请先接待该办事群众")))
+        elif channel != Channel.counter or counter.serving_citizen_id(actor) != applicant.id:
             raise NotFound(str(_l("请先接待该办事群众")))
         agent_id = agent.id if agent is not None else None
     elif actor.role != Role.citizen:
@@ -71,7 +78,7 @@ def start_draft(*, actor: User, applicant: Citizen, item: ServiceItem,
     version = item.published_version
     if version is None or version.status != VersionStatus.published:
         raise NotFound(str(_l("该事项暂未开放办理")))
-    existing = db.session.scalar(
+    existing = None if intake is not None else db.session.scalar(
         select(Application).where(Application.applicant_id == applicant.id,
                                   Application.item_version_id == version.id,
                                   Application.status == DRAFT,
@@ -87,6 +94,9 @@ def start_draft(*, actor: User, applicant: Citizen, item: ServiceItem,
     )
     db.session.add(app)
     db.session.flush()
+    if intake is not None:
+        intake.application_id = app.id
+        db.session.flush()
     return app
 
 
@@ -110,16 +120,27 @@ def get_own_application(actor: User, application_id: int) -> Application:
 
 def may_act_on(actor: User, app: Application) -> bool:
     """The applicant, or the agent who started it while their authorisation holds; at a
-    counter, the clerk serving the applicant now, for a case taken at a counter."""
+    counter, the clerk serving the applicant now, for a case taken at a counter, or the clerk
+    who made an offline intake, for its draft while it is being sent."""
     if actor.role == Role.counter:
         from services import counter
 
-        return app.channel == Channel.counter and counter.is_serving(actor, app)
+        return app.channel == Channel.counter and (counter.is_serving(actor, app)
+                                                   or is_offline_intake_draft(actor, app))
     if actor.citizen_id is None:
         return False
     if app.applicant_id == actor.citizen_id:
         return True
     return app.agent_id == actor.citizen_id and proxies.can_act_for(actor.citizen_id, app.applicant_id)
+
+
+def is_offline_intake_draft(actor: User, app: Application) -> bool:
+    """The draft of an offline intake this clerk made, while it is being sent (it is a draft
+    only inside the sending transaction: services/offline_intake submits or rolls back)."""
+    if app.status != DRAFT or app.created_by_id != actor.id:
+        return False
+    return db.session.scalar(select(IntakeKey.id).where(IntakeKey.application_id == app.id,
+                                                        IntakeKey.staff_id == actor.id)) is not None
 
 
 def delete_draft(actor: User, application_id: int) -> None:
@@ -501,14 +522,15 @@ def record_reuse(app: Application) -> None:
 
 
 def upload_for(actor: User, app: Application, requirement_id: int, *, data: bytes, filename: str | None,
-               issued_on: date | None, own_expiry: date | None) -> Document:
-    """Upload a file for one material of a draft: it goes to the applicant's library and is chosen."""
+               issued_on: date | None, own_expiry: date | None, intake: IntakeKey | None = None) -> Document:
+    """Upload a file for one material of a draft: it goes to the applicant's library and is chosen.
+    ``intake``: the offline intake whose draft this is (a clerk scanning for it)."""
     material = material_for(app, requirement_id)
     requirement = db.session.get(MaterialRequirement, material.requirement_id)
     try:
         doc = documents.upload_document(actor, material_type_id=requirement.material_type_id, data=data,
                                         filename=filename, issued_on=issued_on, own_expiry=own_expiry,
-                                        owner=app.applicant)
+                                        owner=app.applicant, intake=intake)
     except ValidationError as exc:
         raise ValidationError({f"u{requirement_id}_{k}": v for k, v in exc.errors.items()}) from None
     choose_document(app, requirement_id, doc.id)

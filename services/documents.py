@@ -26,6 +26,7 @@ from portal.models import (
     DocumentStatus,
     ELicence,
     Grade,
+    IntakeKey,
     ItemVersion,
     MaterialType,
     Role,
@@ -142,16 +143,18 @@ def check_dates(material_type: MaterialType, issued_on: date | None, own_expiry:
 
 def upload_document(user: User, *, material_type_id: int | None, data: bytes, filename: str | None,
                     issued_on: date | None = None, own_expiry: date | None = None,
-                    today: date | None = None, owner: Citizen | None = None) -> Document:
+                    today: date | None = None, owner: Citizen | None = None,
+                    intake: IntakeKey | None = None) -> Document:
     """A citizen adds a file to their library (grade C: uploaded, not yet checked).
 
     An authorised agent (亲友代办) may upload into the principal's library (``owner``); a
-    counter clerk scans paper materials into the library of the citizen being served."""
+    counter clerk scans paper materials into the library of the citizen being served, or of
+    the applicant of an offline intake of theirs being sent (``intake``)."""
     source = "upload"
     if user.role == Role.counter:
         from services.counter import serving_citizen_id
 
-        if owner is None or serving_citizen_id(user) != owner.id:
+        if owner is None or (serving_citizen_id(user) != owner.id and not _intake_of(user, intake, owner)):
             raise _not_found()
         source = "counter"
     else:
@@ -183,6 +186,14 @@ def upload_document(user: User, *, material_type_id: int | None, data: bytes, fi
         filename=checked.display_name, grade=Grade.C, source=source, issued_on=issued_on,
         own_expiry=own_expiry,
     )
+
+
+def _intake_of(user: User, intake: IntakeKey | None, owner: Citizen) -> bool:
+    """True when ``intake`` is the clerk's offline intake and its draft is ``owner``'s."""
+    if intake is None or intake.staff_id != user.id or intake.application_id is None:
+        return False
+    app = db.session.get(Application, intake.application_id)
+    return app is not None and app.status == "draft" and app.applicant_id == owner.id
 
 
 def document_state(document: Document, licence: ELicence | None = None,
