@@ -1,0 +1,57 @@
+"""预约: the citizen's booking pages (their own bookings and cases only) and the hall's
+今日预约 for counter staff. Paths that need a booking reuse 13800000001's upcoming one or make
+it through the services (the browser check visits these pages one after another)."""
+
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import Appointment, AppointmentSlot
+from services import appointments
+from tests.access import CITIZEN_ONLY, COUNTER_ONLY
+from tests.workflow_cases import RESIDENCE_PERMIT, item_named, submit_case, user
+
+CITIZEN = "13800000001"
+
+
+def booking() -> Appointment:
+    """13800000001's upcoming booking at 市民服务中心 (made once)."""
+    actor = user(CITIZEN)
+    existing = db.session.scalar(
+        select(Appointment).join(AppointmentSlot, Appointment.slot_id == AppointmentSlot.id)
+        .where(Appointment.citizen_id == actor.citizen_id, Appointment.status == "booked",
+               AppointmentSlot.day > appointments.local_now().date()).order_by(Appointment.id).limit(1))
+    if existing is not None:
+        return existing
+    target = appointments.target_for_item(actor, item_named(RESIDENCE_PERMIT).code)
+    page = appointments.booking_page(target, "SMZX", None)
+    slot = next(c.slot for c in page.slots if c.bookable)
+    made = appointments.book_appointment(actor, target, slot.id)
+    db.session.commit()
+    return made
+
+
+def booking_path(suffix: str = ""):
+    return lambda: f"/appointments/{booking().id}{suffix}"
+
+
+def case_booking_path() -> str:
+    case = submit_case(CITIZEN, RESIDENCE_PERMIT, {"basis": "work", "agent": "no"})
+    db.session.commit()
+    return f"/appointments/cases/{case.id}/book"
+
+
+GET = {
+    "appointments.mine": ("/appointments/", CITIZEN_ONLY),
+    "appointments.book_item": (lambda: f"/appointments/items/{item_named(RESIDENCE_PERMIT).code}/book",
+                               CITIZEN_ONLY),
+    "appointments.book_case": (case_booking_path, CITIZEN_ONLY),
+    "appointments.detail": (booking_path(), CITIZEN_ONLY),
+    "appointments.reschedule": (booking_path("/reschedule"), CITIZEN_ONLY),
+    "appointments.hall_today": ("/appointments/hall", COUNTER_ONLY),
+    "appointments.hall_detail": (lambda: f"/appointments/hall/{booking().id}", COUNTER_ONLY),
+}
+POST_ONLY = {
+    "appointments.cancel": "/appointments/1/cancel",
+    "appointments.receive": "/appointments/hall/1/receive",
+    "appointments.no_show": "/appointments/hall/1/no-show",
+}
