@@ -2,10 +2,12 @@
 今日预约 for counter staff. Paths that need a booking reuse 13800000001's upcoming one or make
 it through the services (the browser check visits these pages one after another)."""
 
+from datetime import time
+
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import Appointment, AppointmentSlot
+from portal.models import Appointment, AppointmentSlot, ServiceHall
 from services import appointments
 from tests.access import CITIZEN_ONLY, COUNTER_ONLY
 from tests.workflow_cases import RESIDENCE_PERMIT, item_named, submit_case, user
@@ -40,6 +42,26 @@ def case_booking_path() -> str:
     return f"/appointments/cases/{case.id}/book"
 
 
+def todays_hall() -> str:
+    """今日预约 with a row: a booking of 13800000003 in a slot today at 市民服务中心 that has
+    already started (so both 接待 and 未到场 show). Written directly: the service refuses to
+    book a slot that has started."""
+    today = appointments.local_now().date()
+    hall = db.session.scalar(select(ServiceHall).where(ServiceHall.code == "SMZX"))
+    slot = db.session.scalar(select(AppointmentSlot).where(
+        AppointmentSlot.hall_id == hall.id, AppointmentSlot.day == today, AppointmentSlot.starts_at == time(0)))
+    if slot is None:
+        slot = AppointmentSlot(hall_id=hall.id, category_id=hall.categories[0].id, day=today,
+                               starts_at=time(0), ends_at=time(0, 30), capacity=4, booked=1)
+        db.session.add(slot)
+        db.session.flush()
+        db.session.add(Appointment(code=appointments.new_code(), slot_id=slot.id,
+                                   citizen_id=user("13800000003").citizen_id,
+                                   item_id=item_named(RESIDENCE_PERMIT).id, status="booked", note=""))
+        db.session.commit()
+    return "/appointments/hall"
+
+
 GET = {
     "appointments.mine": ("/appointments/", CITIZEN_ONLY),
     "appointments.book_item": (lambda: f"/appointments/items/{item_named(RESIDENCE_PERMIT).code}/book",
@@ -47,7 +69,7 @@ GET = {
     "appointments.book_case": (case_booking_path, CITIZEN_ONLY),
     "appointments.detail": (booking_path(), CITIZEN_ONLY),
     "appointments.reschedule": (booking_path("/reschedule"), CITIZEN_ONLY),
-    "appointments.hall_today": ("/appointments/hall", COUNTER_ONLY),
+    "appointments.hall_today": (todays_hall, COUNTER_ONLY),
     "appointments.hall_detail": (lambda: f"/appointments/hall/{booking().id}", COUNTER_ONLY),
 }
 POST_ONLY = {
