@@ -70,8 +70,8 @@ def create_app(config: dict | None = None) -> Flask:
     from portal import models  # noqa: F401  (register the mappers)
     from portal.admin import bp as admin_bp
     from portal.admin import downloads_bp
-    from portal.appointments import bp as appointments_bp
     from portal.apply import bp as apply_bp
+    from portal.appointments import bp as appointments_bp
     from portal.auth import bp as auth_bp
     from portal.catalogue import bp as catalogue_bp
     from portal.cli import register_cli

@@ -32,11 +32,12 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import selectinload
 
+from portal.extensions import db
 from portal.models import (
-    Appointment,
-    AppointmentSlot,
     Application,
     ApplicationMaterial,
+    Appointment,
+    AppointmentSlot,
     Citizen,
     CounterContext,
     ItemVersion,
@@ -47,7 +48,6 @@ from portal.models import (
     ServiceItem,
     User,
 )
-from portal.extensions import db
 from portal.models.base import utcnow
 from services import applications, audit, counter, messages, workflow
 from services.errors import Conflict, NotAuthorized, NotFound, ValidationError

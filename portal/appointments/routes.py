@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 
 from flask import flash, redirect, render_template, request, url_for
@@ -28,6 +29,20 @@ def _day(value: str | None) -> date | None:
         return date.fromisoformat(value) if value else None
     except ValueError:
         return None
+
+
+def _change(action: Callable[[], object], done: str = "") -> bool:
+    """Run one state change: commit (and say ``done``), or roll back and say why it was refused."""
+    try:
+        action()
+    except Conflict as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return False
+    db.session.commit()
+    if done:
+        flash(done, "success")
+    return True
 
 
 def _booking(target: svc.Target, action: str, *, appointment=None):
@@ -108,14 +123,7 @@ def reschedule(appointment_id: int):
 @bp.route("/<int:appointment_id>/cancel", methods=["POST"])
 @citizen_only
 def cancel(appointment_id: int):
-    try:
-        svc.cancel_appointment(current_user, appointment_id)
-    except Conflict as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    else:
-        db.session.commit()
-        flash(_("预约已取消"), "success")
+    _change(lambda: svc.cancel_appointment(current_user, appointment_id), _("预约已取消"))
     return redirect(url_for("appointments.detail", appointment_id=appointment_id))
 
 
@@ -149,25 +157,13 @@ def hall_detail(appointment_id: int):
 @counter_only
 def receive(appointment_id: int):
     """接待: mark arrived and start serving the citizen at the workstation."""
-    try:
-        svc.receive_appointment(current_user, appointment_id)
-    except Conflict as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-        return redirect(url_for("appointments.hall_today"))
-    db.session.commit()
-    return redirect(url_for("counter.workstation"))
+    if _change(lambda: svc.receive_appointment(current_user, appointment_id)):
+        return redirect(url_for("counter.workstation"))
+    return redirect(url_for("appointments.hall_today"))
 
 
 @bp.route("/hall/<int:appointment_id>/no-show", methods=["POST"])
 @counter_only
 def no_show(appointment_id: int):
-    try:
-        svc.mark_no_show(current_user, appointment_id)
-    except Conflict as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    else:
-        db.session.commit()
-        flash(_("已标记为未到场"), "success")
+    _change(lambda: svc.mark_no_show(current_user, appointment_id), _("已标记为未到场"))
     return redirect(url_for("appointments.hall_today"))

@@ -166,3 +166,46 @@ def test_the_counter_receives_a_booking_and_goes_to_the_workstation(client, quer
     assert response.status_code == 302 and response.headers["Location"].endswith("/appointments/hall")
     assert query(lambda: db.session.scalar(select(func.count()).select_from(CounterContext).where(
         CounterContext.appointment_id == booked_id))) == 1
+
+
+def test_reschedule_takes_the_new_place_and_frees_the_old(client, query):
+    old, new = free_slots(query)[:2]
+    login(client, "13800000002")
+    code = query(lambda: item_named(RESIDENCE_PERMIT).code)
+    token = csrf_token(client, f"/appointments/items/{code}/book")
+    client.post(f"/appointments/items/{code}/book", data={"csrf_token": token, "slot": old})
+    booked_id = query(lambda: db.session.scalar(select(Appointment.id).where(Appointment.slot_id == old)))
+    page = client.get(f"/appointments/{booked_id}/reschedule").get_data(as_text=True)
+    assert f'value="{new}"' in page
+    response = client.post(f"/appointments/{booked_id}/reschedule", data={"csrf_token": token, "slot": new})
+    assert response.status_code == 302
+    assert (state(query, old)[0], state(query, new)[0]) == (0, 1)
+    assert query(lambda: db.session.get(Appointment, booked_id).slot_id) == new
+    # the same slot again is refused next to the field, nothing changes
+    response = client.post(f"/appointments/{booked_id}/reschedule", data={"csrf_token": token, "slot": new})
+    assert response.status_code == 422 and "请选择与原预约不同的时段" in response.get_data(as_text=True)
+    assert (state(query, old)[0], state(query, new)[0]) == (0, 1)
+    # once cancelled, no more 改约
+    client.post(f"/appointments/{booked_id}/cancel", data={"csrf_token": token})
+    response = client.get(f"/appointments/{booked_id}/reschedule")
+    assert response.status_code == 302 and response.headers["Location"].endswith(f"/appointments/{booked_id}")
+
+
+def test_no_show_waits_for_the_slot_to_start(client, query):
+    def book_tomorrow():
+        actor = user("13800000002")
+        target = appointments.target_for_item(actor, item_named(RESIDENCE_PERMIT).code)
+        page = appointments.booking_page(target, "SMZX", None)
+        booked = appointments.book_appointment(actor, target, page.slots[-1].slot.id)
+        db.session.commit()
+        return booked.id
+    booked_id = query(book_tomorrow)
+    login(client, "counter01")
+    token = csrf_token(client, "/appointments/hall")
+    response = client.post(f"/appointments/hall/{booked_id}/no-show", data={"csrf_token": token})
+    assert response.status_code == 302
+    assert query(lambda: db.session.get(Appointment, booked_id).status) == "booked"
+    assert "预约时段开始后才能标记未到场" in client.get("/appointments/hall").get_data(as_text=True)
+    # another hall's clerk: not found
+    query(lambda: (setattr(user("counter01"), "hall_id", None), db.session.commit()))
+    assert client.post(f"/appointments/hall/{booked_id}/no-show", data={"csrf_token": token}).status_code == 404
