@@ -33,7 +33,7 @@ TEMPLATES = {
     "appointment_booked": (_l("预约成功"), _l("您已预约 %(when)s 到%(hall)s办理“%(what)s”，预约号 %(code)s。到场后凭预约号取号。")),
     "appointment_rescheduled": (_l("预约已改期"), _l("您办理“%(what)s”的预约（预约号 %(code)s）已改到 %(when)s，地点%(hall)s。")),
     "appointment_cancelled": (_l("预约已取消"), _l("您 %(when)s 在%(hall)s办理“%(what)s”的预约（预约号 %(code)s）已取消。")),
-    "appointment_reminder": (_l("明天的预约"), _l("提醒：您预约了 %(when)s 到%(hall)s办理“%(what)s”，预约号 %(code)s。请按页面提示带齐材料。")),
+    "appointment_reminder": (_l("预约提醒"), _l("提醒：您预约了 %(when)s 到%(hall)s办理“%(what)s”，预约号 %(code)s。请按页面提示带齐材料。")),
 }
 
 
