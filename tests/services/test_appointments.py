@@ -344,56 +344,108 @@ def test_the_reminder_job_reminds_the_day_before_once(app_ctx):
 
 # ---- capacity under concurrent booking (SQLite and PostgreSQL) -----------------------------
 
-def test_concurrent_bookings_never_exceed_capacity(database_factory):
-    app = database_factory("appoint", seed=True)
-    citizens = 5
-    with app.app_context():
-        fake, rng = make_faker(11), random.Random(11)
-        actor_ids = []
-        for n in range(citizens):
-            person = make_person(fake, rng, phone=f"1390000{n:04d}")
-            actor_ids.append(accounts.register_citizen(phone=person["phone"], password="Secret123x",
-                                                       name=person["name"], id_number=person["id_number"]).id)
-        target = appointments.target_for_item(db.session.get(User, actor_ids[0]), item_named(RESIDENCE_PERMIT).code)
-        slot = slots_for(target)[0]
-        slot.capacity = 2
-        db.session.commit()
-        slot_id, code = slot.id, item_named(RESIDENCE_PERMIT).code
-        db.session.remove()
+def register_citizens(count: int, seed: int) -> list[int]:
+    """``count`` new citizens with online accounts; their user ids."""
+    fake, rng = make_faker(seed), random.Random(seed)
+    ids = []
+    for n in range(count):
+        person = make_person(fake, rng, phone=f"139{seed:02d}00{n:04d}")
+        ids.append(accounts.register_citizen(phone=person["phone"], password="Secret123x", name=person["name"],
+                                             id_number=person["id_number"]).id)
+    return ids
 
-    barrier = threading.Barrier(citizens)
-    outcomes: dict[int, object] = {}
 
-    def book(actor_id: int) -> None:
+def race(app, attempts: dict[str, object]) -> dict[str, object]:
+    """Run each attempt(actor) in its own thread and app context, all released at once;
+    returns "done" or the exception per attempt."""
+    barrier = threading.Barrier(len(attempts))
+    outcomes: dict[str, object] = {}
+
+    def run(name, attempt):
         try:
             with app.app_context():
-                actor = db.session.get(User, actor_id)
-                target = appointments.target_for_item(actor, code)
-                db.session.commit()  # hold no lock while waiting at the barrier
-                barrier.wait(30)
-                appointments.book_appointment(actor, target, slot_id)
+                prepared = attempt(None)  # load what the attempt needs, then hold no lock
                 db.session.commit()
-                outcomes[actor_id] = "booked"
-        except BaseException as exc:  # refusals and surprises, checked below
-            outcomes[actor_id] = exc
+                barrier.wait(30)
+                attempt(prepared)
+                db.session.commit()
+                outcomes[name] = "done"
+        except BaseException as exc:  # refusals and surprises, checked by the caller
+            outcomes[name] = exc
         finally:
             with app.app_context():
                 db.session.remove()
 
-    threads = [threading.Thread(target=book, args=(a,)) for a in actor_ids]
+    threads = [threading.Thread(target=run, args=item) for item in attempts.items()]
     for t in threads:
         t.start()
     for t in threads:
         t.join(120)
+    return outcomes
 
-    booked = [a for a, o in outcomes.items() if o == "booked"]
-    refused = [o for o in outcomes.values() if o != "booked"]
-    assert len(booked) == 2, outcomes
-    assert len(refused) == citizens - 2
-    assert all(isinstance(o, ValidationError) and o.errors == {"slot": "该时段已约满，请选择其他时段"}
-               for o in refused), outcomes
+
+def booking_attempt(actor_id: int, code: str, slot_id: int):
+    def attempt(prepared):
+        actor = db.session.get(User, actor_id)
+        if prepared is None:
+            return appointments.target_for_item(actor, code)
+        return appointments.book_appointment(actor, appointments.target_for_item(actor, code), slot_id)
+    return attempt
+
+
+def full(outcome) -> bool:
+    return isinstance(outcome, ValidationError) and outcome.errors == {"slot": "该时段已约满，请选择其他时段"}
+
+
+def test_concurrent_bookings_never_exceed_capacity(database_factory):
+    app = database_factory("appoint", seed=True)
+    with app.app_context():
+        actor_ids = register_citizens(5, 11)
+        code = item_named(RESIDENCE_PERMIT).code
+        slot = slots_for(appointments.target_for_item(db.session.get(User, actor_ids[0]), code))[0]
+        slot.capacity = 2
+        db.session.commit()
+        slot_id = slot.id
+        db.session.remove()
+
+    outcomes = race(app, {str(a): booking_attempt(a, code, slot_id) for a in actor_ids})
+
+    assert sorted(o == "done" for o in outcomes.values()) == [False, False, False, True, True], outcomes
+    assert all(full(o) for o in outcomes.values() if o != "done"), outcomes
     with app.app_context():
         assert db.session.get(AppointmentSlot, slot_id).booked == 2
         assert db.session.scalar(select(func.count()).select_from(Appointment)
                                  .where(Appointment.slot_id == slot_id)) == 2
+        db.session.remove()
+
+
+def test_a_reschedule_racing_a_booking_for_the_last_place(database_factory):
+    app = database_factory("appoint-move", seed=True)
+    with app.app_context():
+        mover_id, booker_id = register_citizens(2, 12)
+        code = item_named(RESIDENCE_PERMIT).code
+        old, last = slots_for(appointments.target_for_item(db.session.get(User, mover_id), code))[:2]
+        mover = db.session.get(User, mover_id)
+        moving = appointments.book_appointment(mover, appointments.target_for_item(mover, code), old.id)
+        last.capacity = 1
+        db.session.commit()
+        moving_id, old_id, last_id = moving.id, old.id, last.id
+        db.session.remove()
+
+    def reschedule(prepared):
+        if prepared is None:
+            return True
+        return appointments.reschedule_appointment(db.session.get(User, mover_id), moving_id, last_id)
+
+    outcomes = race(app, {"move": reschedule, "book": booking_attempt(booker_id, code, last_id)})
+
+    assert sorted(o == "done" for o in outcomes.values()) == [False, True], outcomes
+    loser = next(o for o in outcomes.values() if o != "done")
+    assert full(loser), outcomes
+    with app.app_context():
+        assert db.session.get(AppointmentSlot, last_id).booked == 1
+        moved = db.session.get(Appointment, moving_id)
+        # the old place is freed only when the move succeeded
+        assert db.session.get(AppointmentSlot, old_id).booked == (0 if outcomes["move"] == "done" else 1)
+        assert moved.slot_id == (last_id if outcomes["move"] == "done" else old_id)
         db.session.remove()
