@@ -7,7 +7,7 @@ from datetime import time
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import Appointment, AppointmentSlot, ServiceHall
+from portal.models import Application, Appointment, AppointmentSlot, ServiceHall
 from services import appointments
 from tests.access import CITIZEN_ONLY, COUNTER_ONLY
 from tests.workflow_cases import RESIDENCE_PERMIT, item_named, submit_case, user
@@ -37,9 +37,16 @@ def booking_path(suffix: str = ""):
 
 
 def case_booking_path() -> str:
-    case = submit_case(CITIZEN, RESIDENCE_PERMIT, {"basis": "work", "agent": "no"})
-    db.session.commit()
-    return f"/appointments/cases/{case.id}/book"
+    """One of 13800000001's open cases or drafts (the seed's 失业登记 draft), else a new case."""
+    actor = user(CITIZEN)
+    case_id = db.session.scalar(
+        select(Application.id).where(Application.applicant_id == actor.citizen_id, Application.parent_id.is_(None),
+                                     Application.status.not_in(appointments.NOTHING_TO_DO))
+        .order_by(Application.id).limit(1))
+    if case_id is None:
+        case_id = submit_case(CITIZEN, RESIDENCE_PERMIT, {"basis": "work", "agent": "no"}).id
+        db.session.commit()
+    return f"/appointments/cases/{case_id}/book"
 
 
 def todays_hall() -> str:
