@@ -209,3 +209,15 @@ def test_no_show_waits_for_the_slot_to_start(client, query):
     # another hall's clerk: not found
     query(lambda: (setattr(user("counter01"), "hall_id", None), db.session.commit()))
     assert client.post(f"/appointments/hall/{booked_id}/no-show", data={"csrf_token": token}).status_code == 404
+
+
+def test_booking_an_item_with_a_draft_says_what_to_finish_online(client, query):
+    from tests.workflow_cases import UNEMPLOYMENT
+
+    code, draft_id = query(lambda: (item_named(UNEMPLOYMENT).code, appointments.target_for_item(
+        user("13800000001"), item_named(UNEMPLOYMENT).code).application.id))
+    login(client, "13800000001")
+    html = client.get(f"/appointments/items/{code}/book").get_data(as_text=True)
+    assert "申请还没有提交" in html and "申请人姓名：此项必填" in html  # the pre-check's findings
+    assert f'href="/apply/drafts/{draft_id}/confirm"' in html
+    assert "材料已预审，到场一次办结" not in html
