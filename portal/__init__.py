@@ -71,6 +71,7 @@ def create_app(config: dict | None = None) -> Flask:
     from portal.admin import bp as admin_bp
     from portal.admin import downloads_bp
     from portal.apply import bp as apply_bp
+    from portal.appointments import bp as appointments_bp
     from portal.auth import bp as auth_bp
     from portal.catalogue import bp as catalogue_bp
     from portal.cli import register_cli
@@ -100,6 +101,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(counter_bp)
     app.register_blueprint(queue_bp)
     app.register_blueprint(kiosk_bp)
+    app.register_blueprint(appointments_bp)
     register_error_handlers(app)
     register_template_helpers(app)
     register_cli(app)

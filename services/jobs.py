@@ -31,7 +31,7 @@ from portal.models import (
     StaffReminder,
 )
 from portal.models.base import utcnow
-from services import audit, messages, workdays, workflow
+from services import appointments, audit, messages, workdays, workflow
 from services.errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,8 @@ class JobReport:
     citizen_reminders: int = 0
     terminated: int = 0
     post_checks: int = 0
+    no_shows: int = 0
+    appointment_reminders: int = 0
     delivered: int = 0
 
 
@@ -209,6 +211,27 @@ def remind_post_checks(day: date) -> int:
     return done
 
 
+def mark_missed_appointments(now: datetime) -> int:
+    """预约 whose slot ended without the citizen being received → no_show (one conditional
+    UPDATE on status = booked, so a rerun or a second worker changes nothing)."""
+    done = appointments.flag_no_shows(now)
+    db.session.commit()
+    return done
+
+
+def remind_appointments(day: date) -> int:
+    """The day before a booked visit (the next working day), a reminder to the citizen, once."""
+    done = 0
+    ids = appointments.due_reminders(workdays.add_working_days(day, 1))
+    db.session.commit()
+    for appointment_id in ids:
+        if claim("appointment_reminder", str(appointment_id)):
+            appointments.send_reminder(appointment_id)
+            done += 1
+        db.session.commit()
+    return done
+
+
 def run_jobs(day: date | None = None) -> JobReport:
     """Everything scheduled, in order; each step is idempotent."""
     day = day or date.today()
@@ -220,6 +243,10 @@ def run_jobs(day: date | None = None) -> JobReport:
         report.citizen_reminders = remind_citizens(day)
         report.terminated = terminate_missed_deferrals(day)
         report.post_checks = remind_post_checks(day)
+        # slots are in local time; a day other than today is taken from its start
+        now = datetime.now() if day == date.today() else datetime.combine(day, time.min)
+        report.no_shows = mark_missed_appointments(now)
+        report.appointment_reminders = remind_appointments(day)
     report.delivered = messages.deliver_pending(limit=1000)
     log.info("jobs run: %s", report)
     return report

@@ -29,6 +29,11 @@ TEMPLATES = {
     "decided": (_l("审批已有结果"), _l("您的办件 %(number)s（%(item)s）已作出决定，请查看详情。")),
     "licence": (_l("电子证照已发放"), _l("您的%(item)s电子证照已发放到“我的材料”，以后办事可直接使用。")),
     "reminder": (_l("办件提醒"), _l("您的办件 %(number)s（%(item)s）%(what)s")),
+    # 预约 (services/appointments.py): what, code, hall, when
+    "appointment_booked": (_l("预约成功"), _l("您已预约 %(when)s 到%(hall)s办理“%(what)s”，预约号 %(code)s。到场后凭预约号取号。")),
+    "appointment_rescheduled": (_l("预约已改期"), _l("您办理“%(what)s”的预约（预约号 %(code)s）已改到 %(when)s，地点%(hall)s。")),
+    "appointment_cancelled": (_l("预约已取消"), _l("您 %(when)s 在%(hall)s办理“%(what)s”的预约（预约号 %(code)s）已取消。")),
+    "appointment_reminder": (_l("预约提醒"), _l("提醒：您预约了 %(when)s 到%(hall)s办理“%(what)s”，预约号 %(code)s。请按页面提示带齐材料。")),
 }
 
 
