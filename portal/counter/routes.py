@@ -259,7 +259,7 @@ def case(case_id: int):
 @bp.route("/cases/<int:case_id>/materials/<int:material_id>/original", methods=["POST"])
 def original_checked(case_id: int, material_id: int):
     try:
-        counter.check_original(current_user, case_id, material_id)
+        counter.check_original(current_user, case_id, material_id, request.form.get("visit_reason", ""))
     except (ValidationError, Conflict) as exc:
         db.session.rollback()
         flash(exc.message, "error")
