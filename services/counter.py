@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import or_, select, update
+from sqlalchemy import Select, or_, select, update
 from sqlalchemy.orm import selectinload
 
 from portal.extensions import db
@@ -133,17 +133,20 @@ def check_serving(staff: User, application_id: int) -> Application:
 LOOKUP_FIELD = "query"
 
 
-def find_citizen(query: str, field: str = LOOKUP_FIELD) -> Citizen | None:
-    """The citizen with this 身份证号 or phone (one indexed lookup); ValidationError for input that
-    is neither a valid 身份证号 nor an 11-digit phone number."""
+def lookup_statement(query: str, field: str = LOOKUP_FIELD) -> Select:
+    """The one query that finds a citizen by 身份证号 or phone: an equality on a unique (indexed)
+    column. ValidationError for input that is neither a valid 身份证号 nor an 11-digit phone."""
     raw = re.sub(r"[\s-]", "", query or "")
     if not raw:
         raise ValidationError({field: str(_l("请输入身份证号或手机号"))})
     if len(raw) <= 14 and raw.lstrip("+").isdigit():
-        phone = normalise_phone(raw, field)
-        return db.session.scalar(select(Citizen).where(Citizen.phone == phone))
-    rid = parse_resident_id(raw, field)
-    return db.session.scalar(select(Citizen).where(Citizen.id_number == rid.number))
+        return select(Citizen).where(Citizen.phone == normalise_phone(raw, field))
+    return select(Citizen).where(Citizen.id_number == parse_resident_id(raw, field).number)
+
+
+def find_citizen(query: str, field: str = LOOKUP_FIELD) -> Citizen | None:
+    """The citizen with this 身份证号 or phone, or None."""
+    return db.session.scalar(lookup_statement(query, field))
 
 
 def lookup_citizen(staff: User, query: str) -> Citizen | None:
