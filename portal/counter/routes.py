@@ -7,7 +7,6 @@ only ever POSTed."""
 from __future__ import annotations
 
 import io
-from datetime import date
 
 from flask import abort, flash, redirect, render_template, request, send_file, session, url_for
 from flask_babel import gettext as _
@@ -15,6 +14,7 @@ from flask_login import current_user
 
 from forms.counter import AgentForm, LookupForm, PickupForm, RegisterForm
 from forms.review import ACTION_FORMS
+from portal.apply.routes import take_upload
 from portal.counter import bp
 from portal.extensions import db
 from services import applications, counter, notices, workflow
@@ -163,57 +163,35 @@ def intake(draft_id: int):
     return redirect(url_for("counter.intake", draft_id=draft_id) + "#materials")
 
 
-def _upload_fields(prefix: str, errors: dict[str, str]) -> dict:
-    dates = {}
-    for name, key in (("issued_on", "issued_on"), ("own_expiry", "valid_until")):
-        raw = (request.form.get(name) or "").strip()
-        try:
-            dates[name] = date.fromisoformat(raw) if raw else None
-        except ValueError:
-            errors[f"{prefix}_{key}"] = _("请按 年-月-日 填写日期")
-    upload = request.files.get("file")
-    return {"data": upload.read() if upload else b"", "filename": upload.filename if upload else None, **dates}
-
-
 @bp.route("/intake/<int:draft_id>/materials/<int:requirement_id>/scan", methods=["POST"])
 def scan(draft_id: int, requirement_id: int):
-    """扫描或拍照: into the citizen's library, used for this material."""
+    """扫描或拍照: into the citizen's library, used for this material (the online upload handler)."""
     app = counter.get_intake(current_user, draft_id)
-    errors: dict[str, str] = {}
-    upload = _upload_fields(f"u{requirement_id}", errors)
+    errors = take_upload(f"u{requirement_id}",
+                         lambda **upload: applications.upload_for(current_user, app, requirement_id, **upload))
     if not errors:
-        try:
-            applications.upload_for(current_user, app, requirement_id, **upload)
-        except ValidationError as exc:
-            db.session.rollback()
-            errors = exc.errors
-        else:
-            db.session.commit()
-            flash(_("已扫描入库，并用于本次申请"), "success")
-            return redirect(url_for("counter.intake", draft_id=draft_id) + f"#m_{requirement_id}")
+        return redirect(url_for("counter.intake", draft_id=draft_id) + f"#m_{requirement_id}")
     return _intake_page(counter.get_intake(current_user, draft_id), errors, status=422)
 
 
 @bp.route("/intake/<int:draft_id>/authorisation", methods=["POST"])
 def authorisation(draft_id: int):
-    """授权委托书 of a case an agent brought: a new scan, or one already in the library."""
+    """授权委托书 of a case an agent brought: one already in the library, or a new scan."""
     counter.get_intake(current_user, draft_id)
-    errors: dict[str, str] = {}
     chosen = request.form.get("document", "")
-    try:
-        if chosen.isdigit():
+    if chosen.isdigit():
+        try:
             counter.attach_authorisation(current_user, draft_id, document_id=int(chosen))
-        else:
-            upload = _upload_fields(counter.AUTHORISATION_FIELD, errors)
-            if not errors:
-                counter.attach_authorisation(current_user, draft_id, **upload)
-    except ValidationError as exc:
-        db.session.rollback()
-        errors = exc.errors
-    if errors:
-        return _intake_page(counter.get_intake(current_user, draft_id), errors, status=422)
-    db.session.commit()
-    flash(_("授权委托书已登记"), "success")
+        except ValidationError as exc:
+            db.session.rollback()
+            return _intake_page(counter.get_intake(current_user, draft_id), exc.errors, status=422)
+        db.session.commit()
+        flash(_("授权委托书已登记"), "success")
+    else:
+        errors = take_upload(counter.AUTHORISATION_FIELD,
+                             lambda **upload: counter.attach_authorisation(current_user, draft_id, **upload))
+        if errors:
+            return _intake_page(counter.get_intake(current_user, draft_id), errors, status=422)
     return redirect(url_for("counter.intake", draft_id=draft_id) + "#authorisation")
 
 

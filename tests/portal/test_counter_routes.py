@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from portal.extensions import db
 from portal.models import Application, Citizen, CounterContext, Event, Notice
-from seeds.factories import make_id_number
+from seeds.factories import make_id_number, make_png
 from services.identity import mask_id_number, mask_name, mask_phone
 from tests.conftest import csrf_token, login
 from tests.workflow_cases import RESIDENCE_PERMIT, UNEMPLOYMENT, item_named, submit_case
@@ -59,16 +59,21 @@ def register(desk, person):
     assert done.status_code == 302 and done.headers["Location"].endswith("/counter/")
 
 
+def fill_unemployment(desk, intake: str) -> None:
+    """情形 and 信息 of 失业登记 on the one intake page, the rest as the portal prefilled it."""
+    page = desk.get(intake).get_data(as_text=True)
+    values = dict(re.findall(r'name="(q_\w+)" id="q_\w+" value="([^"]*)"', page))
+    saved = desk.post(intake, {"c_reason": "other", **values, "q_job_wish": "会计"}, page=intake)
+    assert saved.status_code == 302, saved.get_data(as_text=True)[:3000]
+
+
 def instant_intake(desk) -> int:
     """失业登记 (即办件) taken, approved and handed over on the spot; returns the case id."""
     items = desk.get(f"/counter/?q={UNEMPLOYMENT}").get_data(as_text=True)
     code = re.search(r'name="item" value="([^"]+)"', items).group(1)
     started = desk.post("/counter/intake", {"item": code})
     intake = started.headers["Location"]
-    page = desk.get(intake).get_data(as_text=True)
-    values = dict(re.findall(r'name="(q_\w+)" id="q_\w+" value="([^"]*)"', page))
-    saved = desk.post(intake, {"c_reason": "other", **values, "q_job_wish": "会计"}, page=intake)
-    assert saved.status_code == 302, saved.get_data(as_text=True)[:3000]
+    fill_unemployment(desk, intake)
     page = desk.get(intake).get_data(as_text=True)
     token = re.search(r'name="token" value="([^"]+)"', page).group(1)
     submitted = desk.post(f"{intake}/submit", {"token": token}, page=intake)
@@ -176,9 +181,23 @@ def test_found_citizen_is_masked_until_revealed_and_the_agent_needs_an_authorisa
     assert "授权委托书" in page and 'capture' in page and 'accept="image/*,application/pdf"' in page
     assert 'autocomplete="name"' not in page and 'autocomplete="tel"' not in page
     token = re.search(r'name="token" value="([^"]+)"', page).group(1)
+    fill_unemployment(desk, intake)
     refused = desk.post(f"{intake}/submit", {"token": token}, page=intake)
     assert refused.status_code == 422 and "代理人办理须提交申请人签署的授权委托书" in refused.get_data(as_text=True)
     draft_id = int(intake.rsplit("/", 1)[1])
     assert query(lambda: db.session.get(Application, draft_id).status) == "draft"
+    # the signed 授权委托书, scanned at the counter: its issue date is needed (valid for 3 months)
+    token_ = csrf_token(client, intake)
+    undated = client.post(f"{intake}/authorisation", data={"csrf_token": token_, "file": (io.BytesIO(make_png()),
+                                                                                          "auth.png")})
+    assert undated.status_code == 422 and 'id="authorisation_issued_on-error"' in undated.get_data(as_text=True)
+    scanned = client.post(f"{intake}/authorisation", data={
+        "csrf_token": token_, "file": (io.BytesIO(make_png()), "auth.png"), "issued_on": date.today().isoformat()})
+    assert scanned.status_code == 302
+    submitted = desk.post(f"{intake}/submit", {"token": token}, page=intake)
+    assert submitted.status_code == 302
+    case = query(lambda: (lambda a: (a.status, a.agent_id is not None, a.agent_authorisation_id,
+                                     a.applicant.name))(db.session.get(Application, draft_id)))
+    assert case[0] != "draft" and case[1] and case[2] is not None and case[3] == "王秀兰"
     assert query(lambda: db.session.scalar(select(func.count()).select_from(Notice).where(
         Notice.application_id == draft_id))) == 0
