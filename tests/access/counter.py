@@ -1,21 +1,47 @@
 """The counter workstation (综合窗口): counter staff only. Pages that show a citizen, a draft or a
-case are callables that make counter01 serve a citizen first (inside the test's transaction),
-so the every-page check sees the workstation as it looks while serving."""
+case are callables that make counter01 serve a walk-in of their own first (inside the test's
+transaction; no demo citizen's library changes), so the every-page check sees the workstation
+as it looks while serving."""
+
+from datetime import date
 
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import Notice
-from services import counter, workflow
+from portal.models import Application, Notice, User
+from seeds.factories import make_png
+from services import accounts, applications, counter, workflow
 from tests.access import COUNTER_ONLY
-from tests.workflow_cases import RESIDENCE_PERMIT, UNEMPLOYMENT, item_named, submit_case, user
+from tests.workflow_cases import RESIDENCE_PERMIT, UNEMPLOYMENT, item_named, user
 
-SERVED = "13800000002"
+WALK_IN = {"name": "陈列", "id_number": "310104196003151236", "phone": "13912340999", "address": "淮海中路一号"}
 
 
-def _serve():
+def counter_intake(clerk: User, item_name: str, conditions: dict[str, str] | None = None) -> Application:
+    """An intake filled as the clerk would: 情形 (first options unless given), the prefilled
+    信息 (test values where the portal knows nothing), and a scan for every missing material."""
+    app = counter.start_intake(clerk, item_named(item_name).code)
+    version = app.item_version
+    chosen = {q["key"]: q["options"][0][0] for q in version.condition_questions}
+    chosen.update(conditions or {})
+    values = applications.prefill(app, app.applicant)
+    for q in version.questions:
+        if values.get(q["key"]) in (None, ""):
+            values[q["key"]] = {"select": (q.get("options") or [["x"]])[0][0], "checkbox": "y",
+                                "multiselect": [(q.get("options") or [["x"]])[0][0]],
+                                "number": str(q.get("min") or 1), "money": "1",
+                                "date": date.today().isoformat()}.get(q["type"], "测试")
+    counter.save_intake(clerk, app.id, conditions=chosen, answers=values, choices={})
+    for material in app.materials:
+        if material.satisfied_by.value == "missing" and material.requirement.necessity != "optional":
+            applications.upload_for(clerk, app, material.requirement_id, data=make_png(), filename="scan.png",
+                                    issued_on=date.today(), own_expiry=None)
+    return app
+
+
+def _serve() -> User:
     clerk = user("counter01")
-    counter.begin_context(clerk, user(SERVED).citizen)
+    counter.begin_context(clerk, accounts.find_or_create_citizen(**WALK_IN))
     return clerk
 
 
@@ -32,10 +58,10 @@ def _intake() -> str:
     return f"/counter/intake/{app.id}"
 
 
-def _case():
-    case = submit_case(SERVED, RESIDENCE_PERMIT, {"basis": "work", "agent": "no"})
-    _serve()
-    return case
+def _case() -> Application:
+    clerk = _serve()
+    app = counter_intake(clerk, RESIDENCE_PERMIT, {"basis": "work", "agent": "no"})
+    return counter.submit_intake(clerk, app.id, app.submit_token)
 
 
 def _case_path() -> str:

@@ -11,10 +11,21 @@ import pytest
 from sqlalchemy import func, select
 
 from portal.extensions import db
-from portal.models import Application, Citizen, DataUseLog, Document, Event, Grade, Notice, User, Visit
+from portal.models import (
+    Application,
+    Citizen,
+    DataUseLog,
+    Document,
+    Event,
+    Grade,
+    Notice,
+    User,
+    Visit,
+)
 from seeds.factories import make_id_number, make_png
 from services import accounts, applications, counter, workflow
 from services.errors import Conflict, NotAuthorized, NotFound, ValidationError
+from tests.access.counter import counter_intake
 from tests.conftest import DEMO_PASSWORD
 from tests.workflow_cases import RESIDENCE_PERMIT, UNEMPLOYMENT, item_named, submit_case, user
 
@@ -39,23 +50,7 @@ def scan(clerk: User, app: Application, requirement_id: int) -> Document:
 
 
 def fill_in(clerk: User, item_name: str, conditions: dict[str, str] | None = None) -> Application:
-    """Start an intake and fill 情形, 信息 and 材料 as the clerk would (scanning what is missing)."""
-    app = counter.start_intake(clerk, item_named(item_name).code)
-    version = app.item_version
-    chosen = {q["key"]: q["options"][0][0] for q in version.condition_questions}
-    chosen.update(conditions or {})
-    values = applications.prefill(app, app.applicant)
-    for q in version.questions:
-        if values.get(q["key"]) in (None, ""):
-            values[q["key"]] = {"select": (q.get("options") or [["x"]])[0][0], "checkbox": "y",
-                                "multiselect": [(q.get("options") or [["x"]])[0][0]],
-                                "number": str(q.get("min") or 1), "money": "1",
-                                "date": date.today().isoformat()}.get(q["type"], "测试")
-    counter.save_intake(clerk, app.id, conditions=chosen, answers=values, choices={})
-    for material in app.materials:
-        if material.satisfied_by.value == "missing" and material.requirement.necessity != "optional":
-            scan(clerk, app, material.requirement_id)
-    return app
+    return counter_intake(clerk, item_name, conditions)
 
 
 # ---- finding and registering --------------------------------------------------------------
