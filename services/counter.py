@@ -389,7 +389,10 @@ def _count_visit(staff: User, app: Application, kind: str, reason: str = "") -> 
     db.session.refresh(app, ["visit_count"])
     if kind == "intake" and not reason and app.visit_count >= visits.promised_visits(app):
         reason = str(_l("办事群众选择到窗口办理"))  # the citizen's choice, not the department's demand
-    return visits.record_visit(app, staff, kind, reason)
+    try:
+        return visits.record_visit(app, staff, kind, reason)
+    except ValidationError as exc:  # the counter's forms call the visit's reason visit_reason
+        raise ValidationError({"visit_reason" if k == "reason" else k: v for k, v in exc.errors.items()}) from None
 
 
 def submit_intake(staff: User, application_id: int, token: str) -> Application:

@@ -238,3 +238,32 @@ def test_online_case_original_check_at_the_counter_counts_one_visit(clerk):
     counter.check_original(clerk, online.id, other.id)
     assert [v.kind for v in db.session.scalars(select(Visit).where(Visit.application_id == online.id))] == [
         "original_check"]
+
+
+CERTIFICATE = "无犯罪记录证明开具"  # 即办件 with a paper result: handed over at the counter
+
+
+def test_a_ready_result_is_handed_over_at_the_counter(clerk):
+    citizen = walk_in(clerk)
+    app = fill_in(clerk, CERTIFICATE, {"agent": "no"})
+    app = counter.submit_intake(clerk, app.id, app.submit_token)
+    counter.decide(clerk, app.id, "approve_instantly", app.version)
+    assert app.status == "approved"
+    assert [a.id for a in counter.served(clerk).ready] == [app.id]
+    counter.end_context(clerk)
+    # the next day: a new contact, a second visit beyond the guide's promise needs a reason
+    counter.lookup_citizen(clerk, citizen.phone)
+    db.session.commit()
+    with pytest.raises(ValidationError) as err:
+        counter.decide(clerk, app.id, "complete", app.version)
+    assert "visit_reason" in err.value.errors
+    db.session.rollback()  # as the request does: the handing over did not happen
+    app = db.session.get(Application, app.id)
+    assert app.status == "approved"
+    counter.decide(clerk, app.id, "complete", app.version, visit_reason="证明需本人当面签收")
+    assert app.status == "completed"
+    completion = db.session.scalar(select(Event).where(Event.application_id == app.id, Event.action == "completed"))
+    assert completion.actor_id == clerk.id and completion.details["delivery"] == "pickup"
+    kinds = [(v.kind, v.beyond_guide) for v in db.session.scalars(
+        select(Visit).where(Visit.application_id == app.id).order_by(Visit.number))]
+    assert kinds == [("intake", True), ("pickup", True)]
