@@ -136,12 +136,26 @@ LOOKUP_FIELD = "query"
 def lookup_statement(query: str, field: str = LOOKUP_FIELD) -> Select:
     """The one query that finds a citizen by 身份证号 or phone: an equality on a unique (indexed)
     column. ValidationError for input that is neither a valid 身份证号 nor an 11-digit phone."""
-    raw = re.sub(r"[\s-]", "", query or "")
+    raw = _compact(query)
     if not raw:
         raise ValidationError({field: str(_l("请输入身份证号或手机号"))})
-    if len(raw) <= 14 and raw.lstrip("+").isdigit():
+    if _looks_like_phone(raw):
         return select(Citizen).where(Citizen.phone == normalise_phone(raw, field))
     return select(Citizen).where(Citizen.id_number == parse_resident_id(raw, field).number)
+
+
+def _compact(query: str | None) -> str:
+    return re.sub(r"[\s-]", "", query or "")
+
+
+def _looks_like_phone(raw: str) -> bool:
+    return len(raw) <= 14 and raw.lstrip("+").isdigit()
+
+
+def registration_prefill(query: str) -> dict[str, str]:
+    """What the clerk typed to look the citizen up, for the matching registration field."""
+    raw = _compact(query)
+    return {"phone" if _looks_like_phone(raw) else "id_number": raw}
 
 
 def find_citizen(query: str, field: str = LOOKUP_FIELD) -> Citizen | None:

@@ -56,9 +56,7 @@ def lookup():
         form.apply_errors(exc)
         return _workstation(lookup=form, status=422)
     if citizen is None:  # not known yet: register on the spot, with what was typed
-        typed = form.query.data.strip()
-        key = "phone" if typed.lstrip("+").isdigit() and len(typed) <= 14 else "id_number"
-        register = RegisterForm(formdata=None, prefix="register", data={key: typed})
+        register = RegisterForm(formdata=None, prefix="register", data=counter.registration_prefill(form.query.data))
         flash(_("没有找到该办事群众，请当场登记实名信息"), "info")
         return _workstation(register=register)
     db.session.commit()
