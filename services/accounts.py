@@ -95,10 +95,13 @@ def register_citizen(
         errors.update(exc.errors)
         rid = None
     if "phone" not in errors:
+        # a person met at a counter has a Citizen record with this phone but no login yet:
+        # they activate online access with the same phone and 身份证号
         taken = db.session.scalar(
             select(func.count()).select_from(User).where(User.phone == phone)
         ) or db.session.scalar(
-            select(func.count()).select_from(Citizen).where(Citizen.phone == phone)
+            select(func.count()).select_from(Citizen).where(
+                Citizen.phone == phone, Citizen.id_number != (rid.number if rid else ""))
         )
         if taken:
             errors["phone"] = str(_l("该手机号已注册，请直接登录或找回密码"))

@@ -431,6 +431,8 @@ def precheck(app: Application, snapshot: MaterialSnapshot | None = None) -> list
             clean_answer(q, (app.form_data or {}).get(q["key"]))
         except ValueError as exc:
             problems.append(Problem(f"q_{q['key']}", f"{q['label']}：{exc}"))
+    if app.channel == Channel.counter and app.agent_id and not app.agent_authorisation_id:
+        problems.append(Problem("authorisation", str(_l("代理人办理须提交申请人签署的授权委托书"))))
     snap = snapshot or snapshot_materials(app)
     for req in snap.applicable:
         name = req.material_type.name

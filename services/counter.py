@@ -8,14 +8,48 @@ logged (``check_serving``).
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+from typing import Any
+
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
+from sqlalchemy import Select, or_, select, update
+from sqlalchemy.orm import selectinload
 
 from portal.extensions import db
-from portal.models import Application, Citizen, CounterContext, Role, User
+from portal.models import (
+    Application,
+    ApplicationMaterial,
+    Channel,
+    Citizen,
+    CounterContext,
+    Document,
+    DocumentStatus,
+    MaterialRequirement,
+    MaterialType,
+    Notice,
+    Role,
+    ServiceItem,
+    User,
+    Visit,
+)
 from portal.models.base import utcnow
-from services import audit
-from services.errors import NotAuthorized, NotFound
+from services import (
+    accounts,
+    applications,
+    audit,
+    catalogue_query,
+    data_use,
+    documents,
+    notices,
+    visits,
+    workflow,
+)
+from services.errors import Conflict, NotAuthorized, NotFound, ValidationError
+from services.identity import normalise_phone, parse_resident_id
+
+AUTHORISATION_CODE = "M030"  # 授权委托书
+AUTHORISATION_FIELD = "authorisation"
 
 
 def _require_counter(staff: User) -> None:
@@ -92,3 +126,349 @@ def check_serving(staff: User, application_id: int) -> Application:
         db.session.commit()  # the refusal is logged even though the request fails
         raise NotAuthorized(str(_l("该办件不属于您正在接待的办事群众")))
     return app
+
+
+# ---- finding or registering the citizen ------------------------------------------------------
+
+LOOKUP_FIELD = "query"
+
+
+def lookup_statement(query: str, field: str = LOOKUP_FIELD) -> Select:
+    """The one query that finds a citizen by 身份证号 or phone: an equality on a unique (indexed)
+    column. ValidationError for input that is neither a valid 身份证号 nor an 11-digit phone."""
+    raw = _compact(query)
+    if not raw:
+        raise ValidationError({field: str(_l("请输入身份证号或手机号"))})
+    if _looks_like_phone(raw):
+        return select(Citizen).where(Citizen.phone == normalise_phone(raw, field))
+    return select(Citizen).where(Citizen.id_number == parse_resident_id(raw, field).number)
+
+
+def _compact(query: str | None) -> str:
+    return re.sub(r"[\s-]", "", query or "")
+
+
+def _looks_like_phone(raw: str) -> bool:
+    return len(raw) <= 14 and raw.lstrip("+").isdigit()
+
+
+def registration_prefill(query: str) -> dict[str, str]:
+    """What the clerk typed to look the citizen up, for the matching registration field."""
+    raw = _compact(query)
+    return {"phone" if _looks_like_phone(raw) else "id_number": raw}
+
+
+def find_citizen(query: str, field: str = LOOKUP_FIELD) -> Citizen | None:
+    """The citizen with this 身份证号 or phone, or None."""
+    return db.session.scalar(lookup_statement(query, field))
+
+
+def lookup_citizen(staff: User, query: str) -> Citizen | None:
+    """Find the walk-in by 身份证号 or phone and start serving them; None when the portal does
+    not know them yet (the clerk then registers them on the spot)."""
+    _require_counter(staff)
+    citizen = find_citizen(query)
+    if citizen is not None:
+        begin_context(staff, citizen)
+    return citizen
+
+
+def _check_phone_free(phone: str, citizen: Citizen | None, field: str = "phone") -> None:
+    """Refuse a phone number that belongs to another person (a citizen record or a login)."""
+    owner = db.session.scalar(select(Citizen).where(Citizen.phone == phone))
+    login = db.session.scalar(select(User).where(User.phone == phone))
+    others = (owner is not None and (citizen is None or owner.id != citizen.id)) or (
+        login is not None and (citizen is None or login.citizen_id != citizen.id))
+    if others:
+        raise ValidationError({field: str(_l("该手机号已登记在他人名下，请核实后重新输入"))})
+
+
+def _person(*, name: str, id_number: str, phone: str, address: str = "") -> Citizen:
+    """Find or create a real-name citizen record, every field checked and reported at once."""
+    errors: dict[str, str] = {}
+    clean: dict[str, str] = {}
+    for key, check in (("name", accounts.check_real_name), ("id_number", lambda v: parse_resident_id(v).number),
+                       ("phone", normalise_phone)):
+        try:
+            clean[key] = check({"name": name, "id_number": id_number, "phone": phone}[key])
+        except ValidationError as exc:
+            errors.update(exc.errors)
+    address = (address or "").strip()
+    if len(address) > 200 or any(ord(ch) < 32 for ch in address):
+        errors["address"] = str(_l("地址最多 200 个字"))
+    if not errors:
+        existing = accounts.find_citizen_by_id_number(clean["id_number"])
+        try:
+            _check_phone_free(clean["phone"], existing)
+        except ValidationError as exc:
+            errors.update(exc.errors)
+    if errors:
+        raise ValidationError(errors)
+    citizen = accounts.find_or_create_citizen(name=clean["name"], id_number=clean["id_number"],
+                                              phone=clean["phone"], address=address)
+    if citizen.phone is None:
+        citizen.phone = clean["phone"]
+    if address and not citizen.address:
+        citizen.address = address
+    db.session.flush()
+    return citizen
+
+
+def register_walk_in(staff: User, *, name: str, id_number: str, phone: str, address: str = "") -> Citizen:
+    """A walk-in the portal does not know yet: the real-name record (no online account; the
+    citizen may activate one later with the same phone), then serve them."""
+    _require_counter(staff)
+    citizen = _person(name=name, id_number=id_number, phone=phone, address=address)
+    ctx = begin_context(staff, citizen)
+    audit.record_event("counter_register", actor=staff, details={"context": ctx.id, "citizen": citizen.id})
+    return citizen
+
+
+def _require_context(staff: User) -> CounterContext:
+    _require_counter(staff)
+    ctx = current_context(staff)
+    if ctx is None or ctx.citizen_id is None:
+        raise Conflict(str(_l("当前没有正在接待的办事群众，请先查找或登记")))
+    return ctx
+
+
+def record_agent(staff: User, *, name: str, id_number: str, phone: str) -> Citizen:
+    """代理人: the person who came on the applicant's behalf; cases started now carry them."""
+    ctx = _require_context(staff)
+    agent = _person(name=name, id_number=id_number, phone=phone)
+    if agent.id == ctx.citizen_id:
+        raise ValidationError({"id_number": str(_l("代理人不能是申请人本人"))})
+    ctx.agent_id = agent.id
+    db.session.flush()
+    audit.record_event("counter_agent", actor=staff, details={"context": ctx.id, "agent": agent.id})
+    return agent
+
+
+def clear_agent(staff: User) -> None:
+    ctx = _require_context(staff)
+    ctx.agent_id = None
+    db.session.flush()
+
+
+def reveal_citizen(staff: User) -> CounterContext:
+    """"显示完整信息" of the citizen being served: in the audit trail and the citizen's data-use log."""
+    ctx = _require_context(staff)
+    audit.record_event("personal_data_revealed", actor=staff, details={
+        "context": ctx.id, "citizen": ctx.citizen_id, "fields": ["name", "id_number", "phone", "address"]})
+    data_use.record_data_use(citizen_id=ctx.citizen_id, actor=staff, action=data_use.REVEAL_PERSONAL_DATA,
+                             detail=str(_l("综合窗口查看完整信息")))
+    return ctx
+
+
+@dataclass(frozen=True)
+class Served:
+    """What the workstation shows of the contact: the citizen, the agent, their cases."""
+
+    context: CounterContext
+    citizen: Citizen
+    agent: Citizen | None
+    drafts: list[Application]
+    open_cases: list[Application]
+    ready: list[Application]  # approved, waiting to be handed over (出件)
+
+
+def served(staff: User) -> Served | None:
+    ctx = current_context(staff)
+    if ctx is None or ctx.citizen_id is None:
+        return None
+    rows = list(db.session.scalars(
+        select(Application).where(Application.applicant_id == ctx.citizen_id, Application.parent_id.is_(None),
+                                  or_(Application.status.in_(workflow.STAFF_OPEN_STATES),
+                                      Application.id.in_(ctx.application_ids or [-1]),
+                                      (Application.status == "draft") & (Application.channel == Channel.counter)))
+        .options(selectinload(Application.item_version)).order_by(Application.id.desc()).limit(50)))
+    return Served(
+        context=ctx, citizen=db.session.get(Citizen, ctx.citizen_id),
+        agent=db.session.get(Citizen, ctx.agent_id) if ctx.agent_id else None,
+        drafts=[a for a in rows if a.status == "draft"],
+        open_cases=[a for a in rows if a.status != "draft" and a.status != "approved"],
+        ready=[a for a in rows if a.status == "approved"])
+
+
+# ---- intake on the citizen's behalf -----------------------------------------------------------
+
+def search_items(query: str, limit: int = 20) -> list:
+    """Published items of any department by name, code or pinyin (无差别受理)."""
+    return catalogue_query.search_catalogue(query, per_page=limit).items
+
+
+def start_intake(staff: User, code: str) -> Application:
+    """A counter-channel draft for the served citizen (and their agent, if one came)."""
+    ctx = _require_context(staff)
+    item = db.session.scalar(select(ServiceItem).where(ServiceItem.code == (code or "").strip()))
+    if item is None:
+        raise NotFound(str(_l("该事项暂未开放办理")))
+    app = applications.start_draft(actor=staff, applicant=db.session.get(Citizen, ctx.citizen_id), item=item,
+                                   channel=Channel.counter, agent=db.session.get(Citizen, ctx.agent_id)
+                                   if ctx.agent_id else None)
+    if app.agent_id != ctx.agent_id:  # the same draft, resumed with another (or no) agent
+        app.agent_id, app.agent_authorisation_id = ctx.agent_id, None
+    if not app.materials:
+        applications.sync_materials(app)
+    note_case(staff, app.id)
+    return app
+
+
+def get_intake(staff: User, application_id: int) -> Application:
+    """A counter draft of the served citizen (403 and logged for anyone else's)."""
+    app = check_serving(staff, application_id)
+    if app.status != applications.DRAFT or app.channel != Channel.counter:
+        raise NotFound(str(_l("草稿不存在或已提交")))
+    return app
+
+
+def save_intake(staff: User, application_id: int, *, conditions: dict[str, str], answers: dict[str, Any],
+                choices: dict[int, str]) -> Application:
+    """The one intake page: 情形, 信息 and 材料 saved together, every error reported at once."""
+    app = get_intake(staff, application_id)
+    citizen = db.session.get(Citizen, app.applicant_id)
+    errors: dict[str, str] = {}
+    try:
+        applications.save_conditions(app, conditions)
+    except ValidationError as exc:
+        errors.update(exc.errors)
+    try:
+        applications.save_form(app, answers)
+    except ValidationError as exc:
+        errors.update(exc.errors)
+    for material in list(app.materials):
+        choice = choices.get(material.requirement_id, "")
+        try:
+            if choice.startswith("doc:") and choice[4:].isdigit():
+                applications.choose_document(app, material.requirement_id, int(choice[4:]))
+            elif choice in ("deferred", "commitment", "none"):
+                applications.choose_option(app, material.requirement_id, choice, citizen)
+        except ValidationError as exc:
+            errors.update(exc.errors)
+        except NotFound as exc:
+            errors[f"m_{material.requirement_id}"] = exc.message
+    if errors:
+        raise ValidationError(errors)
+    return app
+
+
+def authorisation_type() -> MaterialType:
+    """授权委托书 (M030): what an agent must bring, signed by the applicant."""
+    material_type = db.session.scalar(select(MaterialType).where(MaterialType.code == AUTHORISATION_CODE))
+    if material_type is None:
+        raise NotFound(str(_l("材料目录中没有授权委托书")))
+    return material_type
+
+
+def attach_authorisation(staff: User, application_id: int, *, document_id: int | None = None,
+                         **upload: Any) -> Document:
+    """The applicant's 授权委托书 for a case brought by an agent: a scan taken now (into the
+    applicant's library) or one already there."""
+    app = get_intake(staff, application_id)
+    if app.agent_id is None:
+        raise Conflict(str(_l("本次办理没有代理人，不需要授权委托书")))
+    material_type = authorisation_type()
+    if document_id is not None:
+        doc = db.session.get(Document, document_id)
+        if doc is None or doc.owner_id != app.applicant_id or doc.material_type_id != material_type.id:
+            raise ValidationError({AUTHORISATION_FIELD: str(_l("请选择申请人的授权委托书"))})
+    else:
+        try:
+            doc = documents.upload_document(staff, material_type_id=material_type.id,
+                                            owner=db.session.get(Citizen, app.applicant_id), **upload)
+        except ValidationError as exc:
+            raise ValidationError({f"{AUTHORISATION_FIELD}_{k}": v for k, v in exc.errors.items()}) from None
+    app.agent_authorisation_id = doc.id
+    db.session.flush()
+    audit.record_event("agent_authorisation", actor=staff, application_id=app.id,
+                       details={"document": doc.id, "agent": app.agent_id})
+    return doc
+
+
+def authorisations_on_file(app: Application) -> list[Document]:
+    material_type = authorisation_type()
+    return list(db.session.scalars(select(Document).where(
+        Document.owner_id == app.applicant_id, Document.material_type_id == material_type.id,
+        Document.status == DocumentStatus.valid).order_by(Document.id.desc()).limit(5)))
+
+
+def _count_visit(staff: User, app: Application, kind: str, reason: str = "") -> Visit | None:
+    """One visit per case per contact, whatever the clerk does on it during that contact."""
+    ctx = _require_context(staff)
+    already = db.session.scalar(select(Visit.id).where(
+        Visit.application_id == app.id, Visit.staff_id == staff.id, Visit.created_at >= ctx.started_at).limit(1))
+    note_case(staff, app.id)
+    if already is not None:
+        return None
+    db.session.refresh(app, ["visit_count"])
+    if kind == "intake" and not reason and app.visit_count >= visits.promised_visits(app):
+        reason = str(_l("办事群众选择到窗口办理"))  # the citizen's choice, not the department's demand
+    try:
+        return visits.record_visit(app, staff, kind, reason)
+    except ValidationError as exc:  # the counter's forms call the visit's reason visit_reason
+        raise ValidationError({"visit_reason" if k == "reason" else k: v for k, v in exc.errors.items()}) from None
+
+
+def submit_intake(staff: User, application_id: int, token: str) -> Application:
+    """Submit the counter draft: the same pre-check as online (plus the 授权委托书 when an agent
+    brought the case); the contact counts as one visit on the case."""
+    app = get_intake(staff, application_id)
+    app = applications.submit_application(staff, app.id, token)
+    _count_visit(staff, app, "intake")
+    return app
+
+
+def check_original(staff: User, application_id: int, material_id: int, visit_reason: str = "") -> ApplicationMaterial:
+    """原件已核验 at the counter: the reviewers' verdict, which raises the document C → B for
+    every later case; a visit on the case if this contact has not counted one yet."""
+    app = check_serving(staff, application_id)
+    material = workflow.set_material_verdict(staff, app.id, material_id, "original_checked")
+    _count_visit(staff, app, "original_check", visit_reason)
+    return material
+
+
+COUNTER_ACTIONS = ("accept", "approve_instantly", "not_accept", "request_correction", "complete")
+PICKUP = "pickup"
+
+
+def decide(staff: User, application_id: int, action: str, version: int, **params: Any) -> Application:
+    """An outcome on the spot through the workflow table: 受理, 即办, 不予受理, 一次性告知, or
+    出件 (handing the result over at the counter)."""
+    if action not in COUNTER_ACTIONS:
+        raise NotFound(str(_l("没有这个操作")))
+    app = check_serving(staff, application_id)
+    reason = str(params.pop("visit_reason", "") or "")
+    if action == "complete":
+        params["delivery"] = PICKUP
+    app = workflow.perform(staff, app.id, action, version, **params)
+    _count_visit(staff, app, PICKUP if action == "complete" else "intake", reason)
+    return app
+
+
+@dataclass(frozen=True)
+class CounterCase:
+    app: Application
+    materials: list[ApplicationMaterial]
+    notices: list[Notice]
+    actions: list[str]
+    visits: list[Visit]
+
+
+def case_view(staff: User, application_id: int) -> CounterCase:
+    app = check_serving(staff, application_id)
+    app = workflow.load_case(app.id)
+    materials = list(db.session.scalars(
+        select(ApplicationMaterial).where(ApplicationMaterial.application_id == app.id)
+        .options(selectinload(ApplicationMaterial.requirement).selectinload(MaterialRequirement.material_type),
+                 selectinload(ApplicationMaterial.document))
+        .join(MaterialRequirement).order_by(MaterialRequirement.position)))
+    actions = [a for a in workflow.offered_actions(app, staff) if a in COUNTER_ACTIONS]
+    if "request_correction" in workflow.allowed_actions(app, staff) and "request_correction" not in actions:
+        actions.append("request_correction")
+    return CounterCase(app=app, materials=materials, notices=notices.notices_of(app.id), actions=actions,
+                       visits=visits.visits_of(app.id))
+
+
+def case_notice(staff: User, application_id: int, notice_id: int) -> Notice:
+    check_serving(staff, application_id)
+    return notices.get_case_notice(application_id, notice_id)

@@ -325,8 +325,6 @@ def _staff_case_for(user: User, document: Document) -> int | None:
     if user.role == Role.reviewer and user.department_id is not None:
         # the department owns the case, once it has been submitted to it
         query = query.where(Application.department_id == user.department_id, Application.status != "draft")
-    elif user.role == Role.counter:
-        query = query.where(Application.created_by_id == user.id)  # the window that took the case
     else:
         return None
     return db.session.scalar(query)
@@ -342,6 +340,14 @@ def access_to(user: User | None, document: Document) -> Access | None:
         if agent_may_view(user, document):
             return Access("agent")
         return None
+    if user.role == Role.counter:  # the documents of the citizen being served, as for their cases
+        from services.counter import serving_citizen_id
+
+        if document.owner_id != serving_citizen_id(user):
+            return None
+        return Access("staff", db.session.scalar(
+            select(Application.id).join(ApplicationMaterial, ApplicationMaterial.application_id == Application.id)
+            .where(ApplicationMaterial.document_id == document.id).order_by(Application.id.desc()).limit(1)))
     application_id = _staff_case_for(user, document)
     return Access("staff", application_id) if application_id is not None else None
 

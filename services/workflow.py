@@ -865,8 +865,14 @@ VERDICTS = {"ok": _l("合格"), "correct": _l("需补正"), "original_checked": 
 
 def set_material_verdict(actor: User, application_id: int, material_id: int, verdict: str,
                          reason: str = "") -> ApplicationMaterial:
-    """A reviewer's verdict on one material; 原件已核验 raises a C-grade document to B."""
-    app = get_staff_case(actor, application_id)
+    """A reviewer's verdict on one material; 原件已核验 raises a C-grade document to B. A counter
+    clerk gives the 原件已核验 verdict for the citizen being served."""
+    if actor.role == Role.counter and verdict == "original_checked":
+        app = load_case(application_id)
+        if not may_see(actor, app):
+            raise NotFound(str(_l("办件不存在")))
+    else:
+        app = get_staff_case(actor, application_id)
     if app.status not in ("submitted", "accepted_pending_materials", "in_review"):
         raise Conflict(str(STATE_MESSAGE))
     material = next((m for m in app.materials if m.id == material_id), None)

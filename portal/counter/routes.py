@@ -1,15 +1,303 @@
-"""The counter workstation: find or register the citizen, intake on their behalf, outcomes."""
+"""The counter workstation: find or register the citizen, intake on their behalf, outcomes.
+
+Thin views over services/counter.py. The citizen being served comes from the clerk's context
+on the server, never from a URL: paths carry only case and notice ids, and personal data is
+only ever POSTed."""
 
 from __future__ import annotations
 
-from flask import render_template
+import io
+
+from flask import abort, flash, redirect, render_template, request, send_file, session, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
+from forms.counter import AgentForm, LookupForm, PickupForm, RegisterForm
+from forms.review import ACTION_FORMS
+from portal.apply.routes import take_upload
 from portal.counter import bp
-from services import counter
+from portal.extensions import db
+from services import applications, counter, notices, workflow
+from services.errors import Conflict, ValidationError
+
+REVEALED_KEY = "counter_revealed"  # the context whose full personal data the clerk asked to see
+
+
+def _revealed(served: counter.Served | None) -> bool:
+    return served is not None and session.get(REVEALED_KEY) == served.context.id
+
+
+def _workstation(*, lookup: LookupForm | None = None, register: RegisterForm | None = None,
+                 agent: AgentForm | None = None, status: int = 200):
+    served = counter.served(current_user)
+    query = (request.args.get("q") or "").strip()[:40] if served else ""
+    return render_template(
+        "counter/workstation.html", served=served, revealed=_revealed(served),
+        lookup=lookup or LookupForm(formdata=None, prefix="lookup"), register=register,
+        agent=agent or AgentForm(formdata=None, prefix="agent"), q=query,
+        items=counter.search_items(query) if query else []), status
 
 
 @bp.route("/")
 def workstation():
     """The clerk's desk: the citizen being served now, or the search for the next one."""
-    return render_template("counter/workstation.html", context=counter.current_context(current_user))
+    return _workstation()
+
+
+@bp.route("/lookup", methods=["POST"])
+def lookup():
+    form = LookupForm(prefix="lookup")
+    if not form.validate():
+        return _workstation(lookup=form, status=422)
+    try:
+        citizen = counter.lookup_citizen(current_user, form.query.data)
+    except ValidationError as exc:
+        db.session.rollback()
+        form.apply_errors(exc)
+        return _workstation(lookup=form, status=422)
+    if citizen is None:  # not known yet: register on the spot, with what was typed
+        register = RegisterForm(formdata=None, prefix="register", data=counter.registration_prefill(form.query.data))
+        flash(_("没有找到该办事群众，请当场登记实名信息"), "info")
+        return _workstation(register=register)
+    db.session.commit()
+    return redirect(url_for("counter.workstation"))
+
+
+@bp.route("/register", methods=["POST"])
+def register():
+    form = RegisterForm(prefix="register")
+    if form.validate():
+        try:
+            counter.register_walk_in(current_user, name=form.name.data, id_number=form.id_number.data,
+                                     phone=form.phone.data, address=form.address.data or "")
+        except ValidationError as exc:
+            db.session.rollback()
+            form.apply_errors(exc)
+        else:
+            db.session.commit()
+            flash(_("已登记，开始接待"), "success")
+            return redirect(url_for("counter.workstation"))
+    return _workstation(register=form, status=422)
+
+
+@bp.route("/reveal", methods=["POST"])
+def reveal():
+    ctx = counter.reveal_citizen(current_user)
+    db.session.commit()
+    session[REVEALED_KEY] = ctx.id
+    flash(_("已显示完整信息，本次查看已记录，办事群众可以看到"), "success")
+    return redirect(url_for("counter.workstation"))
+
+
+@bp.route("/agent", methods=["POST"])
+def agent():
+    form = AgentForm(prefix="agent")
+    if form.validate():
+        try:
+            counter.record_agent(current_user, name=form.name.data, id_number=form.id_number.data,
+                                 phone=form.phone.data)
+        except ValidationError as exc:
+            db.session.rollback()
+            form.apply_errors(exc)
+        else:
+            db.session.commit()
+            flash(_("已登记代理人，本次受理的办件须提交授权委托书"), "success")
+            return redirect(url_for("counter.workstation"))
+    return _workstation(agent=form, status=422)
+
+
+@bp.route("/agent/clear", methods=["POST"])
+def clear_agent():
+    counter.clear_agent(current_user)
+    db.session.commit()
+    return redirect(url_for("counter.workstation"))
+
+
+@bp.route("/next", methods=["POST"])
+def next_citizen():
+    """办理下一位: nothing of this citizen stays on the desk."""
+    counter.end_context(current_user)
+    db.session.commit()
+    session.pop(REVEALED_KEY, None)
+    return redirect(url_for("counter.workstation"))
+
+
+@bp.route("/intake", methods=["POST"])
+def start_intake():
+    app = counter.start_intake(current_user, request.form.get("item", ""))
+    db.session.commit()
+    return redirect(url_for("counter.intake", draft_id=app.id))
+
+
+def _intake_page(app, errors: dict[str, str] | None = None, values: dict | None = None, status: int = 200):
+    snapshot = applications.snapshot_materials(app)
+    citizen = app.applicant
+    return render_template(
+        "counter/intake.html", app=app, version=app.item_version, errors=errors or {},
+        answers=dict(app.condition_answers or {}), values=values or applications.prefill(app, citizen),
+        rows=snapshot.rows(), problems=applications.precheck(app, snapshot),
+        authorisations=counter.authorisations_on_file(app) if app.agent_id else [],
+        authorisation_type=counter.authorisation_type() if app.agent_id else None), status
+
+
+@bp.route("/intake/<int:draft_id>", methods=["GET", "POST"])
+def intake(draft_id: int):
+    """情形, 信息 and 材料 on one page, saved together."""
+    app = counter.get_intake(current_user, draft_id)
+    if request.method == "GET":
+        return _intake_page(app)
+    version = app.item_version
+    conditions = {q["key"]: request.form.get(f"c_{q['key']}", "") for q in version.condition_questions or []}
+    answers = {q["key"]: (request.form.getlist(f"q_{q['key']}") if q["type"] == "multiselect"
+                          else request.form.get(f"q_{q['key']}", "")) for q in version.questions or []}
+    choices = {int(k[2:]): v for k, v in request.form.items() if k.startswith("m_") and k[2:].isdigit()}
+    try:
+        counter.save_intake(current_user, draft_id, conditions=conditions, answers=answers, choices=choices)
+    except ValidationError as exc:
+        db.session.rollback()
+        return _intake_page(counter.get_intake(current_user, draft_id), exc.errors, answers, 422)
+    db.session.commit()
+    flash(_("已保存"), "success")
+    return redirect(url_for("counter.intake", draft_id=draft_id) + "#materials")
+
+
+@bp.route("/intake/<int:draft_id>/materials/<int:requirement_id>/scan", methods=["POST"])
+def scan(draft_id: int, requirement_id: int):
+    """扫描或拍照: into the citizen's library, used for this material (the online upload handler)."""
+    app = counter.get_intake(current_user, draft_id)
+    errors = take_upload(f"u{requirement_id}",
+                         lambda **upload: applications.upload_for(current_user, app, requirement_id, **upload))
+    if not errors:
+        return redirect(url_for("counter.intake", draft_id=draft_id) + f"#m_{requirement_id}")
+    return _intake_page(counter.get_intake(current_user, draft_id), errors, status=422)
+
+
+@bp.route("/intake/<int:draft_id>/authorisation", methods=["POST"])
+def authorisation(draft_id: int):
+    """授权委托书 of a case an agent brought: one already in the library, or a new scan."""
+    counter.get_intake(current_user, draft_id)
+    chosen = request.form.get("document", "")
+    if chosen.isdigit():
+        try:
+            counter.attach_authorisation(current_user, draft_id, document_id=int(chosen))
+        except ValidationError as exc:
+            db.session.rollback()
+            return _intake_page(counter.get_intake(current_user, draft_id), exc.errors, status=422)
+        db.session.commit()
+        flash(_("授权委托书已登记"), "success")
+    else:
+        errors = take_upload(counter.AUTHORISATION_FIELD,
+                             lambda **upload: counter.attach_authorisation(current_user, draft_id, **upload))
+        if errors:
+            return _intake_page(counter.get_intake(current_user, draft_id), errors, status=422)
+    return redirect(url_for("counter.intake", draft_id=draft_id) + "#authorisation")
+
+
+@bp.route("/intake/<int:draft_id>/submit", methods=["POST"])
+def submit(draft_id: int):
+    try:
+        app = counter.submit_intake(current_user, draft_id, request.form.get("token", ""))
+    except ValidationError as exc:
+        db.session.rollback()
+        return _intake_page(counter.get_intake(current_user, draft_id), exc.errors, status=422)
+    db.session.commit()
+    flash(_("已提交，办件编号 %(number)s", number=app.number), "success")
+    return redirect(url_for("counter.case", case_id=app.id))
+
+
+def _version() -> int:
+    try:
+        return int(request.form.get("version", ""))
+    except ValueError:
+        abort(400)
+
+
+def _case_page(case_id: int, forms: dict | None = None, correction_errors: dict | None = None, status: int = 200):
+    view = counter.case_view(current_user, case_id)
+    made = {}
+    for action in view.actions:
+        if action == "request_correction":
+            continue
+        form_class = PickupForm if action == "complete" else ACTION_FORMS[action]
+        made[action] = form_class(formdata=None, prefix=action)
+    made.update(forms or {})
+    return render_template("counter/case.html", view=view, app=view.app, forms=made,
+                           labels=workflow.TRANSITIONS, kind_labels=notices.KIND_LABELS,
+                           correction_errors=correction_errors or {},
+                           correction_values=request.form if correction_errors else {}), status
+
+
+@bp.route("/cases/<int:case_id>")
+def case(case_id: int):
+    return _case_page(case_id)
+
+
+@bp.route("/cases/<int:case_id>/materials/<int:material_id>/original", methods=["POST"])
+def original_checked(case_id: int, material_id: int):
+    try:
+        counter.check_original(current_user, case_id, material_id, request.form.get("visit_reason", ""))
+    except (ValidationError, Conflict) as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        db.session.commit()
+        flash(_("原件已核验，该材料在办事群众的材料库中升为已核验"), "success")
+    return redirect(url_for("counter.case", case_id=case_id) + f"#material-{material_id}")
+
+
+@bp.route("/cases/<int:case_id>/actions/<action>", methods=["POST"])
+def act(case_id: int, action: str):
+    if action not in counter.COUNTER_ACTIONS or action == "request_correction":
+        abort(404)
+    form = (PickupForm if action == "complete" else ACTION_FORMS[action])(prefix=action)
+    if not form.validate():
+        return _case_page(case_id, forms={action: form}, status=422)
+    try:
+        counter.decide(current_user, case_id, action, _version(),
+                       **{name: f.data for name, f in form._fields.items()})
+    except ValidationError as exc:
+        db.session.rollback()
+        if set(exc.errors) & set(form._fields):
+            form.apply_errors(exc)
+            return _case_page(case_id, forms={action: form}, status=422)
+        flash(exc.message, "error")
+        return redirect(url_for("counter.case", case_id=case_id))
+    except Conflict as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("counter.case", case_id=case_id))
+    db.session.commit()
+    flash(_("已完成：%(action)s", action=workflow.TRANSITIONS[action].label), "success")
+    return redirect(url_for("counter.case", case_id=case_id) + "#notices")
+
+
+@bp.route("/cases/<int:case_id>/correction", methods=["POST"])
+def correction(case_id: int):
+    """一次性告知: every defective field and material, each with its reason, in one notice."""
+    view = counter.case_view(current_user, case_id)
+    fields = {q["key"]: request.form.get(f"r_{q['key']}", "")
+              for q in view.app.item_version.questions or [] if request.form.get(f"f_{q['key']}") == "y"}
+    materials = {m.requirement_id: request.form.get(f"mr_{m.requirement_id}", "")
+                 for m in view.materials if request.form.get(f"mf_{m.requirement_id}") == "y"}
+    try:
+        counter.decide(current_user, case_id, "request_correction", _version(), fields=fields,
+                       materials=materials)
+    except ValidationError as exc:
+        db.session.rollback()
+        errors = {(f"r_{k[2:]}" if k.startswith("f_") else f"mr_{k[2:]}" if k.startswith("m_") else k or "items"): v
+                  for k, v in exc.errors.items()}
+        return _case_page(case_id, correction_errors=errors, status=422)
+    except Conflict as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("counter.case", case_id=case_id))
+    db.session.commit()
+    flash(_("已一次性告知补正，请打印补正材料通知书交给办事群众"), "success")
+    return redirect(url_for("counter.case", case_id=case_id) + "#notices")
+
+
+@bp.route("/cases/<int:case_id>/notices/<int:notice_id>")
+def notice(case_id: int, notice_id: int):
+    item = counter.case_notice(current_user, case_id, notice_id)
+    return send_file(io.BytesIO(notices.notice_file(item).read_bytes()), mimetype="application/pdf",
+                     as_attachment=False, download_name=notices.download_name(item), max_age=0)

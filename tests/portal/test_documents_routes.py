@@ -255,10 +255,13 @@ def test_a_reviewer_of_the_cases_department_may_view_and_it_is_logged(client, qu
     assert rows == [("view_document", case_id, "reviewer01"), ("download_document", case_id, "reviewer01")]
 
 
-def test_the_counter_that_took_the_case_may_view(client, query):
+def test_the_counter_serving_the_owner_may_view(client, query):
     doc_id = query(first_document_of("13800000001"))
     query(make_case(doc_id, dept_code="RS", status="draft", created_by="counter01"))
     login(client, "counter01")
+    assert client.get(f"/documents/{doc_id}/view").status_code == 404  # the owner is not being served
+    token = csrf_token(client, "/counter/")
+    assert client.post("/counter/lookup", data={"csrf_token": token, "lookup-query": "13800000001"}).status_code == 302
     assert client.get(f"/documents/{doc_id}/view").status_code == 200
     assert query(lambda: db.session.scalar(
         select(func.count()).select_from(DataUseLog).where(DataUseLog.document_id == doc_id))) == 1

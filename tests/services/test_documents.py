@@ -21,6 +21,7 @@ from portal.models import (
     ServiceItem,
     User,
 )
+from services import counter as counter_desk
 from services import data_use, documents, storage
 from services.errors import Conflict, NotFound
 from tests import files
@@ -145,7 +146,11 @@ def test_only_the_owner_and_staff_on_its_case_may_open_a_document(app_ctx):
         assert not documents.can_view(stranger, doc)
     draft = make_case(doc, status="draft", created_by=counter, number=None)
     assert not documents.can_view(police, doc)  # a draft is not yet the department's case
-    assert documents.access_to(counter, doc).application_id == draft.id  # the window that took it
+    assert not documents.can_view(counter, doc)  # the clerk is not serving the owner
+    counter_desk.begin_context(counter, owner.citizen)  # the clerk serves the owner: their documents, newest case
+    assert documents.access_to(counter, doc) == documents.Access("staff", draft.id)
+    counter_desk.end_context(counter)
+    assert not documents.can_view(counter, doc)
     case = make_case(doc, status="submitted", number="TEST0002")
     assert documents.access_to(police, doc) == documents.Access("staff", case.id)
     assert not documents.can_view(hr, doc) and not documents.can_view(admin, doc)
