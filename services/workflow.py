@@ -761,9 +761,31 @@ def _complete(actor, app, version, *, delivery: str = "", **_ignored) -> Applica
 
 
 def _withdraw(actor, app, version, *, reason: str = "", **_ignored) -> Application:
+    """The citizen withdraws a case; withdrawing a 一件事 withdraws every child case that can still
+    be withdrawn, in the same transaction. Children already decided go on (``kept_children``)."""
     reason = str(reason or "")[:200]
-    return _transition(actor, app, "withdraw", version, values={"completed_at": utcnow()},
-                       details={"reason": reason})
+    sources = TRANSITIONS["withdraw"].sources
+    children = list(app.children) if app.bundle_id is not None else []
+    _transition(actor, app, "withdraw", version, values={"completed_at": utcnow()},
+                details={"reason": reason,
+                         "children_withdrawn": [c.number for c in children if c.status in sources],
+                         "children_kept": {c.number: c.status for c in children if c.status not in sources}})
+    for child in children:
+        if child.status not in sources:
+            continue
+        try:
+            _transition(actor, child, "withdraw", child.version, values={"completed_at": utcnow()},
+                        details={"reason": reason, "parent": app.number})
+        except Conflict:  # decided a moment ago by its department: it goes on, the rest is withdrawn
+            db.session.refresh(child)
+            if child.status in sources:
+                raise
+    return app
+
+
+def kept_children(app: Application) -> list[Application]:
+    """The children of a withdrawn 一件事 that were already decided and so go on."""
+    return [c for c in app.children if c.status != "withdrawn"]
 
 
 def _terminate_deferral(actor, app, version, **_ignored) -> Application:

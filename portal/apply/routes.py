@@ -15,7 +15,7 @@ from portal.apply import bp
 from portal.extensions import db
 from portal.models import Application, ApplicationMaterial, Document, Event, ServiceItem
 from services import applications as svc
-from services import messages, proxies
+from services import messages, proxies, workflow
 from services.errors import ValidationError
 
 STEPS = ("conditions", "form", "materials", "confirm")
@@ -232,7 +232,7 @@ def case(case_id: int):
                  .selectinload(Document.material_type))
     ).all()
     events = db.session.scalars(select(Event).where(Event.application_id == app.id).order_by(Event.id)).all()
-    from services import casework, notices, ratings, workflow
+    from services import casework, notices, ratings
 
     return render_template("apply/case.html", app=app, materials=materials, events=events,
                            notices=notices.notices_of(app.id), kind_labels=notices.KIND_LABELS,
@@ -245,10 +245,14 @@ def case(case_id: int):
 @bp.route("/cases/<int:case_id>/withdraw", methods=["POST"])
 def withdraw(case_id: int):
     version = request.form.get("version", "")
-    svc.withdraw_application(current_user, case_id, request.form.get("reason", ""),
-                             int(version) if version.isdigit() else None)
+    app = svc.withdraw_application(current_user, case_id, request.form.get("reason", ""),
+                                   int(version) if version.isdigit() else None)
+    kept = workflow.kept_children(app)
     db.session.commit()
     flash(_("办件已撤回"), "success")
+    if kept:
+        flash(_("以下分项办件已作出决定，不能撤回，将按决定继续办理：%(items)s",
+                items="；".join(f"{c.title}（{c.number}）" for c in kept)), "info")
     return redirect(url_for("apply.case", case_id=case_id))
 
 
