@@ -11,6 +11,7 @@ from flask_login import current_user
 
 from forms.review import RatingForm
 from portal.apply import bp
+from portal.apply.routes import take_upload
 from portal.extensions import db
 from services import casework, notices, ratings, workflow
 from services.errors import Conflict, ValidationError
@@ -64,6 +65,21 @@ def correction(case_id: int):
             return redirect(url_for("apply.case", case_id=case_id))
     return render_template("apply/correction.html", app=app, fields=fields, materials=materials,
                            values=values, errors=errors), (422 if errors else 200)
+
+
+@bp.route("/cases/<int:case_id>/correction/materials/<int:requirement_id>/upload", methods=["POST"])
+def correction_upload(case_id: int, requirement_id: int):
+    """A new file for one material the correction notice listed; it is preselected, and the
+    citizen still submits the correction as a whole."""
+    errors = take_upload(f"u{requirement_id}",
+                         lambda **upload: casework.upload_for_correction(current_user, case_id, requirement_id,
+                                                                          **upload),
+                         _("已上传，并选为补正材料。请核对后提交补正"))
+    if not errors:
+        return redirect(url_for("apply.correction", case_id=case_id) + f"#m_{requirement_id}")
+    app, fields, materials = casework.correction_page(current_user, case_id)
+    return render_template("apply/correction.html", app=app, fields=fields, materials=materials,
+                           values={f.question["key"]: f.value for f in fields}, errors=errors), 422
 
 
 @bp.route("/cases/<int:case_id>/supply", methods=["GET", "POST"])

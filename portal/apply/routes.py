@@ -149,7 +149,7 @@ def _date_field(name: str, errors: dict[str, str], prefix: str):
         return None
 
 
-def take_upload(prefix: str, store) -> dict[str, str]:
+def take_upload(prefix: str, store, done_message: str | None = None) -> dict[str, str]:
     """Read an upload form (file, issue date, own expiry), hand it to ``store`` and commit;
     returns the field errors, empty when the file was stored."""
     errors: dict[str, str] = {}
@@ -165,7 +165,7 @@ def take_upload(prefix: str, store) -> dict[str, str]:
         db.session.rollback()
         return exc.errors
     db.session.commit()
-    flash(_("已上传，并用于本次申请"), "success")
+    flash(done_message or _("已上传，并用于本次申请"), "success")
     return {}
 
 

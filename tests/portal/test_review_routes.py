@@ -1,7 +1,10 @@
 """The reviewer workspace and the citizen's casework pages through the web layer."""
 
 import hashlib
+import io
 import re
+from datetime import date
+from pathlib import Path
 
 from sqlalchemy import func, select
 
@@ -388,3 +391,71 @@ def test_steps_suspension_and_delivery_through_the_web(client, query):
     kinds = query(lambda: db.session.scalars(select(Notice.kind).where(Notice.application_id == case_id)
                                              .order_by(Notice.id)).all())
     assert kinds == ["acceptance", "approval", "completion"]
+
+
+def correction_of_the_photo(client, query):
+    """A case whose 证件照 the reviewer sent back for 补正 (一次性告知); returns (case, requirement)."""
+    case_id = make_case(query)
+    photo = query(lambda: next(m for m in db.session.get(Application, case_id).materials
+                               if m.requirement.material_type.name == "证件照数码回执"))
+    login(client, "reviewer01")
+    token = csrf_token(client, f"/review/cases/{case_id}")
+    client.post(f"/review/cases/{case_id}/materials/{photo.id}/verdict",
+                data={"csrf_token": token, f"v{photo.id}-verdict": "correct", f"v{photo.id}-reason": "背景不是白色"})
+    client.post(f"/review/cases/{case_id}/correction",
+                data={"csrf_token": token, "version": case_state(query, case_id)[1]})
+    assert case_state(query, case_id)[0] == "correction_required"
+    return case_id, photo.requirement_id
+
+
+def test_a_new_file_uploaded_on_the_correction_page_is_preselected_and_resubmitted(client, query):
+    from portal.models import Document
+    from tests import files
+
+    case_id, req_id = correction_of_the_photo(client, query)
+    citizen = client.application.test_client()
+    login(citizen, "13800000002")
+    page = citizen.get(f"/cases/{case_id}/correction").get_data(as_text=True)
+    action = f"/cases/{case_id}/correction/materials/{req_id}/upload"
+    assert f'action="{action}"' in page and 'enctype="multipart/form-data"' in page
+    token = csrf_token(citizen, f"/cases/{case_id}/correction")
+    docs = lambda: db.session.scalar(select(func.count()).select_from(Document))  # noqa: E731
+    stored = lambda: sorted(p for p in Path(client.application.config["UPLOAD_DIR"]).rglob("*")  # noqa: E731
+                            if p.is_file())
+    before_rows, before_files = query(docs), stored()
+
+    bad = citizen.post(action, data={"csrf_token": token, "file": (io.BytesIO(b"MZ not an image"),
+                                                                   "photo.png")},
+                       content_type="multipart/form-data")
+    html = bad.get_data(as_text=True)
+    assert bad.status_code == 422 and f'id="u{req_id}_file-error"' in html and 'aria-invalid="true"' in html
+    assert query(docs) == before_rows and stored() == before_files  # no row, no orphan file
+
+    other = query(lambda: next(m.requirement_id for m in db.session.get(Application, case_id).materials
+                               if m.requirement_id != req_id))
+    refused = citizen.post(f"/cases/{case_id}/correction/materials/{other}/upload",
+                           data={"csrf_token": token, "file": (io.BytesIO(files.png()), "x.png")},
+                           content_type="multipart/form-data")
+    assert refused.status_code == 404 and query(docs) == before_rows  # not in the correction notice
+
+    good = citizen.post(action, data={"csrf_token": token, "issued_on": date.today().isoformat(),
+                                      "file": (io.BytesIO(files.png()), "white.png")},
+                        content_type="multipart/form-data")
+    assert good.status_code == 302, re.findall(r"class=\"error\"[^<]*<[^<]*</span>([^<]*)", good.get_data(as_text=True))
+    assert good.headers["Location"].endswith(f"/cases/{case_id}/correction#m_{req_id}")
+    new_id = query(lambda: db.session.scalar(select(func.max(Document.id))))
+    assert query(docs) == before_rows + 1
+    page = citizen.get(f"/cases/{case_id}/correction").get_data(as_text=True)
+    assert re.search(rf'<input type="radio" form="resubmit" name="m_{req_id}" id="m_{req_id}-d{new_id}" '
+                     rf'value="doc:{new_id}" checked>', page)
+    done = citizen.post(f"/cases/{case_id}/correction", data={"csrf_token": token, "version": case_state(
+        query, case_id)[1], f"m_{req_id}": f"doc:{new_id}"})
+    assert done.status_code == 302 and case_state(query, case_id)[0] == "submitted"
+    used = query(lambda: next(m.document_id for m in db.session.get(Application, case_id).materials
+                              if m.requirement_id == req_id))
+    assert used == new_id
+    stranger = client.application.test_client()
+    login(stranger, "13800000001")
+    assert stranger.post(action, data={"csrf_token": csrf_token(stranger, "/cases"),
+                                       "file": (io.BytesIO(files.png()), "x.png")},
+                         content_type="multipart/form-data").status_code == 404

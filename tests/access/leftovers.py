@@ -1,0 +1,6 @@
+"""Routes added to finish the review workflow: uploads on the correction page, the reviewer's
+messages, per-visit ratings."""
+
+POST_ONLY = {
+    "apply.correction_upload": "/cases/1/correction/materials/1/upload",
+}
