@@ -43,11 +43,25 @@ def queue():
                            reminders=review.reminders(current_user))
 
 
+@bp.route("/messages")
+def message_centre():
+    """The reviewer's reminders (due soon, overdue, 视为受理, post-checks …) as messages."""
+    return render_template("apply/messages.html", messages=review.reminders(current_user, 100, include_read=True),
+                           titles=review.REMINDER_TITLES, read_endpoint="review.mark_reminders_read",
+                           case_endpoint="review.case")
+
+
 @bp.route("/reminders/read", methods=["POST"])
 def mark_reminders_read():
     review.mark_reminders_read(current_user)
     db.session.commit()
-    return redirect(url_for("review.queue"))
+    return redirect(url_for("review.message_centre" if request.form.get("back") == "messages" else "review.queue"))
+
+
+@bp.app_template_global()
+def reviewer_unread_reminders() -> int:
+    """The unread count the reviewer's navigation shows next to 消息."""
+    return review.unread_reminder_count(current_user)
 
 
 def _revealed(case_id: int) -> bool:

@@ -459,3 +459,32 @@ def test_a_new_file_uploaded_on_the_correction_page_is_preselected_and_resubmitt
     assert stranger.post(action, data={"csrf_token": csrf_token(stranger, "/cases"),
                                        "file": (io.BytesIO(files.png()), "x.png")},
                          content_type="multipart/form-data").status_code == 404
+
+
+def test_reviewer_reminders_are_messages_with_an_unread_count_in_the_nav(client, query):
+    from services import review
+
+    police = make_case(query)
+    labour = make_case(query, item=UNEMPLOYMENT, conditions={"reason": "graduate"})
+
+    def remind():
+        for case_id, body in ((police, "公安提醒：办件即将到期"), (labour, "人社提醒：不该被公安看到")):
+            workflow.remind_department(db.session.get(Application, case_id), "due_soon", body)
+        db.session.commit()
+        return review.unread_reminder_count(user("reviewer01"))
+    unread = query(remind)
+    assert unread >= 1
+    login(client, "reviewer01")
+    queue = client.get("/review/").get_data(as_text=True)
+    assert re.search(rf'href="/review/messages"[^>]*>消息 <span class="nav-count">（{unread} 条未读）</span>', queue)
+    page = client.get("/review/messages").get_data(as_text=True)
+    assert "公安提醒：办件即将到期" in page and "不该被公安看到" not in page
+    assert "办件即将到期</h2>" in page and f'href="/review/cases/{police}"' in page
+    assert page.count('<span class="tag">未读</span>') == unread
+    token = csrf_token(client, "/review/messages")
+    done = client.post("/review/reminders/read", data={"csrf_token": token, "back": "messages"})
+    assert done.status_code == 302 and done.headers["Location"].endswith("/review/messages")
+    assert query(lambda: review.unread_reminder_count(user("reviewer01"))) == 0
+    assert query(lambda: review.unread_reminder_count(user("reviewer02"))) >= 1  # 人社's stays unread
+    page = client.get("/review/messages").get_data(as_text=True)
+    assert "公安提醒：办件即将到期" in page and "条未读" not in page and '<span class="tag">未读</span>' not in page

@@ -143,7 +143,7 @@ def test_withdrawing_a_bundle_withdraws_every_open_child_and_keeps_the_decided(a
 def test_a_child_decided_during_the_withdrawal_goes_on_and_a_stale_one_stops_it(app_ctx):
     from sqlalchemy import update
 
-    from services import applications, workflow
+    from services import applications
     from services.errors import Conflict
 
     owner = db.session.scalar(select(User).where(User.phone == "13800000002"))
