@@ -141,3 +141,30 @@ def rate(case_id: int):
             flash(_("感谢您的评价"), "success")
             return redirect(url_for("apply.case", case_id=case_id))
     return render_template("apply/rate.html", app=app, form=form), (422 if form.errors else 200)
+
+
+@bp.route("/cases/<int:case_id>/visits/<int:visit_no>/rate", methods=["POST"])
+def rate_visit(case_id: int, visit_no: int):
+    """一次一评: the rating of one in-person visit, from the form on the case page."""
+    from forms.review import VisitRatingForm
+    from portal.apply.routes import render_case
+
+    app = casework.own_case(current_user, case_id)
+    ratings.visit_of(app, visit_no)
+    form = VisitRatingForm(prefix=f"v{visit_no}")
+    if form.validate_on_submit():
+        try:
+            ratings.rate_case(current_user, case_id, score=form.score.data, indicators={}, tags=[],
+                              comment=form.comment.data or "", visit_no=visit_no)
+        except ValidationError as exc:
+            db.session.rollback()
+            form.apply_errors(exc)
+        except Conflict as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+            return redirect(url_for("apply.case", case_id=case_id))
+        else:
+            db.session.commit()
+            flash(_("感谢您对这次到场办理的评价"), "success")
+            return redirect(url_for("apply.case", case_id=case_id) + "#visits-title")
+    return render_case(app, (visit_no, form))

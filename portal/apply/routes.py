@@ -17,6 +17,7 @@ from portal.models import Application, ApplicationMaterial, Document, Event, Ser
 from services import applications as svc
 from services import messages, proxies, workflow
 from services.errors import ValidationError
+from services.visits import VISIT_KINDS
 
 STEPS = ("conditions", "form", "materials", "confirm")
 
@@ -226,6 +227,13 @@ def case(case_id: int):
     app = svc.get_own_application(current_user, case_id)
     if app.status == svc.DRAFT:
         return redirect(url_for("apply.conditions", draft_id=app.id))
+    return render_case(app)
+
+
+def render_case(app: Application, failed: tuple[int, object] | None = None):
+    """The citizen's case page; ``failed`` is (visit number, its rating form with errors)."""
+    from forms.review import VisitRatingForm
+
     materials = db.session.scalars(
         select(ApplicationMaterial).where(ApplicationMaterial.application_id == app.id)
         .options(selectinload(ApplicationMaterial.requirement), selectinload(ApplicationMaterial.document)
@@ -234,12 +242,17 @@ def case(case_id: int):
     events = db.session.scalars(select(Event).where(Event.application_id == app.id).order_by(Event.id)).all()
     from services import casework, notices, ratings
 
+    visits = ratings.visits_to_rate(app.id)
+    visit_forms = {v.number: (failed[1] if failed and failed[0] == v.number
+                              else VisitRatingForm(prefix=f"v{v.number}", formdata=None))
+                   for v, given in visits if given is None}
     return render_template("apply/case.html", app=app, materials=materials, events=events,
                            notices=notices.notices_of(app.id), kind_labels=notices.KIND_LABELS,
                            correction=workflow.open_correction(app) if app.status == "correction_required" else None,
                            licences=casework.licences_of(app.id), rating=ratings.rating_of(app.id),
                            can_rate=ratings.can_rate(current_user, app), scores=ratings.SCORES,
-                           withdrawable=workflow.TRANSITIONS["withdraw"].sources)
+                           visits=visits, visit_forms=visit_forms, visit_kinds=VISIT_KINDS,
+                           withdrawable=workflow.TRANSITIONS["withdraw"].sources), (422 if failed else 200)
 
 
 @bp.route("/cases/<int:case_id>/withdraw", methods=["POST"])

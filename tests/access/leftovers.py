@@ -8,4 +8,5 @@ GET = {
 }
 POST_ONLY = {
     "apply.correction_upload": "/cases/1/correction/materials/1/upload",
+    "apply.rate_visit": "/cases/1/visits/1/rate",
 }

@@ -488,3 +488,43 @@ def test_reviewer_reminders_are_messages_with_an_unread_count_in_the_nav(client,
     assert query(lambda: review.unread_reminder_count(user("reviewer02"))) >= 1  # 人社's stays unread
     page = client.get("/review/messages").get_data(as_text=True)
     assert "公安提醒：办件即将到期" in page and "条未读" not in page and '<span class="tag">未读</span>' not in page
+
+
+def test_the_citizen_rates_each_visit_on_the_case_page(client, query):
+    from services import visits
+
+    case_id = make_case(query)
+
+    def two_visits():
+        case = db.session.get(Application, case_id)
+        visits.record_visit(case, user("reviewer01"), "original_check")
+        visits.record_visit(case, user("reviewer01"), "pickup", "证件需当面签收")
+        db.session.commit()
+    query(two_visits)
+    login(client, "13800000002")
+    page = client.get(f"/cases/{case_id}").get_data(as_text=True)
+    for n in (1, 2):
+        assert f'action="/cases/{case_id}/visits/{n}/rate"' in page and f'name="v{n}-score"' in page
+    token = re.search(r'name="v1-csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    missing = client.post(f"/cases/{case_id}/visits/1/rate", data={"v1-csrf_token": token})
+    assert missing.status_code == 422 and 'id="v1-score-error"' in missing.get_data(as_text=True)
+    assert query(lambda: db.session.scalar(select(func.count()).select_from(Rating)
+                                           .where(Rating.application_id == case_id))) == 0
+    bad = client.post(f"/cases/{case_id}/visits/2/rate",
+                      data={"v2-csrf_token": token, "v2-score": "2", "v2-comment": "让我跑了两次"})
+    assert bad.status_code == 302
+    rated = query(lambda: [(r.visit_no, r.score, db.session.scalar(select(func.count()).select_from(FollowUpTicket)
+                                                                  .where(FollowUpTicket.rating_id == r.id)))
+                           for r in db.session.scalars(select(Rating).where(Rating.application_id == case_id))])
+    assert rated == [(2, 2, 1)]
+    page = client.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert "让我跑了两次" in page and 'name="v2-score"' not in page and 'name="v1-score"' in page
+    again = client.post(f"/cases/{case_id}/visits/2/rate", data={"v2-csrf_token": token, "v2-score": "5"},
+                        follow_redirects=True)
+    assert "每次只能评价一次" in again.get_data(as_text=True)
+    assert client.post(f"/cases/{case_id}/visits/9/rate",
+                       data={"v9-csrf_token": token, "v9-score": "5"}).status_code == 404
+    stranger = client.application.test_client()
+    login(stranger, "13800000001")
+    assert stranger.post(f"/cases/{case_id}/visits/1/rate",
+                         data={"v1-csrf_token": csrf_token(stranger, "/cases"), "v1-score": "5"}).status_code == 404
