@@ -248,6 +248,7 @@ def render_case(app: Application, failed: tuple[int, object] | None = None):
                    for v, given in visits if given is None}
     return render_template("apply/case.html", app=app, materials=materials, events=events,
                            notices=notices.notices_of(app.id), kind_labels=notices.KIND_LABELS,
+                           summaries=notices.summaries(app.id),
                            correction=workflow.open_correction(app) if app.status == "correction_required" else None,
                            licences=casework.licences_of(app.id), rating=ratings.rating_of(app.id),
                            can_rate=ratings.can_rate(current_user, app), scores=ratings.SCORES,

@@ -528,3 +528,17 @@ def test_the_citizen_rates_each_visit_on_the_case_page(client, query):
     login(stranger, "13800000001")
     assert stranger.post(f"/cases/{case_id}/visits/1/rate",
                          data={"v1-csrf_token": csrf_token(stranger, "/cases"), "v1-score": "5"}).status_code == 404
+
+
+def test_each_notice_has_an_html_summary_next_to_its_pdf(client, query):
+    case_id, req_id = correction_of_the_photo(client, query)
+    number = query(lambda: db.session.scalar(select(Notice.number).where(Notice.application_id == case_id,
+                                                                         Notice.kind == "correction")))
+    notice_id = query(lambda: db.session.scalar(select(Notice.id).where(Notice.number == number)))
+    citizen = client.application.test_client()
+    login(citizen, "13800000002")
+    html = citizen.get(f"/cases/{case_id}").get_data(as_text=True)
+    summary = re.search(rf'<div class="notice-summary" id="notice-{notice_id}">(.*?)</div>', html, re.S).group(1)
+    assert number in summary and "需要一次补正的内容：证件照数码回执：背景不是白色" in summary
+    assert f'data-read-target="#notice-{notice_id}"' in html
+    assert f'href="/cases/{case_id}/notices/{notice_id}"' in html
