@@ -13,6 +13,7 @@ from forms.review import RatingForm
 from portal.apply import bp
 from portal.apply.routes import take_upload
 from portal.extensions import db
+from portal.form_flow import save_form
 from services import casework, notices, ratings, workflow
 from services.errors import Conflict, ValidationError
 from services.storage import path_for
@@ -127,19 +128,14 @@ def rate(case_id: int):
         flash(_("这件办件现在不能评价（办结后可评价一次）"), "error")
         return redirect(url_for("apply.case", case_id=case_id))
     form = RatingForm()
-    if form.validate_on_submit():
-        try:
-            ratings.rate_case(current_user, case_id, score=form.score.data,
-                              indicators={f.name[2:]: f.data for f in form.indicator_fields()},
-                              tags=[f.name[2:] for f in form.tag_fields() if f.data],
-                              comment=form.comment.data or "")
-        except ValidationError as exc:
-            db.session.rollback()
-            form.apply_errors(exc)
-        else:
-            db.session.commit()
-            flash(_("感谢您的评价"), "success")
-            return redirect(url_for("apply.case", case_id=case_id))
+    back = url_for("apply.case", case_id=case_id)
+    if form.validate_on_submit() and (done := save_form(
+            form, lambda: ratings.rate_case(current_user, case_id, score=form.score.data,
+                                            indicators={f.name[2:]: f.data for f in form.indicator_fields()},
+                                            tags=[f.name[2:] for f in form.tag_fields() if f.data],
+                                            comment=form.comment.data or ""),
+            done=_("感谢您的评价"), to=back, conflict_to=back)):
+        return done
     return render_template("apply/rate.html", app=app, form=form), (422 if form.errors else 200)
 
 
@@ -152,19 +148,10 @@ def rate_visit(case_id: int, visit_no: int):
     app = casework.own_case(current_user, case_id)
     ratings.visit_of(app, visit_no)
     form = VisitRatingForm(prefix=f"v{visit_no}")
-    if form.validate_on_submit():
-        try:
-            ratings.rate_case(current_user, case_id, score=form.score.data, indicators={}, tags=[],
-                              comment=form.comment.data or "", visit_no=visit_no)
-        except ValidationError as exc:
-            db.session.rollback()
-            form.apply_errors(exc)
-        except Conflict as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-            return redirect(url_for("apply.case", case_id=case_id))
-        else:
-            db.session.commit()
-            flash(_("感谢您对这次到场办理的评价"), "success")
-            return redirect(url_for("apply.case", case_id=case_id) + "#visits-title")
+    back = url_for("apply.case", case_id=case_id)
+    if form.validate_on_submit() and (done := save_form(
+            form, lambda: ratings.rate_case(current_user, case_id, score=form.score.data, indicators={}, tags=[],
+                                            comment=form.comment.data or "", visit_no=visit_no),
+            done=_("感谢您对这次到场办理的评价"), to=back + "#visits-title", conflict_to=back)):
+        return done
     return render_case(app, (visit_no, form))

@@ -11,6 +11,7 @@ from wtforms.fields.choices import SelectChoice
 
 from forms.review import ACTION_FORMS, PostCheckForm, VerdictForm, VisitForm
 from portal.extensions import db
+from portal.form_flow import save_form
 from portal.review import bp
 from services import notices, review, visits, workflow
 from services.errors import Conflict, ValidationError
@@ -147,21 +148,12 @@ def act(case_id: int, action: str):
 @bp.route("/cases/<int:case_id>/materials/<int:material_id>/verdict", methods=["POST"])
 def verdict(case_id: int, material_id: int):
     form = VerdictForm(prefix=f"v{material_id}")
-    if form.validate():
-        try:
-            workflow.set_material_verdict(current_user, case_id, material_id, form.verdict.data,
-                                          form.reason.data or "")
-        except ValidationError as exc:
-            db.session.rollback()
-            form.apply_errors(exc)
-        except Conflict as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-            return redirect(url_for("review.case", case_id=case_id))
-        else:
-            db.session.commit()
-            flash(_("审核意见已保存"), "success")
-            return redirect(url_for("review.case", case_id=case_id) + f"#material-{material_id}")
+    back = url_for("review.case", case_id=case_id)
+    if form.validate() and (done := save_form(
+            form, lambda: workflow.set_material_verdict(current_user, case_id, material_id, form.verdict.data,
+                                                        form.reason.data or ""),
+            done=_("审核意见已保存"), to=back + f"#material-{material_id}", conflict_to=back)):
+        return done
     return render_case(case_id, verdict_forms={material_id: form}, status=422)
 
 
@@ -203,15 +195,11 @@ def record_visit(case_id: int):
     form = VisitForm(prefix="visit")
     if form.validate():
         app = workflow.get_staff_case(current_user, case_id)
-        try:
-            visits.record_visit(app, current_user, form.kind.data, form.reason.data or "")
-        except ValidationError as exc:
-            db.session.rollback()
-            form.apply_errors(exc)
-        else:
-            db.session.commit()
-            flash(_("到场已登记"), "success")
-            return redirect(url_for("review.case", case_id=case_id))
+        back = url_for("review.case", case_id=case_id)
+        if done := save_form(form, lambda: visits.record_visit(app, current_user, form.kind.data,
+                                                               form.reason.data or ""),
+                             done=_("到场已登记"), to=back, conflict_to=back):
+            return done
     return render_case(case_id, visit_form=form, status=422)
 
 
@@ -234,20 +222,11 @@ def post_checks():
 @bp.route("/post-checks/<int:task_id>", methods=["POST"])
 def post_check(task_id: int):
     form = PostCheckForm(prefix=f"p{task_id}")
-    if form.validate():
-        try:
-            workflow.record_post_check(current_user, task_id, form.outcome.data, form.note.data or "")
-        except ValidationError as exc:
-            db.session.rollback()
-            form.apply_errors(exc)
-        except Conflict as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-            return redirect(url_for("review.post_checks"))
-        else:
-            db.session.commit()
-            flash(_("核查结果已记录"), "success")
-            return redirect(url_for("review.post_checks"))
+    back = url_for("review.post_checks")
+    if form.validate() and (done := save_form(
+            form, lambda: workflow.record_post_check(current_user, task_id, form.outcome.data, form.note.data or ""),
+            done=_("核查结果已记录"), to=back, conflict_to=back)):
+        return done
     tasks = review.post_check_tasks(current_user)
     if task_id not in {t.id for t in tasks}:
         abort(404)
