@@ -3,9 +3,7 @@ and the e-licence of one's case, and rating it (好差评)."""
 
 from __future__ import annotations
 
-import io
-
-from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -13,10 +11,10 @@ from forms.review import RatingForm
 from portal.apply import bp
 from portal.apply.routes import take_upload
 from portal.extensions import db
+from portal.files import notice_response, send_stored
 from portal.form_flow import save_form
-from services import casework, notices, ratings, workflow
+from services import casework, ratings, workflow
 from services.errors import Conflict, ValidationError
-from services.storage import path_for
 
 
 def _version() -> int:
@@ -108,17 +106,14 @@ def supply(case_id: int):
 
 @bp.route("/cases/<int:case_id>/notices/<int:notice_id>")
 def notice(case_id: int, notice_id: int):
-    item = casework.case_notice(current_user, case_id, notice_id)
-    return send_file(io.BytesIO(notices.notice_file(item).read_bytes()), mimetype="application/pdf", as_attachment=False,
-                     download_name=notices.download_name(item), max_age=0)
+    return notice_response(casework.case_notice(current_user, case_id, notice_id))
 
 
 @bp.route("/cases/<int:case_id>/licence")
 def licence(case_id: int):
     item, document = casework.case_licence(current_user, case_id)
-    return send_file(io.BytesIO(path_for(current_app.config["UPLOAD_DIR"], document.storage_key).read_bytes()),
-                     mimetype="application/pdf", as_attachment=True, download_name=f"{item.number}.pdf",
-                     max_age=0)
+    return send_stored(document.storage_key, content_type="application/pdf", as_attachment=True,
+                       name=f"{item.number}.pdf")
 
 
 @bp.route("/cases/<int:case_id>/rate", methods=["GET", "POST"])

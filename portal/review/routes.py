@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import io
-
-from flask import abort, flash, redirect, render_template, request, send_file, session, url_for
+from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
 from forms.review import ACTION_FORMS, PostCheckForm, VerdictForm, VisitForm
 from portal.extensions import db
+from portal.files import notice_response, send_stored
 from portal.form_flow import save_form
 from portal.review import bp
 from services import notices, review, visits, workflow
 from services.errors import Conflict, ValidationError
-from services.storage import path_for
 
 REVEALED_KEY = "revealed_cases"
 SAFE_TYPES = {"application/pdf", "image/png", "image/jpeg"}
@@ -162,11 +160,8 @@ def material_file(case_id: int, material_id: int):
     doc = review.material_document(current_user, case_id, material_id)
     if doc.storage_key is None or doc.content_type not in SAFE_TYPES:
         abort(404)
-    from flask import current_app
-
-    return send_file(io.BytesIO(path_for(current_app.config["UPLOAD_DIR"], doc.storage_key).read_bytes()), mimetype=doc.content_type,
-                     as_attachment=False, download_name=doc.original_filename or f"material-{material_id}",
-                     max_age=0)
+    return send_stored(doc.storage_key, content_type=doc.content_type, as_attachment=False,
+                       name=doc.original_filename or f"material-{material_id}")
 
 
 @bp.route("/cases/<int:case_id>/correction", methods=["POST"])
@@ -206,9 +201,7 @@ def record_visit(case_id: int):
 @bp.route("/cases/<int:case_id>/notices/<int:notice_id>")
 def notice(case_id: int, notice_id: int):
     workflow.get_staff_case(current_user, case_id)
-    item = notices.get_case_notice(case_id, notice_id)
-    return send_file(io.BytesIO(notices.notice_file(item).read_bytes()), mimetype="application/pdf", as_attachment=False,
-                     download_name=notices.download_name(item), max_age=0)
+    return notice_response(notices.get_case_notice(case_id, notice_id))
 
 
 @bp.route("/post-checks")
