@@ -37,33 +37,41 @@ def _chosen_documents(prefix_ids: list[int]) -> dict[int, int]:
     return chosen
 
 
+def _citizen_action(case_id: int, action: str, done: str, **params):
+    """Take the citizen's workflow action from a page: (redirect to the case, {}) when taken or
+    refused by a conflict (flashed), or (None, the field errors) to show the page again."""
+    try:
+        workflow.perform(current_user, case_id, action, _version(), **params)
+    except ValidationError as exc:
+        db.session.rollback()
+        return None, exc.errors
+    except Conflict as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        db.session.commit()
+        flash(done, "success")
+    return redirect(url_for("apply.case", case_id=case_id)), {}
+
+
+def _correction_page(app, fields, materials, errors: dict[str, str], values: dict | None = None):
+    values = values if values is not None else {f.question["key"]: f.value for f in fields}
+    return render_template("apply/correction.html", app=app, fields=fields, materials=materials,
+                           values=values, errors=errors), (422 if errors else 200)
+
+
 @bp.route("/cases/<int:case_id>/correction", methods=["GET", "POST"])
 def correction(case_id: int):
     app, fields, materials = casework.correction_page(current_user, case_id)
-    errors: dict[str, str] = {}
-    values = {f.question["key"]: f.value for f in fields}
-    if request.method == "POST":
-        answers = {f.question["key"]: (request.form.getlist(f"q_{f.question['key']}")
-                                       if f.question.get("type") == "multiselect"
-                                       else request.form.get(f"q_{f.question['key']}", ""))
-                   for f in fields}
-        documents = _chosen_documents([m.material.requirement_id for m in materials])
-        try:
-            workflow.perform(current_user, case_id, "resubmit", _version(), answers=answers,
-                             documents=documents)
-        except ValidationError as exc:
-            db.session.rollback()
-            errors, values = exc.errors, answers
-        except Conflict as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-            return redirect(url_for("apply.case", case_id=case_id))
-        else:
-            db.session.commit()
-            flash(_("补正已提交，部门将尽快受理"), "success")
-            return redirect(url_for("apply.case", case_id=case_id))
-    return render_template("apply/correction.html", app=app, fields=fields, materials=materials,
-                           values=values, errors=errors), (422 if errors else 200)
+    if request.method == "GET":
+        return _correction_page(app, fields, materials, {})
+    answers = {f.question["key"]: (request.form.getlist(f"q_{f.question['key']}")
+                                   if f.question.get("type") == "multiselect"
+                                   else request.form.get(f"q_{f.question['key']}", ""))
+               for f in fields}
+    done, errors = _citizen_action(case_id, "resubmit", _("补正已提交，部门将尽快受理"), answers=answers,
+                                   documents=_chosen_documents([m.material.requirement_id for m in materials]))
+    return done or _correction_page(app, fields, materials, errors, answers)
 
 
 @bp.route("/cases/<int:case_id>/correction/materials/<int:requirement_id>/upload", methods=["POST"])
@@ -76,9 +84,7 @@ def correction_upload(case_id: int, requirement_id: int):
                          _("已上传，并选为补正材料。请核对后提交补正"))
     if not errors:
         return redirect(url_for("apply.correction", case_id=case_id) + f"#m_{requirement_id}")
-    app, fields, materials = casework.correction_page(current_user, case_id)
-    return render_template("apply/correction.html", app=app, fields=fields, materials=materials,
-                           values={f.question["key"]: f.value for f in fields}, errors=errors), 422
+    return _correction_page(*casework.correction_page(current_user, case_id), errors)
 
 
 @bp.route("/cases/<int:case_id>/supply", methods=["GET", "POST"])
@@ -86,20 +92,10 @@ def supply(case_id: int):
     app, materials = casework.supply_page(current_user, case_id)
     errors: dict[str, str] = {}
     if request.method == "POST":
-        documents = _chosen_documents([m.material.requirement_id for m in materials])
-        try:
-            workflow.perform(current_user, case_id, "supply_materials", _version(), documents=documents)
-        except ValidationError as exc:
-            db.session.rollback()
-            errors = exc.errors
-        except Conflict as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-            return redirect(url_for("apply.case", case_id=case_id))
-        else:
-            db.session.commit()
-            flash(_("材料已补交，部门审核后继续办理"), "success")
-            return redirect(url_for("apply.case", case_id=case_id))
+        done, errors = _citizen_action(case_id, "supply_materials", _("材料已补交，部门审核后继续办理"),
+                                       documents=_chosen_documents([m.material.requirement_id for m in materials]))
+        if done:
+            return done
     return render_template("apply/supply.html", app=app, materials=materials, errors=errors), \
         (422 if errors else 200)
 
