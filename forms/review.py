@@ -131,11 +131,15 @@ class VerifyNoticeForm(PortalForm):
 SCORE_CHOICES = [SelectChoice(str(k), f"{label}（{k}）") for k, label in SCORES.items()]
 
 
-class RatingForm(PortalForm):
+class VisitRatingForm(PortalForm):
+    """一次一评: the rating of one in-person visit (the online rating adds indicators and tags)."""
+
     score = RadioField(_l("总体评价"), choices=SCORE_CHOICES, validators=[InputRequired(_l("请选择评价"))])
     comment = TextAreaField(_l("意见和建议"), validators=[Optional(), Length(max=500)],
                             description=_l("选填，最多 500 字"))
 
+
+class RatingForm(VisitRatingForm):
     def indicator_fields(self):
         return [getattr(self, f"i_{key}") for key in INDICATORS]
 

@@ -529,14 +529,23 @@ def upload_for(actor: User, app: Application, requirement_id: int, *, data: byte
     ``intake``: the offline intake whose draft this is (a clerk scanning for it)."""
     material = material_for(app, requirement_id)
     requirement = db.session.get(MaterialRequirement, material.requirement_id)
-    try:
-        doc = documents.upload_document(actor, material_type_id=requirement.material_type_id, data=data,
-                                        filename=filename, issued_on=issued_on, own_expiry=own_expiry,
-                                        owner=app.applicant, intake=intake)
-    except ValidationError as exc:
-        raise ValidationError({f"u{requirement_id}_{k}": v for k, v in exc.errors.items()}) from None
+    doc = upload_to_library(actor, app.applicant, requirement.material_type_id, f"u{requirement_id}",
+                            data=data, filename=filename, issued_on=issued_on, own_expiry=own_expiry,
+                            intake=intake)
     choose_document(app, requirement_id, doc.id)
     return doc
+
+
+def upload_to_library(actor: User, owner: Citizen, material_type_id: int, prefix: str, *, data: bytes,
+                      filename: str | None, issued_on: date | None, own_expiry: date | None,
+                      intake: IntakeKey | None = None) -> Document:
+    """Upload one file of a material type into the applicant's library; the field errors are
+    named ``<prefix>_<field>`` as the upload form macro (templates/apply/_upload.html) shows them."""
+    try:
+        return documents.upload_document(actor, material_type_id=material_type_id, data=data, filename=filename,
+                                         issued_on=issued_on, own_expiry=own_expiry, owner=owner, intake=intake)
+    except ValidationError as exc:
+        raise ValidationError({f"{prefix}_{k}": v for k, v in exc.errors.items()}) from None
 
 
 def withdraw_application(actor: User, application_id: int, reason: str = "",

@@ -294,14 +294,9 @@ def combined_status(parent: Application) -> tuple[int, int]:
 def upload_for_bundle(actor: User, parent: Application, material_type_id: int, *, data: bytes,
                       filename: str | None, issued_on, own_expiry) -> None:
     """Upload one file for a material type: into the applicant's library, used by every item."""
-    from services import documents
-
     row = next((r for r in material_rows(parent) if r.material_type.id == material_type_id), None)
     if row is None:
         raise NotFound(str(_l("该材料不在本次申请中")))
-    try:
-        doc = documents.upload_document(actor, material_type_id=material_type_id, data=data, filename=filename,
-                                        issued_on=issued_on, own_expiry=own_expiry, owner=parent.applicant)
-    except ValidationError as exc:
-        raise ValidationError({f"u{material_type_id}_{k}": v for k, v in exc.errors.items()}) from None
+    doc = single.upload_to_library(actor, parent.applicant, material_type_id, f"u{material_type_id}", data=data,
+                                   filename=filename, issued_on=issued_on, own_expiry=own_expiry)
     choose_bundle_materials(parent, {material_type_id: f"doc:{doc.id}"}, parent.applicant)

@@ -4,7 +4,7 @@ notices and the e-licence of their own case."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -22,6 +22,7 @@ class MaterialChoice:
     reason: str
     usable: list[Document] = field(default_factory=list)
     excluded: list[tuple[Document, str]] = field(default_factory=list)
+    chosen: int | None = None  # the document uploaded for it since the request, offered first
 
 
 @dataclass
@@ -38,7 +39,10 @@ def own_case(actor: User, application_id: int) -> Application:
     return app
 
 
-def _library_choices(app: Application, materials: list[tuple[ApplicationMaterial, str]]) -> list[MaterialChoice]:
+def _library_choices(app: Application, materials: list[tuple[ApplicationMaterial, str]],
+                     since: datetime | None = None) -> list[MaterialChoice]:
+    """The library documents each material may switch to; one uploaded after ``since`` (the
+    correction request) is preselected."""
     needed_until = app.due_date or applications.promised_date(app.item_version)
     library = reuse.load_library(app.applicant_id, [m.requirement.material_type_id for m, _ in materials])
     rows = []
@@ -49,6 +53,8 @@ def _library_choices(app: Application, materials: list[tuple[ApplicationMaterial
                 continue
             why = reuse.usable_until(doc, needed_until)
             (row.excluded.append((doc, why)) if why else row.usable.append(doc))
+        fresh = [d for d in row.usable if since is not None and d.created_at >= since]
+        row.chosen = max(fresh, key=lambda d: d.id).id if fresh else None
         rows.append(row)
     return rows
 
@@ -65,7 +71,18 @@ def correction_page(actor: User, application_id: int) -> tuple[Application, list
               for i in request.items if i["kind"] == "field" and i["key"] in questions]
     materials = [(by_requirement[int(i["key"])], i["reason"]) for i in request.items
                  if i["kind"] == "material" and int(i["key"]) in by_requirement]
-    return app, fields, _library_choices(app, materials)
+    return app, fields, _library_choices(app, materials, since=request.requested_at)
+
+
+def upload_for_correction(actor: User, application_id: int, requirement_id: int, **upload: Any) -> Document:
+    """A new file for one material the correction notice listed (and only those): it goes to
+    the applicant's library and is preselected on the correction page."""
+    app, _fields, materials = correction_page(actor, application_id)
+    row = next((m for m in materials if m.material.requirement_id == requirement_id), None)
+    if row is None:
+        raise NotFound(str(_l("该材料不在补正清单中")))
+    return applications.upload_to_library(actor, app.applicant, row.material.requirement.material_type_id,
+                                          f"u{requirement_id}", **upload)
 
 
 def supply_page(actor: User, application_id: int) -> tuple[Application, list[MaterialChoice]]:

@@ -28,7 +28,6 @@ from portal.models import (
     JobClaim,
     PostCheckTask,
     SatisfiedBy,
-    StaffReminder,
 )
 from portal.models.base import utcnow
 from services import appointments, audit, messages, workdays, workflow
@@ -71,11 +70,6 @@ def _ids(stmt) -> list[int]:
     return ids
 
 
-def _remind_staff(app: Application, kind: str, body: str) -> None:
-    db.session.add(StaffReminder(department_id=app.department_id, user_id=app.assignee_id,
-                                 application_id=app.id, kind=kind, body=body))
-
-
 def flag_deemed_acceptance(day: date) -> int:
     """视为受理: not answered within 5 working days of arrival → counts as accepted on arrival."""
     done = 0
@@ -100,7 +94,7 @@ def flag_deemed_acceptance(day: date) -> int:
         if claimed:
             audit.record_event("deemed_accepted", actor=None, application_id=app_id,
                                details={"arrived": arrived.isoformat(), "due_date": due.isoformat()})
-            _remind_staff(app, "deemed", str(_l("办件 %(number)s 超过 5 个工作日未作受理答复，视为已受理，承诺办结日 %(due)s",
+            workflow.remind_department(app, "deemed", str(_l("办件 %(number)s 超过 5 个工作日未作受理答复，视为已受理，承诺办结日 %(due)s",
                                                 number=app.number, due=due.isoformat())))
             done += 1
         db.session.commit()
@@ -119,7 +113,7 @@ def flag_overdue(day: date) -> int:
             app = db.session.get(Application, app_id)
             audit.record_event("overdue", actor=None, application_id=app_id,
                                details={"due_date": app.due_date.isoformat()})
-            _remind_staff(app, "overdue", str(_l("办件 %(number)s 已超过承诺办结日 %(due)s",
+            workflow.remind_department(app, "overdue", str(_l("办件 %(number)s 已超过承诺办结日 %(due)s",
                                                  number=app.number, due=app.due_date.isoformat())))
             done += 1
         db.session.commit()
@@ -135,7 +129,7 @@ def remind_due_soon(day: date) -> int:
         app = db.session.get(Application, app_id)
         if claim("due_soon", f"{app_id}:{app.due_date.isoformat()}"):
             left = workdays.working_days_between(day, app.due_date)
-            _remind_staff(app, "due_soon", str(_l("办件 %(number)s 将于 %(due)s 到期（剩余 %(n)d 个工作日）",
+            workflow.remind_department(app, "due_soon", str(_l("办件 %(number)s 将于 %(due)s 到期（剩余 %(n)d 个工作日）",
                                                   number=app.number, due=app.due_date.isoformat(), n=left)))
             done += 1
         db.session.commit()
@@ -204,7 +198,7 @@ def remind_post_checks(day: date) -> int:
         if claimed:
             task = db.session.get(PostCheckTask, task_id)
             app = db.session.get(Application, task.application_id)
-            _remind_staff(app, "post_check", str(_l("告知承诺办件 %(number)s 的核查应于 %(due)s 前完成",
+            workflow.remind_department(app, "post_check", str(_l("告知承诺办件 %(number)s 的核查应于 %(due)s 前完成",
                                                     number=app.number, due=task.due_date.isoformat())))
             done += 1
         db.session.commit()

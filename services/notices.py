@@ -97,6 +97,52 @@ def notices_of(application_id: int) -> list[Notice]:
         select(Notice).where(Notice.application_id == application_id).order_by(Notice.id)))
 
 
+def summaries(application_id: int) -> dict[int, list[str]]:
+    """The key text of each notice of a case in plain words, for the HTML summary shown (and
+    read aloud) next to its PDF: taken from the event that issued it, which carries what the
+    notice was rendered with (what to correct, the reasons, the dates)."""
+    from portal.models import CorrectionRequest, Event
+    from services.workflow import DELIVERY_KINDS
+
+    issued: dict[str, dict[str, Any]] = {}
+    for event in db.session.scalars(select(Event).where(Event.application_id == application_id)):
+        for entry in (event.details or {}).get("notices", []):
+            issued[entry.get("number")] = event.details
+    corrections = {c.notice_id: c.items for c in db.session.scalars(
+        select(CorrectionRequest).where(CorrectionRequest.application_id == application_id))}
+    result: dict[int, list[str]] = {}
+    for notice in notices_of(application_id):
+        d = issued.get(notice.number, {})
+        lines: list[str] = []
+        if notice.kind == "correction":
+            items = corrections.get(notice.id) or d.get("items", [])
+            lines.append(str(_l("需要一次补正的内容：%(items)s",
+                                items="；".join(f"{i['label']}：{i['reason']}" for i in items))))
+        if d.get("due_date"):
+            lines.append(str(_l("承诺办结日：%(day)s", day=d["due_date"])))
+        if d.get("deferred"):
+            lines.append(str(_l("请在 %(day)s 前补交：%(names)s", day=d.get("supply_deadline", ""),
+                                names="、".join(d["deferred"]))))
+        if d.get("committed"):
+            lines.append(str(_l("以告知承诺代替的材料：%(names)s", names="、".join(d["committed"]))))
+        if notice.kind in ("not_accepted", "termination") and (d.get("reason") or d.get("finding")
+                                                                 or d.get("missing")):
+            reason = d.get("reason") or d.get("finding") or str(_l(
+                "容缺材料（%(names)s）未在 %(day)s 前补齐", names="、".join(d["missing"]),
+                day=d.get("supply_deadline", "")))
+            lines.append(str(_l("原因：%(reason)s", reason=reason)))
+        if d.get("refer_to"):
+            lines.append(str(_l("请向 %(where)s 申请", where=d["refer_to"])))
+        if d.get("reasons"):
+            lines.append(str(_l("不予许可的理由：%(reasons)s", reasons=d["reasons"])))
+        if d.get("opinion"):
+            lines.append(str(_l("审批意见：%(opinion)s", opinion=d["opinion"])))
+        if notice.kind == "completion" and d.get("delivery") in DELIVERY_KINDS:
+            lines.append(str(_l("送达方式：%(how)s", how=DELIVERY_KINDS[d["delivery"]])))
+        result[notice.id] = lines
+    return result
+
+
 def notice_file(notice: Notice) -> Path:
     """The stored PDF, exactly as issued."""
     return storage.path_for(current_app.config["UPLOAD_DIR"], notice.storage_key)

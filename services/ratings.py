@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from portal.extensions import db
-from portal.models import Application, FollowUpTicket, Rating, Role, User
+from portal.models import Application, FollowUpTicket, Rating, Role, User, Visit
 from portal.models.base import utcnow
 from services import audit, workdays
 from services.errors import Conflict, NotAuthorized, NotFound, ValidationError
@@ -58,13 +58,33 @@ def rating_of(application_id: int, visit_no: int = 0) -> Rating | None:
                                                   Rating.visit_no == visit_no))
 
 
+def visits_to_rate(application_id: int) -> list[tuple[Visit, Rating | None]]:
+    """一次一评: each in-person visit of the case with its rating, if the citizen gave one."""
+    from services.visits import visits_of
+
+    given = {r.visit_no: r for r in db.session.scalars(
+        select(Rating).where(Rating.application_id == application_id, Rating.visit_no > 0))}
+    return [(v, given.get(v.number)) for v in visits_of(application_id)]
+
+
+def visit_of(app: Application, visit_no: int) -> Visit:
+    visit = db.session.scalar(select(Visit).where(Visit.application_id == app.id, Visit.number == visit_no))
+    if visit is None or app.status == "draft":
+        raise NotFound(str(_l("没有这次到场记录")))
+    return visit
+
+
 def rate_case(actor: User, application_id: int, *, score: Any, indicators: dict[str, Any],
-              tags: list[str], comment: str = "") -> Rating:
-    """一事一评: the citizen rates a finished case once; 1 or 2 opens a follow-up ticket."""
+              tags: list[str], comment: str = "", visit_no: int = 0) -> Rating:
+    """一事一评: the citizen rates a finished case once online (``visit_no`` 0), and 一次一评 each
+    in-person visit once, whatever the case's state (only the score is asked about a visit);
+    1 or 2 opens a follow-up ticket."""
     from services.applications import get_own_application
 
     app = get_own_application(actor, application_id)
-    if app.status not in RATEABLE_STATES:
+    if visit_no:
+        visit_of(app, visit_no)
+    elif app.status not in RATEABLE_STATES:
         raise Conflict(str(_l("办结后才能评价")))
     errors: dict[str, str] = {}
     try:
@@ -73,7 +93,7 @@ def rate_case(actor: User, application_id: int, *, score: Any, indicators: dict[
         errors.update(exc.errors)
         overall = 0
     clean_indicators: dict[str, int] = {}
-    for key in INDICATORS:
+    for key in INDICATORS if not visit_no else ():
         try:
             clean_indicators[key] = _score(indicators.get(key), f"i_{key}")
         except ValidationError as exc:
@@ -90,13 +110,14 @@ def rate_case(actor: User, application_id: int, *, score: Any, indicators: dict[
         errors["comment"] = str(_l("含有不允许的字符"))
     if errors:
         raise ValidationError(errors)
-    rating = Rating(application_id=app.id, citizen_id=app.applicant_id, visit_no=0, score=overall,
+    rating = Rating(application_id=app.id, citizen_id=app.applicant_id, visit_no=visit_no, score=overall,
                     indicators=clean_indicators, tags=clean_tags, comment=comment)
     try:
         with db.session.begin_nested():
             db.session.add(rating)
     except IntegrityError:
-        raise Conflict(str(_l("您已评价过这件办件，每件只能评价一次"))) from None
+        raise Conflict(str(_l("您已评价过这次到场，每次只能评价一次") if visit_no
+                           else _l("您已评价过这件办件，每件只能评价一次"))) from None
     ticket = None
     if overall <= 2:
         ticket = FollowUpTicket(rating_id=rating.id, application_id=app.id,
@@ -106,7 +127,8 @@ def rate_case(actor: User, application_id: int, *, score: Any, indicators: dict[
         db.session.add(ticket)
         db.session.flush()
     audit.record_event("rated", actor=actor, application_id=app.id,
-                       details={"score": overall, "tags": clean_tags, "ticket": ticket.id if ticket else None})
+                       details={"score": overall, "tags": clean_tags, "visit_no": visit_no,
+                                "ticket": ticket.id if ticket else None})
     return rating
 
 

@@ -152,19 +152,34 @@ def step_names(actor: User) -> list[str]:
     return [n for n in names if n]
 
 
-def reminders(actor: User, limit: int = 20) -> list[StaffReminder]:
+# the reviewer's message centre shows each reminder under a title by its kind
+REMINDER_TITLES = {
+    "deemed": _l("视为受理"), "overdue": _l("办件已超期"), "due_soon": _l("办件即将到期"),
+    "post_check": _l("告知承诺核查"), "resubmitted": _l("申请人已补正"), "supplied": _l("申请人已补交容缺材料"),
+}
+
+
+def _unread_for(actor: User) -> tuple:
+    """The reminders addressed to the reviewer: their department's, or theirs alone, not yet read."""
+    return (StaffReminder.department_id == actor.department_id, StaffReminder.read_at.is_(None),
+            (StaffReminder.user_id.is_(None)) | (StaffReminder.user_id == actor.id))
+
+
+def reminders(actor: User, limit: int = 20, *, include_read: bool = False) -> list[StaffReminder]:
+    """The reviewer's reminders, newest first: unread only (the queue) or all (the message centre)."""
+    where = _unread_for(actor)
     return list(db.session.scalars(
-        select(StaffReminder).where(StaffReminder.department_id == actor.department_id,
-                                    StaffReminder.read_at.is_(None),
-                                    (StaffReminder.user_id.is_(None)) | (StaffReminder.user_id == actor.id))
+        select(StaffReminder).where(*(where if not include_read else (where[0], where[2])))
         .order_by(StaffReminder.id.desc()).limit(limit)))
+
+
+def unread_reminder_count(actor: User) -> int:
+    return db.session.scalar(select(func.count()).select_from(StaffReminder).where(*_unread_for(actor))) or 0
 
 
 def mark_reminders_read(actor: User) -> int:
     return db.session.execute(
-        update(StaffReminder).where(StaffReminder.department_id == actor.department_id,
-                                    StaffReminder.read_at.is_(None),
-                                    (StaffReminder.user_id.is_(None)) | (StaffReminder.user_id == actor.id))
+        update(StaffReminder).where(*_unread_for(actor))
         .values(read_at=utcnow()).execution_options(synchronize_session=False)).rowcount
 
 

@@ -323,7 +323,8 @@ def _material_name(material: ApplicationMaterial) -> str:
     return material.requirement.material_type.name
 
 
-def _remind_department(app: Application, kind: str, body: Any) -> None:
+def remind_department(app: Application, kind: str, body: Any) -> None:
+    """A reminder for the department's staff (the assignee only, when the case has one)."""
     with force_locale("zh_CN"):  # staff read reminders in Chinese whoever caused them
         body = str(body)
     db.session.add(StaffReminder(department_id=app.department_id, user_id=app.assignee_id,
@@ -466,7 +467,7 @@ def _resubmit(actor, app, version, *, answers: dict[str, Any] | None = None,
     _transition(actor, app, "resubmit", version, values={"form_data": form_data},
                 details={"round": request.round, "fields": sorted(field_keys),
                          "materials": sorted(material_keys)})
-    _remind_department(app, "resubmitted", _l("办件 %(number)s 已按补正通知书补正，请继续预审",
+    remind_department(app, "resubmitted", _l("办件 %(number)s 已按补正通知书补正，请继续预审",
                                               number=app.number))
     return app
 
@@ -589,7 +590,7 @@ def _supply_materials(actor, app, version, *, documents: dict[int, int] | None =
         raise ValidationError(errors)
     names = [_material_name(deferred[r]) for r in chosen]
     _transition(actor, app, "supply_materials", version, details={"supplied": names})
-    _remind_department(app, "supplied", _l("办件 %(number)s 已补交容缺材料：%(names)s，请审核",
+    remind_department(app, "supplied", _l("办件 %(number)s 已补交容缺材料：%(names)s，请审核",
                                            number=app.number, names="、".join(names)))
     return app
 
@@ -761,9 +762,31 @@ def _complete(actor, app, version, *, delivery: str = "", **_ignored) -> Applica
 
 
 def _withdraw(actor, app, version, *, reason: str = "", **_ignored) -> Application:
+    """The citizen withdraws a case; withdrawing a 一件事 withdraws every child case that can still
+    be withdrawn, in the same transaction. Children already decided go on (``kept_children``)."""
     reason = str(reason or "")[:200]
-    return _transition(actor, app, "withdraw", version, values={"completed_at": utcnow()},
-                       details={"reason": reason})
+    sources = TRANSITIONS["withdraw"].sources
+    children = list(app.children) if app.bundle_id is not None else []
+    _transition(actor, app, "withdraw", version, values={"completed_at": utcnow()},
+                details={"reason": reason,
+                         "children_withdrawn": [c.number for c in children if c.status in sources],
+                         "children_kept": {c.number: c.status for c in children if c.status not in sources}})
+    for child in children:
+        if child.status not in sources:
+            continue
+        try:
+            _transition(actor, child, "withdraw", child.version, values={"completed_at": utcnow()},
+                        details={"reason": reason, "parent": app.number})
+        except Conflict:  # decided a moment ago by its department: it goes on, the rest is withdrawn
+            db.session.refresh(child)
+            if child.status in sources:
+                raise
+    return app
+
+
+def kept_children(app: Application) -> list[Application]:
+    """The children of a withdrawn 一件事 that were already decided and so go on."""
+    return [c for c in app.children if c.status != "withdrawn"]
 
 
 def _terminate_deferral(actor, app, version, **_ignored) -> Application:

@@ -27,6 +27,7 @@ from forms.admin import (
 )
 from portal.admin import bp
 from portal.extensions import db
+from portal.form_flow import form_status, save_form
 from portal.models import Bundle, Department, ItemVersion, MaterialType, Theme, User
 from services import catalogue
 from services.errors import Conflict, NotFound, ValidationError
@@ -34,10 +35,6 @@ from services.errors import Conflict, NotFound, ValidationError
 
 def _admin() -> User:
     return current_user._get_current_object()  # type: ignore[attr-defined]
-
-
-def _status(form) -> int:
-    return 422 if form.has_errors else 200
 
 
 def _page() -> int:
@@ -74,38 +71,26 @@ def departments():
 @bp.route("/departments/new", methods=["GET", "POST"])
 def department_new():
     form = DepartmentCreateForm()
-    if form.validate_on_submit():
-        try:
-            dept = catalogue.create_department(
+    if form.validate_on_submit() and (done := save_form(
+            form, lambda: catalogue.create_department(
                 code=form.code.data, name=form.name.data, phone=form.phone.data or "",
-                address=form.address.data or "", hours=form.hours.data or "", actor=_admin())
-        except ValidationError as exc:
-            db.session.rollback()
-            form.apply_errors(exc)
-        else:
-            db.session.commit()
-            flash(_("已新增部门：%(name)s", name=dept.name), "success")
-            return redirect(url_for("admin.departments"))
-    return render_template("admin/department_form.html", form=form, dept=None), _status(form)
+                address=form.address.data or "", hours=form.hours.data or "", actor=_admin()),
+            done=lambda dept: _("已新增部门：%(name)s", name=dept.name), to=url_for("admin.departments"))):
+        return done
+    return render_template("admin/department_form.html", form=form, dept=None), form_status(form)
 
 
 @bp.route("/departments/<int:dept_id>/edit", methods=["GET", "POST"])
 def department_edit(dept_id: int):
     dept = _get(Department, dept_id)
     form = DepartmentForm(obj=dept)
-    if form.validate_on_submit():
-        try:
-            catalogue.update_department(dept, name=form.name.data, phone=form.phone.data or "",
-                                        address=form.address.data or "",
-                                        hours=form.hours.data or "", actor=_admin())
-        except ValidationError as exc:
-            db.session.rollback()
-            form.apply_errors(exc)
-        else:
-            db.session.commit()
-            flash(_("已保存部门：%(name)s", name=dept.name), "success")
-            return redirect(url_for("admin.departments"))
-    return render_template("admin/department_form.html", form=form, dept=dept), _status(form)
+    if form.validate_on_submit() and (done := save_form(
+            form, lambda: catalogue.update_department(dept, name=form.name.data, phone=form.phone.data or "",
+                                                      address=form.address.data or "",
+                                                      hours=form.hours.data or "", actor=_admin()),
+            done=lambda _r: _("已保存部门：%(name)s", name=dept.name), to=url_for("admin.departments"))):
+        return done
+    return render_template("admin/department_form.html", form=form, dept=dept), form_status(form)
 
 
 @bp.route("/departments/<int:dept_id>/active", methods=["POST"])
@@ -165,35 +150,23 @@ def material_types():
 @bp.route("/materials/new", methods=["GET", "POST"])
 def material_type_new():
     form = MaterialTypeCreateForm()
-    if form.validate_on_submit():
-        try:
-            mt = catalogue.create_material_type(code=form.code.data, actor=_admin(),
-                                                **_material_values(form))
-        except ValidationError as exc:
-            db.session.rollback()
-            form.apply_errors(exc)
-        else:
-            db.session.commit()
-            flash(_("已新增材料类型：%(name)s", name=mt.name), "success")
-            return redirect(url_for("admin.material_types"))
-    return render_template("admin/material_type_form.html", form=form, mt=None), _status(form)
+    if form.validate_on_submit() and (done := save_form(
+            form, lambda: catalogue.create_material_type(code=form.code.data, actor=_admin(),
+                                                         **_material_values(form)),
+            done=lambda mt: _("已新增材料类型：%(name)s", name=mt.name), to=url_for("admin.material_types"))):
+        return done
+    return render_template("admin/material_type_form.html", form=form, mt=None), form_status(form)
 
 
 @bp.route("/materials/<int:type_id>/edit", methods=["GET", "POST"])
 def material_type_edit(type_id: int):
     mt = _get(MaterialType, type_id)
     form = MaterialTypeForm(obj=mt)
-    if form.validate_on_submit():
-        try:
-            catalogue.update_material_type(mt, actor=_admin(), **_material_values(form))
-        except ValidationError as exc:
-            db.session.rollback()
-            form.apply_errors(exc)
-        else:
-            db.session.commit()
-            flash(_("已保存材料类型：%(name)s", name=mt.name), "success")
-            return redirect(url_for("admin.material_types"))
-    return render_template("admin/material_type_form.html", form=form, mt=mt), _status(form)
+    if form.validate_on_submit() and (done := save_form(
+            form, lambda: catalogue.update_material_type(mt, actor=_admin(), **_material_values(form)),
+            done=lambda _r: _("已保存材料类型：%(name)s", name=mt.name), to=url_for("admin.material_types"))):
+        return done
+    return render_template("admin/material_type_form.html", form=form, mt=mt), form_status(form)
 
 
 # ---------------------------------------------------------------------------- items
@@ -217,21 +190,16 @@ def items():
 def item_new():
     form = ItemCreateForm()
     form.department_id.choices = _department_choices()
-    if form.validate_on_submit():
-        try:
-            version = catalogue.create_item(
+    if form.validate_on_submit() and (done := save_form(
+            form, lambda: catalogue.create_item(
                 code=form.code.data, department=db.session.get(Department, form.department_id.data),
                 actor=_admin(), guide={"name": form.name.data, "item_type": form.item_type.data,
                                        "audience": form.audience.data},
-                requirements=[], themes=[])
-        except ValidationError as exc:
-            db.session.rollback()
-            form.apply_errors(exc)
-        else:
-            db.session.commit()
-            flash(_("已创建事项草稿，请继续填写办事指南"), "success")
-            return redirect(url_for("admin.version_edit", version_id=version.id))
-    return render_template("admin/item_new.html", form=form), _status(form)
+                requirements=[], themes=[]),
+            done=_("已创建事项草稿，请继续填写办事指南"),
+            to=lambda version: url_for("admin.version_edit", version_id=version.id))):
+        return done
+    return render_template("admin/item_new.html", form=form), form_status(form)
 
 
 @bp.route("/items/<int:item_id>")
@@ -408,30 +376,15 @@ def version_edit(version_id: int):
     form = GuideForm() if request.method == "POST" else GuideForm(data=GuideForm.initial(version))
     form.department_id.choices = _department_choices(version.department_id)
     form.themes.choices = [SelectChoice(str(t.id), t.name) for t in catalogue.list_themes()]
-    status = 200
     if request.method == "GET":
         _offer_blank_rows(form)
-    elif _added_rows(form):
-        pass
-    elif form.validate_on_submit():
-        try:
-            catalogue.update_draft(version, guide=form.guide(), theme_ids=form.themes.data or [],
-                                   expected_lock=form.lock.data, actor=_admin())
-        except ValidationError as exc:
-            db.session.rollback()
-            form.apply_errors(exc)
-        except Conflict as exc:
-            db.session.rollback()
-            form.form_errors.append(exc.message)
-            status = 409
-        else:
-            db.session.commit()
-            flash(_("草稿已保存"), "success")
-            return redirect(url_for("admin.version", version_id=version.id))
-    if status == 200:
-        status = _status(form)
+    elif not _added_rows(form) and form.validate_on_submit() and (done := save_form(
+            form, lambda: catalogue.update_draft(version, guide=form.guide(), theme_ids=form.themes.data or [],
+                                                 expected_lock=form.lock.data, actor=_admin()),
+            done=_("草稿已保存"), to=url_for("admin.version", version_id=version.id))):
+        return done
     return render_template("admin/guide_form.html", form=form, version=version,
-                           item=version.item), status
+                           item=version.item), form_status(form)
 
 
 def _requirement_choices(form: RequirementForm, version: ItemVersion) -> None:
@@ -448,28 +401,15 @@ def requirements(version_id: int):
     else:
         form = RequirementForm(data={"lock": version.lock_version})
     _requirement_choices(form, version)
-    status = 200
-    if form.validate_on_submit():
-        try:
-            catalogue.add_requirement(version, values=form.values(), expected_lock=form.lock.data,
-                                      actor=_admin())
-        except ValidationError as exc:
-            db.session.rollback()
-            form.apply_errors(exc)
-        except Conflict as exc:
-            db.session.rollback()
-            form.form_errors.append(exc.message)
-            status = 409
-        else:
-            db.session.commit()
-            flash(_("已添加一项申请材料"), "success")
-            return redirect(url_for("admin.requirements", version_id=version.id))
-    if status == 200:
-        status = _status(form)
+    if form.validate_on_submit() and (done := save_form(
+            form, lambda: catalogue.add_requirement(version, values=form.values(), expected_lock=form.lock.data,
+                                                    actor=_admin()),
+            done=_("已添加一项申请材料"), to=url_for("admin.requirements", version_id=version.id))):
+        return done
     version = catalogue.load_version(version_id)
     return render_template("admin/requirements.html", form=form, version=version,
                            item=version.item, labels=_labels(),
-                           conditions={c.value: c.label for c in form.condition.choices}), status
+                           conditions={c.value: c.label for c in form.condition.choices}), form_status(form)
 
 
 @bp.route("/versions/<int:version_id>/requirements/<int:requirement_id>/edit",
@@ -482,28 +422,15 @@ def requirement_edit(version_id: int, requirement_id: int):
     else:
         form = RequirementForm(data=RequirementForm.initial(req, version.lock_version))
     _requirement_choices(form, version)
-    status = 200
-    if form.validate_on_submit():
-        try:
-            catalogue.update_requirement(req, values=form.values(), expected_lock=form.lock.data,
-                                         actor=_admin())
-        except ValidationError as exc:
-            db.session.rollback()
-            form.apply_errors(exc)
-        except Conflict as exc:
-            db.session.rollback()
-            form.form_errors.append(exc.message)
-            status = 409
-        else:
-            db.session.commit()
-            flash(_("已保存这项申请材料"), "success")
-            return redirect(url_for("admin.requirements", version_id=version.id))
-    if status == 200:
-        status = _status(form)
+    if form.validate_on_submit() and (done := save_form(
+            form, lambda: catalogue.update_requirement(req, values=form.values(), expected_lock=form.lock.data,
+                                                       actor=_admin()),
+            done=_("已保存这项申请材料"), to=url_for("admin.requirements", version_id=version.id))):
+        return done
     version = catalogue.load_version(version_id)
     return render_template("admin/requirement_form.html", form=form, version=version,
                            item=version.item, req=catalogue.load_requirement(version, requirement_id)
-                           ), status
+                           ), form_status(form)
 
 
 @bp.route("/versions/<int:version_id>/requirements/<int:requirement_id>/delete", methods=["POST"])
@@ -536,32 +463,16 @@ def application_form(version_id: int):
         form = ApplicationFormForm()
     else:
         form = ApplicationFormForm(data=ApplicationFormForm.initial(version))
-    status = 200
     if request.method == "GET":
         _offer_blank_rows(form)
-    elif _added_rows(form):
-        pass
-    elif form.validate_on_submit():
+    elif not _added_rows(form) and form.validate_on_submit():
         questions, conditions = form.values()
-        try:
-            catalogue.update_application_form(version, questions=questions,
-                                              condition_questions=conditions,
-                                              expected_lock=form.lock.data, actor=_admin())
-        except ValidationError as exc:
-            db.session.rollback()
-            form.apply_errors(exc)
-        except Conflict as exc:
-            db.session.rollback()
-            form.form_errors.append(exc.message)
-            status = 409
-        else:
-            db.session.commit()
-            flash(_("申请表已保存"), "success")
-            return redirect(url_for("admin.version", version_id=version.id))
-    if status == 200:
-        status = _status(form)
+        if done := save_form(form, lambda: catalogue.update_application_form(
+                version, questions=questions, condition_questions=conditions, expected_lock=form.lock.data,
+                actor=_admin()), done=_("申请表已保存"), to=url_for("admin.version", version_id=version.id)):
+            return done
     return render_template("admin/application_form.html", form=form, version=version,
-                           item=version.item), status
+                           item=version.item), form_status(form)
 
 
 # ---------------------------------------------------------------------------- bundles
@@ -589,17 +500,12 @@ def bundles():
 def bundle_new():
     form = BundleForm()
     _theme_choices(form)
-    if form.validate_on_submit():
-        try:
-            bundle = catalogue.create_bundle(**_bundle_values(form), actor=_admin(), published=False)
-        except ValidationError as exc:
-            db.session.rollback()
-            form.apply_errors(exc)
-        else:
-            db.session.commit()
-            flash(_("已创建一件事：%(name)s（尚未上线）", name=bundle.name), "success")
-            return redirect(url_for("admin.bundles"))
-    return render_template("admin/bundle_form.html", form=form, bundle=None), _status(form)
+    if form.validate_on_submit() and (done := save_form(
+            form, lambda: catalogue.create_bundle(**_bundle_values(form), actor=_admin(), published=False),
+            done=lambda bundle: _("已创建一件事：%(name)s（尚未上线）", name=bundle.name),
+            to=url_for("admin.bundles"))):
+        return done
+    return render_template("admin/bundle_form.html", form=form, bundle=None), form_status(form)
 
 
 @bp.route("/bundles/<int:bundle_id>/edit", methods=["GET", "POST"])
@@ -613,18 +519,12 @@ def bundle_edit(bundle_id: int):
             "theme_id": bundle.theme_id or 0,
             "items": "\n".join(e.item.code for e in bundle.entries)})
     _theme_choices(form)
-    if form.validate_on_submit():
-        try:
-            catalogue.update_bundle(bundle, **_bundle_values(form), actor=_admin())
-        except ValidationError as exc:
-            db.session.rollback()
-            form.apply_errors(exc)
-        else:
-            db.session.commit()
-            flash(_("已保存一件事：%(name)s", name=bundle.name), "success")
-            return redirect(url_for("admin.bundles"))
+    if form.validate_on_submit() and (done := save_form(
+            form, lambda: catalogue.update_bundle(bundle, **_bundle_values(form), actor=_admin()),
+            done=lambda _r: _("已保存一件事：%(name)s", name=bundle.name), to=url_for("admin.bundles"))):
+        return done
     return render_template("admin/bundle_form.html", form=form,
-                           bundle=catalogue.load_bundle(bundle_id)), _status(form)
+                           bundle=catalogue.load_bundle(bundle_id)), form_status(form)
 
 
 @bp.route("/bundles/<int:bundle_id>/published", methods=["POST"])

@@ -3,18 +3,18 @@ and the e-licence of one's case, and rating it (好差评)."""
 
 from __future__ import annotations
 
-import io
-
-from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from forms.review import RatingForm
 from portal.apply import bp
+from portal.apply.routes import take_upload
 from portal.extensions import db
-from services import casework, notices, ratings, workflow
+from portal.files import notice_response, send_stored
+from portal.form_flow import save_form
+from services import casework, ratings, workflow
 from services.errors import Conflict, ValidationError
-from services.storage import path_for
 
 
 def _version() -> int:
@@ -37,33 +37,54 @@ def _chosen_documents(prefix_ids: list[int]) -> dict[int, int]:
     return chosen
 
 
+def _citizen_action(case_id: int, action: str, done: str, **params):
+    """Take the citizen's workflow action from a page: (redirect to the case, {}) when taken or
+    refused by a conflict (flashed), or (None, the field errors) to show the page again."""
+    try:
+        workflow.perform(current_user, case_id, action, _version(), **params)
+    except ValidationError as exc:
+        db.session.rollback()
+        return None, exc.errors
+    except Conflict as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        db.session.commit()
+        flash(done, "success")
+    return redirect(url_for("apply.case", case_id=case_id)), {}
+
+
+def _correction_page(app, fields, materials, errors: dict[str, str], values: dict | None = None):
+    values = values if values is not None else {f.question["key"]: f.value for f in fields}
+    return render_template("apply/correction.html", app=app, fields=fields, materials=materials,
+                           values=values, errors=errors), (422 if errors else 200)
+
+
 @bp.route("/cases/<int:case_id>/correction", methods=["GET", "POST"])
 def correction(case_id: int):
     app, fields, materials = casework.correction_page(current_user, case_id)
-    errors: dict[str, str] = {}
-    values = {f.question["key"]: f.value for f in fields}
-    if request.method == "POST":
-        answers = {f.question["key"]: (request.form.getlist(f"q_{f.question['key']}")
-                                       if f.question.get("type") == "multiselect"
-                                       else request.form.get(f"q_{f.question['key']}", ""))
-                   for f in fields}
-        documents = _chosen_documents([m.material.requirement_id for m in materials])
-        try:
-            workflow.perform(current_user, case_id, "resubmit", _version(), answers=answers,
-                             documents=documents)
-        except ValidationError as exc:
-            db.session.rollback()
-            errors, values = exc.errors, answers
-        except Conflict as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-            return redirect(url_for("apply.case", case_id=case_id))
-        else:
-            db.session.commit()
-            flash(_("补正已提交，部门将尽快受理"), "success")
-            return redirect(url_for("apply.case", case_id=case_id))
-    return render_template("apply/correction.html", app=app, fields=fields, materials=materials,
-                           values=values, errors=errors), (422 if errors else 200)
+    if request.method == "GET":
+        return _correction_page(app, fields, materials, {})
+    answers = {f.question["key"]: (request.form.getlist(f"q_{f.question['key']}")
+                                   if f.question.get("type") == "multiselect"
+                                   else request.form.get(f"q_{f.question['key']}", ""))
+               for f in fields}
+    done, errors = _citizen_action(case_id, "resubmit", _("补正已提交，部门将尽快受理"), answers=answers,
+                                   documents=_chosen_documents([m.material.requirement_id for m in materials]))
+    return done or _correction_page(app, fields, materials, errors, answers)
+
+
+@bp.route("/cases/<int:case_id>/correction/materials/<int:requirement_id>/upload", methods=["POST"])
+def correction_upload(case_id: int, requirement_id: int):
+    """A new file for one material the correction notice listed; it is preselected, and the
+    citizen still submits the correction as a whole."""
+    errors = take_upload(f"u{requirement_id}",
+                         lambda **upload: casework.upload_for_correction(current_user, case_id, requirement_id,
+                                                                          **upload),
+                         _("已上传，并选为补正材料。请核对后提交补正"))
+    if not errors:
+        return redirect(url_for("apply.correction", case_id=case_id) + f"#m_{requirement_id}")
+    return _correction_page(*casework.correction_page(current_user, case_id), errors)
 
 
 @bp.route("/cases/<int:case_id>/supply", methods=["GET", "POST"])
@@ -71,37 +92,24 @@ def supply(case_id: int):
     app, materials = casework.supply_page(current_user, case_id)
     errors: dict[str, str] = {}
     if request.method == "POST":
-        documents = _chosen_documents([m.material.requirement_id for m in materials])
-        try:
-            workflow.perform(current_user, case_id, "supply_materials", _version(), documents=documents)
-        except ValidationError as exc:
-            db.session.rollback()
-            errors = exc.errors
-        except Conflict as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-            return redirect(url_for("apply.case", case_id=case_id))
-        else:
-            db.session.commit()
-            flash(_("材料已补交，部门审核后继续办理"), "success")
-            return redirect(url_for("apply.case", case_id=case_id))
+        done, errors = _citizen_action(case_id, "supply_materials", _("材料已补交，部门审核后继续办理"),
+                                       documents=_chosen_documents([m.material.requirement_id for m in materials]))
+        if done:
+            return done
     return render_template("apply/supply.html", app=app, materials=materials, errors=errors), \
         (422 if errors else 200)
 
 
 @bp.route("/cases/<int:case_id>/notices/<int:notice_id>")
 def notice(case_id: int, notice_id: int):
-    item = casework.case_notice(current_user, case_id, notice_id)
-    return send_file(io.BytesIO(notices.notice_file(item).read_bytes()), mimetype="application/pdf", as_attachment=False,
-                     download_name=notices.download_name(item), max_age=0)
+    return notice_response(casework.case_notice(current_user, case_id, notice_id))
 
 
 @bp.route("/cases/<int:case_id>/licence")
 def licence(case_id: int):
     item, document = casework.case_licence(current_user, case_id)
-    return send_file(io.BytesIO(path_for(current_app.config["UPLOAD_DIR"], document.storage_key).read_bytes()),
-                     mimetype="application/pdf", as_attachment=True, download_name=f"{item.number}.pdf",
-                     max_age=0)
+    return send_stored(document.storage_key, content_type="application/pdf", as_attachment=True,
+                       name=f"{item.number}.pdf")
 
 
 @bp.route("/cases/<int:case_id>/rate", methods=["GET", "POST"])
@@ -111,17 +119,30 @@ def rate(case_id: int):
         flash(_("这件办件现在不能评价（办结后可评价一次）"), "error")
         return redirect(url_for("apply.case", case_id=case_id))
     form = RatingForm()
-    if form.validate_on_submit():
-        try:
-            ratings.rate_case(current_user, case_id, score=form.score.data,
-                              indicators={f.name[2:]: f.data for f in form.indicator_fields()},
-                              tags=[f.name[2:] for f in form.tag_fields() if f.data],
-                              comment=form.comment.data or "")
-        except ValidationError as exc:
-            db.session.rollback()
-            form.apply_errors(exc)
-        else:
-            db.session.commit()
-            flash(_("感谢您的评价"), "success")
-            return redirect(url_for("apply.case", case_id=case_id))
+    back = url_for("apply.case", case_id=case_id)
+    if form.validate_on_submit() and (done := save_form(
+            form, lambda: ratings.rate_case(current_user, case_id, score=form.score.data,
+                                            indicators={f.name[2:]: f.data for f in form.indicator_fields()},
+                                            tags=[f.name[2:] for f in form.tag_fields() if f.data],
+                                            comment=form.comment.data or ""),
+            done=_("感谢您的评价"), to=back, conflict_to=back)):
+        return done
     return render_template("apply/rate.html", app=app, form=form), (422 if form.errors else 200)
+
+
+@bp.route("/cases/<int:case_id>/visits/<int:visit_no>/rate", methods=["POST"])
+def rate_visit(case_id: int, visit_no: int):
+    """一次一评: the rating of one in-person visit, from the form on the case page."""
+    from forms.review import VisitRatingForm
+    from portal.apply.routes import render_case
+
+    app = casework.own_case(current_user, case_id)
+    ratings.visit_of(app, visit_no)
+    form = VisitRatingForm(prefix=f"v{visit_no}")
+    back = url_for("apply.case", case_id=case_id)
+    if form.validate_on_submit() and (done := save_form(
+            form, lambda: ratings.rate_case(current_user, case_id, score=form.score.data, indicators={}, tags=[],
+                                            comment=form.comment.data or "", visit_no=visit_no),
+            done=_("感谢您对这次到场办理的评价"), to=back + "#visits-title", conflict_to=back)):
+        return done
+    return render_case(app, (visit_no, form))

@@ -15,8 +15,9 @@ from portal.apply import bp
 from portal.extensions import db
 from portal.models import Application, ApplicationMaterial, Document, Event, ServiceItem
 from services import applications as svc
-from services import messages, proxies
+from services import messages, proxies, workflow
 from services.errors import ValidationError
+from services.visits import VISIT_KINDS
 
 STEPS = ("conditions", "form", "materials", "confirm")
 
@@ -149,7 +150,7 @@ def _date_field(name: str, errors: dict[str, str], prefix: str):
         return None
 
 
-def take_upload(prefix: str, store) -> dict[str, str]:
+def take_upload(prefix: str, store, done_message: str | None = None) -> dict[str, str]:
     """Read an upload form (file, issue date, own expiry), hand it to ``store`` and commit;
     returns the field errors, empty when the file was stored."""
     errors: dict[str, str] = {}
@@ -165,7 +166,7 @@ def take_upload(prefix: str, store) -> dict[str, str]:
         db.session.rollback()
         return exc.errors
     db.session.commit()
-    flash(_("已上传，并用于本次申请"), "success")
+    flash(done_message or _("已上传，并用于本次申请"), "success")
     return {}
 
 
@@ -226,29 +227,46 @@ def case(case_id: int):
     app = svc.get_own_application(current_user, case_id)
     if app.status == svc.DRAFT:
         return redirect(url_for("apply.conditions", draft_id=app.id))
+    return render_case(app)
+
+
+def render_case(app: Application, failed: tuple[int, object] | None = None):
+    """The citizen's case page; ``failed`` is (visit number, its rating form with errors)."""
+    from forms.review import VisitRatingForm
+
     materials = db.session.scalars(
         select(ApplicationMaterial).where(ApplicationMaterial.application_id == app.id)
         .options(selectinload(ApplicationMaterial.requirement), selectinload(ApplicationMaterial.document)
                  .selectinload(Document.material_type))
     ).all()
     events = db.session.scalars(select(Event).where(Event.application_id == app.id).order_by(Event.id)).all()
-    from services import casework, notices, ratings, workflow
+    from services import casework, notices, ratings
 
+    visits = ratings.visits_to_rate(app.id)
+    visit_forms = {v.number: (failed[1] if failed and failed[0] == v.number
+                              else VisitRatingForm(prefix=f"v{v.number}", formdata=None))
+                   for v, given in visits if given is None}
     return render_template("apply/case.html", app=app, materials=materials, events=events,
                            notices=notices.notices_of(app.id), kind_labels=notices.KIND_LABELS,
+                           summaries=notices.summaries(app.id),
                            correction=workflow.open_correction(app) if app.status == "correction_required" else None,
                            licences=casework.licences_of(app.id), rating=ratings.rating_of(app.id),
                            can_rate=ratings.can_rate(current_user, app), scores=ratings.SCORES,
-                           withdrawable=workflow.TRANSITIONS["withdraw"].sources)
+                           visits=visits, visit_forms=visit_forms, visit_kinds=VISIT_KINDS,
+                           withdrawable=workflow.TRANSITIONS["withdraw"].sources), (422 if failed else 200)
 
 
 @bp.route("/cases/<int:case_id>/withdraw", methods=["POST"])
 def withdraw(case_id: int):
     version = request.form.get("version", "")
-    svc.withdraw_application(current_user, case_id, request.form.get("reason", ""),
-                             int(version) if version.isdigit() else None)
+    app = svc.withdraw_application(current_user, case_id, request.form.get("reason", ""),
+                                   int(version) if version.isdigit() else None)
+    kept = workflow.kept_children(app)
     db.session.commit()
     flash(_("办件已撤回"), "success")
+    if kept:
+        flash(_("以下分项办件已作出决定，不能撤回，将按决定继续办理：%(items)s",
+                items="；".join(f"{c.title}（{c.number}）" for c in kept)), "info")
     return redirect(url_for("apply.case", case_id=case_id))
 
 

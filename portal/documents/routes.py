@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import logging
-import unicodedata
-from collections.abc import Iterator
 from datetime import datetime
 from functools import wraps
-from pathlib import Path
-from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from flask import (
@@ -30,13 +26,12 @@ from portal import database
 from portal.access import login_required_any, roles_required
 from portal.documents import bp, labels, verify_bp
 from portal.extensions import db
+from portal.files import send_stored
 from portal.models import Document, Role
-from services import data_use, documents, elicences, storage
+from services import data_use, documents, elicences
 from services.errors import Conflict, TooManyAttempts, ValidationError
 
 log = logging.getLogger(__name__)
-# what the browser may do with a served file: show it, nothing else
-FILE_CSP = "default-src 'none'; img-src 'self'; object-src 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
@@ -99,41 +94,11 @@ def upload():
     return render_template("documents/upload.html", form=form, max_mb=max_mb), status
 
 
-def _chunks(path: Path, size: int = 64 * 1024) -> Iterator[bytes]:
-    """The file's bytes, opened only when the server starts sending (and always closed)."""
-    with path.open("rb") as fh:
-        while chunk := fh.read(size):
-            yield chunk
-
-
-def _content_disposition(response: Response, name: str, *, as_attachment: bool) -> None:
-    """inline / attachment with the name in ASCII and, when needed, RFC 5987 ``filename*``."""
-    kind = "attachment" if as_attachment else "inline"
-    try:
-        name.encode("ascii")
-    except UnicodeEncodeError:
-        simple = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
-        response.headers.set("Content-Disposition", kind, filename=simple or "document",
-                             **{"filename*": "UTF-8''" + quote(name, safe="!#$&+^`|~")})
-    else:
-        response.headers.set("Content-Disposition", kind, filename=name)
-
-
 def _send(document: Document, *, as_attachment: bool) -> Response:
-    """Serve a stored file from UPLOAD_DIR (never static/) with its stored type and no caching."""
-    path = storage.path_for(current_app.config["UPLOAD_DIR"], document.storage_key)
-    if not path.is_file():
-        log.error("document %s has no file at %s", document.id, document.storage_key)
-        abort(404)
-    response = Response(_chunks(path), mimetype=document.content_type, direct_passthrough=True)
-    response.headers["Content-Length"] = str(path.stat().st_size)
+    """Serve a library document with its stored type and name, never cached."""
     name = document.original_filename or f"{document.title}{documents.CONTENT_SUFFIX[document.content_type]}"
-    _content_disposition(response, name, as_attachment=as_attachment)
-    response.headers["Cache-Control"] = "private, no-store"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = FILE_CSP
-    response.headers["Vary"] = "Cookie"
-    return response
+    return send_stored(document.storage_key, content_type=document.content_type, name=name,
+                       as_attachment=as_attachment)
 
 
 @bp.route("/<int:document_id>/view")

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
 from forms.review import CorrectionExceptionForm, TicketForm
-from portal.extensions import db
+from portal.form_flow import save_form
 from portal.review import admin_bp
 from services import ratings, review, workflow
-from services.errors import Conflict, ValidationError
 
 
 def _ticket_forms(tickets) -> dict:
@@ -45,16 +44,10 @@ def index():
 @admin_bp.route("/exceptions", methods=["POST"])
 def record_exception():
     form = CorrectionExceptionForm()
-    if form.validate_on_submit():
-        try:
-            workflow.grant_correction_exception(current_user, form.case.data, form.reason.data)
-        except ValidationError as exc:
-            db.session.rollback()
-            form.apply_errors(exc)
-        else:
-            db.session.commit()
-            flash(_("例外已登记，审批人员可以再要求一次补正"), "success")
-            return redirect(url_for("review_admin.index"))
+    if form.validate_on_submit() and (done := save_form(
+            form, lambda: workflow.grant_correction_exception(current_user, form.case.data, form.reason.data),
+            done=_("例外已登记，审批人员可以再要求一次补正"), to=url_for("review_admin.index"))):
+        return done
     return render_admin(exception_form=form, status=422)
 
 
@@ -66,18 +59,9 @@ def advance_ticket(ticket_id: int):
     form = TicketForm(prefix=f"t{ticket_id}")
     form.to_status.choices = [SelectChoice(s, ratings.TICKET_STATES[s])
                               for s in ratings.TICKET_FLOW.get(tickets[ticket_id].status, ())]
-    if form.validate():
-        try:
-            ratings.advance_ticket(current_user, ticket_id, form.to_status.data, form.note.data)
-        except ValidationError as exc:
-            db.session.rollback()
-            form.apply_errors(exc)
-        except Conflict as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-            return redirect(url_for("review_admin.index"))
-        else:
-            db.session.commit()
-            flash(_("整改单已更新"), "success")
-            return redirect(url_for("review_admin.index"))
+    back = url_for("review_admin.index")
+    if form.validate() and (done := save_form(
+            form, lambda: ratings.advance_ticket(current_user, ticket_id, form.to_status.data, form.note.data),
+            done=_("整改单已更新"), to=back, conflict_to=back)):
+        return done
     return render_admin(failed_ticket=(ticket_id, form), status=422)

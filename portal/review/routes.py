@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import io
-
-from flask import abort, flash, redirect, render_template, request, send_file, session, url_for
+from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
 from forms.review import ACTION_FORMS, PostCheckForm, VerdictForm, VisitForm
 from portal.extensions import db
+from portal.files import notice_response, send_stored
+from portal.form_flow import save_form
 from portal.review import bp
 from services import notices, review, visits, workflow
 from services.errors import Conflict, ValidationError
-from services.storage import path_for
 
 REVEALED_KEY = "revealed_cases"
 SAFE_TYPES = {"application/pdf", "image/png", "image/jpeg"}
@@ -43,11 +42,25 @@ def queue():
                            reminders=review.reminders(current_user))
 
 
+@bp.route("/messages")
+def message_centre():
+    """The reviewer's reminders (due soon, overdue, 视为受理, post-checks …) as messages."""
+    return render_template("apply/messages.html", messages=review.reminders(current_user, 100, include_read=True),
+                           titles=review.REMINDER_TITLES, read_endpoint="review.mark_reminders_read",
+                           case_endpoint="review.case")
+
+
 @bp.route("/reminders/read", methods=["POST"])
 def mark_reminders_read():
     review.mark_reminders_read(current_user)
     db.session.commit()
-    return redirect(url_for("review.queue"))
+    return redirect(url_for("review.message_centre" if request.form.get("back") == "messages" else "review.queue"))
+
+
+@bp.app_template_global()
+def reviewer_unread_reminders() -> int:
+    """The unread count the reviewer's navigation shows next to 消息."""
+    return review.unread_reminder_count(current_user)
 
 
 def _revealed(case_id: int) -> bool:
@@ -133,21 +146,12 @@ def act(case_id: int, action: str):
 @bp.route("/cases/<int:case_id>/materials/<int:material_id>/verdict", methods=["POST"])
 def verdict(case_id: int, material_id: int):
     form = VerdictForm(prefix=f"v{material_id}")
-    if form.validate():
-        try:
-            workflow.set_material_verdict(current_user, case_id, material_id, form.verdict.data,
-                                          form.reason.data or "")
-        except ValidationError as exc:
-            db.session.rollback()
-            form.apply_errors(exc)
-        except Conflict as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-            return redirect(url_for("review.case", case_id=case_id))
-        else:
-            db.session.commit()
-            flash(_("审核意见已保存"), "success")
-            return redirect(url_for("review.case", case_id=case_id) + f"#material-{material_id}")
+    back = url_for("review.case", case_id=case_id)
+    if form.validate() and (done := save_form(
+            form, lambda: workflow.set_material_verdict(current_user, case_id, material_id, form.verdict.data,
+                                                        form.reason.data or ""),
+            done=_("审核意见已保存"), to=back + f"#material-{material_id}", conflict_to=back)):
+        return done
     return render_case(case_id, verdict_forms={material_id: form}, status=422)
 
 
@@ -156,11 +160,8 @@ def material_file(case_id: int, material_id: int):
     doc = review.material_document(current_user, case_id, material_id)
     if doc.storage_key is None or doc.content_type not in SAFE_TYPES:
         abort(404)
-    from flask import current_app
-
-    return send_file(io.BytesIO(path_for(current_app.config["UPLOAD_DIR"], doc.storage_key).read_bytes()), mimetype=doc.content_type,
-                     as_attachment=False, download_name=doc.original_filename or f"material-{material_id}",
-                     max_age=0)
+    return send_stored(doc.storage_key, content_type=doc.content_type, as_attachment=False,
+                       name=doc.original_filename or f"material-{material_id}")
 
 
 @bp.route("/cases/<int:case_id>/correction", methods=["POST"])
@@ -189,24 +190,18 @@ def record_visit(case_id: int):
     form = VisitForm(prefix="visit")
     if form.validate():
         app = workflow.get_staff_case(current_user, case_id)
-        try:
-            visits.record_visit(app, current_user, form.kind.data, form.reason.data or "")
-        except ValidationError as exc:
-            db.session.rollback()
-            form.apply_errors(exc)
-        else:
-            db.session.commit()
-            flash(_("到场已登记"), "success")
-            return redirect(url_for("review.case", case_id=case_id))
+        back = url_for("review.case", case_id=case_id)
+        if done := save_form(form, lambda: visits.record_visit(app, current_user, form.kind.data,
+                                                               form.reason.data or ""),
+                             done=_("到场已登记"), to=back, conflict_to=back):
+            return done
     return render_case(case_id, visit_form=form, status=422)
 
 
 @bp.route("/cases/<int:case_id>/notices/<int:notice_id>")
 def notice(case_id: int, notice_id: int):
     workflow.get_staff_case(current_user, case_id)
-    item = notices.get_case_notice(case_id, notice_id)
-    return send_file(io.BytesIO(notices.notice_file(item).read_bytes()), mimetype="application/pdf", as_attachment=False,
-                     download_name=notices.download_name(item), max_age=0)
+    return notice_response(notices.get_case_notice(case_id, notice_id))
 
 
 @bp.route("/post-checks")
@@ -220,20 +215,11 @@ def post_checks():
 @bp.route("/post-checks/<int:task_id>", methods=["POST"])
 def post_check(task_id: int):
     form = PostCheckForm(prefix=f"p{task_id}")
-    if form.validate():
-        try:
-            workflow.record_post_check(current_user, task_id, form.outcome.data, form.note.data or "")
-        except ValidationError as exc:
-            db.session.rollback()
-            form.apply_errors(exc)
-        except Conflict as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-            return redirect(url_for("review.post_checks"))
-        else:
-            db.session.commit()
-            flash(_("核查结果已记录"), "success")
-            return redirect(url_for("review.post_checks"))
+    back = url_for("review.post_checks")
+    if form.validate() and (done := save_form(
+            form, lambda: workflow.record_post_check(current_user, task_id, form.outcome.data, form.note.data or ""),
+            done=_("核查结果已记录"), to=back, conflict_to=back)):
+        return done
     tasks = review.post_check_tasks(current_user)
     if task_id not in {t.id for t in tasks}:
         abort(404)

@@ -9,8 +9,9 @@
 
   // ---- 朗读 (read aloud): the main content in order, never the navigation ----------------
   var readButtons = document.querySelectorAll("[data-read-aloud]");
-  function readableText() {
-    var main = document.getElementById("main");
+  function readableText(box) {
+    var target = box && box.getAttribute("data-read-target");
+    var main = (target && document.querySelector(target)) || document.getElementById("main");
     var clone = main.cloneNode(true);
     clone.querySelectorAll("[data-no-read], script, style, form input[type=hidden], .read-aloud")
       .forEach(function (el) { el.remove(); });
@@ -37,7 +38,7 @@
         var what = action.getAttribute("data-action");
         if (what === "start") {
           synth.cancel();
-          var utterance = new SpeechSynthesisUtterance(readableText());
+          var utterance = new SpeechSynthesisUtterance(readableText(box));
           utterance.lang = document.documentElement.lang === "en" ? "en-GB" : "zh-CN";
           utterance.rate = document.documentElement.classList.contains("elder") ? 0.85 : 1;
           utterance.onend = function () { setState("idle"); };

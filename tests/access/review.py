@@ -71,8 +71,9 @@ def citizen_notice_path():
 def correction_path():
     def make():
         case = _police_case()
+        photo = next(m for m in case.materials if m.document_id is not None)
         workflow.perform(user("reviewer01"), case.id, "request_correction", case.version,
-                         fields={"address": "请写到门牌号"})
+                         fields={"address": "请写到门牌号"}, materials={photo.requirement_id: "背景不是白色"})
         db.session.commit()
         return f"/cases/{case.id}/correction"
 

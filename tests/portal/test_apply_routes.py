@@ -216,3 +216,26 @@ def test_autosave_does_not_extend_the_session_but_pages_and_extend_do(client):
     assert "Set-Cookie" in client.get("/cases").headers
     extend = client.post("/session/extend", headers={"X-CSRFToken": token})
     assert extend.status_code == 200 and "Set-Cookie" in extend.headers
+
+
+def test_withdrawing_a_bundle_names_the_decided_children_that_go_on(client, query):
+    from services import workflow
+    from tests.services.test_bundle_applications import submitted_bundle
+
+    def make():
+        owner = db.session.scalar(select(User).where(User.phone == "13800000002"))
+        parent = submitted_bundle(owner)
+        decided = parent.children[0]
+        workflow.perform(None, decided.id, "approve_instantly", decided.version)
+        db.session.commit()
+        return parent.id, parent.version, decided.number, [c.id for c in parent.children[1:]]
+
+    parent_id, version, decided_number, open_ids = query(make)
+    login(client, "13800000002")
+    token = csrf_token(client, f"/cases/{parent_id}")
+    response = client.post(f"/cases/{parent_id}/withdraw", data={"csrf_token": token, "version": version},
+                           follow_redirects=True)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and "不能撤回" in html and decided_number in html
+    states = query(lambda: [db.session.get(Application, i).status for i in [parent_id, *open_ids]])
+    assert states == ["withdrawn"] * (1 + len(open_ids))

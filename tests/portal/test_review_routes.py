@@ -1,7 +1,10 @@
 """The reviewer workspace and the citizen's casework pages through the web layer."""
 
 import hashlib
+import io
 import re
+from datetime import date
+from pathlib import Path
 
 from sqlalchemy import func, select
 
@@ -388,3 +391,154 @@ def test_steps_suspension_and_delivery_through_the_web(client, query):
     kinds = query(lambda: db.session.scalars(select(Notice.kind).where(Notice.application_id == case_id)
                                              .order_by(Notice.id)).all())
     assert kinds == ["acceptance", "approval", "completion"]
+
+
+def correction_of_the_photo(client, query):
+    """A case whose 证件照 the reviewer sent back for 补正 (一次性告知); returns (case, requirement)."""
+    case_id = make_case(query)
+    photo = query(lambda: next(m for m in db.session.get(Application, case_id).materials
+                               if m.requirement.material_type.name == "证件照数码回执"))
+    login(client, "reviewer01")
+    token = csrf_token(client, f"/review/cases/{case_id}")
+    client.post(f"/review/cases/{case_id}/materials/{photo.id}/verdict",
+                data={"csrf_token": token, f"v{photo.id}-verdict": "correct", f"v{photo.id}-reason": "背景不是白色"})
+    client.post(f"/review/cases/{case_id}/correction",
+                data={"csrf_token": token, "version": case_state(query, case_id)[1]})
+    assert case_state(query, case_id)[0] == "correction_required"
+    return case_id, photo.requirement_id
+
+
+def test_a_new_file_uploaded_on_the_correction_page_is_preselected_and_resubmitted(client, query):
+    from portal.models import Document
+    from tests import files
+
+    case_id, req_id = correction_of_the_photo(client, query)
+    citizen = client.application.test_client()
+    login(citizen, "13800000002")
+    page = citizen.get(f"/cases/{case_id}/correction").get_data(as_text=True)
+    action = f"/cases/{case_id}/correction/materials/{req_id}/upload"
+    assert f'action="{action}"' in page and 'enctype="multipart/form-data"' in page
+    token = csrf_token(citizen, f"/cases/{case_id}/correction")
+    docs = lambda: db.session.scalar(select(func.count()).select_from(Document))  # noqa: E731
+    stored = lambda: sorted(p for p in Path(client.application.config["UPLOAD_DIR"]).rglob("*")  # noqa: E731
+                            if p.is_file())
+    before_rows, before_files = query(docs), stored()
+
+    bad = citizen.post(action, data={"csrf_token": token, "file": (io.BytesIO(b"MZ not an image"),
+                                                                   "photo.png")},
+                       content_type="multipart/form-data")
+    html = bad.get_data(as_text=True)
+    assert bad.status_code == 422 and f'id="u{req_id}_file-error"' in html and 'aria-invalid="true"' in html
+    assert query(docs) == before_rows and stored() == before_files  # no row, no orphan file
+
+    other = query(lambda: next(m.requirement_id for m in db.session.get(Application, case_id).materials
+                               if m.requirement_id != req_id))
+    refused = citizen.post(f"/cases/{case_id}/correction/materials/{other}/upload",
+                           data={"csrf_token": token, "file": (io.BytesIO(files.png()), "x.png")},
+                           content_type="multipart/form-data")
+    assert refused.status_code == 404 and query(docs) == before_rows  # not in the correction notice
+
+    good = citizen.post(action, data={"csrf_token": token, "issued_on": date.today().isoformat(),
+                                      "file": (io.BytesIO(files.png()), "white.png")},
+                        content_type="multipart/form-data")
+    assert good.status_code == 302, re.findall(r"class=\"error\"[^<]*<[^<]*</span>([^<]*)", good.get_data(as_text=True))
+    assert good.headers["Location"].endswith(f"/cases/{case_id}/correction#m_{req_id}")
+    new_id = query(lambda: db.session.scalar(select(func.max(Document.id))))
+    assert query(docs) == before_rows + 1
+    page = citizen.get(f"/cases/{case_id}/correction").get_data(as_text=True)
+    assert re.search(rf'<input type="radio" form="resubmit" name="m_{req_id}" id="m_{req_id}-d{new_id}" '
+                     rf'value="doc:{new_id}" checked>', page)
+    done = citizen.post(f"/cases/{case_id}/correction", data={"csrf_token": token, "version": case_state(
+        query, case_id)[1], f"m_{req_id}": f"doc:{new_id}"})
+    assert done.status_code == 302 and case_state(query, case_id)[0] == "submitted"
+    used = query(lambda: next(m.document_id for m in db.session.get(Application, case_id).materials
+                              if m.requirement_id == req_id))
+    assert used == new_id
+    stranger = client.application.test_client()
+    login(stranger, "13800000001")
+    assert stranger.post(action, data={"csrf_token": csrf_token(stranger, "/cases"),
+                                       "file": (io.BytesIO(files.png()), "x.png")},
+                         content_type="multipart/form-data").status_code == 404
+
+
+def test_reviewer_reminders_are_messages_with_an_unread_count_in_the_nav(client, query):
+    from services import review
+
+    police = make_case(query)
+    labour = make_case(query, item=UNEMPLOYMENT, conditions={"reason": "graduate"})
+
+    def remind():
+        for case_id, body in ((police, "公安提醒：办件即将到期"), (labour, "人社提醒：不该被公安看到")):
+            workflow.remind_department(db.session.get(Application, case_id), "due_soon", body)
+        db.session.commit()
+        return review.unread_reminder_count(user("reviewer01"))
+    unread = query(remind)
+    assert unread >= 1
+    login(client, "reviewer01")
+    queue = client.get("/review/").get_data(as_text=True)
+    assert re.search(rf'href="/review/messages"[^>]*>消息 <span class="nav-count">（{unread} 条未读）</span>', queue)
+    page = client.get("/review/messages").get_data(as_text=True)
+    assert "公安提醒：办件即将到期" in page and "不该被公安看到" not in page
+    assert "办件即将到期</h2>" in page and f'href="/review/cases/{police}"' in page
+    assert page.count('<span class="tag">未读</span>') == unread
+    token = csrf_token(client, "/review/messages")
+    done = client.post("/review/reminders/read", data={"csrf_token": token, "back": "messages"})
+    assert done.status_code == 302 and done.headers["Location"].endswith("/review/messages")
+    assert query(lambda: review.unread_reminder_count(user("reviewer01"))) == 0
+    assert query(lambda: review.unread_reminder_count(user("reviewer02"))) >= 1  # 人社's stays unread
+    page = client.get("/review/messages").get_data(as_text=True)
+    assert "公安提醒：办件即将到期" in page and "条未读" not in page and '<span class="tag">未读</span>' not in page
+
+
+def test_the_citizen_rates_each_visit_on_the_case_page(client, query):
+    from services import visits
+
+    case_id = make_case(query)
+
+    def two_visits():
+        case = db.session.get(Application, case_id)
+        visits.record_visit(case, user("reviewer01"), "original_check")
+        visits.record_visit(case, user("reviewer01"), "pickup", "证件需当面签收")
+        db.session.commit()
+    query(two_visits)
+    login(client, "13800000002")
+    page = client.get(f"/cases/{case_id}").get_data(as_text=True)
+    for n in (1, 2):
+        assert f'action="/cases/{case_id}/visits/{n}/rate"' in page and f'name="v{n}-score"' in page
+    token = re.search(r'name="v1-csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    missing = client.post(f"/cases/{case_id}/visits/1/rate", data={"v1-csrf_token": token})
+    assert missing.status_code == 422 and 'id="v1-score-error"' in missing.get_data(as_text=True)
+    assert query(lambda: db.session.scalar(select(func.count()).select_from(Rating)
+                                           .where(Rating.application_id == case_id))) == 0
+    bad = client.post(f"/cases/{case_id}/visits/2/rate",
+                      data={"v2-csrf_token": token, "v2-score": "2", "v2-comment": "让我跑了两次"})
+    assert bad.status_code == 302
+    rated = query(lambda: [(r.visit_no, r.score, db.session.scalar(select(func.count()).select_from(FollowUpTicket)
+                                                                  .where(FollowUpTicket.rating_id == r.id)))
+                           for r in db.session.scalars(select(Rating).where(Rating.application_id == case_id))])
+    assert rated == [(2, 2, 1)]
+    page = client.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert "让我跑了两次" in page and 'name="v2-score"' not in page and 'name="v1-score"' in page
+    again = client.post(f"/cases/{case_id}/visits/2/rate", data={"v2-csrf_token": token, "v2-score": "5"},
+                        follow_redirects=True)
+    assert "每次只能评价一次" in again.get_data(as_text=True)
+    assert client.post(f"/cases/{case_id}/visits/9/rate",
+                       data={"v9-csrf_token": token, "v9-score": "5"}).status_code == 404
+    stranger = client.application.test_client()
+    login(stranger, "13800000001")
+    assert stranger.post(f"/cases/{case_id}/visits/1/rate",
+                         data={"v1-csrf_token": csrf_token(stranger, "/cases"), "v1-score": "5"}).status_code == 404
+
+
+def test_each_notice_has_an_html_summary_next_to_its_pdf(client, query):
+    case_id, req_id = correction_of_the_photo(client, query)
+    number = query(lambda: db.session.scalar(select(Notice.number).where(Notice.application_id == case_id,
+                                                                         Notice.kind == "correction")))
+    notice_id = query(lambda: db.session.scalar(select(Notice.id).where(Notice.number == number)))
+    citizen = client.application.test_client()
+    login(citizen, "13800000002")
+    html = citizen.get(f"/cases/{case_id}").get_data(as_text=True)
+    summary = re.search(rf'<div class="notice-summary" id="notice-{notice_id}">(.*?)</div>', html, re.S).group(1)
+    assert number in summary and "需要一次补正的内容：证件照数码回执：背景不是白色" in summary
+    assert f'data-read-target="#notice-{notice_id}"' in html
+    assert f'href="/cases/{case_id}/notices/{notice_id}"' in html

@@ -101,3 +101,72 @@ def test_another_citizen_cannot_touch_the_bundle_draft(parent):
         svc.load_parent(stranger, draft.id)
     with pytest.raises(NotFound):
         svc.submit_bundle(stranger, draft.id, draft.submit_token)
+
+
+def submitted_bundle(owner):
+    bundle = db.session.scalar(select(Bundle).where(Bundle.code == "B001"))
+    draft = svc.start_bundle_draft(actor=owner, applicant=owner.citizen, bundle=bundle)
+    answer_everything(owner, draft)
+    return svc.submit_bundle(owner, draft.id, draft.submit_token)
+
+
+def events_of(app, action):
+    from portal.models import Event
+
+    return list(db.session.scalars(select(Event).where(Event.application_id == app.id, Event.action == action)))
+
+
+def test_withdrawing_a_bundle_withdraws_every_open_child_and_keeps_the_decided(app_ctx):
+    from services import applications, workflow
+
+    owner = db.session.scalar(select(User).where(User.phone == "13800000002"))
+    parent = submitted_bundle(owner)
+    decided, *open_children = parent.children
+    assert open_children
+    workflow.perform(None, decided.id, "approve_instantly", decided.version)
+    decided_status = decided.status
+    assert decided_status not in workflow.TRANSITIONS["withdraw"].sources
+    applications.withdraw_application(owner, parent.id, "不办了")
+    assert parent.status == "withdrawn"
+    assert all(c.status == "withdrawn" for c in open_children)
+    assert decided.status == decided_status
+    assert workflow.kept_children(parent) == [decided]
+    [parent_event] = events_of(parent, "withdrawn")
+    assert parent_event.details["children_kept"] == {decided.number: decided_status}
+    assert sorted(parent_event.details["children_withdrawn"]) == sorted(c.number for c in open_children)
+    for child in open_children:
+        [event] = events_of(child, "withdrawn")
+        assert event.details["parent"] == parent.number and event.details["reason"] == "不办了"
+    assert events_of(decided, "withdrawn") == []
+
+
+def test_a_child_decided_during_the_withdrawal_goes_on_and_a_stale_one_stops_it(app_ctx):
+    from sqlalchemy import update
+
+    from services import applications
+    from services.errors import Conflict
+
+    owner = db.session.scalar(select(User).where(User.phone == "13800000002"))
+    parent = submitted_bundle(owner)
+    raced, *others = parent.children
+    # the department decides one child behind this session's back: it is kept, the rest withdrawn
+    db.session.execute(update(Application).where(Application.id == raced.id)
+                       .values(status="approved", version=Application.version + 1)
+                       .execution_options(synchronize_session=False))
+    applications.withdraw_application(owner, parent.id)
+    assert parent.status == "withdrawn" and raced.status == "approved"
+    assert all(c.status == "withdrawn" for c in others)
+
+    elder = db.session.scalar(select(User).where(User.phone == "13800000003"))
+    second = submitted_bundle(elder)
+    first_child = second.children[0]
+    # a child changed but still open: the whole withdrawal is refused, nothing is half-done
+    db.session.execute(update(Application).where(Application.id == first_child.id)
+                       .values(version=Application.version + 1).execution_options(synchronize_session=False))
+    savepoint = db.session.begin_nested()
+    with pytest.raises(Conflict):
+        applications.withdraw_application(elder, second.id)
+    savepoint.rollback()
+    db.session.expire_all()
+    assert db.session.get(Application, second.id).status == "submitted"
+    assert all(c.status == "submitted" for c in db.session.get(Application, second.id).children)

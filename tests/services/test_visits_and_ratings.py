@@ -96,3 +96,43 @@ def test_a_bad_rating_opens_a_ticket_due_in_15_working_days_and_follows_its_flow
     with pytest.raises(Conflict):
         ratings.advance_ticket(admin, ticket.id, "rectifying", "x")
     assert ticket.id in [t.id for t in ratings.list_tickets(admin)]
+
+
+def two_visits(permit):
+    visits.record_visit(permit, user("reviewer01"), "original_check")
+    visits.record_visit(permit, user("reviewer01"), "pickup", "证件需当面签收")
+
+
+def test_each_visit_is_rated_once_apart_from_the_online_rating(permit):
+    citizen = user("13800000002")
+    two_visits(permit)
+    assert [(v.number, r) for v, r in ratings.visits_to_rate(permit.id)] == [(1, None), (2, None)]
+    # a visit may be rated while the case is still open; the online rating waits for 办结
+    first = ratings.rate_case(citizen, permit.id, score="5", indicators={}, tags=[], comment="窗口很耐心",
+                              visit_no=1)
+    assert first.visit_no == 1 and first.score == 5 and first.indicators == {}
+    assert ratings.rating_of(permit.id) is None and ratings.rating_of(permit.id, 1).id == first.id
+    with pytest.raises(Conflict):
+        ratings.rate_case(citizen, permit.id, score="4", indicators={}, tags=[], visit_no=1)
+    with pytest.raises(Conflict):
+        ratings.rate_case(citizen, permit.id, score="4", indicators={}, tags=[])
+    with pytest.raises(NotFound):
+        ratings.rate_case(citizen, permit.id, score="4", indicators={}, tags=[], visit_no=3)
+    with pytest.raises(ValidationError) as err:
+        ratings.rate_case(citizen, permit.id, score="9", indicators={}, tags=[], visit_no=2)
+    assert "score" in err.value.errors and ratings.rating_of(permit.id, 2) is None
+    with pytest.raises(NotFound):  # another citizen's case
+        ratings.rate_case(user("13800000001"), permit.id, score="5", indicators={}, tags=[], visit_no=2)
+    assert [(v.number, r and r.id) for v, r in ratings.visits_to_rate(permit.id)] == [(1, first.id), (2, None)]
+
+
+def test_a_bad_visit_rating_opens_a_follow_up_ticket_like_the_online_one(permit):
+    two_visits(permit)
+    bad = ratings.rate_case(user("13800000002"), permit.id, score="1", indicators={}, tags=[],
+                            comment="让我跑了两次", visit_no=2)
+    ticket = db.session.scalar(select(FollowUpTicket).where(FollowUpTicket.rating_id == bad.id))
+    assert ticket is not None and ticket.status == "verifying"
+    assert ticket.department_id == permit.department_id
+    assert ticket.due_date == workdays.add_working_days(date.today(), ratings.TICKET_WORKING_DAYS)
+    good = ratings.rate_case(user("13800000002"), permit.id, score="4", indicators={}, tags=[], visit_no=1)
+    assert db.session.scalar(select(FollowUpTicket).where(FollowUpTicket.rating_id == good.id)) is None

@@ -514,3 +514,20 @@ def test_an_issued_notice_cannot_be_changed_through_the_models(permit, reviewer)
     with pytest.raises(ValueError):
         db.session.flush()
     db.session.rollback()
+
+
+def test_each_notice_has_a_plain_summary_of_what_it_says(permit, reviewer, deferred):
+    workflow.perform(reviewer, permit.id, "accept", permit.version)
+    workflow.perform(reviewer, permit.id, "start_review", permit.version)
+    workflow.perform(reviewer, permit.id, "deny", permit.version, reasons="居住满半年的证明不足")
+    acceptance, denial = notices_of(permit, "acceptance")[0], notices_of(permit, "denial")[0]
+    summary = notices.summaries(permit.id)
+    assert summary[acceptance.id] == [f"承诺办结日：{permit.due_date.isoformat()}"]
+    assert summary[denial.id] == ["不予许可的理由：居住满半年的证明不足"]
+    assert "居住满半年的证明不足" in pdf_text(denial)  # the summary says what the PDF says
+    deadline = date.today()
+    workflow.perform(user("reviewer02"), deferred.id, "accept_pending_materials", deferred.version,
+                     supply_deadline=deadline)
+    [notice] = notices_of(deferred, "deferred_acceptance")
+    lines = notices.summaries(deferred.id)[notice.id]
+    assert f"请在 {deadline.isoformat()} 前补交：解除或终止劳动关系证明" in lines

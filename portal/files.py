@@ -1,0 +1,64 @@
+"""Serving stored files (UPLOAD_DIR, never static/): one response for every download route —
+the library's documents, case materials, notices, e-licences, a material type's blank form."""
+
+from __future__ import annotations
+
+import logging
+import unicodedata
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+from flask import Response, abort, current_app
+
+from services import storage
+
+log = logging.getLogger(__name__)
+# what the browser may do with a served file: show it, nothing else
+FILE_CSP = "default-src 'none'; img-src 'self'; object-src 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+
+def _chunks(path: Path, size: int = 64 * 1024) -> Iterator[bytes]:
+    """The file's bytes, opened only when the server starts sending (and always closed)."""
+    with path.open("rb") as fh:
+        while chunk := fh.read(size):
+            yield chunk
+
+
+def _content_disposition(response: Response, name: str, *, as_attachment: bool) -> None:
+    """inline / attachment with the name in ASCII and, when needed, RFC 5987 ``filename*``."""
+    kind = "attachment" if as_attachment else "inline"
+    try:
+        name.encode("ascii")
+    except UnicodeEncodeError:
+        simple = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+        response.headers.set("Content-Disposition", kind, filename=simple or "document",
+                             **{"filename*": "UTF-8''" + quote(name, safe="!#$&+^`|~")})
+    else:
+        response.headers.set("Content-Disposition", kind, filename=name)
+
+
+def send_stored(key: str | None, *, content_type: str, name: str, as_attachment: bool,
+                cache_control: str = "private, no-store") -> Response:
+    """Stream the stored file ``key`` with its type, its name, no sniffing and a CSP that lets
+    the browser only show it; 404 (and a log line) when the file is missing."""
+    path = storage.path_for(current_app.config["UPLOAD_DIR"], key) if key else None
+    if path is None or not path.is_file():
+        log.error("no stored file at %s", key)
+        abort(404)
+    response = Response(_chunks(path), mimetype=content_type, direct_passthrough=True)
+    response.headers["Content-Length"] = str(path.stat().st_size)
+    _content_disposition(response, name, as_attachment=as_attachment)
+    response.headers["Cache-Control"] = cache_control
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = FILE_CSP
+    response.headers["Vary"] = "Cookie"
+    return response
+
+
+def notice_response(notice) -> Response:
+    """A notice's PDF exactly as issued, shown in the browser."""
+    from services.notices import download_name
+
+    return send_stored(notice.storage_key, content_type="application/pdf", name=download_name(notice),
+                       as_attachment=False)
