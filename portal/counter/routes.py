@@ -6,9 +6,7 @@ only ever POSTed."""
 
 from __future__ import annotations
 
-import io
-
-from flask import abort, flash, redirect, render_template, request, send_file, session, url_for
+from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -17,6 +15,7 @@ from forms.review import ACTION_FORMS
 from portal.apply.routes import take_upload
 from portal.counter import bp
 from portal.extensions import db
+from portal.files import notice_response
 from services import applications, counter, notices, workflow
 from services.errors import Conflict, ValidationError
 
@@ -298,6 +297,4 @@ def correction(case_id: int):
 
 @bp.route("/cases/<int:case_id>/notices/<int:notice_id>")
 def notice(case_id: int, notice_id: int):
-    item = counter.case_notice(current_user, case_id, notice_id)
-    return send_file(io.BytesIO(notices.notice_file(item).read_bytes()), mimetype="application/pdf",
-                     as_attachment=False, download_name=notices.download_name(item), max_age=0)
+    return notice_response(counter.case_notice(current_user, case_id, notice_id))
