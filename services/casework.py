@@ -11,7 +11,15 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import Application, ApplicationMaterial, Document, ELicence, SatisfiedBy, User
+from portal.models import (
+    Application,
+    ApplicationMaterial,
+    Document,
+    ELicence,
+    Role,
+    SatisfiedBy,
+    User,
+)
 from services import applications, notices, reuse, workflow
 from services.errors import Conflict, NotFound
 
@@ -33,7 +41,14 @@ class FieldChoice:
 
 
 def own_case(actor: User, application_id: int) -> Application:
-    app = applications.get_own_application(actor, application_id)
+    """The applicant's (or agent's) case; at a counter, a case of the citizen being served, who
+    brought the corrections in person (anything else: 403 and logged)."""
+    if actor.role == Role.counter:
+        from services import counter
+
+        app = counter.check_serving(actor, application_id)
+    else:
+        app = applications.get_own_application(actor, application_id)
     if app.status == "draft":
         raise NotFound(str(_l("办件不存在")))
     return app

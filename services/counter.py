@@ -20,6 +20,7 @@ from portal.extensions import db
 from portal.models import (
     Application,
     ApplicationMaterial,
+    Appointment,
     Channel,
     Citizen,
     CounterContext,
@@ -30,6 +31,7 @@ from portal.models import (
     Notice,
     Role,
     ServiceItem,
+    Ticket,
     User,
     Visit,
 )
@@ -87,8 +89,20 @@ def begin_context(staff: User, citizen: Citizen, *, agent: Citizen | None = None
 
 
 def end_context(staff: User) -> int:
-    """办理下一位: close the clerk's open context(s). Returns how many were closed."""
+    """办理下一位: close the clerk's open context(s). Returns how many were closed. The booking
+    the citizen came for is done (预约已办结), and so is their queue ticket if still open."""
     _require_counter(staff)
+    open_ = db.session.execute(select(CounterContext.appointment_id, CounterContext.ticket_id).where(
+        CounterContext.staff_id == staff.id, CounterContext.ended_at.is_(None))).all()
+    appointment_ids = [a for a, _t in open_ if a is not None]
+    ticket_ids = [t for _a, t in open_ if t is not None]
+    if appointment_ids:
+        db.session.execute(update(Appointment).where(Appointment.id.in_(appointment_ids),
+                                                     Appointment.status == "arrived")
+                           .values(status="done").execution_options(synchronize_session=False))
+    if ticket_ids:
+        db.session.execute(update(Ticket).where(Ticket.id.in_(ticket_ids), Ticket.status.in_(("called", "serving")))
+                           .values(status="done", finished_at=utcnow()).execution_options(synchronize_session=False))
     closed = db.session.execute(
         update(CounterContext).where(CounterContext.staff_id == staff.id, CounterContext.ended_at.is_(None))
         .values(ended_at=utcnow()).execution_options(synchronize_session=False)).rowcount
@@ -425,6 +439,16 @@ def check_original(staff: User, application_id: int, material_id: int, visit_rea
     material = workflow.set_material_verdict(staff, app.id, material_id, "original_checked")
     _count_visit(staff, app, "original_check", visit_reason)
     return material
+
+
+def resubmit_correction(staff: User, application_id: int, version: int, *, answers: dict[str, Any],
+                        documents: dict[int, int]) -> Application:
+    """The walk-in brings the corrected items: only those the 一次性告知 listed change, exactly
+    as online; the contact counts as one visit on the case."""
+    app = check_serving(staff, application_id)
+    app = workflow.perform(staff, app.id, "resubmit", version, answers=answers, documents=documents)
+    _count_visit(staff, app, "intake")
+    return app
 
 
 COUNTER_ACTIONS = ("accept", "approve_instantly", "not_accept", "request_correction", "complete")

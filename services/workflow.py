@@ -89,7 +89,7 @@ STAFF = ("reviewer", "counter")
 TRANSITIONS: dict[str, Transition] = {
     # 预审 → 受理 / 补正 / 不予受理
     "request_correction": _t(["submitted"], "correction_required", STAFF, ["correction"], _l("一次性告知补正")),
-    "resubmit": _t(["correction_required"], "submitted", ["citizen"], [], _l("补正后重新提交")),
+    "resubmit": _t(["correction_required"], "submitted", ["citizen", "counter"], [], _l("补正后重新提交")),
     "accept": _t(["submitted"], "accepted", STAFF, ["acceptance"], _l("受理")),
     "accept_pending_materials": _t(["submitted"], "accepted_pending_materials", STAFF,
                                    ["deferred_acceptance"], _l("容缺受理")),

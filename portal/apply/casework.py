@@ -3,8 +3,13 @@ and the e-licence of one's case, and rating it (好差评)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from forms.review import RatingForm
@@ -37,11 +42,15 @@ def _chosen_documents(prefix_ids: list[int]) -> dict[int, int]:
     return chosen
 
 
-def _citizen_action(case_id: int, action: str, done: str, **params):
+def _citizen_action(case_id: int, action: str, done: str, *, case_endpoint: str = "apply.case",
+                    perform=None, **params):
     """Take the citizen's workflow action from a page: (redirect to the case, {}) when taken or
     refused by a conflict (flashed), or (None, the field errors) to show the page again."""
     try:
-        workflow.perform(current_user, case_id, action, _version(), **params)
+        if perform is None:
+            workflow.perform(current_user, case_id, action, _version(), **params)
+        else:
+            perform(current_user, case_id, _version(), **params)
     except ValidationError as exc:
         db.session.rollback()
         return None, exc.errors
@@ -51,40 +60,65 @@ def _citizen_action(case_id: int, action: str, done: str, **params):
     else:
         db.session.commit()
         flash(done, "success")
-    return redirect(url_for("apply.case", case_id=case_id)), {}
+    return redirect(url_for(case_endpoint, case_id=case_id)), {}
 
 
-def _correction_page(app, fields, materials, errors: dict[str, str], values: dict | None = None):
+@dataclass(frozen=True)
+class CorrectionSide:
+    """Who brings the corrections: the citizen online, or a counter clerk for the walk-in."""
+
+    page: str = "apply.correction"
+    upload: str = "apply.correction_upload"
+    case: str = "apply.case"
+    done: Any = _l("补正已提交，部门将尽快受理")
+    perform: Callable | None = None  # (actor, case id, version, **params); None: the workflow's
+
+
+ONLINE = CorrectionSide()
+
+
+def _correction_page(side: CorrectionSide, app, fields, materials, errors: dict[str, str],
+                     values: dict | None = None):
     values = values if values is not None else {f.question["key"]: f.value for f in fields}
     return render_template("apply/correction.html", app=app, fields=fields, materials=materials,
-                           values=values, errors=errors), (422 if errors else 200)
+                           values=values, errors=errors, side=side), (422 if errors else 200)
 
 
-@bp.route("/cases/<int:case_id>/correction", methods=["GET", "POST"])
-def correction(case_id: int):
+def correction_flow(case_id: int, side: CorrectionSide = ONLINE):
+    """Change only the items the correction notice listed, then resubmit (GET shows, POST sends)."""
     app, fields, materials = casework.correction_page(current_user, case_id)
     if request.method == "GET":
-        return _correction_page(app, fields, materials, {})
+        return _correction_page(side, app, fields, materials, {})
     answers = {f.question["key"]: (request.form.getlist(f"q_{f.question['key']}")
                                    if f.question.get("type") == "multiselect"
                                    else request.form.get(f"q_{f.question['key']}", ""))
                for f in fields}
-    done, errors = _citizen_action(case_id, "resubmit", _("补正已提交，部门将尽快受理"), answers=answers,
+    done, errors = _citizen_action(case_id, "resubmit", str(side.done), case_endpoint=side.case,
+                                   perform=side.perform, answers=answers,
                                    documents=_chosen_documents([m.material.requirement_id for m in materials]))
-    return done or _correction_page(app, fields, materials, errors, answers)
+    return done or _correction_page(side, app, fields, materials, errors, answers)
 
 
-@bp.route("/cases/<int:case_id>/correction/materials/<int:requirement_id>/upload", methods=["POST"])
-def correction_upload(case_id: int, requirement_id: int):
+def correction_upload_flow(case_id: int, requirement_id: int, side: CorrectionSide = ONLINE):
     """A new file for one material the correction notice listed; it is preselected, and the
-    citizen still submits the correction as a whole."""
+    correction is still submitted as a whole."""
     errors = take_upload(f"u{requirement_id}",
                          lambda **upload: casework.upload_for_correction(current_user, case_id, requirement_id,
                                                                           **upload),
                          _("已上传，并选为补正材料。请核对后提交补正"))
     if not errors:
-        return redirect(url_for("apply.correction", case_id=case_id) + f"#m_{requirement_id}")
-    return _correction_page(*casework.correction_page(current_user, case_id), errors)
+        return redirect(url_for(side.page, case_id=case_id) + f"#m_{requirement_id}")
+    return _correction_page(side, *casework.correction_page(current_user, case_id), errors)
+
+
+@bp.route("/cases/<int:case_id>/correction", methods=["GET", "POST"])
+def correction(case_id: int):
+    return correction_flow(case_id)
+
+
+@bp.route("/cases/<int:case_id>/correction/materials/<int:requirement_id>/upload", methods=["POST"])
+def correction_upload(case_id: int, requirement_id: int):
+    return correction_upload_flow(case_id, requirement_id)
 
 
 @bp.route("/cases/<int:case_id>/supply", methods=["GET", "POST"])

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from forms.counter import AgentForm, LookupForm, PickupForm, RegisterForm
 from forms.review import ACTION_FORMS
+from portal.apply.casework import CorrectionSide, correction_flow, correction_upload_flow
 from portal.apply.routes import take_upload
 from portal.counter import bp
 from portal.extensions import db
@@ -298,3 +300,19 @@ def correction(case_id: int):
 @bp.route("/cases/<int:case_id>/notices/<int:notice_id>")
 def notice(case_id: int, notice_id: int):
     return notice_response(counter.case_notice(current_user, case_id, notice_id))
+
+
+COUNTER_SIDE = CorrectionSide(page="counter.resubmit", upload="counter.resubmit_upload", case="counter.case",
+                              done=_l("补正材料已收取并重新提交，部门将继续预审"),
+                              perform=counter.resubmit_correction)
+
+
+@bp.route("/cases/<int:case_id>/resubmit", methods=["GET", "POST"])
+def resubmit(case_id: int):
+    """The walk-in brings the corrected items: the same locked correction page as online."""
+    return correction_flow(case_id, COUNTER_SIDE)
+
+
+@bp.route("/cases/<int:case_id>/resubmit/materials/<int:requirement_id>/upload", methods=["POST"])
+def resubmit_upload(case_id: int, requirement_id: int):
+    return correction_upload_flow(case_id, requirement_id, COUNTER_SIDE)

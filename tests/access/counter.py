@@ -78,11 +78,22 @@ def _notice_path() -> str:
     return f"/counter/cases/{case.id}/notices/{notice.id}"
 
 
+def _resubmit_path() -> str:
+    """A case of the served walk-in waiting for one corrected scan."""
+    case = _case()
+    scan = next(m for m in case.materials if m.document_id)
+    counter.decide(user("counter01"), case.id, "request_correction", case.version, fields={},
+                   materials={scan.requirement_id: "复印不清"})
+    db.session.commit()
+    return f"/counter/cases/{case.id}/resubmit"
+
+
 GET = {
     "counter.workstation": (_workstation, COUNTER_ONLY),
     "counter.intake": (_intake, COUNTER_ONLY),
     "counter.case": (_case_path, COUNTER_ONLY),
     "counter.notice": (_notice_path, COUNTER_ONLY),
+    "counter.resubmit": (_resubmit_path, COUNTER_ONLY),
 }
 POST_ONLY: dict = {
     "counter.lookup": "/counter/lookup",
@@ -98,4 +109,5 @@ POST_ONLY: dict = {
     "counter.original_checked": "/counter/cases/1/materials/1/original",
     "counter.act": "/counter/cases/1/actions/accept",
     "counter.correction": "/counter/cases/1/correction",
+    "counter.resubmit_upload": "/counter/cases/1/resubmit/materials/1/upload",
 }

@@ -15,9 +15,10 @@ from sqlalchemy import func, select
 from portal.extensions import db
 from portal.models import Application, Citizen, CounterContext, Event, Notice
 from seeds.factories import make_id_number, make_png
+from services import workflow
 from services.identity import mask_id_number, mask_name, mask_phone
 from tests.conftest import csrf_token, login
-from tests.workflow_cases import RESIDENCE_PERMIT, UNEMPLOYMENT, item_named, submit_case
+from tests.workflow_cases import RESIDENCE_PERMIT, UNEMPLOYMENT, item_named, submit_case, user
 
 FIRST = {"name": "钱多多", "id_number": make_id_number(date(1979, 5, 6), random.Random(41), area="310105"),
          "phone": "13912345671", "address": "南京西路八十八号"}
@@ -201,3 +202,45 @@ def test_found_citizen_is_masked_until_revealed_and_the_agent_needs_an_authorisa
     assert case[0] != "draft" and case[1] and case[2] is not None and case[3] == "王秀兰"
     assert query(lambda: db.session.scalar(select(func.count()).select_from(Notice).where(
         Notice.application_id == draft_id))) == 0
+
+
+def test_corrections_brought_to_the_counter_change_only_the_listed_items(client, query):
+    """A case submitted online, 一次性告知 by the department; the citizen brings a new photo to a
+    counter: the clerk sees the same locked correction page, scans it and resubmits."""
+    def make():
+        case = submit_case("13800000001", RESIDENCE_PERMIT, {"basis": "work", "agent": "no"})
+        photo = next(m for m in case.materials if m.document_id)
+        workflow.perform(user("reviewer01"), case.id, "request_correction", case.version, fields={},
+                         materials={photo.requirement_id: "背景不是白色"})
+        db.session.commit()
+        return case.id, photo.requirement_id, photo.document_id
+
+    case_id, req_id, old_doc = query(make)
+    login(client, "counter01")
+    desk = Desk(client)
+    assert desk.get(f"/counter/cases/{case_id}/resubmit").status_code == 403  # nobody served
+    assert desk.post("/counter/lookup", {"lookup-query": "13800000001"}).status_code == 302
+    case_page = desk.get(f"/counter/cases/{case_id}").get_data(as_text=True)
+    assert f"/counter/cases/{case_id}/resubmit" in case_page
+    page = desk.get(f"/counter/cases/{case_id}/resubmit")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "背景不是白色" in html
+    form_page = f"/counter/cases/{case_id}/resubmit"
+    bad = desk.client.post(f"{form_page}/materials/{req_id}/upload",
+                           data={"csrf_token": csrf_token(client, form_page),
+                                 "file": (io.BytesIO(b"not an image"), "photo.png")},
+                           content_type="multipart/form-data")
+    assert bad.status_code == 422
+    uploaded = desk.client.post(f"{form_page}/materials/{req_id}/upload",
+                                data={"csrf_token": csrf_token(client, form_page),
+                                      "file": (io.BytesIO(make_png(colour=(255, 255, 255))), "photo.png")},
+                                content_type="multipart/form-data")
+    assert uploaded.status_code == 302, uploaded.get_data(as_text=True)[:2000]
+    html = desk.get(form_page).get_data(as_text=True)
+    chosen = re.search(rf'name="m_{req_id}"[^>]*value="(doc:\d+)"[^>]*checked', html).group(1)
+    assert chosen != f"doc:{old_doc}"
+    version = re.search(r'name="version" value="(\d+)"', html).group(1)
+    done = desk.post(form_page, {"version": version, f"m_{req_id}": chosen}, page=form_page)
+    assert done.status_code == 302 and done.headers["Location"].endswith(f"/counter/cases/{case_id}")
+    case = query(lambda: db.session.get(Application, case_id))
+    assert case.status == "submitted" and case.visit_count == 1

@@ -23,7 +23,7 @@ from portal.models import (
     User,
 )
 from seeds.factories import make_faker, make_person
-from services import accounts, appointments, jobs, workflow
+from services import accounts, appointments, counter, jobs, workflow
 from services.errors import Conflict, NotFound, ValidationError
 from tests.workflow_cases import RESIDENCE_PERMIT, UNEMPLOYMENT, item_named, submit_case, user
 
@@ -285,6 +285,8 @@ def test_receiving_begins_the_counter_context(app_ctx):
         appointments.receive_appointment(clerk, booked.id)
     assert db.session.scalar(select(func.count()).select_from(CounterContext).where(
         CounterContext.staff_id == clerk.id, CounterContext.ended_at.is_(None))) == 1
+    counter.end_context(clerk)  # 办理下一位: the booking has been dealt with
+    assert db.session.get(Appointment, booked.id).status == "done"
 
 
 def test_another_halls_clerk_cannot_see_or_receive(app_ctx):

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from portal.extensions import db
 from portal.models import (
     Application,
+    ApplicationMaterial,
     Citizen,
     DataUseLog,
     Document,
@@ -23,7 +24,7 @@ from portal.models import (
     Visit,
 )
 from seeds.factories import make_id_number, make_png
-from services import accounts, applications, counter, workflow
+from services import accounts, applications, casework, counter, workflow
 from services.errors import Conflict, NotAuthorized, NotFound, ValidationError
 from tests.access.counter import counter_intake
 from tests.conftest import DEMO_PASSWORD
@@ -267,3 +268,31 @@ def test_a_ready_result_is_handed_over_at_the_counter(clerk):
     kinds = [(v.kind, v.beyond_guide) for v in db.session.scalars(
         select(Visit).where(Visit.application_id == app.id).order_by(Visit.number))]
     assert kinds == [("intake", True), ("pickup", True)]
+
+
+def test_the_walk_in_brings_the_corrections_back_to_a_counter(clerk):
+    """一次性告知 at the counter; at the next contact the clerk changes only the listed items
+    (a new scan for the material), resubmits, and that contact is the case's second visit."""
+    citizen = walk_in(clerk)
+    app = fill_in(clerk, RESIDENCE_PERMIT, {"basis": "work", "agent": "no"})
+    app = counter.submit_intake(clerk, app.id, app.submit_token)
+    photo = next(m for m in app.materials if m.document_id)
+    old_doc = photo.document_id
+    counter.decide(clerk, app.id, "request_correction", app.version,
+                   fields={}, materials={photo.requirement_id: "背景不是白色"})
+    counter.end_context(clerk)
+    with pytest.raises(NotAuthorized):  # not serving the applicant any more
+        counter.resubmit_correction(clerk, app.id, app.version, answers={}, documents={})
+    counter.lookup_citizen(clerk, citizen.id_number)
+    other_material = next(m for m in app.materials if m.requirement_id != photo.requirement_id)
+    with pytest.raises(ValidationError):  # everything the notice did not list stays locked
+        counter.resubmit_correction(clerk, app.id, app.version, answers={},
+                                    documents={other_material.requirement_id: old_doc})
+    assert app.status == "correction_required"
+    doc = casework.upload_for_correction(clerk, app.id, photo.requirement_id, data=make_png(colour=(250, 250, 250)),
+                                         filename="photo.png", issued_on=date.today(), own_expiry=None)
+    assert doc.owner_id == citizen.id and doc.source == "counter"
+    counter.resubmit_correction(clerk, app.id, app.version, answers={}, documents={photo.requirement_id: doc.id})
+    assert app.status == "submitted"
+    assert db.session.get(ApplicationMaterial, photo.id).document_id == doc.id
+    assert app.visit_count == 2

@@ -24,7 +24,7 @@ from portal.models import (
     User,
 )
 from portal.models.base import utcnow
-from services import accounts, queue
+from services import accounts, counter, queue
 from services.errors import Conflict, NotFound, ValidationError
 from tests.workflow_cases import RESIDENCE_PERMIT, submit_case, user
 
@@ -201,6 +201,10 @@ def test_start_serving_begins_the_counter_context_for_the_appointment(app_ctx):
     queue.call_next(clerk, day=DAY)
     ticket, citizen = queue.start_serving(clerk, plain.id)
     assert citizen is None and ticket.status == "serving"
+    counter.begin_context(clerk, user("13800000002").citizen, ticket_id=plain.id)
+    counter.end_context(clerk)  # 办理下一位 finishes the ticket being served
+    db.session.refresh(plain)
+    assert plain.status == "done" and plain.finished_at is not None
     # another clerk cannot act on this window's ticket
     with pytest.raises((NotFound, Conflict)):
         queue.finish(second_clerk(), plain.id)
