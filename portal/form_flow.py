@@ -47,3 +47,26 @@ def form_status(form) -> int:
         return 409
     has_errors = form.has_errors if hasattr(form, "has_errors") else bool(form.errors or form.form_errors)
     return 422 if has_errors else 200
+
+
+def act_on_case(form, call: Callable[[], Any], *, back: str, show_again: Callable[[], Any], done: str,
+                anchor: str = "") -> Any:
+    """A workflow action taken from a case page with its small form: refusals about the form's
+    fields show the page again with them (``show_again``); any other refusal or a conflict is
+    flashed and the case page reloaded; success commits, flashes ``done`` and goes back."""
+    try:
+        call()
+    except ValidationError as exc:
+        db.session.rollback()
+        if set(exc.errors) & set(form._fields):
+            form.apply_errors(exc)
+            return show_again()
+        flash(exc.message, "error")
+        return redirect(back)
+    except Conflict as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(back)
+    db.session.commit()
+    flash(done, "success")
+    return redirect(back + anchor)

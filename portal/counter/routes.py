@@ -18,6 +18,7 @@ from portal.apply.routes import take_upload
 from portal.counter import bp
 from portal.extensions import db
 from portal.files import notice_response
+from portal.form_flow import act_on_case, save_form
 from services import applications, counter, notices, workflow
 from services.errors import Conflict, ValidationError
 
@@ -67,17 +68,11 @@ def lookup():
 @bp.route("/register", methods=["POST"])
 def register():
     form = RegisterForm(prefix="register")
-    if form.validate():
-        try:
-            counter.register_walk_in(current_user, name=form.name.data, id_number=form.id_number.data,
-                                     phone=form.phone.data, address=form.address.data or "")
-        except ValidationError as exc:
-            db.session.rollback()
-            form.apply_errors(exc)
-        else:
-            db.session.commit()
-            flash(_("已登记，开始接待"), "success")
-            return redirect(url_for("counter.workstation"))
+    if form.validate() and (done := save_form(
+            form, lambda: counter.register_walk_in(current_user, name=form.name.data, id_number=form.id_number.data,
+                                                   phone=form.phone.data, address=form.address.data or ""),
+            done=_("已登记，开始接待"), to=url_for("counter.workstation"))):
+        return done
     return _workstation(register=form, status=422)
 
 
@@ -93,17 +88,11 @@ def reveal():
 @bp.route("/agent", methods=["POST"])
 def agent():
     form = AgentForm(prefix="agent")
-    if form.validate():
-        try:
-            counter.record_agent(current_user, name=form.name.data, id_number=form.id_number.data,
-                                 phone=form.phone.data)
-        except ValidationError as exc:
-            db.session.rollback()
-            form.apply_errors(exc)
-        else:
-            db.session.commit()
-            flash(_("已登记代理人，本次受理的办件须提交授权委托书"), "success")
-            return redirect(url_for("counter.workstation"))
+    if form.validate() and (done := save_form(
+            form, lambda: counter.record_agent(current_user, name=form.name.data, id_number=form.id_number.data,
+                                               phone=form.phone.data),
+            done=_("已登记代理人，本次受理的办件须提交授权委托书"), to=url_for("counter.workstation"))):
+        return done
     return _workstation(agent=form, status=422)
 
 
@@ -253,23 +242,11 @@ def act(case_id: int, action: str):
     form = (PickupForm if action == "complete" else ACTION_FORMS[action])(prefix=action)
     if not form.validate():
         return _case_page(case_id, forms={action: form}, status=422)
-    try:
-        counter.decide(current_user, case_id, action, _version(),
-                       **{name: f.data for name, f in form._fields.items()})
-    except ValidationError as exc:
-        db.session.rollback()
-        if set(exc.errors) & set(form._fields):
-            form.apply_errors(exc)
-            return _case_page(case_id, forms={action: form}, status=422)
-        flash(exc.message, "error")
-        return redirect(url_for("counter.case", case_id=case_id))
-    except Conflict as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-        return redirect(url_for("counter.case", case_id=case_id))
-    db.session.commit()
-    flash(_("已完成：%(action)s", action=workflow.TRANSITIONS[action].label), "success")
-    return redirect(url_for("counter.case", case_id=case_id) + "#notices")
+    params = {name: f.data for name, f in form._fields.items()}
+    return act_on_case(form, lambda: counter.decide(current_user, case_id, action, _version(), **params),
+                       back=url_for("counter.case", case_id=case_id),
+                       show_again=lambda: _case_page(case_id, forms={action: form}, status=422),
+                       done=_("已完成：%(action)s", action=workflow.TRANSITIONS[action].label), anchor="#notices")
 
 
 @bp.route("/cases/<int:case_id>/correction", methods=["POST"])

@@ -10,7 +10,7 @@ from wtforms.fields.choices import SelectChoice
 from forms.review import ACTION_FORMS, PostCheckForm, VerdictForm, VisitForm
 from portal.extensions import db
 from portal.files import notice_response, send_stored
-from portal.form_flow import save_form
+from portal.form_flow import act_on_case, save_form
 from portal.review import bp
 from services import notices, review, visits, workflow
 from services.errors import Conflict, ValidationError
@@ -125,22 +125,10 @@ def act(case_id: int, action: str):
     params = {name: field.data for name, field in form._fields.items()}
     if params.get("assignee_id") == "":
         params.pop("assignee_id")
-    try:
-        workflow.perform(current_user, case_id, action, _version(), **params)
-    except ValidationError as exc:
-        db.session.rollback()
-        if set(exc.errors) & set(form._fields):
-            form.apply_errors(exc)
-            return render_case(case_id, failed=(action, form), status=422)
-        flash(exc.message, "error")
-        return redirect(url_for("review.case", case_id=case_id))
-    except Conflict as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-        return redirect(url_for("review.case", case_id=case_id))
-    db.session.commit()
-    flash(_("已完成：%(action)s", action=workflow.TRANSITIONS[action].label), "success")
-    return redirect(url_for("review.case", case_id=case_id))
+    return act_on_case(form, lambda: workflow.perform(current_user, case_id, action, _version(), **params),
+                       back=url_for("review.case", case_id=case_id),
+                       show_again=lambda: render_case(case_id, failed=(action, form), status=422),
+                       done=_("已完成：%(action)s", action=workflow.TRANSITIONS[action].label))
 
 
 @bp.route("/cases/<int:case_id>/materials/<int:material_id>/verdict", methods=["POST"])
