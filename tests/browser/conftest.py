@@ -84,3 +84,13 @@ def browser_login(page: Page, base: str, login: str, password: str = DEMO_PASSWO
     page.click("main button[type=submit]")
     page.wait_for_load_state("networkidle")
     assert "/auth/login" not in page.url, page.content()[:2000]
+
+
+def toggle_elder(page: Page) -> None:
+    """Press the header's 长辈模式 switch: a form POST, so wait for the page it leads to and for
+    the mode to have changed (waiting for "networkidle" alone can return before it starts)."""
+    before = page.evaluate("document.documentElement.classList.contains('elder')")
+    with page.expect_navigation():
+        page.click("button.elder-switch")
+    page.wait_for_function("wanted => document.documentElement.classList.contains('elder') === wanted",
+                           arg=not before)

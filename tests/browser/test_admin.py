@@ -5,7 +5,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import assert_accessible, browser_login
+from tests.browser.conftest import assert_accessible, browser_login, toggle_elder
 
 pytestmark = pytest.mark.browser
 
@@ -200,8 +200,7 @@ def test_admin_publishes_an_item_then_edits_it_into_version_two(page, live_serve
 def test_admin_pages_keep_working_in_elder_mode(page, live_server):
     browser_login(page, live_server, "admin")
     page.goto(live_server + "/admin/items")
-    page.click("button.elder-switch")
-    page.wait_for_load_state("networkidle")
+    toggle_elder(page)
     try:
         assert page.evaluate("document.documentElement.classList.contains('elder')")
         for path in ("/admin/items", "/admin/versions/1", "/admin/items/1/diff"):
@@ -210,6 +209,5 @@ def test_admin_pages_keep_working_in_elder_mode(page, live_server):
             assert width <= 1280, (path, width)
             assert_accessible(page, f"{path} in elder mode")
     finally:
-        page.click("button.elder-switch")
-        page.wait_for_load_state("networkidle")
+        toggle_elder(page)
     assert not page.evaluate("document.documentElement.classList.contains('elder')")

@@ -3,7 +3,7 @@ on every catalogue page in normal and elder mode."""
 
 import pytest
 
-from tests.browser.conftest import assert_accessible, browser_login
+from tests.browser.conftest import assert_accessible, browser_login, toggle_elder
 
 pytestmark = pytest.mark.browser
 
@@ -52,8 +52,7 @@ def test_filters_by_keyboard(page, live_server):
 def test_every_catalogue_page_is_accessible(page, live_server, elder):
     page.goto(live_server + "/")
     if elder:
-        page.click("button.elder-switch")
-        page.wait_for_load_state("networkidle")
+        toggle_elder(page)
         assert page.evaluate("document.documentElement.classList.contains('elder')")
     for label, path in PAGES.items():
         page.goto(live_server + path)

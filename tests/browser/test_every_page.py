@@ -14,7 +14,7 @@ import pytest
 
 from portal.extensions import db
 from tests.access import ROLES, merged
-from tests.browser.conftest import assert_accessible, browser_login
+from tests.browser.conftest import assert_accessible, browser_login, toggle_elder
 
 pytestmark = pytest.mark.browser
 
@@ -88,8 +88,7 @@ def open_as(browser, base, role, elder):
     page.goto(base + "/")
     is_elder = page.evaluate("document.documentElement.classList.contains('elder')")
     if is_elder != elder:
-        page.click("button.elder-switch")
-        page.wait_for_load_state("networkidle")
+        toggle_elder(page)
     return context, page
 
 

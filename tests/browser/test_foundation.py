@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.browser.conftest import assert_accessible, browser_login
+from tests.browser.conftest import assert_accessible, browser_login, toggle_elder
 
 pytestmark = pytest.mark.browser
 
@@ -52,8 +52,7 @@ def test_elder_mode_switch_in_the_header(page, live_server):
     page.goto(live_server + "/")
     size = page.evaluate("parseFloat(getComputedStyle(document.body).fontSize)")
     assert size < 24
-    page.click("button.elder-switch")
-    page.wait_for_load_state("networkidle")
+    toggle_elder(page)
     assert page.evaluate("document.documentElement.classList.contains('elder')")
     assert page.evaluate("parseFloat(getComputedStyle(document.body).fontSize)") >= 24
     assert page.locator("button.elder-switch").get_attribute("aria-pressed") == "true"

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from portal.extensions import db
 from portal.models import Application, Citizen, Document
 from seeds.factories import make_png
-from tests.browser.conftest import assert_accessible, browser_login
+from tests.browser.conftest import assert_accessible, browser_login, toggle_elder
 from tests.services.test_offline_intake import requirement, resident_id
 from tests.workflow_cases import RESIDENCE_PERMIT, item_named
 
@@ -153,8 +153,7 @@ def test_the_form_built_from_the_catalogue_suits_elder_mode_and_narrow_screens(p
     base, live_app = live
     ids = requirement_ids(live_app)
     open_offline_page(page, base)
-    page.click("button.elder-switch")
-    page.wait_for_load_state("networkidle")
+    toggle_elder(page)
     expect(page.locator("#item option", has_text=RESIDENCE_PERMIT)).to_have_count(1)
     page.select_option("#item", label=RESIDENCE_PERMIT)
     expect(page.locator(f"#m_{ids['M056']}-issued")).to_be_visible()

@@ -13,7 +13,7 @@ from portal.extensions import db
 from portal.models import Application, MaterialType
 from seeds.factories import make_id_number
 from services import accounts
-from tests.browser.conftest import assert_accessible, browser_login
+from tests.browser.conftest import assert_accessible, browser_login, toggle_elder
 from tests.conftest import DEMO_PASSWORD
 from tests.workflow_cases import RESIDENCE_PERMIT, submit_case, upload
 
@@ -164,7 +164,7 @@ def test_admin_and_public_pages_are_accessible(page, live_server):
 
 def test_the_queue_in_elder_mode_is_accessible(page, live_server):
     browser_login(page, live_server, "reviewer02")
-    page.click("button.elder-switch")
+    toggle_elder(page)
     page.goto(f"{live_server}/review/")
     assert page.locator("html.elder").count() == 1
     assert_accessible(page, "queue in elder mode")
