@@ -200,7 +200,7 @@ def test_admin_publishes_an_item_then_edits_it_into_version_two(page, live_serve
 def test_admin_pages_keep_working_in_elder_mode(page, live_server):
     browser_login(page, live_server, "admin")
     page.goto(live_server + "/admin/items")
-    toggle_elder(page)
+    toggle_elder(page, to=True)
     try:
         assert page.evaluate("document.documentElement.classList.contains('elder')")
         for path in ("/admin/items", "/admin/versions/1", "/admin/items/1/diff"):
@@ -209,5 +209,5 @@ def test_admin_pages_keep_working_in_elder_mode(page, live_server):
             assert width <= 1280, (path, width)
             assert_accessible(page, f"{path} in elder mode")
     finally:
-        toggle_elder(page)
+        toggle_elder(page, to=False)
     assert not page.evaluate("document.documentElement.classList.contains('elder')")

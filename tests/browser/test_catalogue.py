@@ -52,7 +52,7 @@ def test_filters_by_keyboard(page, live_server):
 def test_every_catalogue_page_is_accessible(page, live_server, elder):
     page.goto(live_server + "/")
     if elder:
-        toggle_elder(page)
+        toggle_elder(page, to=True)
         assert page.evaluate("document.documentElement.classList.contains('elder')")
     for label, path in PAGES.items():
         page.goto(live_server + path)

@@ -153,7 +153,7 @@ def test_the_form_built_from_the_catalogue_suits_elder_mode_and_narrow_screens(p
     base, live_app = live
     ids = requirement_ids(live_app)
     open_offline_page(page, base)
-    toggle_elder(page)
+    toggle_elder(page, to=True)
     expect(page.locator("#item option", has_text=RESIDENCE_PERMIT)).to_have_count(1)
     page.select_option("#item", label=RESIDENCE_PERMIT)
     expect(page.locator(f"#m_{ids['M056']}-issued")).to_be_visible()

@@ -164,7 +164,7 @@ def test_admin_and_public_pages_are_accessible(page, live_server):
 
 def test_the_queue_in_elder_mode_is_accessible(page, live_server):
     browser_login(page, live_server, "reviewer02")
-    toggle_elder(page)
+    toggle_elder(page, to=True)
     page.goto(f"{live_server}/review/")
     assert page.locator("html.elder").count() == 1
     assert_accessible(page, "queue in elder mode")
