@@ -7,7 +7,7 @@ import re
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import QueueCategory, ServiceHall, Ticket, TicketCall
+from portal.models import QueueCategory, ServiceHall, StaffReminder, Ticket, TicketCall
 from services import kiosk
 from tests.conftest import csrf_token
 
@@ -86,16 +86,21 @@ def test_desk_call_recall_skip_finish_and_the_display_json(client, login_as, que
 
 
 def test_desk_shows_kiosk_help_until_acknowledged(client, login_as, query):
-    def ask():
-        kiosk.request_help(db.session.scalar(select(ServiceHall).where(ServiceHall.code == "SMZX")))
+    def ask(code: str) -> int:
+        kiosk.request_help(db.session.scalar(select(ServiceHall).where(ServiceHall.code == code)))
         db.session.commit()
+        return db.session.scalar(select(StaffReminder.id).where(StaffReminder.kind == f"kiosk_help:{code}"))
 
-    query(ask)
+    other_hall = query(lambda: ask("XJZX"))
     login_as("counter01")
+    desk = client.get("/queue/desk").get_data(as_text=True)
+    assert "自助终端求助" not in desk  # another hall's request is not counter01's
+    token = csrf_token(client, "/queue/desk")
+    assert client.post(f"/queue/desk/help/{other_hall}", data={"csrf_token": token}).status_code == 404
+    query(lambda: ask("SMZX"))
     desk = client.get("/queue/desk").get_data(as_text=True)
     assert "自助终端求助" in desk
     reminder = re.search(r'/queue/desk/help/(\d+)', desk).group(1)
-    token = csrf_token(client, "/queue/desk")
     client.post(f"/queue/desk/help/{reminder}", data={"csrf_token": token})
     desk = client.get("/queue/desk").get_data(as_text=True)
     assert "已处理自助终端求助" in desk and f"/queue/desk/help/{reminder}" not in desk
