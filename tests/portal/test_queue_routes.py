@@ -7,7 +7,7 @@ import re
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import QueueCategory, ServiceHall, StaffReminder, Ticket, TicketCall
+from portal.models import CounterWindow, QueueCategory, ServiceHall, StaffReminder, Ticket, TicketCall
 from services import kiosk
 from tests.conftest import csrf_token
 
@@ -123,3 +123,25 @@ def test_stats_page_query_count_does_not_grow_with_tickets(client, login_as, que
     with count_queries as many:
         assert client.get("/queue/stats").status_code == 200
     assert len(many) == len(few)
+
+
+def test_desk_status_json_has_the_counts_and_the_halls_help(client, login_as, query):
+    login_as("counter01")
+    token = csrf_token(client, "/queue/desk")
+    window = query(lambda: db.session.scalar(select(CounterWindow.id).join(ServiceHall).where(
+        ServiceHall.code == "SMZX", CounterWindow.number == 6)))
+    client.post("/queue/desk/window", data={"csrf_token": token, "window": window})
+
+    def waiting_e() -> str:
+        data = client.get("/queue/desk/status.json").get_json()
+        return re.search(r"E [^：<]+：(\d+) 人", data["waiting"]).group(1)
+
+    before = int(waiting_e())
+    take(client, "E")
+    assert int(waiting_e()) == before + 1
+    assert client.get("/queue/desk/status.json").get_json()["help"].strip() == ""
+    query(lambda: (kiosk.request_help(db.session.scalar(select(ServiceHall).where(ServiceHall.code == "SMZX"))),
+                   db.session.commit()))
+    response = client.get("/queue/desk/status.json")
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "自助终端求助" in response.get_json()["help"] and "/queue/desk/help/" in response.get_json()["help"]
