@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, select
+from sqlalchemy.orm import contains_eager
 
 from portal.extensions import db
 from portal.models import (
@@ -143,7 +144,8 @@ def kiosk_items() -> list[ServiceItem]:
     """Published items a citizen may apply for on the kiosk, by name."""
     return list(db.session.scalars(
         select(ServiceItem).join(ItemVersion, ItemVersion.id == ServiceItem.published_version_id)
-        .where(ServiceItem.kiosk_enabled.is_(True)).order_by(ItemVersion.name)))
+        .where(ServiceItem.kiosk_enabled.is_(True)).options(contains_eager(ServiceItem.published_version))
+        .order_by(ItemVersion.name)))
 
 
 def start_kiosk_application(actor: User, code: str):
