@@ -172,6 +172,14 @@ def test_a_new_person_with_another_persons_phone_is_refused_and_nothing_is_writt
     assert refused.value.status_code == 422
     assert refused.value.errors == {"a_phone": "该手机号已登记在他人名下，请核实后重新输入"}
     assert counts() == before and stored_files() == files
+    # a known person: the name is checked as well, and both are reported at once
+    wrong = payload(item, name="李不对", id_number=user("13800000003").citizen.id_number)
+    wrong["applicant"]["phone"] = taken
+    with pytest.raises(IntakeRefused) as refused:
+        send_intake(clerk, str(uuid.uuid4()), wrong, scans(item))
+    assert refused.value.errors == {"a_phone": "该手机号已登记在他人名下，请核实后重新输入",
+                                    "a_name": "姓名与该身份证号的登记信息不一致"}
+    assert counts() == before and stored_files() == files
     data["applicant"]["phone"] = "13900004444"  # fixed, the same key goes through
     answer, replayed = send_intake(clerk, key, data, scans(item))
     assert not replayed and db.session.get(Application, answer["application_id"]).applicant.phone == "13900004444"
