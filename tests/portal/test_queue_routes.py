@@ -7,7 +7,14 @@ import re
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import CounterWindow, QueueCategory, ServiceHall, StaffReminder, Ticket, TicketCall
+from portal.models import (
+    CounterWindow,
+    QueueCategory,
+    ServiceHall,
+    StaffReminder,
+    Ticket,
+    TicketCall,
+)
 from services import kiosk
 from tests.conftest import csrf_token
 
