@@ -98,7 +98,7 @@ def calls(hall_code: str):
 @roles_required(Role.counter)
 def desk():
     return render_template("queue/desk.html", desk=svc.desk_overview(current_user),
-                           poll_ms=int(current_app.config.get("QUEUE_DESK_POLL_MS", 5000)))
+                           poll_ms=int(current_app.config["QUEUE_DESK_POLL_MS"]))
 
 
 @bp.route("/desk/status.json")

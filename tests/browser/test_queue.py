@@ -120,11 +120,11 @@ def test_desk_refreshes_counts_and_help_without_navigation(page, live):
     base, live_app = live
     browser_login(page, base, "counter01")
     page.goto(f"{base}/queue/desk")
-    live_app.config["QUEUE_DESK_POLL_MS"] = 300  # a short poll for the test
+    usual, live_app.config["QUEUE_DESK_POLL_MS"] = live_app.config["QUEUE_DESK_POLL_MS"], 300  # a short poll
     try:
         page.click("button[name=window]:has-text('5 号窗口')")  # categories D and E
     finally:
-        live_app.config.pop("QUEUE_DESK_POLL_MS")
+        live_app.config["QUEUE_DESK_POLL_MS"] = usual
     assert page.get_attribute("[data-desk-status]", "data-poll-ms") == "300"
     page.evaluate("window.__sameDocument = 'yes'")
     waiting = page.locator("[data-desk-waiting] li:has-text('D 不动产与住房')")
