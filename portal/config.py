@@ -36,6 +36,7 @@ DEFAULTS: dict[str, object] = {
     "KIOSK_IDLE_SECONDS": 120,  # 自助终端: no input for this long shows the countdown dialog
     "KIOSK_COUNTDOWN_SECONDS": 20,  # then the kiosk returns to its start and forgets everything
     "QUEUE_POLL_MS": 2000,  # how often the call display asks for new calls
+    "QUEUE_DESK_POLL_MS": 5000,  # how often the clerk's desk refreshes its counts and help requests
 }
 
 MIN_SECRET_BYTES = 32

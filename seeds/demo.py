@@ -28,7 +28,7 @@ from portal.models import (
 )
 from portal.models.base import utcnow
 from seeds import catalogue_data as data
-from seeds.counter import load_halls
+from seeds.counter import load_demo_bookings, load_halls
 from seeds.factories import make_faker, make_id_number, make_person, make_png
 from services import accounts, audit, catalogue
 from services.documents import add_document
@@ -214,8 +214,11 @@ def load_review_queue() -> None:
     submit_case("13800000003", "居住登记", {"housing": "rent"}, options={"房屋租赁合同": "commitment"})
     submit_case("13800000003", "失业登记", {"reason": "dismissed"},
                 options={"解除或终止劳动关系证明": "deferred"})
-    # the demo's history is in the past: its messages stay in the message centre, but no text
-    # message is queued for phones that only exist in the demo
+
+
+def drop_demo_texts() -> None:
+    """The demo's messages stay in the message centre, but no text message is queued for
+    phones that only exist in the demo."""
     from portal.models import OutboxMessage
 
     db.session.execute(delete(OutboxMessage).where(OutboxMessage.status == "pending"))
@@ -232,6 +235,8 @@ def load_demo() -> bool:
     load_extra_citizens()
     load_review_queue()
     load_halls([users["counter01"]])
+    load_demo_bookings()
+    drop_demo_texts()
     audit.record_event("demo_loaded", actor=users["admin"], details={"items": len(items)})
     return True
 

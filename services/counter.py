@@ -187,7 +187,7 @@ def lookup_citizen(staff: User, query: str) -> Citizen | None:
     return citizen
 
 
-def _check_phone_free(phone: str, citizen: Citizen | None, field: str = "phone") -> None:
+def check_phone_free(phone: str, citizen: Citizen | None, field: str = "phone") -> None:
     """Refuse a phone number that belongs to another person (a citizen record or a login)."""
     owner = db.session.scalar(select(Citizen).where(Citizen.phone == phone))
     login = db.session.scalar(select(User).where(User.phone == phone))
@@ -213,7 +213,7 @@ def _person(*, name: str, id_number: str, phone: str, address: str = "") -> Citi
     if not errors:
         existing = accounts.find_citizen_by_id_number(clean["id_number"])
         try:
-            _check_phone_free(clean["phone"], existing)
+            check_phone_free(clean["phone"], existing)
         except ValidationError as exc:
             errors.update(exc.errors)
     if errors:

@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, select
+from sqlalchemy.orm import contains_eager
 
 from portal.extensions import db
 from portal.models import (
@@ -90,38 +91,47 @@ def check_case(number: str | None, id_number: str | None, *, remote_addr: str = 
                       applicant=mask_name(citizen.name))
 
 
-def request_help(hall: ServiceHall, where: str = "") -> int:
-    """呼叫工作人员: a reminder for the departments of the hall's clerks, and an audit event.
+def help_kind(hall_code: str) -> str:
+    """The reminder kind of one hall's kiosk help requests: a request belongs to its hall."""
+    return f"{HELP_KIND}:{hall_code}"
 
-    A department that has not yet answered this hall's kiosk gets no second reminder (a
-    worried citizen may tap the button again and again). Returns how many were written."""
-    departments = db.session.scalars(select(User.department_id).where(
-        User.hall_id == hall.id, User.role == Role.counter, User.active.is_(True),
-        User.department_id.is_not(None)).distinct().order_by(User.department_id)).all()
-    body = str(_l("%(hall)s 自助终端有人需要帮助", hall=hall.name))
-    waiting = set(db.session.scalars(select(StaffReminder.department_id).where(
-        StaffReminder.kind == HELP_KIND, StaffReminder.body == body, StaffReminder.read_at.is_(None))))
-    new = [d for d in departments if d not in waiting]
-    for department_id in new:
-        db.session.add(StaffReminder(department_id=department_id, kind=HELP_KIND, body=body))
-    db.session.flush()
+
+def request_help(hall: ServiceHall, where: str = "") -> int:
+    """呼叫工作人员: one open reminder for the hall's clerks, and an audit event.
+
+    The reminder belongs to the hall (its kind names the hall; no department, so no
+    department's reminder list shows it). While it is unanswered a second tap writes nothing
+    (a worried citizen may tap the button again and again). Returns how many were written."""
+    kind = help_kind(hall.code)
+    waiting = db.session.scalar(select(StaffReminder.id).where(
+        StaffReminder.kind == kind, StaffReminder.read_at.is_(None)).limit(1))
+    if waiting is None:
+        db.session.add(StaffReminder(kind=kind, body=str(_l("%(hall)s 自助终端有人需要帮助", hall=hall.name))))
+        db.session.flush()
     audit.record_event("kiosk_help", actor=None, details={"hall": hall.code, "where": where[:60]})
-    return len(new)
+    return 0 if waiting is not None else 1
+
+
+def _staff_hall_code(staff: User) -> str | None:
+    if staff.role != Role.counter or staff.hall_id is None:
+        return None
+    return db.session.scalar(select(ServiceHall.code).where(ServiceHall.id == staff.hall_id))
 
 
 def help_requests(staff: User) -> list[StaffReminder]:
-    """Open kiosk help requests for the clerk's department, oldest first."""
-    if staff.department_id is None:
+    """Open kiosk help requests of the clerk's own hall (User.hall_id), oldest first."""
+    code = _staff_hall_code(staff)
+    if code is None:
         return []
     return list(db.session.scalars(select(StaffReminder).where(
-        StaffReminder.department_id == staff.department_id, StaffReminder.kind == HELP_KIND,
-        StaffReminder.read_at.is_(None)).order_by(StaffReminder.id)))
+        StaffReminder.kind == help_kind(code), StaffReminder.read_at.is_(None)).order_by(StaffReminder.id)))
 
 
 def acknowledge_help(staff: User, reminder_id: int) -> StaffReminder:
+    """我去处理: only a clerk of the request's hall may answer it; anything else is not found."""
     reminder = db.session.get(StaffReminder, reminder_id)
-    if (reminder is None or reminder.kind != HELP_KIND or staff.role != Role.counter
-            or reminder.department_id != staff.department_id):
+    code = _staff_hall_code(staff)
+    if reminder is None or code is None or reminder.kind != help_kind(code):
         raise NotFound(str(_l("求助记录不存在")))
     if reminder.read_at is None:
         reminder.read_at = utcnow()
@@ -134,7 +144,8 @@ def kiosk_items() -> list[ServiceItem]:
     """Published items a citizen may apply for on the kiosk, by name."""
     return list(db.session.scalars(
         select(ServiceItem).join(ItemVersion, ItemVersion.id == ServiceItem.published_version_id)
-        .where(ServiceItem.kiosk_enabled.is_(True)).order_by(ItemVersion.name)))
+        .where(ServiceItem.kiosk_enabled.is_(True)).options(contains_eager(ServiceItem.published_version))
+        .order_by(ItemVersion.name)))
 
 
 def start_kiosk_application(actor: User, code: str):

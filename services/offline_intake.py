@@ -39,7 +39,7 @@ from portal.models import (
     User,
     VersionStatus,
 )
-from services import accounts, applications, audit
+from services import accounts, applications, audit, counter
 from services.errors import DomainError, NotAuthorized, NotFound, ValidationError
 from services.identity import mask_name, normalise_phone, parse_resident_id
 
@@ -191,11 +191,18 @@ def _person(data: Any, prefix: str, *, required: bool) -> tuple[Citizen | None, 
             errors.update(exc.errors)
     person = None
     if not errors:
-        try:
-            person = accounts.find_or_create_citizen(name=fields["name"], id_number=fields["id_number"],
-                                                     phone=phone, address=fields["address"])
-        except ValidationError as exc:
-            errors.update(exc.errors)
+        known = accounts.find_citizen_by_id_number(parse_resident_id(fields["id_number"]).number)
+        if phone:  # a phone of another person is refused, as at the counter
+            try:
+                counter.check_phone_free(phone, known)
+            except ValidationError as exc:
+                errors.update(exc.errors)
+        if known is not None or not errors:  # a known person's name is checked even so
+            try:
+                person = accounts.find_or_create_citizen(name=fields["name"], id_number=fields["id_number"],
+                                                         phone=phone, address=fields["address"])
+            except ValidationError as exc:
+                errors.update(exc.errors)
     if errors:
         return None, {f"{prefix}{k}": v for k, v in errors.items()}
     return person, {}

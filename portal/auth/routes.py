@@ -119,10 +119,13 @@ def logout():
     if form.validate_on_submit() and current_user.is_authenticated:
         accounts.end_sessions(current_user)
         db.session.commit()
+    clerk = current_user.is_authenticated and current_user.role == Role.counter
     logout_user()
     keep = session.get("locale")
     session.clear()
     if keep:
         session["locale"] = keep
+    if clerk:  # the next page clears what the offline intake keeps in this browser (base.html)
+        session["offline_cleanup"] = True
     flash(_("您已安全退出"), "success")
     return redirect(url_for("main.index"))

@@ -6,6 +6,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    get_template_attribute,
     jsonify,
     redirect,
     render_template,
@@ -96,7 +97,21 @@ def calls(hall_code: str):
 @bp.route("/desk")
 @roles_required(Role.counter)
 def desk():
-    return render_template("queue/desk.html", desk=svc.desk_overview(current_user))
+    return render_template("queue/desk.html", desk=svc.desk_overview(current_user),
+                           poll_ms=int(current_app.config["QUEUE_DESK_POLL_MS"]))
+
+
+@bp.route("/desk/status.json")
+@roles_required(Role.counter)
+def desk_status():
+    """What the open desk refreshes by polling: the waiting counts and the hall's help requests,
+    rendered by the same macros as the page."""
+    overview = svc.desk_overview(current_user)
+    part = "queue/_desk_live.html"
+    response = jsonify(waiting=str(get_template_attribute(part, "waiting_list")(overview.queues)),
+                       help=str(get_template_attribute(part, "help_list")(overview.help_requests)))
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _back_to_desk():

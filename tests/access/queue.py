@@ -23,6 +23,7 @@ GET = {
     "queue.display": ("/queue/SMZX/display", ALL_200),
     "queue.calls": ("/queue/SMZX/calls.json", ALL_200),
     "queue.desk": ("/queue/desk", COUNTER_ONLY),
+    "queue.desk_status": ("/queue/desk/status.json", COUNTER_ONLY),
     "queue.stats": ("/queue/stats", STATS),
 }
 POST_ONLY = {

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.browser
 
 ACCOUNTS = {"citizen": "13800000001", "counter": "counter01", "reviewer": "reviewer01", "admin": "admin"}
 GET_MATRIX, _ = merged()
-NOT_PAGES = {"main.healthz", "queue.calls"}  # JSON, not pages
+NOT_PAGES = {"main.healthz", "queue.calls", "queue.desk_status"}  # JSON, not pages
 
 ELDER_METRICS = """() => {
   const px = v => parseFloat(v);

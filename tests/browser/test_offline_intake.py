@@ -9,12 +9,14 @@ import re
 from datetime import date
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 from sqlalchemy import func, select
 
 from portal.extensions import db
-from portal.models import Application, Citizen, Document
+from portal.models import Application, Citizen, Document, Role, User
 from seeds.factories import make_png
+from services import accounts
 from tests.browser.conftest import assert_accessible, browser_login, toggle_elder
 from tests.services.test_offline_intake import requirement, resident_id
 from tests.workflow_cases import RESIDENCE_PERMIT, item_named
@@ -47,11 +49,11 @@ def reload_offline(page):
     expect(page.locator("#offline-banner")).to_have_attribute("data-state", "offline")
 
 
-def fill_intake(page, ids, *, name, id_number, scans=True):
+def fill_intake(page, ids, *, name, id_number, scans=True, phone="13900002222"):
     page.select_option("#item", label=RESIDENCE_PERMIT)
     page.fill("#a_name", name)
     page.fill("#a_id_number", id_number)
-    page.fill("#a_phone", "13900002222")
+    page.fill("#a_phone", phone)
     page.fill("#a_address", "拱墅区湖墅南路 8 号")
     page.check("label:has-text('在本市工作（有社保）')")
     page.check("label:has-text('否，本人办理')")
@@ -162,3 +164,55 @@ def test_the_form_built_from_the_catalogue_suits_elder_mode_and_narrow_screens(p
     assert metrics["font"] >= 24 and not metrics["small"], metrics
     page.set_viewport_size({"width": 320, "height": 800})
     assert page.evaluate(OVERFLOW)["by"] <= 0
+
+
+STORED = """() => new Promise((resolve, reject) => {
+  const req = indexedDB.open("offline-intake", 1);
+  req.onsuccess = () => {
+    const all = req.result.transaction("intakes").objectStore("intakes").getAll();
+    all.onsuccess = () => { resolve(all.result.map(r => [r.status, r.staff])); req.result.close(); };
+    all.onerror = () => reject(all.error);
+  };
+  req.onerror = () => reject(req.error);
+})"""
+SHELL_CACHED = "async () => !!(await caches.match('/counter/offline'))"
+
+
+def test_logout_forgets_sent_intakes_and_the_cached_page_but_keeps_unsent_work(page, live):
+    """A shared computer: after counter01 logs out, the sent record and the cached page are
+    gone; the unsent draft stays, shown to counter01 again but never to the next clerk."""
+    base, live_app = live
+    ids = requirement_ids(live_app)
+    with live_app.app_context():
+        counter01 = db.session.scalar(select(User).where(User.username == "counter01"))
+        staff_id = str(counter01.id)
+        accounts.create_staff(username="counter_shared", password="Demo@2026", role=Role.counter,
+                              display_name="共用电脑窗口", department=counter01.department)
+        db.session.commit()
+        db.session.remove()
+    open_offline_page(page, base)
+    reload_offline(page)
+    fill_intake(page, ids, name="钱共用", id_number=resident_id("33010619850214321"), phone="13900003333")
+    page.context.set_offline(False)
+    expect(page.locator("tr[data-status=sent]")).to_have_count(1, timeout=20000)
+    page.fill("#a_name", "赵未完")  # an unsent draft, kept in the browser
+    expect(page.locator("tr[data-status=draft]")).to_have_count(1)
+    assert sorted(page.evaluate(STORED)) == [["draft", staff_id], ["sent", staff_id]]
+    assert page.evaluate(SHELL_CACHED)
+
+    page.click("header button:has-text('退出')")
+    expect(page.locator("html")).to_have_attribute("data-offline-cleaned", "1")
+    assert page.evaluate(STORED) == [["draft", staff_id]]
+    assert not page.evaluate(SHELL_CACHED)
+    page.context.set_offline(True)  # nothing left for the next person to open offline
+    with pytest.raises(PlaywrightError):
+        page.goto(f"{base}/counter/offline")
+    page.context.set_offline(False)
+
+    browser_login(page, base, "counter_shared")
+    page.goto(f"{base}/counter/offline")
+    expect(page.locator("#intake-empty")).to_be_visible()
+    expect(page.locator("#intake-rows tr")).to_have_count(0)
+    page.click("header button:has-text('退出')")
+    open_offline_page(page, base)  # the same clerk finds the unsent draft again
+    expect(page.locator("tr[data-status=draft]")).to_have_count(1)

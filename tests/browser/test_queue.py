@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import CounterWindow, Role, ServiceHall, User
-from services import accounts, queue
+from services import accounts, kiosk, queue
 from tests.browser.conftest import assert_accessible, browser_login
 
 pytestmark = pytest.mark.browser
@@ -114,3 +114,37 @@ def test_clerk_desk_choose_window_and_call(page, live):
     page.click("main button:has-text('完成')")
     page.click("main button:has-text('离开窗口')")
     assert "选择您所在的窗口" in page.inner_text("main")
+
+
+def test_desk_refreshes_counts_and_help_without_navigation(page, live):
+    base, live_app = live
+    browser_login(page, base, "counter01")
+    page.goto(f"{base}/queue/desk")
+    usual, live_app.config["QUEUE_DESK_POLL_MS"] = live_app.config["QUEUE_DESK_POLL_MS"], 300  # a short poll
+    try:
+        page.click("button[name=window]:has-text('5 号窗口')")  # categories D and E
+    finally:
+        live_app.config["QUEUE_DESK_POLL_MS"] = usual
+    assert page.get_attribute("[data-desk-status]", "data-poll-ms") == "300"
+    page.evaluate("window.__sameDocument = 'yes'")
+    waiting = page.locator("[data-desk-waiting] li:has-text('D 不动产与住房')")
+    before = int(re.search(r"：(\d+) 人", waiting.inner_text()).group(1))
+    assert page.locator("[data-desk-waiting]").get_attribute("aria-live") == "polite"
+    focused = page.evaluate("document.activeElement.tagName")
+
+    with live_app.app_context():
+        hall = db.session.scalar(select(ServiceHall).where(ServiceHall.code == "SMZX"))
+        queue.take_ticket(hall, "D")
+        kiosk.request_help(hall, where="kiosk.start")
+        db.session.commit()
+        db.session.remove()
+    page.wait_for_function("n => document.querySelector('[data-desk-waiting]').textContent.includes(n)",
+                           arg=f"D 不动产与住房：{before + 1} 人")
+    page.wait_for_function("() => document.querySelector('[data-desk-help]').textContent.includes('自助终端求助')")
+    assert page.evaluate("window.__sameDocument") == "yes"  # no navigation happened
+    assert page.evaluate("document.activeElement.tagName") == focused  # nobody took the focus
+    assert page.locator("[data-desk-help]").get_attribute("aria-live") == "polite"
+    assert_accessible(page, "desk with a refreshed help request")
+    page.click("[data-desk-help] button:has-text('我去处理')")  # the refreshed form posts as usual
+    assert "已处理自助终端求助" in page.inner_text("main")
+    page.click("main button:has-text('离开窗口')")

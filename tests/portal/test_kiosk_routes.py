@@ -57,7 +57,7 @@ def test_help_request_goes_back_to_the_page(client, query):
                                                      "next": "/kiosk/SMZX/guides"})
     assert response.status_code == 302 and response.headers["Location"].endswith("/kiosk/SMZX/guides")
     assert "已通知工作人员" in client.get("/kiosk/SMZX/guides").get_data(as_text=True)
-    assert query(lambda: db.session.scalar(select(StaffReminder.body).where(StaffReminder.kind == "kiosk_help")))
+    assert query(lambda: db.session.scalar(select(StaffReminder.body).where(StaffReminder.kind == "kiosk_help:SMZX")))
 
 
 def test_apply_after_login_on_the_kiosk_then_reset(client, query):

@@ -7,7 +7,14 @@ import re
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import QueueCategory, ServiceHall, Ticket, TicketCall
+from portal.models import (
+    CounterWindow,
+    QueueCategory,
+    ServiceHall,
+    StaffReminder,
+    Ticket,
+    TicketCall,
+)
 from services import kiosk
 from tests.conftest import csrf_token
 
@@ -86,16 +93,21 @@ def test_desk_call_recall_skip_finish_and_the_display_json(client, login_as, que
 
 
 def test_desk_shows_kiosk_help_until_acknowledged(client, login_as, query):
-    def ask():
-        kiosk.request_help(db.session.scalar(select(ServiceHall).where(ServiceHall.code == "SMZX")))
+    def ask(code: str) -> int:
+        kiosk.request_help(db.session.scalar(select(ServiceHall).where(ServiceHall.code == code)))
         db.session.commit()
+        return db.session.scalar(select(StaffReminder.id).where(StaffReminder.kind == f"kiosk_help:{code}"))
 
-    query(ask)
+    other_hall = query(lambda: ask("XJZX"))
     login_as("counter01")
+    desk = client.get("/queue/desk").get_data(as_text=True)
+    assert "自助终端求助" not in desk  # another hall's request is not counter01's
+    token = csrf_token(client, "/queue/desk")
+    assert client.post(f"/queue/desk/help/{other_hall}", data={"csrf_token": token}).status_code == 404
+    query(lambda: ask("SMZX"))
     desk = client.get("/queue/desk").get_data(as_text=True)
     assert "自助终端求助" in desk
     reminder = re.search(r'/queue/desk/help/(\d+)', desk).group(1)
-    token = csrf_token(client, "/queue/desk")
     client.post(f"/queue/desk/help/{reminder}", data={"csrf_token": token})
     desk = client.get("/queue/desk").get_data(as_text=True)
     assert "已处理自助终端求助" in desk and f"/queue/desk/help/{reminder}" not in desk
@@ -118,3 +130,25 @@ def test_stats_page_query_count_does_not_grow_with_tickets(client, login_as, que
     with count_queries as many:
         assert client.get("/queue/stats").status_code == 200
     assert len(many) == len(few)
+
+
+def test_desk_status_json_has_the_counts_and_the_halls_help(client, login_as, query):
+    login_as("counter01")
+    token = csrf_token(client, "/queue/desk")
+    window = query(lambda: db.session.scalar(select(CounterWindow.id).join(ServiceHall).where(
+        ServiceHall.code == "SMZX", CounterWindow.number == 6)))
+    client.post("/queue/desk/window", data={"csrf_token": token, "window": window})
+
+    def waiting_e() -> str:
+        data = client.get("/queue/desk/status.json").get_json()
+        return re.search(r"E [^：<]+：(\d+) 人", data["waiting"]).group(1)
+
+    before = int(waiting_e())
+    take(client, "E")
+    assert int(waiting_e()) == before + 1
+    assert client.get("/queue/desk/status.json").get_json()["help"].strip() == ""
+    query(lambda: (kiosk.request_help(db.session.scalar(select(ServiceHall).where(ServiceHall.code == "SMZX"))),
+                   db.session.commit()))
+    response = client.get("/queue/desk/status.json")
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "自助终端求助" in response.get_json()["help"] and "/queue/desk/help/" in response.get_json()["help"]

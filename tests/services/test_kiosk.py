@@ -9,12 +9,13 @@ from portal.extensions import db
 from portal.models import (
     Channel,
     Event,
+    Role,
     ServiceHall,
     ServiceItem,
     StaffReminder,
     VerificationFailure,
 )
-from services import kiosk
+from services import accounts, kiosk, review
 from services.errors import NotFound, TooManyAttempts, ValidationError
 from tests.workflow_cases import RESIDENCE_PERMIT, item_named, submit_case, user
 
@@ -55,22 +56,42 @@ def test_case_check_validates_and_throttles(app_ctx):
         kiosk.check_case("WB20990101000002", "110101199001011234", remote_addr="10.0.0.7", max_failures=3)
 
 
+def clerk_of(hall_code: str, username: str):
+    """A counter clerk of the same department as counter01, seated in another hall."""
+    other = accounts.create_staff(username=username, password="Another@2026x", role=Role.counter,
+                                  display_name="窗口二", department=user("counter01").department)
+    other.hall_id = hall(hall_code).id
+    db.session.flush()
+    return other
+
+
 def test_help_request_reaches_the_hall_clerks_until_acknowledged(app_ctx):
     clerk = user("counter01")
+    elsewhere = clerk_of("XJZX", "counter_xjzx")
     assert kiosk.request_help(hall(), where="kiosk.case_status") == 1
     assert kiosk.request_help(hall(), where="kiosk.case_status") == 0  # tapped again: one reminder
     open_requests = kiosk.help_requests(clerk)
     assert len(open_requests) == 1 and hall().name in open_requests[0].body
-    assert open_requests[0].department_id == clerk.department_id and open_requests[0].kind == "kiosk_help"
-    assert db.session.scalar(select(func.count(Event.id)).where(Event.action == "kiosk_help")) >= 1
-    with pytest.raises(NotFound):
-        kiosk.acknowledge_help(user("reviewer01"), open_requests[0].id)
+    assert open_requests[0].kind == "kiosk_help:SMZX" and open_requests[0].department_id is None
+    assert db.session.scalar(select(func.count(Event.id)).where(Event.action == "kiosk_help")) >= 2
+    # the same department's clerk of another hall neither sees nor answers it
+    assert kiosk.help_requests(elsewhere) == []
+    for outsider in (elsewhere, user("reviewer01"), user("admin")):
+        with pytest.raises(NotFound):
+            kiosk.acknowledge_help(outsider, open_requests[0].id)
+    assert db.session.get(StaffReminder, open_requests[0].id).read_at is None
     kiosk.acknowledge_help(clerk, open_requests[0].id)
     assert kiosk.help_requests(clerk) == []
     assert db.session.get(StaffReminder, open_requests[0].id).read_at is not None
     assert kiosk.request_help(hall()) == 1  # answered: the next request is a new reminder
-    # a hall without clerks writes no reminder, but the request is still in the audit trail
-    assert kiosk.request_help(hall("XJZX")) == 0
+    # the other hall's request is its own, shown only to its clerk
+    assert kiosk.request_help(hall("XJZX")) == 1
+    assert [r.kind for r in kiosk.help_requests(elsewhere)] == ["kiosk_help:XJZX"]
+    assert [r.kind for r in kiosk.help_requests(clerk)] == ["kiosk_help:SMZX"]
+    kiosk.acknowledge_help(elsewhere, kiosk.help_requests(elsewhere)[0].id)
+    assert kiosk.help_requests(elsewhere) == [] and len(kiosk.help_requests(clerk)) == 1
+    # no department's reminder list carries kiosk help
+    assert all(not r.kind.startswith("kiosk_help") for r in review.reminders(clerk))
 
 
 def test_kiosk_applications_only_for_kiosk_items(app_ctx):

@@ -158,6 +158,33 @@ def test_a_name_that_does_not_match_the_id_number_is_refused_and_nothing_is_writ
     assert not replayed and db.session.get(Application, answer["application_id"]).applicant_id == known.id
 
 
+def test_a_new_person_with_another_persons_phone_is_refused_and_nothing_is_written(clerk):
+    """As at the counter: the phone of another citizen (here 13800000002's login) is refused
+    next to the field — not a server error, which the page would retry for ever."""
+    item = item_named(RESIDENCE_PERMIT)
+    taken = user("13800000002").phone
+    data = payload(item, name="周新人", id_number=resident_id("33010619881120432"))
+    data["applicant"]["phone"] = taken
+    key = str(uuid.uuid4())
+    before, files = counts(), stored_files()
+    with pytest.raises(IntakeRefused) as refused:
+        send_intake(clerk, key, data, scans(item))
+    assert refused.value.status_code == 422
+    assert refused.value.errors == {"a_phone": "该手机号已登记在他人名下，请核实后重新输入"}
+    assert counts() == before and stored_files() == files
+    # a known person: the name is checked as well, and both are reported at once
+    wrong = payload(item, name="李不对", id_number=user("13800000003").citizen.id_number)
+    wrong["applicant"]["phone"] = taken
+    with pytest.raises(IntakeRefused) as refused:
+        send_intake(clerk, str(uuid.uuid4()), wrong, scans(item))
+    assert refused.value.errors == {"a_phone": "该手机号已登记在他人名下，请核实后重新输入",
+                                    "a_name": "姓名与该身份证号的登记信息不一致"}
+    assert counts() == before and stored_files() == files
+    data["applicant"]["phone"] = "13900004444"  # fixed, the same key goes through
+    answer, replayed = send_intake(clerk, key, data, scans(item))
+    assert not replayed and db.session.get(Application, answer["application_id"]).applicant.phone == "13900004444"
+
+
 def test_a_refusal_after_the_files_were_stored_leaves_no_file_and_no_row(clerk):
     item = item_named(RESIDENCE_PERMIT)
     bad = payload(item)
