@@ -41,7 +41,7 @@ run: install-run
 	$(VENV)/bin/flask seed demo
 	$(VENV)/bin/gunicorn --bind 127.0.0.1:$(PORT) --workers $(WORKERS) --access-logfile - 'portal:create_app()'
 
-test: install-test
+test: install-test lint
 	$(PY) scripts/test_all.py $(PYTEST_ARGS)
 
 # Scale seed rows/s and page speed under gunicorn beside a bare Flask route: scripts/bench.py
@@ -50,8 +50,11 @@ test: install-test
 bench: install-run
 	$(PY) scripts/bench.py $(BENCH_ARGS)
 
+LINT_PATHS := portal services forms seeds tests scripts
+
 lint: $(VENV)/.installed-test
-	$(VENV)/bin/ruff check portal services forms seeds tests scripts
+	$(VENV)/bin/ruff check $(LINT_PATHS)
+	$(VENV)/bin/ruff format --check $(LINT_PATHS)
 
 clean:
 	rm -rf $(VENV) .test-results

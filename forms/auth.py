@@ -19,7 +19,10 @@ class RegisterForm(PortalForm):
     )
     id_number = StringField(
         _l("身份证号"),
-        validators=[DataRequired(_l("请填写身份证号")), Length(max=18, message=_l("身份证号为 18 位"))],
+        validators=[
+            DataRequired(_l("请填写身份证号")),
+            Length(max=18, message=_l("身份证号为 18 位")),
+        ],
         description=_l("18 位，最后一位可能是 X"),
         render_kw={"autocomplete": "off", "inputmode": "text", "spellcheck": "false"},
     )
@@ -37,7 +40,10 @@ class RegisterForm(PortalForm):
     )
     confirm = PasswordField(
         _l("再次输入密码"),
-        validators=[DataRequired(_l("请再次输入密码")), EqualTo("password", _l("两次输入的密码不一致"))],
+        validators=[
+            DataRequired(_l("请再次输入密码")),
+            EqualTo("password", _l("两次输入的密码不一致")),
+        ],
         render_kw={"autocomplete": "new-password"},
     )
     address = StringField(
@@ -70,7 +76,10 @@ class ProfileForm(PortalForm):
     elder_mode = BooleanField(_l("使用长辈模式（大字、大按钮、朗读）"))
     locale = RadioField(
         _l("界面语言"),
-        choices=[SelectChoice("zh_CN", "中文"), SelectChoice("en", "English", render_kw={"lang": "en"})],
+        choices=[
+            SelectChoice("zh_CN", "中文"),
+            SelectChoice("en", "English", render_kw={"lang": "en"}),
+        ],
         default="zh_CN",
     )
 

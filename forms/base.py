@@ -13,6 +13,8 @@ class PortalForm(FlaskForm):
         for name, message in exc.errors.items():
             field = self._fields.get(name) if name else None
             if field is not None:
-                field.errors = [*field.errors, message] if isinstance(field.errors, list) else [message]
+                field.errors = (
+                    [*field.errors, message] if isinstance(field.errors, list) else [message]
+                )
             else:
                 self.form_errors.append(message)

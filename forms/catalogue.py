@@ -29,7 +29,9 @@ INVALID_CHOICE = _l("没有这个选项，已按“不限”显示")
 
 def filter_select(label, choices=None) -> SelectField:
     """A select whose unknown values get a friendly message (the view then ignores them)."""
-    return SelectField(label, choices=choices or [], default="", invalid_choice_message=INVALID_CHOICE)
+    return SelectField(
+        label, choices=choices or [], default="", invalid_choice_message=INVALID_CHOICE
+    )
 
 
 class CatalogueFilterForm(GetForm):
@@ -39,21 +41,30 @@ class CatalogueFilterForm(GetForm):
     department = filter_select(_l("实施部门"))
     audience = filter_select(
         _l("服务对象"),
-        [SelectChoice("", _l("不限")), SelectChoice("person", _l("个人")),
-         SelectChoice("organisation", _l("法人"))],
+        [
+            SelectChoice("", _l("不限")),
+            SelectChoice("person", _l("个人")),
+            SelectChoice("organisation", _l("法人")),
+        ],
     )
     visits = filter_select(
         _l("跑动次数"),
-        [SelectChoice("", _l("不限")), SelectChoice("0", _l("跑零次")),
-         SelectChoice("1", _l("最多跑一次"))],
+        [
+            SelectChoice("", _l("不限")),
+            SelectChoice("0", _l("跑零次")),
+            SelectChoice("1", _l("最多跑一次")),
+        ],
     )
     full_online = BooleanField(_l("全程网办"))
     instant = BooleanField(_l("即办件（当场办结）"))
 
     def set_choices(self, themes, departments) -> None:
         self.theme.choices = [SelectChoice("", _l("全部主题"))] + [
-            SelectChoice(str(t.id), t.name,
-                         optgroup=str(_l("个人") if t.audience == "person" else _l("法人")))
+            SelectChoice(
+                str(t.id),
+                t.name,
+                optgroup=str(_l("个人") if t.audience == "person" else _l("法人")),
+            )
             for t in themes
         ]
         self.department.choices = [SelectChoice("", _l("全部部门"))] + [

@@ -65,22 +65,30 @@ class UploadForm(PortalForm):
 
     def set_choices(self, material_types, max_mb: int) -> None:
         self.material_type.choices = [SelectChoice("", str(_l("请选择")))] + [
-            SelectChoice(str(mt.id), mt.name, optgroup=mt.category or str(_l("其他"))) for mt in material_types
+            SelectChoice(str(mt.id), mt.name, optgroup=mt.category or str(_l("其他")))
+            for mt in material_types
         ]
-        self.file.description = _l("PDF、JPG 或 PNG，最大 %(mb)s MB；照片中的位置等隐藏信息会被去除", mb=max_mb)
+        self.file.description = _l(
+            "PDF、JPG 或 PNG，最大 %(mb)s MB；照片中的位置等隐藏信息会被去除", mb=max_mb
+        )
 
 
 class VerifyForm(PortalForm):
     number = StringField(
         _l("证照编号"),
-        validators=[DataRequired(_l("请填写证照编号")), Length(max=64, message=_l("证照编号最多 64 位"))],
+        validators=[
+            DataRequired(_l("请填写证照编号")),
+            Length(max=64, message=_l("证照编号最多 64 位")),
+        ],
         description=_l("证照上印有编号，扫描证照上的二维码会自动填入"),
         render_kw={"autocomplete": "off", "spellcheck": "false"},
     )
     holder_code = StringField(
         _l("持证主体代码"),
-        validators=[DataRequired(_l("请填写持证主体代码")),
-                    Length(max=32, message=_l("持证主体代码最多 32 位"))],
+        validators=[
+            DataRequired(_l("请填写持证主体代码")),
+            Length(max=32, message=_l("持证主体代码最多 32 位")),
+        ],
         description=_l("持证人的 18 位身份证号，或单位的统一社会信用代码"),
         render_kw={"autocomplete": "off", "spellcheck": "false"},
     )

@@ -50,7 +50,9 @@ def create_app(config: dict | None = None) -> Flask:
     Path(app.config["UPLOAD_DIR"]).mkdir(parents=True, exist_ok=True)
     from datetime import timedelta
 
-    app.permanent_session_lifetime = timedelta(minutes=float(app.config["PERMANENT_SESSION_MINUTES"]))
+    app.permanent_session_lifetime = timedelta(
+        minutes=float(app.config["PERMANENT_SESSION_MINUTES"])
+    )
     database.configure_sqlite(int(app.config["SQLITE_BUSY_TIMEOUT_MS"]))
     app.session_interface = PortalSessionInterface()
 

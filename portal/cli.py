@@ -31,21 +31,34 @@ def seed_demo() -> None:
 
 
 @seed_cli.command("scale")
-@click.option("--items", default=3600, show_default=True, type=click.IntRange(min=1),
-              help="Published service items to add.")
-@click.option("--applications", default=20000, show_default=True, type=click.IntRange(min=0),
-              help="Synthetic applications to add (with one citizen per two applications).")
+@click.option(
+    "--items",
+    default=3600,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Published service items to add.",
+)
+@click.option(
+    "--applications",
+    default=20000,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Synthetic applications to add (with one citizen per two applications).",
+)
 def seed_scale(items: int, applications: int) -> None:
     """Add a Shanghai-size catalogue and synthetic applications with bulk inserts (refused in production)."""
     from seeds.scale import ScaleRefused, check_allowed, load_scale, max_items, planned_records
 
     if items > max_items():
-        raise click.BadParameter(f"at most {max_items()} items can be generated", param_hint="--items")
+        raise click.BadParameter(
+            f"at most {max_items()} items can be generated", param_hint="--items"
+        )
     try:
         check_allowed()
         started, cpu_started = time.perf_counter(), time.process_time()
-        with click.progressbar(length=planned_records(items, applications), label="scale seed",
-                               show_pos=True) as bar:
+        with click.progressbar(
+            length=planned_records(items, applications), label="scale seed", show_pos=True
+        ) as bar:
             report = load_scale(items=items, applications=applications, progress=bar.update)
         db.session.commit()
     except ScaleRefused as exc:
@@ -58,8 +71,10 @@ def seed_scale(items: int, applications: int) -> None:
         f"{report.citizens} citizens, {report.applications} applications, "
         f"{report.application_materials} application materials"
     )
-    click.echo(f"{report.rows} rows in {seconds:.1f} s: {report.rows / seconds:,.0f} rows/s "
-               f"({cpu:.1f} s of CPU in this process, {report.rows / cpu:,.0f} rows per CPU second)")
+    click.echo(
+        f"{report.rows} rows in {seconds:.1f} s: {report.rows / seconds:,.0f} rows/s "
+        f"({cpu:.1f} s of CPU in this process, {report.rows / cpu:,.0f} rows per CPU second)"
+    )
 
 
 @audit_cli.command("verify")
@@ -69,7 +84,9 @@ def audit_verify() -> None:
 
     report = verify_chain()
     if report.broken_at is not None:
-        click.echo(f"BROKEN at event {report.broken_at}: {report.reason} ({report.checked} verified before it)")
+        click.echo(
+            f"BROKEN at event {report.broken_at}: {report.reason} ({report.checked} verified before it)"
+        )
         raise SystemExit(1)
     click.echo(f"audit chain intact: {report.checked} events")
 
@@ -87,8 +104,12 @@ def files_cleanup(older_than: int) -> None:
         """Every stored file a row still names: documents, notices, material types' forms and examples."""
         keys = list(keys)
         found = set()
-        for column in (Document.storage_key, Notice.storage_key, MaterialType.blank_form_key,
-                       MaterialType.example_key):
+        for column in (
+            Document.storage_key,
+            Notice.storage_key,
+            MaterialType.blank_form_key,
+            MaterialType.example_key,
+        ):
             found |= set(db.session.scalars(select(column).where(column.in_(keys))))
         return found
 

@@ -81,7 +81,7 @@ def load_config(overrides: dict | None = None) -> dict:
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
     if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
         # relative SQLite paths are relative to the project root, not the working directory
-        url = f"sqlite:///{PROJECT_ROOT / url[len('sqlite:///'):]}"
+        url = f"sqlite:///{PROJECT_ROOT / url[len('sqlite:///') :]}"
     cfg["SQLALCHEMY_DATABASE_URI"] = url
     cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True}
     # the whole request may carry one file of MAX_UPLOAD_MB plus the form around it, so that a

@@ -16,7 +16,9 @@ from contextlib import contextmanager
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-_begin_mode: contextvars.ContextVar[str] = contextvars.ContextVar("sqlite_begin", default="IMMEDIATE")
+_begin_mode: contextvars.ContextVar[str] = contextvars.ContextVar(
+    "sqlite_begin", default="IMMEDIATE"
+)
 _busy_timeout_ms = 15000
 
 

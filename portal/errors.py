@@ -33,8 +33,12 @@ def wants_json() -> bool:
 def render_error(status: int, detail: str | None = None):
     title, message = MESSAGES.get(status, MESSAGES[500 if status >= 500 else 400])
     if wants_json():
-        return jsonify(error={"status": status, "title": str(title), "message": detail or str(message)}), status
-    return render_template("errors/error.html", status=status, title=title, message=detail or message), status
+        return jsonify(
+            error={"status": status, "title": str(title), "message": detail or str(message)}
+        ), status
+    return render_template(
+        "errors/error.html", status=status, title=title, message=detail or message
+    ), status
 
 
 def register_error_handlers(app: Flask) -> None:

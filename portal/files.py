@@ -15,7 +15,9 @@ from services import storage
 
 log = logging.getLogger(__name__)
 # what the browser may do with a served file: show it, nothing else
-FILE_CSP = "default-src 'none'; img-src 'self'; object-src 'self'; frame-ancestors 'none'; base-uri 'none'"
+FILE_CSP = (
+    "default-src 'none'; img-src 'self'; object-src 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
 
 
 def _chunks(path: Path, size: int = 64 * 1024) -> Iterator[bytes]:
@@ -32,14 +34,24 @@ def _content_disposition(response: Response, name: str, *, as_attachment: bool) 
         name.encode("ascii")
     except UnicodeEncodeError:
         simple = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
-        response.headers.set("Content-Disposition", kind, filename=simple or "document",
-                             **{"filename*": "UTF-8''" + quote(name, safe="!#$&+^`|~")})
+        response.headers.set(
+            "Content-Disposition",
+            kind,
+            filename=simple or "document",
+            **{"filename*": "UTF-8''" + quote(name, safe="!#$&+^`|~")},
+        )
     else:
         response.headers.set("Content-Disposition", kind, filename=name)
 
 
-def send_stored(key: str | None, *, content_type: str, name: str, as_attachment: bool,
-                cache_control: str = "private, no-store") -> Response:
+def send_stored(
+    key: str | None,
+    *,
+    content_type: str,
+    name: str,
+    as_attachment: bool,
+    cache_control: str = "private, no-store",
+) -> Response:
     """Stream the stored file ``key`` with its type, its name, no sniffing and a CSP that lets
     the browser only show it; 404 (and a log line) when the file is missing."""
     path = storage.path_for(current_app.config["UPLOAD_DIR"], key) if key else None
@@ -60,5 +72,9 @@ def notice_response(notice) -> Response:
     """A notice's PDF exactly as issued, shown in the browser."""
     from services.notices import download_name
 
-    return send_stored(notice.storage_key, content_type="application/pdf", name=download_name(notice),
-                       as_attachment=False)
+    return send_stored(
+        notice.storage_key,
+        content_type="application/pdf",
+        name=download_name(notice),
+        as_attachment=False,
+    )

@@ -17,8 +17,14 @@ from portal.extensions import db
 from services.errors import Conflict, ValidationError
 
 
-def save_form(form, call: Callable[[], Any], *, done: str | Callable[[Any], str],
-              to: str | Callable[[Any], str], conflict_to: str | None = None) -> Response | None:
+def save_form(
+    form,
+    call: Callable[[], Any],
+    *,
+    done: str | Callable[[Any], str],
+    to: str | Callable[[Any], str],
+    conflict_to: str | None = None,
+) -> Response | None:
     """Run ``call()``; ``done`` and ``to`` may be functions of its result (evaluated after it).
     Returns the redirect, or None when the form is to be shown again with its errors
     (``form_status`` gives the status)."""
@@ -45,12 +51,21 @@ def form_status(form) -> int:
     """409 after a conflict, 422 when the form has errors, else 200."""
     if getattr(form, "conflict", False):
         return 409
-    has_errors = form.has_errors if hasattr(form, "has_errors") else bool(form.errors or form.form_errors)
+    has_errors = (
+        form.has_errors if hasattr(form, "has_errors") else bool(form.errors or form.form_errors)
+    )
     return 422 if has_errors else 200
 
 
-def act_on_case(form, call: Callable[[], Any], *, back: str, show_again: Callable[[], Any], done: str,
-                anchor: str = "") -> Any:
+def act_on_case(
+    form,
+    call: Callable[[], Any],
+    *,
+    back: str,
+    show_again: Callable[[], Any],
+    done: str,
+    anchor: str = "",
+) -> Any:
     """A workflow action taken from a case page with its small form: refusals about the form's
     fields show the page again with them (``show_again``); any other refusal or a conflict is
     flashed and the case page reloaded; success commits, flashes ``done`` and goes back."""

@@ -25,9 +25,7 @@ def html_lang() -> str:
 def register_template_helpers(app: Flask) -> None:
     app.jinja_env.add_extension("jinja2.ext.do")
     app.jinja_env.globals.update(elder_mode_active=elder_mode_active, html_lang=html_lang)
-    app.jinja_env.filters.update(
-        mask_name=mask_name, mask_id=mask_id_number, mask_phone=mask_phone
-    )
+    app.jinja_env.filters.update(mask_name=mask_name, mask_id=mask_id_number, mask_phone=mask_phone)
 
     @app.context_processor
     def _site() -> dict:

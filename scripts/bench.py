@@ -44,8 +44,15 @@ sys.path.insert(0, str(ROOT))  # this checkout's portal, whatever the virtualenv
 
 from test_all import free_port, throwaway_postgres  # noqa: E402  (scripts/ is on sys.path)
 
-DEFAULT_URLS = ("/", "/healthz", "/catalogue", "/search?q=居住证", "/search?q=jzz",
-                "/items/{item}", "/bundles/{bundle}")
+DEFAULT_URLS = (
+    "/",
+    "/healthz",
+    "/catalogue",
+    "/search?q=居住证",
+    "/search?q=jzz",
+    "/items/{item}",
+    "/bundles/{bundle}",
+)
 READY_TIMEOUT = 60
 STOP_TIMEOUT = 10
 REQUEST_TIMEOUT = 30
@@ -79,16 +86,26 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
 
 
 def portal_env(tmp: Path, database_url: str) -> dict[str, str]:
-    env = {**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": secrets.token_hex(32),
-           "UPLOAD_DIR": str(tmp / "uploads"), "PORTAL_ENV": "development",
-           "PYTHONPATH": os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH"))))}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": secrets.token_hex(32),
+        "UPLOAD_DIR": str(tmp / "uploads"),
+        "PORTAL_ENV": "development",
+        "PYTHONPATH": os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH")))),
+    }
     env.pop("FLASK_APP", None)
     return env
 
 
 def flask(env: dict[str, str], *args: str) -> str:
-    result = subprocess.run([sys.executable, "-m", "flask", "--app", "portal", *args], cwd=ROOT,
-                            env=env, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "portal", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     if result.returncode != 0:
         raise RuntimeError(f"flask {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
     return result.stdout
@@ -104,10 +121,16 @@ def prepare_database(env: dict[str, str], items: int, applications: int) -> dict
     match = re.search(r"(\d+) rows in ([\d.]+) s: ([\d,]+) rows/s(?: \(([\d.]+) s of CPU)?", output)
     if not match:
         raise RuntimeError(f"unexpected output from flask seed scale:\n{output}")
-    return {"items": items, "applications": applications, "rows": int(match[1]),
-            "seconds": float(match[2]), "rows_per_second": int(match[3].replace(",", "")),
-            "cpu_seconds": float(match[4]) if match[4] else None, "command_seconds": round(wall, 2),
-            "load_average": load}
+    return {
+        "items": items,
+        "applications": applications,
+        "rows": int(match[1]),
+        "seconds": float(match[2]),
+        "rows_per_second": int(match[3].replace(",", "")),
+        "cpu_seconds": float(match[4]) if match[4] else None,
+        "command_seconds": round(wall, 2),
+        "load_average": load,
+    }
 
 
 def resolve_urls(requested: list[str] | None, env: dict[str, str]) -> tuple[list[str], list[str]]:
@@ -119,8 +142,13 @@ def resolve_urls(requested: list[str] | None, env: dict[str, str]) -> tuple[list
     urls = requested or [u.format(item=item, bundle=BUNDLES[0]["code"]) for u in DEFAULT_URLS]
     if requested:
         return urls, []
-    app = create_app({"DATABASE_URL": env["DATABASE_URL"], "SECRET_KEY": env["SECRET_KEY"],
-                      "UPLOAD_DIR": env["UPLOAD_DIR"]})
+    app = create_app(
+        {
+            "DATABASE_URL": env["DATABASE_URL"],
+            "SECRET_KEY": env["SECRET_KEY"],
+            "UPLOAD_DIR": env["UPLOAD_DIR"],
+        }
+    )
     adapter = app.url_map.bind("127.0.0.1")
     served, missing = [], []
     for url in urls:
@@ -136,15 +164,32 @@ def resolve_urls(requested: list[str] | None, env: dict[str, str]) -> tuple[list
 
 
 @contextmanager
-def gunicorn(app_spec: str, env: dict[str, str], log: Path, workers: int,
-             extra: tuple[str, ...] = ()) -> Iterator[Server]:
+def gunicorn(
+    app_spec: str, env: dict[str, str], log: Path, workers: int, extra: tuple[str, ...] = ()
+) -> Iterator[Server]:
     """A gunicorn in its own session, killed with all its workers on the way out."""
     port = free_port()
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-             "--access-logfile", "-", *extra, app_spec],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                str(workers),
+                "--access-logfile",
+                "-",
+                *extra,
+                app_spec,
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         try:
             yield Server(proc, port, log)
         finally:
@@ -196,8 +241,9 @@ def get(port: int, target: str) -> int:
         conn.close()
 
 
-def hammer(port: int, url: str, count: int, concurrency: int, deadline: float,
-           stopping: threading.Event) -> Measurement:
+def hammer(
+    port: int, url: str, count: int, concurrency: int, deadline: float, stopping: threading.Event
+) -> Measurement:
     """Send `count` GETs from `concurrency` threads, stopping early at the deadline."""
     tickets = itertools.count()
     latencies: list[float] = []
@@ -224,10 +270,15 @@ def hammer(port: int, url: str, count: int, concurrency: int, deadline: float,
         t.join()
     seconds = time.perf_counter() - started
     latencies.sort()
-    return Measurement(url=url, requests=len(latencies), seconds=round(seconds, 3),
-                       statuses=dict(statuses), rps=round(len(latencies) / seconds, 1) if seconds else 0.0,
-                       p50_ms=round(percentile(latencies, 0.50) * 1000, 2),
-                       p95_ms=round(percentile(latencies, 0.95) * 1000, 2))
+    return Measurement(
+        url=url,
+        requests=len(latencies),
+        seconds=round(seconds, 3),
+        statuses=dict(statuses),
+        rps=round(len(latencies) / seconds, 1) if seconds else 0.0,
+        p50_ms=round(percentile(latencies, 0.50) * 1000, 2),
+        p95_ms=round(percentile(latencies, 0.95) * 1000, 2),
+    )
 
 
 def warm(port: int, url: str, times: int) -> None:
@@ -235,7 +286,9 @@ def warm(port: int, url: str, times: int) -> None:
         get(port, url)
 
 
-def measure(portal: Server, bare: Server, urls: list[str], args, stopping: threading.Event) -> list[dict]:
+def measure(
+    portal: Server, bare: Server, urls: list[str], args, stopping: threading.Event
+) -> list[dict]:
     deadline = time.monotonic() + args.time_cap
     rows = []
     for url in urls:
@@ -246,8 +299,13 @@ def measure(portal: Server, bare: Server, urls: list[str], args, stopping: threa
         warm(portal.port, url, args.workers * 2)
         base = hammer(bare.port, "/", args.requests, args.concurrency, deadline, stopping)
         page = hammer(portal.port, url, args.requests, args.concurrency, deadline, stopping)
-        rows.append({**asdict(page), "bare": asdict(base),
-                     "ratio": round(page.rps / base.rps, 3) if base.rps else None})
+        rows.append(
+            {
+                **asdict(page),
+                "bare": asdict(base),
+                "ratio": round(page.rps / base.rps, 3) if base.rps else None,
+            }
+        )
     return rows
 
 
@@ -256,13 +314,17 @@ def measure(portal: Server, bare: Server, urls: list[str], args, stopping: threa
 
 def print_table(seed: dict, rows: list[dict], missing: list[str], args) -> None:
     cpu = f", {seed['cpu_seconds']} s of CPU in the seeding process" if seed["cpu_seconds"] else ""
-    print(f"scale seed on {seed['backend']}: {seed['rows']:,} rows in {seed['seconds']} s = "
-          f"{seed['rows_per_second']:,} rows/s ({seed['items']} items, {seed['applications']} "
-          f"applications{cpu}; load average {seed['load_average']})")
+    print(
+        f"scale seed on {seed['backend']}: {seed['rows']:,} rows in {seed['seconds']} s = "
+        f"{seed['rows_per_second']:,} rows/s ({seed['items']} items, {seed['applications']} "
+        f"applications{cpu}; load average {seed['load_average']})"
+    )
     if not rows:
         return
-    print(f"gunicorn: {args.workers} sync workers on 127.0.0.1; {args.requests} requests per URL from "
-          f"{args.concurrency} threads; the bare Flask route measured just before each URL")
+    print(
+        f"gunicorn: {args.workers} sync workers on 127.0.0.1; {args.requests} requests per URL from "
+        f"{args.concurrency} threads; the bare Flask route measured just before each URL"
+    )
     header = ("URL", "statuses", "req/s", "p50 ms", "p95 ms", "bare req/s", "bare p95", "÷ bare")
     lines = []
     for r in rows:
@@ -270,13 +332,28 @@ def print_table(seed: dict, rows: list[dict], missing: list[str], args) -> None:
             lines.append((r["url"], r["skipped"], "", "", "", "", "", ""))
             continue
         statuses = " ".join(f"{k}×{v}" for k, v in sorted(r["statuses"].items()))
-        lines.append((r["url"], statuses, f"{r['rps']:.1f}", f"{r['p50_ms']:.1f}", f"{r['p95_ms']:.1f}",
-                      f"{r['bare']['rps']:.1f}", f"{r['bare']['p95_ms']:.1f}",
-                      f"{r['ratio']:.2f}" if r["ratio"] is not None else "-"))
-    widths = [max(display_width(str(row[i])) for row in (header, *lines)) for i in range(len(header))]
+        lines.append(
+            (
+                r["url"],
+                statuses,
+                f"{r['rps']:.1f}",
+                f"{r['p50_ms']:.1f}",
+                f"{r['p95_ms']:.1f}",
+                f"{r['bare']['rps']:.1f}",
+                f"{r['bare']['p95_ms']:.1f}",
+                f"{r['ratio']:.2f}" if r["ratio"] is not None else "-",
+            )
+        )
+    widths = [
+        max(display_width(str(row[i])) for row in (header, *lines)) for i in range(len(header))
+    ]
     for row in (header, *lines):
-        print("  ".join(pad(str(cell), w, right=i > 1) for i, (cell, w) in enumerate(zip(row, widths,
-                                                                                       strict=True))))
+        print(
+            "  ".join(
+                pad(str(cell), w, right=i > 1)
+                for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+            )
+        )
     for url in missing:
         print(f"not served by this version of the app, skipped: {url}")
 
@@ -294,16 +371,29 @@ def pad(text: str, width: int, right: bool) -> str:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--items", type=int, default=3600, help="scale items (default 3600)")
-    p.add_argument("--applications", type=int, default=20000, help="synthetic applications (default 20000)")
+    p.add_argument(
+        "--applications", type=int, default=20000, help="synthetic applications (default 20000)"
+    )
     p.add_argument("--requests", type=int, default=300, help="requests per URL (default 300)")
     p.add_argument("--concurrency", type=int, default=4, help="client threads (default 4)")
-    p.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2, as make run)")
-    p.add_argument("--time-cap", type=float, default=300, help="seconds of measuring at most (default 300)")
-    p.add_argument("--url", action="append", help="a path to measure (repeat); default: the portal's main pages")
-    p.add_argument("--postgres", action="store_true", help="use a throwaway PostgreSQL instead of SQLite")
+    p.add_argument(
+        "--workers", type=int, default=2, help="gunicorn workers (default 2, as make run)"
+    )
+    p.add_argument(
+        "--time-cap", type=float, default=300, help="seconds of measuring at most (default 300)"
+    )
+    p.add_argument(
+        "--url",
+        action="append",
+        help="a path to measure (repeat); default: the portal's main pages",
+    )
+    p.add_argument(
+        "--postgres", action="store_true", help="use a throwaway PostgreSQL instead of SQLite"
+    )
     p.add_argument("--seed-only", action="store_true", help="measure the scale seed only")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = p.parse_args(argv)
@@ -339,16 +429,27 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 database_url = f"sqlite:///{tmp / 'bench.db'}"
             env = portal_env(tmp, database_url)
-            print(f"seeding demo + {args.items} items + {args.applications} applications …",
-                  file=sys.stderr, flush=True)
+            print(
+                f"seeding demo + {args.items} items + {args.applications} applications …",
+                file=sys.stderr,
+                flush=True,
+            )
             seed = prepare_database(env, args.items, args.applications)
             seed["backend"] = "PostgreSQL" if args.postgres else "SQLite"
             if not args.seed_only:
                 urls, missing = resolve_urls(args.url, env)
-                portal = stack.enter_context(gunicorn("portal:create_app()", env, tmp / "portal.log",
-                                                      args.workers))
-                bare = stack.enter_context(gunicorn("bench_bare:app", env, tmp / "bare.log", args.workers,
-                                                    ("--pythonpath", str(ROOT / "scripts"))))
+                portal = stack.enter_context(
+                    gunicorn("portal:create_app()", env, tmp / "portal.log", args.workers)
+                )
+                bare = stack.enter_context(
+                    gunicorn(
+                        "bench_bare:app",
+                        env,
+                        tmp / "bare.log",
+                        args.workers,
+                        ("--pythonpath", str(ROOT / "scripts")),
+                    )
+                )
                 wait_ready(portal, "/healthz")
                 wait_ready(bare, "/")
                 print(f"measuring {len(urls)} URLs …", file=sys.stderr, flush=True)
@@ -363,9 +464,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench failed: {exc}", file=sys.stderr)
         return 1
     if args.json:
-        print(json.dumps({"seed": seed, "workers": args.workers, "concurrency": args.concurrency,
-                          "requests_per_url": args.requests, "results": rows,
-                          "not_served": missing}, ensure_ascii=False, indent=2))
+        print(
+            json.dumps(
+                {
+                    "seed": seed,
+                    "workers": args.workers,
+                    "concurrency": args.concurrency,
+                    "requests_per_url": args.requests,
+                    "results": rows,
+                    "not_served": missing,
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
     else:
         print_table(seed, rows, missing, args)
     return 0

@@ -45,31 +45,71 @@ def throwaway_postgres():
     tmp.chmod(0o700)
     started = False
     try:
-        subprocess.run(as_postgres([str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres",
-                                    "-A", "trust", "--no-sync", "-E", "UTF8", "--locale=C.UTF-8"]),
-                       check=True, stdout=subprocess.DEVNULL)
-        opts = (f"-p {port} -k {tmp} -c listen_addresses=127.0.0.1 -c fsync=off "
-                "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
-        subprocess.run(as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(log),
-                                    "-o", opts, "-w", "-t", "60", "start"]),
-                       check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            as_postgres(
+                [
+                    str(PG_BIN / "initdb"),
+                    "-D",
+                    str(data),
+                    "-U",
+                    "postgres",
+                    "-A",
+                    "trust",
+                    "--no-sync",
+                    "-E",
+                    "UTF8",
+                    "--locale=C.UTF-8",
+                ]
+            ),
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        opts = (
+            f"-p {port} -k {tmp} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+        )
+        subprocess.run(
+            as_postgres(
+                [
+                    str(PG_BIN / "pg_ctl"),
+                    "-D",
+                    str(data),
+                    "-l",
+                    str(log),
+                    "-o",
+                    opts,
+                    "-w",
+                    "-t",
+                    "60",
+                    "start",
+                ]
+            ),
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         started = True
         yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
     finally:
         if started:
-            subprocess.run(as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "fast",
-                                        "-w", "stop"]), stdout=subprocess.DEVNULL)
+            subprocess.run(
+                as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]),
+                stdout=subprocess.DEVNULL,
+            )
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def run_pytest(backend: str, extra_env: dict[str, str], args: list[str]) -> tuple[int, dict[str, int]]:
+def run_pytest(
+    backend: str, extra_env: dict[str, str], args: list[str]
+) -> tuple[int, dict[str, int]]:
     RESULTS.mkdir(exist_ok=True)
     xml = RESULTS / f"{backend}.xml"
     xml.unlink(missing_ok=True)
     env = {**os.environ, **extra_env}
     env.pop("PORTAL_TEST_PG_ADMIN_URL", None) if backend == "sqlite" else None
     print(f"=== {backend} ===", flush=True)
-    code = subprocess.call([sys.executable, "-m", "pytest", f"--junitxml={xml}", *args], cwd=ROOT, env=env)
+    code = subprocess.call(
+        [sys.executable, "-m", "pytest", f"--junitxml={xml}", *args], cwd=ROOT, env=env
+    )
     counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     if xml.exists():
         for suite in ET.parse(xml).getroot().iter("testsuite"):

@@ -19,19 +19,37 @@ def user(login: str) -> User:
 
 
 def item_named(name: str) -> ServiceItem:
-    return next(i for i in db.session.scalars(select(ServiceItem))
-                if i.published_version and i.published_version.name == name)
+    return next(
+        i
+        for i in db.session.scalars(select(ServiceItem))
+        if i.published_version and i.published_version.name == name
+    )
 
 
-def upload(citizen, material_type: MaterialType, *, colour=(200, 220, 240), grade=Grade.C) -> Document:
+def upload(
+    citizen, material_type: MaterialType, *, colour=(200, 220, 240), grade=Grade.C
+) -> Document:
     """A scanned page the citizen uploads (grade C until staff check the original)."""
-    return add_document(owner=citizen, material_type=material_type, data=make_png(colour=colour),
-                        content_type="image/png", filename="scan.png", grade=grade,
-                        source="upload", issued_on=date.today())
+    return add_document(
+        owner=citizen,
+        material_type=material_type,
+        data=make_png(colour=colour),
+        content_type="image/png",
+        filename="scan.png",
+        grade=grade,
+        source="upload",
+        issued_on=date.today(),
+    )
 
 
-def submit_case(login: str, item_name: str, conditions: dict[str, str] | None = None, *,
-                options: dict[str, str] | None = None, answers: dict[str, str] | None = None) -> Application:
+def submit_case(
+    login: str,
+    item_name: str,
+    conditions: dict[str, str] | None = None,
+    *,
+    options: dict[str, str] | None = None,
+    answers: dict[str, str] | None = None,
+) -> Application:
     """A case submitted online: conditions (first option unless given), prefilled answers,
     uploads for every missing material, or the given 容缺/告知承诺 options by material name."""
     actor = user(login)
@@ -45,10 +63,15 @@ def submit_case(login: str, item_name: str, conditions: dict[str, str] | None = 
     values = applications.prefill(app, citizen)
     for q in version.questions:
         if values.get(q["key"]) in (None, ""):
-            values[q["key"]] = {"select": (q.get("options") or [["x"]])[0][0],
-                                "multiselect": [(q.get("options") or [["x"]])[0][0]],
-                                "checkbox": "y", "number": str(q.get("min") or 1), "money": "1",
-                                "date": date.today().isoformat(), "address": "人民路 1 号"}.get(q["type"], "测试")
+            values[q["key"]] = {
+                "select": (q.get("options") or [["x"]])[0][0],
+                "multiselect": [(q.get("options") or [["x"]])[0][0]],
+                "checkbox": "y",
+                "number": str(q.get("min") or 1),
+                "money": "1",
+                "date": date.today().isoformat(),
+                "address": "人民路 1 号",
+            }.get(q["type"], "测试")
     values.update(answers or {})
     applications.save_form(app, values)
     for material in app.materials:

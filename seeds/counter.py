@@ -23,23 +23,41 @@ from portal.models import (
 from services import workdays
 
 HALLS = (
-    {"code": "SMZX", "name": "市民服务中心", "address": "人民路 100 号市民服务中心一楼",
-     "hours": "周一至周五 9:00-17:00，周六 9:00-12:00（部分事项）", "phone": "12345",
-     "categories": (("A", "户籍与出入境", ("GA", "JJ")),
-                    ("B", "社保医保与公积金", ("RS", "YB", "GJ")),
-                    ("C", "民政卫健与教育", ("MZ", "WJ", "JY", "CL")),
-                    ("D", "不动产与住房", ("BD", "ZJ")),
-                    ("E", "企业开办与税务", ("SJ", "SW")),
-                    ("F", "综合受理", ())),
-     "windows": ((1, "AF"), (2, "AF"), (3, "BF"), (4, "BC"), (5, "DE"), (6, "EF"))},
-    {"code": "XJZX", "name": "徐家汇街道便民服务中心", "address": "天平路 200 号",
-     "hours": "周一至周五 9:00-17:00", "phone": "021-64000000",
-     "categories": (("A", "综合受理", ()),),
-     "windows": ((1, "A"), (2, "A"))},
+    {
+        "code": "SMZX",
+        "name": "市民服务中心",
+        "address": "人民路 100 号市民服务中心一楼",
+        "hours": "周一至周五 9:00-17:00，周六 9:00-12:00（部分事项）",
+        "phone": "12345",
+        "categories": (
+            ("A", "户籍与出入境", ("GA", "JJ")),
+            ("B", "社保医保与公积金", ("RS", "YB", "GJ")),
+            ("C", "民政卫健与教育", ("MZ", "WJ", "JY", "CL")),
+            ("D", "不动产与住房", ("BD", "ZJ")),
+            ("E", "企业开办与税务", ("SJ", "SW")),
+            ("F", "综合受理", ()),
+        ),
+        "windows": ((1, "AF"), (2, "AF"), (3, "BF"), (4, "BC"), (5, "DE"), (6, "EF")),
+    },
+    {
+        "code": "XJZX",
+        "name": "徐家汇街道便民服务中心",
+        "address": "天平路 200 号",
+        "hours": "周一至周五 9:00-17:00",
+        "phone": "021-64000000",
+        "categories": (("A", "综合受理", ()),),
+        "windows": ((1, "A"), (2, "A")),
+    },
 )
 # slots of one hour, capacity per slot and category
-SLOT_HOURS = ((time(9), time(10)), (time(10), time(11)), (time(11), time(12)),
-              (time(13, 30), time(14, 30)), (time(14, 30), time(15, 30)), (time(15, 30), time(16, 30)))
+SLOT_HOURS = (
+    (time(9), time(10)),
+    (time(10), time(11)),
+    (time(11), time(12)),
+    (time(13, 30), time(14, 30)),
+    (time(14, 30), time(15, 30)),
+    (time(15, 30), time(16, 30)),
+)
 SLOT_CAPACITY = 4
 SLOT_WORKDAYS = 10
 # simple items a citizen can apply for at the kiosk without help
@@ -47,8 +65,16 @@ SLOT_WORKDAYS = 10
 # case (the 容缺 material still to bring), 13800000001 for a kiosk item without a case yet.
 # Not 13800000002: the tests book for that citizen from an empty slate (at most three at a time).
 DEMO_BOOKINGS = (("13800000003", "失业登记", 3), ("13800000001", "社会保障卡申领", 4))
-KIOSK_ITEMS = ("老年人优待证申领", "高龄津贴申领", "社会保障卡申领", "不动产登记信息查询（无房证明）",
-               "无犯罪记录证明开具", "城乡居民基本医疗保险参保登记", "居住登记", "失业登记")
+KIOSK_ITEMS = (
+    "老年人优待证申领",
+    "高龄津贴申领",
+    "社会保障卡申领",
+    "不动产登记信息查询（无房证明）",
+    "无犯罪记录证明开具",
+    "城乡居民基本医疗保险参保登记",
+    "居住登记",
+    "失业登记",
+)
 
 
 def load_halls(counter_staff: list[User], start: date | None = None) -> list[ServiceHall]:
@@ -56,16 +82,33 @@ def load_halls(counter_staff: list[User], start: date | None = None) -> list[Ser
     depts = {d.code: d.id for d in db.session.scalars(select(Department))}
     halls = []
     for spec in HALLS:
-        hall = ServiceHall(code=spec["code"], name=spec["name"], address=spec["address"],
-                           hours=spec["hours"], phone=spec["phone"])
+        hall = ServiceHall(
+            code=spec["code"],
+            name=spec["name"],
+            address=spec["address"],
+            hours=spec["hours"],
+            phone=spec["phone"],
+        )
         db.session.add(hall)
         db.session.flush()
         for code, name, dept_codes in spec["categories"]:
-            db.session.add(QueueCategory(hall_id=hall.id, code=code, name=name,
-                                         department_ids=[depts[c] for c in dept_codes if c in depts]))
+            db.session.add(
+                QueueCategory(
+                    hall_id=hall.id,
+                    code=code,
+                    name=name,
+                    department_ids=[depts[c] for c in dept_codes if c in depts],
+                )
+            )
         for number, codes in spec["windows"]:
-            db.session.add(CounterWindow(hall_id=hall.id, number=number, name=f"{number} 号窗口",
-                                         category_codes=list(codes)))
+            db.session.add(
+                CounterWindow(
+                    hall_id=hall.id,
+                    number=number,
+                    name=f"{number} 号窗口",
+                    category_codes=list(codes),
+                )
+            )
         halls.append(hall)
     db.session.flush()
     for user in counter_staff:
@@ -85,10 +128,20 @@ def add_slots(halls: list[ServiceHall], start: date, days: int = SLOT_WORKDAYS) 
     for _ in range(days):
         day = workdays.add_working_days(day, 1)
         for hall in halls:
-            for category in db.session.scalars(select(QueueCategory).where(QueueCategory.hall_id == hall.id)):
+            for category in db.session.scalars(
+                select(QueueCategory).where(QueueCategory.hall_id == hall.id)
+            ):
                 for starts, ends in SLOT_HOURS:
-                    db.session.add(AppointmentSlot(hall_id=hall.id, category_id=category.id, day=day,
-                                                   starts_at=starts, ends_at=ends, capacity=SLOT_CAPACITY))
+                    db.session.add(
+                        AppointmentSlot(
+                            hall_id=hall.id,
+                            category_id=category.id,
+                            day=day,
+                            starts_at=starts,
+                            ends_at=ends,
+                            capacity=SLOT_CAPACITY,
+                        )
+                    )
                     count += 1
     db.session.flush()
     return count
@@ -104,12 +157,19 @@ def load_demo_bookings(start: date | None = None) -> list[Appointment]:
     booked = []
     for login, item_name, hour in DEMO_BOOKINGS:
         actor = user(login)
-        code = db.session.scalar(select(ServiceItem.code).join(
-            ItemVersion, ItemVersion.id == ServiceItem.published_version_id).where(ItemVersion.name == item_name))
+        code = db.session.scalar(
+            select(ServiceItem.code)
+            .join(ItemVersion, ItemVersion.id == ServiceItem.published_version_id)
+            .where(ItemVersion.name == item_name)
+        )
         target = appointments.target_for_item(actor, code)
         category = appointments.category_for(hall, target.department_id)
-        slot = db.session.scalar(select(AppointmentSlot).where(
-            AppointmentSlot.category_id == category.id, AppointmentSlot.day == day,
-            AppointmentSlot.starts_at == SLOT_HOURS[hour][0]))
+        slot = db.session.scalar(
+            select(AppointmentSlot).where(
+                AppointmentSlot.category_id == category.id,
+                AppointmentSlot.day == day,
+                AppointmentSlot.starts_at == SLOT_HOURS[hour][0],
+            )
+        )
         booked.append(appointments.book_appointment(actor, target, slot.id))
     return booked

@@ -35,10 +35,27 @@ from services.documents import add_document
 from services.elicences import issue_elicence
 
 DEMO_PASSWORD = "Demo@2026"
-SERVICE_CENTRE = {"code": "ZWFW", "name": "市政务服务中心", "phone": "12345",
-                  "address": "市民服务中心（人民路 100 号）", "hours": "周一至周五 9:00-17:00"}
-PERSON_THEMES = ("生育收养", "户籍办理", "教育", "就业创业", "社会保障", "医疗卫生", "住房",
-                 "婚姻登记", "退休养老", "出行", "残疾人服务", "社会救助")
+SERVICE_CENTRE = {
+    "code": "ZWFW",
+    "name": "市政务服务中心",
+    "phone": "12345",
+    "address": "市民服务中心（人民路 100 号）",
+    "hours": "周一至周五 9:00-17:00",
+}
+PERSON_THEMES = (
+    "生育收养",
+    "户籍办理",
+    "教育",
+    "就业创业",
+    "社会保障",
+    "医疗卫生",
+    "住房",
+    "婚姻登记",
+    "退休养老",
+    "出行",
+    "残疾人服务",
+    "社会救助",
+)
 ORG_THEMES = ("开办企业", "经营许可", "纳税")
 
 
@@ -58,21 +75,32 @@ def load_catalogue(admin: User | None) -> dict[str, ServiceItem]:
     for m in data.MATERIAL_TYPES:
         validity = m.get("validity") or {"kind": "none"}
         types[m["code"]] = catalogue.create_material_type(
-            code=m["code"], name=m["name"], category=m.get("category", ""),
-            description=m.get("description", ""), source=m["source"],
-            licence_type_code=m.get("licence_type_code"), validity_kind=validity["kind"],
+            code=m["code"],
+            name=m["name"],
+            category=m.get("category", ""),
+            description=m.get("description", ""),
+            source=m["source"],
+            licence_type_code=m.get("licence_type_code"),
+            validity_kind=validity["kind"],
             validity_months=validity.get("months"),
         )
     items: dict[str, ServiceItem] = {}
     for spec in data.ITEMS:
         version = catalogue.create_item(
-            code=spec["code"], department=depts[spec["department"]], actor=admin,
+            code=spec["code"],
+            department=depts[spec["department"]],
+            actor=admin,
             guide=guide_from_spec(spec),
             requirements=[
                 {
-                    "material_type_id": types[m["type"]].id, "position": i, "original": m["original"],
-                    "form": m["form"], "copies": m["copies"], "necessity": m["necessity"],
-                    "condition": m.get("condition"), "notes": m.get("notes", ""),
+                    "material_type_id": types[m["type"]].id,
+                    "position": i,
+                    "original": m["original"],
+                    "form": m["form"],
+                    "copies": m["copies"],
+                    "necessity": m["necessity"],
+                    "condition": m.get("condition"),
+                    "notes": m.get("notes", ""),
                     "acceptance_standard": m.get("acceptance_standard", ""),
                     "commitment_allowed": m.get("commitment_allowed", False),
                 }
@@ -85,18 +113,44 @@ def load_catalogue(admin: User | None) -> dict[str, ServiceItem]:
         items[spec["code"]] = version.item
     for b in data.BUNDLES:
         catalogue.create_bundle(
-            code=b["code"], name=b["name"], description=b["description"],
-            theme=catalogue.get_or_create_theme(b["theme"]), items=[items[c] for c in b["items"]],
+            code=b["code"],
+            name=b["name"],
+            description=b["description"],
+            theme=catalogue.get_or_create_theme(b["theme"]),
+            items=[items[c] for c in b["items"]],
         )
     return items
 
 
 def guide_from_spec(spec: dict) -> dict:
-    keys = ("name", "item_type", "audience", "legal_basis", "conditions", "legal_limit",
-            "legal_limit_unit", "promised_limit", "promised_limit_unit", "case_type", "steps",
-            "visits", "visits_reason", "online_depth", "location", "hours", "phone",
-            "complaint_phone", "fees", "faqs", "keywords", "synonyms", "questions",
-            "condition_questions", "commitment_text", "auto_rules")
+    keys = (
+        "name",
+        "item_type",
+        "audience",
+        "legal_basis",
+        "conditions",
+        "legal_limit",
+        "legal_limit_unit",
+        "promised_limit",
+        "promised_limit_unit",
+        "case_type",
+        "steps",
+        "visits",
+        "visits_reason",
+        "online_depth",
+        "location",
+        "hours",
+        "phone",
+        "complaint_phone",
+        "fees",
+        "faqs",
+        "keywords",
+        "synonyms",
+        "questions",
+        "condition_questions",
+        "commitment_text",
+        "auto_rules",
+    )
     guide = {k: spec[k] for k in keys if k in spec}
     guide["result_name"] = spec["result"]["name"]
     guide["result_type"] = spec["result"]["type"]
@@ -115,17 +169,34 @@ def department_named(fragment: str) -> Department:
 def load_accounts() -> dict[str, User]:
     rng = random.Random(2026)
     users = {
-        "admin": accounts.create_staff(username="admin", password=DEMO_PASSWORD, role=Role.admin,
-                                       display_name="系统管理员", department=None),
+        "admin": accounts.create_staff(
+            username="admin",
+            password=DEMO_PASSWORD,
+            role=Role.admin,
+            display_name="系统管理员",
+            department=None,
+        ),
         "counter01": accounts.create_staff(
-            username="counter01", password=DEMO_PASSWORD, role=Role.counter,
-            display_name="窗口 01", department=department_named("政务服务")),
+            username="counter01",
+            password=DEMO_PASSWORD,
+            role=Role.counter,
+            display_name="窗口 01",
+            department=department_named("政务服务"),
+        ),
         "reviewer01": accounts.create_staff(
-            username="reviewer01", password=DEMO_PASSWORD, role=Role.reviewer,
-            display_name="公安审批员", department=department_named("公安")),
+            username="reviewer01",
+            password=DEMO_PASSWORD,
+            role=Role.reviewer,
+            display_name="公安审批员",
+            department=department_named("公安"),
+        ),
         "reviewer02": accounts.create_staff(
-            username="reviewer02", password=DEMO_PASSWORD, role=Role.reviewer,
-            display_name="人社审批员", department=department_named("人力资源")),
+            username="reviewer02",
+            password=DEMO_PASSWORD,
+            role=Role.reviewer,
+            display_name="人社审批员",
+            department=department_named("人力资源"),
+        ),
     }
     people = (
         ("13800000001", "张伟明", date(1985, 3, 12), False, "上海市徐汇区漕溪北路 90 号"),
@@ -134,8 +205,11 @@ def load_accounts() -> dict[str, User]:
     )
     for phone, name, born, female, address in people:
         users[phone] = accounts.register_citizen(
-            phone=phone, password=DEMO_PASSWORD, name=name,
-            id_number=make_id_number(born, rng, female=female, area="310104"), address=address,
+            phone=phone,
+            password=DEMO_PASSWORD,
+            name=name,
+            id_number=make_id_number(born, rng, female=female, area="310104"),
+            address=address,
         )
     users["13800000003"].elder_mode = True
     db.session.flush()
@@ -147,40 +221,78 @@ def load_history(citizen_user: User, reviewer: User, items: dict[str, ServiceIte
     citizen = citizen_user.citizen
     today = date.today()
     by_name = {mt.name: mt for mt in db.session.scalars(select(MaterialType))}
-    for name, issued in (("居民身份证", today - timedelta(days=900)), ("户口簿", today - timedelta(days=2000))):
+    for name, issued in (
+        ("居民身份证", today - timedelta(days=900)),
+        ("户口簿", today - timedelta(days=2000)),
+    ):
         mt = by_name.get(name)
         if mt is not None:
-            add_document(owner=citizen, material_type=mt, data=make_png(), content_type="image/png",
-                         filename=f"{name}.png", grade=Grade.B, source="counter", issued_on=issued,
-                         own_expiry=issued + timedelta(days=365 * 20), verified_by=reviewer)
+            add_document(
+                owner=citizen,
+                material_type=mt,
+                data=make_png(),
+                content_type="image/png",
+                filename=f"{name}.png",
+                grade=Grade.B,
+                source="counter",
+                issued_on=issued,
+                own_expiry=issued + timedelta(days=365 * 20),
+                verified_by=reviewer,
+            )
     licensed = [
-        (item, version) for item in items.values()
-        if (version := item.published_version) is not None and version.result_licence_type_code
+        (item, version)
+        for item in items.values()
+        if (version := item.published_version) is not None
+        and version.result_licence_type_code
         and version.audience == "person"
     ]
     for n, (item, version) in enumerate(licensed[:2], start=1):
         mt = db.session.scalar(
-            select(MaterialType).where(MaterialType.licence_type_code == version.result_licence_type_code))
+            select(MaterialType).where(
+                MaterialType.licence_type_code == version.result_licence_type_code
+            )
+        )
         if mt is None:
             continue
         submitted = utcnow() - timedelta(days=60 * n)
         app = Application(
-            number=f"SL{submitted:%Y%m%d}{n:06d}", item_version=version,
-            department_id=version.department_id, applicant=citizen, created_by_id=citizen_user.id,
-            channel=Channel.online, status="completed", form_data={"name": citizen.name},
-            submitted_at=submitted, accepted_at=submitted, decided_at=submitted + timedelta(days=3),
-            completed_at=submitted + timedelta(days=3), due_date=(submitted + timedelta(days=10)).date(),
+            number=f"SL{submitted:%Y%m%d}{n:06d}",
+            item_version=version,
+            department_id=version.department_id,
+            applicant=citizen,
+            created_by_id=citizen_user.id,
+            channel=Channel.online,
+            status="completed",
+            form_data={"name": citizen.name},
+            submitted_at=submitted,
+            accepted_at=submitted,
+            decided_at=submitted + timedelta(days=3),
+            completed_at=submitted + timedelta(days=3),
+            due_date=(submitted + timedelta(days=10)).date(),
         )
-        app.materials = [ApplicationMaterial(requirement=r, satisfied_by=SatisfiedBy.library, verdict="ok")
-                         for r in version.requirements if r.necessity == "required"]
+        app.materials = [
+            ApplicationMaterial(requirement=r, satisfied_by=SatisfiedBy.library, verdict="ok")
+            for r in version.requirements
+            if r.necessity == "required"
+        ]
         db.session.add(app)
         db.session.flush()
         for action in ("submitted", "accepted", "approved", "completed"):
-            audit.record_event(action, actor=reviewer if action != "submitted" else citizen_user,
-                               application_id=app.id, details={"seed": "demo history"})
-        issue_elicence(holder=citizen, material_type=mt, department=item.department,
-                       issued_on=app.decided_at.date(), valid_until=None, application_id=app.id,
-                       public_base_url=current_app.config["PUBLIC_BASE_URL"])
+            audit.record_event(
+                action,
+                actor=reviewer if action != "submitted" else citizen_user,
+                application_id=app.id,
+                details={"seed": "demo history"},
+            )
+        issue_elicence(
+            holder=citizen,
+            material_type=mt,
+            department=item.department,
+            issued_on=app.decided_at.date(),
+            valid_until=None,
+            application_id=app.id,
+            public_base_url=current_app.config["PUBLIC_BASE_URL"],
+        )
 
 
 def load_draft(citizen_user: User, items: dict[str, ServiceItem]) -> None:
@@ -200,8 +312,12 @@ def load_extra_citizens(count: int = 30) -> None:
     for _ in range(count):
         person = make_person(fake, rng)
         if accounts.find_citizen_by_id_number(person["id_number"]) is None:
-            accounts.find_or_create_citizen(name=person["name"], id_number=person["id_number"],
-                                            phone=None, address=person["address"])
+            accounts.find_or_create_citizen(
+                name=person["name"],
+                id_number=person["id_number"],
+                phone=None,
+                address=person["address"],
+            )
 
 
 def load_review_queue() -> None:
@@ -211,9 +327,15 @@ def load_review_queue() -> None:
     from seeds.cases import submit_case
 
     submit_case("13800000003", "居住证申领", {"basis": "work", "agent": "no"})
-    submit_case("13800000003", "居住登记", {"housing": "rent"}, options={"房屋租赁合同": "commitment"})
-    submit_case("13800000003", "失业登记", {"reason": "dismissed"},
-                options={"解除或终止劳动关系证明": "deferred"})
+    submit_case(
+        "13800000003", "居住登记", {"housing": "rent"}, options={"房屋租赁合同": "commitment"}
+    )
+    submit_case(
+        "13800000003",
+        "失业登记",
+        {"reason": "dismissed"},
+        options={"解除或终止劳动关系证明": "deferred"},
+    )
 
 
 def drop_demo_texts() -> None:
@@ -239,4 +361,3 @@ def load_demo() -> bool:
     drop_demo_texts()
     audit.record_event("demo_loaded", actor=users["admin"], details={"items": len(items)})
     return True
-

@@ -20,21 +20,26 @@ def make_faker(seed: int = SEED) -> Faker:
     return fake
 
 
-def make_id_number(birth: date, rng: random.Random, *, female: bool | None = None,
-                   area: str | None = None) -> str:
+def make_id_number(
+    birth: date, rng: random.Random, *, female: bool | None = None, area: str | None = None
+) -> str:
     """A 居民身份证号 that passes python-stdnum's checks (area, birth date, checksum)."""
     area = area or rng.choice(AREA_CODES)
     seq = rng.randint(0, 99)
-    gender_digit = rng.choice((0, 2, 4, 6, 8) if female else (1, 3, 5, 7, 9)) if female is not None \
+    gender_digit = (
+        rng.choice((0, 2, 4, 6, 8) if female else (1, 3, 5, 7, 9))
+        if female is not None
         else rng.randint(0, 9)
+    )
     body = f"{area}{birth:%Y%m%d}{seq:02d}{gender_digit}"
     number = body + ric.calc_check_digit(body + "0")
     ric.validate(number)
     return number
 
 
-def make_person(fake: Faker, rng: random.Random, *, born: date | None = None,
-                phone: str | None = None) -> dict:
+def make_person(
+    fake: Faker, rng: random.Random, *, born: date | None = None, phone: str | None = None
+) -> dict:
     born = born or date(1950, 1, 1) + timedelta(days=rng.randint(0, 365 * 55))
     female = rng.random() < 0.5
     return {
@@ -46,7 +51,9 @@ def make_person(fake: Faker, rng: random.Random, *, born: date | None = None,
     }
 
 
-def make_png(width: int = 320, height: int = 200, colour: tuple[int, int, int] = (200, 220, 240)) -> bytes:
+def make_png(
+    width: int = 320, height: int = 200, colour: tuple[int, int, int] = (200, 220, 240)
+) -> bytes:
     """A small real PNG (a scanned page stand-in)."""
     buf = io.BytesIO()
     img = Image.new("RGB", (width, height), colour)

@@ -68,9 +68,33 @@ APPLICATIONS_PER_CITIZEN = 2
 MAX_REQUIREMENTS = 10
 STATUSES = ("submitted", "accepted", "in_review", "approved", "completed")
 NAME_POOL = 3000  # Faker names, reused: the same name for different people is normal
-MOBILE_PREFIXES = ("130", "131", "132", "133", "135", "136", "137", "138", "139", "150", "151",
-                   "152", "155", "156", "158", "159", "176", "177", "180", "181", "186", "187",
-                   "188", "189", "199")
+MOBILE_PREFIXES = (
+    "130",
+    "131",
+    "132",
+    "133",
+    "135",
+    "136",
+    "137",
+    "138",
+    "139",
+    "150",
+    "151",
+    "152",
+    "155",
+    "156",
+    "158",
+    "159",
+    "176",
+    "177",
+    "180",
+    "181",
+    "186",
+    "187",
+    "188",
+    "189",
+    "199",
+)
 SUBMITTED_WITHIN = timedelta(days=180)
 
 Progress = Callable[[int], None]
@@ -151,13 +175,28 @@ class VersionInfo:
 
 @functools.cache
 def item_patterns() -> list[ItemPattern]:
-    out = [ItemPattern(kind=s["department"], name=s["name"], audience=s["audience"],
-                       themes=list(s["themes"]), spec=s) for s in demo_data.ITEMS]
+    out = [
+        ItemPattern(
+            kind=s["department"],
+            name=s["name"],
+            audience=s["audience"],
+            themes=list(s["themes"]),
+            spec=s,
+        )
+        for s in demo_data.ITEMS
+    ]
     for kind, _name, law, items, materials in data.EXTRA_DEPARTMENTS:
         for name, audience, theme in items:
-            out.append(ItemPattern(kind=kind, name=name,
-                                   audience="person" if audience == "p" else "organisation",
-                                   themes=[theme], materials=[f"{name}申请书", *materials], law=law))
+            out.append(
+                ItemPattern(
+                    kind=kind,
+                    name=name,
+                    audience="person" if audience == "p" else "organisation",
+                    themes=[theme],
+                    materials=[f"{name}申请书", *materials],
+                    law=law,
+                )
+            )
     # round-robin over departments, so that even a small run gives every department items
     by_kind: dict[str, list[ItemPattern]] = {}
     for pattern in out:
@@ -183,8 +222,10 @@ def planned_records(items: int, applications: int) -> int:
 def scale_present() -> str | None:
     """Why a second run must be refused, or None when no scale data is there."""
     checks = (
-        (ServiceItem.code, "service items"), (Department.code, "departments"),
-        (MaterialType.code, "material types"), (Application.number, "applications"),
+        (ServiceItem.code, "service items"),
+        (Department.code, "departments"),
+        (MaterialType.code, "material types"),
+        (Application.number, "applications"),
     )
     for column, label in checks:
         code = db.session.scalar(select(column).where(column.like(f"{PREFIX}%")).limit(1))
@@ -215,9 +256,14 @@ def reserve_ids(table: Table, count: int) -> list[int]:
     if not count:
         return []
     if db.session.get_bind().dialect.name == "postgresql":
-        return list(db.session.scalars(
-            text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"),
-            {"table": table.name, "n": count}))
+        return list(
+            db.session.scalars(
+                text(
+                    "SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"
+                ),
+                {"table": table.name, "n": count},
+            )
+        )
     start = (db.session.scalar(select(func.max(table.c.id))) or 0) + 1
     return list(range(start, start + count))
 
@@ -245,25 +291,36 @@ def copy_rows(table: Table, rows: list[dict[str, Any]]) -> None:
     enums by value, JSON columns as JSON text (None as JSON null)."""
     keys = list(rows[0])
     # COPY skips SQLAlchemy's Python-side defaults; the server's own defaults still apply
-    unfilled = [c.name for c in table.c
-                if c.default is not None and c.server_default is None and c.name not in keys]
+    unfilled = [
+        c.name
+        for c in table.c
+        if c.default is not None and c.server_default is None and c.name not in keys
+    ]
     if unfilled:
         raise ValueError(f"{table.name}: give {', '.join(unfilled)} explicitly for COPY")
     json_keys = {k for k in keys if isinstance(table.c[k].type, JSON)}
     columns = ", ".join(f'"{k}"' for k in keys)
     driver = db.session.connection().connection.driver_connection
-    with driver.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
+    with (
+        driver.cursor() as cursor,
+        cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy,
+    ):
         for row in rows:
-            copy.write_row([
-                json.dumps(row[k], ensure_ascii=False) if k in json_keys
-                else row[k].value if isinstance(row[k], enum.Enum) else row[k]
-                for k in keys
-            ])
+            copy.write_row(
+                [
+                    json.dumps(row[k], ensure_ascii=False)
+                    if k in json_keys
+                    else row[k].value
+                    if isinstance(row[k], enum.Enum)
+                    else row[k]
+                    for k in keys
+                ]
+            )
 
 
 def batched(seq: list, size: int) -> Iterable[list]:
     for start in range(0, len(seq), size):
-        yield seq[start:start + size]
+        yield seq[start : start + size]
 
 
 @contextmanager
@@ -283,8 +340,12 @@ def memoised_pinyin() -> Iterator[None]:
 
 def load_departments(report: ScaleReport) -> tuple[dict[str, int], dict[str, dict[str, Any]]]:
     """40 departments: the demo's 13 (reused when present) and 27 more. Returns kind → id, info."""
-    existing = {code: (dept_id, name) for code, dept_id, name in
-                db.session.execute(select(Department.code, Department.id, Department.name))}
+    existing = {
+        code: (dept_id, name)
+        for code, dept_id, name in db.session.execute(
+            select(Department.code, Department.id, Department.name)
+        )
+    }
     ids: dict[str, int] = {}
     info: dict[str, dict[str, Any]] = {}
     rows: list[dict[str, Any]] = []
@@ -298,9 +359,14 @@ def load_departments(report: ScaleReport) -> tuple[dict[str, int], dict[str, dic
             rows.append({**d, "code": PREFIX + d["code"], "active": True})
             kinds.append(d["code"])
     for n, (kind, name, _law, _items, _materials) in enumerate(data.EXTRA_DEPARTMENTS):
-        d = {"code": PREFIX + kind, "name": name, "phone": f"021-6321{n:04d}",
-             "address": f"市民服务中心{n % 5 + 1}号楼（{name}综合窗口）", "hours": "工作日 9:00-17:00",
-             "active": True}
+        d = {
+            "code": PREFIX + kind,
+            "name": name,
+            "phone": f"021-6321{n:04d}",
+            "address": f"市民服务中心{n % 5 + 1}号楼（{name}综合窗口）",
+            "hours": "工作日 9:00-17:00",
+            "active": True,
+        }
         info[kind] = d
         rows.append(d)
         kinds.append(kind)
@@ -326,14 +392,20 @@ def material_category(name: str) -> str:
 class Materials:
     by_code: dict[str, int]  # demo code (M001) → id
     by_name: dict[str, int]
-    code_in_db: dict[str, str]  # demo code → the code it has here (M001, or SCM001 without the demo)
+    code_in_db: dict[
+        str, str
+    ]  # demo code → the code it has here (M001, or SCM001 without the demo)
     licensed: set[int]  # ids of types that are e-licences
 
 
 def load_material_types(report: ScaleReport) -> Materials:
     """About 300 types: the demo's (reused when present, copied otherwise) and the scale lists."""
-    existing = {code: (mt_id, name) for code, mt_id, name in
-                db.session.execute(select(MaterialType.code, MaterialType.id, MaterialType.name))}
+    existing = {
+        code: (mt_id, name)
+        for code, mt_id, name in db.session.execute(
+            select(MaterialType.code, MaterialType.id, MaterialType.name)
+        )
+    }
     by_code: dict[str, int] = {}
     by_name: dict[str, int] = {}
     rows: list[dict[str, Any]] = []
@@ -350,9 +422,18 @@ def load_material_types(report: ScaleReport) -> Materials:
             continue
         code_in_db[m["code"]] = PREFIX + m["code"]
         validity = m.get("validity") or {"kind": "none"}
-        rows.append(_material_row(PREFIX + m["code"], m["name"], m.get("category", ""),
-                                  m.get("description", ""), m["source"], m.get("licence_type_code"),
-                                  validity["kind"], validity.get("months")))
+        rows.append(
+            _material_row(
+                PREFIX + m["code"],
+                m["name"],
+                m.get("category", ""),
+                m.get("description", ""),
+                m["source"],
+                m.get("licence_type_code"),
+                validity["kind"],
+                validity.get("months"),
+            )
+        )
         row_keys.append((m["code"], m["name"]))
     names: list[str] = []
     for pattern in item_patterns():
@@ -367,13 +448,22 @@ def load_material_types(report: ScaleReport) -> Materials:
         serial += 1
         issued = name.endswith(("证书", "许可证", "执照"))
         proof = name.endswith("证明") and not issued
-        rows.append(_material_row(
-            f"{PREFIX}T{serial:04d}", name, material_category(name),
-            f"{name}。按事项要求提供，内容须真实、完整、有效。", "issued" if issued else "self", None,
-            "months" if proof else "none", 3 if proof else None))
+        rows.append(
+            _material_row(
+                f"{PREFIX}T{serial:04d}",
+                name,
+                material_category(name),
+                f"{name}。按事项要求提供，内容须真实、完整、有效。",
+                "issued" if issued else "self",
+                None,
+                "months" if proof else "none",
+                3 if proof else None,
+            )
+        )
         row_keys.append((None, name))
-    for (code, name), new_id in zip(row_keys, insert_rows(MaterialType.__table__, rows, ids=True),
-                                    strict=True):
+    for (code, name), new_id in zip(
+        row_keys, insert_rows(MaterialType.__table__, rows, ids=True), strict=True
+    ):
         by_name[name] = new_id
         if code is not None:
             by_code[code] = new_id
@@ -381,12 +471,28 @@ def load_material_types(report: ScaleReport) -> Materials:
     return Materials(by_code, by_name, code_in_db, {by_code[c] for c in licensed_codes})
 
 
-def _material_row(code: str, name: str, category: str, description: str, source: str,
-                  licence_type_code: str | None, validity_kind: str, months: int | None) -> dict:
-    return {"code": code, "name": name, "category": category, "description": description,
-            "source": source, "licence_type_code": licence_type_code, "validity_kind": validity_kind,
-            "validity_months": months if validity_kind == "months" else None,
-            "blank_form_key": None, "example_key": None}
+def _material_row(
+    code: str,
+    name: str,
+    category: str,
+    description: str,
+    source: str,
+    licence_type_code: str | None,
+    validity_kind: str,
+    months: int | None,
+) -> dict:
+    return {
+        "code": code,
+        "name": name,
+        "category": category,
+        "description": description,
+        "source": source,
+        "licence_type_code": licence_type_code,
+        "validity_kind": validity_kind,
+        "validity_months": months if validity_kind == "months" else None,
+        "blank_form_key": None,
+        "example_key": None,
+    }
 
 
 def load_themes(report: ScaleReport) -> dict[str, int]:
@@ -416,8 +522,10 @@ def item_name(pattern: ItemPattern, district: str, variant: str | None) -> str:
     return f"{name}（{variant}）"
 
 
-def item_plan(count: int, patterns: list[ItemPattern],
-              ) -> Iterable[tuple[int, ItemPattern, str, str | None]]:
+def item_plan(
+    count: int,
+    patterns: list[ItemPattern],
+) -> Iterable[tuple[int, ItemPattern, str, str | None]]:
     """Spread items over patterns, districts and sub-items so that a small run is varied too."""
     per_round = len(patterns)
     for n in range(count):
@@ -453,53 +561,114 @@ def pattern_guide(pattern: ItemPattern, dept: dict[str, Any], rng: random.Random
     legal = rng.choice((1, 3, 5)) if instant else rng.choice((10, 15, 20, 20, 30))
     promised = 0 if instant else max(1, legal // rng.choice((2, 3, 4)))
     limits = (1, promised - 3, 1, 1) if promised >= 3 else (0, promised, 0, 0)
-    steps = [{"name": step, "role": role, "limit": limit} for (step, role), limit in zip(
-        (("受理", "counter"), ("审查", "reviewer"), ("决定", "reviewer"), ("送达（邮寄或电子送达）", "counter")),
-        limits, strict=True)]
+    steps = [
+        {"name": step, "role": role, "limit": limit}
+        for (step, role), limit in zip(
+            (
+                ("受理", "counter"),
+                ("审查", "reviewer"),
+                ("决定", "reviewer"),
+                ("送达（邮寄或电子送达）", "counter"),
+            ),
+            limits,
+            strict=True,
+        )
+    ]
     roll = rng.random()
     visits = 0 if roll < 0.6 else (1 if roll < 0.95 else 2)
-    reasons = {1: rng.choice(("需要到现场核验材料原件。", "需要现场勘验经营场所。", "需要本人到场签字确认。")),
-               2: "首次到现场提交并核验原件，领取结果时需本人到场签收。"}
+    reasons = {
+        1: rng.choice(
+            ("需要到现场核验材料原件。", "需要现场勘验经营场所。", "需要本人到场签字确认。")
+        ),
+        2: "首次到现场提交并核验原件，领取结果时需本人到场签收。",
+    }
     person = pattern.audience == "person"
     result_name, result_type = result_of(name, item_type)
     who = "自然人" if person else "依法设立的法人或者其他组织"
     questions = [
-        {"key": "name", "label": "申请人姓名" if person else "经办人姓名", "type": "text",
-         "required": True, "prefill": "name", "help": ""},
-        {"key": "id_number", "label": "公民身份号码", "type": "id_number", "required": True,
-         "prefill": "id_number", "help": ""},
-        {"key": "phone", "label": "联系电话", "type": "phone", "required": True, "prefill": "phone",
-         "help": "办理进度会短信通知您"},
+        {
+            "key": "name",
+            "label": "申请人姓名" if person else "经办人姓名",
+            "type": "text",
+            "required": True,
+            "prefill": "name",
+            "help": "",
+        },
+        {
+            "key": "id_number",
+            "label": "公民身份号码",
+            "type": "id_number",
+            "required": True,
+            "prefill": "id_number",
+            "help": "",
+        },
+        {
+            "key": "phone",
+            "label": "联系电话",
+            "type": "phone",
+            "required": True,
+            "prefill": "phone",
+            "help": "办理进度会短信通知您",
+        },
     ]
     if person:
-        questions.append({"key": "address", "label": "联系地址", "type": "address", "required": False,
-                          "prefill": "address", "help": ""})
+        questions.append(
+            {
+                "key": "address",
+                "label": "联系地址",
+                "type": "address",
+                "required": False,
+                "prefill": "address",
+                "help": "",
+            }
+        )
     else:
         questions[0:0] = [
-            {"key": "company_name", "label": "单位名称", "type": "text", "required": True,
-             "prefill": None, "help": "与营业执照上的名称一致"},
-            {"key": "credit_code", "label": "统一社会信用代码", "type": "text", "required": True,
-             "prefill": None, "help": "18 位"},
+            {
+                "key": "company_name",
+                "label": "单位名称",
+                "type": "text",
+                "required": True,
+                "prefill": None,
+                "help": "与营业执照上的名称一致",
+            },
+            {
+                "key": "credit_code",
+                "label": "统一社会信用代码",
+                "type": "text",
+                "required": True,
+                "prefill": None,
+                "help": "18 位",
+            },
         ]
     return {
         "item_type": item_type,
         "audience": pattern.audience,
         "legal_basis": f"{pattern.law}；本市相关实施办法。",
         "conditions": f"符合{pattern.law}规定条件的{who}，可以申请办理{name}。",
-        "legal_limit": legal, "legal_limit_unit": "working",
-        "promised_limit": promised, "promised_limit_unit": "working",
+        "legal_limit": legal,
+        "legal_limit_unit": "working",
+        "promised_limit": promised,
+        "promised_limit_unit": "working",
         "case_type": "instant" if instant else "promised",
         "steps": steps,
-        "visits": visits, "visits_reason": reasons.get(visits, ""),
+        "visits": visits,
+        "visits_reason": reasons.get(visits, ""),
         "online_depth": 4 if visits == 0 else rng.choice((2, 3)),
         "hours": dept["hours"],
-        "phone": dept["phone"], "complaint_phone": "12345",
+        "phone": dept["phone"],
+        "complaint_phone": "12345",
         "fees": [],
-        "result_name": result_name, "result_type": result_type, "result_licence_type_code": None,
+        "result_name": result_name,
+        "result_type": result_type,
+        "result_licence_type_code": None,
         "faqs": [
-            {"q": f"{name}多久能办好？",
-             "a": "材料齐全、符合条件的，当场办结。" if instant
-             else f"材料齐全、符合条件的，{promised}个工作日内办结。"},
+            {
+                "q": f"{name}多久能办好？",
+                "a": "材料齐全、符合条件的，当场办结。"
+                if instant
+                else f"材料齐全、符合条件的，{promised}个工作日内办结。",
+            },
             {"q": "可以请别人代办吗？", "a": "可以。代办人带上授权委托书和本人身份证件。"},
         ],
         "keywords": [name],
@@ -516,46 +685,73 @@ def demo_guide(pattern: ItemPattern, materials: Materials) -> dict[str, Any]:
     """A demo item's guide, with its auto rules naming the material types of this database."""
     guide = guide_from_spec(pattern.spec)
     guide["auto_rules"] = [
-        {**rule, "material": materials.code_in_db[rule["material"]]} if rule.get("kind") == "elicence"
+        {**rule, "material": materials.code_in_db[rule["material"]]}
+        if rule.get("kind") == "elicence"
         else rule
         for rule in guide.get("auto_rules", [])
     ]
     return guide
 
 
-def requirement_row(material_type_id: int, position: int, name: str, rng: random.Random, *,
-                    necessity: str = "required") -> dict[str, Any]:
+def requirement_row(
+    material_type_id: int,
+    position: int,
+    name: str,
+    rng: random.Random,
+    *,
+    necessity: str = "required",
+) -> dict[str, Any]:
     original = rng.random() < 0.6
     return {
-        "material_type_id": material_type_id, "position": position, "original": original,
-        "form": rng.choice(("electronic", "electronic", "paper")), "copies": rng.choice((1, 1, 1, 2)),
-        "necessity": necessity, "condition": None,
+        "material_type_id": material_type_id,
+        "position": position,
+        "original": original,
+        "form": rng.choice(("electronic", "electronic", "paper")),
+        "copies": rng.choice((1, 1, 1, 2)),
+        "necessity": necessity,
+        "condition": None,
         "notes": f"提供{name}{'原件' if original else '复印件'}，网上办理的上传清晰的扫描件或照片。",
         "acceptance_standard": f"{name}真实有效，内容与申请信息一致。",
         "commitment_allowed": necessity != "shared" and rng.random() < 0.15,
     }
 
 
-def requirements_for(pattern: ItemPattern, materials: Materials,
-                     rng: random.Random) -> list[dict[str, Any]]:
+def requirements_for(
+    pattern: ItemPattern, materials: Materials, rng: random.Random
+) -> list[dict[str, Any]]:
     """2 to 10 requirements, each for a different material type that exists."""
     mt_by_code, mt_by_name = materials.by_code, materials.by_name
     rows: list[dict[str, Any]] = []
     used: set[int] = set()
 
-    def add(mt_id: int, name: str, necessity: str = "required", template: dict | None = None) -> None:
+    def add(
+        mt_id: int, name: str, necessity: str = "required", template: dict | None = None
+    ) -> None:
         if mt_id in used or len(rows) >= MAX_REQUIREMENTS:
             return
         used.add(mt_id)
         row = requirement_row(mt_id, len(rows), name, rng, necessity=necessity)
         if template is not None:
-            row.update({k: template.get(k, row[k]) for k in
-                        ("original", "form", "copies", "necessity", "notes", "acceptance_standard",
-                         "commitment_allowed")})
+            row.update(
+                {
+                    k: template.get(k, row[k])
+                    for k in (
+                        "original",
+                        "form",
+                        "copies",
+                        "necessity",
+                        "notes",
+                        "acceptance_standard",
+                        "commitment_allowed",
+                    )
+                }
+            )
             row["condition"] = template.get("condition")
         rows.append(row)
 
-    extras = list(data.DEMO_DEPARTMENT_MATERIALS.get(pattern.kind, ())) + list(data.COMMON_MATERIALS)
+    extras = list(data.DEMO_DEPARTMENT_MATERIALS.get(pattern.kind, ())) + list(
+        data.COMMON_MATERIALS
+    )
     if pattern.spec is not None:
         names = {m["code"]: m["name"] for m in demo_data.MATERIAL_TYPES}
         for m in pattern.spec["materials"]:
@@ -579,17 +775,32 @@ def requirements_for(pattern: ItemPattern, materials: Materials,
 def version_row(guide: dict[str, Any]) -> dict[str, Any]:
     """Every ItemVersion column, so that all rows of one INSERT have the same keys."""
     row = {key: guide.get(key) for key in GUIDE_FIELDS}
-    for key in ("steps", "fees", "faqs", "keywords", "synonyms", "questions", "condition_questions",
-                "auto_rules"):
+    for key in (
+        "steps",
+        "fees",
+        "faqs",
+        "keywords",
+        "synonyms",
+        "questions",
+        "condition_questions",
+        "auto_rules",
+    ):
         row[key] = row[key] or []
     row["commitment_text"] = row["commitment_text"] or ""
     row["kiosk_enabled"] = bool(row["kiosk_enabled"])
     return row
 
 
-def load_items(count: int, report: ScaleReport, rng: random.Random, dept_ids: dict[str, int],
-               dept_info: dict[str, dict[str, Any]], materials: Materials, themes: dict[str, int],
-               progress: Progress) -> list[VersionInfo]:
+def load_items(
+    count: int,
+    report: ScaleReport,
+    rng: random.Random,
+    dept_ids: dict[str, int],
+    dept_info: dict[str, dict[str, Any]],
+    materials: Materials,
+    themes: dict[str, int],
+    progress: Progress,
+) -> list[VersionInfo]:
     patterns = item_patterns()
     now = utcnow()
     infos: list[VersionInfo] = []
@@ -614,16 +825,27 @@ def load_items(count: int, report: ScaleReport, rng: random.Random, dept_ids: di
                 guide["keywords"] = [*guide.get("keywords", []), variant]
             code = f"{PREFIX}{n + 1:010d}"
             created = now - timedelta(days=rng.uniform(30, 900))
-            item_rows.append({"code": code, "department_id": dept_ids[pattern.kind],
-                              "published_version_id": None, "popularity": popularity,
-                              "created_at": created})
+            item_rows.append(
+                {
+                    "code": code,
+                    "department_id": dept_ids[pattern.kind],
+                    "published_version_id": None,
+                    "popularity": popularity,
+                    "created_at": created,
+                }
+            )
             row = version_row(guide)
-            row.update({
-                "number": 1, "status": VersionStatus.published, "department_id": dept_ids[pattern.kind],
-                "search_text": build_search_text(code, name, row["keywords"], row["synonyms"]),
-                "created_by_id": None, "created_at": created,
-                "published_at": created + timedelta(hours=rng.uniform(1, 72)),
-            })
+            row.update(
+                {
+                    "number": 1,
+                    "status": VersionStatus.published,
+                    "department_id": dept_ids[pattern.kind],
+                    "search_text": build_search_text(code, name, row["keywords"], row["synonyms"]),
+                    "created_by_id": None,
+                    "created_at": created,
+                    "published_at": created + timedelta(hours=rng.uniform(1, 72)),
+                }
+            )
             version_rows.append(row)
             themes_of.append({themes[t] for t in pattern.themes})
             reqs_of.append(requirements_for(pattern, materials, rng))
@@ -637,8 +859,11 @@ def load_items(count: int, report: ScaleReport, rng: random.Random, dept_ids: di
             .values(published_version_id=bindparam("b_version")),
             [{"b_item": i, "b_version": v} for i, v in zip(item_ids, version_ids, strict=True)],
         )
-        link_rows = [{"version_id": v, "theme_id": t}
-                     for v, ts in zip(version_ids, themes_of, strict=True) for t in sorted(ts)]
+        link_rows = [
+            {"version_id": v, "theme_id": t}
+            for v, ts in zip(version_ids, themes_of, strict=True)
+            for t in sorted(ts)
+        ]
         insert_rows(version_themes, link_rows)
         req_rows = []
         for v, reqs in zip(version_ids, reqs_of, strict=True):
@@ -646,16 +871,31 @@ def load_items(count: int, report: ScaleReport, rng: random.Random, dept_ids: di
                 r["version_id"] = v
                 req_rows.append(r)
         req_ids = iter(insert_rows(MaterialRequirement.__table__, req_rows, ids=True))
-        for row, v, reqs, item_row in zip(version_rows, version_ids, reqs_of, item_rows, strict=True):
-            infos.append(VersionInfo(
-                id=v, department_id=row["department_id"], popularity=item_row["popularity"],
-                promised_limit=row["promised_limit"] or 0, promised_unit=row["promised_limit_unit"],
-                kiosk=row["kiosk_enabled"], questions=row["questions"],
-                condition_questions=row["condition_questions"],
-                requirements=[(next(req_ids), r["necessity"], r["condition"],
-                               r["material_type_id"] in materials.licensed, bool(r["commitment_allowed"]))
-                              for r in reqs],
-            ))
+        for row, v, reqs, item_row in zip(
+            version_rows, version_ids, reqs_of, item_rows, strict=True
+        ):
+            infos.append(
+                VersionInfo(
+                    id=v,
+                    department_id=row["department_id"],
+                    popularity=item_row["popularity"],
+                    promised_limit=row["promised_limit"] or 0,
+                    promised_unit=row["promised_limit_unit"],
+                    kiosk=row["kiosk_enabled"],
+                    questions=row["questions"],
+                    condition_questions=row["condition_questions"],
+                    requirements=[
+                        (
+                            next(req_ids),
+                            r["necessity"],
+                            r["condition"],
+                            r["material_type_id"] in materials.licensed,
+                            bool(r["commitment_allowed"]),
+                        )
+                        for r in reqs
+                    ],
+                )
+            )
         report.items += len(item_rows)
         report.versions += len(version_rows)
         report.version_themes += len(link_rows)
@@ -676,14 +916,17 @@ class Person:
     address: str
 
 
-def load_citizens(count: int, report: ScaleReport, rng: random.Random,
-                  progress: Progress) -> list[Person]:
+def load_citizens(
+    count: int, report: ScaleReport, rng: random.Random, progress: Progress
+) -> list[Person]:
     fake = make_faker(SEED + 1)
     id_numbers = set(db.session.scalars(select(Citizen.id_number)))
     phones = {p for p in db.session.scalars(select(Citizen.phone).union(select(User.phone))) if p}
     addresses = [fake.address().split(" ")[0][:100] for _ in range(min(count, 500) or 1)]
-    names = ([fake.name_female() for _ in range(min(count, NAME_POOL))],
-             [fake.name_male() for _ in range(min(count, NAME_POOL))])
+    names = (
+        [fake.name_female() for _ in range(min(count, NAME_POOL))],
+        [fake.name_male() for _ in range(min(count, NAME_POOL))],
+    )
     people: list[Person] = []
     for start in range(0, count, CITIZEN_BATCH):
         rows = []
@@ -698,12 +941,23 @@ def load_citizens(count: int, report: ScaleReport, rng: random.Random,
             while phone in phones:
                 phone = f"{rng.choice(MOBILE_PREFIXES)}{rng.randint(0, 99_999_999):08d}"
             phones.add(phone)
-            rows.append({"name": rng.choice(names[0] if female else names[1]),
-                         "id_number": id_number, "phone": phone, "address": rng.choice(addresses),
-                         "birth_date": born, "gender": "F" if female else "M",
-                         "commitment_barred": False})
-        for row, citizen_id in zip(rows, insert_rows(Citizen.__table__, rows, ids=True), strict=True):
-            people.append(Person(citizen_id, row["name"], row["id_number"], row["phone"], row["address"]))
+            rows.append(
+                {
+                    "name": rng.choice(names[0] if female else names[1]),
+                    "id_number": id_number,
+                    "phone": phone,
+                    "address": rng.choice(addresses),
+                    "birth_date": born,
+                    "gender": "F" if female else "M",
+                    "commitment_barred": False,
+                }
+            )
+        for row, citizen_id in zip(
+            rows, insert_rows(Citizen.__table__, rows, ids=True), strict=True
+        ):
+            people.append(
+                Person(citizen_id, row["name"], row["id_number"], row["phone"], row["address"])
+            )
         report.citizens += len(rows)
         progress(len(rows))
     return people
@@ -733,9 +987,14 @@ class Workdays:
         return self.days[i] if i < len(self.days) else start + timedelta(days=count * 7 // 5 + 1)
 
 
-def load_applications(count: int, report: ScaleReport, rng: random.Random,
-                      versions: list[VersionInfo], people: list[Person],
-                      progress: Progress) -> None:
+def load_applications(
+    count: int,
+    report: ScaleReport,
+    rng: random.Random,
+    versions: list[VersionInfo],
+    people: list[Person],
+    progress: Progress,
+) -> None:
     if not count:
         return
     now = utcnow()
@@ -751,22 +1010,32 @@ def load_applications(count: int, report: ScaleReport, rng: random.Random,
         for version in chosen:
             seq += 1
             person = rng.choice(people)
-            row, materials = synthetic_application(seq, version, person, rng, now, workdays, companies)
+            row, materials = synthetic_application(
+                seq, version, person, rng, now, workdays, companies
+            )
             app_rows.append(row)
             materials_of.append(materials)
         app_ids = insert_rows(Application.__table__, app_rows, ids=True)
-        material_rows = [{**m, "application_id": app_id}
-                         for app_id, materials in zip(app_ids, materials_of, strict=True)
-                         for m in materials]
+        material_rows = [
+            {**m, "application_id": app_id}
+            for app_id, materials in zip(app_ids, materials_of, strict=True)
+            for m in materials
+        ]
         insert_rows(ApplicationMaterial.__table__, material_rows)
         report.applications += len(app_rows)
         report.application_materials += len(material_rows)
         progress(size)
 
 
-def synthetic_application(seq: int, version: VersionInfo, person: Person, rng: random.Random,
-                          now: datetime, workdays: Workdays,
-                          companies: list[str]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def synthetic_application(
+    seq: int,
+    version: VersionInfo,
+    person: Person,
+    rng: random.Random,
+    now: datetime,
+    workdays: Workdays,
+    companies: list[str],
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     status = STATUS.pick(rng)
     stage = STATUSES.index(status)
     channel = CHANNEL.pick(rng)
@@ -779,11 +1048,17 @@ def synthetic_application(seq: int, version: VersionInfo, person: Person, rng: r
         accepted = min(now, submitted + timedelta(minutes=rng.uniform(5, 2880)))
         due = workdays.add(accepted.date(), version.promised_limit, version.promised_unit)
     if stage >= 3:
-        decided = min(now, accepted + timedelta(days=rng.uniform(0, max(version.promised_limit, 1))))
+        decided = min(
+            now, accepted + timedelta(days=rng.uniform(0, max(version.promised_limit, 1)))
+        )
     if stage >= 4:
         completed = min(now, decided + timedelta(hours=rng.uniform(0, 48)))
-    values = {"name": person.name, "id_number": person.id_number, "phone": person.phone,
-              "address": person.address}
+    values = {
+        "name": person.name,
+        "id_number": person.id_number,
+        "phone": person.phone,
+        "address": person.address,
+    }
     form_data: dict[str, Any] = {}
     for q in version.questions:
         if q.get("prefill") in values:
@@ -792,8 +1067,11 @@ def synthetic_application(seq: int, version: VersionInfo, person: Person, rng: r
             form_data[q["key"]] = rng.choice(companies)
         elif q.get("type") == "select" and q.get("options"):
             form_data[q["key"]] = q["options"][0][0]
-    answers = {q["key"]: rng.choice(q["options"])[0] for q in version.condition_questions
-               if q.get("options")}
+    answers = {
+        q["key"]: rng.choice(q["options"])[0]
+        for q in version.condition_questions
+        if q.get("options")
+    }
     materials: list[dict[str, Any]] = []
     required = reused = 0
     for req_id, necessity, condition, licensed, commitment in version.requirements:
@@ -816,19 +1094,40 @@ def synthetic_application(seq: int, version: VersionInfo, person: Person, rng: r
         if how in (SatisfiedBy.shared, SatisfiedBy.elicence, SatisfiedBy.library):
             reused += 1
         checked = how not in (SatisfiedBy.missing, SatisfiedBy.deferred) and (
-            stage >= 3 or (stage == 2 and rng.random() < 0.5))
-        materials.append({"requirement_id": req_id, "document_id": None, "satisfied_by": how,
-                          "verdict": "ok" if checked else None, "verdict_reason": ""})
+            stage >= 3 or (stage == 2 and rng.random() < 0.5)
+        )
+        materials.append(
+            {
+                "requirement_id": req_id,
+                "document_id": None,
+                "satisfied_by": how,
+                "verdict": "ok" if checked else None,
+                "verdict_reason": "",
+            }
+        )
     row = {
         "number": f"{PREFIX}{submitted:%Y%m%d}{seq:07d}",
-        "item_version_id": version.id, "department_id": version.department_id,
-        "applicant_id": person.id, "agent_id": None, "created_by_id": None, "parent_id": None,
-        "channel": channel, "status": status, "form_data": form_data, "condition_answers": answers,
-        "submit_token": None, "submitted_at": submitted, "accepted_at": accepted, "due_date": due,
-        "decided_at": decided, "completed_at": completed,
+        "item_version_id": version.id,
+        "department_id": version.department_id,
+        "applicant_id": person.id,
+        "agent_id": None,
+        "created_by_id": None,
+        "parent_id": None,
+        "channel": channel,
+        "status": status,
+        "form_data": form_data,
+        "condition_answers": answers,
+        "submit_token": None,
+        "submitted_at": submitted,
+        "accepted_at": accepted,
+        "due_date": due,
+        "decided_at": decided,
+        "completed_at": completed,
         "visit_count": 1 if channel == Channel.counter else 0,
-        "materials_required": required, "materials_reused": reused,
-        "created_at": submitted, "updated_at": completed or decided or accepted or submitted,
+        "materials_required": required,
+        "materials_reused": reused,
+        "created_at": submitted,
+        "updated_at": completed or decided or accepted or submitted,
         "version": 1,
     }
     return row, materials

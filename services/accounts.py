@@ -100,8 +100,9 @@ def register_citizen(
         taken = db.session.scalar(
             select(func.count()).select_from(User).where(User.phone == phone)
         ) or db.session.scalar(
-            select(func.count()).select_from(Citizen).where(
-                Citizen.phone == phone, Citizen.id_number != (rid.number if rid else ""))
+            select(func.count())
+            .select_from(Citizen)
+            .where(Citizen.phone == phone, Citizen.id_number != (rid.number if rid else ""))
         )
         if taken:
             errors["phone"] = str(_l("该手机号已注册，请直接登录或找回密码"))
@@ -159,8 +160,14 @@ def find_login(login: str) -> User | None:
     return db.session.scalar(select(User).where(User.username == login))
 
 
-def authenticate(login: str, password: str, *, remote_addr: str = "", max_failures: int = 5,
-                 window_minutes: int = 15) -> User:
+def authenticate(
+    login: str,
+    password: str,
+    *,
+    remote_addr: str = "",
+    max_failures: int = 5,
+    window_minutes: int = 15,
+) -> User:
     """Check a login; too many recent failures for the same login refuse it (429)."""
     key = (login or "").strip()[:40]
     since = utcnow() - timedelta(minutes=window_minutes)
@@ -170,9 +177,15 @@ def authenticate(login: str, password: str, *, remote_addr: str = "", max_failur
         .where(LoginFailure.login == key, LoginFailure.created_at >= since)
     )
     if failures >= max_failures:
-        raise TooManyAttempts(str(_l("登录失败次数过多，请 %(minutes)d 分钟后再试", minutes=window_minutes)))
+        raise TooManyAttempts(
+            str(_l("登录失败次数过多，请 %(minutes)d 分钟后再试", minutes=window_minutes))
+        )
     user = find_login(key)
-    if user is None or not user.active or not check_password_hash(user.password_hash, password or ""):
+    if (
+        user is None
+        or not user.active
+        or not check_password_hash(user.password_hash, password or "")
+    ):
         db.session.add(LoginFailure(login=key, remote_addr=remote_addr[:64]))
         db.session.flush()
         raise NotAuthorized(str(_l("账号或密码不正确")))

@@ -49,9 +49,16 @@ MAX_TEXT = 500
 
 # ---- drafts -------------------------------------------------------------------------------
 
-def start_draft(*, actor: User, applicant: Citizen, item: ServiceItem,
-                channel: Channel = Channel.online, agent: Citizen | None = None,
-                intake: IntakeKey | None = None) -> Application:
+
+def start_draft(
+    *,
+    actor: User,
+    applicant: Citizen,
+    item: ServiceItem,
+    channel: Channel = Channel.online,
+    agent: Citizen | None = None,
+    intake: IntakeKey | None = None,
+) -> Application:
     """A new draft for the item's published version, or the applicant's open draft for it.
 
     A citizen applies for themself or, as an authorised agent (亲友代办), for a principal.
@@ -64,7 +71,11 @@ def start_draft(*, actor: User, applicant: Citizen, item: ServiceItem,
         from services import counter
 
         if intake is not None:
-            if channel != Channel.counter or intake.staff_id != actor.id or intake.application_id is not None:
+            if (
+                channel != Channel.counter
+                or intake.staff_id != actor.id
+                or intake.application_id is not None
+            ):
                 raise NotFound(str(_l("请先接待该办事群众")))
         elif channel != Channel.counter or counter.serving_citizen_id(actor) != applicant.id:
             raise NotFound(str(_l("请先接待该办事群众")))
@@ -78,18 +89,31 @@ def start_draft(*, actor: User, applicant: Citizen, item: ServiceItem,
     version = item.published_version
     if version is None or version.status != VersionStatus.published:
         raise NotFound(str(_l("该事项暂未开放办理")))
-    existing = None if intake is not None else db.session.scalar(
-        select(Application).where(Application.applicant_id == applicant.id,
-                                  Application.item_version_id == version.id,
-                                  Application.status == DRAFT,
-                                  Application.channel == channel,
-                                  Application.parent_id.is_(None))
+    existing = (
+        None
+        if intake is not None
+        else db.session.scalar(
+            select(Application).where(
+                Application.applicant_id == applicant.id,
+                Application.item_version_id == version.id,
+                Application.status == DRAFT,
+                Application.channel == channel,
+                Application.parent_id.is_(None),
+            )
+        )
     )
     if existing is not None:
         return existing
     app = Application(
-        item_version_id=version.id, department_id=version.department_id, applicant_id=applicant.id,
-        agent_id=agent_id, created_by_id=actor.id, channel=channel, status=DRAFT, form_data={}, condition_answers={},
+        item_version_id=version.id,
+        department_id=version.department_id,
+        applicant_id=applicant.id,
+        agent_id=agent_id,
+        created_by_id=actor.id,
+        channel=channel,
+        status=DRAFT,
+        form_data={},
+        condition_answers={},
         submit_token=secrets.token_urlsafe(24),
     )
     db.session.add(app)
@@ -110,7 +134,8 @@ def get_own_draft(actor: User, application_id: int) -> Application:
 
 def get_own_application(actor: User, application_id: int) -> Application:
     app = db.session.scalar(
-        select(Application).where(Application.id == application_id)
+        select(Application)
+        .where(Application.id == application_id)
         .options(selectinload(Application.item_version))
     )
     if app is None or not may_act_on(actor, app):
@@ -125,13 +150,16 @@ def may_act_on(actor: User, app: Application) -> bool:
     if actor.role == Role.counter:
         from services import counter
 
-        return app.channel == Channel.counter and (counter.is_serving(actor, app)
-                                                   or is_offline_intake_draft(actor, app))
+        return app.channel == Channel.counter and (
+            counter.is_serving(actor, app) or is_offline_intake_draft(actor, app)
+        )
     if actor.citizen_id is None:
         return False
     if app.applicant_id == actor.citizen_id:
         return True
-    return app.agent_id == actor.citizen_id and proxies.can_act_for(actor.citizen_id, app.applicant_id)
+    return app.agent_id == actor.citizen_id and proxies.can_act_for(
+        actor.citizen_id, app.applicant_id
+    )
 
 
 def is_offline_intake_draft(actor: User, app: Application) -> bool:
@@ -139,8 +167,14 @@ def is_offline_intake_draft(actor: User, app: Application) -> bool:
     only inside the sending transaction: services/offline_intake submits or rolls back)."""
     if app.status != DRAFT or app.created_by_id != actor.id:
         return False
-    return db.session.scalar(select(IntakeKey.id).where(IntakeKey.application_id == app.id,
-                                                        IntakeKey.staff_id == actor.id)) is not None
+    return (
+        db.session.scalar(
+            select(IntakeKey.id).where(
+                IntakeKey.application_id == app.id, IntakeKey.staff_id == actor.id
+            )
+        )
+        is not None
+    )
 
 
 def delete_draft(actor: User, application_id: int) -> None:
@@ -150,6 +184,7 @@ def delete_draft(actor: User, application_id: int) -> None:
 
 
 # ---- step 1: 情形 -------------------------------------------------------------------------
+
 
 def save_conditions(app: Application, answers: dict[str, str]) -> None:
     version = app.item_version
@@ -173,19 +208,26 @@ def save_conditions(app: Application, answers: dict[str, str]) -> None:
 
 # ---- step 2: 填写信息 ----------------------------------------------------------------------
 
+
 def prefill(app: Application, citizen: Citizen) -> dict[str, Any]:
     """Values for the form: saved answers, else the latest earlier answer, else the profile."""
     earlier: dict[str, Any] = {}
     rows = db.session.scalars(
         select(Application.form_data)
         .where(Application.applicant_id == citizen.id, Application.id != app.id)
-        .order_by(Application.updated_at.desc()).limit(20)
+        .order_by(Application.updated_at.desc())
+        .limit(20)
     )
     for data in rows:
         for key, value in (data or {}).items():
             earlier.setdefault(key, value)
-    profile = {"name": citizen.name, "id_number": citizen.id_number, "phone": citizen.phone or "",
-               "address": citizen.address, "birth_date": citizen.birth_date.isoformat()}
+    profile = {
+        "name": citizen.name,
+        "id_number": citizen.id_number,
+        "phone": citizen.phone or "",
+        "address": citizen.address,
+        "birth_date": citizen.birth_date.isoformat(),
+    }
     values: dict[str, Any] = {}
     for q in app.item_version.questions or []:
         key = q["key"]
@@ -289,9 +331,11 @@ def save_form(app: Application, raw: dict[str, Any], *, partial: bool = False) -
 
 # ---- step 3: 提交材料 ----------------------------------------------------------------------
 
+
 def promised_date(version: ItemVersion, start: date | None = None) -> date:
-    return workdays.due_date(start or date.today(), version.promised_limit or 0,
-                             version.promised_limit_unit)
+    return workdays.due_date(
+        start or date.today(), version.promised_limit or 0, version.promised_limit_unit
+    )
 
 
 def sync_materials(app: Application) -> None:
@@ -304,13 +348,18 @@ def sync_materials(app: Application) -> None:
         if req_id not in wanted:
             app.materials.remove(material)
             del existing[req_id]
-    proposals = reuse.propose_materials(app.applicant_id, applicable, promised_date(app.item_version))
+    proposals = reuse.propose_materials(
+        app.applicant_id, applicable, promised_date(app.item_version)
+    )
     for proposal in proposals:
         material = existing.get(proposal.requirement.id)
         if material is None:
             material = ApplicationMaterial(requirement_id=proposal.requirement.id)
             app.materials.append(material)
-        if material.satisfied_by in (SatisfiedBy.missing, None) or material.satisfied_by == SatisfiedBy.shared:
+        if (
+            material.satisfied_by in (SatisfiedBy.missing, None)
+            or material.satisfied_by == SatisfiedBy.shared
+        ):
             apply_proposal(material, proposal)
     db.session.flush()
 
@@ -320,7 +369,9 @@ def apply_proposal(material: ApplicationMaterial, proposal: reuse.Proposal) -> N
         material.satisfied_by, material.document_id = SatisfiedBy.shared, None
     elif proposal.document is not None:
         material.document_id = proposal.document.id
-        material.satisfied_by = SatisfiedBy.elicence if proposal.document.grade == Grade.A else SatisfiedBy.library
+        material.satisfied_by = (
+            SatisfiedBy.elicence if proposal.document.grade == Grade.A else SatisfiedBy.library
+        )
     else:
         material.satisfied_by, material.document_id = SatisfiedBy.missing, None
 
@@ -348,8 +399,15 @@ def choose_document(app: Application, requirement_id: int, document_id: int) -> 
     if reason:
         raise ValidationError({field: str(_l("该材料不能使用：%(reason)s", reason=reason))})
     material.document_id = doc.id
-    material.satisfied_by = SatisfiedBy.elicence if doc.grade == Grade.A else (
-        SatisfiedBy.upload if doc.grade == Grade.C and doc.source == "upload" and _fresh(doc) else SatisfiedBy.library)
+    material.satisfied_by = (
+        SatisfiedBy.elicence
+        if doc.grade == Grade.A
+        else (
+            SatisfiedBy.upload
+            if doc.grade == Grade.C and doc.source == "upload" and _fresh(doc)
+            else SatisfiedBy.library
+        )
+    )
     db.session.flush()
 
 
@@ -371,7 +429,9 @@ def choose_option(app: Application, requirement_id: int, option: str, citizen: C
         if not requirement.commitment_allowed:
             raise ValidationError({field: str(_l("该材料不适用告知承诺"))})
         if citizen.commitment_barred:
-            raise ValidationError({field: str(_l("因曾有不实承诺，您暂不能使用告知承诺，请提交材料"))})
+            raise ValidationError(
+                {field: str(_l("因曾有不实承诺，您暂不能使用告知承诺，请提交材料"))}
+            )
         material.satisfied_by, material.document_id = SatisfiedBy.commitment, None
     elif option == "none":
         material.satisfied_by, material.document_id = SatisfiedBy.missing, None
@@ -381,6 +441,7 @@ def choose_option(app: Application, requirement_id: int, option: str, citizen: C
 
 
 # ---- one snapshot of a draft's materials, shared by the pages and the pre-check ------------
+
 
 @dataclass
 class MaterialSnapshot:
@@ -392,8 +453,10 @@ class MaterialSnapshot:
     documents: dict[int, Document]
 
     def rows(self) -> list[dict[str, Any]]:
-        return [{"requirement": r, "proposal": self.proposals[r.id], "material": self.chosen.get(r.id)}
-                for r in self.applicable]
+        return [
+            {"requirement": r, "proposal": self.proposals[r.id], "material": self.chosen.get(r.id)}
+            for r in self.applicable
+        ]
 
 
 def snapshot_materials(app: Application) -> MaterialSnapshot:
@@ -401,17 +464,31 @@ def snapshot_materials(app: Application) -> MaterialSnapshot:
     due = promised_date(app.item_version)
     requirements = reuse.requirements_with_types(app.item_version_id)
     applicable = reuse.applicable_requirements(requirements, app.condition_answers or {})
-    proposals = {p.requirement.id: p for p in reuse.propose_materials(app.applicant_id, applicable, due)}
+    proposals = {
+        p.requirement.id: p for p in reuse.propose_materials(app.applicant_id, applicable, due)
+    }
     chosen = {m.requirement_id: m for m in app.materials}
-    documents = {d.id: d for p in proposals.values() for d in ([p.document] if p.document else [])
-                 + p.alternatives + [doc for doc, _ in p.excluded]}
-    missing = [m.document_id for m in chosen.values() if m.document_id and m.document_id not in documents]
+    documents = {
+        d.id: d
+        for p in proposals.values()
+        for d in ([p.document] if p.document else [])
+        + p.alternatives
+        + [doc for doc, _ in p.excluded]
+    }
+    missing = [
+        m.document_id for m in chosen.values() if m.document_id and m.document_id not in documents
+    ]
     if missing:
-        documents.update({d.id: d for d in db.session.scalars(select(Document).where(Document.id.in_(missing)))})
-    return MaterialSnapshot(due, {r.id: r for r in requirements}, applicable, proposals, chosen, documents)
+        documents.update(
+            {d.id: d for d in db.session.scalars(select(Document).where(Document.id.in_(missing)))}
+        )
+    return MaterialSnapshot(
+        due, {r.id: r for r in requirements}, applicable, proposals, chosen, documents
+    )
 
 
 # ---- pre-check and submission -------------------------------------------------------------
+
 
 @dataclass
 class Problem:
@@ -425,7 +502,9 @@ def precheck(app: Application, snapshot: MaterialSnapshot | None = None) -> list
     version = app.item_version
     for q in version.condition_questions or []:
         if q["key"] not in (app.condition_answers or {}):
-            problems.append(Problem(f"c_{q['key']}", str(_l("情形“%(label)s”未选择", label=q["label"]))))
+            problems.append(
+                Problem(f"c_{q['key']}", str(_l("情形“%(label)s”未选择", label=q["label"])))
+            )
     for q in version.questions or []:
         try:
             clean_answer(q, (app.form_data or {}).get(q["key"]))
@@ -454,8 +533,12 @@ def precheck(app: Application, snapshot: MaterialSnapshot | None = None) -> list
 
 def next_in_sequence(name: str, day: date) -> int:
     """The next value of a per-day counter; safe under concurrent submissions on both databases."""
-    stmt = (update(DailyCounter).where(DailyCounter.name == name, DailyCounter.day == day)
-            .values(value=DailyCounter.value + 1).returning(DailyCounter.value))
+    stmt = (
+        update(DailyCounter)
+        .where(DailyCounter.name == name, DailyCounter.day == day)
+        .values(value=DailyCounter.value + 1)
+        .returning(DailyCounter.value)
+    )
     value = db.session.execute(stmt).scalar()
     if value is None:
         try:
@@ -489,7 +572,8 @@ def submit_application(actor: User, application_id: int, token: str) -> Applicat
         raise ValidationError({p.field: p.message for p in problems})
     now = utcnow()
     claimed = db.session.execute(
-        update(Application).where(Application.id == app.id, Application.status == DRAFT)
+        update(Application)
+        .where(Application.id == app.id, Application.status == DRAFT)
         .values(status="submitted", submitted_at=now, version=Application.version + 1)
         .execution_options(synchronize_session=False)
     ).rowcount
@@ -499,15 +583,25 @@ def submit_application(actor: User, application_id: int, token: str) -> Applicat
     app.number = new_case_number(app.channel, now.date())
     required = [m for m in app.materials if m.requirement.necessity != "optional"]
     app.materials_required = len(required)
-    app.materials_reused = sum(1 for m in required if m.satisfied_by in
-                               (SatisfiedBy.elicence, SatisfiedBy.library, SatisfiedBy.shared))
+    app.materials_reused = sum(
+        1
+        for m in required
+        if m.satisfied_by in (SatisfiedBy.elicence, SatisfiedBy.library, SatisfiedBy.shared)
+    )
     db.session.flush()
     with audit.deferred_events():  # 秒批 may render notices and a licence before the appends
-        audit.record_event("submitted", actor=actor, application_id=app.id, details={
-            "number": app.number, "channel": str(app.channel), "applicant": app.applicant_id,
-            "agent": app.agent_id,
-            "materials": {str(m.requirement_id): str(m.satisfied_by) for m in app.materials},
-        })
+        audit.record_event(
+            "submitted",
+            actor=actor,
+            application_id=app.id,
+            details={
+                "number": app.number,
+                "channel": str(app.channel),
+                "applicant": app.applicant_id,
+                "agent": app.agent_id,
+                "materials": {str(m.requirement_id): str(m.satisfied_by) for m in app.materials},
+            },
+        )
         record_reuse(app)
         messages.notify(app.applicant, "submitted", application=app)
         workflow.after_submission(app)
@@ -517,45 +611,93 @@ def submit_application(actor: User, application_id: int, token: str) -> Applicat
 def record_reuse(app: Application) -> None:
     """我的数据使用记录: the system reused these library documents for this case."""
     for material in app.materials:
-        if material.document_id and material.satisfied_by in (SatisfiedBy.elicence, SatisfiedBy.library):
-            data_use.record_data_use(citizen_id=app.applicant_id, actor=None, action="reuse_document",
-                                     document_id=material.document_id, application_id=app.id,
-                                     detail=app.number or "")
+        if material.document_id and material.satisfied_by in (
+            SatisfiedBy.elicence,
+            SatisfiedBy.library,
+        ):
+            data_use.record_data_use(
+                citizen_id=app.applicant_id,
+                actor=None,
+                action="reuse_document",
+                document_id=material.document_id,
+                application_id=app.id,
+                detail=app.number or "",
+            )
 
 
-def upload_for(actor: User, app: Application, requirement_id: int, *, data: bytes, filename: str | None,
-               issued_on: date | None, own_expiry: date | None, intake: IntakeKey | None = None) -> Document:
+def upload_for(
+    actor: User,
+    app: Application,
+    requirement_id: int,
+    *,
+    data: bytes,
+    filename: str | None,
+    issued_on: date | None,
+    own_expiry: date | None,
+    intake: IntakeKey | None = None,
+) -> Document:
     """Upload a file for one material of a draft: it goes to the applicant's library and is chosen.
     ``intake``: the offline intake whose draft this is (a clerk scanning for it)."""
     material = material_for(app, requirement_id)
     requirement = db.session.get(MaterialRequirement, material.requirement_id)
-    doc = upload_to_library(actor, app.applicant, requirement.material_type_id, f"u{requirement_id}",
-                            data=data, filename=filename, issued_on=issued_on, own_expiry=own_expiry,
-                            intake=intake)
+    doc = upload_to_library(
+        actor,
+        app.applicant,
+        requirement.material_type_id,
+        f"u{requirement_id}",
+        data=data,
+        filename=filename,
+        issued_on=issued_on,
+        own_expiry=own_expiry,
+        intake=intake,
+    )
     choose_document(app, requirement_id, doc.id)
     return doc
 
 
-def upload_to_library(actor: User, owner: Citizen, material_type_id: int, prefix: str, *, data: bytes,
-                      filename: str | None, issued_on: date | None, own_expiry: date | None,
-                      intake: IntakeKey | None = None) -> Document:
+def upload_to_library(
+    actor: User,
+    owner: Citizen,
+    material_type_id: int,
+    prefix: str,
+    *,
+    data: bytes,
+    filename: str | None,
+    issued_on: date | None,
+    own_expiry: date | None,
+    intake: IntakeKey | None = None,
+) -> Document:
     """Upload one file of a material type into the applicant's library; the field errors are
     named ``<prefix>_<field>`` as the upload form macro (templates/apply/_upload.html) shows them."""
     try:
-        return documents.upload_document(actor, material_type_id=material_type_id, data=data, filename=filename,
-                                         issued_on=issued_on, own_expiry=own_expiry, owner=owner, intake=intake)
+        return documents.upload_document(
+            actor,
+            material_type_id=material_type_id,
+            data=data,
+            filename=filename,
+            issued_on=issued_on,
+            own_expiry=own_expiry,
+            owner=owner,
+            intake=intake,
+        )
     except ValidationError as exc:
         raise ValidationError({f"{prefix}_{k}": v for k, v in exc.errors.items()}) from None
 
 
-def withdraw_application(actor: User, application_id: int, reason: str = "",
-                         expected_version: int | None = None) -> Application:
+def withdraw_application(
+    actor: User, application_id: int, reason: str = "", expected_version: int | None = None
+) -> Application:
     """The citizen withdraws a case until a decision is made (the workflow table's "withdraw")."""
     app = get_own_application(actor, application_id)
     if app.status not in workflow.TRANSITIONS["withdraw"].sources:
         raise Conflict(str(_l("该办件当前状态不能撤回")))
-    return workflow.perform(actor, app.id, "withdraw",
-                            app.version if expected_version is None else expected_version, reason=reason)
+    return workflow.perform(
+        actor,
+        app.id,
+        "withdraw",
+        app.version if expected_version is None else expected_version,
+        reason=reason,
+    )
 
 
 def list_own_applications(actor: User) -> list[Application]:
@@ -565,8 +707,13 @@ def list_own_applications(actor: User) -> list[Application]:
     principals = {c.id for c in proxies.principals_of(actor)}
     rows = db.session.scalars(
         select(Application)
-        .where(or_(Application.applicant_id == actor.citizen_id, Application.agent_id == actor.citizen_id),
-               Application.parent_id.is_(None))
+        .where(
+            or_(
+                Application.applicant_id == actor.citizen_id,
+                Application.agent_id == actor.citizen_id,
+            ),
+            Application.parent_id.is_(None),
+        )
         .options(selectinload(Application.item_version), selectinload(Application.applicant))
         .order_by(Application.updated_at.desc())
     )

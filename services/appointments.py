@@ -56,8 +56,13 @@ MAX_ACTIVE = 3  # upcoming bookings per citizen
 CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read out at the door
 CODE_LENGTH = 6
 UPCOMING = "booked"
-STATUS_LABELS = {"booked": _l("已预约"), "arrived": _l("已到场"), "done": _l("已办结"),
-                 "cancelled": _l("已取消"), "no_show": _l("未到场")}
+STATUS_LABELS = {
+    "booked": _l("已预约"),
+    "arrived": _l("已到场"),
+    "done": _l("已办结"),
+    "cancelled": _l("已取消"),
+    "no_show": _l("未到场"),
+}
 # the case states in which a visit has nothing left to do
 NOTHING_TO_DO = tuple(s for s in applications.CLOSED_STATES)
 
@@ -71,6 +76,7 @@ def local_now() -> datetime:
 
 
 # ---- what is booked: an item, or one of the citizen's own cases -----------------------------
+
 
 @dataclass
 class Target:
@@ -95,17 +101,27 @@ class Target:
 def target_for_item(actor: User, code: str) -> Target:
     """An item; when the citizen already has an open case or draft for it, that case (so the
     booking page says what the case still needs rather than offering a second application)."""
-    item = db.session.scalar(select(ServiceItem).where(ServiceItem.code == code)
-                             .options(selectinload(ServiceItem.published_version)))
+    item = db.session.scalar(
+        select(ServiceItem)
+        .where(ServiceItem.code == code)
+        .options(selectinload(ServiceItem.published_version))
+    )
     if item is None or item.published_version is None:
         raise NotFound(str(_l("该事项暂未开放办理")))
     case = None
     if actor.citizen_id is not None:
         case = db.session.scalar(
-            select(Application).join(ItemVersion, Application.item_version_id == ItemVersion.id)
-            .where(ItemVersion.item_id == item.id, Application.applicant_id == actor.citizen_id,
-                   Application.parent_id.is_(None), Application.status.not_in(NOTHING_TO_DO))
-            .order_by(Application.updated_at.desc(), Application.id.desc()).limit(1))
+            select(Application)
+            .join(ItemVersion, Application.item_version_id == ItemVersion.id)
+            .where(
+                ItemVersion.item_id == item.id,
+                Application.applicant_id == actor.citizen_id,
+                Application.parent_id.is_(None),
+                Application.status.not_in(NOTHING_TO_DO),
+            )
+            .order_by(Application.updated_at.desc(), Application.id.desc())
+            .limit(1)
+        )
     return Target(item=item, application=case)
 
 
@@ -119,16 +135,24 @@ def target_for_case(actor: User, case_id: int) -> Target:
 
 
 def target_of(appointment: Appointment) -> Target:
-    app = db.session.get(Application, appointment.application_id) if appointment.application_id else None
+    app = (
+        db.session.get(Application, appointment.application_id)
+        if appointment.application_id
+        else None
+    )
     item = db.session.get(ServiceItem, appointment.item_id) if appointment.item_id else None
     return Target(item=item, application=app)
 
 
 # ---- halls, categories, days and slots ------------------------------------------------------
 
+
 def open_halls() -> list[ServiceHall]:
-    return list(db.session.scalars(select(ServiceHall).where(ServiceHall.active.is_(True))
-                                   .order_by(ServiceHall.id)))
+    return list(
+        db.session.scalars(
+            select(ServiceHall).where(ServiceHall.active.is_(True)).order_by(ServiceHall.id)
+        )
+    )
 
 
 def category_for(hall: ServiceHall, department_id: int | None) -> QueueCategory | None:
@@ -169,32 +193,53 @@ def _started(slot: AppointmentSlot, now: datetime) -> bool:
     return datetime.combine(slot.day, slot.starts_at) <= now
 
 
-def booking_page(target: Target, hall_code: str | None, day: date | None,
-                 now: datetime | None = None) -> BookingPage:
+def booking_page(
+    target: Target, hall_code: str | None, day: date | None, now: datetime | None = None
+) -> BookingPage:
     now = now or local_now()
     halls = open_halls()
-    hall = halls[0] if halls and not hall_code else next((h for h in halls if h.code == hall_code), None)
+    hall = (
+        halls[0]
+        if halls and not hall_code
+        else next((h for h in halls if h.code == hall_code), None)
+    )
     if hall_code and hall is None:
         raise NotFound(str(_l("服务大厅不存在")))
-    page = BookingPage(halls=halls, hall=hall, category=category_for(hall, target.department_id) if hall else None)
+    page = BookingPage(
+        halls=halls, hall=hall, category=category_for(hall, target.department_id) if hall else None
+    )
     if page.category is None or not page.category.open:
         return page
     left = func.sum(AppointmentSlot.capacity - AppointmentSlot.booked)
-    page.days = [(d, int(n or 0)) for d, n in db.session.execute(
-        select(AppointmentSlot.day, left).where(AppointmentSlot.category_id == page.category.id,
-                                                AppointmentSlot.day >= now.date())
-        .group_by(AppointmentSlot.day).order_by(AppointmentSlot.day))]
+    page.days = [
+        (d, int(n or 0))
+        for d, n in db.session.execute(
+            select(AppointmentSlot.day, left)
+            .where(
+                AppointmentSlot.category_id == page.category.id, AppointmentSlot.day >= now.date()
+            )
+            .group_by(AppointmentSlot.day)
+            .order_by(AppointmentSlot.day)
+        )
+    ]
     available = [d for d, _ in page.days]
     page.day = day if day in available else next((d for d, n in page.days if n > 0), None)
     if page.day is not None:
-        page.slots = [SlotChoice(s, s.capacity - s.booked, _started(s, now)) for s in db.session.scalars(
-            select(AppointmentSlot).where(AppointmentSlot.category_id == page.category.id,
-                                          AppointmentSlot.day == page.day)
-            .order_by(AppointmentSlot.starts_at))]
+        page.slots = [
+            SlotChoice(s, s.capacity - s.booked, _started(s, now))
+            for s in db.session.scalars(
+                select(AppointmentSlot)
+                .where(
+                    AppointmentSlot.category_id == page.category.id, AppointmentSlot.day == page.day
+                )
+                .order_by(AppointmentSlot.starts_at)
+            )
+        ]
     return page
 
 
 # ---- booking, cancelling, rescheduling -------------------------------------------------------
+
 
 def _citizen_of(actor: User) -> Citizen:
     if actor is None or actor.role != Role.citizen or actor.citizen is None:
@@ -203,13 +248,24 @@ def _citizen_of(actor: User) -> Citizen:
 
 
 def _upcoming(citizen_id: int, today: date):
-    return (select(Appointment).join(AppointmentSlot, Appointment.slot_id == AppointmentSlot.id)
-            .where(Appointment.citizen_id == citizen_id, Appointment.status == UPCOMING,
-                   AppointmentSlot.day >= today))
+    return (
+        select(Appointment)
+        .join(AppointmentSlot, Appointment.slot_id == AppointmentSlot.id)
+        .where(
+            Appointment.citizen_id == citizen_id,
+            Appointment.status == UPCOMING,
+            AppointmentSlot.day >= today,
+        )
+    )
 
 
-def check_booking(citizen: Citizen, target: Target, slot: AppointmentSlot, now: datetime,
-                  replacing: Appointment | None = None) -> None:
+def check_booking(
+    citizen: Citizen,
+    target: Target,
+    slot: AppointmentSlot,
+    now: datetime,
+    replacing: Appointment | None = None,
+) -> None:
     """Every rule except capacity (which the UPDATE itself enforces); raises ValidationError."""
     hall = slot.hall
     if not hall.active or not slot.category.open:
@@ -224,28 +280,44 @@ def check_booking(citizen: Citizen, target: Target, slot: AppointmentSlot, now: 
     # serialise one citizen's bookings (PostgreSQL; SQLite's writers are serialised already)
     db.session.execute(select(Citizen.id).where(Citizen.id == citizen.id).with_for_update())
     active = list(db.session.scalars(others))
-    same = [a for a in active
-            if (target.application is not None and a.application_id == target.application.id)
-            or (target.item is not None and a.item_id == target.item.id)]
+    same = [
+        a
+        for a in active
+        if (target.application is not None and a.application_id == target.application.id)
+        or (target.item is not None and a.item_id == target.item.id)
+    ]
     if same:
-        raise ValidationError({"": str(_l("您已预约过这件事（预约号 %(code)s），如需换时间请改约", code=same[0].code))})
+        raise ValidationError(
+            {
+                "": str(
+                    _l("您已预约过这件事（预约号 %(code)s），如需换时间请改约", code=same[0].code)
+                )
+            }
+        )
     if len(active) >= MAX_ACTIVE:
-        raise ValidationError({"": str(_l("每人最多同时保留 %(n)d 个预约，请先取消不需要的预约", n=MAX_ACTIVE))})
+        raise ValidationError(
+            {"": str(_l("每人最多同时保留 %(n)d 个预约，请先取消不需要的预约", n=MAX_ACTIVE))}
+        )
 
 
 def _take_place(slot_id: int) -> bool:
     """The one conditional UPDATE that keeps ``booked`` ≤ ``capacity``."""
     taken = db.session.execute(
-        update(AppointmentSlot).where(AppointmentSlot.id == slot_id,
-                                      AppointmentSlot.booked < AppointmentSlot.capacity)
-        .values(booked=AppointmentSlot.booked + 1).execution_options(synchronize_session=False)).rowcount
+        update(AppointmentSlot)
+        .where(AppointmentSlot.id == slot_id, AppointmentSlot.booked < AppointmentSlot.capacity)
+        .values(booked=AppointmentSlot.booked + 1)
+        .execution_options(synchronize_session=False)
+    ).rowcount
     return taken == 1
 
 
 def _free_place(slot_id: int) -> None:
     db.session.execute(
-        update(AppointmentSlot).where(AppointmentSlot.id == slot_id, AppointmentSlot.booked > 0)
-        .values(booked=AppointmentSlot.booked - 1).execution_options(synchronize_session=False))
+        update(AppointmentSlot)
+        .where(AppointmentSlot.id == slot_id, AppointmentSlot.booked > 0)
+        .values(booked=AppointmentSlot.booked - 1)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _slot(slot_id: int | None) -> AppointmentSlot:
@@ -268,12 +340,20 @@ def when_text(slot: AppointmentSlot) -> str:
 
 def _notify(appointment: Appointment, kind: str, target: Target) -> None:
     slot = appointment.slot
-    messages.notify(appointment.citizen, kind, application=target.application, what=target.title,
-                    code=appointment.code, hall=slot.hall.name, when=when_text(slot))
+    messages.notify(
+        appointment.citizen,
+        kind,
+        application=target.application,
+        what=target.title,
+        code=appointment.code,
+        hall=slot.hall.name,
+        when=when_text(slot),
+    )
 
 
-def book_appointment(actor: User, target: Target, slot_id: int | None,
-                     now: datetime | None = None) -> Appointment:
+def book_appointment(
+    actor: User, target: Target, slot_id: int | None, now: datetime | None = None
+) -> Appointment:
     """Take a place in the slot for the target; refused with a field error, writing nothing."""
     citizen = _citizen_of(actor)
     slot = _slot(slot_id)
@@ -281,16 +361,28 @@ def book_appointment(actor: User, target: Target, slot_id: int | None,
     check_booking(citizen, target, slot, now)
     if not _take_place(slot.id):
         raise ValidationError({"slot": str(FULL_MESSAGE)})
-    appointment = Appointment(code=new_code(), slot_id=slot.id, citizen_id=citizen.id,
-                              item_id=target.item.id if target.item else None,
-                              application_id=target.application.id if target.application else None,
-                              status=UPCOMING, note="")
+    appointment = Appointment(
+        code=new_code(),
+        slot_id=slot.id,
+        citizen_id=citizen.id,
+        item_id=target.item.id if target.item else None,
+        application_id=target.application.id if target.application else None,
+        status=UPCOMING,
+        note="",
+    )
     db.session.add(appointment)
     db.session.flush()
     db.session.refresh(slot)
-    audit.record_event("appointment_booked", actor=actor, details={
-        "appointment": appointment.id, "code": appointment.code, "slot": slot.id,
-        "application": appointment.application_id})
+    audit.record_event(
+        "appointment_booked",
+        actor=actor,
+        details={
+            "appointment": appointment.id,
+            "code": appointment.code,
+            "slot": slot.id,
+            "application": appointment.application_id,
+        },
+    )
     _notify(appointment, "appointment_booked", target)
     return appointment
 
@@ -298,7 +390,11 @@ def book_appointment(actor: User, target: Target, slot_id: int | None,
 def own_appointment(actor: User, appointment_id: int) -> Appointment:
     """The citizen's own booking (404 for anyone else's)."""
     appointment = db.session.get(Appointment, appointment_id)
-    if appointment is None or actor.citizen_id is None or appointment.citizen_id != actor.citizen_id:
+    if (
+        appointment is None
+        or actor.citizen_id is None
+        or appointment.citizen_id != actor.citizen_id
+    ):
         raise NotFound(str(_l("预约不存在")))
     return appointment
 
@@ -314,30 +410,41 @@ def is_changeable(appointment: Appointment, now: datetime | None = None) -> bool
 
 def _changeable(appointment: Appointment, now: datetime) -> None:
     if appointment.status != UPCOMING:
-        raise Conflict(str(_l("该预约已%(status)s，不能再更改", status=STATUS_LABELS[appointment.status])))
+        raise Conflict(
+            str(_l("该预约已%(status)s，不能再更改", status=STATUS_LABELS[appointment.status]))
+        )
     if _started(appointment.slot, now):
         raise Conflict(str(_l("预约时段已开始，不能再取消或改约")))
 
 
-def cancel_appointment(actor: User, appointment_id: int, now: datetime | None = None) -> Appointment:
+def cancel_appointment(
+    actor: User, appointment_id: int, now: datetime | None = None
+) -> Appointment:
     """Cancel an upcoming booking and give its place back."""
     appointment = own_appointment(actor, appointment_id)
     _changeable(appointment, now or local_now())
     changed = db.session.execute(
-        update(Appointment).where(Appointment.id == appointment.id, Appointment.status == UPCOMING)
-        .values(status="cancelled", cancelled_at=utcnow()).execution_options(synchronize_session=False)).rowcount
+        update(Appointment)
+        .where(Appointment.id == appointment.id, Appointment.status == UPCOMING)
+        .values(status="cancelled", cancelled_at=utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount
     if not changed:
         raise Conflict(str(_l("该预约已被处理，请刷新后重试")))
     _free_place(appointment.slot_id)
     db.session.refresh(appointment)
-    audit.record_event("appointment_cancelled", actor=actor,
-                       details={"appointment": appointment.id, "code": appointment.code})
+    audit.record_event(
+        "appointment_cancelled",
+        actor=actor,
+        details={"appointment": appointment.id, "code": appointment.code},
+    )
     _notify(appointment, "appointment_cancelled", target_of(appointment))
     return appointment
 
 
-def reschedule_appointment(actor: User, appointment_id: int, slot_id: int | None,
-                           now: datetime | None = None) -> Appointment:
+def reschedule_appointment(
+    actor: User, appointment_id: int, slot_id: int | None, now: datetime | None = None
+) -> Appointment:
     """改约: take the new place and free the old one in the same transaction (same code)."""
     appointment = own_appointment(actor, appointment_id)
     now = now or local_now()
@@ -351,15 +458,25 @@ def reschedule_appointment(actor: User, appointment_id: int, slot_id: int | None
     if not _take_place(slot.id):
         raise ValidationError({"slot": str(FULL_MESSAGE)})
     moved = db.session.execute(
-        update(Appointment).where(Appointment.id == appointment.id, Appointment.status == UPCOMING,
-                                  Appointment.slot_id == old_slot_id)
-        .values(slot_id=slot.id).execution_options(synchronize_session=False)).rowcount
+        update(Appointment)
+        .where(
+            Appointment.id == appointment.id,
+            Appointment.status == UPCOMING,
+            Appointment.slot_id == old_slot_id,
+        )
+        .values(slot_id=slot.id)
+        .execution_options(synchronize_session=False)
+    ).rowcount
     if not moved:  # cancelled or moved meanwhile: the caller rolls back the place just taken
         raise Conflict(str(_l("该预约已被处理，请刷新后重试")))
     _free_place(old_slot_id)
     db.session.expire_all()
     appointment = db.session.get(Appointment, appointment.id)
-    audit.record_event("appointment_rescheduled", actor=actor, details={"appointment": appointment.id, "from": old_slot_id, "to": slot.id})
+    audit.record_event(
+        "appointment_rescheduled",
+        actor=actor,
+        details={"appointment": appointment.id, "from": old_slot_id, "to": slot.id},
+    )
     _notify(appointment, "appointment_rescheduled", target)
     return appointment
 
@@ -367,24 +484,50 @@ def reschedule_appointment(actor: User, appointment_id: int, slot_id: int | None
 def list_own(actor: User) -> list[Appointment]:
     if actor.citizen_id is None:
         return []
-    return list(db.session.scalars(
-        select(Appointment).join(AppointmentSlot, Appointment.slot_id == AppointmentSlot.id)
-        .where(Appointment.citizen_id == actor.citizen_id)
-        .options(selectinload(Appointment.slot).selectinload(AppointmentSlot.hall),
-                 selectinload(Appointment.slot).selectinload(AppointmentSlot.category))
-        .order_by(AppointmentSlot.day.desc(), AppointmentSlot.starts_at.desc(), Appointment.id.desc())))
+    return list(
+        db.session.scalars(
+            select(Appointment)
+            .join(AppointmentSlot, Appointment.slot_id == AppointmentSlot.id)
+            .where(Appointment.citizen_id == actor.citizen_id)
+            .options(
+                selectinload(Appointment.slot).selectinload(AppointmentSlot.hall),
+                selectinload(Appointment.slot).selectinload(AppointmentSlot.category),
+            )
+            .order_by(
+                AppointmentSlot.day.desc(), AppointmentSlot.starts_at.desc(), Appointment.id.desc()
+            )
+        )
+    )
 
 
 def titles_of(appointments: list[Appointment]) -> dict[int, str]:
     """{appointment id: what it is for} in two queries."""
     app_ids = {a.application_id for a in appointments if a.application_id}
     item_ids = {a.item_id for a in appointments if a.item_id and not a.application_id}
-    apps = {a.id: a for a in db.session.scalars(
-        select(Application).where(Application.id.in_(app_ids))
-        .options(selectinload(Application.item_version), selectinload(Application.bundle)))} if app_ids else {}
-    items = {i.id: i for i in db.session.scalars(
-        select(ServiceItem).where(ServiceItem.id.in_(item_ids))
-        .options(selectinload(ServiceItem.published_version)))} if item_ids else {}
+    apps = (
+        {
+            a.id: a
+            for a in db.session.scalars(
+                select(Application)
+                .where(Application.id.in_(app_ids))
+                .options(selectinload(Application.item_version), selectinload(Application.bundle))
+            )
+        }
+        if app_ids
+        else {}
+    )
+    items = (
+        {
+            i.id: i
+            for i in db.session.scalars(
+                select(ServiceItem)
+                .where(ServiceItem.id.in_(item_ids))
+                .options(selectinload(ServiceItem.published_version))
+            )
+        }
+        if item_ids
+        else {}
+    )
     out = {}
     for a in appointments:
         if a.application_id in apps:
@@ -398,6 +541,7 @@ def titles_of(appointments: list[Appointment]) -> dict[int, str]:
 
 # ---- 最多跑一次: what to finish online before the visit --------------------------------------
 
+
 @dataclass
 class Preparation:
     """``kind``: no_case, draft, waiting, correction, supply, ready, pickup, closed."""
@@ -410,11 +554,23 @@ class Preparation:
 
 
 READY_STATES = ("accepted", "accepted_on_commitment", "in_review", "suspended")
-PREPARATION_LABELS = {"no_case": _l("未在网上申请"), "draft": _l("草稿未提交"), "waiting": _l("预审中"),
-                      "correction": _l("待补正"), "supply": _l("待补交容缺材料"), "ready": _l("材料已预审"),
-                      "pickup": _l("待领取结果"), "closed": _l("已办结")}
-_KIND_OF_STATUS = {applications.DRAFT: "draft", "submitted": "waiting", "correction_required": "correction",
-                   "accepted_pending_materials": "supply", "approved": "pickup"}
+PREPARATION_LABELS = {
+    "no_case": _l("未在网上申请"),
+    "draft": _l("草稿未提交"),
+    "waiting": _l("预审中"),
+    "correction": _l("待补正"),
+    "supply": _l("待补交容缺材料"),
+    "ready": _l("材料已预审"),
+    "pickup": _l("待领取结果"),
+    "closed": _l("已办结"),
+}
+_KIND_OF_STATUS = {
+    applications.DRAFT: "draft",
+    "submitted": "waiting",
+    "correction_required": "correction",
+    "accepted_pending_materials": "supply",
+    "approved": "pickup",
+}
 
 
 def preparation_kind(app: Application | None) -> str:
@@ -428,45 +584,84 @@ def prepare(target: Target) -> Preparation:
     """What the citizen must still do online so that the one visit settles the matter."""
     app = target.application
     if app is None:
-        return Preparation("no_case", False, str(_l(
-            "这个事项还没有办件。建议先在网上提交申请，材料预审通过后到场一次办结；"
-            "也可以直接到场，请按材料清单带齐材料。")))
+        return Preparation(
+            "no_case",
+            False,
+            str(
+                _l(
+                    "这个事项还没有办件。建议先在网上提交申请，材料预审通过后到场一次办结；"
+                    "也可以直接到场，请按材料清单带齐材料。"
+                )
+            ),
+        )
     status = app.status
     if status == applications.DRAFT:
         todo = [p.message for p in applications.precheck(app)] if app.item_version else []
         if not todo:
             todo = [str(_l("申请已填好，请确认并提交"))]
-        return Preparation("draft", False, str(_l("申请还没有提交。请先在网上完成以下事项，预审通过后到场一次办结：")),
-                           todo=todo)
+        return Preparation(
+            "draft",
+            False,
+            str(_l("申请还没有提交。请先在网上完成以下事项，预审通过后到场一次办结：")),
+            todo=todo,
+        )
     if status == "correction_required":
         request = workflow.open_correction(app)
         todo = [f"{i['label']}：{i['reason']}" for i in (request.items if request else [])]
-        return Preparation("correction", False, str(_l("部门已一次性告知需要补正的内容，请先在网上补正：")), todo=todo)
+        return Preparation(
+            "correction",
+            False,
+            str(_l("部门已一次性告知需要补正的内容，请先在网上补正：")),
+            todo=todo,
+        )
     if status == "accepted_pending_materials":
-        missing = db.session.scalars(select(ApplicationMaterial).where(
-            ApplicationMaterial.application_id == app.id,
-            ApplicationMaterial.satisfied_by == SatisfiedBy.deferred)).all()
-        return Preparation("supply", False, str(_l("还有容缺材料未补交，请先在网上补交：")),
-                           todo=[m.requirement.material_type.name for m in missing])
+        missing = db.session.scalars(
+            select(ApplicationMaterial).where(
+                ApplicationMaterial.application_id == app.id,
+                ApplicationMaterial.satisfied_by == SatisfiedBy.deferred,
+            )
+        ).all()
+        return Preparation(
+            "supply",
+            False,
+            str(_l("还有容缺材料未补交，请先在网上补交：")),
+            todo=[m.requirement.material_type.name for m in missing],
+        )
     if status == "submitted":
-        return Preparation("waiting", False, str(_l("办件正在预审，预审通过后我们会通知您；到场时请带上身份证原件。")),
-                           bring=[str(_l("身份证原件"))])
+        return Preparation(
+            "waiting",
+            False,
+            str(_l("办件正在预审，预审通过后我们会通知您；到场时请带上身份证原件。")),
+            bring=[str(_l("身份证原件"))],
+        )
     if status == "approved":
-        return Preparation("pickup", True, str(_l("审批已通过，请携带身份证原件到场领取办理结果。")),
-                           bring=[str(_l("身份证原件"))])
+        return Preparation(
+            "pickup",
+            True,
+            str(_l("审批已通过，请携带身份证原件到场领取办理结果。")),
+            bring=[str(_l("身份证原件"))],
+        )
     if status in READY_STATES:
         originals = db.session.scalars(
-            select(ApplicationMaterial).where(ApplicationMaterial.application_id == app.id)
-            .options(selectinload(ApplicationMaterial.requirement))).all()
-        bring = [str(_l("身份证原件"))] + sorted({
-            m.requirement.material_type.name for m in originals
-            if m.requirement.original and m.requirement.form == "paper"
-            and m.satisfied_by not in (SatisfiedBy.shared, SatisfiedBy.elicence)})
+            select(ApplicationMaterial)
+            .where(ApplicationMaterial.application_id == app.id)
+            .options(selectinload(ApplicationMaterial.requirement))
+        ).all()
+        bring = [str(_l("身份证原件"))] + sorted(
+            {
+                m.requirement.material_type.name
+                for m in originals
+                if m.requirement.original
+                and m.requirement.form == "paper"
+                and m.satisfied_by not in (SatisfiedBy.shared, SatisfiedBy.elicence)
+            }
+        )
         return Preparation("ready", True, str(_l("材料已预审，到场一次办结")), bring=bring)
     return Preparation("closed", False, str(_l("该办件已办结或已终止，无需到场。")))
 
 
 # ---- the counter: today's bookings of the clerk's hall ---------------------------------------
+
 
 def _require_counter(staff: User) -> int:
     if staff is None or staff.role != Role.counter:
@@ -479,21 +674,36 @@ def _require_counter(staff: User) -> int:
 def hall_day(staff: User, day: date) -> list[Appointment]:
     """The day's bookings of the clerk's hall, by slot (cancelled ones left out)."""
     hall_id = _require_counter(staff)
-    return list(db.session.scalars(
-        select(Appointment).join(AppointmentSlot, Appointment.slot_id == AppointmentSlot.id)
-        .where(AppointmentSlot.hall_id == hall_id, AppointmentSlot.day == day,
-               Appointment.status != "cancelled")
-        .options(selectinload(Appointment.slot).selectinload(AppointmentSlot.category),
-                 selectinload(Appointment.citizen))
-        .order_by(AppointmentSlot.starts_at, AppointmentSlot.category_id, Appointment.id)))
+    return list(
+        db.session.scalars(
+            select(Appointment)
+            .join(AppointmentSlot, Appointment.slot_id == AppointmentSlot.id)
+            .where(
+                AppointmentSlot.hall_id == hall_id,
+                AppointmentSlot.day == day,
+                Appointment.status != "cancelled",
+            )
+            .options(
+                selectinload(Appointment.slot).selectinload(AppointmentSlot.category),
+                selectinload(Appointment.citizen),
+            )
+            .order_by(AppointmentSlot.starts_at, AppointmentSlot.category_id, Appointment.id)
+        )
+    )
 
 
 def cases_of(appointments: list[Appointment]) -> dict[int, Application]:
     ids = {a.application_id for a in appointments if a.application_id}
     if not ids:
         return {}
-    return {a.id: a for a in db.session.scalars(select(Application).where(Application.id.in_(ids))
-                                                .options(selectinload(Application.item_version)))}
+    return {
+        a.id: a
+        for a in db.session.scalars(
+            select(Application)
+            .where(Application.id.in_(ids))
+            .options(selectinload(Application.item_version))
+        )
+    }
 
 
 def hall_appointment(staff: User, appointment_id: int) -> Appointment:
@@ -505,23 +715,34 @@ def hall_appointment(staff: User, appointment_id: int) -> Appointment:
     return appointment
 
 
-def receive_appointment(staff: User, appointment_id: int, now: datetime | None = None) -> CounterContext:
+def receive_appointment(
+    staff: User, appointment_id: int, now: datetime | None = None
+) -> CounterContext:
     """接待: the citizen has arrived; the clerk starts serving them for this booking."""
     appointment = hall_appointment(staff, appointment_id)
     now = now or local_now()
     if appointment.slot.day != now.date():
         raise Conflict(str(_l("只能接待当天的预约")))
     changed = db.session.execute(
-        update(Appointment).where(Appointment.id == appointment.id,
-                                  Appointment.status.in_((UPCOMING, "no_show")))
-        .values(status="arrived", arrived_at=utcnow()).execution_options(synchronize_session=False)).rowcount
+        update(Appointment)
+        .where(Appointment.id == appointment.id, Appointment.status.in_((UPCOMING, "no_show")))
+        .values(status="arrived", arrived_at=utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount
     if not changed:
         raise Conflict(str(_l("该预约已接待或已取消")))
     db.session.refresh(appointment)
-    app = db.session.get(Application, appointment.application_id) if appointment.application_id else None
-    if app is not None and app.applicant_id != appointment.citizen_id:  # an agent brings a principal's case
-        return counter.begin_context(staff, app.applicant, agent=appointment.citizen,
-                                     appointment_id=appointment.id)
+    app = (
+        db.session.get(Application, appointment.application_id)
+        if appointment.application_id
+        else None
+    )
+    if (
+        app is not None and app.applicant_id != appointment.citizen_id
+    ):  # an agent brings a principal's case
+        return counter.begin_context(
+            staff, app.applicant, agent=appointment.citizen, appointment_id=appointment.id
+        )
     return counter.begin_context(staff, appointment.citizen, appointment_id=appointment.id)
 
 
@@ -531,8 +752,11 @@ def mark_no_show(staff: User, appointment_id: int, now: datetime | None = None) 
     if not _started(appointment.slot, now or local_now()):
         raise Conflict(str(_l("预约时段开始后才能标记未到场")))
     changed = db.session.execute(
-        update(Appointment).where(Appointment.id == appointment.id, Appointment.status == UPCOMING)
-        .values(status="no_show").execution_options(synchronize_session=False)).rowcount
+        update(Appointment)
+        .where(Appointment.id == appointment.id, Appointment.status == UPCOMING)
+        .values(status="no_show")
+        .execution_options(synchronize_session=False)
+    ).rowcount
     if not changed:
         raise Conflict(str(_l("该预约已接待或已取消")))
     db.session.refresh(appointment)
@@ -542,10 +766,13 @@ def mark_no_show(staff: User, appointment_id: int, now: datetime | None = None) 
 
 # ---- scheduled jobs (called by services/jobs.py) ---------------------------------------------
 
+
 def missed_condition(now: datetime):
     """Slots that have ended by ``now``."""
-    return or_(AppointmentSlot.day < now.date(),
-               and_(AppointmentSlot.day == now.date(), AppointmentSlot.ends_at <= now.time()))
+    return or_(
+        AppointmentSlot.day < now.date(),
+        and_(AppointmentSlot.day == now.date(), AppointmentSlot.ends_at <= now.time()),
+    )
 
 
 def flag_no_shows(now: datetime) -> int:
@@ -553,15 +780,23 @@ def flag_no_shows(now: datetime) -> int:
     (a second run, or a second worker, finds nothing left to change)."""
     ended = select(AppointmentSlot.id).where(missed_condition(now))
     return db.session.execute(
-        update(Appointment).where(Appointment.status == UPCOMING, Appointment.slot_id.in_(ended))
-        .values(status="no_show").execution_options(synchronize_session=False)).rowcount
+        update(Appointment)
+        .where(Appointment.status == UPCOMING, Appointment.slot_id.in_(ended))
+        .values(status="no_show")
+        .execution_options(synchronize_session=False)
+    ).rowcount
 
 
 def due_reminders(day: date) -> list[int]:
     """Upcoming bookings on ``day`` (the reminder job sends the day before)."""
-    return list(db.session.scalars(
-        select(Appointment.id).join(AppointmentSlot, Appointment.slot_id == AppointmentSlot.id)
-        .where(Appointment.status == UPCOMING, AppointmentSlot.day == day).order_by(Appointment.id)))
+    return list(
+        db.session.scalars(
+            select(Appointment.id)
+            .join(AppointmentSlot, Appointment.slot_id == AppointmentSlot.id)
+            .where(Appointment.status == UPCOMING, AppointmentSlot.day == day)
+            .order_by(Appointment.id)
+        )
+    )
 
 
 def send_reminder(appointment_id: int) -> None:

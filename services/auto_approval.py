@@ -57,8 +57,13 @@ def _min_age(app: Application, rule: dict[str, Any], day: date) -> RuleResult:
         born, source = app.applicant.birth_date, "profile"
     age = age_on(born, day)
     need = int(rule.get("value", 0))
-    return RuleResult("min_age", rule, age >= need, {"birth_date": born.isoformat(), "age": age, "source": source},
-                      str(_l("申请人年龄 %(age)d 岁，要求不小于 %(need)d 岁", age=age, need=need)))
+    return RuleResult(
+        "min_age",
+        rule,
+        age >= need,
+        {"birth_date": born.isoformat(), "age": age, "source": source},
+        str(_l("申请人年龄 %(age)d 岁，要求不小于 %(need)d 岁", age=age, need=need)),
+    )
 
 
 def _elicence(app: Application, rule: dict[str, Any], day: date) -> RuleResult:
@@ -66,26 +71,48 @@ def _elicence(app: Application, rule: dict[str, Any], day: date) -> RuleResult:
     material_type = db.session.scalar(select(MaterialType).where(MaterialType.code == code))
     name = material_type.name if material_type else code
     if material_type is None:
-        return RuleResult("elicence", rule, False, {"material": code, "found": False},
-                          str(_l("目录中没有材料 %(code)s", code=code)))
+        return RuleResult(
+            "elicence",
+            rule,
+            False,
+            {"material": code, "found": False},
+            str(_l("目录中没有材料 %(code)s", code=code)),
+        )
     docs = db.session.scalars(
-        select(Document).where(Document.owner_id == app.applicant_id,
-                               Document.material_type_id == material_type.id,
-                               Document.grade == Grade.A, Document.status == DocumentStatus.valid)
-        .order_by(Document.id.desc()))
+        select(Document)
+        .where(
+            Document.owner_id == app.applicant_id,
+            Document.material_type_id == material_type.id,
+            Document.grade == Grade.A,
+            Document.status == DocumentStatus.valid,
+        )
+        .order_by(Document.id.desc())
+    )
     for doc in docs:
         if doc.valid_until is not None and doc.valid_until < day:
             continue
         licence = db.session.scalar(select(ELicence).where(ELicence.document_id == doc.id))
         if licence is not None and licence.status != "valid":
             continue
-        return RuleResult("elicence", rule, True,
-                          {"material": code, "document_id": doc.id,
-                           "licence_number": licence.number if licence else None,
-                           "valid_until": doc.valid_until.isoformat() if doc.valid_until else None},
-                          str(_l("持有有效的%(name)s电子证照", name=name)))
-    return RuleResult("elicence", rule, False, {"material": code, "found": False},
-                      str(_l("没有有效的%(name)s电子证照", name=name)))
+        return RuleResult(
+            "elicence",
+            rule,
+            True,
+            {
+                "material": code,
+                "document_id": doc.id,
+                "licence_number": licence.number if licence else None,
+                "valid_until": doc.valid_until.isoformat() if doc.valid_until else None,
+            },
+            str(_l("持有有效的%(name)s电子证照", name=name)),
+        )
+    return RuleResult(
+        "elicence",
+        rule,
+        False,
+        {"material": code, "found": False},
+        str(_l("没有有效的%(name)s电子证照", name=name)),
+    )
 
 
 def _answer_in(app: Application, rule: dict[str, Any], day: date) -> RuleResult:
@@ -95,13 +122,29 @@ def _answer_in(app: Application, rule: dict[str, Any], day: date) -> RuleResult:
     answer = answers.get(key)
     passed = answer is not None and str(answer) in values
     version = app.item_version
-    question = next((q for q in [*(version.condition_questions or []), *(version.questions or [])]
-                     if q.get("key") == key), {"label": key})
+    question = next(
+        (
+            q
+            for q in [*(version.condition_questions or []), *(version.questions or [])]
+            if q.get("key") == key
+        ),
+        {"label": key},
+    )
     labels = {str(o[0]): str(o[1]) for o in question.get("options") or []}
-    return RuleResult("answer_in", rule, passed, {"question": key, "answer": answer},
-                      str(_l("“%(key)s”的回答为 %(answer)s，要求为 %(values)s之一", key=question["label"],
-                             answer=labels.get(str(answer), answer) if answer is not None else "—",
-                             values="、".join(labels.get(v, v) for v in values))))
+    return RuleResult(
+        "answer_in",
+        rule,
+        passed,
+        {"question": key, "answer": answer},
+        str(
+            _l(
+                "“%(key)s”的回答为 %(answer)s，要求为 %(values)s之一",
+                key=question["label"],
+                answer=labels.get(str(answer), answer) if answer is not None else "—",
+                values="、".join(labels.get(v, v) for v in values),
+            )
+        ),
+    )
 
 
 CHECKS = {"min_age": _min_age, "elicence": _elicence, "answer_in": _answer_in}
@@ -113,8 +156,11 @@ def evaluate_rules(app: Application, day: date | None = None) -> list[RuleResult
     for rule in app.item_version.auto_rules or []:
         check = CHECKS.get(rule.get("kind"))
         if check is None:
-            results.append(RuleResult(str(rule.get("kind")), rule, False, {},
-                                      str(_l("不认识的规则，转人工审查"))))
+            results.append(
+                RuleResult(
+                    str(rule.get("kind")), rule, False, {}, str(_l("不认识的规则，转人工审查"))
+                )
+            )
         else:
             results.append(check(app, rule, day))
     return results
@@ -130,8 +176,12 @@ def decide_automatically(app: Application) -> bool:
         results = evaluate_rules(app)
     passed = all(r.passed for r in results)
     recorded = [asdict(r) for r in results]
-    audit.record_event("auto_check", actor=None, application_id=app.id,
-                       details={"passed": passed, "rules": recorded})
+    audit.record_event(
+        "auto_check",
+        actor=None,
+        application_id=app.id,
+        details={"passed": passed, "rules": recorded},
+    )
     if passed:
         workflow.perform(None, app.id, "approve_instantly", app.version, auto=True, rules=recorded)
     return passed
@@ -139,9 +189,12 @@ def decide_automatically(app: Application) -> bool:
 
 def failed_rules(application_id: int) -> list[dict[str, Any]]:
     """The rules the latest automatic check failed, for the reviewer's case page."""
-    event = db.session.scalar(select(Event).where(Event.application_id == application_id,
-                                                  Event.action == "auto_check")
-                              .order_by(Event.id.desc()).limit(1))
+    event = db.session.scalar(
+        select(Event)
+        .where(Event.application_id == application_id, Event.action == "auto_check")
+        .order_by(Event.id.desc())
+        .limit(1)
+    )
     if event is None:
         return []
     return [r for r in event.details.get("rules", []) if not r.get("passed")]

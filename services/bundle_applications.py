@@ -68,9 +68,12 @@ def merge_questions(children: list[Application], kind: str) -> list[MergedQuesti
 
 def load_parent(actor: User, parent_id: int, *, draft_only: bool = True) -> Application:
     parent = db.session.scalar(
-        select(Application).where(Application.id == parent_id, Application.bundle_id.is_not(None))
-        .options(selectinload(Application.children).selectinload(Application.item_version),
-                 selectinload(Application.bundle))
+        select(Application)
+        .where(Application.id == parent_id, Application.bundle_id.is_not(None))
+        .options(
+            selectinload(Application.children).selectinload(Application.item_version),
+            selectinload(Application.bundle),
+        )
     )
     if parent is None or not single.may_act_on(actor, parent):
         raise NotFound(str(_l("办件不存在")))
@@ -83,28 +86,52 @@ def start_bundle_draft(*, actor: User, applicant: Citizen, bundle: Bundle) -> Ap
     """The applicant's open draft for this life event, or a new one with a child per item."""
     if not bundle.published:
         raise NotFound(str(_l("该一件事暂未开放办理")))
-    existing = db.session.scalar(select(Application).where(
-        Application.bundle_id == bundle.id, Application.applicant_id == applicant.id,
-        Application.status == DRAFT))
+    existing = db.session.scalar(
+        select(Application).where(
+            Application.bundle_id == bundle.id,
+            Application.applicant_id == applicant.id,
+            Application.status == DRAFT,
+        )
+    )
     if existing is not None:
         return existing
     entries = db.session.scalars(
-        select(BundleItem).where(BundleItem.bundle_id == bundle.id).order_by(BundleItem.position)
-        .options(selectinload(BundleItem.item).selectinload(ServiceItem.published_version))).all()
+        select(BundleItem)
+        .where(BundleItem.bundle_id == bundle.id)
+        .order_by(BundleItem.position)
+        .options(selectinload(BundleItem.item).selectinload(ServiceItem.published_version))
+    ).all()
     if any(e.item.published_version is None for e in entries):
         raise NotFound(str(_l("该一件事中有事项暂停办理，请分别办理或咨询窗口")))
-    parent = Application(bundle_id=bundle.id, applicant_id=applicant.id, created_by_id=actor.id,
-                         agent_id=actor.citizen_id if actor.citizen_id != applicant.id else None,
-                         channel=Channel.online, status=DRAFT, form_data={}, condition_answers={},
-                         submit_token=secrets.token_urlsafe(24))
+    parent = Application(
+        bundle_id=bundle.id,
+        applicant_id=applicant.id,
+        created_by_id=actor.id,
+        agent_id=actor.citizen_id if actor.citizen_id != applicant.id else None,
+        channel=Channel.online,
+        status=DRAFT,
+        form_data={},
+        condition_answers={},
+        submit_token=secrets.token_urlsafe(24),
+    )
     db.session.add(parent)
     db.session.flush()
     for entry in entries:
         version = entry.item.published_version
-        db.session.add(Application(
-            item_version_id=version.id, department_id=version.department_id, applicant_id=applicant.id,
-            agent_id=parent.agent_id, created_by_id=actor.id, parent_id=parent.id, channel=Channel.online,
-            status=DRAFT, form_data={}, condition_answers={}))
+        db.session.add(
+            Application(
+                item_version_id=version.id,
+                department_id=version.department_id,
+                applicant_id=applicant.id,
+                agent_id=parent.agent_id,
+                created_by_id=actor.id,
+                parent_id=parent.id,
+                channel=Channel.online,
+                status=DRAFT,
+                form_data={},
+                condition_answers={},
+            )
+        )
     db.session.flush()
     db.session.refresh(parent)
     return parent
@@ -191,8 +218,15 @@ def material_rows(parent: Application) -> list[TypeRow]:
             row = rows.get(req.material_type_id)
             if row is None:
                 row = rows[req.material_type_id] = TypeRow(
-                    req.material_type, req.necessity, [], [], snap.proposals[req.id],
-                    snap.chosen.get(req.id), req.notes, req.commitment_allowed)
+                    req.material_type,
+                    req.necessity,
+                    [],
+                    [],
+                    snap.proposals[req.id],
+                    snap.chosen.get(req.id),
+                    req.notes,
+                    req.commitment_allowed,
+                )
             elif NECESSITY_RANK[req.necessity] < NECESSITY_RANK[row.necessity]:
                 row.necessity = req.necessity
             row.commitment_allowed = row.commitment_allowed and req.commitment_allowed
@@ -212,16 +246,22 @@ def choose_bundle_materials(parent: Application, choices: dict[int, str], citize
                 try:
                     doc_id = int(choice[4:])
                 except ValueError:
-                    raise ValidationError({f"t_{row.material_type.id}": str(_l("选项不正确"))}) from None
+                    raise ValidationError(
+                        {f"t_{row.material_type.id}": str(_l("选项不正确"))}
+                    ) from None
                 try:
                     single.choose_document(child, req.id, doc_id)
                 except ValidationError as exc:
-                    raise ValidationError({f"t_{row.material_type.id}": next(iter(exc.errors.values()))}) from None
+                    raise ValidationError(
+                        {f"t_{row.material_type.id}": next(iter(exc.errors.values()))}
+                    ) from None
             elif choice in ("deferred", "commitment", "none"):
                 try:
                     single.choose_option(child, req.id, choice, citizen)
                 except ValidationError as exc:
-                    raise ValidationError({f"t_{row.material_type.id}": next(iter(exc.errors.values()))}) from None
+                    raise ValidationError(
+                        {f"t_{row.material_type.id}": next(iter(exc.errors.values()))}
+                    ) from None
     db.session.flush()
 
 
@@ -238,7 +278,9 @@ def precheck_bundle(parent: Application) -> list[single.Problem]:
 
 def submit_bundle(actor: User, parent_id: int, token: str) -> Application:
     """Submit the whole life event once; each child case goes to its own department."""
-    parent = db.session.scalar(select(Application).where(Application.id == parent_id).with_for_update())
+    parent = db.session.scalar(
+        select(Application).where(Application.id == parent_id).with_for_update()
+    )
     if parent is None or parent.bundle_id is None or not single.may_act_on(actor, parent):
         raise NotFound(str(_l("办件不存在")))
     if not token or not secrets.compare_digest(token, parent.submit_token or ""):
@@ -251,9 +293,11 @@ def submit_bundle(actor: User, parent_id: int, token: str) -> Application:
         raise ValidationError({p.field: p.message for p in problems})
     now = utcnow()
     claimed = db.session.execute(
-        update(Application).where(Application.id == parent.id, Application.status == DRAFT)
+        update(Application)
+        .where(Application.id == parent.id, Application.status == DRAFT)
         .values(status="submitted", submitted_at=now, version=Application.version + 1)
-        .execution_options(synchronize_session=False)).rowcount
+        .execution_options(synchronize_session=False)
+    ).rowcount
     db.session.refresh(parent)
     if claimed == 0:
         return parent
@@ -264,19 +308,33 @@ def submit_bundle(actor: User, parent_id: int, token: str) -> Application:
         child.number = single.new_case_number(Channel.online, now.date())
         need = [m for m in child.materials if m.requirement.necessity != "optional"]
         child.materials_required = len(need)
-        child.materials_reused = sum(1 for m in need if m.satisfied_by in
-                                     (SatisfiedBy.elicence, SatisfiedBy.library, SatisfiedBy.shared))
+        child.materials_reused = sum(
+            1
+            for m in need
+            if m.satisfied_by in (SatisfiedBy.elicence, SatisfiedBy.library, SatisfiedBy.shared)
+        )
         required += child.materials_required
         reused += child.materials_reused
     parent.materials_required, parent.materials_reused = required, reused
     db.session.flush()
     with audit.deferred_events():  # 秒批 may render notices and licences before the appends
-        audit.record_event("submitted", actor=actor, application_id=parent.id, details={
-            "number": parent.number, "bundle": parent.bundle_id,
-            "children": [c.number for c in parent.children]})
+        audit.record_event(
+            "submitted",
+            actor=actor,
+            application_id=parent.id,
+            details={
+                "number": parent.number,
+                "bundle": parent.bundle_id,
+                "children": [c.number for c in parent.children],
+            },
+        )
         for child in parent.children:
-            audit.record_event("submitted", actor=actor, application_id=child.id,
-                               details={"number": child.number, "parent": parent.number})
+            audit.record_event(
+                "submitted",
+                actor=actor,
+                application_id=child.id,
+                details={"number": child.number, "parent": parent.number},
+            )
         for child in parent.children:
             single.record_reuse(child)
         messages.notify(parent.applicant, "submitted", application=parent, item=parent.title)
@@ -287,16 +345,34 @@ def submit_bundle(actor: User, parent_id: int, token: str) -> Application:
 
 def combined_status(parent: Application) -> tuple[int, int]:
     """(children closed, children in all): the parent is done when every child is decided."""
-    closed = sum(1 for c in parent.children if c.status in single.CLOSED_STATES + ("approved", "denied"))
+    closed = sum(
+        1 for c in parent.children if c.status in single.CLOSED_STATES + ("approved", "denied")
+    )
     return closed, len(parent.children)
 
 
-def upload_for_bundle(actor: User, parent: Application, material_type_id: int, *, data: bytes,
-                      filename: str | None, issued_on, own_expiry) -> None:
+def upload_for_bundle(
+    actor: User,
+    parent: Application,
+    material_type_id: int,
+    *,
+    data: bytes,
+    filename: str | None,
+    issued_on,
+    own_expiry,
+) -> None:
     """Upload one file for a material type: into the applicant's library, used by every item."""
     row = next((r for r in material_rows(parent) if r.material_type.id == material_type_id), None)
     if row is None:
         raise NotFound(str(_l("该材料不在本次申请中")))
-    doc = single.upload_to_library(actor, parent.applicant, material_type_id, f"u{material_type_id}", data=data,
-                                   filename=filename, issued_on=issued_on, own_expiry=own_expiry)
+    doc = single.upload_to_library(
+        actor,
+        parent.applicant,
+        material_type_id,
+        f"u{material_type_id}",
+        data=data,
+        filename=filename,
+        issued_on=issued_on,
+        own_expiry=own_expiry,
+    )
     choose_bundle_materials(parent, {material_type_id: f"doc:{doc.id}"}, parent.applicant)

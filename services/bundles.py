@@ -90,8 +90,11 @@ class MergedGuide:
 def merge_bundle_guide(bundle: Bundle) -> MergedGuide:
     """Merge the published guides of a bundle's items (no queries beyond what is loaded:
     use services.catalogue_query.load_bundle to load a bundle for this)."""
-    published = [(e.item, e.item.published_version) for e in bundle.entries
-                 if e.item.published_version is not None]
+    published = [
+        (e.item, e.item.published_version)
+        for e in bundle.entries
+        if e.item.published_version is not None
+    ]
     versions = [v for _item, v in published]
     unpublished = len(bundle.entries) - len(versions)
 
@@ -111,13 +114,20 @@ def merge_bundle_guide(bundle: Bundle) -> MergedGuide:
     for item, v in published:
         requirement: MaterialRequirement
         for requirement in v.requirements:
-            merged = materials.setdefault(requirement.material_type_id,
-                                          MergedMaterial(requirement.material_type))
-            merged.needs.append(MaterialNeed(
-                item_code=item.code, item_name=v.name, necessity=requirement.necessity,
-                original=requirement.original, copies=requirement.copies,
-                condition=describe_condition(v, requirement.condition), notes=requirement.notes,
-            ))
+            merged = materials.setdefault(
+                requirement.material_type_id, MergedMaterial(requirement.material_type)
+            )
+            merged.needs.append(
+                MaterialNeed(
+                    item_code=item.code,
+                    item_name=v.name,
+                    necessity=requirement.necessity,
+                    original=requirement.original,
+                    copies=requirement.copies,
+                    condition=describe_condition(v, requirement.condition),
+                    notes=requirement.notes,
+                )
+            )
 
     departments = list({v.department_id: v.department for v in versions}.values())
     return MergedGuide(

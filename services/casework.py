@@ -54,12 +54,17 @@ def own_case(actor: User, application_id: int) -> Application:
     return app
 
 
-def _library_choices(app: Application, materials: list[tuple[ApplicationMaterial, str]],
-                     since: datetime | None = None) -> list[MaterialChoice]:
+def _library_choices(
+    app: Application,
+    materials: list[tuple[ApplicationMaterial, str]],
+    since: datetime | None = None,
+) -> list[MaterialChoice]:
     """The library documents each material may switch to; one uploaded after ``since`` (the
     correction request) is preselected."""
     needed_until = app.due_date or applications.promised_date(app.item_version)
-    library = reuse.load_library(app.applicant_id, [m.requirement.material_type_id for m, _ in materials])
+    library = reuse.load_library(
+        app.applicant_id, [m.requirement.material_type_id for m, _ in materials]
+    )
     rows = []
     for material, reason in materials:
         row = MaterialChoice(material, reason)
@@ -74,7 +79,9 @@ def _library_choices(app: Application, materials: list[tuple[ApplicationMaterial
     return rows
 
 
-def correction_page(actor: User, application_id: int) -> tuple[Application, list[FieldChoice], list[MaterialChoice]]:
+def correction_page(
+    actor: User, application_id: int
+) -> tuple[Application, list[FieldChoice], list[MaterialChoice]]:
     """The items the correction notice listed, and only those: everything else stays locked."""
     app = own_case(actor, application_id)
     request = workflow.open_correction(app) if app.status == "correction_required" else None
@@ -82,22 +89,35 @@ def correction_page(actor: User, application_id: int) -> tuple[Application, list
         raise Conflict(str(_l("该办件目前不需要补正")))
     questions = {q["key"]: q for q in app.item_version.questions or []}
     by_requirement = {m.requirement_id: m for m in app.materials}
-    fields = [FieldChoice(questions[i["key"]], i["reason"], (app.form_data or {}).get(i["key"]))
-              for i in request.items if i["kind"] == "field" and i["key"] in questions]
-    materials = [(by_requirement[int(i["key"])], i["reason"]) for i in request.items
-                 if i["kind"] == "material" and int(i["key"]) in by_requirement]
+    fields = [
+        FieldChoice(questions[i["key"]], i["reason"], (app.form_data or {}).get(i["key"]))
+        for i in request.items
+        if i["kind"] == "field" and i["key"] in questions
+    ]
+    materials = [
+        (by_requirement[int(i["key"])], i["reason"])
+        for i in request.items
+        if i["kind"] == "material" and int(i["key"]) in by_requirement
+    ]
     return app, fields, _library_choices(app, materials, since=request.requested_at)
 
 
-def upload_for_correction(actor: User, application_id: int, requirement_id: int, **upload: Any) -> Document:
+def upload_for_correction(
+    actor: User, application_id: int, requirement_id: int, **upload: Any
+) -> Document:
     """A new file for one material the correction notice listed (and only those): it goes to
     the applicant's library and is preselected on the correction page."""
     app, _fields, materials = correction_page(actor, application_id)
     row = next((m for m in materials if m.material.requirement_id == requirement_id), None)
     if row is None:
         raise NotFound(str(_l("该材料不在补正清单中")))
-    return applications.upload_to_library(actor, app.applicant, row.material.requirement.material_type_id,
-                                          f"u{requirement_id}", **upload)
+    return applications.upload_to_library(
+        actor,
+        app.applicant,
+        row.material.requirement.material_type_id,
+        f"u{requirement_id}",
+        **upload,
+    )
 
 
 def supply_page(actor: User, application_id: int) -> tuple[Application, list[MaterialChoice]]:
@@ -116,15 +136,21 @@ def case_notice(actor: User, application_id: int, notice_id: int):
 def case_licence(actor: User, application_id: int) -> tuple[ELicence, Document]:
     """The e-licence this case issued, for its holder to download."""
     app = own_case(actor, application_id)
-    licence = db.session.scalar(select(ELicence).where(ELicence.application_id == app.id)
-                                .order_by(ELicence.id.desc()).limit(1))
+    licence = db.session.scalar(
+        select(ELicence)
+        .where(ELicence.application_id == app.id)
+        .order_by(ELicence.id.desc())
+        .limit(1)
+    )
     if licence is None or licence.document_id is None or licence.holder_id != app.applicant_id:
         raise NotFound(str(_l("该办件没有电子证照")))
     return licence, db.session.get(Document, licence.document_id)
 
 
 def licences_of(application_id: int) -> list[ELicence]:
-    return list(db.session.scalars(select(ELicence).where(ELicence.application_id == application_id)))
+    return list(
+        db.session.scalars(select(ELicence).where(ELicence.application_id == application_id))
+    )
 
 
 def days_left(day: date | None) -> int | None:

@@ -62,8 +62,18 @@ NECESSITIES = ("required", "optional", "deferrable", "shared")
 MEDIA = ("paper", "electronic")
 SOURCES = ("self", "issued")
 VALIDITY_KINDS = ("none", "own_expiry", "months")
-QUESTION_TYPES = ("text", "number", "date", "select", "multiselect", "checkbox", "id_number",
-                  "phone", "address", "money")
+QUESTION_TYPES = (
+    "text",
+    "number",
+    "date",
+    "select",
+    "multiselect",
+    "checkbox",
+    "id_number",
+    "phone",
+    "address",
+    "money",
+)
 CHOICE_TYPES = ("select", "multiselect")
 PREFILL_FIELDS = ("name", "id_number", "phone", "address", "birth_date")
 FILE_KINDS = ("blank_form", "example")
@@ -76,56 +86,137 @@ LONG_TEXT = 5000
 
 # guide fields copied from one version to the next, and compared field by field
 GUIDE_FIELDS = (
-    "name", "item_type", "audience", "department_id", "legal_basis", "conditions",
-    "legal_limit", "legal_limit_unit", "promised_limit", "promised_limit_unit", "case_type",
-    "steps", "visits", "visits_reason", "online_depth", "location", "hours", "phone",
-    "complaint_phone", "fees", "result_name", "result_type", "result_licence_type_code",
-    "faqs", "keywords", "synonyms", "questions", "condition_questions", "commitment_text",
-    "auto_rules", "kiosk_enabled",
+    "name",
+    "item_type",
+    "audience",
+    "department_id",
+    "legal_basis",
+    "conditions",
+    "legal_limit",
+    "legal_limit_unit",
+    "promised_limit",
+    "promised_limit_unit",
+    "case_type",
+    "steps",
+    "visits",
+    "visits_reason",
+    "online_depth",
+    "location",
+    "hours",
+    "phone",
+    "complaint_phone",
+    "fees",
+    "result_name",
+    "result_type",
+    "result_licence_type_code",
+    "faqs",
+    "keywords",
+    "synonyms",
+    "questions",
+    "condition_questions",
+    "commitment_text",
+    "auto_rules",
+    "kiosk_enabled",
 )
 REQUIREMENT_FIELDS = (
-    "material_type_id", "position", "original", "form", "copies", "necessity", "condition",
-    "notes", "acceptance_standard", "commitment_allowed",
+    "material_type_id",
+    "position",
+    "original",
+    "form",
+    "copies",
+    "necessity",
+    "condition",
+    "notes",
+    "acceptance_standard",
+    "commitment_allowed",
 )
 
 # the words the admin pages, the diff and the errors use for each code value
-STATUS_LABELS = {VersionStatus.draft: _l("草稿"), VersionStatus.in_review: _l("待审核"),
-                 VersionStatus.published: _l("已发布"), VersionStatus.archived: _l("已归档")}
-ITEM_TYPE_LABELS = {"licensing": _l("行政许可"), "confirmation": _l("行政确认"),
-                    "benefit": _l("行政给付"), "public_service": _l("公共服务"), "other": _l("其他")}
+STATUS_LABELS = {
+    VersionStatus.draft: _l("草稿"),
+    VersionStatus.in_review: _l("待审核"),
+    VersionStatus.published: _l("已发布"),
+    VersionStatus.archived: _l("已归档"),
+}
+ITEM_TYPE_LABELS = {
+    "licensing": _l("行政许可"),
+    "confirmation": _l("行政确认"),
+    "benefit": _l("行政给付"),
+    "public_service": _l("公共服务"),
+    "other": _l("其他"),
+}
 AUDIENCE_LABELS = {"person": _l("自然人"), "organisation": _l("法人")}
 UNIT_LABELS = {"working": _l("工作日"), "natural": _l("自然日")}
 CASE_TYPE_LABELS = {"instant": _l("即办件"), "promised": _l("承诺件")}
 STEP_ROLE_LABELS = {"counter": _l("窗口受理人员"), "reviewer": _l("审批人员")}
 ONLINE_DEPTH_LABELS = {1: _l("事项公开"), 2: _l("在线预审"), 3: _l("在线办理"), 4: _l("全程网办")}
 RESULT_TYPE_LABELS = {"licence": _l("证照"), "approval": _l("批文"), "other": _l("其他")}
-NECESSITY_LABELS = {"required": _l("必要"), "optional": _l("非必要"), "deferrable": _l("容缺后补"),
-                    "shared": _l("信息免交")}
+NECESSITY_LABELS = {
+    "required": _l("必要"),
+    "optional": _l("非必要"),
+    "deferrable": _l("容缺后补"),
+    "shared": _l("信息免交"),
+}
 MEDIUM_LABELS = {"paper": _l("纸质"), "electronic": _l("电子")}
 SOURCE_LABELS = {"self": _l("申请人自备"), "issued": _l("政府部门核发")}
-VALIDITY_LABELS = {"none": _l("长期有效"), "own_expiry": _l("以证件自身的有效期为准"),
-                   "months": _l("签发后若干个月内有效")}
-QUESTION_TYPE_LABELS = {"text": _l("文字"), "number": _l("数字"), "date": _l("日期"),
-                        "select": _l("单选"), "multiselect": _l("多选"), "checkbox": _l("勾选确认"),
-                        "id_number": _l("身份证号"), "phone": _l("手机号"), "address": _l("地址"),
-                        "money": _l("金额")}
-PREFILL_LABELS = {"name": _l("姓名"), "id_number": _l("身份证号"), "phone": _l("手机号"),
-                  "address": _l("常住地址"), "birth_date": _l("出生日期")}
+VALIDITY_LABELS = {
+    "none": _l("长期有效"),
+    "own_expiry": _l("以证件自身的有效期为准"),
+    "months": _l("签发后若干个月内有效"),
+}
+QUESTION_TYPE_LABELS = {
+    "text": _l("文字"),
+    "number": _l("数字"),
+    "date": _l("日期"),
+    "select": _l("单选"),
+    "multiselect": _l("多选"),
+    "checkbox": _l("勾选确认"),
+    "id_number": _l("身份证号"),
+    "phone": _l("手机号"),
+    "address": _l("地址"),
+    "money": _l("金额"),
+}
+PREFILL_LABELS = {
+    "name": _l("姓名"),
+    "id_number": _l("身份证号"),
+    "phone": _l("手机号"),
+    "address": _l("常住地址"),
+    "birth_date": _l("出生日期"),
+}
 FILE_KIND_LABELS = {"blank_form": _l("空白表格"), "example": _l("示例样表")}
 FIELD_LABELS = {
-    "name": _l("事项名称"), "item_type": _l("事项类型"), "audience": _l("服务对象"),
-    "themes": _l("主题分类"), "department_id": _l("实施主体"), "legal_basis": _l("设定依据"),
-    "conditions": _l("受理条件"), "legal_limit": _l("法定办结时限"),
-    "legal_limit_unit": _l("法定办结时限单位"), "promised_limit": _l("承诺办结时限"),
-    "promised_limit_unit": _l("承诺办结时限单位"), "case_type": _l("办件类型"),
-    "steps": _l("办理流程"), "visits": _l("到办事现场次数"), "visits_reason": _l("到现场的原因"),
-    "online_depth": _l("网上办理深度"), "location": _l("办理地点"), "hours": _l("办理时间"),
-    "phone": _l("咨询电话"), "complaint_phone": _l("监督投诉电话"), "fees": _l("收费"),
-    "result_name": _l("审批结果名称"), "result_type": _l("审批结果类型"),
-    "result_licence_type_code": _l("审批结果的电子证照类型"), "faqs": _l("常见问题"),
-    "keywords": _l("检索关键词"), "synonyms": _l("同义词"), "questions": _l("申请表问题"),
-    "condition_questions": _l("情形问题"), "commitment_text": _l("告知承诺书"),
-    "auto_rules": _l("自动审批规则"), "kiosk_enabled": _l("可在自助终端办理"),
+    "name": _l("事项名称"),
+    "item_type": _l("事项类型"),
+    "audience": _l("服务对象"),
+    "themes": _l("主题分类"),
+    "department_id": _l("实施主体"),
+    "legal_basis": _l("设定依据"),
+    "conditions": _l("受理条件"),
+    "legal_limit": _l("法定办结时限"),
+    "legal_limit_unit": _l("法定办结时限单位"),
+    "promised_limit": _l("承诺办结时限"),
+    "promised_limit_unit": _l("承诺办结时限单位"),
+    "case_type": _l("办件类型"),
+    "steps": _l("办理流程"),
+    "visits": _l("到办事现场次数"),
+    "visits_reason": _l("到现场的原因"),
+    "online_depth": _l("网上办理深度"),
+    "location": _l("办理地点"),
+    "hours": _l("办理时间"),
+    "phone": _l("咨询电话"),
+    "complaint_phone": _l("监督投诉电话"),
+    "fees": _l("收费"),
+    "result_name": _l("审批结果名称"),
+    "result_type": _l("审批结果类型"),
+    "result_licence_type_code": _l("审批结果的电子证照类型"),
+    "faqs": _l("常见问题"),
+    "keywords": _l("检索关键词"),
+    "synonyms": _l("同义词"),
+    "questions": _l("申请表问题"),
+    "condition_questions": _l("情形问题"),
+    "commitment_text": _l("告知承诺书"),
+    "auto_rules": _l("自动审批规则"),
+    "kiosk_enabled": _l("可在自助终端办理"),
 }
 
 
@@ -142,9 +233,7 @@ def _clean_text(value: Any) -> str:
     """Strip, and drop control characters other than newlines and tabs (PostgreSQL refuses NUL)."""
     text = "" if value is None else str(value)
     text = text.replace("\r\n", "\n")
-    return "".join(
-        ch for ch in text if ch in "\n\t" or unicodedata.category(ch) != "Cc"
-    ).strip()
+    return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) != "Cc").strip()
 
 
 class _Checks:
@@ -160,7 +249,9 @@ class _Checks:
         if self.errors:
             raise ValidationError(self.errors)
 
-    def text(self, field: str, value: Any, label: Any, *, max_len: int, required: bool = False) -> str:
+    def text(
+        self, field: str, value: Any, label: Any, *, max_len: int, required: bool = False
+    ) -> str:
         text = _clean_text(value)
         if required and not text:
             self.fail(field, _l("请填写%(field)s", field=label))
@@ -173,8 +264,16 @@ class _Checks:
             self.fail(field, _l("请从列表中选择%(field)s", field=label))
         return value
 
-    def integer(self, field: str, value: Any, label: Any, *, minimum: int, maximum: int,
-                required: bool = False) -> int | None:
+    def integer(
+        self,
+        field: str,
+        value: Any,
+        label: Any,
+        *,
+        minimum: int,
+        maximum: int,
+        required: bool = False,
+    ) -> int | None:
         if value is None or value == "":
             if required:
                 self.fail(field, _l("请填写%(field)s", field=label))
@@ -249,8 +348,9 @@ def _like(text: str) -> str:
 # ---------------------------------------------------------------------------- departments
 
 
-def _check_department(checks: _Checks, *, name: str, phone: str, address: str,
-                      hours: str) -> dict[str, str]:
+def _check_department(
+    checks: _Checks, *, name: str, phone: str, address: str, hours: str
+) -> dict[str, str]:
     return {
         "name": checks.text("name", name, _l("部门名称"), max_len=100, required=True),
         "phone": checks.phone("phone", phone, _l("咨询电话")) if _clean_text(phone) else "",
@@ -259,8 +359,15 @@ def _check_department(checks: _Checks, *, name: str, phone: str, address: str,
     }
 
 
-def create_department(*, code: str, name: str, phone: str = "", address: str = "",
-                      hours: str = "", actor: User | None = None) -> Department:
+def create_department(
+    *,
+    code: str,
+    name: str,
+    phone: str = "",
+    address: str = "",
+    hours: str = "",
+    actor: User | None = None,
+) -> Department:
     checks = _Checks()
     code = (code or "").strip().upper()
     if not SHORT_CODE_RE.fullmatch(code):
@@ -276,8 +383,9 @@ def create_department(*, code: str, name: str, phone: str = "", address: str = "
     return dept
 
 
-def update_department(dept: Department, *, name: str, phone: str, address: str, hours: str,
-                      actor: User) -> Department:
+def update_department(
+    dept: Department, *, name: str, phone: str, address: str, hours: str, actor: User
+) -> Department:
     checks = _Checks()
     values = _check_department(checks, name=name, phone=phone, address=address, hours=hours)
     checks.done()
@@ -293,28 +401,50 @@ def set_department_active(dept: Department, *, active: bool, actor: User) -> Dep
     """Deactivate (no new items may name it) or reactivate a department."""
     dept.active = bool(active)
     db.session.flush()
-    _audit("department_activated" if active else "department_deactivated", actor,
-           department_id=dept.id, code=dept.code)
+    _audit(
+        "department_activated" if active else "department_deactivated",
+        actor,
+        department_id=dept.id,
+        code=dept.code,
+    )
     return dept
 
 
 def delete_department(dept: Department, *, actor: User) -> None:
     """Delete a department nothing refers to; one with published items can only be deactivated."""
     published = db.session.scalar(
-        select(func.count()).select_from(ServiceItem).where(
-            ServiceItem.department_id == dept.id, ServiceItem.published_version_id.is_not(None))
+        select(func.count())
+        .select_from(ServiceItem)
+        .where(ServiceItem.department_id == dept.id, ServiceItem.published_version_id.is_not(None))
     )
     if published:
-        raise Conflict(str(_l("%(name)s有 %(n)d 个已发布的事项，不能删除；如不再使用，请停用该部门",
-                              name=dept.name, n=published)))
+        raise Conflict(
+            str(
+                _l(
+                    "%(name)s有 %(n)d 个已发布的事项，不能删除；如不再使用，请停用该部门",
+                    name=dept.name,
+                    n=published,
+                )
+            )
+        )
     used = (
-        db.session.scalar(select(ServiceItem.id).where(ServiceItem.department_id == dept.id).limit(1))
-        or db.session.scalar(select(ItemVersion.id).where(ItemVersion.department_id == dept.id).limit(1))
+        db.session.scalar(
+            select(ServiceItem.id).where(ServiceItem.department_id == dept.id).limit(1)
+        )
+        or db.session.scalar(
+            select(ItemVersion.id).where(ItemVersion.department_id == dept.id).limit(1)
+        )
         or db.session.scalar(select(User.id).where(User.department_id == dept.id).limit(1))
     )
     if used:
-        raise Conflict(str(_l("%(name)s还有事项、历史版本或工作人员，不能删除；如不再使用，请停用该部门",
-                              name=dept.name)))
+        raise Conflict(
+            str(
+                _l(
+                    "%(name)s还有事项、历史版本或工作人员，不能删除；如不再使用，请停用该部门",
+                    name=dept.name,
+                )
+            )
+        )
     code, dept_id = dept.code, dept.id
     db.session.delete(dept)
     db.session.flush()
@@ -343,7 +473,9 @@ def _check_upload(checks: _Checks, field: str, upload: Upload | None) -> tuple[b
         return None
     limit = int(current_app.config["MAX_UPLOAD_MB"]) * 1024 * 1024
     try:
-        checked = uploads.check_upload(upload.data, getattr(upload, "filename", None), max_bytes=limit, field=field)
+        checked = uploads.check_upload(
+            upload.data, getattr(upload, "filename", None), max_bytes=limit, field=field
+        )
     except ValidationError as exc:
         for message in exc.errors.values():
             checks.fail(field, message)
@@ -351,15 +483,25 @@ def _check_upload(checks: _Checks, field: str, upload: Upload | None) -> tuple[b
     return checked.data, CONTENT_SUFFIX[checked.content_type]
 
 
-def _check_material_type(checks: _Checks, *, name: str, category: str, description: str,
-                         source: str, licence_type_code: str | None, validity_kind: str,
-                         validity_months: int | None) -> dict[str, Any]:
+def _check_material_type(
+    checks: _Checks,
+    *,
+    name: str,
+    category: str,
+    description: str,
+    source: str,
+    licence_type_code: str | None,
+    validity_kind: str,
+    validity_months: int | None,
+) -> dict[str, Any]:
     values: dict[str, Any] = {
         "name": checks.text("name", name, _l("材料名称"), max_len=100, required=True),
         "category": checks.text("category", category, _l("材料分类"), max_len=40),
         "description": checks.text("description", description, _l("材料说明"), max_len=2000),
         "source": checks.choice("source", source, SOURCES, _l("来源渠道")),
-        "validity_kind": checks.choice("validity_kind", validity_kind, VALIDITY_KINDS, _l("有效期规则")),
+        "validity_kind": checks.choice(
+            "validity_kind", validity_kind, VALIDITY_KINDS, _l("有效期规则")
+        ),
     }
     code = _clean_text(licence_type_code)
     if source == "issued" and not code:
@@ -369,8 +511,14 @@ def _check_material_type(checks: _Checks, *, name: str, category: str, descripti
     values["licence_type_code"] = code or None
     months = None
     if validity_kind == "months":
-        months = checks.integer("validity_months", validity_months, _l("有效月数"), minimum=1,
-                                maximum=120, required=True)
+        months = checks.integer(
+            "validity_months",
+            validity_months,
+            _l("有效月数"),
+            minimum=1,
+            maximum=120,
+            required=True,
+        )
         if validity_months in (None, "") and "validity_months" in checks.errors:
             checks.errors["validity_months"] = str(_l("请填写有效月数"))
     values["validity_months"] = months
@@ -392,11 +540,20 @@ def _store_uploads(mt: MaterialType, uploads: dict[str, tuple[bytes, str] | None
             storage.delete_after_commit(db.session, upload_dir, old)
 
 
-def create_material_type(*, code: str, name: str, category: str = "", description: str = "",
-                         source: str = "self", licence_type_code: str | None = None,
-                         validity_kind: str = "none", validity_months: int | None = None,
-                         blank_form: Upload | None = None, example: Upload | None = None,
-                         actor: User | None = None) -> MaterialType:
+def create_material_type(
+    *,
+    code: str,
+    name: str,
+    category: str = "",
+    description: str = "",
+    source: str = "self",
+    licence_type_code: str | None = None,
+    validity_kind: str = "none",
+    validity_months: int | None = None,
+    blank_form: Upload | None = None,
+    example: Upload | None = None,
+    actor: User | None = None,
+) -> MaterialType:
     checks = _Checks()
     code = (code or "").strip().upper()
     if not SHORT_CODE_RE.fullmatch(code):
@@ -404,11 +561,19 @@ def create_material_type(*, code: str, name: str, category: str = "", descriptio
     elif db.session.scalar(select(MaterialType.id).where(MaterialType.code == code)):
         checks.fail("code", _l("材料编码已存在"))
     values = _check_material_type(
-        checks, name=name, category=category, description=description, source=source,
-        licence_type_code=licence_type_code, validity_kind=validity_kind,
-        validity_months=validity_months)
-    uploads = {"blank_form": _check_upload(checks, "blank_form", blank_form),
-               "example": _check_upload(checks, "example", example)}
+        checks,
+        name=name,
+        category=category,
+        description=description,
+        source=source,
+        licence_type_code=licence_type_code,
+        validity_kind=validity_kind,
+        validity_months=validity_months,
+    )
+    uploads = {
+        "blank_form": _check_upload(checks, "blank_form", blank_form),
+        "example": _check_upload(checks, "example", example),
+    }
     checks.done()
     mt = MaterialType(code=code, **values)
     db.session.add(mt)
@@ -418,24 +583,47 @@ def create_material_type(*, code: str, name: str, category: str = "", descriptio
     return mt
 
 
-def update_material_type(mt: MaterialType, *, name: str, category: str, description: str,
-                         source: str, licence_type_code: str | None, validity_kind: str,
-                         validity_months: int | None, blank_form: Upload | None = None,
-                         example: Upload | None = None, actor: User) -> MaterialType:
+def update_material_type(
+    mt: MaterialType,
+    *,
+    name: str,
+    category: str,
+    description: str,
+    source: str,
+    licence_type_code: str | None,
+    validity_kind: str,
+    validity_months: int | None,
+    blank_form: Upload | None = None,
+    example: Upload | None = None,
+    actor: User,
+) -> MaterialType:
     checks = _Checks()
     values = _check_material_type(
-        checks, name=name, category=category, description=description, source=source,
-        licence_type_code=licence_type_code, validity_kind=validity_kind,
-        validity_months=validity_months)
-    uploads = {"blank_form": _check_upload(checks, "blank_form", blank_form),
-               "example": _check_upload(checks, "example", example)}
+        checks,
+        name=name,
+        category=category,
+        description=description,
+        source=source,
+        licence_type_code=licence_type_code,
+        validity_kind=validity_kind,
+        validity_months=validity_months,
+    )
+    uploads = {
+        "blank_form": _check_upload(checks, "blank_form", blank_form),
+        "example": _check_upload(checks, "example", example),
+    }
     checks.done()
     for key, value in values.items():
         setattr(mt, key, value)
     _store_uploads(mt, uploads)
     db.session.flush()
-    _audit("material_type_updated", actor, material_type_id=mt.id, code=mt.code,
-           files=[kind for kind, checked in uploads.items() if checked])
+    _audit(
+        "material_type_updated",
+        actor,
+        material_type_id=mt.id,
+        code=mt.code,
+        files=[kind for kind, checked in uploads.items() if checked],
+    )
     clear_guide_cache()  # cached guides show this name; drop them
     return mt
 
@@ -444,8 +632,12 @@ def list_material_types(query: str = "", page: int = 1, per_page: int = 25) -> P
     stmt = select(MaterialType).order_by(MaterialType.code)
     text = _like(query)
     if text:
-        stmt = stmt.where(or_(MaterialType.name.icontains(text, autoescape=True),
-                              MaterialType.code.icontains(text, autoescape=True)))
+        stmt = stmt.where(
+            or_(
+                MaterialType.name.icontains(text, autoescape=True),
+                MaterialType.code.icontains(text, autoescape=True),
+            )
+        )
     return paginate_query(stmt, page, per_page)
 
 
@@ -482,8 +674,9 @@ def _in_natural_days(value: int, unit: str) -> float:
     return float(value) if unit == "natural" else float(value) * 7 / 5
 
 
-def _check_rows(checks: _Checks, field: str, rows: Any, columns: dict[str, tuple[Any, int, bool]]
-                ) -> list[dict[str, Any]]:
+def _check_rows(
+    checks: _Checks, field: str, rows: Any, columns: dict[str, tuple[Any, int, bool]]
+) -> list[dict[str, Any]]:
     """Rows of short texts: ``columns`` maps a key to (label, max length, required)."""
     if not isinstance(rows, list):
         checks.fail(field, _l("%(field)s格式不正确", field=FIELD_LABELS[field]))
@@ -493,21 +686,27 @@ def _check_rows(checks: _Checks, field: str, rows: Any, columns: dict[str, tuple
     cleaned = []
     for i, row in enumerate(rows):
         row = row if isinstance(row, dict) else {}
-        cleaned.append({
-            key: checks.text(f"{field}-{i}-{key}", row.get(key), label, max_len=max_len,
-                             required=required)
-            for key, (label, max_len, required) in columns.items()
-        })
+        cleaned.append(
+            {
+                key: checks.text(
+                    f"{field}-{i}-{key}", row.get(key), label, max_len=max_len, required=required
+                )
+                for key, (label, max_len, required) in columns.items()
+            }
+        )
     return cleaned
 
 
 def _check_steps(checks: _Checks, rows: Any) -> list[dict[str, Any]]:
     cleaned = _check_rows(checks, "steps", rows, {"name": (_l("环节名称"), 100, True)})
-    for i, (row, raw) in enumerate(zip(cleaned, rows if isinstance(rows, list) else [], strict=False)):
+    for i, (row, raw) in enumerate(
+        zip(cleaned, rows if isinstance(rows, list) else [], strict=False)
+    ):
         raw = raw if isinstance(raw, dict) else {}
         row["role"] = checks.choice(f"steps-{i}-role", raw.get("role"), STEP_ROLES, _l("办理人员"))
-        row["limit"] = checks.integer(f"steps-{i}-limit", raw.get("limit"), _l("环节时限"),
-                                      minimum=0, maximum=MAX_LIMIT_DAYS)
+        row["limit"] = checks.integer(
+            f"steps-{i}-limit", raw.get("limit"), _l("环节时限"), minimum=0, maximum=MAX_LIMIT_DAYS
+        )
     return cleaned
 
 
@@ -547,8 +746,9 @@ def _check_options(checks: _Checks, field: str, options: Any) -> list[list[str]]
     return cleaned
 
 
-def _check_form(checks: _Checks, questions: Any, condition_questions: Any
-                ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _check_form(
+    checks: _Checks, questions: Any, condition_questions: Any
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The application form: its questions and its 情形 questions, with distinct keys."""
     keys: set[str] = set()
 
@@ -567,7 +767,9 @@ def _check_form(checks: _Checks, questions: Any, condition_questions: Any
         p = f"questions-{i}-"
         q: dict[str, Any] = {
             "key": key_of(p + "key", raw.get("key")),
-            "label": checks.text(p + "label", raw.get("label"), _l("问题"), max_len=200, required=True),
+            "label": checks.text(
+                p + "label", raw.get("label"), _l("问题"), max_len=200, required=True
+            ),
             "type": checks.choice(p + "type", raw.get("type"), QUESTION_TYPES, _l("类型")),
             "required": bool(raw.get("required")),
             "prefill": raw.get("prefill") or None,
@@ -580,18 +782,21 @@ def _check_form(checks: _Checks, questions: Any, condition_questions: Any
             if not q["options"]:
                 checks.fail(p + "options", _l("单选或多选的问题至少要有一个选项"))
         for key, label in (("min", _l("最小值")), ("max", _l("最大值"))):
-            value = checks.integer(p + key, raw.get(key), label, minimum=-10**12, maximum=10**12)
+            value = checks.integer(p + key, raw.get(key), label, minimum=-(10**12), maximum=10**12)
             if value is not None:
                 q[key] = value
         if "min" in q and "max" in q and q["min"] > q["max"]:
             checks.fail(p + "max", _l("最大值不能小于最小值"))
-        max_length = checks.integer(p + "max_length", raw.get("max_length"), _l("最多字数"),
-                                    minimum=1, maximum=LONG_TEXT)
+        max_length = checks.integer(
+            p + "max_length", raw.get("max_length"), _l("最多字数"), minimum=1, maximum=LONG_TEXT
+        )
         if max_length is not None:
             q["max_length"] = max_length
         out_questions.append(q)
     if len(out_questions) > MAX_ROWS:
-        checks.fail("questions", _l("%(field)s最多 %(n)d 行", field=FIELD_LABELS["questions"], n=MAX_ROWS))
+        checks.fail(
+            "questions", _l("%(field)s最多 %(n)d 行", field=FIELD_LABELS["questions"], n=MAX_ROWS)
+        )
 
     out_conditions: list[dict[str, Any]] = []
     for i, raw in enumerate(condition_questions if isinstance(condition_questions, list) else []):
@@ -599,21 +804,25 @@ def _check_form(checks: _Checks, questions: Any, condition_questions: Any
         p = f"condition_questions-{i}-"
         cq = {
             "key": key_of(p + "key", raw.get("key")),
-            "label": checks.text(p + "label", raw.get("label"), _l("情形问题"), max_len=200,
-                                 required=True),
+            "label": checks.text(
+                p + "label", raw.get("label"), _l("情形问题"), max_len=200, required=True
+            ),
             "options": _check_options(checks, p + "options", raw.get("options")),
         }
         if not cq["options"]:
             checks.fail(p + "options", _l("情形问题至少要有一个选项"))
         out_conditions.append(cq)
     if len(out_conditions) > MAX_ROWS:
-        checks.fail("condition_questions",
-                    _l("%(field)s最多 %(n)d 行", field=FIELD_LABELS["condition_questions"], n=MAX_ROWS))
+        checks.fail(
+            "condition_questions",
+            _l("%(field)s最多 %(n)d 行", field=FIELD_LABELS["condition_questions"], n=MAX_ROWS),
+        )
     return out_questions, out_conditions
 
 
-def _check_guide(checks: _Checks, guide: dict[str, Any], current: ItemVersion | None = None
-                 ) -> dict[str, Any]:
+def _check_guide(
+    checks: _Checks, guide: dict[str, Any], current: ItemVersion | None = None
+) -> dict[str, Any]:
     """Validate and normalise the guide fields given (a draft may still be incomplete:
     completeness is checked at publishing, by ``publish_errors``)."""
     unknown = set(guide) - set(GUIDE_FIELDS)
@@ -631,22 +840,35 @@ def _check_guide(checks: _Checks, guide: dict[str, Any], current: ItemVersion | 
             out[field] = checks.text(field, g[field], label[field], max_len=200)
     for field in ("phone", "complaint_phone"):
         if field in g:
-            out[field] = checks.phone(field, g[field], label[field]) if _clean_text(g[field]) else ""
-    for field, allowed in (("item_type", ITEM_TYPES), ("audience", AUDIENCES),
-                           ("legal_limit_unit", UNITS), ("promised_limit_unit", UNITS),
-                           ("case_type", CASE_TYPES), ("result_type", RESULT_TYPES),
-                           ("online_depth", ONLINE_DEPTHS)):
+            out[field] = (
+                checks.phone(field, g[field], label[field]) if _clean_text(g[field]) else ""
+            )
+    for field, allowed in (
+        ("item_type", ITEM_TYPES),
+        ("audience", AUDIENCES),
+        ("legal_limit_unit", UNITS),
+        ("promised_limit_unit", UNITS),
+        ("case_type", CASE_TYPES),
+        ("result_type", RESULT_TYPES),
+        ("online_depth", ONLINE_DEPTHS),
+    ):
         if field in g:
             out[field] = checks.choice(field, g[field], allowed, label[field])
     for field in ("legal_limit", "promised_limit"):
         if field in g:
-            out[field] = checks.integer(field, g[field], label[field], minimum=0,
-                                        maximum=MAX_LIMIT_DAYS)
+            out[field] = checks.integer(
+                field, g[field], label[field], minimum=0, maximum=MAX_LIMIT_DAYS
+            )
     if "visits" in g:
-        out["visits"] = checks.integer("visits", g["visits"], label["visits"], minimum=0,
-                                       maximum=MAX_VISITS, required=True)
+        out["visits"] = checks.integer(
+            "visits", g["visits"], label["visits"], minimum=0, maximum=MAX_VISITS, required=True
+        )
     if "department_id" in g:
-        dept = db.session.get(Department, g["department_id"]) if isinstance(g["department_id"], int) else None
+        dept = (
+            db.session.get(Department, g["department_id"])
+            if isinstance(g["department_id"], int)
+            else None
+        )
         unchanged = current is not None and current.department_id == g["department_id"]
         if dept is None or not (dept.active or unchanged):
             checks.fail("department_id", _l("请选择一个在用的实施主体"))
@@ -654,24 +876,36 @@ def _check_guide(checks: _Checks, guide: dict[str, Any], current: ItemVersion | 
     if "result_licence_type_code" in g:
         code = _clean_text(g["result_licence_type_code"])
         if code and not LICENCE_CODE_RE.fullmatch(code):
-            checks.fail("result_licence_type_code", _l("电子证照类型代码只能是 1 至 40 位字母或数字"))
+            checks.fail(
+                "result_licence_type_code", _l("电子证照类型代码只能是 1 至 40 位字母或数字")
+            )
         out["result_licence_type_code"] = code or None
     if "steps" in g:
         out["steps"] = _check_steps(checks, g["steps"])
     if "fees" in g:
-        out["fees"] = _check_rows(checks, "fees", g["fees"], {
-            "name": (_l("收费项目"), 100, True), "standard": (_l("收费标准"), 500, False),
-            "basis": (_l("收费依据"), 500, False)})
+        out["fees"] = _check_rows(
+            checks,
+            "fees",
+            g["fees"],
+            {
+                "name": (_l("收费项目"), 100, True),
+                "standard": (_l("收费标准"), 500, False),
+                "basis": (_l("收费依据"), 500, False),
+            },
+        )
     if "faqs" in g:
-        out["faqs"] = _check_rows(checks, "faqs", g["faqs"], {
-            "q": (_l("问题"), 300, True), "a": (_l("解答"), 2000, True)})
+        out["faqs"] = _check_rows(
+            checks, "faqs", g["faqs"], {"q": (_l("问题"), 300, True), "a": (_l("解答"), 2000, True)}
+        )
     for field in ("keywords", "synonyms"):
         if field in g:
             out[field] = _check_words(checks, field, g[field])
     if "questions" in g or "condition_questions" in g:
         questions, conditions = _check_form(
-            checks, g.get("questions", current.questions if current else []),
-            g.get("condition_questions", current.condition_questions if current else []))
+            checks,
+            g.get("questions", current.questions if current else []),
+            g.get("condition_questions", current.condition_questions if current else []),
+        )
         if "questions" in g:
             out["questions"] = questions
         if "condition_questions" in g:
@@ -687,9 +921,12 @@ def _check_guide(checks: _Checks, guide: dict[str, Any], current: ItemVersion | 
     legal, promised = merged("legal_limit"), merged("promised_limit")
     legal_unit, promised_unit = merged("legal_limit_unit"), merged("promised_limit_unit")
     if (
-        isinstance(legal, int) and isinstance(promised, int)
-        and legal_unit in UNITS and promised_unit in UNITS
-        and "legal_limit" not in checks.errors and "promised_limit" not in checks.errors
+        isinstance(legal, int)
+        and isinstance(promised, int)
+        and legal_unit in UNITS
+        and promised_unit in UNITS
+        and "legal_limit" not in checks.errors
+        and "promised_limit" not in checks.errors
         and _in_natural_days(promised, promised_unit) > _in_natural_days(legal, legal_unit)
     ):
         checks.fail("promised_limit", _l("承诺办结时限不能超过法定办结时限"))
@@ -706,7 +943,13 @@ def _lock_draft(version: ItemVersion, expected_lock: int | None) -> None:
     db.session.refresh(version, attribute_names=["status", "lock_version"], with_for_update=True)
     ensure_editable(version)
     if expected_lock is not None and expected_lock != version.lock_version:
-        raise Conflict(str(_l("该草稿已被其他管理员修改。请重新打开页面，在最新内容上修改（您这次的修改没有保存）")))
+        raise Conflict(
+            str(
+                _l(
+                    "该草稿已被其他管理员修改。请重新打开页面，在最新内容上修改（您这次的修改没有保存）"
+                )
+            )
+        )
 
 
 def _touch(version: ItemVersion) -> None:
@@ -725,9 +968,15 @@ def ensure_editable(version: ItemVersion) -> None:
 # ---------------------------------------------------------------------------- items and drafts
 
 
-def create_item(*, code: str, department: Department | None, actor: User | None,
-                guide: dict[str, Any], requirements: list[dict[str, Any]],
-                themes: list[Theme]) -> ItemVersion:
+def create_item(
+    *,
+    code: str,
+    department: Department | None,
+    actor: User | None,
+    guide: dict[str, Any],
+    requirements: list[dict[str, Any]],
+    themes: list[Theme],
+) -> ItemVersion:
     """Create an item with its first draft version."""
     checks = _Checks()
     code = (code or "").strip().upper()
@@ -744,9 +993,14 @@ def create_item(*, code: str, department: Department | None, actor: User | None,
     item = ServiceItem(code=code, department=department)
     db.session.add(item)
     db.session.flush()
-    version = ItemVersion(item=item, number=1, status=VersionStatus.draft,
-                          department_id=department.id, created_by_id=actor.id if actor else None,
-                          **cleaned)
+    version = ItemVersion(
+        item=item,
+        number=1,
+        status=VersionStatus.draft,
+        department_id=department.id,
+        created_by_id=actor.id if actor else None,
+        **cleaned,
+    )
     version.themes = list(themes)
     version.requirements = [MaterialRequirement(**r) for r in requirements]
     db.session.add(version)
@@ -755,8 +1009,14 @@ def create_item(*, code: str, department: Department | None, actor: User | None,
     return version
 
 
-def update_draft(version: ItemVersion, *, guide: dict[str, Any], theme_ids: list[int] | None,
-                 expected_lock: int | None, actor: User) -> ItemVersion:
+def update_draft(
+    version: ItemVersion,
+    *,
+    guide: dict[str, Any],
+    theme_ids: list[int] | None,
+    expected_lock: int | None,
+    actor: User,
+) -> ItemVersion:
     """Save guide fields (and the themes) of a draft."""
     _lock_draft(version, expected_lock)
     checks = _Checks()
@@ -773,14 +1033,24 @@ def update_draft(version: ItemVersion, *, guide: dict[str, Any], theme_ids: list
     if themes is not None:
         version.themes = sorted(themes, key=lambda t: (t.position, t.id))
     db.session.flush()
-    _audit("draft_updated", actor, item_id=version.item_id, version_id=version.id,
-           fields=sorted(cleaned))
+    _audit(
+        "draft_updated",
+        actor,
+        item_id=version.item_id,
+        version_id=version.id,
+        fields=sorted(cleaned),
+    )
     return version
 
 
-def update_application_form(version: ItemVersion, *, questions: list[dict[str, Any]],
-                            condition_questions: list[dict[str, Any]], expected_lock: int | None,
-                            actor: User) -> ItemVersion:
+def update_application_form(
+    version: ItemVersion,
+    *,
+    questions: list[dict[str, Any]],
+    condition_questions: list[dict[str, Any]],
+    expected_lock: int | None,
+    actor: User,
+) -> ItemVersion:
     """Save the questions of a draft's application form and its 情形 questions."""
     _lock_draft(version, expected_lock)
     checks = _Checks()
@@ -789,16 +1059,28 @@ def update_application_form(version: ItemVersion, *, questions: list[dict[str, A
     for n, req in enumerate(version.requirements, start=1):
         cond = req.condition or {}
         if cond and cond.get("equals") not in options.get(cond.get("question"), set()):
-            checks.fail("condition_questions", _l(
-                "第 %(n)d 项材料的适用情形用到了“%(key)s = %(value)s”，请先修改该材料再删改这个情形",
-                n=n, key=cond.get("question"), value=cond.get("equals")))
+            checks.fail(
+                "condition_questions",
+                _l(
+                    "第 %(n)d 项材料的适用情形用到了“%(key)s = %(value)s”，请先修改该材料再删改这个情形",
+                    n=n,
+                    key=cond.get("question"),
+                    value=cond.get("equals"),
+                ),
+            )
     checks.done()
     _touch(version)
     version.questions = questions
     version.condition_questions = conditions
     db.session.flush()
-    _audit("form_updated", actor, item_id=version.item_id, version_id=version.id,
-           questions=len(questions), condition_questions=len(conditions))
+    _audit(
+        "form_updated",
+        actor,
+        item_id=version.item_id,
+        version_id=version.id,
+        questions=len(questions),
+        condition_questions=len(conditions),
+    )
     return version
 
 
@@ -811,21 +1093,28 @@ def _check_requirement(version: ItemVersion, values: dict[str, Any]) -> dict[str
         "material_type_id": type_id,
         "original": bool(values.get("original")),
         "form": checks.choice("form", values.get("form"), MEDIA, _l("材料形式")),
-        "copies": checks.integer("copies", values.get("copies"), _l("份数"), minimum=1, maximum=99,
-                                 required=True),
-        "necessity": checks.choice("necessity", values.get("necessity"), NECESSITIES,
-                                   _l("材料必要性")),
+        "copies": checks.integer(
+            "copies", values.get("copies"), _l("份数"), minimum=1, maximum=99, required=True
+        ),
+        "necessity": checks.choice(
+            "necessity", values.get("necessity"), NECESSITIES, _l("材料必要性")
+        ),
         "notes": checks.text("notes", values.get("notes"), _l("填报须知"), max_len=2000),
-        "acceptance_standard": checks.text("acceptance_standard", values.get("acceptance_standard"),
-                                           _l("受理标准"), max_len=2000),
+        "acceptance_standard": checks.text(
+            "acceptance_standard", values.get("acceptance_standard"), _l("受理标准"), max_len=2000
+        ),
         "commitment_allowed": bool(values.get("commitment_allowed")),
         "condition": None,
     }
     cond = values.get("condition")
     if cond:
-        options = {cq["key"]: {value for value, _ in cq.get("options", [])}
-                   for cq in version.condition_questions or []}
-        if not isinstance(cond, dict) or cond.get("equals") not in options.get(cond.get("question"), set()):
+        options = {
+            cq["key"]: {value for value, _ in cq.get("options", [])}
+            for cq in version.condition_questions or []
+        }
+        if not isinstance(cond, dict) or cond.get("equals") not in options.get(
+            cond.get("question"), set()
+        ):
             checks.fail("condition", _l("请从本事项的情形问题中选择适用情形"))
         else:
             out["condition"] = {"question": cond["question"], "equals": cond["equals"]}
@@ -838,8 +1127,9 @@ def _renumber(version: ItemVersion) -> None:
         req.position = i
 
 
-def add_requirement(version: ItemVersion, *, values: dict[str, Any], expected_lock: int | None,
-                    actor: User) -> MaterialRequirement:
+def add_requirement(
+    version: ItemVersion, *, values: dict[str, Any], expected_lock: int | None, actor: User
+) -> MaterialRequirement:
     _lock_draft(version, expected_lock)
     cleaned = _check_requirement(version, values)
     _touch(version)
@@ -847,13 +1137,24 @@ def add_requirement(version: ItemVersion, *, values: dict[str, Any], expected_lo
     req = MaterialRequirement(position=position, **cleaned)
     version.requirements.append(req)
     db.session.flush()
-    _audit("requirement_added", actor, item_id=version.item_id, version_id=version.id,
-           requirement_id=req.id, material_type_id=req.material_type_id)
+    _audit(
+        "requirement_added",
+        actor,
+        item_id=version.item_id,
+        version_id=version.id,
+        requirement_id=req.id,
+        material_type_id=req.material_type_id,
+    )
     return req
 
 
-def update_requirement(requirement: MaterialRequirement, *, values: dict[str, Any],
-                       expected_lock: int | None, actor: User) -> MaterialRequirement:
+def update_requirement(
+    requirement: MaterialRequirement,
+    *,
+    values: dict[str, Any],
+    expected_lock: int | None,
+    actor: User,
+) -> MaterialRequirement:
     version = requirement.version
     _lock_draft(version, expected_lock)
     cleaned = _check_requirement(version, values)
@@ -861,13 +1162,19 @@ def update_requirement(requirement: MaterialRequirement, *, values: dict[str, An
     for key, value in cleaned.items():
         setattr(requirement, key, value)
     db.session.flush()
-    _audit("requirement_updated", actor, item_id=version.item_id, version_id=version.id,
-           requirement_id=requirement.id)
+    _audit(
+        "requirement_updated",
+        actor,
+        item_id=version.item_id,
+        version_id=version.id,
+        requirement_id=requirement.id,
+    )
     return requirement
 
 
-def remove_requirement(requirement: MaterialRequirement, *, expected_lock: int | None,
-                       actor: User) -> None:
+def remove_requirement(
+    requirement: MaterialRequirement, *, expected_lock: int | None, actor: User
+) -> None:
     version = requirement.version
     _lock_draft(version, expected_lock)
     _touch(version)
@@ -876,12 +1183,18 @@ def remove_requirement(requirement: MaterialRequirement, *, expected_lock: int |
     db.session.flush()
     _renumber(version)
     db.session.flush()
-    _audit("requirement_removed", actor, item_id=version.item_id, version_id=version.id,
-           requirement_id=req_id)
+    _audit(
+        "requirement_removed",
+        actor,
+        item_id=version.item_id,
+        version_id=version.id,
+        requirement_id=req_id,
+    )
 
 
-def move_requirement(requirement: MaterialRequirement, *, offset: int, expected_lock: int | None,
-                     actor: User) -> None:
+def move_requirement(
+    requirement: MaterialRequirement, *, offset: int, expected_lock: int | None, actor: User
+) -> None:
     """Move a material one place up (offset −1) or down (+1) in the list."""
     version = requirement.version
     _lock_draft(version, expected_lock)
@@ -896,19 +1209,34 @@ def move_requirement(requirement: MaterialRequirement, *, offset: int, expected_
         for position, req in enumerate(ordered):
             req.position = position
     db.session.flush()
-    _audit("requirement_moved", actor, item_id=version.item_id, version_id=version.id,
-           requirement_id=requirement.id, offset=offset)
+    _audit(
+        "requirement_moved",
+        actor,
+        item_id=version.item_id,
+        version_id=version.id,
+        requirement_id=requirement.id,
+        offset=offset,
+    )
 
 
 def publish_errors(version: ItemVersion) -> dict[str, str]:
     """Every reason the version cannot be published, keyed by the field at fault."""
     errors: dict[str, str] = {}
-    required = {"name": _l("事项名称"), "legal_basis": _l("设定依据"), "conditions": _l("受理条件"),
-                "location": _l("办理地点"), "hours": _l("办理时间"), "phone": _l("咨询电话")}
+    required = {
+        "name": _l("事项名称"),
+        "legal_basis": _l("设定依据"),
+        "conditions": _l("受理条件"),
+        "location": _l("办理地点"),
+        "hours": _l("办理时间"),
+        "phone": _l("咨询电话"),
+    }
     for field, label in required.items():
         if not str(getattr(version, field) or "").strip():
             errors[field] = str(_l("%(field)s不能为空", field=label))
-    for field, label in (("legal_limit", _l("法定办结时限")), ("promised_limit", _l("承诺办结时限"))):
+    for field, label in (
+        ("legal_limit", _l("法定办结时限")),
+        ("promised_limit", _l("承诺办结时限")),
+    ):
         value = getattr(version, field)
         if value is None:
             errors[field] = str(_l("%(field)s不能为空", field=label))
@@ -919,7 +1247,8 @@ def publish_errors(version: ItemVersion) -> dict[str, str]:
     if version.legal_limit_unit not in UNITS or version.promised_limit_unit not in UNITS:
         errors["promised_limit_unit"] = str(_l("时限单位只能是工作日或自然日"))
     elif (
-        "legal_limit" not in errors and "promised_limit" not in errors
+        "legal_limit" not in errors
+        and "promised_limit" not in errors
         and _in_natural_days(version.promised_limit, version.promised_limit_unit)
         > _in_natural_days(version.legal_limit, version.legal_limit_unit)
     ):
@@ -942,7 +1271,9 @@ def publish_errors(version: ItemVersion) -> dict[str, str]:
     return errors
 
 
-def submit_for_review(version: ItemVersion, *, expected_lock: int | None, actor: User) -> ItemVersion:
+def submit_for_review(
+    version: ItemVersion, *, expected_lock: int | None, actor: User
+) -> ItemVersion:
     """Draft → 待审核. A draft that could not be published is not sent for review."""
     _lock_draft(version, expected_lock)
     errors = publish_errors(version)
@@ -969,15 +1300,21 @@ def return_to_draft(version: ItemVersion, *, expected_lock: int | None, actor: U
     return version
 
 
-def publish_version(version: ItemVersion, actor: User | None, expected_lock: int | None = None,
-                    require_review: bool = False) -> ItemVersion:
+def publish_version(
+    version: ItemVersion,
+    actor: User | None,
+    expected_lock: int | None = None,
+    require_review: bool = False,
+) -> ItemVersion:
     """Publish a draft (or reviewed) version; the previous published one is archived.
 
     Admins publish only what was submitted for review (``require_review``); seeds and bulk
     loads publish their drafts directly.
     """
     if version.id is not None:
-        db.session.refresh(version, attribute_names=["status", "lock_version"], with_for_update=True)
+        db.session.refresh(
+            version, attribute_names=["status", "lock_version"], with_for_update=True
+        )
     if version.status not in (VersionStatus.draft, VersionStatus.in_review):
         raise Conflict(str(_l("只有草稿或待审核的版本可以发布")))
     if require_review and version.status != VersionStatus.in_review:
@@ -994,13 +1331,21 @@ def publish_version(version: ItemVersion, actor: User | None, expected_lock: int
     version.status = VersionStatus.published
     version.lock_version += 1
     version.published_at = utcnow()
-    version.search_text = build_search_text(item.code, version.name, version.keywords, version.synonyms)
+    version.search_text = build_search_text(
+        item.code, version.name, version.keywords, version.synonyms
+    )
     item.published_version = version
     item.department_id = version.department_id
     db.session.flush()
     clear_guide_cache()  # cached guides are keyed by version; drop them so memory follows the catalogue
-    _audit("version_published", actor, item_id=item.id, version_id=version.id,
-           number=version.number, archived_version_id=previous.id if previous else None)
+    _audit(
+        "version_published",
+        actor,
+        item_id=item.id,
+        version_id=version.id,
+        number=version.number,
+        archived_version_id=previous.id if previous else None,
+    )
     return version
 
 
@@ -1022,19 +1367,35 @@ def create_draft_from(version: ItemVersion, actor: User | None) -> ItemVersion:
     """A new draft copied from ``version`` (guide fields, themes, requirements): the only way
     to change what a published or archived version says. An item has one open draft at most."""
     item = db.session.scalar(
-        select(ServiceItem).where(ServiceItem.id == version.item_id).with_for_update()
+        select(ServiceItem)
+        .where(ServiceItem.id == version.item_id)
+        .with_for_update()
         .execution_options(populate_existing=True)
     )
     open_version = db.session.scalar(
-        select(ItemVersion).where(ItemVersion.item_id == item.id,
-                                  ItemVersion.status.in_(OPEN_STATUSES)).limit(1))
+        select(ItemVersion)
+        .where(ItemVersion.item_id == item.id, ItemVersion.status.in_(OPEN_STATUSES))
+        .limit(1)
+    )
     if open_version is not None:
-        raise Conflict(str(_l("该事项已有一个未发布的版本（第 %(n)d 版），请在它上面修改",
-                              n=open_version.number)))
-    number = (db.session.scalar(select(func.max(ItemVersion.number))
-                                .where(ItemVersion.item_id == item.id)) or 0) + 1
+        raise Conflict(
+            str(
+                _l(
+                    "该事项已有一个未发布的版本（第 %(n)d 版），请在它上面修改",
+                    n=open_version.number,
+                )
+            )
+        )
+    number = (
+        db.session.scalar(
+            select(func.max(ItemVersion.number)).where(ItemVersion.item_id == item.id)
+        )
+        or 0
+    ) + 1
     draft = ItemVersion(
-        item=item, number=number, status=VersionStatus.draft,
+        item=item,
+        number=number,
+        status=VersionStatus.draft,
         created_by_id=actor.id if actor else None,
         **{field: copy.deepcopy(getattr(version, field)) for field in GUIDE_FIELDS},
     )
@@ -1045,8 +1406,14 @@ def create_draft_from(version: ItemVersion, actor: User | None) -> ItemVersion:
     ]
     db.session.add(draft)
     db.session.flush()
-    _audit("draft_created", actor, item_id=item.id, version_id=draft.id, number=number,
-           copied_from=version.id)
+    _audit(
+        "draft_created",
+        actor,
+        item_id=item.id,
+        version_id=draft.id,
+        number=number,
+        copied_from=version.id,
+    )
     return draft
 
 
@@ -1069,17 +1436,24 @@ def discard_draft(version: ItemVersion, *, expected_lock: int | None, actor: Use
 
 def count_catalogue() -> dict[str, int]:
     """The numbers on the admin home page."""
+
     def count(stmt) -> int:
         return db.session.scalar(stmt) or 0
 
-    by_status = dict(db.session.execute(
-        select(ItemVersion.status, func.count()).group_by(ItemVersion.status)).all())
+    by_status = dict(
+        db.session.execute(
+            select(ItemVersion.status, func.count()).group_by(ItemVersion.status)
+        ).all()
+    )
     return {
         "departments": count(select(func.count()).select_from(Department)),
         "material_types": count(select(func.count()).select_from(MaterialType)),
         "items": count(select(func.count()).select_from(ServiceItem)),
-        "published_items": count(select(func.count()).select_from(ServiceItem)
-                                 .where(ServiceItem.published_version_id.is_not(None))),
+        "published_items": count(
+            select(func.count())
+            .select_from(ServiceItem)
+            .where(ServiceItem.published_version_id.is_not(None))
+        ),
         "drafts": by_status.get(VersionStatus.draft, 0),
         "in_review": by_status.get(VersionStatus.in_review, 0),
         "bundles": count(select(func.count()).select_from(Bundle)),
@@ -1087,9 +1461,15 @@ def count_catalogue() -> dict[str, int]:
 
 
 def list_versions_in_review(limit: int = 20) -> list[ItemVersion]:
-    return list(db.session.scalars(
-        select(ItemVersion).where(ItemVersion.status == VersionStatus.in_review)
-        .options(selectinload(ItemVersion.item)).order_by(ItemVersion.id).limit(limit)))
+    return list(
+        db.session.scalars(
+            select(ItemVersion)
+            .where(ItemVersion.status == VersionStatus.in_review)
+            .options(selectinload(ItemVersion.item))
+            .order_by(ItemVersion.id)
+            .limit(limit)
+        )
+    )
 
 
 def list_items(query: str = "", page: int = 1, per_page: int = 20) -> Page[ServiceItem]:
@@ -1097,28 +1477,43 @@ def list_items(query: str = "", page: int = 1, per_page: int = 20) -> Page[Servi
     stmt = select(ServiceItem).order_by(ServiceItem.code)
     text = _like(query)
     if text:
-        named = select(ItemVersion.id).where(ItemVersion.item_id == ServiceItem.id,
-                                             ItemVersion.name.icontains(text, autoescape=True))
+        named = select(ItemVersion.id).where(
+            ItemVersion.item_id == ServiceItem.id, ItemVersion.name.icontains(text, autoescape=True)
+        )
         stmt = stmt.where(or_(ServiceItem.code.icontains(text, autoescape=True), named.exists()))
     options = (
         selectinload(ServiceItem.department),
         selectinload(ServiceItem.versions).load_only(
-            ItemVersion.id, ItemVersion.item_id, ItemVersion.number, ItemVersion.status,
-            ItemVersion.name),
+            ItemVersion.id,
+            ItemVersion.item_id,
+            ItemVersion.number,
+            ItemVersion.status,
+            ItemVersion.name,
+        ),
     )
     return paginate_query(stmt, page, per_page, options)
 
 
 def load_item(item_id: int) -> ServiceItem:
     item = db.session.scalar(
-        select(ServiceItem).where(ServiceItem.id == item_id).options(
+        select(ServiceItem)
+        .where(ServiceItem.id == item_id)
+        .options(
             selectinload(ServiceItem.department),
             selectinload(ServiceItem.versions).options(
-                load_only(ItemVersion.id, ItemVersion.item_id, ItemVersion.number,
-                          ItemVersion.status, ItemVersion.name, ItemVersion.created_at,
-                          ItemVersion.published_at, ItemVersion.lock_version),
+                load_only(
+                    ItemVersion.id,
+                    ItemVersion.item_id,
+                    ItemVersion.number,
+                    ItemVersion.status,
+                    ItemVersion.name,
+                    ItemVersion.created_at,
+                    ItemVersion.published_at,
+                    ItemVersion.lock_version,
+                ),
             ),
-        ))
+        )
+    )
     if item is None:
         raise NotFound(str(_l("没有找到这个事项")))
     return item
@@ -1126,13 +1521,17 @@ def load_item(item_id: int) -> ServiceItem:
 
 def load_version(version_id: int) -> ItemVersion:
     version = db.session.scalar(
-        select(ItemVersion).where(ItemVersion.id == version_id).options(
-            selectinload(ItemVersion.item).selectinload(ServiceItem.versions).load_only(
-                ItemVersion.id, ItemVersion.item_id, ItemVersion.number, ItemVersion.status),
+        select(ItemVersion)
+        .where(ItemVersion.id == version_id)
+        .options(
+            selectinload(ItemVersion.item)
+            .selectinload(ServiceItem.versions)
+            .load_only(ItemVersion.id, ItemVersion.item_id, ItemVersion.number, ItemVersion.status),
             selectinload(ItemVersion.department),
             selectinload(ItemVersion.themes),
             selectinload(ItemVersion.requirements).selectinload(MaterialRequirement.material_type),
-        ))
+        )
+    )
     if version is None:
         raise NotFound(str(_l("没有找到这个版本")))
     return version
@@ -1155,9 +1554,13 @@ def list_active_departments(include_id: int | None = None) -> list[Department]:
 
 
 def list_all_material_types() -> list[MaterialType]:
-    return list(db.session.scalars(
-        select(MaterialType).options(load_only(MaterialType.id, MaterialType.code, MaterialType.name))
-        .order_by(MaterialType.code)))
+    return list(
+        db.session.scalars(
+            select(MaterialType)
+            .options(load_only(MaterialType.id, MaterialType.code, MaterialType.name))
+            .order_by(MaterialType.code)
+        )
+    )
 
 
 # ---------------------------------------------------------------------------- diff
@@ -1173,10 +1576,15 @@ def _label(labels: dict, value: Any) -> str:
 
 def _describe(field: str, value: Any, departments: dict[int, str]) -> str:
     """A guide field's value in words, as an admin reads it in the diff."""
-    labels = {"item_type": ITEM_TYPE_LABELS, "audience": AUDIENCE_LABELS,
-              "legal_limit_unit": UNIT_LABELS, "promised_limit_unit": UNIT_LABELS,
-              "case_type": CASE_TYPE_LABELS, "online_depth": ONLINE_DEPTH_LABELS,
-              "result_type": RESULT_TYPE_LABELS}
+    labels = {
+        "item_type": ITEM_TYPE_LABELS,
+        "audience": AUDIENCE_LABELS,
+        "legal_limit_unit": UNIT_LABELS,
+        "promised_limit_unit": UNIT_LABELS,
+        "case_type": CASE_TYPE_LABELS,
+        "online_depth": ONLINE_DEPTH_LABELS,
+        "result_type": RESULT_TYPE_LABELS,
+    }
     if field in labels:
         return _label(labels[field], value)
     if field == "department_id":
@@ -1184,33 +1592,66 @@ def _describe(field: str, value: Any, departments: dict[int, str]) -> str:
     if field == "kiosk_enabled":
         return str(_l("是")) if value else str(_l("否"))
     if field == "steps":
-        return "\n".join(
-            str(_l("%(n)d. %(name)s（%(role)s，%(limit)s）", n=i, name=s.get("name", ""),
-                   role=_label(STEP_ROLE_LABELS, s.get("role")),
-                   limit=_l("%(d)s 日", d=s["limit"]) if s.get("limit") is not None else _l("不限")))
-            for i, s in enumerate(value or [], start=1)) or _empty()
+        return (
+            "\n".join(
+                str(
+                    _l(
+                        "%(n)d. %(name)s（%(role)s，%(limit)s）",
+                        n=i,
+                        name=s.get("name", ""),
+                        role=_label(STEP_ROLE_LABELS, s.get("role")),
+                        limit=_l("%(d)s 日", d=s["limit"])
+                        if s.get("limit") is not None
+                        else _l("不限"),
+                    )
+                )
+                for i, s in enumerate(value or [], start=1)
+            )
+            or _empty()
+        )
     if field == "fees":
         return "\n".join(
-            "；".join(p for p in (f.get("name", ""), f.get("standard", ""), f.get("basis", "")) if p)
-            for f in value or []) or str(_l("不收费"))
+            "；".join(
+                p for p in (f.get("name", ""), f.get("standard", ""), f.get("basis", "")) if p
+            )
+            for f in value or []
+        ) or str(_l("不收费"))
     if field == "faqs":
-        return "\n".join(str(_l("问：%(q)s 答：%(a)s", q=f.get("q", ""), a=f.get("a", "")))
-                         for f in value or []) or _empty()
+        return (
+            "\n".join(
+                str(_l("问：%(q)s 答：%(a)s", q=f.get("q", ""), a=f.get("a", "")))
+                for f in value or []
+            )
+            or _empty()
+        )
     if field in ("keywords", "synonyms"):
         return "、".join(value or []) or _empty()
     if field == "questions":
-        return "\n".join(
-            "{key} {label}（{kind}{req}）{opts}".format(
-                key=q.get("key", ""), label=q.get("label", ""),
-                kind=_label(QUESTION_TYPE_LABELS, q.get("type")),
-                req="，" + str(_l("必填")) if q.get("required") else "",
-                opts=" / ".join(str(o[1]) for o in q.get("options", []) or []))
-            for q in value or []) or _empty()
+        return (
+            "\n".join(
+                "{key} {label}（{kind}{req}）{opts}".format(
+                    key=q.get("key", ""),
+                    label=q.get("label", ""),
+                    kind=_label(QUESTION_TYPE_LABELS, q.get("type")),
+                    req="，" + str(_l("必填")) if q.get("required") else "",
+                    opts=" / ".join(str(o[1]) for o in q.get("options", []) or []),
+                )
+                for q in value or []
+            )
+            or _empty()
+        )
     if field == "condition_questions":
-        return "\n".join(
-            "{key} {label}：{opts}".format(key=q.get("key", ""), label=q.get("label", ""),
-                                          opts=" / ".join(str(o[1]) for o in q.get("options", [])))
-            for q in value or []) or _empty()
+        return (
+            "\n".join(
+                "{key} {label}：{opts}".format(
+                    key=q.get("key", ""),
+                    label=q.get("label", ""),
+                    opts=" / ".join(str(o[1]) for o in q.get("options", [])),
+                )
+                for q in value or []
+            )
+            or _empty()
+        )
     if field == "auto_rules":
         return json.dumps(value, ensure_ascii=False) if value else _empty()
     if value is None or value == "":
@@ -1219,15 +1660,26 @@ def _describe(field: str, value: Any, departments: dict[int, str]) -> str:
 
 
 def _describe_requirement(req: MaterialRequirement, conditions: dict[str, dict]) -> str:
-    parts = [str(_l("原件")) if req.original else str(_l("复印件")),
-             _label(MEDIUM_LABELS, req.form), str(_l("%(n)d 份", n=req.copies or 0)),
-             _label(NECESSITY_LABELS, req.necessity)]
+    parts = [
+        str(_l("原件")) if req.original else str(_l("复印件")),
+        _label(MEDIUM_LABELS, req.form),
+        str(_l("%(n)d 份", n=req.copies or 0)),
+        _label(NECESSITY_LABELS, req.necessity),
+    ]
     if req.condition:
         question = conditions.get(req.condition.get("question"), {})
         answer = dict((o[0], o[1]) for o in question.get("options", [])).get(
-            req.condition.get("equals"), req.condition.get("equals"))
-        parts.append(str(_l("适用情形：%(q)s＝%(a)s", q=question.get("label", req.condition.get("question")),
-                            a=answer)))
+            req.condition.get("equals"), req.condition.get("equals")
+        )
+        parts.append(
+            str(
+                _l(
+                    "适用情形：%(q)s＝%(a)s",
+                    q=question.get("label", req.condition.get("question")),
+                    a=answer,
+                )
+            )
+        )
     if req.notes:
         parts.append(str(_l("填报须知：%(text)s", text=req.notes)))
     if req.acceptance_standard:
@@ -1252,9 +1704,13 @@ def diff_versions(old: ItemVersion, new: ItemVersion) -> list[tuple[str, str, st
     """What changed from ``old`` to ``new``, field by field: (field label, old, new)."""
     if old.item_id != new.item_id:
         raise ValidationError({"b": str(_l("只能比较同一事项的两个版本"))})
-    departments = dict(db.session.execute(
-        select(Department.id, Department.name)
-        .where(Department.id.in_({old.department_id, new.department_id}))).all())
+    departments = dict(
+        db.session.execute(
+            select(Department.id, Department.name).where(
+                Department.id.in_({old.department_id, new.department_id})
+            )
+        ).all()
+    )
     changes: list[tuple[str, str, str]] = []
     for field in GUIDE_FIELDS:
         before = _describe(field, getattr(old, field), departments)
@@ -1269,9 +1725,13 @@ def diff_versions(old: ItemVersion, new: ItemVersion) -> list[tuple[str, str, st
     old_reqs, new_reqs = _keyed_requirements(old), _keyed_requirements(new)
     old_conds = {q.get("key"): q for q in old.condition_questions or []}
     new_conds = {q.get("key"): q for q in new.condition_questions or []}
-    names = dict(db.session.execute(
-        select(MaterialType.id, MaterialType.name)
-        .where(MaterialType.id.in_({k[0] for k in (*old_reqs, *new_reqs)}))).all())
+    names = dict(
+        db.session.execute(
+            select(MaterialType.id, MaterialType.name).where(
+                MaterialType.id.in_({k[0] for k in (*old_reqs, *new_reqs)})
+            )
+        ).all()
+    )
 
     def label_of(key: tuple[int, int]) -> str:
         name = names.get(key[0], str(key[0]))
@@ -1285,8 +1745,13 @@ def diff_versions(old: ItemVersion, new: ItemVersion) -> list[tuple[str, str, st
     common_old = [k for k in old_reqs if k in new_reqs]
     common_new = [k for k in new_reqs if k in old_reqs]
     if common_old != common_new:
-        changes.append((str(_l("申请材料顺序")), "、".join(label_of(k) for k in common_old),
-                        "、".join(label_of(k) for k in common_new)))
+        changes.append(
+            (
+                str(_l("申请材料顺序")),
+                "、".join(label_of(k) for k in common_old),
+                "、".join(label_of(k) for k in common_new),
+            )
+        )
     return changes
 
 
@@ -1300,17 +1765,31 @@ def find_items_by_code(codes: Iterable[str]) -> list[ServiceItem]:
         code = _clean_text(code).upper()
         if code and code not in wanted:
             wanted.append(code)
-    found = {item.code: item for item in db.session.scalars(
-        select(ServiceItem).where(ServiceItem.code.in_(wanted)))} if wanted else {}
+    found = (
+        {
+            item.code: item
+            for item in db.session.scalars(select(ServiceItem).where(ServiceItem.code.in_(wanted)))
+        }
+        if wanted
+        else {}
+    )
     missing = [code[:20] for code in wanted if code not in found]
     if missing:
-        raise ValidationError({"items": str(_l("没有找到这些事项编码：%(codes)s",
-                                               codes="、".join(missing[:10])))})
+        raise ValidationError(
+            {"items": str(_l("没有找到这些事项编码：%(codes)s", codes="、".join(missing[:10])))}
+        )
     return [found[code] for code in wanted]
 
 
-def _check_bundle(checks: _Checks, bundle: Bundle | None, *, code: str, name: str,
-                  description: str, items: list[ServiceItem]) -> dict[str, Any]:
+def _check_bundle(
+    checks: _Checks,
+    bundle: Bundle | None,
+    *,
+    code: str,
+    name: str,
+    description: str,
+    items: list[ServiceItem],
+) -> dict[str, Any]:
     code = (code or "").strip().upper()
     if not SHORT_CODE_RE.fullmatch(code):
         checks.fail("code", _l("一件事编码只能是 1 至 16 位字母或数字"))
@@ -1327,9 +1806,16 @@ def _check_bundle(checks: _Checks, bundle: Bundle | None, *, code: str, name: st
     }
 
 
-def create_bundle(*, code: str, name: str, description: str, theme: Theme | None,
-                  items: list[ServiceItem], actor: User | None = None,
-                  published: bool = True) -> Bundle:
+def create_bundle(
+    *,
+    code: str,
+    name: str,
+    description: str,
+    theme: Theme | None,
+    items: list[ServiceItem],
+    actor: User | None = None,
+    published: bool = True,
+) -> Bundle:
     """一件事: a life event of two or more distinct items."""
     checks = _Checks()
     values = _check_bundle(checks, None, code=code, name=name, description=description, items=items)
@@ -1338,19 +1824,36 @@ def create_bundle(*, code: str, name: str, description: str, theme: Theme | None
     bundle.entries = [BundleItem(item=item, position=i) for i, item in enumerate(items)]
     db.session.add(bundle)
     db.session.flush()
-    _audit("bundle_created", actor, bundle_id=bundle.id, code=bundle.code,
-           items=[item.code for item in items])
+    _audit(
+        "bundle_created",
+        actor,
+        bundle_id=bundle.id,
+        code=bundle.code,
+        items=[item.code for item in items],
+    )
     return bundle
 
 
-def update_bundle(bundle: Bundle, *, code: str, name: str, description: str, theme: Theme | None,
-                  items: list[ServiceItem], actor: User) -> Bundle:
+def update_bundle(
+    bundle: Bundle,
+    *,
+    code: str,
+    name: str,
+    description: str,
+    theme: Theme | None,
+    items: list[ServiceItem],
+    actor: User,
+) -> Bundle:
     checks = _Checks()
-    values = _check_bundle(checks, bundle, code=code, name=name, description=description, items=items)
+    values = _check_bundle(
+        checks, bundle, code=code, name=name, description=description, items=items
+    )
     unpublished = [item.code for item in items if item.published_version_id is None]
     if bundle.published and unpublished:
-        checks.fail("items", _l("这些事项尚未发布，不能加入已上线的一件事：%(codes)s",
-                                codes="、".join(unpublished)))
+        checks.fail(
+            "items",
+            _l("这些事项尚未发布，不能加入已上线的一件事：%(codes)s", codes="、".join(unpublished)),
+        )
     checks.done()
     for key, value in values.items():
         setattr(bundle, key, value)
@@ -1359,8 +1862,13 @@ def update_bundle(bundle: Bundle, *, code: str, name: str, description: str, the
     db.session.flush()
     bundle.entries.extend(BundleItem(item=item, position=i) for i, item in enumerate(items))
     db.session.flush()
-    _audit("bundle_updated", actor, bundle_id=bundle.id, code=bundle.code,
-           items=[item.code for item in items])
+    _audit(
+        "bundle_updated",
+        actor,
+        bundle_id=bundle.id,
+        code=bundle.code,
+        items=[item.code for item in items],
+    )
     return bundle
 
 
@@ -1369,29 +1877,52 @@ def set_bundle_published(bundle: Bundle, *, published: bool, actor: User) -> Bun
     if published:
         unpublished = [e.item.code for e in bundle.entries if e.item.published_version_id is None]
         if unpublished:
-            raise Conflict(str(_l("这些事项尚未发布，一件事暂不能上线：%(codes)s",
-                                  codes="、".join(unpublished))))
+            raise Conflict(
+                str(
+                    _l(
+                        "这些事项尚未发布，一件事暂不能上线：%(codes)s",
+                        codes="、".join(unpublished),
+                    )
+                )
+            )
     bundle.published = bool(published)
     db.session.flush()
-    _audit("bundle_published" if published else "bundle_unpublished", actor,
-           bundle_id=bundle.id, code=bundle.code)
+    _audit(
+        "bundle_published" if published else "bundle_unpublished",
+        actor,
+        bundle_id=bundle.id,
+        code=bundle.code,
+    )
     return bundle
 
 
 def list_bundles() -> list[Bundle]:
-    return list(db.session.scalars(
-        select(Bundle).options(selectinload(Bundle.theme),
-                               selectinload(Bundle.entries).selectinload(BundleItem.item)
-                               .selectinload(ServiceItem.department))
-        .order_by(Bundle.code)))
+    return list(
+        db.session.scalars(
+            select(Bundle)
+            .options(
+                selectinload(Bundle.theme),
+                selectinload(Bundle.entries)
+                .selectinload(BundleItem.item)
+                .selectinload(ServiceItem.department),
+            )
+            .order_by(Bundle.code)
+        )
+    )
 
 
 def load_bundle(bundle_id: int) -> Bundle:
     bundle = db.session.scalar(
-        select(Bundle).where(Bundle.id == bundle_id).options(
+        select(Bundle)
+        .where(Bundle.id == bundle_id)
+        .options(
             selectinload(Bundle.theme),
-            selectinload(Bundle.entries).selectinload(BundleItem.item).selectinload(
-                ServiceItem.published_version).load_only(ItemVersion.id, ItemVersion.name)))
+            selectinload(Bundle.entries)
+            .selectinload(BundleItem.item)
+            .selectinload(ServiceItem.published_version)
+            .load_only(ItemVersion.id, ItemVersion.name),
+        )
+    )
     if bundle is None:
         raise NotFound(str(_l("没有找到这个一件事")))
     return bundle

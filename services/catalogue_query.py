@@ -118,9 +118,15 @@ def _summary_select() -> Select:
     """Published items with the columns of an ItemSummary (one row per item)."""
     return (
         select(
-            ServiceItem.code, ItemVersion.name, Department.name, ItemVersion.audience,
-            ItemVersion.visits, ItemVersion.online_depth, ItemVersion.case_type,
-            ItemVersion.promised_limit, ItemVersion.promised_limit_unit,
+            ServiceItem.code,
+            ItemVersion.name,
+            Department.name,
+            ItemVersion.audience,
+            ItemVersion.visits,
+            ItemVersion.online_depth,
+            ItemVersion.case_type,
+            ItemVersion.promised_limit,
+            ItemVersion.promised_limit_unit,
         )
         .select_from(ServiceItem)
         .join(ItemVersion, ItemVersion.id == ServiceItem.published_version_id)
@@ -174,9 +180,11 @@ def published_bundles() -> list[BundleSummary]:
 
 def popular_items(count: int = 8) -> list[ItemSummary]:
     """The most used published items (one query)."""
-    return _summaries(db.session.execute(
-        _summary_select().order_by(ServiceItem.popularity.desc(), ServiceItem.code).limit(count)
-    ))
+    return _summaries(
+        db.session.execute(
+            _summary_select().order_by(ServiceItem.popularity.desc(), ServiceItem.code).limit(count)
+        )
+    )
 
 
 def home_overview(popular_count: int = 8) -> HomeOverview:
@@ -197,8 +205,10 @@ def _filter_conditions(filters: CatalogueFilters) -> list:
     if filters.theme_id is not None:
         conditions.append(
             select(version_themes.c.version_id)
-            .where(version_themes.c.version_id == ItemVersion.id,
-                   version_themes.c.theme_id == filters.theme_id)
+            .where(
+                version_themes.c.version_id == ItemVersion.id,
+                version_themes.c.theme_id == filters.theme_id,
+            )
             .exists()
         )
     if filters.department_code:
@@ -214,28 +224,36 @@ def _filter_conditions(filters: CatalogueFilters) -> list:
     return conditions
 
 
-def list_catalogue(filters: CatalogueFilters, page: int = 1, per_page: int = PER_PAGE) -> ResultPage:
+def list_catalogue(
+    filters: CatalogueFilters, page: int = 1, per_page: int = PER_PAGE
+) -> ResultPage:
     """One page of published items matching ``filters``, most used first (two queries)."""
     conditions = _filter_conditions(filters)
-    total = db.session.scalar(
-        select(func.count(ServiceItem.id))
-        .select_from(ServiceItem)
-        .join(ItemVersion, ItemVersion.id == ServiceItem.published_version_id)
-        .join(Department, Department.id == ItemVersion.department_id)
-        .where(*conditions)
-    ) or 0
+    total = (
+        db.session.scalar(
+            select(func.count(ServiceItem.id))
+            .select_from(ServiceItem)
+            .join(ItemVersion, ItemVersion.id == ServiceItem.published_version_id)
+            .join(Department, Department.id == ItemVersion.department_id)
+            .where(*conditions)
+        )
+        or 0
+    )
     page, pages = _page_bounds(total, page, per_page)
-    items = _summaries(db.session.execute(
-        _summary_select()
-        .where(*conditions)
-        .order_by(ServiceItem.popularity.desc(), ServiceItem.code)
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    ))
+    items = _summaries(
+        db.session.execute(
+            _summary_select()
+            .where(*conditions)
+            .order_by(ServiceItem.popularity.desc(), ServiceItem.code)
+            .limit(per_page)
+            .offset((page - 1) * per_page)
+        )
+    )
     return ResultPage(items=items, total=total, page=page, pages=pages, per_page=per_page)
 
 
 # --- search ---------------------------------------------------------------------------------
+
 
 def clean_query(raw: str | None) -> str:
     """The search key: normalised (full-width folded, no spaces or control characters), at
@@ -282,8 +300,10 @@ def _search_bundles(query: str) -> list[BundleSummary]:
         select(BundleItem.bundle_id)
         .join(ServiceItem, ServiceItem.id == BundleItem.item_id)
         .join(ItemVersion, ItemVersion.id == ServiceItem.published_version_id)
-        .where(BundleItem.bundle_id == Bundle.id,
-               ItemVersion.search_text.contains(query, autoescape=True))
+        .where(
+            BundleItem.bundle_id == Bundle.id,
+            ItemVersion.search_text.contains(query, autoescape=True),
+        )
         .exists()
     )
     rows = db.session.execute(
@@ -300,7 +320,9 @@ def _search_bundles(query: str) -> list[BundleSummary]:
     return [r[2] for r in ranked]
 
 
-def search_catalogue(raw_query: str | None, page: int = 1, per_page: int = PER_PAGE) -> SearchResults:
+def search_catalogue(
+    raw_query: str | None, page: int = 1, per_page: int = PER_PAGE
+) -> SearchResults:
     """Published items and bundles matching the query by name, code, keyword, synonym or
     pinyin (full or initials), ranked: exact name, name prefix, name contains, then the rest;
     more used items first within a rank. Three queries, LIKE on the normalised search_text
@@ -319,15 +341,25 @@ def search_catalogue(raw_query: str | None, page: int = 1, per_page: int = PER_P
     ids = [r.id for r in candidates[(page - 1) * per_page : page * per_page]]
     items: list[ItemSummary] = []
     if ids:
-        rows = db.session.execute(_summary_select().add_columns(ServiceItem.id).where(ServiceItem.id.in_(ids)))
+        rows = db.session.execute(
+            _summary_select().add_columns(ServiceItem.id).where(ServiceItem.id.in_(ids))
+        )
         by_id = {row[-1]: ItemSummary(*row[:-1]) for row in rows}
         items = [by_id[i] for i in ids if i in by_id]
     bundles = _search_bundles(query) if page == 1 else []
-    return SearchResults(items=items, total=total, page=page, pages=pages, per_page=per_page,
-                         query=query, bundles=bundles)
+    return SearchResults(
+        items=items,
+        total=total,
+        page=page,
+        pages=pages,
+        per_page=per_page,
+        query=query,
+        bundles=bundles,
+    )
 
 
 # --- guides ---------------------------------------------------------------------------------
+
 
 def describe_condition(version: ItemVersion, condition: dict | None) -> str:
     """A requirement's 情形 in words, from the version's condition questions:
@@ -373,16 +405,22 @@ def published_key(code: str) -> PublishedKey | None:
 
 def load_guide(version_id: int) -> ItemVersion | None:
     """A published version with everything its guide shows (two queries)."""
-    return db.session.scalars(
-        select(ItemVersion)
-        .where(ItemVersion.id == version_id)
-        .options(
-            joinedload(ItemVersion.item),
-            joinedload(ItemVersion.department),
-            joinedload(ItemVersion.themes),
-            selectinload(ItemVersion.requirements).joinedload(MaterialRequirement.material_type),
+    return (
+        db.session.scalars(
+            select(ItemVersion)
+            .where(ItemVersion.id == version_id)
+            .options(
+                joinedload(ItemVersion.item),
+                joinedload(ItemVersion.department),
+                joinedload(ItemVersion.themes),
+                selectinload(ItemVersion.requirements).joinedload(
+                    MaterialRequirement.material_type
+                ),
+            )
         )
-    ).unique().first()
+        .unique()
+        .first()
+    )
 
 
 def published_guide(code: str) -> ItemVersion | None:
@@ -410,7 +448,9 @@ def materials_on_file(citizen_id: int, version_id: int, today: date | None = Non
     today = today or date.today()
     rows = db.session.scalars(
         select(Document.material_type_id)
-        .join(MaterialRequirement, MaterialRequirement.material_type_id == Document.material_type_id)
+        .join(
+            MaterialRequirement, MaterialRequirement.material_type_id == Document.material_type_id
+        )
         .where(
             MaterialRequirement.version_id == version_id,
             Document.owner_id == citizen_id,

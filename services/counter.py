@@ -64,8 +64,11 @@ def current_context(staff: User) -> CounterContext | None:
     if staff is None or staff.role != Role.counter:
         return None
     return db.session.scalar(
-        select(CounterContext).where(CounterContext.staff_id == staff.id, CounterContext.ended_at.is_(None))
-        .order_by(CounterContext.id.desc()).limit(1))
+        select(CounterContext)
+        .where(CounterContext.staff_id == staff.id, CounterContext.ended_at.is_(None))
+        .order_by(CounterContext.id.desc())
+        .limit(1)
+    )
 
 
 def serving_citizen_id(staff: User) -> int | None:
@@ -73,18 +76,38 @@ def serving_citizen_id(staff: User) -> int | None:
     return ctx.citizen_id if ctx is not None else None
 
 
-def begin_context(staff: User, citizen: Citizen, *, agent: Citizen | None = None,
-                  ticket_id: int | None = None, appointment_id: int | None = None) -> CounterContext:
+def begin_context(
+    staff: User,
+    citizen: Citizen,
+    *,
+    agent: Citizen | None = None,
+    ticket_id: int | None = None,
+    appointment_id: int | None = None,
+) -> CounterContext:
     """Start serving ``citizen`` (closing any context the clerk left open)."""
     _require_counter(staff)
     end_context(staff)
-    ctx = CounterContext(staff_id=staff.id, citizen_id=citizen.id, agent_id=agent.id if agent else None,
-                         ticket_id=ticket_id, appointment_id=appointment_id, application_ids=[])
+    ctx = CounterContext(
+        staff_id=staff.id,
+        citizen_id=citizen.id,
+        agent_id=agent.id if agent else None,
+        ticket_id=ticket_id,
+        appointment_id=appointment_id,
+        application_ids=[],
+    )
     db.session.add(ctx)
     db.session.flush()
-    audit.record_event("counter_serve", actor=staff, details={
-        "context": ctx.id, "citizen": citizen.id, "agent": ctx.agent_id, "ticket": ticket_id,
-        "appointment": appointment_id})
+    audit.record_event(
+        "counter_serve",
+        actor=staff,
+        details={
+            "context": ctx.id,
+            "citizen": citizen.id,
+            "agent": ctx.agent_id,
+            "ticket": ticket_id,
+            "appointment": appointment_id,
+        },
+    )
     return ctx
 
 
@@ -92,20 +115,33 @@ def end_context(staff: User) -> int:
     """办理下一位: close the clerk's open context(s). Returns how many were closed. The booking
     the citizen came for is done (预约已办结), and so is their queue ticket if still open."""
     _require_counter(staff)
-    open_ = db.session.execute(select(CounterContext.appointment_id, CounterContext.ticket_id).where(
-        CounterContext.staff_id == staff.id, CounterContext.ended_at.is_(None))).all()
+    open_ = db.session.execute(
+        select(CounterContext.appointment_id, CounterContext.ticket_id).where(
+            CounterContext.staff_id == staff.id, CounterContext.ended_at.is_(None)
+        )
+    ).all()
     appointment_ids = [a for a, _t in open_ if a is not None]
     ticket_ids = [t for _a, t in open_ if t is not None]
     if appointment_ids:
-        db.session.execute(update(Appointment).where(Appointment.id.in_(appointment_ids),
-                                                     Appointment.status == "arrived")
-                           .values(status="done").execution_options(synchronize_session=False))
+        db.session.execute(
+            update(Appointment)
+            .where(Appointment.id.in_(appointment_ids), Appointment.status == "arrived")
+            .values(status="done")
+            .execution_options(synchronize_session=False)
+        )
     if ticket_ids:
-        db.session.execute(update(Ticket).where(Ticket.id.in_(ticket_ids), Ticket.status.in_(("called", "serving")))
-                           .values(status="done", finished_at=utcnow()).execution_options(synchronize_session=False))
+        db.session.execute(
+            update(Ticket)
+            .where(Ticket.id.in_(ticket_ids), Ticket.status.in_(("called", "serving")))
+            .values(status="done", finished_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
     closed = db.session.execute(
-        update(CounterContext).where(CounterContext.staff_id == staff.id, CounterContext.ended_at.is_(None))
-        .values(ended_at=utcnow()).execution_options(synchronize_session=False)).rowcount
+        update(CounterContext)
+        .where(CounterContext.staff_id == staff.id, CounterContext.ended_at.is_(None))
+        .values(ended_at=utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount
     if closed:
         db.session.expire_all()
         audit.record_event("counter_next", actor=staff, details={"closed": closed})
@@ -135,8 +171,12 @@ def check_serving(staff: User, application_id: int) -> Application:
     if app is None:
         raise NotFound(str(_l("办件不存在")))
     if not is_serving(staff, app):
-        audit.record_event("counter_access_refused", actor=staff, application_id=app.id,
-                           details={"serving": serving_citizen_id(staff)})
+        audit.record_event(
+            "counter_access_refused",
+            actor=staff,
+            application_id=app.id,
+            details={"serving": serving_citizen_id(staff)},
+        )
         db.session.commit()  # the refusal is logged even though the request fails
         raise NotAuthorized(str(_l("该办件不属于您正在接待的办事群众")))
     return app
@@ -192,7 +232,8 @@ def check_phone_free(phone: str, citizen: Citizen | None, field: str = "phone") 
     owner = db.session.scalar(select(Citizen).where(Citizen.phone == phone))
     login = db.session.scalar(select(User).where(User.phone == phone))
     others = (owner is not None and (citizen is None or owner.id != citizen.id)) or (
-        login is not None and (citizen is None or login.citizen_id != citizen.id))
+        login is not None and (citizen is None or login.citizen_id != citizen.id)
+    )
     if others:
         raise ValidationError({field: str(_l("该手机号已登记在他人名下，请核实后重新输入"))})
 
@@ -201,8 +242,11 @@ def _person(*, name: str, id_number: str, phone: str, address: str = "") -> Citi
     """Find or create a real-name citizen record, every field checked and reported at once."""
     errors: dict[str, str] = {}
     clean: dict[str, str] = {}
-    for key, check in (("name", accounts.check_real_name), ("id_number", lambda v: parse_resident_id(v).number),
-                       ("phone", normalise_phone)):
+    for key, check in (
+        ("name", accounts.check_real_name),
+        ("id_number", lambda v: parse_resident_id(v).number),
+        ("phone", normalise_phone),
+    ):
         try:
             clean[key] = check({"name": name, "id_number": id_number, "phone": phone}[key])
         except ValidationError as exc:
@@ -218,8 +262,9 @@ def _person(*, name: str, id_number: str, phone: str, address: str = "") -> Citi
             errors.update(exc.errors)
     if errors:
         raise ValidationError(errors)
-    citizen = accounts.find_or_create_citizen(name=clean["name"], id_number=clean["id_number"],
-                                              phone=clean["phone"], address=address)
+    citizen = accounts.find_or_create_citizen(
+        name=clean["name"], id_number=clean["id_number"], phone=clean["phone"], address=address
+    )
     if citizen.phone is None:
         citizen.phone = clean["phone"]
     if address and not citizen.address:
@@ -228,13 +273,17 @@ def _person(*, name: str, id_number: str, phone: str, address: str = "") -> Citi
     return citizen
 
 
-def register_walk_in(staff: User, *, name: str, id_number: str, phone: str, address: str = "") -> Citizen:
+def register_walk_in(
+    staff: User, *, name: str, id_number: str, phone: str, address: str = ""
+) -> Citizen:
     """A walk-in the portal does not know yet: the real-name record (no online account; the
     citizen may activate one later with the same phone), then serve them."""
     _require_counter(staff)
     citizen = _person(name=name, id_number=id_number, phone=phone, address=address)
     ctx = begin_context(staff, citizen)
-    audit.record_event("counter_register", actor=staff, details={"context": ctx.id, "citizen": citizen.id})
+    audit.record_event(
+        "counter_register", actor=staff, details={"context": ctx.id, "citizen": citizen.id}
+    )
     return citizen
 
 
@@ -265,12 +314,23 @@ def clear_agent(staff: User) -> None:
 
 
 def reveal_citizen(staff: User) -> CounterContext:
-    """"显示完整信息" of the citizen being served: in the audit trail and the citizen's data-use log."""
+    """ "显示完整信息" of the citizen being served: in the audit trail and the citizen's data-use log."""
     ctx = _require_context(staff)
-    audit.record_event("personal_data_revealed", actor=staff, details={
-        "context": ctx.id, "citizen": ctx.citizen_id, "fields": ["name", "id_number", "phone", "address"]})
-    data_use.record_data_use(citizen_id=ctx.citizen_id, actor=staff, action=data_use.REVEAL_PERSONAL_DATA,
-                             detail=str(_l("综合窗口查看完整信息")))
+    audit.record_event(
+        "personal_data_revealed",
+        actor=staff,
+        details={
+            "context": ctx.id,
+            "citizen": ctx.citizen_id,
+            "fields": ["name", "id_number", "phone", "address"],
+        },
+    )
+    data_use.record_data_use(
+        citizen_id=ctx.citizen_id,
+        actor=staff,
+        action=data_use.REVEAL_PERSONAL_DATA,
+        detail=str(_l("综合窗口查看完整信息")),
+    )
     return ctx
 
 
@@ -290,21 +350,35 @@ def served(staff: User) -> Served | None:
     ctx = current_context(staff)
     if ctx is None or ctx.citizen_id is None:
         return None
-    rows = list(db.session.scalars(
-        select(Application).where(Application.applicant_id == ctx.citizen_id, Application.parent_id.is_(None),
-                                  or_(Application.status.in_(workflow.STAFF_OPEN_STATES),
-                                      Application.id.in_(ctx.application_ids or [-1]),
-                                      (Application.status == "draft") & (Application.channel == Channel.counter)))
-        .options(selectinload(Application.item_version)).order_by(Application.id.desc()).limit(50)))
+    rows = list(
+        db.session.scalars(
+            select(Application)
+            .where(
+                Application.applicant_id == ctx.citizen_id,
+                Application.parent_id.is_(None),
+                or_(
+                    Application.status.in_(workflow.STAFF_OPEN_STATES),
+                    Application.id.in_(ctx.application_ids or [-1]),
+                    (Application.status == "draft") & (Application.channel == Channel.counter),
+                ),
+            )
+            .options(selectinload(Application.item_version))
+            .order_by(Application.id.desc())
+            .limit(50)
+        )
+    )
     return Served(
-        context=ctx, citizen=db.session.get(Citizen, ctx.citizen_id),
+        context=ctx,
+        citizen=db.session.get(Citizen, ctx.citizen_id),
         agent=db.session.get(Citizen, ctx.agent_id) if ctx.agent_id else None,
         drafts=[a for a in rows if a.status == "draft"],
         open_cases=[a for a in rows if a.status != "draft" and a.status != "approved"],
-        ready=[a for a in rows if a.status == "approved"])
+        ready=[a for a in rows if a.status == "approved"],
+    )
 
 
 # ---- intake on the citizen's behalf -----------------------------------------------------------
+
 
 def search_items(query: str, limit: int = 20) -> list:
     """Published items of any department by name, code or pinyin (无差别受理)."""
@@ -317,9 +391,13 @@ def start_intake(staff: User, code: str) -> Application:
     item = db.session.scalar(select(ServiceItem).where(ServiceItem.code == (code or "").strip()))
     if item is None:
         raise NotFound(str(_l("该事项暂未开放办理")))
-    app = applications.start_draft(actor=staff, applicant=db.session.get(Citizen, ctx.citizen_id), item=item,
-                                   channel=Channel.counter, agent=db.session.get(Citizen, ctx.agent_id)
-                                   if ctx.agent_id else None)
+    app = applications.start_draft(
+        actor=staff,
+        applicant=db.session.get(Citizen, ctx.citizen_id),
+        item=item,
+        channel=Channel.counter,
+        agent=db.session.get(Citizen, ctx.agent_id) if ctx.agent_id else None,
+    )
     if app.agent_id != ctx.agent_id:  # the same draft, resumed with another (or no) agent
         app.agent_id, app.agent_authorisation_id = ctx.agent_id, None
     if not app.materials:
@@ -336,8 +414,14 @@ def get_intake(staff: User, application_id: int) -> Application:
     return app
 
 
-def save_intake(staff: User, application_id: int, *, conditions: dict[str, str], answers: dict[str, Any],
-                choices: dict[int, str]) -> Application:
+def save_intake(
+    staff: User,
+    application_id: int,
+    *,
+    conditions: dict[str, str],
+    answers: dict[str, Any],
+    choices: dict[int, str],
+) -> Application:
     """The one intake page: 情形, 信息 and 材料 saved together, every error reported at once."""
     app = get_intake(staff, application_id)
     citizen = db.session.get(Citizen, app.applicant_id)
@@ -368,14 +452,17 @@ def save_intake(staff: User, application_id: int, *, conditions: dict[str, str],
 
 def authorisation_type() -> MaterialType:
     """授权委托书 (M030): what an agent must bring, signed by the applicant."""
-    material_type = db.session.scalar(select(MaterialType).where(MaterialType.code == AUTHORISATION_CODE))
+    material_type = db.session.scalar(
+        select(MaterialType).where(MaterialType.code == AUTHORISATION_CODE)
+    )
     if material_type is None:
         raise NotFound(str(_l("材料目录中没有授权委托书")))
     return material_type
 
 
-def attach_authorisation(staff: User, application_id: int, *, document_id: int | None = None,
-                         **upload: Any) -> Document:
+def attach_authorisation(
+    staff: User, application_id: int, *, document_id: int | None = None, **upload: Any
+) -> Document:
     """The applicant's 授权委托书 for a case brought by an agent: a scan taken now (into the
     applicant's library) or one already there."""
     app = get_intake(staff, application_id)
@@ -384,43 +471,77 @@ def attach_authorisation(staff: User, application_id: int, *, document_id: int |
     material_type = authorisation_type()
     if document_id is not None:
         doc = db.session.get(Document, document_id)
-        if doc is None or doc.owner_id != app.applicant_id or doc.material_type_id != material_type.id:
+        if (
+            doc is None
+            or doc.owner_id != app.applicant_id
+            or doc.material_type_id != material_type.id
+        ):
             raise ValidationError({AUTHORISATION_FIELD: str(_l("请选择申请人的授权委托书"))})
     else:
         try:
-            doc = documents.upload_document(staff, material_type_id=material_type.id,
-                                            owner=db.session.get(Citizen, app.applicant_id), **upload)
+            doc = documents.upload_document(
+                staff,
+                material_type_id=material_type.id,
+                owner=db.session.get(Citizen, app.applicant_id),
+                **upload,
+            )
         except ValidationError as exc:
-            raise ValidationError({f"{AUTHORISATION_FIELD}_{k}": v for k, v in exc.errors.items()}) from None
+            raise ValidationError(
+                {f"{AUTHORISATION_FIELD}_{k}": v for k, v in exc.errors.items()}
+            ) from None
     app.agent_authorisation_id = doc.id
     db.session.flush()
-    audit.record_event("agent_authorisation", actor=staff, application_id=app.id,
-                       details={"document": doc.id, "agent": app.agent_id})
+    audit.record_event(
+        "agent_authorisation",
+        actor=staff,
+        application_id=app.id,
+        details={"document": doc.id, "agent": app.agent_id},
+    )
     return doc
 
 
 def authorisations_on_file(app: Application) -> list[Document]:
     material_type = authorisation_type()
-    return list(db.session.scalars(select(Document).where(
-        Document.owner_id == app.applicant_id, Document.material_type_id == material_type.id,
-        Document.status == DocumentStatus.valid).order_by(Document.id.desc()).limit(5)))
+    return list(
+        db.session.scalars(
+            select(Document)
+            .where(
+                Document.owner_id == app.applicant_id,
+                Document.material_type_id == material_type.id,
+                Document.status == DocumentStatus.valid,
+            )
+            .order_by(Document.id.desc())
+            .limit(5)
+        )
+    )
 
 
 def _count_visit(staff: User, app: Application, kind: str, reason: str = "") -> Visit | None:
     """One visit per case per contact, whatever the clerk does on it during that contact."""
     ctx = _require_context(staff)
-    already = db.session.scalar(select(Visit.id).where(
-        Visit.application_id == app.id, Visit.staff_id == staff.id, Visit.created_at >= ctx.started_at).limit(1))
+    already = db.session.scalar(
+        select(Visit.id)
+        .where(
+            Visit.application_id == app.id,
+            Visit.staff_id == staff.id,
+            Visit.created_at >= ctx.started_at,
+        )
+        .limit(1)
+    )
     note_case(staff, app.id)
     if already is not None:
         return None
     db.session.refresh(app, ["visit_count"])
     if kind == "intake" and not reason and app.visit_count >= visits.promised_visits(app):
-        reason = str(_l("办事群众选择到窗口办理"))  # the citizen's choice, not the department's demand
+        reason = str(
+            _l("办事群众选择到窗口办理")
+        )  # the citizen's choice, not the department's demand
     try:
         return visits.record_visit(app, staff, kind, reason)
     except ValidationError as exc:  # the counter's forms call the visit's reason visit_reason
-        raise ValidationError({"visit_reason" if k == "reason" else k: v for k, v in exc.errors.items()}) from None
+        raise ValidationError(
+            {"visit_reason" if k == "reason" else k: v for k, v in exc.errors.items()}
+        ) from None
 
 
 def submit_intake(staff: User, application_id: int, token: str) -> Application:
@@ -432,7 +553,9 @@ def submit_intake(staff: User, application_id: int, token: str) -> Application:
     return app
 
 
-def check_original(staff: User, application_id: int, material_id: int, visit_reason: str = "") -> ApplicationMaterial:
+def check_original(
+    staff: User, application_id: int, material_id: int, visit_reason: str = ""
+) -> ApplicationMaterial:
     """原件已核验 at the counter: the reviewers' verdict, which raises the document C → B for
     every later case; a visit on the case if this contact has not counted one yet."""
     app = check_serving(staff, application_id)
@@ -441,8 +564,14 @@ def check_original(staff: User, application_id: int, material_id: int, visit_rea
     return material
 
 
-def resubmit_correction(staff: User, application_id: int, version: int, *, answers: dict[str, Any],
-                        documents: dict[int, int]) -> Application:
+def resubmit_correction(
+    staff: User,
+    application_id: int,
+    version: int,
+    *,
+    answers: dict[str, Any],
+    documents: dict[int, int],
+) -> Application:
     """The walk-in brings the corrected items: only those the 一次性告知 listed change, exactly
     as online; the contact counts as one visit on the case."""
     app = check_serving(staff, application_id)
@@ -455,7 +584,9 @@ COUNTER_ACTIONS = ("accept", "approve_instantly", "not_accept", "request_correct
 PICKUP = "pickup"
 
 
-def decide(staff: User, application_id: int, action: str, version: int, **params: Any) -> Application:
+def decide(
+    staff: User, application_id: int, action: str, version: int, **params: Any
+) -> Application:
     """An outcome on the spot through the workflow table: 受理, 即办, 不予受理, 一次性告知, or
     出件 (handing the result over at the counter)."""
     if action not in COUNTER_ACTIONS:
@@ -481,16 +612,33 @@ class CounterCase:
 def case_view(staff: User, application_id: int) -> CounterCase:
     app = check_serving(staff, application_id)
     app = workflow.load_case(app.id)
-    materials = list(db.session.scalars(
-        select(ApplicationMaterial).where(ApplicationMaterial.application_id == app.id)
-        .options(selectinload(ApplicationMaterial.requirement).selectinload(MaterialRequirement.material_type),
-                 selectinload(ApplicationMaterial.document))
-        .join(MaterialRequirement).order_by(MaterialRequirement.position)))
+    materials = list(
+        db.session.scalars(
+            select(ApplicationMaterial)
+            .where(ApplicationMaterial.application_id == app.id)
+            .options(
+                selectinload(ApplicationMaterial.requirement).selectinload(
+                    MaterialRequirement.material_type
+                ),
+                selectinload(ApplicationMaterial.document),
+            )
+            .join(MaterialRequirement)
+            .order_by(MaterialRequirement.position)
+        )
+    )
     actions = [a for a in workflow.offered_actions(app, staff) if a in COUNTER_ACTIONS]
-    if "request_correction" in workflow.allowed_actions(app, staff) and "request_correction" not in actions:
+    if (
+        "request_correction" in workflow.allowed_actions(app, staff)
+        and "request_correction" not in actions
+    ):
         actions.append("request_correction")
-    return CounterCase(app=app, materials=materials, notices=notices.notices_of(app.id), actions=actions,
-                       visits=visits.visits_of(app.id))
+    return CounterCase(
+        app=app,
+        materials=materials,
+        notices=notices.notices_of(app.id),
+        actions=actions,
+        visits=visits.visits_of(app.id),
+    )
 
 
 def case_notice(staff: User, application_id: int, notice_id: int) -> Notice:

@@ -20,8 +20,15 @@ ACTIONS = (VIEW_DOCUMENT, DOWNLOAD_DOCUMENT, REUSE_DOCUMENT, REVEAL_PERSONAL_DAT
 PER_PAGE = 20
 
 
-def record_data_use(*, citizen_id: int, actor: User | None, action: str, document_id: int | None = None,
-                    application_id: int | None = None, detail: str = "") -> DataUseLog:
+def record_data_use(
+    *,
+    citizen_id: int,
+    actor: User | None,
+    action: str,
+    document_id: int | None = None,
+    application_id: int | None = None,
+    detail: str = "",
+) -> DataUseLog:
     """Log one use of citizen ``citizen_id``'s data; ``actor`` None means the system did it."""
     if action not in ACTIONS:
         raise ValueError(f"unknown data-use action {action!r}")
@@ -65,16 +72,26 @@ class DataUsePage:
 
 def data_use_page(citizen_id: int, page: int = 1, per_page: int = PER_PAGE) -> DataUsePage:
     """One page of a citizen's data-use log, newest first (two queries)."""
-    total = db.session.scalar(
-        select(func.count()).select_from(DataUseLog).where(DataUseLog.citizen_id == citizen_id)) or 0
+    total = (
+        db.session.scalar(
+            select(func.count()).select_from(DataUseLog).where(DataUseLog.citizen_id == citizen_id)
+        )
+        or 0
+    )
     pages = max(1, -(-total // per_page))
     page = min(max(1, page), pages)
-    rows = list(db.session.scalars(
-        select(DataUseLog)
-        .options(joinedload(DataUseLog.actor), joinedload(DataUseLog.actor_department),
-                 joinedload(DataUseLog.application))
-        .where(DataUseLog.citizen_id == citizen_id)
-        .order_by(DataUseLog.created_at.desc(), DataUseLog.id.desc())
-        .limit(per_page).offset((page - 1) * per_page)
-    ))
+    rows = list(
+        db.session.scalars(
+            select(DataUseLog)
+            .options(
+                joinedload(DataUseLog.actor),
+                joinedload(DataUseLog.actor_department),
+                joinedload(DataUseLog.application),
+            )
+            .where(DataUseLog.citizen_id == citizen_id)
+            .order_by(DataUseLog.created_at.desc(), DataUseLog.id.desc())
+            .limit(per_page)
+            .offset((page - 1) * per_page)
+        )
+    )
     return DataUsePage(rows=rows, page=page, pages=pages, total=total)

@@ -59,8 +59,9 @@ def max_upload_bytes() -> int:
     return int(current_app.config["MAX_UPLOAD_MB"]) * 1024 * 1024
 
 
-def valid_until_for(material_type: MaterialType, issued_on: date | None,
-                    own_expiry: date | None = None) -> date | None:
+def valid_until_for(
+    material_type: MaterialType, issued_on: date | None, own_expiry: date | None = None
+) -> date | None:
     """A document's end of validity by its type's rule (photo: months after issue, id: its own)."""
     if material_type.validity_kind == "months" and issued_on and material_type.validity_months:
         return issued_on + relativedelta(months=material_type.validity_months)
@@ -69,10 +70,20 @@ def valid_until_for(material_type: MaterialType, issued_on: date | None,
     return None
 
 
-def add_document(*, owner: Citizen, material_type: MaterialType, data: bytes, content_type: str,
-                 filename: str, grade: Grade, source: str, issued_on: date | None = None,
-                 own_expiry: date | None = None, verified_by: User | None = None,
-                 title: str | None = None) -> Document:
+def add_document(
+    *,
+    owner: Citizen,
+    material_type: MaterialType,
+    data: bytes,
+    content_type: str,
+    filename: str,
+    grade: Grade,
+    source: str,
+    issued_on: date | None = None,
+    own_expiry: date | None = None,
+    verified_by: User | None = None,
+    title: str | None = None,
+) -> Document:
     """Store a checked file and its library row. The file is in place before the caller
     commits, and is removed again if the transaction does not commit."""
     suffix = CONTENT_SUFFIX[content_type]
@@ -105,7 +116,9 @@ def add_document(*, owner: Citizen, material_type: MaterialType, data: bytes, co
 
 def list_material_types() -> list[MaterialType]:
     """The shared material catalogue, for the upload form's choice."""
-    return list(db.session.scalars(select(MaterialType).order_by(MaterialType.category, MaterialType.code)))
+    return list(
+        db.session.scalars(select(MaterialType).order_by(MaterialType.category, MaterialType.code))
+    )
 
 
 def _citizen_of(user: User) -> Citizen:
@@ -114,8 +127,9 @@ def _citizen_of(user: User) -> Citizen:
     return user.citizen
 
 
-def check_dates(material_type: MaterialType, issued_on: date | None, own_expiry: date | None,
-                today: date) -> date | None:
+def check_dates(
+    material_type: MaterialType, issued_on: date | None, own_expiry: date | None, today: date
+) -> date | None:
     """The document's end of validity, or ValidationError naming the date field that is wrong."""
     errors: dict[str, str] = {}
     if issued_on is not None and issued_on > today:
@@ -123,8 +137,12 @@ def check_dates(material_type: MaterialType, issued_on: date | None, own_expiry:
     elif issued_on is not None and issued_on < EARLIEST_ISSUE_DATE:
         errors["issued_on"] = str(_l("开具日期不正确"))
     if material_type.validity_kind == "months" and issued_on is None and "issued_on" not in errors:
-        errors["issued_on"] = str(_l("该材料开具后 %(n)d 个月内有效，请填写开具日期",
-                                     n=material_type.validity_months or 0))
+        errors["issued_on"] = str(
+            _l(
+                "该材料开具后 %(n)d 个月内有效，请填写开具日期",
+                n=material_type.validity_months or 0,
+            )
+        )
     if own_expiry is not None:
         if material_type.validity_kind != "own_expiry":
             errors["valid_until"] = str(_l("该材料不需要填写有效期，请留空"))
@@ -136,15 +154,31 @@ def check_dates(material_type: MaterialType, issued_on: date | None, own_expiry:
         raise ValidationError(errors)
     valid_until = valid_until_for(material_type, issued_on, own_expiry)
     if material_type.validity_kind == "months" and valid_until is not None and valid_until < today:
-        raise ValidationError({"issued_on": str(_l("该材料开具已超过 %(n)d 个月，已过期，请上传新开具的材料",
-                                                   n=material_type.validity_months or 0))})
+        raise ValidationError(
+            {
+                "issued_on": str(
+                    _l(
+                        "该材料开具已超过 %(n)d 个月，已过期，请上传新开具的材料",
+                        n=material_type.validity_months or 0,
+                    )
+                )
+            }
+        )
     return valid_until
 
 
-def upload_document(user: User, *, material_type_id: int | None, data: bytes, filename: str | None,
-                    issued_on: date | None = None, own_expiry: date | None = None,
-                    today: date | None = None, owner: Citizen | None = None,
-                    intake: IntakeKey | None = None) -> Document:
+def upload_document(
+    user: User,
+    *,
+    material_type_id: int | None,
+    data: bytes,
+    filename: str | None,
+    issued_on: date | None = None,
+    own_expiry: date | None = None,
+    today: date | None = None,
+    owner: Citizen | None = None,
+    intake: IntakeKey | None = None,
+) -> Document:
     """A citizen adds a file to their library (grade C: uploaded, not yet checked).
 
     An authorised agent (亲友代办) may upload into the principal's library (``owner``); a
@@ -154,7 +188,9 @@ def upload_document(user: User, *, material_type_id: int | None, data: bytes, fi
     if user.role == Role.counter:
         from services.counter import serving_citizen_id
 
-        if owner is None or (serving_citizen_id(user) != owner.id and not _intake_of(user, intake, owner)):
+        if owner is None or (
+            serving_citizen_id(user) != owner.id and not _intake_of(user, intake, owner)
+        ):
             raise _not_found()
         source = "counter"
     else:
@@ -182,8 +218,14 @@ def upload_document(user: User, *, material_type_id: int | None, data: bytes, fi
     if errors:
         raise ValidationError(errors)
     return add_document(
-        owner=owner, material_type=material_type, data=checked.data, content_type=checked.content_type,
-        filename=checked.display_name, grade=Grade.C, source=source, issued_on=issued_on,
+        owner=owner,
+        material_type=material_type,
+        data=checked.data,
+        content_type=checked.content_type,
+        filename=checked.display_name,
+        grade=Grade.C,
+        source=source,
+        issued_on=issued_on,
         own_expiry=own_expiry,
     )
 
@@ -196,14 +238,19 @@ def _intake_of(user: User, intake: IntakeKey | None, owner: Citizen) -> bool:
     return app is not None and app.status == "draft" and app.applicant_id == owner.id
 
 
-def document_state(document: Document, licence: ELicence | None = None,
-                   today: date | None = None) -> str:
+def document_state(
+    document: Document, licence: ELicence | None = None, today: date | None = None
+) -> str:
     """valid 有效 / expiring 即将过期 / expired 已过期 / revoked 已撤销: computed, never stored."""
     today = today or date.today()
-    if document.status == DocumentStatus.revoked or (licence is not None and licence.status == "cancelled"):
+    if document.status == DocumentStatus.revoked or (
+        licence is not None and licence.status == "cancelled"
+    ):
         return "revoked"
     valid_until = document.valid_until
-    if (licence is not None and licence.status == "expired") or (valid_until is not None and valid_until < today):
+    if (licence is not None and licence.status == "expired") or (
+        valid_until is not None and valid_until < today
+    ):
         return "expired"
     if valid_until is not None and valid_until <= today + timedelta(days=EXPIRING_WITHIN_DAYS):
         return "expiring"
@@ -231,8 +278,11 @@ class LibraryEntry:
 
     @property
     def deletable(self) -> bool:
-        return self.licence is None and self.document.source != "elicence" and not any(
-            c.is_open for c in self.cases)
+        return (
+            self.licence is None
+            and self.document.source != "elicence"
+            and not any(c.is_open for c in self.cases)
+        )
 
 
 @dataclass
@@ -247,8 +297,13 @@ class Library:
 
 def _case_uses(document_filter) -> dict[int, list[CaseUse]]:
     rows = db.session.execute(
-        select(ApplicationMaterial.document_id, Application.id, Application.number, Application.status,
-               ItemVersion.name)
+        select(
+            ApplicationMaterial.document_id,
+            Application.id,
+            Application.number,
+            Application.status,
+            ItemVersion.name,
+        )
         .join(Application, Application.id == ApplicationMaterial.application_id)
         .join(ItemVersion, ItemVersion.id == Application.item_version_id)
         .join(Document, Document.id == ApplicationMaterial.document_id)
@@ -267,14 +322,21 @@ def library_for(user: User, today: date | None = None) -> Library:
     the cases that used it. Three queries, whatever the size of the library."""
     owner = _citizen_of(user)
     today = today or date.today()
-    docs = list(db.session.scalars(
-        select(Document).options(joinedload(Document.material_type))
-        .where(Document.owner_id == owner.id)
-        .order_by(Document.created_at.desc(), Document.id.desc())
-    ))
+    docs = list(
+        db.session.scalars(
+            select(Document)
+            .options(joinedload(Document.material_type))
+            .where(Document.owner_id == owner.id)
+            .order_by(Document.created_at.desc(), Document.id.desc())
+        )
+    )
     licences = {
-        lic.document_id: lic for lic in db.session.scalars(
-            select(ELicence).where(ELicence.holder_id == owner.id, ELicence.document_id.is_not(None)))
+        lic.document_id: lic
+        for lic in db.session.scalars(
+            select(ELicence).where(
+                ELicence.holder_id == owner.id, ELicence.document_id.is_not(None)
+            )
+        )
     }
     uses = _case_uses(Document.owner_id == owner.id) if docs else {}
     grouped: dict[int, list[LibraryEntry]] = defaultdict(list)
@@ -282,7 +344,9 @@ def library_for(user: User, today: date | None = None) -> Library:
     licence_entries: list[LibraryEntry] = []
     for doc in docs:
         licence = licences.get(doc.id)
-        entry = LibraryEntry(doc, document_state(doc, licence, today), licence, uses.get(doc.id, []))
+        entry = LibraryEntry(
+            doc, document_state(doc, licence, today), licence, uses.get(doc.id, [])
+        )
         grouped[doc.material_type_id].append(entry)
         types[doc.material_type_id] = doc.material_type
         if licence is not None:
@@ -292,6 +356,7 @@ def library_for(user: User, today: date | None = None) -> Library:
 
 
 # --- who may open a document -------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Access:
@@ -324,7 +389,9 @@ def _staff_case_for(user: User, document: Document) -> int | None:
     )
     if user.role == Role.reviewer and user.department_id is not None:
         # the department owns the case, once it has been submitted to it
-        query = query.where(Application.department_id == user.department_id, Application.status != "draft")
+        query = query.where(
+            Application.department_id == user.department_id, Application.status != "draft"
+        )
     else:
         return None
     return db.session.scalar(query)
@@ -345,9 +412,16 @@ def access_to(user: User | None, document: Document) -> Access | None:
 
         if document.owner_id != serving_citizen_id(user):
             return None
-        return Access("staff", db.session.scalar(
-            select(Application.id).join(ApplicationMaterial, ApplicationMaterial.application_id == Application.id)
-            .where(ApplicationMaterial.document_id == document.id).order_by(Application.id.desc()).limit(1)))
+        return Access(
+            "staff",
+            db.session.scalar(
+                select(Application.id)
+                .join(ApplicationMaterial, ApplicationMaterial.application_id == Application.id)
+                .where(ApplicationMaterial.document_id == document.id)
+                .order_by(Application.id.desc())
+                .limit(1)
+            ),
+        )
     application_id = _staff_case_for(user, document)
     return Access("staff", application_id) if application_id is not None else None
 
@@ -368,9 +442,12 @@ def open_document(user: User, document_id: int, *, download: bool = False) -> Do
         raise _not_found()
     if access.logged:
         data_use.record_data_use(
-            citizen_id=document.owner_id, actor=user,
+            citizen_id=document.owner_id,
+            actor=user,
             action=data_use.DOWNLOAD_DOCUMENT if download else data_use.VIEW_DOCUMENT,
-            document_id=document.id, application_id=access.application_id, detail=document.title,
+            document_id=document.id,
+            application_id=access.application_id,
+            detail=document.title,
         )
     return document
 
@@ -382,25 +459,38 @@ def delete_document(user: User, document_id: int) -> None:
     document = db.session.get(Document, document_id)
     if document is None or document.owner_id != owner.id:
         raise _not_found()
-    is_licence = document.source == "elicence" or db.session.scalar(
-        select(ELicence.id).where(ELicence.document_id == document.id)) is not None
+    is_licence = (
+        document.source == "elicence"
+        or db.session.scalar(select(ELicence.id).where(ELicence.document_id == document.id))
+        is not None
+    )
     if is_licence:
         raise Conflict(str(_l("电子证照由发证部门管理，不能删除")))
     uses = _case_uses(Document.id == document.id).get(document.id, [])
     blocking = [u for u in uses if u.is_open]
     if blocking:
         names = "、".join(
-            u.number if u.number else str(_l("草稿：%(item)s", item=u.item_name)) for u in blocking)
+            u.number if u.number else str(_l("草稿：%(item)s", item=u.item_name)) for u in blocking
+        )
         raise Conflict(str(_l("该材料正被以下办件使用，不能删除：%(cases)s", cases=names)))
     if uses:
         db.session.execute(
-            update(ApplicationMaterial).where(ApplicationMaterial.document_id == document.id)
-            .values(document_id=None).execution_options(synchronize_session=False)
+            update(ApplicationMaterial)
+            .where(ApplicationMaterial.document_id == document.id)
+            .values(document_id=None)
+            .execution_options(synchronize_session=False)
         )
-    record_event("document_deleted", actor=user, details={
-        "document_id": document.id, "owner_id": owner.id, "material_type": document.material_type_id,
-        "sha256": document.sha256, "applications": [u.application_id for u in uses],
-    })
+    record_event(
+        "document_deleted",
+        actor=user,
+        details={
+            "document_id": document.id,
+            "owner_id": owner.id,
+            "material_type": document.material_type_id,
+            "sha256": document.sha256,
+            "applications": [u.application_id for u in uses],
+        },
+    )
     key = document.storage_key
     db.session.delete(document)
     db.session.flush()

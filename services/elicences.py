@@ -41,9 +41,16 @@ def qr_data_uri(url: str) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
 
 
-def issue_elicence(*, holder: Citizen, material_type: MaterialType, department: Department,
-                   issued_on: date, valid_until: date | None, public_base_url: str | None = None,
-                   application_id: int | None = None) -> ELicence:
+def issue_elicence(
+    *,
+    holder: Citizen,
+    material_type: MaterialType,
+    department: Department,
+    issued_on: date,
+    valid_until: date | None,
+    public_base_url: str | None = None,
+    application_id: int | None = None,
+) -> ELicence:
     """Issue an e-licence: a grade-A document in the holder's library plus the licence record.
 
     ``public_base_url`` is the portal's public address (config PUBLIC_BASE_URL by default): the
@@ -76,9 +83,16 @@ def issue_elicence(*, holder: Citizen, material_type: MaterialType, department: 
         qr=qr_data_uri(verification_url(public_base_url, number)),
     )
     document = add_document(
-        owner=holder, material_type=material_type, data=pdf, content_type="application/pdf",
-        filename=f"{number}.pdf", grade=Grade.A, source="elicence", issued_on=issued_on,
-        own_expiry=valid_until, title=material_type.name,
+        owner=holder,
+        material_type=material_type,
+        data=pdf,
+        content_type="application/pdf",
+        filename=f"{number}.pdf",
+        grade=Grade.A,
+        source="elicence",
+        issued_on=issued_on,
+        own_expiry=valid_until,
+        title=material_type.name,
     )
     document.valid_until = valid_until
     licence.document = document
@@ -90,6 +104,7 @@ def issue_elicence(*, holder: Citizen, material_type: MaterialType, department: 
 
 
 # --- public verification ----------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Verification:
@@ -107,14 +122,22 @@ def normalise_code(value: str | None) -> str:
 def licence_outcome(licence: ELicence, today: date) -> str:
     if licence.status == "cancelled":
         return "cancelled"
-    if licence.status == "expired" or (licence.valid_until is not None and licence.valid_until < today):
+    if licence.status == "expired" or (
+        licence.valid_until is not None and licence.valid_until < today
+    ):
         return "expired"
     return "valid"
 
 
-def verify_elicence(number: str | None, holder_code: str | None, *, remote_addr: str = "",
-                    max_failures: int = 10, window_minutes: int = 15,
-                    today: date | None = None) -> Verification:
+def verify_elicence(
+    number: str | None,
+    holder_code: str | None,
+    *,
+    remote_addr: str = "",
+    max_failures: int = 10,
+    window_minutes: int = 15,
+    today: date | None = None,
+) -> Verification:
     """Check a licence by its number and its holder's code (身份证号 or 统一社会信用代码).
 
     A wrong holder code answers exactly like an unknown number, so the check never tells
@@ -137,16 +160,27 @@ def verify_elicence(number: str | None, holder_code: str | None, *, remote_addr:
 
     since = utcnow() - timedelta(minutes=window_minutes)
     by_addr = db.session.scalar(
-        select(func.count()).select_from(VerificationFailure)
-        .where(VerificationFailure.remote_addr == remote_addr[:64], VerificationFailure.created_at >= since))
+        select(func.count())
+        .select_from(VerificationFailure)
+        .where(
+            VerificationFailure.remote_addr == remote_addr[:64],
+            VerificationFailure.created_at >= since,
+        )
+    )
     by_number = db.session.scalar(
-        select(func.count()).select_from(VerificationFailure)
-        .where(VerificationFailure.number == number, VerificationFailure.created_at >= since))
+        select(func.count())
+        .select_from(VerificationFailure)
+        .where(VerificationFailure.number == number, VerificationFailure.created_at >= since)
+    )
     if max(by_addr or 0, by_number or 0) >= max_failures:
-        raise TooManyAttempts(str(_l("核验次数过多，请 %(minutes)d 分钟后再试", minutes=window_minutes)))
+        raise TooManyAttempts(
+            str(_l("核验次数过多，请 %(minutes)d 分钟后再试", minutes=window_minutes))
+        )
 
     licence = db.session.scalar(select(ELicence).where(ELicence.number == number))
-    if licence is None or not hmac.compare_digest(licence.holder_code.upper().encode(), code.encode()):
+    if licence is None or not hmac.compare_digest(
+        licence.holder_code.upper().encode(), code.encode()
+    ):
         db.session.add(VerificationFailure(number=number, remote_addr=remote_addr[:64]))
         db.session.flush()
         return Verification("not_found")

@@ -34,8 +34,9 @@ class LRUCache:
     """A thread-safe least-recently-used mapping of bounded size whose entries expire
     ``ttl`` seconds after they were stored (None: never)."""
 
-    def __init__(self, maxsize: int, ttl: float | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, maxsize: int, ttl: float | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.maxsize = maxsize
         self.ttl = ttl
         self.clock = clock
@@ -76,8 +77,13 @@ def guide_cache() -> LRUCache:
     cache = current_app.extensions.get(EXTENSION_KEY)
     if cache is None:
         config = current_app.config
-        cache = current_app.extensions.setdefault(EXTENSION_KEY, LRUCache(
-            int(config.get("GUIDE_CACHE_SIZE", 512)), float(config.get("GUIDE_CACHE_SECONDS", 600))))
+        cache = current_app.extensions.setdefault(
+            EXTENSION_KEY,
+            LRUCache(
+                int(config.get("GUIDE_CACHE_SIZE", 512)),
+                float(config.get("GUIDE_CACHE_SECONDS", 600)),
+            ),
+        )
     return cache
 
 

@@ -29,7 +29,9 @@ def parse_resident_id(value: str, field: str = "id_number") -> ResidentId:
         number = ric.validate(raw)
         born = ric.get_birth_date(number)
     except (StdnumError, ValueError):
-        raise ValidationError({field: str(_l("身份证号不正确，请核对后重新输入（18 位，最后一位可能是 X）"))}) from None
+        raise ValidationError(
+            {field: str(_l("身份证号不正确，请核对后重新输入（18 位，最后一位可能是 X）"))}
+        ) from None
     if len(number) != 18:
         raise ValidationError({field: str(_l("请输入 18 位居民身份证号"))})
     if born > date.today():

@@ -74,12 +74,17 @@ def flag_deemed_acceptance(day: date) -> int:
     """视为受理: not answered within 5 working days of arrival → counts as accepted on arrival."""
     done = 0
     # 5 working days are at least 5 calendar days: a cheap filter before the exact count
-    arrived_before = datetime.combine(day - timedelta(days=workflow.DEEMED_ACCEPTANCE_WORKING_DAYS),
-                                      time.min, tzinfo=UTC)
-    for app_id in _ids(select(Application.id).where(Application.status == "submitted",
-                                                    Application.deemed_accepted_at.is_(None),
-                                                    Application.department_id.is_not(None),
-                                                    Application.submitted_at < arrived_before)):
+    arrived_before = datetime.combine(
+        day - timedelta(days=workflow.DEEMED_ACCEPTANCE_WORKING_DAYS), time.min, tzinfo=UTC
+    )
+    for app_id in _ids(
+        select(Application.id).where(
+            Application.status == "submitted",
+            Application.deemed_accepted_at.is_(None),
+            Application.department_id.is_not(None),
+            Application.submitted_at < arrived_before,
+        )
+    ):
         app = db.session.get(Application, app_id)
         arrived = workflow.received_on(app)
         if workdays.add_working_days(arrived, workflow.DEEMED_ACCEPTANCE_WORKING_DAYS) >= day:
@@ -87,15 +92,33 @@ def flag_deemed_acceptance(day: date) -> int:
             continue
         due = workflow.promised_due(app, arrived)
         claimed = db.session.execute(
-            update(Application).where(Application.id == app_id, Application.status == "submitted",
-                                      Application.deemed_accepted_at.is_(None))
+            update(Application)
+            .where(
+                Application.id == app_id,
+                Application.status == "submitted",
+                Application.deemed_accepted_at.is_(None),
+            )
             .values(deemed_accepted_at=utcnow(), due_date=due)
-            .execution_options(synchronize_session=False)).rowcount
+            .execution_options(synchronize_session=False)
+        ).rowcount
         if claimed:
-            audit.record_event("deemed_accepted", actor=None, application_id=app_id,
-                               details={"arrived": arrived.isoformat(), "due_date": due.isoformat()})
-            workflow.remind_department(app, "deemed", str(_l("办件 %(number)s 超过 5 个工作日未作受理答复，视为已受理，承诺办结日 %(due)s",
-                                                number=app.number, due=due.isoformat())))
+            audit.record_event(
+                "deemed_accepted",
+                actor=None,
+                application_id=app_id,
+                details={"arrived": arrived.isoformat(), "due_date": due.isoformat()},
+            )
+            workflow.remind_department(
+                app,
+                "deemed",
+                str(
+                    _l(
+                        "办件 %(number)s 超过 5 个工作日未作受理答复，视为已受理，承诺办结日 %(due)s",
+                        number=app.number,
+                        due=due.isoformat(),
+                    )
+                ),
+            )
             done += 1
         db.session.commit()
     return done
@@ -103,18 +126,38 @@ def flag_deemed_acceptance(day: date) -> int:
 
 def flag_overdue(day: date) -> int:
     done = 0
-    for app_id in _ids(select(Application.id).where(Application.status.in_(workflow.CLOCK_STATES + ("submitted",)),
-                                                    Application.due_date < day,
-                                                    Application.overdue_at.is_(None))):
+    for app_id in _ids(
+        select(Application.id).where(
+            Application.status.in_(workflow.CLOCK_STATES + ("submitted",)),
+            Application.due_date < day,
+            Application.overdue_at.is_(None),
+        )
+    ):
         claimed = db.session.execute(
-            update(Application).where(Application.id == app_id, Application.overdue_at.is_(None))
-            .values(overdue_at=utcnow()).execution_options(synchronize_session=False)).rowcount
+            update(Application)
+            .where(Application.id == app_id, Application.overdue_at.is_(None))
+            .values(overdue_at=utcnow())
+            .execution_options(synchronize_session=False)
+        ).rowcount
         if claimed:
             app = db.session.get(Application, app_id)
-            audit.record_event("overdue", actor=None, application_id=app_id,
-                               details={"due_date": app.due_date.isoformat()})
-            workflow.remind_department(app, "overdue", str(_l("办件 %(number)s 已超过承诺办结日 %(due)s",
-                                                 number=app.number, due=app.due_date.isoformat())))
+            audit.record_event(
+                "overdue",
+                actor=None,
+                application_id=app_id,
+                details={"due_date": app.due_date.isoformat()},
+            )
+            workflow.remind_department(
+                app,
+                "overdue",
+                str(
+                    _l(
+                        "办件 %(number)s 已超过承诺办结日 %(due)s",
+                        number=app.number,
+                        due=app.due_date.isoformat(),
+                    )
+                ),
+            )
             done += 1
         db.session.commit()
     return done
@@ -124,13 +167,27 @@ def remind_due_soon(day: date) -> int:
     """Reviewers: cases due within 2 working days (once per case and due date)."""
     horizon = workdays.add_working_days(day, DUE_SOON_WORKING_DAYS)
     done = 0
-    for app_id in _ids(select(Application.id).where(Application.status.in_(workflow.CLOCK_STATES),
-                                                    Application.due_date.between(day, horizon))):
+    for app_id in _ids(
+        select(Application.id).where(
+            Application.status.in_(workflow.CLOCK_STATES),
+            Application.due_date.between(day, horizon),
+        )
+    ):
         app = db.session.get(Application, app_id)
         if claim("due_soon", f"{app_id}:{app.due_date.isoformat()}"):
             left = workdays.working_days_between(day, app.due_date)
-            workflow.remind_department(app, "due_soon", str(_l("办件 %(number)s 将于 %(due)s 到期（剩余 %(n)d 个工作日）",
-                                                  number=app.number, due=app.due_date.isoformat(), n=left)))
+            workflow.remind_department(
+                app,
+                "due_soon",
+                str(
+                    _l(
+                        "办件 %(number)s 将于 %(due)s 到期（剩余 %(n)d 个工作日）",
+                        number=app.number,
+                        due=app.due_date.isoformat(),
+                        n=left,
+                    )
+                ),
+            )
             done += 1
         db.session.commit()
     return done
@@ -140,27 +197,45 @@ def remind_citizens(day: date) -> int:
     """Citizens: a 容缺 deadline coming up, a correction still outstanding (once each)."""
     done = 0
     horizon = workdays.add_working_days(day, SUPPLY_SOON_WORKING_DAYS)
-    for app_id in _ids(select(Application.id).where(Application.status == "accepted_pending_materials",
-                                                    Application.supply_deadline.between(day, horizon))):
+    for app_id in _ids(
+        select(Application.id).where(
+            Application.status == "accepted_pending_materials",
+            Application.supply_deadline.between(day, horizon),
+        )
+    ):
         app = db.session.get(Application, app_id)
-        missing = db.session.scalars(select(ApplicationMaterial).where(
-            ApplicationMaterial.application_id == app_id,
-            ApplicationMaterial.satisfied_by == SatisfiedBy.deferred)).all()
+        missing = db.session.scalars(
+            select(ApplicationMaterial).where(
+                ApplicationMaterial.application_id == app_id,
+                ApplicationMaterial.satisfied_by == SatisfiedBy.deferred,
+            )
+        ).all()
         if missing and claim("supply_reminder", f"{app_id}:{app.supply_deadline.isoformat()}"):
-            what = str(_l("请于 %(day)s 前补交容缺材料（%(names)s），逾期将终止办理",
-                          day=app.supply_deadline.isoformat(),
-                          names="、".join(m.requirement.material_type.name for m in missing)))
+            what = str(
+                _l(
+                    "请于 %(day)s 前补交容缺材料（%(names)s），逾期将终止办理",
+                    day=app.supply_deadline.isoformat(),
+                    names="、".join(m.requirement.material_type.name for m in missing),
+                )
+            )
             messages.notify(app.applicant, "reminder", application=app, what=what)
             done += 1
         db.session.commit()
     nudge_before = utcnow() - timedelta(days=1)
-    for request_id in _ids(select(CorrectionRequest.id).join(Application)
-                           .where(Application.status == "correction_required",
-                                  CorrectionRequest.resubmitted_at.is_(None),
-                                  CorrectionRequest.requested_at < nudge_before)):
+    for request_id in _ids(
+        select(CorrectionRequest.id)
+        .join(Application)
+        .where(
+            Application.status == "correction_required",
+            CorrectionRequest.resubmitted_at.is_(None),
+            CorrectionRequest.requested_at < nudge_before,
+        )
+    ):
         request = db.session.get(CorrectionRequest, request_id)
         waited = workdays.working_days_between(request.requested_at.date(), day)
-        if waited >= CORRECTION_NUDGE_WORKING_DAYS and claim("correction_reminder", str(request_id)):
+        if waited >= CORRECTION_NUDGE_WORKING_DAYS and claim(
+            "correction_reminder", str(request_id)
+        ):
             app = db.session.get(Application, request.application_id)
             what = str(_l("还在等待您按补正材料通知书补正，补正后我们会尽快受理"))
             messages.notify(app.applicant, "reminder", application=app, what=what)
@@ -172,8 +247,11 @@ def remind_citizens(day: date) -> int:
 def terminate_missed_deferrals(day: date) -> int:
     """容缺: the deadline passed without the missing materials → terminated, with a notice."""
     done = 0
-    for app_id in _ids(select(Application.id).where(Application.status == "accepted_pending_materials",
-                                                    Application.supply_deadline < day)):
+    for app_id in _ids(
+        select(Application.id).where(
+            Application.status == "accepted_pending_materials", Application.supply_deadline < day
+        )
+    ):
         app = db.session.get(Application, app_id)
         try:
             workflow.perform(None, app_id, "terminate_deferral", app.version)
@@ -189,17 +267,33 @@ def remind_post_checks(day: date) -> int:
     """告知承诺 post-checks due within 3 working days (or overdue) → a reminder, once."""
     horizon = workdays.add_working_days(day, POST_CHECK_SOON_WORKING_DAYS)
     done = 0
-    for task_id in _ids(select(PostCheckTask.id).where(PostCheckTask.status == "open",
-                                                       PostCheckTask.reminded_at.is_(None),
-                                                       PostCheckTask.due_date <= horizon)):
+    for task_id in _ids(
+        select(PostCheckTask.id).where(
+            PostCheckTask.status == "open",
+            PostCheckTask.reminded_at.is_(None),
+            PostCheckTask.due_date <= horizon,
+        )
+    ):
         claimed = db.session.execute(
-            update(PostCheckTask).where(PostCheckTask.id == task_id, PostCheckTask.reminded_at.is_(None))
-            .values(reminded_at=utcnow()).execution_options(synchronize_session=False)).rowcount
+            update(PostCheckTask)
+            .where(PostCheckTask.id == task_id, PostCheckTask.reminded_at.is_(None))
+            .values(reminded_at=utcnow())
+            .execution_options(synchronize_session=False)
+        ).rowcount
         if claimed:
             task = db.session.get(PostCheckTask, task_id)
             app = db.session.get(Application, task.application_id)
-            workflow.remind_department(app, "post_check", str(_l("告知承诺办件 %(number)s 的核查应于 %(due)s 前完成",
-                                                    number=app.number, due=task.due_date.isoformat())))
+            workflow.remind_department(
+                app,
+                "post_check",
+                str(
+                    _l(
+                        "告知承诺办件 %(number)s 的核查应于 %(due)s 前完成",
+                        number=app.number,
+                        due=task.due_date.isoformat(),
+                    )
+                ),
+            )
             done += 1
         db.session.commit()
     return done

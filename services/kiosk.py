@@ -51,8 +51,14 @@ def _mask_number(number: str) -> str:
     return number[:4] + "*" * max(len(number) - 8, 0) + number[-4:] if len(number) > 8 else number
 
 
-def check_case(number: str | None, id_number: str | None, *, remote_addr: str = "",
-               max_failures: int = 10, window_minutes: int = 15) -> CaseStatus | None:
+def check_case(
+    number: str | None,
+    id_number: str | None,
+    *,
+    remote_addr: str = "",
+    max_failures: int = 10,
+    window_minutes: int = 15,
+) -> CaseStatus | None:
     """The status of a case whose number and applicant's 身份证号 match, else None.
 
     None means "no such pair": it does not tell whether the number exists. Misses are
@@ -72,14 +78,22 @@ def check_case(number: str | None, id_number: str | None, *, remote_addr: str = 
         raise ValidationError(errors)
     key = f"case:{number}"[:64]
     by_addr, by_number = db.session.execute(
-        select(func.coalesce(func.sum(case((VerificationFailure.remote_addr == remote_addr[:64], 1), else_=0)), 0),
-               func.coalesce(func.sum(case((VerificationFailure.number == key, 1), else_=0)), 0))
-        .where(VerificationFailure.created_at >= utcnow() - timedelta(minutes=window_minutes))).one()
+        select(
+            func.coalesce(
+                func.sum(case((VerificationFailure.remote_addr == remote_addr[:64], 1), else_=0)), 0
+            ),
+            func.coalesce(func.sum(case((VerificationFailure.number == key, 1), else_=0)), 0),
+        ).where(VerificationFailure.created_at >= utcnow() - timedelta(minutes=window_minutes))
+    ).one()
     if max(by_addr, by_number) >= max_failures:
-        raise TooManyAttempts(str(_l("查询次数过多，请 %(minutes)d 分钟后再试", minutes=window_minutes)))
+        raise TooManyAttempts(
+            str(_l("查询次数过多，请 %(minutes)d 分钟后再试", minutes=window_minutes))
+        )
     row = db.session.execute(
-        select(Application, Citizen).join(Citizen, Citizen.id == Application.applicant_id)
-        .where(Application.number == number)).first()
+        select(Application, Citizen)
+        .join(Citizen, Citizen.id == Application.applicant_id)
+        .where(Application.number == number)
+    ).first()
     if row is None or not hmac.compare_digest(row[1].id_number.upper().encode(), code.encode()):
         db.session.add(VerificationFailure(number=key, remote_addr=remote_addr[:64]))
         db.session.flush()
@@ -87,8 +101,12 @@ def check_case(number: str | None, id_number: str | None, *, remote_addr: str = 
     app, citizen = row
     from services.identity import mask_name
 
-    return CaseStatus(number=_mask_number(app.number), item=app.title, status=app.status,
-                      applicant=mask_name(citizen.name))
+    return CaseStatus(
+        number=_mask_number(app.number),
+        item=app.title,
+        status=app.status,
+        applicant=mask_name(citizen.name),
+    )
 
 
 def help_kind(hall_code: str) -> str:
@@ -103,10 +121,15 @@ def request_help(hall: ServiceHall, where: str = "") -> int:
     department's reminder list shows it). While it is unanswered a second tap writes nothing
     (a worried citizen may tap the button again and again). Returns how many were written."""
     kind = help_kind(hall.code)
-    waiting = db.session.scalar(select(StaffReminder.id).where(
-        StaffReminder.kind == kind, StaffReminder.read_at.is_(None)).limit(1))
+    waiting = db.session.scalar(
+        select(StaffReminder.id)
+        .where(StaffReminder.kind == kind, StaffReminder.read_at.is_(None))
+        .limit(1)
+    )
     if waiting is None:
-        db.session.add(StaffReminder(kind=kind, body=str(_l("%(hall)s 自助终端有人需要帮助", hall=hall.name))))
+        db.session.add(
+            StaffReminder(kind=kind, body=str(_l("%(hall)s 自助终端有人需要帮助", hall=hall.name)))
+        )
         db.session.flush()
     audit.record_event("kiosk_help", actor=None, details={"hall": hall.code, "where": where[:60]})
     return 0 if waiting is not None else 1
@@ -123,8 +146,13 @@ def help_requests(staff: User) -> list[StaffReminder]:
     code = _staff_hall_code(staff)
     if code is None:
         return []
-    return list(db.session.scalars(select(StaffReminder).where(
-        StaffReminder.kind == help_kind(code), StaffReminder.read_at.is_(None)).order_by(StaffReminder.id)))
+    return list(
+        db.session.scalars(
+            select(StaffReminder)
+            .where(StaffReminder.kind == help_kind(code), StaffReminder.read_at.is_(None))
+            .order_by(StaffReminder.id)
+        )
+    )
 
 
 def acknowledge_help(staff: User, reminder_id: int) -> StaffReminder:
@@ -136,16 +164,23 @@ def acknowledge_help(staff: User, reminder_id: int) -> StaffReminder:
     if reminder.read_at is None:
         reminder.read_at = utcnow()
         db.session.flush()
-        audit.record_event("kiosk_help_acknowledged", actor=staff, details={"reminder": reminder.id})
+        audit.record_event(
+            "kiosk_help_acknowledged", actor=staff, details={"reminder": reminder.id}
+        )
     return reminder
 
 
 def kiosk_items() -> list[ServiceItem]:
     """Published items a citizen may apply for on the kiosk, by name."""
-    return list(db.session.scalars(
-        select(ServiceItem).join(ItemVersion, ItemVersion.id == ServiceItem.published_version_id)
-        .where(ServiceItem.kiosk_enabled.is_(True)).options(contains_eager(ServiceItem.published_version))
-        .order_by(ItemVersion.name)))
+    return list(
+        db.session.scalars(
+            select(ServiceItem)
+            .join(ItemVersion, ItemVersion.id == ServiceItem.published_version_id)
+            .where(ServiceItem.kiosk_enabled.is_(True))
+            .options(contains_eager(ServiceItem.published_version))
+            .order_by(ItemVersion.name)
+        )
+    )
 
 
 def start_kiosk_application(actor: User, code: str):
@@ -157,4 +192,6 @@ def start_kiosk_application(actor: User, code: str):
         raise NotFound(str(_l("该事项不能在自助终端办理，请到窗口或在网上办理")))
     if actor.role != Role.citizen or actor.citizen is None:
         raise NotFound(str(_l("请用个人账号登录后办理")))
-    return applications.start_draft(actor=actor, applicant=actor.citizen, item=item, channel=Channel.kiosk)
+    return applications.start_draft(
+        actor=actor, applicant=actor.citizen, item=item, channel=Channel.kiosk
+    )

@@ -24,16 +24,39 @@ log = logging.getLogger(__name__)
 
 TEMPLATES = {
     "submitted": (_l("申请已提交"), _l("您的办件 %(number)s（%(item)s）已提交，我们会尽快预审。")),
-    "correction": (_l("请补正材料"), _l("您的办件 %(number)s（%(item)s）需要补正，请查看一次性告知书，按清单一次补齐。")),
-    "accepted": (_l("申请已受理"), _l("您的办件 %(number)s（%(item)s）已受理，承诺 %(due)s 前办结。")),
+    "correction": (
+        _l("请补正材料"),
+        _l("您的办件 %(number)s（%(item)s）需要补正，请查看一次性告知书，按清单一次补齐。"),
+    ),
+    "accepted": (
+        _l("申请已受理"),
+        _l("您的办件 %(number)s（%(item)s）已受理，承诺 %(due)s 前办结。"),
+    ),
     "decided": (_l("审批已有结果"), _l("您的办件 %(number)s（%(item)s）已作出决定，请查看详情。")),
-    "licence": (_l("电子证照已发放"), _l("您的%(item)s电子证照已发放到“我的材料”，以后办事可直接使用。")),
+    "licence": (
+        _l("电子证照已发放"),
+        _l("您的%(item)s电子证照已发放到“我的材料”，以后办事可直接使用。"),
+    ),
     "reminder": (_l("办件提醒"), _l("您的办件 %(number)s（%(item)s）%(what)s")),
     # 预约 (services/appointments.py): what, code, hall, when
-    "appointment_booked": (_l("预约成功"), _l("您已预约 %(when)s 到%(hall)s办理“%(what)s”，预约号 %(code)s。到场后凭预约号取号。")),
-    "appointment_rescheduled": (_l("预约已改期"), _l("您办理“%(what)s”的预约（预约号 %(code)s）已改到 %(when)s，地点%(hall)s。")),
-    "appointment_cancelled": (_l("预约已取消"), _l("您 %(when)s 在%(hall)s办理“%(what)s”的预约（预约号 %(code)s）已取消。")),
-    "appointment_reminder": (_l("预约提醒"), _l("提醒：您预约了 %(when)s 到%(hall)s办理“%(what)s”，预约号 %(code)s。请按页面提示带齐材料。")),
+    "appointment_booked": (
+        _l("预约成功"),
+        _l("您已预约 %(when)s 到%(hall)s办理“%(what)s”，预约号 %(code)s。到场后凭预约号取号。"),
+    ),
+    "appointment_rescheduled": (
+        _l("预约已改期"),
+        _l("您办理“%(what)s”的预约（预约号 %(code)s）已改到 %(when)s，地点%(hall)s。"),
+    ),
+    "appointment_cancelled": (
+        _l("预约已取消"),
+        _l("您 %(when)s 在%(hall)s办理“%(what)s”的预约（预约号 %(code)s）已取消。"),
+    ),
+    "appointment_reminder": (
+        _l("预约提醒"),
+        _l(
+            "提醒：您预约了 %(when)s 到%(hall)s办理“%(what)s”，预约号 %(code)s。请按页面提示带齐材料。"
+        ),
+    ),
 }
 
 
@@ -54,7 +77,9 @@ def get_sender() -> Sender:
     return getattr(importlib.import_module(module), name)()
 
 
-def notify(citizen: Citizen, kind: str, *, application: Application | None = None, **params) -> Message:
+def notify(
+    citizen: Citizen, kind: str, *, application: Application | None = None, **params
+) -> Message:
     """A message in the centre plus an SMS for the citizen, written with the current change."""
     title_l, body_l = TEMPLATES[kind]
     if application is not None:
@@ -62,13 +87,25 @@ def notify(citizen: Citizen, kind: str, *, application: Application | None = Non
         params.setdefault("item", application.title)
     with force_locale("zh_CN"):
         title, body = str(title_l), str(body_l) % params
-    message = Message(citizen_id=citizen.id, application_id=application.id if application else None,
-                      kind=kind, title=title, body=body)
+    message = Message(
+        citizen_id=citizen.id,
+        application_id=application.id if application else None,
+        kind=kind,
+        title=title,
+        body=body,
+    )
     db.session.add(message)
     db.session.flush()
     if citizen.phone:
-        db.session.add(OutboxMessage(message_id=message.id, channel="sms", recipient=citizen.phone,
-                                     subject=title, body=body))
+        db.session.add(
+            OutboxMessage(
+                message_id=message.id,
+                channel="sms",
+                recipient=citizen.phone,
+                subject=title,
+                body=body,
+            )
+        )
     db.session.info["outbox_pending"] = True
     db.session.flush()
     return message
@@ -78,12 +115,19 @@ def deliver_pending(sender: Sender | None = None, limit: int = 100) -> int:
     """Send pending outbox rows, each claimed once; returns how many were sent."""
     sender = sender or get_sender()
     sent = 0
-    ids = list(db.session.scalars(
-        select(OutboxMessage.id).where(OutboxMessage.status == "pending").order_by(OutboxMessage.id).limit(limit)))
+    ids = list(
+        db.session.scalars(
+            select(OutboxMessage.id)
+            .where(OutboxMessage.status == "pending")
+            .order_by(OutboxMessage.id)
+            .limit(limit)
+        )
+    )
     db.session.commit()
     for outbox_id in ids:
         claimed = db.session.execute(
-            update(OutboxMessage).where(OutboxMessage.id == outbox_id, OutboxMessage.status == "pending")
+            update(OutboxMessage)
+            .where(OutboxMessage.id == outbox_id, OutboxMessage.status == "pending")
             .values(status="sending", attempts=OutboxMessage.attempts + 1)
         ).rowcount
         db.session.commit()
@@ -103,16 +147,30 @@ def deliver_pending(sender: Sender | None = None, limit: int = 100) -> int:
 
 
 def list_messages(user: User, limit: int = 100) -> list[Message]:
-    return list(db.session.scalars(
-        select(Message).where(Message.citizen_id == user.citizen_id)
-        .order_by(Message.created_at.desc(), Message.id.desc()).limit(limit)))
+    return list(
+        db.session.scalars(
+            select(Message)
+            .where(Message.citizen_id == user.citizen_id)
+            .order_by(Message.created_at.desc(), Message.id.desc())
+            .limit(limit)
+        )
+    )
 
 
 def unread_count(user: User) -> int:
-    return db.session.scalar(select(func.count()).select_from(Message).where(
-        Message.citizen_id == user.citizen_id, Message.read_at.is_(None))) or 0
+    return (
+        db.session.scalar(
+            select(func.count())
+            .select_from(Message)
+            .where(Message.citizen_id == user.citizen_id, Message.read_at.is_(None))
+        )
+        or 0
+    )
 
 
 def mark_all_read(user: User) -> None:
-    db.session.execute(update(Message).where(Message.citizen_id == user.citizen_id, Message.read_at.is_(None))
-                       .values(read_at=utcnow()))
+    db.session.execute(
+        update(Message)
+        .where(Message.citizen_id == user.citizen_id, Message.read_at.is_(None))
+        .values(read_at=utcnow())
+    )

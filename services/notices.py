@@ -76,25 +76,46 @@ def issue_notice(app: Application, kind: str, *, actor: User | None, **context: 
     check_code = secrets.token_hex(4)
     pdf = render_pdf(
         f"notices/{kind}.html",
-        kind=kind, title=title, number=number, app=app, version=app.item_version,
-        applicant=app.applicant, department=department, issued_on=issued_at.date(),
-        qr=qr_data_uri(verify_url(number, check_code)), verify_code=f"{number}-{check_code}",
-        hotline=current_app.config["SERVICE_HOTLINE"], **context,
+        kind=kind,
+        title=title,
+        number=number,
+        app=app,
+        version=app.item_version,
+        applicant=app.applicant,
+        department=department,
+        issued_on=issued_at.date(),
+        qr=qr_data_uri(verify_url(number, check_code)),
+        verify_code=f"{number}-{check_code}",
+        hotline=current_app.config["SERVICE_HOTLINE"],
+        **context,
     )
     stored = storage.save_bytes(current_app.config["UPLOAD_DIR"], pdf, ".pdf")
-    storage.track_new_file(db.session, current_app.config["UPLOAD_DIR"], stored.key)  # gone on rollback
-    notice = Notice(number=number, application_id=app.id, kind=kind,
-                    department_id=department.id if department else None, issued_at=issued_at,
-                    issued_by_id=actor.id if actor else None, storage_key=stored.key,
-                    sha256=stored.sha256, size=stored.size, check_code=check_code)
+    storage.track_new_file(
+        db.session, current_app.config["UPLOAD_DIR"], stored.key
+    )  # gone on rollback
+    notice = Notice(
+        number=number,
+        application_id=app.id,
+        kind=kind,
+        department_id=department.id if department else None,
+        issued_at=issued_at,
+        issued_by_id=actor.id if actor else None,
+        storage_key=stored.key,
+        sha256=stored.sha256,
+        size=stored.size,
+        check_code=check_code,
+    )
     db.session.add(notice)
     db.session.flush()
     return notice
 
 
 def notices_of(application_id: int) -> list[Notice]:
-    return list(db.session.scalars(
-        select(Notice).where(Notice.application_id == application_id).order_by(Notice.id)))
+    return list(
+        db.session.scalars(
+            select(Notice).where(Notice.application_id == application_id).order_by(Notice.id)
+        )
+    )
 
 
 def summaries(application_id: int) -> dict[int, list[str]]:
@@ -108,28 +129,56 @@ def summaries(application_id: int) -> dict[int, list[str]]:
     for event in db.session.scalars(select(Event).where(Event.application_id == application_id)):
         for entry in (event.details or {}).get("notices", []):
             issued[entry.get("number")] = event.details
-    corrections = {c.notice_id: c.items for c in db.session.scalars(
-        select(CorrectionRequest).where(CorrectionRequest.application_id == application_id))}
+    corrections = {
+        c.notice_id: c.items
+        for c in db.session.scalars(
+            select(CorrectionRequest).where(CorrectionRequest.application_id == application_id)
+        )
+    }
     result: dict[int, list[str]] = {}
     for notice in notices_of(application_id):
         d = issued.get(notice.number, {})
         lines: list[str] = []
         if notice.kind == "correction":
             items = corrections.get(notice.id) or d.get("items", [])
-            lines.append(str(_l("需要一次补正的内容：%(items)s",
-                                items="；".join(f"{i['label']}：{i['reason']}" for i in items))))
+            lines.append(
+                str(
+                    _l(
+                        "需要一次补正的内容：%(items)s",
+                        items="；".join(f"{i['label']}：{i['reason']}" for i in items),
+                    )
+                )
+            )
         if d.get("due_date"):
             lines.append(str(_l("承诺办结日：%(day)s", day=d["due_date"])))
         if d.get("deferred"):
-            lines.append(str(_l("请在 %(day)s 前补交：%(names)s", day=d.get("supply_deadline", ""),
-                                names="、".join(d["deferred"]))))
+            lines.append(
+                str(
+                    _l(
+                        "请在 %(day)s 前补交：%(names)s",
+                        day=d.get("supply_deadline", ""),
+                        names="、".join(d["deferred"]),
+                    )
+                )
+            )
         if d.get("committed"):
-            lines.append(str(_l("以告知承诺代替的材料：%(names)s", names="、".join(d["committed"]))))
-        if notice.kind in ("not_accepted", "termination") and (d.get("reason") or d.get("finding")
-                                                                 or d.get("missing")):
-            reason = d.get("reason") or d.get("finding") or str(_l(
-                "容缺材料（%(names)s）未在 %(day)s 前补齐", names="、".join(d["missing"]),
-                day=d.get("supply_deadline", "")))
+            lines.append(
+                str(_l("以告知承诺代替的材料：%(names)s", names="、".join(d["committed"])))
+            )
+        if notice.kind in ("not_accepted", "termination") and (
+            d.get("reason") or d.get("finding") or d.get("missing")
+        ):
+            reason = (
+                d.get("reason")
+                or d.get("finding")
+                or str(
+                    _l(
+                        "容缺材料（%(names)s）未在 %(day)s 前补齐",
+                        names="、".join(d["missing"]),
+                        day=d.get("supply_deadline", ""),
+                    )
+                )
+            )
             lines.append(str(_l("原因：%(reason)s", reason=reason)))
         if d.get("refer_to"):
             lines.append(str(_l("请向 %(where)s 申请", where=d["refer_to"])))

@@ -66,34 +66,45 @@ class IntakeFile:
 
 # ---- the catalogue the offline form works from ----------------------------------------------
 
+
 def catalogue() -> list[dict[str, Any]]:
     """Published items with what the offline form needs: conditions, questions, materials."""
     versions = db.session.scalars(
-        select(ItemVersion).join(ServiceItem, ServiceItem.published_version_id == ItemVersion.id)
+        select(ItemVersion)
+        .join(ServiceItem, ServiceItem.published_version_id == ItemVersion.id)
         .where(ItemVersion.status == VersionStatus.published)
-        .options(selectinload(ItemVersion.requirements).selectinload(MaterialRequirement.material_type),
-                 selectinload(ItemVersion.item))
+        .options(
+            selectinload(ItemVersion.requirements).selectinload(MaterialRequirement.material_type),
+            selectinload(ItemVersion.item),
+        )
         .order_by(ServiceItem.popularity.desc(), ServiceItem.code)
     )
-    return [{
-        "code": v.item.code,
-        "version": v.id,
-        "name": v.name,
-        "conditions": v.condition_questions or [],
-        "questions": v.questions or [],
-        "materials": [{
-            "id": r.id,
-            "name": r.material_type.name,
-            "necessity": r.necessity,
-            "condition": r.condition,
-            "notes": r.notes,
-            "commitment": r.commitment_allowed,
-            "validity": r.material_type.validity_kind,
-        } for r in v.requirements],
-    } for v in versions]
+    return [
+        {
+            "code": v.item.code,
+            "version": v.id,
+            "name": v.name,
+            "conditions": v.condition_questions or [],
+            "questions": v.questions or [],
+            "materials": [
+                {
+                    "id": r.id,
+                    "name": r.material_type.name,
+                    "necessity": r.necessity,
+                    "condition": r.condition,
+                    "notes": r.notes,
+                    "commitment": r.commitment_allowed,
+                    "validity": r.material_type.validity_kind,
+                }
+                for r in v.requirements
+            ],
+        }
+        for v in versions
+    ]
 
 
 # ---- sending one intake ---------------------------------------------------------------------
+
 
 def check_key(key: str | None) -> str:
     """The idempotency key: a UUID made by the client."""
@@ -113,8 +124,16 @@ def fingerprint(payload: dict[str, Any], files: list[IntakeFile]) -> str:
 
 def _answer(row: IntakeKey, sent: str) -> dict[str, Any]:
     if row.response.get("fingerprint") != sent:  # edited after it was accepted: say where it went
-        raise IntakeRefused({"": str(_l("这份受理已受理为办件 %(number)s，之后修改的内容没有发送；如需另行受理，请新建受理",
-                                        number=row.response.get("number", "")))})
+        raise IntakeRefused(
+            {
+                "": str(
+                    _l(
+                        "这份受理已受理为办件 %(number)s，之后修改的内容没有发送；如需另行受理，请新建受理",
+                        number=row.response.get("number", ""),
+                    )
+                )
+            }
+        )
     return {k: v for k, v in row.response.items() if k != "fingerprint"}
 
 
@@ -125,8 +144,9 @@ def _stored(staff: User, key: str) -> IntakeKey | None:
     return row
 
 
-def send_intake(staff: User, key: str | None, payload: dict[str, Any],
-                files: list[IntakeFile]) -> tuple[dict[str, Any], bool]:
+def send_intake(
+    staff: User, key: str | None, payload: dict[str, Any], files: list[IntakeFile]
+) -> tuple[dict[str, Any], bool]:
     """Submit an offline intake once. Returns (answer, replayed); commits or rolls back.
 
     Raises IntakeRefused (422, field errors; nothing written), NotFound for another clerk's key."""
@@ -165,8 +185,8 @@ def _form_fields(errors: dict[str, str]) -> dict[str, str]:
     """Upload errors name the material (u12_file → m_12); the rest already match the form."""
     out: dict[str, str] = {}
     for field, message in errors.items():
-        if field.startswith("u") and "_" in field and field[1:field.index("_")].isdigit():
-            field = f"m_{field[1:field.index('_')]}"
+        if field.startswith("u") and "_" in field and field[1 : field.index("_")].isdigit():
+            field = f"m_{field[1 : field.index('_')]}"
         out.setdefault(field, str(message))
     return out
 
@@ -184,7 +204,10 @@ def _person(data: Any, prefix: str, *, required: bool) -> tuple[Citizen | None, 
             phone = normalise_phone(fields["phone"])
         except ValidationError as exc:
             errors.update(exc.errors)
-    for check, value in ((accounts.check_real_name, fields["name"]), (parse_resident_id, fields["id_number"])):
+    for check, value in (
+        (accounts.check_real_name, fields["name"]),
+        (parse_resident_id, fields["id_number"]),
+    ):
         try:
             check(value)
         except ValidationError as exc:
@@ -199,8 +222,12 @@ def _person(data: Any, prefix: str, *, required: bool) -> tuple[Citizen | None, 
                 errors.update(exc.errors)
         if known is not None or not errors:  # a known person's name is checked even so
             try:
-                person = accounts.find_or_create_citizen(name=fields["name"], id_number=fields["id_number"],
-                                                         phone=phone, address=fields["address"])
+                person = accounts.find_or_create_citizen(
+                    name=fields["name"],
+                    id_number=fields["id_number"],
+                    phone=phone,
+                    address=fields["address"],
+                )
             except ValidationError as exc:
                 errors.update(exc.errors)
     if errors:
@@ -209,7 +236,9 @@ def _person(data: Any, prefix: str, *, required: bool) -> tuple[Citizen | None, 
 
 
 def _item(payload: dict[str, Any]) -> ServiceItem:
-    item = db.session.scalar(select(ServiceItem).where(ServiceItem.code == str(payload.get("item") or "")))
+    item = db.session.scalar(
+        select(ServiceItem).where(ServiceItem.code == str(payload.get("item") or ""))
+    )
     version = item.published_version if item is not None else None
     if version is None or version.status != VersionStatus.published:
         raise ValidationError({"item": str(_l("该事项已下线或暂停办理，不能受理"))})
@@ -227,7 +256,9 @@ def _date(value: Any, field: str) -> date | None:
         raise ValidationError({field: str(_l("请按 年-月-日 填写日期"))}) from None
 
 
-def _intake(staff: User, claim: IntakeKey, payload: dict[str, Any], files: list[IntakeFile]) -> dict[str, Any]:
+def _intake(
+    staff: User, claim: IntakeKey, payload: dict[str, Any], files: list[IntakeFile]
+) -> dict[str, Any]:
     item = _item(payload)
     applicant, errors = _person(payload.get("applicant"), APPLICANT_PREFIX, required=True)
     agent, agent_errors = _person(payload.get("agent"), AGENT_PREFIX, required=False)
@@ -236,8 +267,14 @@ def _intake(staff: User, claim: IntakeKey, payload: dict[str, Any], files: list[
         errors[f"{AGENT_PREFIX}id_number"] = str(_l("代理人不能是申请人本人"))
     if errors:
         raise ValidationError(errors)
-    app = applications.start_draft(actor=staff, applicant=applicant, item=item, channel=Channel.counter,
-                                   agent=agent, intake=claim)
+    app = applications.start_draft(
+        actor=staff,
+        applicant=applicant,
+        item=item,
+        channel=Channel.counter,
+        agent=agent,
+        intake=claim,
+    )
     conditions = payload.get("conditions") if isinstance(payload.get("conditions"), dict) else {}
     form = payload.get("form") if isinstance(payload.get("form"), dict) else {}
     try:
@@ -255,9 +292,16 @@ def _intake(staff: User, claim: IntakeKey, payload: dict[str, Any], files: list[
         meta = scans.get(str(f.requirement_id)) or {}
         field = f"m_{f.requirement_id}"
         try:
-            applications.upload_for(staff, app, f.requirement_id, data=f.data, filename=f.filename,
-                                    issued_on=_date(meta.get("issued_on"), field),
-                                    own_expiry=_date(meta.get("valid_until"), field), intake=claim)
+            applications.upload_for(
+                staff,
+                app,
+                f.requirement_id,
+                data=f.data,
+                filename=f.filename,
+                issued_on=_date(meta.get("issued_on"), field),
+                own_expiry=_date(meta.get("valid_until"), field),
+                intake=claim,
+            )
         except NotFound as exc:
             errors[field] = exc.message
         except ValidationError as exc:
@@ -275,7 +319,16 @@ def _intake(staff: User, claim: IntakeKey, payload: dict[str, Any], files: list[
     if errors:
         raise ValidationError(errors)
     case = applications.submit_application(staff, app.id, app.submit_token)
-    audit.record_event("counter_offline_intake", actor=staff, application_id=case.id,
-                       details={"key": claim.key, "number": case.number, "files": len(files)})
-    return {"status": "submitted", "number": case.number, "application_id": case.id,
-            "item": case.item_version.name, "applicant": mask_name(applicant.name)}
+    audit.record_event(
+        "counter_offline_intake",
+        actor=staff,
+        application_id=case.id,
+        details={"key": claim.key, "number": case.number, "files": len(files)},
+    )
+    return {
+        "status": "submitted",
+        "number": case.number,
+        "application_id": case.id,
+        "item": case.item_version.name,
+        "applicant": mask_name(applicant.name),
+    }

@@ -29,7 +29,7 @@ class StaticOnlyFetcher(URLFetcher):
             return super().fetch(url, headers)
         if not url.startswith(BASE_URL):
             raise ValueError(f"refused to fetch {url!r}: only the portal's static files")
-        path = (self.static_root / url[len(BASE_URL):].split("?")[0]).resolve()
+        path = (self.static_root / url[len(BASE_URL) :].split("?")[0]).resolve()
         if self.static_root not in path.parents or not path.is_file():
             raise ValueError(f"refused to fetch {url!r}: not a static file")
         mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
@@ -40,4 +40,6 @@ def render_pdf(template: str, **context) -> bytes:
     """Render ``templates/pdf/<template>`` to a tagged PDF (PDF/UA-1)."""
     html = render_template(f"pdf/{template}", **context)
     fetcher = StaticOnlyFetcher(Path(current_app.static_folder))
-    return HTML(string=html, url_fetcher=fetcher, base_url=BASE_URL).write_pdf(pdf_variant="pdf/ua-1")
+    return HTML(string=html, url_fetcher=fetcher, base_url=BASE_URL).write_pdf(
+        pdf_variant="pdf/ua-1"
+    )

@@ -17,7 +17,9 @@ from services.identity import normalise_phone
 MAX_DAYS = 3 * 365
 
 
-def authorise_agent(principal: User, *, agent_phone: str, valid_until: date | None) -> Authorisation:
+def authorise_agent(
+    principal: User, *, agent_phone: str, valid_until: date | None
+) -> Authorisation:
     """The principal names an agent by the agent's registered phone, for a limited period."""
     phone = normalise_phone(agent_phone, field="agent_phone")
     agent_user = db.session.scalar(select(User).where(User.phone == phone))
@@ -30,12 +32,23 @@ def authorise_agent(principal: User, *, agent_phone: str, valid_until: date | No
         raise ValidationError({"valid_until": str(_l("授权截止日期须晚于今天"))})
     if valid_until > today + timedelta(days=MAX_DAYS):
         raise ValidationError({"valid_until": str(_l("授权期限最长 3 年"))})
-    auth = Authorisation(principal_id=principal.citizen_id, agent_id=agent_user.citizen_id,
-                         valid_from=today, valid_until=valid_until)
+    auth = Authorisation(
+        principal_id=principal.citizen_id,
+        agent_id=agent_user.citizen_id,
+        valid_from=today,
+        valid_until=valid_until,
+    )
     db.session.add(auth)
     db.session.flush()
-    audit.record_event("proxy_authorised", actor=principal, details={
-        "authorisation": auth.id, "agent_citizen": agent_user.citizen_id, "until": valid_until.isoformat()})
+    audit.record_event(
+        "proxy_authorised",
+        actor=principal,
+        details={
+            "authorisation": auth.id,
+            "agent_citizen": agent_user.citizen_id,
+            "until": valid_until.isoformat(),
+        },
+    )
     return auth
 
 
@@ -53,23 +66,44 @@ def can_act_for(agent_citizen_id: int | None, principal_id: int, on: date | None
     if agent_citizen_id is None:
         return False
     on = on or date.today()
-    return db.session.scalar(select(Authorisation.id).where(
-        Authorisation.agent_id == agent_citizen_id, Authorisation.principal_id == principal_id,
-        Authorisation.revoked_at.is_(None), Authorisation.valid_from <= on,
-        Authorisation.valid_until >= on).limit(1)) is not None
+    return (
+        db.session.scalar(
+            select(Authorisation.id)
+            .where(
+                Authorisation.agent_id == agent_citizen_id,
+                Authorisation.principal_id == principal_id,
+                Authorisation.revoked_at.is_(None),
+                Authorisation.valid_from <= on,
+                Authorisation.valid_until >= on,
+            )
+            .limit(1)
+        )
+        is not None
+    )
 
 
 def principals_of(agent: User) -> list[Citizen]:
     today = date.today()
-    return list(db.session.scalars(
-        select(Citizen).join(Authorisation, Authorisation.principal_id == Citizen.id).where(
-            Authorisation.agent_id == agent.citizen_id, Authorisation.revoked_at.is_(None),
-            Authorisation.valid_from <= today, Authorisation.valid_until >= today).distinct()))
+    return list(
+        db.session.scalars(
+            select(Citizen)
+            .join(Authorisation, Authorisation.principal_id == Citizen.id)
+            .where(
+                Authorisation.agent_id == agent.citizen_id,
+                Authorisation.revoked_at.is_(None),
+                Authorisation.valid_from <= today,
+                Authorisation.valid_until >= today,
+            )
+            .distinct()
+        )
+    )
 
 
 def given_by(principal: User) -> list[tuple[Authorisation, Citizen]]:
     rows = db.session.execute(
-        select(Authorisation, Citizen).join(Citizen, Citizen.id == Authorisation.agent_id)
+        select(Authorisation, Citizen)
+        .join(Citizen, Citizen.id == Authorisation.agent_id)
         .where(Authorisation.principal_id == principal.citizen_id)
-        .order_by(Authorisation.created_at.desc()))
+        .order_by(Authorisation.created_at.desc())
+    )
     return [(auth, agent) for auth, agent in rows]

@@ -37,7 +37,13 @@ from services.applications import next_in_sequence
 from services.errors import Conflict, NotAuthorized, NotFound, ValidationError
 
 WAITING, CALLED, SERVING, DONE, SKIPPED, CANCELLED = (
-    "waiting", "called", "serving", "done", "skipped", "cancelled")
+    "waiting",
+    "called",
+    "serving",
+    "done",
+    "skipped",
+    "cancelled",
+)
 SOURCES = ("kiosk", "tablet", "appointment")
 RECENT_CALLS = 6
 
@@ -79,9 +85,13 @@ def today() -> date:
 
 # --- halls and tickets ----------------------------------------------------------------------
 
+
 def get_hall(code: str) -> ServiceHall:
-    hall = db.session.scalar(select(ServiceHall).where(ServiceHall.code == (code or "").upper(),
-                                                       ServiceHall.active.is_(True)))
+    hall = db.session.scalar(
+        select(ServiceHall).where(
+            ServiceHall.code == (code or "").upper(), ServiceHall.active.is_(True)
+        )
+    )
     if hall is None:
         raise NotFound(str(_l("服务大厅不存在")))
     return hall
@@ -90,35 +100,57 @@ def get_hall(code: str) -> ServiceHall:
 def hall_queues(hall: ServiceHall, day: date | None = None) -> list[CategoryQueue]:
     """The hall's categories with how many people wait in each today (two queries)."""
     day = day or today()
-    counts = dict(db.session.execute(
-        select(Ticket.category_id, func.count(Ticket.id))
-        .where(Ticket.hall_id == hall.id, Ticket.day == day, Ticket.status == WAITING)
-        .group_by(Ticket.category_id)).all())
-    categories = db.session.scalars(select(QueueCategory).where(QueueCategory.hall_id == hall.id)
-                                    .order_by(QueueCategory.code))
+    counts = dict(
+        db.session.execute(
+            select(Ticket.category_id, func.count(Ticket.id))
+            .where(Ticket.hall_id == hall.id, Ticket.day == day, Ticket.status == WAITING)
+            .group_by(Ticket.category_id)
+        ).all()
+    )
+    categories = db.session.scalars(
+        select(QueueCategory).where(QueueCategory.hall_id == hall.id).order_by(QueueCategory.code)
+    )
     return [CategoryQueue(c, counts.get(c.id, 0)) for c in categories]
 
 
 def _find_appointment(hall: ServiceHall, code: str, day: date) -> Appointment:
     appointment = db.session.scalar(
-        select(Appointment).join(AppointmentSlot, AppointmentSlot.id == Appointment.slot_id)
-        .where(Appointment.code == code.strip().upper(), AppointmentSlot.hall_id == hall.id,
-               AppointmentSlot.day == day, Appointment.status.in_(("booked", "arrived"))))
+        select(Appointment)
+        .join(AppointmentSlot, AppointmentSlot.id == Appointment.slot_id)
+        .where(
+            Appointment.code == code.strip().upper(),
+            AppointmentSlot.hall_id == hall.id,
+            AppointmentSlot.day == day,
+            Appointment.status.in_(("booked", "arrived")),
+        )
+    )
     if appointment is None:
-        raise ValidationError({"appointment_code": str(_l("没有找到本大厅今天的这个预约号，请核对后重试"))})
+        raise ValidationError(
+            {"appointment_code": str(_l("没有找到本大厅今天的这个预约号，请核对后重试"))}
+        )
     return appointment
 
 
-def take_ticket(hall: ServiceHall, category_code: str, *, appointment_code: str = "",
-                case_number: str = "", source: str = "kiosk", day: date | None = None) -> Ticket:
+def take_ticket(
+    hall: ServiceHall,
+    category_code: str,
+    *,
+    appointment_code: str = "",
+    case_number: str = "",
+    source: str = "kiosk",
+    day: date | None = None,
+) -> Ticket:
     """取号: the next number of the category for the day.
 
     A ticket may name an appointment of this hall for today (checked: a wrong code is
     refused) or a case number (linked silently when it exists, so the ticket page tells
     nothing about whether a case exists)."""
     day = day or today()
-    category = db.session.scalar(select(QueueCategory).where(
-        QueueCategory.hall_id == hall.id, QueueCategory.code == (category_code or "").upper()))
+    category = db.session.scalar(
+        select(QueueCategory).where(
+            QueueCategory.hall_id == hall.id, QueueCategory.code == (category_code or "").upper()
+        )
+    )
     if category is None:
         raise NotFound(str(_l("没有这个业务类别")))
     if not category.open:
@@ -131,13 +163,22 @@ def take_ticket(hall: ServiceHall, category_code: str, *, appointment_code: str 
             appointment.status, appointment.arrived_at = "arrived", utcnow()
         application_id = appointment.application_id
     if case_number and case_number.strip() and application_id is None:
-        application_id = db.session.scalar(select(Application.id).where(
-            Application.number == case_number.strip().upper()))
+        application_id = db.session.scalar(
+            select(Application.id).where(Application.number == case_number.strip().upper())
+        )
     number = next_in_sequence(f"ticket-{category.id}", day)
-    ticket = Ticket(hall_id=hall.id, category_id=category.id, day=day, number=number,
-                    code=f"{category.code}{number:03d}", status=WAITING, issued_at=utcnow(),
-                    appointment_id=appointment_id, application_id=application_id,
-                    source=source if source in SOURCES else "kiosk")
+    ticket = Ticket(
+        hall_id=hall.id,
+        category_id=category.id,
+        day=day,
+        number=number,
+        code=f"{category.code}{number:03d}",
+        status=WAITING,
+        issued_at=utcnow(),
+        appointment_id=appointment_id,
+        application_id=application_id,
+        source=source if source in SOURCES else "kiosk",
+    )
     db.session.add(ticket)
     db.session.flush()
     return ticket
@@ -159,12 +200,22 @@ def people_ahead(ticket: Ticket) -> int:
         ahead = and_(Ticket.appointment_id.is_not(None), before)
     else:
         ahead = or_(Ticket.appointment_id.is_not(None), before)
-    return db.session.scalar(select(func.count(Ticket.id)).where(
-        Ticket.category_id == ticket.category_id, Ticket.day == ticket.day, Ticket.status == WAITING,
-        Ticket.id != ticket.id, ahead)) or 0
+    return (
+        db.session.scalar(
+            select(func.count(Ticket.id)).where(
+                Ticket.category_id == ticket.category_id,
+                Ticket.day == ticket.day,
+                Ticket.status == WAITING,
+                Ticket.id != ticket.id,
+                ahead,
+            )
+        )
+        or 0
+    )
 
 
 # --- the clerk's window ---------------------------------------------------------------------
+
 
 def _require_counter(staff: User) -> None:
     if staff is None or staff.role != Role.counter:
@@ -195,20 +246,28 @@ def choose_window(staff: User, window_id: int) -> CounterWindow:
         return window
     leave_window(staff)
     taken = db.session.execute(
-        update(CounterWindow).where(CounterWindow.id == window.id, CounterWindow.staff_id.is_(None))
-        .values(staff_id=staff.id).execution_options(synchronize_session=False)).rowcount
+        update(CounterWindow)
+        .where(CounterWindow.id == window.id, CounterWindow.staff_id.is_(None))
+        .values(staff_id=staff.id)
+        .execution_options(synchronize_session=False)
+    ).rowcount
     if not taken:
         raise Conflict(str(_l("%(number)d 号窗口已有工作人员", number=window.number)))
     db.session.refresh(window)
-    audit.record_event("queue_window", actor=staff, details={"window": window.id, "number": window.number})
+    audit.record_event(
+        "queue_window", actor=staff, details={"window": window.id, "number": window.number}
+    )
     return window
 
 
 def leave_window(staff: User) -> None:
     _require_counter(staff)
     left = db.session.execute(
-        update(CounterWindow).where(CounterWindow.staff_id == staff.id).values(staff_id=None)
-        .execution_options(synchronize_session=False)).rowcount
+        update(CounterWindow)
+        .where(CounterWindow.staff_id == staff.id)
+        .values(staff_id=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount
     if left:
         db.session.expire_all()
         audit.record_event("queue_window_left", actor=staff, details={})
@@ -224,12 +283,17 @@ def _my_window(staff: User) -> CounterWindow:
 
 def current_ticket(window: CounterWindow) -> Ticket | None:
     """The ticket called to (or being served at) the window today."""
-    return db.session.scalar(select(Ticket).where(
-        Ticket.window_id == window.id, Ticket.status.in_((CALLED, SERVING)))
-        .order_by(Ticket.called_at.desc(), Ticket.id.desc()).limit(1))
+    return db.session.scalar(
+        select(Ticket)
+        .where(Ticket.window_id == window.id, Ticket.status.in_((CALLED, SERVING)))
+        .order_by(Ticket.called_at.desc(), Ticket.id.desc())
+        .limit(1)
+    )
 
 
-def _own_ticket(staff: User, ticket_id: int, statuses: tuple[str, ...]) -> tuple[CounterWindow, Ticket]:
+def _own_ticket(
+    staff: User, ticket_id: int, statuses: tuple[str, ...]
+) -> tuple[CounterWindow, Ticket]:
     window = _my_window(staff)
     ticket = db.session.get(Ticket, ticket_id)
     if ticket is None or ticket.window_id != window.id:
@@ -240,22 +304,41 @@ def _own_ticket(staff: User, ticket_id: int, statuses: tuple[str, ...]) -> tuple
 
 
 def _record_call(staff: User, window: CounterWindow, ticket: Ticket, kind: str) -> TicketCall:
-    call = TicketCall(hall_id=ticket.hall_id, ticket_id=ticket.id, window_id=window.id, staff_id=staff.id,
-                      kind=kind, created_at=utcnow())
+    call = TicketCall(
+        hall_id=ticket.hall_id,
+        ticket_id=ticket.id,
+        window_id=window.id,
+        staff_id=staff.id,
+        kind=kind,
+        created_at=utcnow(),
+    )
     db.session.add(call)
     db.session.flush()
-    audit.record_event(f"queue_{kind}", actor=staff, application_id=ticket.application_id,
-                       details={"ticket": ticket.id, "code": ticket.code, "window": window.number})
+    audit.record_event(
+        f"queue_{kind}",
+        actor=staff,
+        application_id=ticket.application_id,
+        details={"ticket": ticket.id, "code": ticket.code, "window": window.number},
+    )
     return call
 
 
 def _claim(ticket_id: int, from_status: str, window: CounterWindow, staff: User) -> bool:
     now = utcnow()
-    return bool(db.session.execute(
-        update(Ticket).where(Ticket.id == ticket_id, Ticket.status == from_status)
-        .values(status=CALLED, window_id=window.id, staff_id=staff.id, call_count=Ticket.call_count + 1,
-                called_at=func.coalesce(Ticket.called_at, now))
-        .execution_options(synchronize_session=False)).rowcount)
+    return bool(
+        db.session.execute(
+            update(Ticket)
+            .where(Ticket.id == ticket_id, Ticket.status == from_status)
+            .values(
+                status=CALLED,
+                window_id=window.id,
+                staff_id=staff.id,
+                call_count=Ticket.call_count + 1,
+                called_at=func.coalesce(Ticket.called_at, now),
+            )
+            .execution_options(synchronize_session=False)
+        ).rowcount
+    )
 
 
 def _free(window: CounterWindow) -> None:
@@ -270,11 +353,19 @@ def call_next(staff: User, day: date | None = None) -> Ticket | None:
     _free(window)
     day = day or today()
     candidates = (
-        select(Ticket.id).join(QueueCategory, QueueCategory.id == Ticket.category_id)
-        .where(Ticket.hall_id == window.hall_id, Ticket.day == day, Ticket.status == WAITING,
-               QueueCategory.code.in_(window.category_codes or []))
-        .order_by(case((Ticket.appointment_id.is_not(None), 0), else_=1), Ticket.issued_at, Ticket.id)
-        .limit(5))
+        select(Ticket.id)
+        .join(QueueCategory, QueueCategory.id == Ticket.category_id)
+        .where(
+            Ticket.hall_id == window.hall_id,
+            Ticket.day == day,
+            Ticket.status == WAITING,
+            QueueCategory.code.in_(window.category_codes or []),
+        )
+        .order_by(
+            case((Ticket.appointment_id.is_not(None), 0), else_=1), Ticket.issued_at, Ticket.id
+        )
+        .limit(5)
+    )
     for _attempt in range(10):  # another clerk may take a candidate between SELECT and UPDATE
         ids = db.session.scalars(candidates).all()
         if not ids:
@@ -301,24 +392,40 @@ def skip(staff: User, ticket_id: int) -> Ticket:
     _window, ticket = _own_ticket(staff, ticket_id, (CALLED,))
     ticket.status, ticket.finished_at = SKIPPED, utcnow()
     db.session.flush()
-    audit.record_event("queue_skip", actor=staff, application_id=ticket.application_id,
-                       details={"ticket": ticket.id, "code": ticket.code})
+    audit.record_event(
+        "queue_skip",
+        actor=staff,
+        application_id=ticket.application_id,
+        details={"ticket": ticket.id, "code": ticket.code},
+    )
     return ticket
 
 
 def returnable(ticket: Ticket) -> bool:
     return ticket.status == SKIPPED and not db.session.scalar(
-        select(func.count(TicketCall.id)).where(TicketCall.ticket_id == ticket.id, TicketCall.kind == "return"))
+        select(func.count(TicketCall.id)).where(
+            TicketCall.ticket_id == ticket.id, TicketCall.kind == "return"
+        )
+    )
 
 
 def skipped_tickets(window: CounterWindow, day: date | None = None) -> list[Ticket]:
     """Today's skipped tickets of the window's categories that may still come back once."""
     returned = select(TicketCall.ticket_id).where(TicketCall.kind == "return")
-    return list(db.session.scalars(
-        select(Ticket).join(QueueCategory, QueueCategory.id == Ticket.category_id)
-        .where(Ticket.hall_id == window.hall_id, Ticket.day == (day or today()), Ticket.status == SKIPPED,
-               QueueCategory.code.in_(window.category_codes or []), Ticket.id.not_in(returned))
-        .order_by(Ticket.finished_at)))
+    return list(
+        db.session.scalars(
+            select(Ticket)
+            .join(QueueCategory, QueueCategory.id == Ticket.category_id)
+            .where(
+                Ticket.hall_id == window.hall_id,
+                Ticket.day == (day or today()),
+                Ticket.status == SKIPPED,
+                QueueCategory.code.in_(window.category_codes or []),
+                Ticket.id.not_in(returned),
+            )
+            .order_by(Ticket.finished_at)
+        )
+    )
 
 
 def recall_skipped(staff: User, ticket_id: int) -> Ticket:
@@ -326,7 +433,11 @@ def recall_skipped(staff: User, ticket_id: int) -> Ticket:
     window = _my_window(staff)
     _free(window)
     ticket = db.session.get(Ticket, ticket_id)
-    if ticket is None or ticket.hall_id != window.hall_id or ticket.category.code not in (window.category_codes or []):
+    if (
+        ticket is None
+        or ticket.hall_id != window.hall_id
+        or ticket.category.code not in (window.category_codes or [])
+    ):
         raise NotFound(str(_l("号码不存在")))
     if not returnable(ticket) or not _claim(ticket.id, SKIPPED, window, staff):
         raise Conflict(str(_l("%(code)s 号已过号重呼过一次，请重新取号", code=ticket.code)))
@@ -342,18 +453,30 @@ def start_serving(staff: User, ticket_id: int) -> tuple[Ticket, Citizen | None]:
     ticket.status = SERVING
     citizen = None
     if ticket.appointment_id is not None:
-        citizen = db.session.scalar(select(Citizen).join(Appointment, Appointment.citizen_id == Citizen.id)
-                                    .where(Appointment.id == ticket.appointment_id))
+        citizen = db.session.scalar(
+            select(Citizen)
+            .join(Appointment, Appointment.citizen_id == Citizen.id)
+            .where(Appointment.id == ticket.appointment_id)
+        )
     if citizen is None and ticket.application_id is not None:
-        citizen = db.session.scalar(select(Citizen).join(Application, Application.applicant_id == Citizen.id)
-                                    .where(Application.id == ticket.application_id))
+        citizen = db.session.scalar(
+            select(Citizen)
+            .join(Application, Application.applicant_id == Citizen.id)
+            .where(Application.id == ticket.application_id)
+        )
     db.session.flush()
-    audit.record_event("queue_serve", actor=staff, application_id=ticket.application_id,
-                       details={"ticket": ticket.id, "code": ticket.code})
+    audit.record_event(
+        "queue_serve",
+        actor=staff,
+        application_id=ticket.application_id,
+        details={"ticket": ticket.id, "code": ticket.code},
+    )
     if citizen is not None:
         from services import counter
 
-        counter.begin_context(staff, citizen, ticket_id=ticket.id, appointment_id=ticket.appointment_id)
+        counter.begin_context(
+            staff, citizen, ticket_id=ticket.id, appointment_id=ticket.appointment_id
+        )
     return ticket, citizen
 
 
@@ -362,25 +485,35 @@ def finish(staff: User, ticket_id: int) -> Ticket:
     _window, ticket = _own_ticket(staff, ticket_id, (CALLED, SERVING))
     ticket.status, ticket.finished_at = DONE, utcnow()
     db.session.flush()
-    audit.record_event("queue_done", actor=staff, application_id=ticket.application_id,
-                       details={"ticket": ticket.id, "code": ticket.code})
+    audit.record_event(
+        "queue_done",
+        actor=staff,
+        application_id=ticket.application_id,
+        details={"ticket": ticket.id, "code": ticket.code},
+    )
     return ticket
 
 
 # --- the call display -----------------------------------------------------------------------
 
+
 def recent_calls(hall: ServiceHall, count: int = RECENT_CALLS, after: int = 0) -> list[CallShown]:
     """The hall's latest calls, newest first (one query)."""
     rows = db.session.execute(
-        select(TicketCall.id, Ticket.code, CounterWindow.number, TicketCall.kind, TicketCall.created_at)
+        select(
+            TicketCall.id, Ticket.code, CounterWindow.number, TicketCall.kind, TicketCall.created_at
+        )
         .join(Ticket, Ticket.id == TicketCall.ticket_id)
         .join(CounterWindow, CounterWindow.id == TicketCall.window_id)
         .where(TicketCall.hall_id == hall.id, TicketCall.id > after)
-        .order_by(TicketCall.id.desc()).limit(count))
+        .order_by(TicketCall.id.desc())
+        .limit(count)
+    )
     return [CallShown(*row) for row in rows]
 
 
 # --- statistics -----------------------------------------------------------------------------
+
 
 def _seconds(start, end):
     """Seconds between two timestamp columns, in the database's own arithmetic."""
@@ -396,22 +529,45 @@ def daily_stats(hall: ServiceHall, day: date | None = None) -> list[CategoryStat
     day = day or today()
     wait = _seconds(Ticket.issued_at, Ticket.called_at)
     service = case((Ticket.status == DONE, _seconds(Ticket.called_at, Ticket.finished_at)))
-    rows = {row[0]: row[1:] for row in db.session.execute(
-        select(Ticket.category_id, func.count(Ticket.id),
-               func.sum(case((Ticket.status == WAITING, 1), else_=0)),
-               func.sum(case((Ticket.status == DONE, 1), else_=0)),
-               func.sum(case((Ticket.status == SKIPPED, 1), else_=0)),
-               func.avg(wait), func.max(wait), func.avg(service), func.max(service))
-        .where(Ticket.hall_id == hall.id, Ticket.day == day)
-        .group_by(Ticket.category_id))}
+    rows = {
+        row[0]: row[1:]
+        for row in db.session.execute(
+            select(
+                Ticket.category_id,
+                func.count(Ticket.id),
+                func.sum(case((Ticket.status == WAITING, 1), else_=0)),
+                func.sum(case((Ticket.status == DONE, 1), else_=0)),
+                func.sum(case((Ticket.status == SKIPPED, 1), else_=0)),
+                func.avg(wait),
+                func.max(wait),
+                func.avg(service),
+                func.max(service),
+            )
+            .where(Ticket.hall_id == hall.id, Ticket.day == day)
+            .group_by(Ticket.category_id)
+        )
+    }
     stats = []
-    for category in db.session.scalars(select(QueueCategory).where(QueueCategory.hall_id == hall.id)
-                                       .order_by(QueueCategory.code)):
+    for category in db.session.scalars(
+        select(QueueCategory).where(QueueCategory.hall_id == hall.id).order_by(QueueCategory.code)
+    ):
         issued, waiting, served, skipped_, avg_w, max_w, avg_s, max_s = rows.get(
-            category.id, (0, 0, 0, 0, None, None, None, None))
-        stats.append(CategoryStats(category.code, category.name, int(issued or 0), int(waiting or 0),
-                                   int(served or 0), int(skipped_ or 0), _num(avg_w), _num(max_w),
-                                   _num(avg_s), _num(max_s)))
+            category.id, (0, 0, 0, 0, None, None, None, None)
+        )
+        stats.append(
+            CategoryStats(
+                category.code,
+                category.name,
+                int(issued or 0),
+                int(waiting or 0),
+                int(served or 0),
+                int(skipped_ or 0),
+                _num(avg_w),
+                _num(max_w),
+                _num(avg_s),
+                _num(max_s),
+            )
+        )
     return stats
 
 
@@ -420,6 +576,7 @@ def _num(value) -> float | None:
 
 
 # --- what the desk and the statistics page show ---------------------------------------------
+
 
 @dataclass
 class DeskOverview:
@@ -439,15 +596,25 @@ def desk_overview(staff: User) -> DeskOverview:
 
     hall = staff_hall(staff)
     window = staff_window(staff)
-    windows = list(db.session.scalars(select(CounterWindow).where(
-        CounterWindow.hall_id == hall.id, CounterWindow.active.is_(True)).order_by(CounterWindow.number)))
+    windows = list(
+        db.session.scalars(
+            select(CounterWindow)
+            .where(CounterWindow.hall_id == hall.id, CounterWindow.active.is_(True))
+            .order_by(CounterWindow.number)
+        )
+    )
     queues = hall_queues(hall)
     if window is not None:
         queues = [q for q in queues if q.category.code in (window.category_codes or [])]
-    return DeskOverview(hall=hall, window=window, windows=windows,
-                        current=current_ticket(window) if window else None, queues=queues,
-                        returnable=skipped_tickets(window) if window else [],
-                        help_requests=kiosk.help_requests(staff))
+    return DeskOverview(
+        hall=hall,
+        window=window,
+        windows=windows,
+        current=current_ticket(window) if window else None,
+        queues=queues,
+        returnable=skipped_tickets(window) if window else [],
+        help_requests=kiosk.help_requests(staff),
+    )
 
 
 def stats_hall(actor: User, code: str | None) -> tuple[ServiceHall, list[ServiceHall]]:
@@ -457,8 +624,11 @@ def stats_hall(actor: User, code: str | None) -> tuple[ServiceHall, list[Service
         return hall, [hall]
     if actor.role != Role.admin:
         raise NotAuthorized(str(_l("没有权限")))
-    halls = list(db.session.scalars(select(ServiceHall).where(ServiceHall.active.is_(True))
-                                    .order_by(ServiceHall.id)))
+    halls = list(
+        db.session.scalars(
+            select(ServiceHall).where(ServiceHall.active.is_(True)).order_by(ServiceHall.id)
+        )
+    )
     if not halls:
         raise NotFound(str(_l("服务大厅不存在")))
     chosen = next((h for h in halls if code and h.code == code.upper()), None)

@@ -22,15 +22,35 @@ from services import audit, workdays
 from services.errors import Conflict, NotAuthorized, NotFound, ValidationError
 
 SCORES = {5: _l("非常满意"), 4: _l("满意"), 3: _l("基本满意"), 2: _l("不满意"), 1: _l("非常不满意")}
-INDICATORS = {"overall": _l("整体满意度"), "efficiency": _l("办事效率"), "guide": _l("办事指南精确度"),
-              "convenience": _l("办事便捷度"), "usability": _l("平台操作性")}
-TAGS = {"overdue": _l("超过办理时限"), "extra_conditions": _l("在办事指南之外增加条件"),
-        "extra_materials": _l("需提供办事指南之外的材料"), "repeat_visits": _l("多次跑动"),
-        "attitude": _l("工作人员态度不好"), "hard_to_use": _l("网上办理操作复杂")}
-TICKET_STATES = {"verifying": _l("待核实"), "rectifying": _l("整改中"), "rectified": _l("已整改"),
-                 "revisited": _l("已回访"), "appealed": _l("申诉"), "revoked": _l("复核撤销")}
-TICKET_FLOW = {"verifying": ("rectifying", "appealed"), "rectifying": ("rectified",),
-               "rectified": ("revisited",), "appealed": ("revoked", "rectifying")}
+INDICATORS = {
+    "overall": _l("整体满意度"),
+    "efficiency": _l("办事效率"),
+    "guide": _l("办事指南精确度"),
+    "convenience": _l("办事便捷度"),
+    "usability": _l("平台操作性"),
+}
+TAGS = {
+    "overdue": _l("超过办理时限"),
+    "extra_conditions": _l("在办事指南之外增加条件"),
+    "extra_materials": _l("需提供办事指南之外的材料"),
+    "repeat_visits": _l("多次跑动"),
+    "attitude": _l("工作人员态度不好"),
+    "hard_to_use": _l("网上办理操作复杂"),
+}
+TICKET_STATES = {
+    "verifying": _l("待核实"),
+    "rectifying": _l("整改中"),
+    "rectified": _l("已整改"),
+    "revisited": _l("已回访"),
+    "appealed": _l("申诉"),
+    "revoked": _l("复核撤销"),
+}
+TICKET_FLOW = {
+    "verifying": ("rectifying", "appealed"),
+    "rectifying": ("rectified",),
+    "rectified": ("revisited",),
+    "appealed": ("revoked", "rectifying"),
+}
 TICKET_WORKING_DAYS = 15
 RATEABLE_STATES = ("completed", "denied", "not_accepted")
 MAX_COMMENT = 500
@@ -49,33 +69,47 @@ def _score(value: Any, field: str) -> int:
 def can_rate(actor: User, app: Application) -> bool:
     from services.applications import may_act_on
 
-    return (app.status in RATEABLE_STATES and may_act_on(actor, app)
-            and rating_of(app.id) is None)
+    return app.status in RATEABLE_STATES and may_act_on(actor, app) and rating_of(app.id) is None
 
 
 def rating_of(application_id: int, visit_no: int = 0) -> Rating | None:
-    return db.session.scalar(select(Rating).where(Rating.application_id == application_id,
-                                                  Rating.visit_no == visit_no))
+    return db.session.scalar(
+        select(Rating).where(Rating.application_id == application_id, Rating.visit_no == visit_no)
+    )
 
 
 def visits_to_rate(application_id: int) -> list[tuple[Visit, Rating | None]]:
     """一次一评: each in-person visit of the case with its rating, if the citizen gave one."""
     from services.visits import visits_of
 
-    given = {r.visit_no: r for r in db.session.scalars(
-        select(Rating).where(Rating.application_id == application_id, Rating.visit_no > 0))}
+    given = {
+        r.visit_no: r
+        for r in db.session.scalars(
+            select(Rating).where(Rating.application_id == application_id, Rating.visit_no > 0)
+        )
+    }
     return [(v, given.get(v.number)) for v in visits_of(application_id)]
 
 
 def visit_of(app: Application, visit_no: int) -> Visit:
-    visit = db.session.scalar(select(Visit).where(Visit.application_id == app.id, Visit.number == visit_no))
+    visit = db.session.scalar(
+        select(Visit).where(Visit.application_id == app.id, Visit.number == visit_no)
+    )
     if visit is None or app.status == "draft":
         raise NotFound(str(_l("没有这次到场记录")))
     return visit
 
 
-def rate_case(actor: User, application_id: int, *, score: Any, indicators: dict[str, Any],
-              tags: list[str], comment: str = "", visit_no: int = 0) -> Rating:
+def rate_case(
+    actor: User,
+    application_id: int,
+    *,
+    score: Any,
+    indicators: dict[str, Any],
+    tags: list[str],
+    comment: str = "",
+    visit_no: int = 0,
+) -> Rating:
     """一事一评: the citizen rates a finished case once online (``visit_no`` 0), and 一次一评 each
     in-person visit once, whatever the case's state (only the score is asked about a visit);
     1 or 2 opens a follow-up ticket."""
@@ -110,33 +144,61 @@ def rate_case(actor: User, application_id: int, *, score: Any, indicators: dict[
         errors["comment"] = str(_l("含有不允许的字符"))
     if errors:
         raise ValidationError(errors)
-    rating = Rating(application_id=app.id, citizen_id=app.applicant_id, visit_no=visit_no, score=overall,
-                    indicators=clean_indicators, tags=clean_tags, comment=comment)
+    rating = Rating(
+        application_id=app.id,
+        citizen_id=app.applicant_id,
+        visit_no=visit_no,
+        score=overall,
+        indicators=clean_indicators,
+        tags=clean_tags,
+        comment=comment,
+    )
     try:
         with db.session.begin_nested():
             db.session.add(rating)
     except IntegrityError:
-        raise Conflict(str(_l("您已评价过这次到场，每次只能评价一次") if visit_no
-                           else _l("您已评价过这件办件，每件只能评价一次"))) from None
+        raise Conflict(
+            str(
+                _l("您已评价过这次到场，每次只能评价一次")
+                if visit_no
+                else _l("您已评价过这件办件，每件只能评价一次")
+            )
+        ) from None
     ticket = None
     if overall <= 2:
-        ticket = FollowUpTicket(rating_id=rating.id, application_id=app.id,
-                                department_id=app.department_id,
-                                due_date=workdays.add_working_days(date.today(), TICKET_WORKING_DAYS),
-                                history=[{"status": "verifying", "at": utcnow().isoformat(), "by": None}])
+        ticket = FollowUpTicket(
+            rating_id=rating.id,
+            application_id=app.id,
+            department_id=app.department_id,
+            due_date=workdays.add_working_days(date.today(), TICKET_WORKING_DAYS),
+            history=[{"status": "verifying", "at": utcnow().isoformat(), "by": None}],
+        )
         db.session.add(ticket)
         db.session.flush()
-    audit.record_event("rated", actor=actor, application_id=app.id,
-                       details={"score": overall, "tags": clean_tags, "visit_no": visit_no,
-                                "ticket": ticket.id if ticket else None})
+    audit.record_event(
+        "rated",
+        actor=actor,
+        application_id=app.id,
+        details={
+            "score": overall,
+            "tags": clean_tags,
+            "visit_no": visit_no,
+            "ticket": ticket.id if ticket else None,
+        },
+    )
     return rating
 
 
 def list_tickets(actor: User) -> list[FollowUpTicket]:
     if actor.role != Role.admin:
         raise NotAuthorized(str(_l("只有管理员可以查看差评整改")))
-    return list(db.session.scalars(select(FollowUpTicket).options(selectinload(FollowUpTicket.department))
-                                   .order_by(FollowUpTicket.due_date, FollowUpTicket.id)))
+    return list(
+        db.session.scalars(
+            select(FollowUpTicket)
+            .options(selectinload(FollowUpTicket.department))
+            .order_by(FollowUpTicket.due_date, FollowUpTicket.id)
+        )
+    )
 
 
 def advance_ticket(actor: User, ticket_id: int, to_status: str, note: str = "") -> FollowUpTicket:
@@ -153,9 +215,15 @@ def advance_ticket(actor: User, ticket_id: int, to_status: str, note: str = "") 
     if len(note) > MAX_COMMENT:
         raise ValidationError({"note": str(_l("最多 %(n)d 个字", n=MAX_COMMENT))})
     ticket.status = to_status
-    ticket.history = [*ticket.history, {"status": to_status, "at": utcnow().isoformat(), "by": actor.id,
-                                        "note": note}]
+    ticket.history = [
+        *ticket.history,
+        {"status": to_status, "at": utcnow().isoformat(), "by": actor.id, "note": note},
+    ]
     db.session.flush()
-    audit.record_event("ticket_" + to_status, actor=actor, application_id=ticket.application_id,
-                       details={"ticket": ticket.id, "note": note})
+    audit.record_event(
+        "ticket_" + to_status,
+        actor=actor,
+        application_id=ticket.application_id,
+        details={"ticket": ticket.id, "note": note},
+    )
     return ticket

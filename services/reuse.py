@@ -45,8 +45,9 @@ def requirement_applies(requirement: MaterialRequirement, answers: dict[str, Any
     return str(answers.get(condition.get("question"), "")) == str(condition.get("equals"))
 
 
-def applicable_requirements(requirements: Iterable[MaterialRequirement],
-                            answers: dict[str, Any]) -> list[MaterialRequirement]:
+def applicable_requirements(
+    requirements: Iterable[MaterialRequirement], answers: dict[str, Any]
+) -> list[MaterialRequirement]:
     return [r for r in requirements if requirement_applies(r, answers)]
 
 
@@ -55,8 +56,13 @@ def usable_until(document: Document, needed_until: date) -> str | None:
     if document.status != DocumentStatus.valid:
         return str(_l("已撤销"))
     if document.valid_until is not None and document.valid_until < needed_until:
-        return str(_l("有效期至 %(until)s，早于本事项承诺办结日 %(due)s",
-                      until=document.valid_until.isoformat(), due=needed_until.isoformat()))
+        return str(
+            _l(
+                "有效期至 %(until)s，早于本事项承诺办结日 %(due)s",
+                until=document.valid_until.isoformat(),
+                due=needed_until.isoformat(),
+            )
+        )
     return None
 
 
@@ -67,21 +73,29 @@ def load_library(owner_id: int, material_type_ids: Iterable[int]) -> dict[int, l
     if not ids:
         return by_type
     rows = db.session.scalars(
-        select(Document)
-        .where(Document.owner_id == owner_id, Document.material_type_id.in_(ids),
-               Document.status == DocumentStatus.valid, Document.grade.in_(list(GRADE_ORDER)))
+        select(Document).where(
+            Document.owner_id == owner_id,
+            Document.material_type_id.in_(ids),
+            Document.status == DocumentStatus.valid,
+            Document.grade.in_(list(GRADE_ORDER)),
+        )
     )
     for doc in rows:
         by_type[doc.material_type_id].append(doc)
     for docs in by_type.values():
-        docs.sort(key=lambda d: (GRADE_ORDER[d.grade], -(d.valid_until or date.max).toordinal(), -d.id))
+        docs.sort(
+            key=lambda d: (GRADE_ORDER[d.grade], -(d.valid_until or date.max).toordinal(), -d.id)
+        )
     return by_type
 
 
-def propose_materials(owner_id: int, requirements: list[MaterialRequirement],
-                      needed_until: date) -> list[Proposal]:
+def propose_materials(
+    owner_id: int, requirements: list[MaterialRequirement], needed_until: date
+) -> list[Proposal]:
     """One proposal per applicable requirement (the caller filters by 情形 first)."""
-    library = load_library(owner_id, (r.material_type_id for r in requirements if r.necessity != "shared"))
+    library = load_library(
+        owner_id, (r.material_type_id for r in requirements if r.necessity != "shared")
+    )
     proposals = []
     for req in requirements:
         if req.necessity == "shared":
@@ -101,9 +115,11 @@ def propose_materials(owner_id: int, requirements: list[MaterialRequirement],
 
 
 def requirements_with_types(version_id: int) -> list[MaterialRequirement]:
-    return list(db.session.scalars(
-        select(MaterialRequirement)
-        .where(MaterialRequirement.version_id == version_id)
-        .options(selectinload(MaterialRequirement.material_type))
-        .order_by(MaterialRequirement.position)
-    ))
+    return list(
+        db.session.scalars(
+            select(MaterialRequirement)
+            .where(MaterialRequirement.version_id == version_id)
+            .options(selectinload(MaterialRequirement.material_type))
+            .order_by(MaterialRequirement.position)
+        )
+    )

@@ -72,8 +72,11 @@ def _badge(deadline: date | None, day: date, overrides: dict[date, bool], paused
     if deadline == day:
         return Badge("today", str(_l("今日到期")), (1, 0))
     left = workdays.working_days_between(day, deadline, overrides)
-    return Badge("soon" if left <= SOON_WORKING_DAYS else "ok",
-                 str(_l("剩余 %(n)d 个工作日", n=left)), (2, left))
+    return Badge(
+        "soon" if left <= SOON_WORKING_DAYS else "ok",
+        str(_l("剩余 %(n)d 个工作日", n=left)),
+        (2, left),
+    )
 
 
 def _received_dates(app_ids: list[int]) -> dict[int, date]:
@@ -81,33 +84,58 @@ def _received_dates(app_ids: list[int]) -> dict[int, date]:
         return {}
     rows = db.session.execute(
         select(CorrectionRequest.application_id, func.max(CorrectionRequest.resubmitted_at))
-        .where(CorrectionRequest.application_id.in_(app_ids)).group_by(CorrectionRequest.application_id))
+        .where(CorrectionRequest.application_id.in_(app_ids))
+        .group_by(CorrectionRequest.application_id)
+    )
     return {app_id: moment.date() for app_id, moment in rows if moment is not None}
 
 
 def department_items(actor: User) -> list[ItemVersion]:
-    return list(db.session.scalars(
-        select(ItemVersion).join(ServiceItem, ServiceItem.published_version_id == ItemVersion.id)
-        .where(ServiceItem.department_id == actor.department_id).order_by(ItemVersion.name)))
+    return list(
+        db.session.scalars(
+            select(ItemVersion)
+            .join(ServiceItem, ServiceItem.published_version_id == ItemVersion.id)
+            .where(ServiceItem.department_id == actor.department_id)
+            .order_by(ItemVersion.name)
+        )
+    )
 
 
-def queue(actor: User, *, status: str = "", item_id: int | None = None, step: str = "",
-          due: str = "", day: date | None = None) -> list[QueueRow]:
+def queue(
+    actor: User,
+    *,
+    status: str = "",
+    item_id: int | None = None,
+    step: str = "",
+    due: str = "",
+    day: date | None = None,
+) -> list[QueueRow]:
     """The department's open cases, most urgent first, in a fixed number of queries."""
     day = day or date.today()
-    stmt = (select(Application)
-            .where(Application.department_id == actor.department_id,
-                   Application.status.in_(workflow.STAFF_OPEN_STATES))
-            .options(selectinload(Application.item_version), selectinload(Application.applicant),
-                     selectinload(Application.assignee)))
+    stmt = (
+        select(Application)
+        .where(
+            Application.department_id == actor.department_id,
+            Application.status.in_(workflow.STAFF_OPEN_STATES),
+        )
+        .options(
+            selectinload(Application.item_version),
+            selectinload(Application.applicant),
+            selectinload(Application.assignee),
+        )
+    )
     if status in workflow.STAFF_OPEN_STATES:
         stmt = stmt.where(Application.status == status)
     if item_id:
         stmt = stmt.where(Application.item_version.has(ItemVersion.item_id == item_id))
     apps = list(db.session.scalars(stmt.limit(500)))
     received = _received_dates([a.id for a in apps])
-    arrivals = {a.id: received.get(a.id) or (a.submitted_at.date() if a.submitted_at else day) for a in apps}
-    earliest = min([day, *arrivals.values(), *(a.due_date for a in apps if a.due_date)], default=day)
+    arrivals = {
+        a.id: received.get(a.id) or (a.submitted_at.date() if a.submitted_at else day) for a in apps
+    }
+    earliest = min(
+        [day, *arrivals.values(), *(a.due_date for a in apps if a.due_date)], default=day
+    )
     latest = max([day, *(a.due_date for a in apps if a.due_date)], default=day)
     overrides = workdays.load_overrides(earliest, latest + timedelta(days=60))
     rows = []
@@ -116,9 +144,12 @@ def queue(actor: User, *, status: str = "", item_id: int | None = None, step: st
         step_name = steps[app.current_step]["name"] if app.current_step < len(steps) else ""
         if step and step_name != step:
             continue
-        answer_by = workdays.add_working_days(arrivals[app.id], workflow.DEEMED_ACCEPTANCE_WORKING_DAYS,
-                                              overrides)
-        deemed = app.status == "submitted" and (app.deemed_accepted_at is not None or answer_by < day)
+        answer_by = workdays.add_working_days(
+            arrivals[app.id], workflow.DEEMED_ACCEPTANCE_WORKING_DAYS, overrides
+        )
+        deemed = app.status == "submitted" and (
+            app.deemed_accepted_at is not None or answer_by < day
+        )
         if app.status == "submitted" and app.due_date is None:
             deadline, label = answer_by, str(_l("受理答复期限"))
         elif app.status == "approved":
@@ -154,42 +185,71 @@ def step_names(actor: User) -> list[str]:
 
 # the reviewer's message centre shows each reminder under a title by its kind
 REMINDER_TITLES = {
-    "deemed": _l("视为受理"), "overdue": _l("办件已超期"), "due_soon": _l("办件即将到期"),
-    "post_check": _l("告知承诺核查"), "resubmitted": _l("申请人已补正"), "supplied": _l("申请人已补交容缺材料"),
+    "deemed": _l("视为受理"),
+    "overdue": _l("办件已超期"),
+    "due_soon": _l("办件即将到期"),
+    "post_check": _l("告知承诺核查"),
+    "resubmitted": _l("申请人已补正"),
+    "supplied": _l("申请人已补交容缺材料"),
 }
 
 
 def _unread_for(actor: User) -> tuple:
     """The reminders addressed to the reviewer: their department's, or theirs alone, not yet read."""
-    return (StaffReminder.department_id == actor.department_id, StaffReminder.read_at.is_(None),
-            (StaffReminder.user_id.is_(None)) | (StaffReminder.user_id == actor.id))
+    return (
+        StaffReminder.department_id == actor.department_id,
+        StaffReminder.read_at.is_(None),
+        (StaffReminder.user_id.is_(None)) | (StaffReminder.user_id == actor.id),
+    )
 
 
 def reminders(actor: User, limit: int = 20, *, include_read: bool = False) -> list[StaffReminder]:
     """The reviewer's reminders, newest first: unread only (the queue) or all (the message centre)."""
     where = _unread_for(actor)
-    return list(db.session.scalars(
-        select(StaffReminder).where(*(where if not include_read else (where[0], where[2])))
-        .order_by(StaffReminder.id.desc()).limit(limit)))
+    return list(
+        db.session.scalars(
+            select(StaffReminder)
+            .where(*(where if not include_read else (where[0], where[2])))
+            .order_by(StaffReminder.id.desc())
+            .limit(limit)
+        )
+    )
 
 
 def unread_reminder_count(actor: User) -> int:
-    return db.session.scalar(select(func.count()).select_from(StaffReminder).where(*_unread_for(actor))) or 0
+    return (
+        db.session.scalar(
+            select(func.count()).select_from(StaffReminder).where(*_unread_for(actor))
+        )
+        or 0
+    )
 
 
 def mark_reminders_read(actor: User) -> int:
     return db.session.execute(
-        update(StaffReminder).where(*_unread_for(actor))
-        .values(read_at=utcnow()).execution_options(synchronize_session=False)).rowcount
+        update(StaffReminder)
+        .where(*_unread_for(actor))
+        .values(read_at=utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount
 
 
 def department_reviewers(department_id: int | None) -> list[User]:
-    return list(db.session.scalars(select(User).where(User.role == Role.reviewer, User.active.is_(True),
-                                                      User.department_id == department_id)
-                                   .order_by(User.display_name)))
+    return list(
+        db.session.scalars(
+            select(User)
+            .where(
+                User.role == Role.reviewer,
+                User.active.is_(True),
+                User.department_id == department_id,
+            )
+            .order_by(User.display_name)
+        )
+    )
 
 
 # ---- the case page ------------------------------------------------------------------------
+
 
 @dataclass
 class CaseView:
@@ -233,7 +293,9 @@ def case_view(actor: User, application_id: int, *, revealed: bool = False) -> Ca
         "name": citizen.name if revealed else mask_name(citizen.name),
         "id_number": citizen.id_number if revealed else mask_id_number(citizen.id_number),
         "phone": (citizen.phone or "") if revealed else mask_phone(citizen.phone or ""),
-        "address": citizen.address if revealed else (citizen.address[:6] + "……" if citizen.address else ""),
+        "address": citizen.address
+        if revealed
+        else (citizen.address[:6] + "……" if citizen.address else ""),
     }
     answers = []
     for q in app.item_version.questions or []:
@@ -246,22 +308,50 @@ def case_view(actor: User, application_id: int, *, revealed: bool = False) -> Ca
             elif q.get("type") == "address" or q.get("prefill") == "address":
                 value = value[:6] + "……"
         answers.append({"key": q["key"], "label": q["label"], "value": value})
-    materials = list(db.session.scalars(
-        select(ApplicationMaterial).where(ApplicationMaterial.application_id == app.id)
-        .options(selectinload(ApplicationMaterial.requirement).selectinload(MaterialRequirement.material_type),
-                 selectinload(ApplicationMaterial.document))
-        .join(MaterialRequirement).order_by(MaterialRequirement.position)))
-    events = list(db.session.scalars(select(Event).where(Event.application_id == app.id)
-                                     .options(selectinload(Event.actor)).order_by(Event.id)))
-    suspension = db.session.scalar(select(Suspension).where(Suspension.application_id == app.id,
-                                                            Suspension.ended_on.is_(None)))
-    post_check = db.session.scalar(select(PostCheckTask).where(PostCheckTask.application_id == app.id))
+    materials = list(
+        db.session.scalars(
+            select(ApplicationMaterial)
+            .where(ApplicationMaterial.application_id == app.id)
+            .options(
+                selectinload(ApplicationMaterial.requirement).selectinload(
+                    MaterialRequirement.material_type
+                ),
+                selectinload(ApplicationMaterial.document),
+            )
+            .join(MaterialRequirement)
+            .order_by(MaterialRequirement.position)
+        )
+    )
+    events = list(
+        db.session.scalars(
+            select(Event)
+            .where(Event.application_id == app.id)
+            .options(selectinload(Event.actor))
+            .order_by(Event.id)
+        )
+    )
+    suspension = db.session.scalar(
+        select(Suspension).where(Suspension.application_id == app.id, Suspension.ended_on.is_(None))
+    )
+    post_check = db.session.scalar(
+        select(PostCheckTask).where(PostCheckTask.application_id == app.id)
+    )
     return CaseView(
-        app=app, revealed=revealed, applicant=applicant, answers=answers, materials=materials,
-        events=events, notices=notices.notices_of(app.id), actions=workflow.offered_actions(app, actor),
-        failed_rules=auto_approval.failed_rules(app.id), steps=app.item_version.steps or [],
-        correction=workflow.open_correction(app), post_check=post_check, suspension=suspension,
-        visit_count=app.visit_count, promised_visits=visits.promised_visits(app),
+        app=app,
+        revealed=revealed,
+        applicant=applicant,
+        answers=answers,
+        materials=materials,
+        events=events,
+        notices=notices.notices_of(app.id),
+        actions=workflow.offered_actions(app, actor),
+        failed_rules=auto_approval.failed_rules(app.id),
+        steps=app.item_version.steps or [],
+        correction=workflow.open_correction(app),
+        post_check=post_check,
+        suspension=suspension,
+        visit_count=app.visit_count,
+        promised_visits=visits.promised_visits(app),
         reviewers=department_reviewers(app.department_id),
     )
 
@@ -273,11 +363,18 @@ def staff_code(user: User) -> str:
 
 
 def reveal_personal_data(actor: User, application_id: int) -> Application:
-    """"显示完整信息": logged in the audit trail, and shown to the citizen on their case."""
+    """ "显示完整信息": logged in the audit trail, and shown to the citizen on their case."""
     app = workflow.get_staff_case(actor, application_id)
-    audit.record_event("personal_data_revealed", actor=actor, application_id=app.id, details={
-        "department": actor.department.name if actor.department else "",
-        "staff": staff_code(actor), "fields": ["name", "id_number", "phone", "address", "form_data"]})
+    audit.record_event(
+        "personal_data_revealed",
+        actor=actor,
+        application_id=app.id,
+        details={
+            "department": actor.department.name if actor.department else "",
+            "staff": staff_code(actor),
+            "fields": ["name", "id_number", "phone", "address", "form_data"],
+        },
+    )
     return app
 
 
@@ -291,13 +388,24 @@ def material_document(actor: User, application_id: int, material_id: int) -> Doc
 
 
 def post_check_tasks(actor: User) -> list[PostCheckTask]:
-    return list(db.session.scalars(
-        select(PostCheckTask).where(PostCheckTask.department_id == actor.department_id)
-        .order_by(PostCheckTask.status != "open", PostCheckTask.due_date, PostCheckTask.id).limit(200)))
+    return list(
+        db.session.scalars(
+            select(PostCheckTask)
+            .where(PostCheckTask.department_id == actor.department_id)
+            .order_by(PostCheckTask.status != "open", PostCheckTask.due_date, PostCheckTask.id)
+            .limit(200)
+        )
+    )
 
 
 def applications_by_id(ids: list[int]) -> dict[int, Application]:
     if not ids:
         return {}
-    return {a.id: a for a in db.session.scalars(select(Application).where(Application.id.in_(ids))
-                                                .options(selectinload(Application.item_version)))}
+    return {
+        a.id: a
+        for a in db.session.scalars(
+            select(Application)
+            .where(Application.id.in_(ids))
+            .options(selectinload(Application.item_version))
+        )
+    }

@@ -70,7 +70,9 @@ def save_bytes(upload_dir: str | os.PathLike, data: bytes, suffix: str) -> Store
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
-    return StoredFile(key=f"{shard}/{name}", size=len(data), sha256=hashlib.sha256(data).hexdigest())
+    return StoredFile(
+        key=f"{shard}/{name}", size=len(data), sha256=hashlib.sha256(data).hexdigest()
+    )
 
 
 def delete(upload_dir: str | os.PathLike, key: str) -> None:
@@ -89,21 +91,29 @@ def remove_stray_files(upload_dir: str | os.PathLike, older_than_seconds: int = 
     return removed
 
 
-def remove_orphan_files(upload_dir: str | os.PathLike, known_keys: Callable[[Iterable[str]], set[str]],
-                        older_than_seconds: int = 3600) -> int:
+def remove_orphan_files(
+    upload_dir: str | os.PathLike,
+    known_keys: Callable[[Iterable[str]], set[str]],
+    older_than_seconds: int = 3600,
+) -> int:
     """Remove stored files that no database row names (a crash after the rename, before the
     commit). ``known_keys(keys)`` answers which of ``keys`` the database refers to; it is asked
     at most 500 keys at a time."""
     removed = 0
     cutoff = time.time() - older_than_seconds
-    for folder in sorted(p for p in _root(upload_dir).iterdir() if p.is_dir() and SHARD_RE.fullmatch(p.name)):
+    for folder in sorted(
+        p for p in _root(upload_dir).iterdir() if p.is_dir() and SHARD_RE.fullmatch(p.name)
+    ):
         candidates = {
-            f"{folder.name}/{f.name}": f for f in folder.iterdir()
-            if f.is_file() and KEY_RE.fullmatch(f"{folder.name}/{f.name}") and f.stat().st_mtime < cutoff
+            f"{folder.name}/{f.name}": f
+            for f in folder.iterdir()
+            if f.is_file()
+            and KEY_RE.fullmatch(f"{folder.name}/{f.name}")
+            and f.stat().st_mtime < cutoff
         }
         keys = sorted(candidates)
         for start in range(0, len(keys), 500):
-            batch = keys[start:start + 500]
+            batch = keys[start : start + 500]
             for key in set(batch) - known_keys(batch):
                 candidates[key].unlink(missing_ok=True)
                 removed += 1

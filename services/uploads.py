@@ -74,22 +74,35 @@ def safe_display_name(filename: str | None, content_type: str) -> str:
     return stem + SUFFIX[content_type]
 
 
-def check_upload(data: bytes, filename: str | None, *, max_bytes: int, field: str = "file") -> CheckedFile:
+def check_upload(
+    data: bytes, filename: str | None, *, max_bytes: int, field: str = "file"
+) -> CheckedFile:
     """Check an uploaded file; raises ValidationError({field: message}) when it is refused."""
     if not data:
         raise ValidationError({field: str(_l("文件是空的（0 字节），请重新选择文件"))})
     if len(data) > max_bytes:
-        raise ValidationError({field: str(_l("文件超过 %(mb)s MB，请压缩后重新上传",
-                                             mb=_format_mb(max_bytes)))})
+        raise ValidationError(
+            {field: str(_l("文件超过 %(mb)s MB，请压缩后重新上传", mb=_format_mb(max_bytes)))}
+        )
     content_type = sniff_content_type(data)
     if content_type is None:
-        raise ValidationError({field: str(_l("只能上传 PDF、JPG 或 PNG 文件（按文件内容识别，改扩展名无效）"))})
-    stored = _check_pdf(data, field) if content_type == PDF else _reencode_image(data, content_type, field)
+        raise ValidationError(
+            {field: str(_l("只能上传 PDF、JPG 或 PNG 文件（按文件内容识别，改扩展名无效）"))}
+        )
+    stored = (
+        _check_pdf(data, field)
+        if content_type == PDF
+        else _reencode_image(data, content_type, field)
+    )
     if len(stored) > max_bytes:  # re-encoding can, rarely, make an image larger
-        raise ValidationError({field: str(_l("文件超过 %(mb)s MB，请压缩后重新上传",
-                                             mb=_format_mb(max_bytes)))})
-    return CheckedFile(data=stored, content_type=content_type,
-                       display_name=safe_display_name(filename, content_type))
+        raise ValidationError(
+            {field: str(_l("文件超过 %(mb)s MB，请压缩后重新上传", mb=_format_mb(max_bytes)))}
+        )
+    return CheckedFile(
+        data=stored,
+        content_type=content_type,
+        display_name=safe_display_name(filename, content_type),
+    )
 
 
 def _format_mb(max_bytes: int) -> str:
@@ -107,12 +120,16 @@ def _check_pdf(data: bytes, field: str) -> bytes:
             warnings.simplefilter("ignore")  # pypdf warns about repairable damage; we judge below
             reader = PdfReader(io.BytesIO(data), strict=False)
             if reader.is_encrypted:
-                raise ValidationError({field: str(_l("PDF 文件已加密或设置了密码，请去掉密码后再上传"))})
+                raise ValidationError(
+                    {field: str(_l("PDF 文件已加密或设置了密码，请去掉密码后再上传"))}
+                )
             pages = len(reader.pages)
             if pages == 0:
                 raise _corrupt_pdf(field)
             if pages > MAX_PDF_PAGES:
-                raise ValidationError({field: str(_l("PDF 页数过多（最多 %(n)d 页）", n=MAX_PDF_PAGES))})
+                raise ValidationError(
+                    {field: str(_l("PDF 页数过多（最多 %(n)d 页）", n=MAX_PDF_PAGES))}
+                )
             active = _has_active_content(reader)
     except ValidationError:
         raise
@@ -120,7 +137,9 @@ def _check_pdf(data: bytes, field: str) -> bytes:
         log.info("refused a PDF that does not open", exc_info=True)
         raise _corrupt_pdf(field) from None
     if active:
-        raise ValidationError({field: str(_l("PDF 文件含有脚本或附件，不能上传，请另存为普通 PDF 后再上传"))})
+        raise ValidationError(
+            {field: str(_l("PDF 文件含有脚本或附件，不能上传，请另存为普通 PDF 后再上传"))}
+        )
     return data
 
 
@@ -154,7 +173,10 @@ def _has_active_content(reader: PdfReader) -> bool:
             obj = obj.get_object()
         budget -= 1
         if isinstance(obj, DictionaryObject):
-            if any(key in obj for key in ACTIVE_PDF_KEYS) or obj.get("/S") in ("/JavaScript", "/Launch"):
+            if any(key in obj for key in ACTIVE_PDF_KEYS) or obj.get("/S") in (
+                "/JavaScript",
+                "/Launch",
+            ):
                 return True
             pending.extend(value for key, value in obj.items() if key not in PDF_SKIP_KEYS)
         elif isinstance(obj, list):
@@ -202,11 +224,15 @@ def _reencode_image(data: bytes, content_type: str, field: str) -> bytes:
         raise ValidationError({field: str(_l("图片尺寸过大，请缩小后再上传"))}) from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError):
         log.info("refused an image that does not decode", exc_info=True)
-        raise ValidationError({field: str(_l("图片文件已损坏，无法打开，请重新拍照或扫描后上传"))}) from None
+        raise ValidationError(
+            {field: str(_l("图片文件已损坏，无法打开，请重新拍照或扫描后上传"))}
+        ) from None
     out = io.BytesIO()
     if content_type == PNG:
         if pixels.mode not in ("1", "L", "LA", "RGB", "RGBA"):
-            pixels = pixels.convert("RGBA" if "transparency" in pixels.info or "A" in pixels.mode else "RGB")
+            pixels = pixels.convert(
+                "RGBA" if "transparency" in pixels.info or "A" in pixels.mode else "RGB"
+            )
         pixels.info.clear()  # no text chunks, ICC profile, EXIF or other ancillary data
         pixels.save(out, format="PNG", optimize=True)
     else:

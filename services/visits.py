@@ -35,29 +35,56 @@ def record_visit(case: Application, staff: User, kind: str, reason: str = "") ->
         raise ValidationError({"kind": str(_l("请选择到场事由"))})
     reason = (reason or "").strip()
     if len(reason) > MAX_REASON or any(ord(ch) < 32 for ch in reason):
-        raise ValidationError({"reason": str(_l("说明最多 %(n)d 个字，且不能含控制字符", n=MAX_REASON))})
+        raise ValidationError(
+            {"reason": str(_l("说明最多 %(n)d 个字，且不能含控制字符", n=MAX_REASON))}
+        )
     db.session.refresh(case, ["visit_count"])
     count = case.visit_count + 1
     promised = promised_visits(case)
     beyond = count > promised
     if beyond and not reason:
-        raise ValidationError({"reason": str(_l(
-            "这是第 %(n)d 次到场，超过办事指南承诺的 %(m)d 次，请说明原因", n=count, m=promised))})
+        raise ValidationError(
+            {
+                "reason": str(
+                    _l(
+                        "这是第 %(n)d 次到场，超过办事指南承诺的 %(m)d 次，请说明原因",
+                        n=count,
+                        m=promised,
+                    )
+                )
+            }
+        )
     changed = db.session.execute(
-        update(Application).where(Application.id == case.id, Application.visit_count == count - 1)
-        .values(visit_count=count).execution_options(synchronize_session=False)).rowcount
+        update(Application)
+        .where(Application.id == case.id, Application.visit_count == count - 1)
+        .values(visit_count=count)
+        .execution_options(synchronize_session=False)
+    ).rowcount
     if changed != 1:  # a colleague recorded a visit at the same moment
         raise Conflict(str(CONFLICT_MESSAGE))
-    visit = Visit(application_id=case.id, number=count, kind=kind, staff_id=staff.id, reason=reason,
-                  beyond_guide=beyond)
+    visit = Visit(
+        application_id=case.id,
+        number=count,
+        kind=kind,
+        staff_id=staff.id,
+        reason=reason,
+        beyond_guide=beyond,
+    )
     db.session.add(visit)
     db.session.flush()
     db.session.refresh(case, ["visit_count"])
-    audit.record_event("visit", actor=staff, application_id=case.id,
-                       details={"number": count, "kind": kind, "beyond_guide": beyond, "reason": reason})
+    audit.record_event(
+        "visit",
+        actor=staff,
+        application_id=case.id,
+        details={"number": count, "kind": kind, "beyond_guide": beyond, "reason": reason},
+    )
     return visit
 
 
 def visits_of(application_id: int) -> list[Visit]:
-    return list(db.session.scalars(select(Visit).where(Visit.application_id == application_id)
-                                   .order_by(Visit.number)))
+    return list(
+        db.session.scalars(
+            select(Visit).where(Visit.application_id == application_id).order_by(Visit.number)
+        )
+    )

@@ -55,8 +55,11 @@ def working_days_between(start: date, end: date, overrides: dict[date, bool] | N
         return -working_days_between(end, start, overrides)
     if overrides is None:
         overrides = load_overrides(start, end)
-    return sum(1 for i in range(1, (end - start).days + 1)
-               if is_workday(start + timedelta(days=i), overrides))
+    return sum(
+        1
+        for i in range(1, (end - start).days + 1)
+        if is_workday(start + timedelta(days=i), overrides)
+    )
 
 
 def due_date(start: date, limit: int, unit: str) -> date:

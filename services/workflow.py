@@ -52,10 +52,18 @@ SYSTEM = "system"  # the role of scheduled jobs and 秒批
 CONFLICT_MESSAGE = _l("该办件已被他人处理，请刷新后重试")
 STATE_MESSAGE = _l("该办件当前状态不能进行此操作")
 SECOND_CORRECTION_MESSAGE = _l(
-    "本办件已一次性告知过补正，不能再次要求补正；确需再次补正的，须由管理员登记例外并说明理由")
+    "本办件已一次性告知过补正，不能再次要求补正；确需再次补正的，须由管理员登记例外并说明理由"
+)
 
-OPEN_STATES = ("submitted", "correction_required", "accepted", "accepted_pending_materials",
-               "accepted_on_commitment", "in_review", "suspended")
+OPEN_STATES = (
+    "submitted",
+    "correction_required",
+    "accepted",
+    "accepted_pending_materials",
+    "accepted_on_commitment",
+    "in_review",
+    "suspended",
+)
 # states in which the department still owes the citizen something
 STAFF_OPEN_STATES = (*OPEN_STATES, "approved")
 DECIDED_STATES = ("approved", "denied", "completed", "not_accepted", "withdrawn", "terminated")
@@ -66,8 +74,11 @@ MAX_REASON = 500
 POST_CHECK_WORKING_DAYS = 20
 DEEMED_ACCEPTANCE_WORKING_DAYS = 5
 SUSPENSION_KINDS = {"hearing": _l("听证"), "inspection": _l("现场核查"), "expert": _l("专家评审")}
-DELIVERY_KINDS = {"online": _l("网上送达（电子证照或电子文书）"), "pickup": _l("窗口领取"),
-                  "post": _l("邮寄送达")}
+DELIVERY_KINDS = {
+    "online": _l("网上送达（电子证照或电子文书）"),
+    "pickup": _l("窗口领取"),
+    "post": _l("邮寄送达"),
+}
 
 
 @dataclass(frozen=True)
@@ -88,22 +99,39 @@ def _t(sources, target, roles, notices=(), label="") -> Transition:
 STAFF = ("reviewer", "counter")
 TRANSITIONS: dict[str, Transition] = {
     # 预审 → 受理 / 补正 / 不予受理
-    "request_correction": _t(["submitted"], "correction_required", STAFF, ["correction"], _l("一次性告知补正")),
-    "resubmit": _t(["correction_required"], "submitted", ["citizen", "counter"], [], _l("补正后重新提交")),
+    "request_correction": _t(
+        ["submitted"], "correction_required", STAFF, ["correction"], _l("一次性告知补正")
+    ),
+    "resubmit": _t(
+        ["correction_required"], "submitted", ["citizen", "counter"], [], _l("补正后重新提交")
+    ),
     "accept": _t(["submitted"], "accepted", STAFF, ["acceptance"], _l("受理")),
-    "accept_pending_materials": _t(["submitted"], "accepted_pending_materials", STAFF,
-                                   ["deferred_acceptance"], _l("容缺受理")),
-    "accept_on_commitment": _t(["submitted"], "accepted_on_commitment", STAFF, ["acceptance"],
-                               _l("告知承诺受理")),
+    "accept_pending_materials": _t(
+        ["submitted"], "accepted_pending_materials", STAFF, ["deferred_acceptance"], _l("容缺受理")
+    ),
+    "accept_on_commitment": _t(
+        ["submitted"], "accepted_on_commitment", STAFF, ["acceptance"], _l("告知承诺受理")
+    ),
     "not_accept": _t(["submitted"], "not_accepted", STAFF, ["not_accepted"], _l("不予受理")),
     # 即办件 (and 秒批): accepted and decided in one step
-    "approve_instantly": _t(["submitted"], "approved", [*STAFF, SYSTEM], ["approval"], _l("即办：受理并准予")),
+    "approve_instantly": _t(
+        ["submitted"], "approved", [*STAFF, SYSTEM], ["approval"], _l("即办：受理并准予")
+    ),
     # 容缺: the citizen supplies, the reviewer confirms
-    "supply_materials": _t(["accepted_pending_materials"], None, ["citizen"], [], _l("补交容缺材料")),
-    "materials_complete": _t(["accepted_pending_materials"], "in_review", ["reviewer"], [],
-                             _l("容缺材料已补齐，开始审查")),
+    "supply_materials": _t(
+        ["accepted_pending_materials"], None, ["citizen"], [], _l("补交容缺材料")
+    ),
+    "materials_complete": _t(
+        ["accepted_pending_materials"],
+        "in_review",
+        ["reviewer"],
+        [],
+        _l("容缺材料已补齐，开始审查"),
+    ),
     # 审查 through the guide's steps, possibly with a 特别程序
-    "start_review": _t(["accepted", "accepted_on_commitment"], "in_review", ["reviewer"], [], _l("开始审查")),
+    "start_review": _t(
+        ["accepted", "accepted_on_commitment"], "in_review", ["reviewer"], [], _l("开始审查")
+    ),
     "advance_step": _t(["in_review"], None, ["reviewer"], [], _l("进入下一环节")),
     "suspend": _t(["in_review"], "suspended", ["reviewer"], [], _l("启动特别程序")),
     "resume": _t(["suspended"], "in_review", ["reviewer"], [], _l("结束特别程序")),
@@ -114,19 +142,37 @@ TRANSITIONS: dict[str, Transition] = {
     # the citizen may withdraw until a decision is made
     "withdraw": _t(OPEN_STATES, "withdrawn", ["citizen"], [], _l("撤回")),
     # termination: 容缺 deadline missed (a job), or a commitment found false (post-check)
-    "terminate_deferral": _t(["accepted_pending_materials"], "terminated", [SYSTEM], ["termination"],
-                             _l("逾期未补齐容缺材料，终止办理")),
-    "terminate_false_commitment": _t(["accepted_on_commitment", "in_review", "suspended", "approved",
-                                      "completed"], "terminated", ["reviewer"], ["termination"],
-                                     _l("承诺不实，终止办理")),
+    "terminate_deferral": _t(
+        ["accepted_pending_materials"],
+        "terminated",
+        [SYSTEM],
+        ["termination"],
+        _l("逾期未补齐容缺材料，终止办理"),
+    ),
+    "terminate_false_commitment": _t(
+        ["accepted_on_commitment", "in_review", "suspended", "approved", "completed"],
+        "terminated",
+        ["reviewer"],
+        ["termination"],
+        _l("承诺不实，终止办理"),
+    ),
     # who holds the case
     "claim": _t(STAFF_OPEN_STATES, None, ["reviewer"], [], _l("认领")),
     "assign": _t(STAFF_OPEN_STATES, None, ["reviewer"], [], _l("指派")),
 }
 # the actions a reviewer sees as buttons on the case page (the rest have their own forms)
-DECISION_ACTIONS = ("accept", "accept_pending_materials", "accept_on_commitment", "approve_instantly",
-                    "materials_complete", "start_review", "advance_step", "resume", "approve",
-                    "complete")
+DECISION_ACTIONS = (
+    "accept",
+    "accept_pending_materials",
+    "accept_on_commitment",
+    "approve_instantly",
+    "materials_complete",
+    "start_review",
+    "advance_step",
+    "resume",
+    "approve",
+    "complete",
+)
 
 
 def role_of(actor: User | None) -> str:
@@ -162,11 +208,19 @@ def offered_actions(app: Application, actor: User | None) -> list[str]:
 
 # ---- loading and checking ------------------------------------------------------------------
 
+
 def load_case(application_id: int, *, for_update: bool = False) -> Application:
-    stmt = (select(Application).where(Application.id == application_id)
-            .options(selectinload(Application.item_version), selectinload(Application.applicant),
-                     selectinload(Application.materials).selectinload(ApplicationMaterial.requirement)
-                     .selectinload(MaterialRequirement.material_type)))
+    stmt = (
+        select(Application)
+        .where(Application.id == application_id)
+        .options(
+            selectinload(Application.item_version),
+            selectinload(Application.applicant),
+            selectinload(Application.materials)
+            .selectinload(ApplicationMaterial.requirement)
+            .selectinload(MaterialRequirement.material_type),
+        )
+    )
     app = db.session.scalar(stmt)
     if app is None or app.status == "draft":
         raise NotFound(str(_l("办件不存在")))
@@ -180,7 +234,9 @@ def may_see(actor: User | None, app: Application) -> bool:
         return True
     if actor.role == Role.reviewer:
         return actor.department_id is not None and app.department_id == actor.department_id
-    if actor.role == Role.counter:  # 无差别受理: any department's case, for the citizen being served
+    if (
+        actor.role == Role.counter
+    ):  # 无差别受理: any department's case, for the citizen being served
         from services.counter import is_serving
 
         return is_serving(actor, app)
@@ -199,7 +255,9 @@ def get_staff_case(actor: User, application_id: int) -> Application:
     return app
 
 
-def _check(actor: User | None, app: Application, action: str, expected_version: int | None) -> Transition:
+def _check(
+    actor: User | None, app: Application, action: str, expected_version: int | None
+) -> Transition:
     spec = TRANSITIONS.get(action)
     if spec is None:
         raise NotFound(str(_l("没有这个操作")))
@@ -215,18 +273,29 @@ def _check(actor: User | None, app: Application, action: str, expected_version: 
     return spec
 
 
-def _transition(actor: User | None, app: Application, action: str, expected_version: int, *,
-                values: dict[str, Any] | None = None, details: dict[str, Any] | None = None,
-                notice_context: dict[str, Any] | None = None, message: tuple[str, dict] | None = None,
-                skip_notices: bool = False) -> Application:
+def _transition(
+    actor: User | None,
+    app: Application,
+    action: str,
+    expected_version: int,
+    *,
+    values: dict[str, Any] | None = None,
+    details: dict[str, Any] | None = None,
+    notice_context: dict[str, Any] | None = None,
+    message: tuple[str, dict] | None = None,
+    skip_notices: bool = False,
+) -> Application:
     """Take ``action``: one guarded UPDATE, then notices, the audit event and the message."""
     spec = _check(actor, app, action, expected_version)
     source = app.status
     target = spec.target or source
     changed = db.session.execute(
         update(Application)
-        .where(Application.id == app.id, Application.version == expected_version,
-               Application.status == source)
+        .where(
+            Application.id == app.id,
+            Application.version == expected_version,
+            Application.status == source,
+        )
         .values(status=target, version=Application.version + 1, **(values or {}))
         .execution_options(synchronize_session=False)
     ).rowcount
@@ -237,12 +306,19 @@ def _transition(actor: User | None, app: Application, action: str, expected_vers
     if not skip_notices:
         for kind in spec.notices:
             issued.append(notices.issue_notice(app, kind, actor=actor, **(notice_context or {})))
-    audit.record_event(target if spec.target and target != source else action, actor=actor,
-                       application_id=app.id, details={
-                           "action": action, "from": source, "to": target, "version": app.version,
-                           **(details or {}),
-                           "notices": [{"kind": n.kind, "number": n.number, "sha256": n.sha256}
-                                       for n in issued]})
+    audit.record_event(
+        target if spec.target and target != source else action,
+        actor=actor,
+        application_id=app.id,
+        details={
+            "action": action,
+            "from": source,
+            "to": target,
+            "version": app.version,
+            **(details or {}),
+            "notices": [{"kind": n.kind, "number": n.number, "sha256": n.sha256} for n in issued],
+        },
+    )
     if message is not None:
         kind, params = message
         messages.notify(app.applicant, kind, application=app, **params)
@@ -251,8 +327,9 @@ def _transition(actor: User | None, app: Application, action: str, expected_vers
     return app
 
 
-def perform(actor: User | None, application_id: int, action: str, expected_version: int,
-            **params: Any) -> Application:
+def perform(
+    actor: User | None, application_id: int, action: str, expected_version: int, **params: Any
+) -> Application:
     """Take one action on a case (see ``TRANSITIONS``). Raises Conflict when the state does not
     allow it or someone else changed the case since ``expected_version``."""
     handler = ACTIONS.get(action)
@@ -266,8 +343,15 @@ def perform(actor: User | None, application_id: int, action: str, expected_versi
 
 # ---- helpers -------------------------------------------------------------------------------
 
-def _clean_text(value: Any, field_name: str, *, required: bool = True, limit: int = MAX_REASON,
-                message: Any = None) -> str:
+
+def _clean_text(
+    value: Any,
+    field_name: str,
+    *,
+    required: bool = True,
+    limit: int = MAX_REASON,
+    message: Any = None,
+) -> str:
     text = str(value or "").strip()
     if required and not text:
         raise ValidationError({field_name: str(message or _l("请填写理由"))})
@@ -285,9 +369,14 @@ def today() -> date:
 def received_on(app: Application) -> date:
     """The day complete materials last arrived (the submission, or the resubmission after 补正)."""
     last = db.session.scalar(
-        select(CorrectionRequest.resubmitted_at).where(CorrectionRequest.application_id == app.id,
-                                                       CorrectionRequest.resubmitted_at.is_not(None))
-        .order_by(CorrectionRequest.round.desc()).limit(1))
+        select(CorrectionRequest.resubmitted_at)
+        .where(
+            CorrectionRequest.application_id == app.id,
+            CorrectionRequest.resubmitted_at.is_not(None),
+        )
+        .order_by(CorrectionRequest.round.desc())
+        .limit(1)
+    )
     moment = last or app.submitted_at
     return moment.date() if moment else today()
 
@@ -307,8 +396,12 @@ def _first_review_step(version: ItemVersion) -> int:
 def _acceptance_values(app: Application) -> dict[str, Any]:
     # 视为受理: a case left unanswered past 5 working days counts as accepted on arrival
     start = received_on(app) if app.deemed_accepted_at else today()
-    return {"accepted_at": utcnow(), "due_date": promised_due(app, start),
-            "current_step": _first_review_step(app.item_version), "step_started_on": today()}
+    return {
+        "accepted_at": utcnow(),
+        "due_date": promised_due(app, start),
+        "current_step": _first_review_step(app.item_version),
+        "step_started_on": today(),
+    }
 
 
 def _materials(app: Application, *satisfied: SatisfiedBy) -> list[ApplicationMaterial]:
@@ -327,41 +420,72 @@ def remind_department(app: Application, kind: str, body: Any) -> None:
     """A reminder for the department's staff (the assignee only, when the case has one)."""
     with force_locale("zh_CN"):  # staff read reminders in Chinese whoever caused them
         body = str(body)
-    db.session.add(StaffReminder(department_id=app.department_id, user_id=app.assignee_id,
-                                 application_id=app.id, kind=kind, body=body))
+    db.session.add(
+        StaffReminder(
+            department_id=app.department_id,
+            user_id=app.assignee_id,
+            application_id=app.id,
+            kind=kind,
+            body=body,
+        )
+    )
 
 
 def _complete_parent_when_all_decided(parent_id: int, actor: User | None) -> None:
     """一件事: the parent case is done when every child case is decided."""
-    parent = db.session.scalar(select(Application).where(Application.id == parent_id)
-                               .options(selectinload(Application.children)))
+    parent = db.session.scalar(
+        select(Application)
+        .where(Application.id == parent_id)
+        .options(selectinload(Application.children))
+    )
     if parent is None or parent.status in DECIDED_STATES:
         return
     if any(child.status not in DECIDED_STATES for child in parent.children):
         return
     changed = db.session.execute(
-        update(Application).where(Application.id == parent.id, Application.status == parent.status)
+        update(Application)
+        .where(Application.id == parent.id, Application.status == parent.status)
         .values(status="completed", completed_at=utcnow(), version=Application.version + 1)
-        .execution_options(synchronize_session=False)).rowcount
+        .execution_options(synchronize_session=False)
+    ).rowcount
     if changed != 1:
         return
     db.session.refresh(parent)
-    audit.record_event("completed", actor=actor, application_id=parent.id, details={
-        "action": "complete_bundle", "children": {c.number: c.status for c in parent.children}})
+    audit.record_event(
+        "completed",
+        actor=actor,
+        application_id=parent.id,
+        details={
+            "action": "complete_bundle",
+            "children": {c.number: c.status for c in parent.children},
+        },
+    )
     messages.notify(parent.applicant, "decided", application=parent)
 
 
 # ---- 预审: correction, acceptance, not accepted --------------------------------------------
 
-def _request_correction(actor, app, version, *, fields: dict[str, str] | None = None,
-                        materials: dict[int, str] | None = None, **_ignored) -> Application:
+
+def _request_correction(
+    actor,
+    app,
+    version,
+    *,
+    fields: dict[str, str] | None = None,
+    materials: dict[int, str] | None = None,
+    **_ignored,
+) -> Application:
     """一次性告知: every defective material and field, each with its reason, in one notice."""
     exception = None
     if app.correction_rounds >= 1:
         exception = db.session.scalar(
-            select(CorrectionException).where(CorrectionException.application_id == app.id,
-                                              CorrectionException.used_at.is_(None))
-            .order_by(CorrectionException.id).limit(1))
+            select(CorrectionException)
+            .where(
+                CorrectionException.application_id == app.id, CorrectionException.used_at.is_(None)
+            )
+            .order_by(CorrectionException.id)
+            .limit(1)
+        )
         if exception is None:
             raise Conflict(str(SECOND_CORRECTION_MESSAGE))
     questions = {q["key"]: q for q in app.item_version.questions or []}
@@ -376,7 +500,9 @@ def _request_correction(actor, app, version, *, fields: dict[str, str] | None = 
         except ValidationError as exc:
             errors.update(exc.errors)
             continue
-        items.append({"kind": "field", "key": key, "label": questions[key]["label"], "reason": text})
+        items.append(
+            {"kind": "field", "key": key, "label": questions[key]["label"], "reason": text}
+        )
     chosen = dict(materials or {})
     for material in app.materials:  # every material the reviewer marked 需补正 goes in as well
         if material.verdict == "correct" and material.requirement_id not in chosen:
@@ -390,25 +516,44 @@ def _request_correction(actor, app, version, *, fields: dict[str, str] | None = 
         except ValidationError as exc:
             errors.update(exc.errors)
             continue
-        items.append({"kind": "material", "key": req_id, "label": _material_name(material), "reason": text})
+        items.append(
+            {"kind": "material", "key": req_id, "label": _material_name(material), "reason": text}
+        )
         material.verdict, material.verdict_reason = "correct", text
     if errors:
         raise ValidationError(errors)
     if not items:
         raise ValidationError({"items": str(_l("请至少列出一项需要补正的材料或信息，并写明理由"))})
     round_no = app.correction_rounds + 1
-    _transition(actor, app, "request_correction", version,
-                values={"correction_rounds": round_no},
-                details={"round": round_no, "items": items,
-                         "exception": exception.id if exception else None},
-                notice_context={"items": items, "round": round_no},
-                message=("correction", {}))
-    notice = db.session.scalar(select(Notice).where(Notice.application_id == app.id,
-                                                    Notice.kind == "correction").order_by(Notice.id.desc()))
-    db.session.add(CorrectionRequest(application_id=app.id, round=round_no, items=items,
-                                     requested_by_id=actor.id if actor else None,
-                                     exception_id=exception.id if exception else None,
-                                     notice_id=notice.id if notice else None))
+    _transition(
+        actor,
+        app,
+        "request_correction",
+        version,
+        values={"correction_rounds": round_no},
+        details={
+            "round": round_no,
+            "items": items,
+            "exception": exception.id if exception else None,
+        },
+        notice_context={"items": items, "round": round_no},
+        message=("correction", {}),
+    )
+    notice = db.session.scalar(
+        select(Notice)
+        .where(Notice.application_id == app.id, Notice.kind == "correction")
+        .order_by(Notice.id.desc())
+    )
+    db.session.add(
+        CorrectionRequest(
+            application_id=app.id,
+            round=round_no,
+            items=items,
+            requested_by_id=actor.id if actor else None,
+            exception_id=exception.id if exception else None,
+            notice_id=notice.id if notice else None,
+        )
+    )
     if exception is not None:
         exception.used_at = utcnow()
     db.session.flush()
@@ -417,13 +562,24 @@ def _request_correction(actor, app, version, *, fields: dict[str, str] | None = 
 
 def open_correction(app: Application) -> CorrectionRequest | None:
     return db.session.scalar(
-        select(CorrectionRequest).where(CorrectionRequest.application_id == app.id,
-                                        CorrectionRequest.resubmitted_at.is_(None))
-        .order_by(CorrectionRequest.round.desc()).limit(1))
+        select(CorrectionRequest)
+        .where(
+            CorrectionRequest.application_id == app.id, CorrectionRequest.resubmitted_at.is_(None)
+        )
+        .order_by(CorrectionRequest.round.desc())
+        .limit(1)
+    )
 
 
-def _resubmit(actor, app, version, *, answers: dict[str, Any] | None = None,
-              documents: dict[int, int] | None = None, **_ignored) -> Application:
+def _resubmit(
+    actor,
+    app,
+    version,
+    *,
+    answers: dict[str, Any] | None = None,
+    documents: dict[int, int] | None = None,
+    **_ignored,
+) -> Application:
     """The citizen changes only the items listed in the correction notice; the rest is locked."""
     from services import applications as single
 
@@ -440,7 +596,9 @@ def _resubmit(actor, app, version, *, answers: dict[str, Any] | None = None,
     form_data = dict(app.form_data or {})
     for key in field_keys:
         try:
-            form_data[key] = single.clean_answer({**questions[key], "required": True}, answers.get(key))
+            form_data[key] = single.clean_answer(
+                {**questions[key], "required": True}, answers.get(key)
+            )
         except ValueError as exc:
             errors[f"q_{key}"] = str(exc)
     for req_id in material_keys:
@@ -464,19 +622,37 @@ def _resubmit(actor, app, version, *, answers: dict[str, Any] | None = None,
     if errors:
         raise ValidationError(errors)
     request.resubmitted_at = utcnow()
-    _transition(actor, app, "resubmit", version, values={"form_data": form_data},
-                details={"round": request.round, "fields": sorted(field_keys),
-                         "materials": sorted(material_keys)})
-    remind_department(app, "resubmitted", _l("办件 %(number)s 已按补正通知书补正，请继续预审",
-                                              number=app.number))
+    _transition(
+        actor,
+        app,
+        "resubmit",
+        version,
+        values={"form_data": form_data},
+        details={
+            "round": request.round,
+            "fields": sorted(field_keys),
+            "materials": sorted(material_keys),
+        },
+    )
+    remind_department(
+        app, "resubmitted", _l("办件 %(number)s 已按补正通知书补正，请继续预审", number=app.number)
+    )
     return app
 
 
 def _refuse_unsettled(app: Application) -> None:
     pending = _pending_verdicts(app)
     if pending:
-        raise ValidationError({"": str(_l("以下材料尚未处理完毕：%(names)s。需补正的请一次性告知；补交的请先审核",
-                                          names="、".join(_material_name(m) for m in pending)))})
+        raise ValidationError(
+            {
+                "": str(
+                    _l(
+                        "以下材料尚未处理完毕：%(names)s。需补正的请一次性告知；补交的请先审核",
+                        names="、".join(_material_name(m) for m in pending),
+                    )
+                )
+            }
+        )
 
 
 def _accept(actor, app, version, **_ignored) -> Application:
@@ -486,15 +662,24 @@ def _accept(actor, app, version, **_ignored) -> Application:
     if _materials(app, SatisfiedBy.commitment):
         raise ValidationError({"": str(_l("该办件以告知承诺代替了证明材料，请使用“告知承诺受理”"))})
     values = _acceptance_values(app)
-    return _transition(actor, app, "accept", version, values=values,
-                       details={"due_date": values["due_date"].isoformat(),
-                                "deemed": app.deemed_accepted_at is not None},
-                       notice_context={"due_date": values["due_date"]},
-                       message=("accepted", {"due": values["due_date"].isoformat()}))
+    return _transition(
+        actor,
+        app,
+        "accept",
+        version,
+        values=values,
+        details={
+            "due_date": values["due_date"].isoformat(),
+            "deemed": app.deemed_accepted_at is not None,
+        },
+        notice_context={"due_date": values["due_date"]},
+        message=("accepted", {"due": values["due_date"].isoformat()}),
+    )
 
 
-def _accept_pending_materials(actor, app, version, *, supply_deadline: date | None = None,
-                              **_ignored) -> Application:
+def _accept_pending_materials(
+    actor, app, version, *, supply_deadline: date | None = None, **_ignored
+) -> Application:
     """容缺受理: the main materials are complete; the deferred ones must come by a deadline."""
     _refuse_unsettled(app)
     deferred = _materials(app, SatisfiedBy.deferred)
@@ -506,17 +691,33 @@ def _accept_pending_materials(actor, app, version, *, supply_deadline: date | No
     if supply_deadline < today():
         raise ValidationError({"supply_deadline": str(_l("补齐期限不能早于今天"))})
     if supply_deadline > values["due_date"]:
-        raise ValidationError({"supply_deadline": str(_l("补齐期限不能晚于承诺办结日 %(due)s",
-                                                         due=values["due_date"].isoformat()))})
+        raise ValidationError(
+            {
+                "supply_deadline": str(
+                    _l("补齐期限不能晚于承诺办结日 %(due)s", due=values["due_date"].isoformat())
+                )
+            }
+        )
     names = [_material_name(m) for m in deferred]
-    return _transition(actor, app, "accept_pending_materials", version,
-                       values={**values, "supply_deadline": supply_deadline},
-                       details={"due_date": values["due_date"].isoformat(), "deferred": names,
-                                "supply_deadline": supply_deadline.isoformat(),
-                                "commitment": app.item_version.commitment_text[:500]},
-                       notice_context={"due_date": values["due_date"], "deferred": names,
-                                       "supply_deadline": supply_deadline},
-                       message=("accepted", {"due": values["due_date"].isoformat()}))
+    return _transition(
+        actor,
+        app,
+        "accept_pending_materials",
+        version,
+        values={**values, "supply_deadline": supply_deadline},
+        details={
+            "due_date": values["due_date"].isoformat(),
+            "deferred": names,
+            "supply_deadline": supply_deadline.isoformat(),
+            "commitment": app.item_version.commitment_text[:500],
+        },
+        notice_context={
+            "due_date": values["due_date"],
+            "deferred": names,
+            "supply_deadline": supply_deadline,
+        },
+        message=("accepted", {"due": values["due_date"].isoformat()}),
+    )
 
 
 def _accept_on_commitment(actor, app, version, **_ignored) -> Application:
@@ -526,25 +727,39 @@ def _accept_on_commitment(actor, app, version, **_ignored) -> Application:
     if not committed:
         raise ValidationError({"": str(_l("该办件没有以告知承诺代替的材料，请直接受理"))})
     if app.applicant.commitment_barred:
-        raise ValidationError({"": str(_l("申请人曾有不实承诺，不能适用告知承诺，请一次性告知其补正材料"))})
+        raise ValidationError(
+            {"": str(_l("申请人曾有不实承诺，不能适用告知承诺，请一次性告知其补正材料"))}
+        )
     if _materials(app, SatisfiedBy.deferred):
         raise ValidationError({"": str(_l("该办件有容缺后补的材料，请使用“容缺受理”"))})
     values = _acceptance_values(app)
     names = [_material_name(m) for m in committed]
     check_due = workdays.add_working_days(today(), POST_CHECK_WORKING_DAYS)
-    _transition(actor, app, "accept_on_commitment", version, values=values,
-                details={"due_date": values["due_date"].isoformat(), "committed": names,
-                         "commitment": app.item_version.commitment_text[:500],
-                         "post_check_due": check_due.isoformat()},
-                notice_context={"due_date": values["due_date"], "committed": names},
-                message=("accepted", {"due": values["due_date"].isoformat()}))
-    db.session.add(PostCheckTask(application_id=app.id, department_id=app.department_id,
-                                 due_date=check_due))
+    _transition(
+        actor,
+        app,
+        "accept_on_commitment",
+        version,
+        values=values,
+        details={
+            "due_date": values["due_date"].isoformat(),
+            "committed": names,
+            "commitment": app.item_version.commitment_text[:500],
+            "post_check_due": check_due.isoformat(),
+        },
+        notice_context={"due_date": values["due_date"], "committed": names},
+        message=("accepted", {"due": values["due_date"].isoformat()}),
+    )
+    db.session.add(
+        PostCheckTask(application_id=app.id, department_id=app.department_id, due_date=check_due)
+    )
     db.session.flush()
     return app
 
 
-def _not_accept(actor, app, version, *, reason: str = "", refer_to: str = "", **_ignored) -> Application:
+def _not_accept(
+    actor, app, version, *, reason: str = "", refer_to: str = "", **_ignored
+) -> Application:
     """不予受理: not this department's remit; the notice names where to go."""
     errors = {}
     try:
@@ -552,21 +767,31 @@ def _not_accept(actor, app, version, *, reason: str = "", refer_to: str = "", **
     except ValidationError as exc:
         errors.update(exc.errors)
     try:
-        refer_to = _clean_text(refer_to, "refer_to", limit=200, message=_l("请写明应向哪个部门申请"))
+        refer_to = _clean_text(
+            refer_to, "refer_to", limit=200, message=_l("请写明应向哪个部门申请")
+        )
     except ValidationError as exc:
         errors.update(exc.errors)
     if errors:
         raise ValidationError(errors)
-    return _transition(actor, app, "not_accept", version, values={"decided_at": utcnow()},
-                       details={"reason": reason, "refer_to": refer_to},
-                       notice_context={"reason": reason, "refer_to": refer_to},
-                       message=("decided", {}))
+    return _transition(
+        actor,
+        app,
+        "not_accept",
+        version,
+        values={"decided_at": utcnow()},
+        details={"reason": reason, "refer_to": refer_to},
+        notice_context={"reason": reason, "refer_to": refer_to},
+        message=("decided", {}),
+    )
 
 
 # ---- 容缺: supplying the deferred materials ------------------------------------------------
 
-def _supply_materials(actor, app, version, *, documents: dict[int, int] | None = None,
-                      **_ignored) -> Application:
+
+def _supply_materials(
+    actor, app, version, *, documents: dict[int, int] | None = None, **_ignored
+) -> Application:
     from services import applications as single
 
     deferred = {m.requirement_id: m for m in _materials(app, SatisfiedBy.deferred)}
@@ -590,29 +815,53 @@ def _supply_materials(actor, app, version, *, documents: dict[int, int] | None =
         raise ValidationError(errors)
     names = [_material_name(deferred[r]) for r in chosen]
     _transition(actor, app, "supply_materials", version, details={"supplied": names})
-    remind_department(app, "supplied", _l("办件 %(number)s 已补交容缺材料：%(names)s，请审核",
-                                           number=app.number, names="、".join(names)))
+    remind_department(
+        app,
+        "supplied",
+        _l(
+            "办件 %(number)s 已补交容缺材料：%(names)s，请审核",
+            number=app.number,
+            names="、".join(names),
+        ),
+    )
     return app
 
 
 def _materials_complete(actor, app, version, **_ignored) -> Application:
     missing = _materials(app, SatisfiedBy.deferred)
     if missing:
-        raise ValidationError({"": str(_l("还有容缺材料未补交：%(names)s",
-                                          names="、".join(_material_name(m) for m in missing)))})
+        raise ValidationError(
+            {
+                "": str(
+                    _l(
+                        "还有容缺材料未补交：%(names)s",
+                        names="、".join(_material_name(m) for m in missing),
+                    )
+                )
+            }
+        )
     _refuse_unsettled(app)
-    return _transition(actor, app, "materials_complete", version,
-                       values={"supply_deadline": None, "assignee_id": app.assignee_id or actor.id})
+    return _transition(
+        actor,
+        app,
+        "materials_complete",
+        version,
+        values={"supply_deadline": None, "assignee_id": app.assignee_id or actor.id},
+    )
 
 
 # ---- 审查 ----------------------------------------------------------------------------------
 
+
 def _start_review(actor, app, version, **_ignored) -> Application:
-    return _transition(actor, app, "start_review", version,
-                       values={"assignee_id": app.assignee_id or actor.id})
+    return _transition(
+        actor, app, "start_review", version, values={"assignee_id": app.assignee_id or actor.id}
+    )
 
 
-def _advance_step(actor, app, version, *, assignee_id: int | None = None, **_ignored) -> Application:
+def _advance_step(
+    actor, app, version, *, assignee_id: int | None = None, **_ignored
+) -> Application:
     steps = app.item_version.steps or []
     if app.current_step + 1 >= len(steps):
         raise Conflict(str(_l("已是最后一个环节，请作出决定")))
@@ -620,13 +869,23 @@ def _advance_step(actor, app, version, *, assignee_id: int | None = None, **_ign
     if assignee_id:
         values["assignee_id"] = _department_reviewer(app, assignee_id).id
     nxt = steps[app.current_step + 1]
-    return _transition(actor, app, "advance_step", version, values=values,
-                       details={"step": app.current_step + 1, "step_name": nxt.get("name", ""),
-                                "assignee": values.get("assignee_id")})
+    return _transition(
+        actor,
+        app,
+        "advance_step",
+        version,
+        values=values,
+        details={
+            "step": app.current_step + 1,
+            "step_name": nxt.get("name", ""),
+            "assignee": values.get("assignee_id"),
+        },
+    )
 
 
-def _suspend(actor, app, version, *, kind: str = "", reason: str = "", expected_days: Any = None,
-             **_ignored) -> Application:
+def _suspend(
+    actor, app, version, *, kind: str = "", reason: str = "", expected_days: Any = None, **_ignored
+) -> Application:
     """特别程序: hearing, inspection or expert review; the promised clock stops."""
     errors = {}
     if kind not in SUSPENSION_KINDS:
@@ -644,17 +903,41 @@ def _suspend(actor, app, version, *, kind: str = "", reason: str = "", expected_
         days = 0
     if errors:
         raise ValidationError(errors)
-    _transition(actor, app, "suspend", version,
-                details={"kind": kind, "reason": reason, "expected_days": days},
-                message=("reminder", {"what": str(_l("进入特别程序（%(kind)s），特别程序所需时间不计入办理时限",
-                                                     kind=SUSPENSION_KINDS[kind]))}))
-    db.session.add(Suspension(application_id=app.id, kind=kind, reason=reason, expected_days=days,
-                              started_on=today(), started_by_id=actor.id if actor else None))
+    _transition(
+        actor,
+        app,
+        "suspend",
+        version,
+        details={"kind": kind, "reason": reason, "expected_days": days},
+        message=(
+            "reminder",
+            {
+                "what": str(
+                    _l(
+                        "进入特别程序（%(kind)s），特别程序所需时间不计入办理时限",
+                        kind=SUSPENSION_KINDS[kind],
+                    )
+                )
+            },
+        ),
+    )
+    db.session.add(
+        Suspension(
+            application_id=app.id,
+            kind=kind,
+            reason=reason,
+            expected_days=days,
+            started_on=today(),
+            started_by_id=actor.id if actor else None,
+        )
+    )
     db.session.flush()
     return app
 
 
-def suspension_extension(app: Application, started_on: date, ended_on: date) -> tuple[int, date | None]:
+def suspension_extension(
+    app: Application, started_on: date, ended_on: date
+) -> tuple[int, date | None]:
     """(days the clock stood still, the new due date): 工作日 or 自然日 as the item counts."""
     unit = app.item_version.promised_limit_unit
     if unit == "natural":
@@ -665,32 +948,63 @@ def suspension_extension(app: Application, started_on: date, ended_on: date) -> 
 
 
 def _resume(actor, app, version, **_ignored) -> Application:
-    running = db.session.scalar(select(Suspension).where(Suspension.application_id == app.id,
-                                                         Suspension.ended_on.is_(None))
-                                .order_by(Suspension.id.desc()).limit(1))
+    running = db.session.scalar(
+        select(Suspension)
+        .where(Suspension.application_id == app.id, Suspension.ended_on.is_(None))
+        .order_by(Suspension.id.desc())
+        .limit(1)
+    )
     if running is None:
         raise Conflict(str(STATE_MESSAGE))
     days, due = suspension_extension(app, running.started_on, today())
     running.ended_on, running.working_days = today(), days
-    _transition(actor, app, "resume", version, values={"due_date": due},
-                details={"suspension": running.id, "days": days,
-                         "due_date": due.isoformat() if due else None},
-                message=("reminder", {"what": str(_l("特别程序已结束，承诺办结日顺延至 %(due)s",
-                                                     due=due.isoformat() if due else ""))}))
+    _transition(
+        actor,
+        app,
+        "resume",
+        version,
+        values={"due_date": due},
+        details={
+            "suspension": running.id,
+            "days": days,
+            "due_date": due.isoformat() if due else None,
+        },
+        message=(
+            "reminder",
+            {
+                "what": str(
+                    _l(
+                        "特别程序已结束，承诺办结日顺延至 %(due)s",
+                        due=due.isoformat() if due else "",
+                    )
+                )
+            },
+        ),
+    )
     return app
 
 
 # ---- 决定 and 办结 --------------------------------------------------------------------------
 
+
 def result_material_type(version: ItemVersion) -> MaterialType | None:
     if not version.result_licence_type_code:
         return None
-    return db.session.scalar(select(MaterialType).where(
-        MaterialType.licence_type_code == version.result_licence_type_code))
+    return db.session.scalar(
+        select(MaterialType).where(
+            MaterialType.licence_type_code == version.result_licence_type_code
+        )
+    )
 
 
-def _issue_result(actor: User | None, app: Application, version_no: int, *, delivery: str = "online",
-                  auto: bool = False) -> Application:
+def _issue_result(
+    actor: User | None,
+    app: Application,
+    version_no: int,
+    *,
+    delivery: str = "online",
+    auto: bool = False,
+) -> Application:
     """After approval: an item whose result is an e-licence is delivered to the holder's library
     at once (送达), so the case completes; any other result waits for pickup or post."""
     from services.documents import valid_until_for
@@ -701,12 +1015,23 @@ def _issue_result(actor: User | None, app: Application, version_no: int, *, deli
         messages.notify(app.applicant, "decided", application=app)
         return app
     issued_on = today()
-    licence = issue_elicence(holder=app.applicant, material_type=material_type,
-                             department=app.item_version.department, issued_on=issued_on,
-                             valid_until=valid_until_for(material_type, issued_on), application_id=app.id)
-    _transition(actor, app, "complete", version_no, values={"completed_at": utcnow()},
-                details={"delivery": "online", "licence": licence.number, "auto": auto},
-                notice_context={"delivery": "online", "licence": licence})
+    licence = issue_elicence(
+        holder=app.applicant,
+        material_type=material_type,
+        department=app.item_version.department,
+        issued_on=issued_on,
+        valid_until=valid_until_for(material_type, issued_on),
+        application_id=app.id,
+    )
+    _transition(
+        actor,
+        app,
+        "complete",
+        version_no,
+        values={"completed_at": utcnow()},
+        details={"delivery": "online", "licence": licence.number, "auto": auto},
+        notice_context={"delivery": "online", "licence": licence},
+    )
     messages.notify(app.applicant, "licence", application=app, item=licence.name)
     return app
 
@@ -717,14 +1042,28 @@ def _approve(actor, app, version, *, opinion: str = "", **_ignored) -> Applicati
     _refuse_unsettled(app)
     opinion = _clean_text(opinion, "opinion", required=False)
     last = max(len(app.item_version.steps or []) - 1, 0)
-    _transition(actor, app, "approve", version,
-                values={"decided_at": utcnow(), "current_step": last, "step_started_on": today()},
-                details={"opinion": opinion}, notice_context={"opinion": opinion})
+    _transition(
+        actor,
+        app,
+        "approve",
+        version,
+        values={"decided_at": utcnow(), "current_step": last, "step_started_on": today()},
+        details={"opinion": opinion},
+        notice_context={"opinion": opinion},
+    )
     return _issue_result(actor, app, app.version)
 
 
-def _approve_instantly(actor, app, version, *, opinion: str = "", auto: bool = False,
-                       rules: list[dict] | None = None, **_ignored) -> Application:
+def _approve_instantly(
+    actor,
+    app,
+    version,
+    *,
+    opinion: str = "",
+    auto: bool = False,
+    rules: list[dict] | None = None,
+    **_ignored,
+) -> Application:
     """即办件 (and 秒批): accepted and approved on the spot."""
     if actor is not None and app.item_version.case_type != "instant":
         raise Conflict(str(_l("只有即办件可以当场受理并办结")))
@@ -734,11 +1073,21 @@ def _approve_instantly(actor, app, version, *, opinion: str = "", auto: bool = F
     opinion = _clean_text(opinion, "opinion", required=False)
     now = utcnow()
     last = max(len(app.item_version.steps or []) - 1, 0)
-    _transition(actor, app, "approve_instantly", version,
-                values={"accepted_at": now, "decided_at": now, "due_date": today(),
-                        "current_step": last, "step_started_on": today()},
-                details={"opinion": opinion, "auto": auto, "rules": rules or []},
-                notice_context={"opinion": opinion, "instant": True, "auto": auto})
+    _transition(
+        actor,
+        app,
+        "approve_instantly",
+        version,
+        values={
+            "accepted_at": now,
+            "decided_at": now,
+            "due_date": today(),
+            "current_step": last,
+            "step_started_on": today(),
+        },
+        details={"opinion": opinion, "auto": auto, "rules": rules or []},
+        notice_context={"opinion": opinion, "instant": True, "auto": auto},
+    )
     return _issue_result(actor, app, app.version, auto=auto)
 
 
@@ -746,19 +1095,31 @@ def _deny(actor, app, version, *, reasons: str = "", **_ignored) -> Application:
     """不予许可: the reasons are required and the notice names the routes of redress."""
     reasons = _clean_text(reasons, "reasons", limit=2000, message=_l("不予许可必须写明理由"))
     last = max(len(app.item_version.steps or []) - 1, 0)
-    return _transition(actor, app, "deny", version,
-                       values={"decided_at": utcnow(), "current_step": last},
-                       details={"reasons": reasons}, notice_context={"reasons": reasons},
-                       message=("decided", {}))
+    return _transition(
+        actor,
+        app,
+        "deny",
+        version,
+        values={"decided_at": utcnow(), "current_step": last},
+        details={"reasons": reasons},
+        notice_context={"reasons": reasons},
+        message=("decided", {}),
+    )
 
 
 def _complete(actor, app, version, *, delivery: str = "", **_ignored) -> Application:
     if delivery not in DELIVERY_KINDS:
         raise ValidationError({"delivery": str(_l("请选择送达方式"))})
-    return _transition(actor, app, "complete", version, values={"completed_at": utcnow()},
-                       details={"delivery": delivery},
-                       notice_context={"delivery": delivery, "delivery_label": str(DELIVERY_KINDS[delivery])},
-                       message=("decided", {}))
+    return _transition(
+        actor,
+        app,
+        "complete",
+        version,
+        values={"completed_at": utcnow()},
+        details={"delivery": delivery},
+        notice_context={"delivery": delivery, "delivery_label": str(DELIVERY_KINDS[delivery])},
+        message=("decided", {}),
+    )
 
 
 def _withdraw(actor, app, version, *, reason: str = "", **_ignored) -> Application:
@@ -767,17 +1128,33 @@ def _withdraw(actor, app, version, *, reason: str = "", **_ignored) -> Applicati
     reason = str(reason or "")[:200]
     sources = TRANSITIONS["withdraw"].sources
     children = list(app.children) if app.bundle_id is not None else []
-    _transition(actor, app, "withdraw", version, values={"completed_at": utcnow()},
-                details={"reason": reason,
-                         "children_withdrawn": [c.number for c in children if c.status in sources],
-                         "children_kept": {c.number: c.status for c in children if c.status not in sources}})
+    _transition(
+        actor,
+        app,
+        "withdraw",
+        version,
+        values={"completed_at": utcnow()},
+        details={
+            "reason": reason,
+            "children_withdrawn": [c.number for c in children if c.status in sources],
+            "children_kept": {c.number: c.status for c in children if c.status not in sources},
+        },
+    )
     for child in children:
         if child.status not in sources:
             continue
         try:
-            _transition(actor, child, "withdraw", child.version, values={"completed_at": utcnow()},
-                        details={"reason": reason, "parent": app.number})
-        except Conflict:  # decided a moment ago by its department: it goes on, the rest is withdrawn
+            _transition(
+                actor,
+                child,
+                "withdraw",
+                child.version,
+                values={"completed_at": utcnow()},
+                details={"reason": reason, "parent": app.number},
+            )
+        except (
+            Conflict
+        ):  # decided a moment ago by its department: it goes on, the rest is withdrawn
             db.session.refresh(child)
             if child.status in sources:
                 raise
@@ -794,19 +1171,29 @@ def _terminate_deferral(actor, app, version, **_ignored) -> Application:
     if not missing or app.supply_deadline is None or app.supply_deadline >= today():
         raise Conflict(str(STATE_MESSAGE))
     reason = f"容缺受理的材料（{'、'.join(missing)}）未在 {app.supply_deadline.isoformat()} 前补齐"
-    return _transition(actor, app, "terminate_deferral", version, values={"completed_at": utcnow()},
-                       details={"missing": missing, "supply_deadline": app.supply_deadline.isoformat()},
-                       notice_context={"reason": reason}, message=("decided", {}))
+    return _transition(
+        actor,
+        app,
+        "terminate_deferral",
+        version,
+        values={"completed_at": utcnow()},
+        details={"missing": missing, "supply_deadline": app.supply_deadline.isoformat()},
+        notice_context={"reason": reason},
+        message=("decided", {}),
+    )
 
 
-def _terminate_false_commitment(actor, app, version, *, finding: str = "", **_ignored) -> Application:
+def _terminate_false_commitment(
+    actor, app, version, *, finding: str = "", **_ignored
+) -> Application:
     finding = _clean_text(finding, "note", message=_l("请写明核查发现的不实情况"))
     task = db.session.scalar(select(PostCheckTask).where(PostCheckTask.application_id == app.id))
     if task is None:
         raise Conflict(str(_l("该办件不是告知承诺办件")))
     revoked = []
-    for licence in db.session.scalars(select(ELicence).where(ELicence.application_id == app.id,
-                                                             ELicence.status == "valid")):
+    for licence in db.session.scalars(
+        select(ELicence).where(ELicence.application_id == app.id, ELicence.status == "valid")
+    ):
         licence.status = "cancelled"
         if licence.document_id:
             doc = db.session.get(Document, licence.document_id)
@@ -814,21 +1201,32 @@ def _terminate_false_commitment(actor, app, version, *, finding: str = "", **_ig
         revoked.append(licence.number)
     app.applicant.commitment_barred = True
     reason = f"经核查，申请人告知承诺的内容不实：{finding}"
-    return _transition(actor, app, "terminate_false_commitment", version,
-                       values={"completed_at": utcnow()},
-                       details={"finding": finding, "revoked_licences": revoked, "barred": app.applicant_id},
-                       notice_context={"reason": reason, "revoked": revoked},
-                       message=("decided", {}))
+    return _transition(
+        actor,
+        app,
+        "terminate_false_commitment",
+        version,
+        values={"completed_at": utcnow()},
+        details={"finding": finding, "revoked_licences": revoked, "barred": app.applicant_id},
+        notice_context={"reason": reason, "revoked": revoked},
+        message=("decided", {}),
+    )
 
 
 # ---- who holds the case ---------------------------------------------------------------------
+
 
 def _department_reviewer(app: Application, user_id: Any) -> User:
     try:
         user = db.session.get(User, int(user_id))
     except (TypeError, ValueError):
         user = None
-    if user is None or user.role != Role.reviewer or not user.active or user.department_id != app.department_id:
+    if (
+        user is None
+        or user.role != Role.reviewer
+        or not user.active
+        or user.department_id != app.department_id
+    ):
         raise ValidationError({"assignee_id": str(_l("只能指派给本部门的审批人员"))})
     return user
 
@@ -836,14 +1234,26 @@ def _department_reviewer(app: Application, user_id: Any) -> User:
 def _claim(actor, app, version, **_ignored) -> Application:
     if app.assignee_id is not None and app.assignee_id != actor.id:
         raise Conflict(str(_l("该办件已由其他审批人员认领")))
-    return _transition(actor, app, "claim", version, values={"assignee_id": actor.id},
-                       details={"assignee": actor.id})
+    return _transition(
+        actor,
+        app,
+        "claim",
+        version,
+        values={"assignee_id": actor.id},
+        details={"assignee": actor.id},
+    )
 
 
 def _assign(actor, app, version, *, assignee_id: Any = None, **_ignored) -> Application:
     assignee = _department_reviewer(app, assignee_id)
-    return _transition(actor, app, "assign", version, values={"assignee_id": assignee.id},
-                       details={"assignee": assignee.id})
+    return _transition(
+        actor,
+        app,
+        "assign",
+        version,
+        values={"assignee_id": assignee.id},
+        details={"assignee": assignee.id},
+    )
 
 
 ACTIONS: dict[str, Callable[..., Application]] = {
@@ -886,8 +1296,9 @@ def after_submission(app: Application) -> None:
 VERDICTS = {"ok": _l("合格"), "correct": _l("需补正"), "original_checked": _l("原件已核验")}
 
 
-def set_material_verdict(actor: User, application_id: int, material_id: int, verdict: str,
-                         reason: str = "") -> ApplicationMaterial:
+def set_material_verdict(
+    actor: User, application_id: int, material_id: int, verdict: str, reason: str = ""
+) -> ApplicationMaterial:
     """A reviewer's verdict on one material; 原件已核验 raises a C-grade document to B. A counter
     clerk gives the 原件已核验 verdict for the citizen being served."""
     if actor.role == Role.counter and verdict == "original_checked":
@@ -903,9 +1314,17 @@ def set_material_verdict(actor: User, application_id: int, material_id: int, ver
         raise NotFound(str(_l("该材料不在本次申请中")))
     if verdict not in VERDICTS:
         raise ValidationError({"verdict": str(_l("请选择审核意见"))})
-    text = _clean_text(reason, "reason", required=verdict == "correct",
-                       message=_l("需补正的材料请写明理由，申请人会看到"))
-    details: dict[str, Any] = {"material": material.requirement_id, "verdict": verdict, "reason": text}
+    text = _clean_text(
+        reason,
+        "reason",
+        required=verdict == "correct",
+        message=_l("需补正的材料请写明理由，申请人会看到"),
+    )
+    details: dict[str, Any] = {
+        "material": material.requirement_id,
+        "verdict": verdict,
+        "reason": text,
+    }
     if verdict == "original_checked":
         doc = db.session.get(Document, material.document_id) if material.document_id else None
         if doc is None:
@@ -919,7 +1338,9 @@ def set_material_verdict(actor: User, application_id: int, material_id: int, ver
     return material
 
 
-def grant_correction_exception(actor: User, number_or_id: str | int, reason: str) -> CorrectionException:
+def grant_correction_exception(
+    actor: User, number_or_id: str | int, reason: str
+) -> CorrectionException:
     """An admin allows one more correction round on a case, with a reason (counted)."""
     if actor.role != Role.admin:
         raise NotAuthorized(str(_l("只有管理员可以登记例外")))
@@ -935,8 +1356,12 @@ def grant_correction_exception(actor: User, number_or_id: str | int, reason: str
     exception = CorrectionException(application_id=app.id, granted_by_id=actor.id, reason=text)
     db.session.add(exception)
     db.session.flush()
-    audit.record_event("correction_exception", actor=actor, application_id=app.id,
-                       details={"exception": exception.id, "reason": text})
+    audit.record_event(
+        "correction_exception",
+        actor=actor,
+        application_id=app.id,
+        details={"exception": exception.id, "reason": text},
+    )
     return exception
 
 
@@ -955,11 +1380,15 @@ def record_post_check(actor: User, task_id: int, outcome: str, note: str = "") -
         raise Conflict(str(_l("该核查任务已处理")))
     if outcome not in ("passed", "false"):
         raise ValidationError({"outcome": str(_l("请选择核查结果"))})
-    note = _clean_text(note, "note", required=outcome == "false", message=_l("请写明核查发现的不实情况"))
+    note = _clean_text(
+        note, "note", required=outcome == "false", message=_l("请写明核查发现的不实情况")
+    )
     claimed = db.session.execute(
-        update(PostCheckTask).where(PostCheckTask.id == task.id, PostCheckTask.status == "open")
+        update(PostCheckTask)
+        .where(PostCheckTask.id == task.id, PostCheckTask.status == "open")
         .values(status=outcome, note=note, checked_by_id=actor.id, checked_at=utcnow())
-        .execution_options(synchronize_session=False)).rowcount
+        .execution_options(synchronize_session=False)
+    ).rowcount
     if claimed != 1:
         raise Conflict(str(CONFLICT_MESSAGE))
     db.session.refresh(task)
@@ -967,6 +1396,10 @@ def record_post_check(actor: User, task_id: int, outcome: str, note: str = "") -
         app = load_case(task.application_id)
         perform(actor, app.id, "terminate_false_commitment", app.version, finding=note)
     else:
-        audit.record_event("post_check_passed", actor=actor, application_id=task.application_id,
-                           details={"task": task.id, "note": note})
+        audit.record_event(
+            "post_check_passed",
+            actor=actor,
+            application_id=task.application_id,
+            details={"task": task.id, "note": note},
+        )
     return task

@@ -25,25 +25,42 @@ def full_guide(**overrides: Any) -> dict[str, Any]:
         "audience": "person",
         "legal_basis": "《测试条例》第一条",
         "conditions": "本市户籍居民",
-        "legal_limit": 20, "legal_limit_unit": "working",
-        "promised_limit": 5, "promised_limit_unit": "working",
+        "legal_limit": 20,
+        "legal_limit_unit": "working",
+        "promised_limit": 5,
+        "promised_limit_unit": "working",
         "case_type": "promised",
-        "steps": [{"name": "受理", "role": "counter", "limit": 1},
-                  {"name": "审核", "role": "reviewer", "limit": 3}],
-        "visits": 0, "visits_reason": "",
+        "steps": [
+            {"name": "受理", "role": "counter", "limit": 1},
+            {"name": "审核", "role": "reviewer", "limit": 3},
+        ],
+        "visits": 0,
+        "visits_reason": "",
         "online_depth": 4,
         "location": "市民中心 1 楼",
         "hours": "工作日 9:00-17:00",
         "phone": "0571-12345678",
         "complaint_phone": "12345",
         "fees": [],
-        "result_name": "测试证明", "result_type": "other", "result_licence_type_code": None,
+        "result_name": "测试证明",
+        "result_type": "other",
+        "result_licence_type_code": None,
         "faqs": [{"q": "要多久？", "a": "5 个工作日。"}],
-        "keywords": ["测试"], "synonyms": ["试一试"],
-        "questions": [{"key": "name", "label": "姓名", "type": "text", "required": True,
-                       "prefill": "name", "help": ""}],
-        "condition_questions": [{"key": "married", "label": "是否已婚？",
-                                 "options": [["yes", "是"], ["no", "否"]]}],
+        "keywords": ["测试"],
+        "synonyms": ["试一试"],
+        "questions": [
+            {
+                "key": "name",
+                "label": "姓名",
+                "type": "text",
+                "required": True,
+                "prefill": "name",
+                "help": "",
+            }
+        ],
+        "condition_questions": [
+            {"key": "married", "label": "是否已婚？", "options": [["yes", "是"], ["no", "否"]]}
+        ],
         "commitment_text": "",
         "kiosk_enabled": False,
     }
@@ -68,9 +85,17 @@ def theme(name: str) -> Theme:
 
 
 def requirement(type_code: str = "M001", **overrides: Any) -> dict[str, Any]:
-    values = {"material_type_id": material_type(type_code).id, "original": True, "form": "paper",
-              "copies": 1, "necessity": "required", "condition": None, "notes": "",
-              "acceptance_standard": "", "commitment_allowed": False}
+    values = {
+        "material_type_id": material_type(type_code).id,
+        "original": True,
+        "form": "paper",
+        "copies": 1,
+        "necessity": "required",
+        "condition": None,
+        "notes": "",
+        "acceptance_standard": "",
+        "commitment_allowed": False,
+    }
     values.update(overrides)
     return values
 
@@ -78,7 +103,10 @@ def requirement(type_code: str = "M001", **overrides: Any) -> dict[str, Any]:
 def make_draft(code: str = "TEST00000001", **guide: Any):
     """A complete draft item (version 1) with two materials, made by the demo admin."""
     return catalogue.create_item(
-        code=code, department=department(), actor=admin_user(), guide=full_guide(**guide),
+        code=code,
+        department=department(),
+        actor=admin_user(),
+        guide=full_guide(**guide),
         requirements=[dict(requirement("M001"), position=0), dict(requirement("M002"), position=1)],
         themes=[theme("户籍办理")],
     )

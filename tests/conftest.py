@@ -42,14 +42,16 @@ def new_database_url(tmp_dir: Path, label: str) -> str:
 
 
 def make_app(url: str, upload_dir: Path, **extra) -> Flask:
-    return create_app({
-        "DATABASE_URL": url,
-        "SECRET_KEY": TEST_SECRET,
-        "UPLOAD_DIR": str(upload_dir),
-        "TESTING": True,
-        "PROPAGATE_EXCEPTIONS": True,
-        **extra,
-    })
+    return create_app(
+        {
+            "DATABASE_URL": url,
+            "SECRET_KEY": TEST_SECRET,
+            "UPLOAD_DIR": str(upload_dir),
+            "TESTING": True,
+            "PROPAGATE_EXCEPTIONS": True,
+            **extra,
+        }
+    )
 
 
 def migrate_and_seed(app: Flask, seed: bool = True) -> None:
@@ -156,8 +158,9 @@ def csrf_token(client, path: str = "/auth/login") -> str:
 
 def login(client, login_name: str, password: str = DEMO_PASSWORD):
     token = csrf_token(client)
-    return client.post("/auth/login", data={"login": login_name, "password": password,
-                                             "csrf_token": token})
+    return client.post(
+        "/auth/login", data={"login": login_name, "password": password, "csrf_token": token}
+    )
 
 
 @pytest.fixture

@@ -50,16 +50,21 @@ def zip_payload() -> bytes:
     return buf.getvalue()
 
 
-def pdf(*, pages: int = 1, password: str | None = None, javascript: str | None = None,
-        padding: int = 0) -> bytes:
+def pdf(
+    *, pages: int = 1, password: str | None = None, javascript: str | None = None, padding: int = 0
+) -> bytes:
     writer = PdfWriter()
     for _ in range(pages):
         writer.add_blank_page(width=595, height=842)
     if padding:
         writer.add_metadata({"/Subject": "x" * padding})
     if javascript:  # an action run when the document opens
-        action = DictionaryObject({NameObject("/S"): NameObject("/JavaScript"),
-                                   NameObject("/JS"): TextStringObject(javascript)})
+        action = DictionaryObject(
+            {
+                NameObject("/S"): NameObject("/JavaScript"),
+                NameObject("/JS"): TextStringObject(javascript),
+            }
+        )
         writer._root_object[NameObject("/OpenAction")] = writer._add_object(action)
     if password:
         writer.encrypt(password)

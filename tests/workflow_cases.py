@@ -8,5 +8,13 @@ UNEMPLOYMENT = "失业登记"  # 人社局, 即办件, a deferrable material whe
 RESIDENCE_REGISTRATION = "居住登记"  # 公安局, 即办件, 告知承诺 for a rented home; 秒批 rules
 ELDER_CARD = "老年人优待证申领"  # 民政局, 秒批: min_age 60 and an 身份证 e-licence
 
-__all__ = ["ELDER_CARD", "RESIDENCE_PERMIT", "RESIDENCE_REGISTRATION", "UNEMPLOYMENT", "item_named",
-           "submit_case", "upload", "user"]
+__all__ = [
+    "ELDER_CARD",
+    "RESIDENCE_PERMIT",
+    "RESIDENCE_REGISTRATION",
+    "UNEMPLOYMENT",
+    "item_named",
+    "submit_case",
+    "upload",
+    "user",
+]

@@ -16,5 +16,10 @@ SUFFIX_TYPES = {suffix: content_type for content_type, suffix in CONTENT_SUFFIX.
 def material_file(type_id: int, kind: str):
     mt, key = catalogue.get_material_file(type_id, kind)
     suffix = Path(key).suffix
-    return send_stored(key, content_type=SUFFIX_TYPES[suffix], as_attachment=True, cache_control="no-cache",
-                       name=f"{mt.name}-{catalogue.FILE_KIND_LABELS[kind]}{suffix}")
+    return send_stored(
+        key,
+        content_type=SUFFIX_TYPES[suffix],
+        as_attachment=True,
+        cache_control="no-cache",
+        name=f"{mt.name}-{catalogue.FILE_KIND_LABELS[kind]}{suffix}",
+    )

@@ -56,8 +56,11 @@ def _get(model, object_id: int):
 
 @bp.route("/")
 def index():
-    return render_template("admin/index.html", counts=catalogue.count_catalogue(),
-                           in_review=catalogue.list_versions_in_review())
+    return render_template(
+        "admin/index.html",
+        counts=catalogue.count_catalogue(),
+        in_review=catalogue.list_versions_in_review(),
+    )
 
 
 # ---------------------------------------------------------------------------- departments
@@ -71,11 +74,21 @@ def departments():
 @bp.route("/departments/new", methods=["GET", "POST"])
 def department_new():
     form = DepartmentCreateForm()
-    if form.validate_on_submit() and (done := save_form(
-            form, lambda: catalogue.create_department(
-                code=form.code.data, name=form.name.data, phone=form.phone.data or "",
-                address=form.address.data or "", hours=form.hours.data or "", actor=_admin()),
-            done=lambda dept: _("已新增部门：%(name)s", name=dept.name), to=url_for("admin.departments"))):
+    if form.validate_on_submit() and (
+        done := save_form(
+            form,
+            lambda: catalogue.create_department(
+                code=form.code.data,
+                name=form.name.data,
+                phone=form.phone.data or "",
+                address=form.address.data or "",
+                hours=form.hours.data or "",
+                actor=_admin(),
+            ),
+            done=lambda dept: _("已新增部门：%(name)s", name=dept.name),
+            to=url_for("admin.departments"),
+        )
+    ):
         return done
     return render_template("admin/department_form.html", form=form, dept=None), form_status(form)
 
@@ -84,11 +97,21 @@ def department_new():
 def department_edit(dept_id: int):
     dept = _get(Department, dept_id)
     form = DepartmentForm(obj=dept)
-    if form.validate_on_submit() and (done := save_form(
-            form, lambda: catalogue.update_department(dept, name=form.name.data, phone=form.phone.data or "",
-                                                      address=form.address.data or "",
-                                                      hours=form.hours.data or "", actor=_admin()),
-            done=lambda _r: _("已保存部门：%(name)s", name=dept.name), to=url_for("admin.departments"))):
+    if form.validate_on_submit() and (
+        done := save_form(
+            form,
+            lambda: catalogue.update_department(
+                dept,
+                name=form.name.data,
+                phone=form.phone.data or "",
+                address=form.address.data or "",
+                hours=form.hours.data or "",
+                actor=_admin(),
+            ),
+            done=lambda _r: _("已保存部门：%(name)s", name=dept.name),
+            to=url_for("admin.departments"),
+        )
+    ):
         return done
     return render_template("admin/department_form.html", form=form, dept=dept), form_status(form)
 
@@ -99,8 +122,12 @@ def department_active(dept_id: int):
     active = request.form.get("active") == "1"
     catalogue.set_department_active(dept, active=active, actor=_admin())
     db.session.commit()
-    flash(_("已启用部门：%(name)s", name=dept.name) if active
-          else _("已停用部门：%(name)s", name=dept.name), "success")
+    flash(
+        _("已启用部门：%(name)s", name=dept.name)
+        if active
+        else _("已停用部门：%(name)s", name=dept.name),
+        "success",
+    )
     return redirect(url_for("admin.departments"))
 
 
@@ -131,10 +158,14 @@ def _upload(field) -> catalogue.Upload | None:
 
 def _material_values(form) -> dict[str, Any]:
     return {
-        "name": form.name.data, "category": form.category.data or "",
-        "description": form.description.data or "", "source": form.source.data,
-        "licence_type_code": form.licence_type_code.data, "validity_kind": form.validity_kind.data,
-        "validity_months": form.validity_months.data, "blank_form": _upload(form.blank_form),
+        "name": form.name.data,
+        "category": form.category.data or "",
+        "description": form.description.data or "",
+        "source": form.source.data,
+        "licence_type_code": form.licence_type_code.data,
+        "validity_kind": form.validity_kind.data,
+        "validity_months": form.validity_months.data,
+        "blank_form": _upload(form.blank_form),
         "example": _upload(form.example),
     }
 
@@ -150,10 +181,16 @@ def material_types():
 @bp.route("/materials/new", methods=["GET", "POST"])
 def material_type_new():
     form = MaterialTypeCreateForm()
-    if form.validate_on_submit() and (done := save_form(
-            form, lambda: catalogue.create_material_type(code=form.code.data, actor=_admin(),
-                                                         **_material_values(form)),
-            done=lambda mt: _("已新增材料类型：%(name)s", name=mt.name), to=url_for("admin.material_types"))):
+    if form.validate_on_submit() and (
+        done := save_form(
+            form,
+            lambda: catalogue.create_material_type(
+                code=form.code.data, actor=_admin(), **_material_values(form)
+            ),
+            done=lambda mt: _("已新增材料类型：%(name)s", name=mt.name),
+            to=url_for("admin.material_types"),
+        )
+    ):
         return done
     return render_template("admin/material_type_form.html", form=form, mt=None), form_status(form)
 
@@ -162,9 +199,14 @@ def material_type_new():
 def material_type_edit(type_id: int):
     mt = _get(MaterialType, type_id)
     form = MaterialTypeForm(obj=mt)
-    if form.validate_on_submit() and (done := save_form(
-            form, lambda: catalogue.update_material_type(mt, actor=_admin(), **_material_values(form)),
-            done=lambda _r: _("已保存材料类型：%(name)s", name=mt.name), to=url_for("admin.material_types"))):
+    if form.validate_on_submit() and (
+        done := save_form(
+            form,
+            lambda: catalogue.update_material_type(mt, actor=_admin(), **_material_values(form)),
+            done=lambda _r: _("已保存材料类型：%(name)s", name=mt.name),
+            to=url_for("admin.material_types"),
+        )
+    ):
         return done
     return render_template("admin/material_type_form.html", form=form, mt=mt), form_status(form)
 
@@ -173,8 +215,10 @@ def material_type_edit(type_id: int):
 
 
 def _department_choices(include_id: int | None = None) -> list[SelectChoice]:
-    return [SelectChoice(str(d.id), f"{d.name}（{d.code}）" + ("" if d.active else _("，已停用")))
-            for d in catalogue.list_active_departments(include_id)]
+    return [
+        SelectChoice(str(d.id), f"{d.name}（{d.code}）" + ("" if d.active else _("，已停用")))
+        for d in catalogue.list_active_departments(include_id)
+    ]
 
 
 @bp.route("/items")
@@ -182,22 +226,38 @@ def items():
     search = SearchForm(request.args)
     query = search.q.data if search.validate() else ""
     page = catalogue.list_items(query or "", _page())
-    return render_template("admin/items.html", page=page, search=search, query=query,
-                           status_labels=catalogue.STATUS_LABELS)
+    return render_template(
+        "admin/items.html",
+        page=page,
+        search=search,
+        query=query,
+        status_labels=catalogue.STATUS_LABELS,
+    )
 
 
 @bp.route("/items/new", methods=["GET", "POST"])
 def item_new():
     form = ItemCreateForm()
     form.department_id.choices = _department_choices()
-    if form.validate_on_submit() and (done := save_form(
-            form, lambda: catalogue.create_item(
-                code=form.code.data, department=db.session.get(Department, form.department_id.data),
-                actor=_admin(), guide={"name": form.name.data, "item_type": form.item_type.data,
-                                       "audience": form.audience.data},
-                requirements=[], themes=[]),
+    if form.validate_on_submit() and (
+        done := save_form(
+            form,
+            lambda: catalogue.create_item(
+                code=form.code.data,
+                department=db.session.get(Department, form.department_id.data),
+                actor=_admin(),
+                guide={
+                    "name": form.name.data,
+                    "item_type": form.item_type.data,
+                    "audience": form.audience.data,
+                },
+                requirements=[],
+                themes=[],
+            ),
             done=_("已创建事项草稿，请继续填写办事指南"),
-            to=lambda version: url_for("admin.version_edit", version_id=version.id))):
+            to=lambda version: url_for("admin.version_edit", version_id=version.id),
+        )
+    ):
         return done
     return render_template("admin/item_new.html", form=form), form_status(form)
 
@@ -207,15 +267,20 @@ def item(item_id: int):
     item = catalogue.load_item(item_id)
     diff_form = DiffForm(formdata=None)
     _diff_choices(diff_form, item)
-    return render_template("admin/item.html", item=item, diff_form=diff_form,
-                           status_labels=catalogue.STATUS_LABELS)
+    return render_template(
+        "admin/item.html", item=item, diff_form=diff_form, status_labels=catalogue.STATUS_LABELS
+    )
 
 
 def _diff_choices(form: DiffForm, item) -> None:
     versions = sorted(item.versions, key=lambda v: v.number)
-    options = [SelectChoice(str(v.id), _("第 %(n)d 版（%(status)s）", n=v.number,
-                                         status=catalogue.STATUS_LABELS[v.status]))
-               for v in versions]
+    options = [
+        SelectChoice(
+            str(v.id),
+            _("第 %(n)d 版（%(status)s）", n=v.number, status=catalogue.STATUS_LABELS[v.status]),
+        )
+        for v in versions
+    ]
     form.a.choices = options
     form.b.choices = options
     if form.a.data is None and versions:
@@ -236,8 +301,15 @@ def item_diff(item_id: int):
         new = catalogue.load_version(form.b.data)
         changes = catalogue.diff_versions(old, new)
     status = 422 if form.errors else 200
-    return render_template("admin/diff.html", item=item, form=form, changes=changes, old=old,
-                           new=new, status_labels=catalogue.STATUS_LABELS), status
+    return render_template(
+        "admin/diff.html",
+        item=item,
+        form=form,
+        changes=changes,
+        old=old,
+        new=new,
+        status_labels=catalogue.STATUS_LABELS,
+    ), status
 
 
 @bp.route("/items/<int:item_id>/archive", methods=["POST"])
@@ -260,21 +332,32 @@ def item_archive(item_id: int):
 def _render_version(version: ItemVersion, errors: dict[str, str] | None = None, status: int = 200):
     checks = catalogue.publish_errors(version) if version.status in catalogue.OPEN_STATUSES else {}
     return render_template(
-        "admin/version.html", version=version, item=version.item, errors=errors or {},
-        checks=checks, labels=_labels(),
-        open_version=next((v for v in version.item.versions
-                           if v.status in catalogue.OPEN_STATUSES), None),
+        "admin/version.html",
+        version=version,
+        item=version.item,
+        errors=errors or {},
+        checks=checks,
+        labels=_labels(),
+        open_version=next(
+            (v for v in version.item.versions if v.status in catalogue.OPEN_STATUSES), None
+        ),
     ), status
 
 
 def _labels() -> dict[str, dict]:
     return {
-        "status": catalogue.STATUS_LABELS, "item_type": catalogue.ITEM_TYPE_LABELS,
-        "audience": catalogue.AUDIENCE_LABELS, "unit": catalogue.UNIT_LABELS,
-        "case_type": catalogue.CASE_TYPE_LABELS, "role": catalogue.STEP_ROLE_LABELS,
-        "online_depth": catalogue.ONLINE_DEPTH_LABELS, "result_type": catalogue.RESULT_TYPE_LABELS,
-        "necessity": catalogue.NECESSITY_LABELS, "medium": catalogue.MEDIUM_LABELS,
-        "question_type": catalogue.QUESTION_TYPE_LABELS, "prefill": catalogue.PREFILL_LABELS,
+        "status": catalogue.STATUS_LABELS,
+        "item_type": catalogue.ITEM_TYPE_LABELS,
+        "audience": catalogue.AUDIENCE_LABELS,
+        "unit": catalogue.UNIT_LABELS,
+        "case_type": catalogue.CASE_TYPE_LABELS,
+        "role": catalogue.STEP_ROLE_LABELS,
+        "online_depth": catalogue.ONLINE_DEPTH_LABELS,
+        "result_type": catalogue.RESULT_TYPE_LABELS,
+        "necessity": catalogue.NECESSITY_LABELS,
+        "medium": catalogue.MEDIUM_LABELS,
+        "question_type": catalogue.QUESTION_TYPE_LABELS,
+        "prefill": catalogue.PREFILL_LABELS,
         "field": catalogue.FIELD_LABELS,
     }
 
@@ -316,8 +399,9 @@ def version_return(version_id: int):
 def version_publish(version_id: int):
     version = catalogue.load_version(version_id)
     try:
-        catalogue.publish_version(version, _admin(), expected_lock=_action_lock(),
-                                  require_review=True)
+        catalogue.publish_version(
+            version, _admin(), expected_lock=_action_lock(), require_review=True
+        )
     except ValidationError as exc:
         db.session.rollback()
         return _render_version(catalogue.load_version(version_id), exc.errors, 422)
@@ -336,7 +420,10 @@ def version_copy(version_id: int):
         flash(exc.message, "error")
         return redirect(url_for("admin.item", item_id=version.item_id))
     db.session.commit()
-    flash(_("已根据第 %(old)d 版创建第 %(new)d 版草稿", old=version.number, new=draft.number), "success")
+    flash(
+        _("已根据第 %(old)d 版创建第 %(new)d 版草稿", old=version.number, new=draft.number),
+        "success",
+    )
     return redirect(url_for("admin.version_edit", version_id=draft.id))
 
 
@@ -378,18 +465,35 @@ def version_edit(version_id: int):
     form.themes.choices = [SelectChoice(str(t.id), t.name) for t in catalogue.list_themes()]
     if request.method == "GET":
         _offer_blank_rows(form)
-    elif not _added_rows(form) and form.validate_on_submit() and (done := save_form(
-            form, lambda: catalogue.update_draft(version, guide=form.guide(), theme_ids=form.themes.data or [],
-                                                 expected_lock=form.lock.data, actor=_admin()),
-            done=_("草稿已保存"), to=url_for("admin.version", version_id=version.id))):
+    elif (
+        not _added_rows(form)
+        and form.validate_on_submit()
+        and (
+            done := save_form(
+                form,
+                lambda: catalogue.update_draft(
+                    version,
+                    guide=form.guide(),
+                    theme_ids=form.themes.data or [],
+                    expected_lock=form.lock.data,
+                    actor=_admin(),
+                ),
+                done=_("草稿已保存"),
+                to=url_for("admin.version", version_id=version.id),
+            )
+        )
+    ):
         return done
-    return render_template("admin/guide_form.html", form=form, version=version,
-                           item=version.item), form_status(form)
+    return render_template(
+        "admin/guide_form.html", form=form, version=version, item=version.item
+    ), form_status(form)
 
 
 def _requirement_choices(form: RequirementForm, version: ItemVersion) -> None:
-    form.material_type_id.choices = [SelectChoice(str(mt.id), f"{mt.name}（{mt.code}）")
-                                     for mt in catalogue.list_all_material_types()]
+    form.material_type_id.choices = [
+        SelectChoice(str(mt.id), f"{mt.name}（{mt.code}）")
+        for mt in catalogue.list_all_material_types()
+    ]
     form.condition.choices = RequirementForm.condition_choices(version.condition_questions)
 
 
@@ -401,19 +505,31 @@ def requirements(version_id: int):
     else:
         form = RequirementForm(data={"lock": version.lock_version})
     _requirement_choices(form, version)
-    if form.validate_on_submit() and (done := save_form(
-            form, lambda: catalogue.add_requirement(version, values=form.values(), expected_lock=form.lock.data,
-                                                    actor=_admin()),
-            done=_("已添加一项申请材料"), to=url_for("admin.requirements", version_id=version.id))):
+    if form.validate_on_submit() and (
+        done := save_form(
+            form,
+            lambda: catalogue.add_requirement(
+                version, values=form.values(), expected_lock=form.lock.data, actor=_admin()
+            ),
+            done=_("已添加一项申请材料"),
+            to=url_for("admin.requirements", version_id=version.id),
+        )
+    ):
         return done
     version = catalogue.load_version(version_id)
-    return render_template("admin/requirements.html", form=form, version=version,
-                           item=version.item, labels=_labels(),
-                           conditions={c.value: c.label for c in form.condition.choices}), form_status(form)
+    return render_template(
+        "admin/requirements.html",
+        form=form,
+        version=version,
+        item=version.item,
+        labels=_labels(),
+        conditions={c.value: c.label for c in form.condition.choices},
+    ), form_status(form)
 
 
-@bp.route("/versions/<int:version_id>/requirements/<int:requirement_id>/edit",
-          methods=["GET", "POST"])
+@bp.route(
+    "/versions/<int:version_id>/requirements/<int:requirement_id>/edit", methods=["GET", "POST"]
+)
 def requirement_edit(version_id: int, requirement_id: int):
     version = _editable(version_id)
     req = catalogue.load_requirement(version, requirement_id)
@@ -422,15 +538,25 @@ def requirement_edit(version_id: int, requirement_id: int):
     else:
         form = RequirementForm(data=RequirementForm.initial(req, version.lock_version))
     _requirement_choices(form, version)
-    if form.validate_on_submit() and (done := save_form(
-            form, lambda: catalogue.update_requirement(req, values=form.values(), expected_lock=form.lock.data,
-                                                       actor=_admin()),
-            done=_("已保存这项申请材料"), to=url_for("admin.requirements", version_id=version.id))):
+    if form.validate_on_submit() and (
+        done := save_form(
+            form,
+            lambda: catalogue.update_requirement(
+                req, values=form.values(), expected_lock=form.lock.data, actor=_admin()
+            ),
+            done=_("已保存这项申请材料"),
+            to=url_for("admin.requirements", version_id=version.id),
+        )
+    ):
         return done
     version = catalogue.load_version(version_id)
-    return render_template("admin/requirement_form.html", form=form, version=version,
-                           item=version.item, req=catalogue.load_requirement(version, requirement_id)
-                           ), form_status(form)
+    return render_template(
+        "admin/requirement_form.html",
+        form=form,
+        version=version,
+        item=version.item,
+        req=catalogue.load_requirement(version, requirement_id),
+    ), form_status(form)
 
 
 @bp.route("/versions/<int:version_id>/requirements/<int:requirement_id>/delete", methods=["POST"])
@@ -467,12 +593,22 @@ def application_form(version_id: int):
         _offer_blank_rows(form)
     elif not _added_rows(form) and form.validate_on_submit():
         questions, conditions = form.values()
-        if done := save_form(form, lambda: catalogue.update_application_form(
-                version, questions=questions, condition_questions=conditions, expected_lock=form.lock.data,
-                actor=_admin()), done=_("申请表已保存"), to=url_for("admin.version", version_id=version.id)):
+        if done := save_form(
+            form,
+            lambda: catalogue.update_application_form(
+                version,
+                questions=questions,
+                condition_questions=conditions,
+                expected_lock=form.lock.data,
+                actor=_admin(),
+            ),
+            done=_("申请表已保存"),
+            to=url_for("admin.version", version_id=version.id),
+        ):
             return done
-    return render_template("admin/application_form.html", form=form, version=version,
-                           item=version.item), form_status(form)
+    return render_template(
+        "admin/application_form.html", form=form, version=version, item=version.item
+    ), form_status(form)
 
 
 # ---------------------------------------------------------------------------- bundles
@@ -480,15 +616,20 @@ def application_form(version_id: int):
 
 def _theme_choices(form: BundleForm) -> None:
     form.theme_id.choices = [SelectChoice("0", _("（不设主题）"))] + [
-        SelectChoice(str(t.id), t.name) for t in catalogue.list_themes()]
+        SelectChoice(str(t.id), t.name) for t in catalogue.list_themes()
+    ]
 
 
 def _bundle_values(form: BundleForm) -> dict[str, Any]:
     """The form's values with the items and theme it names loaded (unknown codes: a field error)."""
     theme = db.session.get(Theme, form.theme_id.data) if form.theme_id.data else None
-    return {"code": form.code.data, "name": form.name.data,
-            "description": form.description.data or "", "theme": theme,
-            "items": catalogue.find_items_by_code(form.item_codes())}
+    return {
+        "code": form.code.data,
+        "name": form.name.data,
+        "description": form.description.data or "",
+        "theme": theme,
+        "items": catalogue.find_items_by_code(form.item_codes()),
+    }
 
 
 @bp.route("/bundles")
@@ -500,10 +641,16 @@ def bundles():
 def bundle_new():
     form = BundleForm()
     _theme_choices(form)
-    if form.validate_on_submit() and (done := save_form(
-            form, lambda: catalogue.create_bundle(**_bundle_values(form), actor=_admin(), published=False),
+    if form.validate_on_submit() and (
+        done := save_form(
+            form,
+            lambda: catalogue.create_bundle(
+                **_bundle_values(form), actor=_admin(), published=False
+            ),
             done=lambda bundle: _("已创建一件事：%(name)s（尚未上线）", name=bundle.name),
-            to=url_for("admin.bundles"))):
+            to=url_for("admin.bundles"),
+        )
+    ):
         return done
     return render_template("admin/bundle_form.html", form=form, bundle=None), form_status(form)
 
@@ -514,17 +661,28 @@ def bundle_edit(bundle_id: int):
     if request.method == "POST":
         form = BundleForm()
     else:
-        form = BundleForm(data={
-            "code": bundle.code, "name": bundle.name, "description": bundle.description,
-            "theme_id": bundle.theme_id or 0,
-            "items": "\n".join(e.item.code for e in bundle.entries)})
+        form = BundleForm(
+            data={
+                "code": bundle.code,
+                "name": bundle.name,
+                "description": bundle.description,
+                "theme_id": bundle.theme_id or 0,
+                "items": "\n".join(e.item.code for e in bundle.entries),
+            }
+        )
     _theme_choices(form)
-    if form.validate_on_submit() and (done := save_form(
-            form, lambda: catalogue.update_bundle(bundle, **_bundle_values(form), actor=_admin()),
-            done=lambda _r: _("已保存一件事：%(name)s", name=bundle.name), to=url_for("admin.bundles"))):
+    if form.validate_on_submit() and (
+        done := save_form(
+            form,
+            lambda: catalogue.update_bundle(bundle, **_bundle_values(form), actor=_admin()),
+            done=lambda _r: _("已保存一件事：%(name)s", name=bundle.name),
+            to=url_for("admin.bundles"),
+        )
+    ):
         return done
-    return render_template("admin/bundle_form.html", form=form,
-                           bundle=catalogue.load_bundle(bundle_id)), form_status(form)
+    return render_template(
+        "admin/bundle_form.html", form=form, bundle=catalogue.load_bundle(bundle_id)
+    ), form_status(form)
 
 
 @bp.route("/bundles/<int:bundle_id>/published", methods=["POST"])
@@ -538,7 +696,10 @@ def bundle_published(bundle_id: int):
         flash(exc.message, "error")
     else:
         db.session.commit()
-        flash(_("一件事已上线：%(name)s", name=bundle.name) if published
-              else _("一件事已下线：%(name)s", name=bundle.name), "success")
+        flash(
+            _("一件事已上线：%(name)s", name=bundle.name)
+            if published
+            else _("一件事已下线：%(name)s", name=bundle.name),
+            "success",
+        )
     return redirect(url_for("admin.bundles"))
-

@@ -21,12 +21,24 @@ def bundle_context(parent: Application, step: str) -> dict:
     conditions = svc.merge_questions(parent.children, "condition")
     questions = svc.merge_questions(parent.children, "form")
     departments = "、".join(dict.fromkeys(c.item_version.department.name for c in parent.children))
-    version = SimpleNamespace(name=parent.bundle.name, commitment_text="",
-                              condition_questions=[m.question for m in conditions],
-                              questions=[m.question for m in questions])
-    return {"app": parent, "version": version, "step": step, "step_prefix": "apply.bundle_",
-            "departments": departments, "merged_conditions": conditions, "merged_questions": questions,
-            "step_no": STEPS.index(step) + 1, "step_total": len(STEPS), "steps": STEPS}
+    version = SimpleNamespace(
+        name=parent.bundle.name,
+        commitment_text="",
+        condition_questions=[m.question for m in conditions],
+        questions=[m.question for m in questions],
+    )
+    return {
+        "app": parent,
+        "version": version,
+        "step": step,
+        "step_prefix": "apply.bundle_",
+        "departments": departments,
+        "merged_conditions": conditions,
+        "merged_questions": questions,
+        "step_no": STEPS.index(step) + 1,
+        "step_total": len(STEPS),
+        "steps": STEPS,
+    }
 
 
 def published_bundle(code: str) -> Bundle:
@@ -39,16 +51,21 @@ def published_bundle(code: str) -> Bundle:
 @bp.route("/apply/bundle/<code>")
 def bundle_start(code: str):
     bundle = published_bundle(code)
-    draft = db.session.scalar(select(Application).where(
-        Application.bundle_id == bundle.id, Application.applicant_id == current_user.citizen_id,
-        Application.status == svc.DRAFT))
+    draft = db.session.scalar(
+        select(Application).where(
+            Application.bundle_id == bundle.id,
+            Application.applicant_id == current_user.citizen_id,
+            Application.status == svc.DRAFT,
+        )
+    )
     return render_template("apply/bundle_start.html", bundle=bundle, draft=draft)
 
 
 @bp.route("/apply/bundle/<code>/start", methods=["POST"])
 def bundle_create(code: str):
-    parent = svc.start_bundle_draft(actor=current_user, applicant=current_user.citizen,
-                                    bundle=published_bundle(code))
+    parent = svc.start_bundle_draft(
+        actor=current_user, applicant=current_user.citizen, bundle=published_bundle(code)
+    )
     db.session.commit()
     return redirect(url_for("apply.bundle_conditions", draft_id=parent.id))
 
@@ -67,8 +84,12 @@ def bundle_conditions(draft_id: int):
         else:
             db.session.commit()
             return redirect(url_for("apply.bundle_form", draft_id=parent.id))
-    return render_template("apply/conditions.html", answers=answers, errors=errors,
-                           **bundle_context(parent, "conditions")), (422 if errors else 200)
+    return render_template(
+        "apply/conditions.html",
+        answers=answers,
+        errors=errors,
+        **bundle_context(parent, "conditions"),
+    ), (422 if errors else 200)
 
 
 @bp.route("/apply/bundles/<int:draft_id>/form", methods=["GET", "POST"])
@@ -77,8 +98,14 @@ def bundle_form(draft_id: int):
     context = bundle_context(parent, "form")
     errors, values = {}, svc.bundle_prefill(parent, current_user.citizen)
     if request.method == "POST":
-        raw = {m.key: (request.form.getlist(f"q_{m.key}") if m.question["type"] == "multiselect"
-                       else request.form.get(f"q_{m.key}", "")) for m in context["merged_questions"]}
+        raw = {
+            m.key: (
+                request.form.getlist(f"q_{m.key}")
+                if m.question["type"] == "multiselect"
+                else request.form.get(f"q_{m.key}", "")
+            )
+            for m in context["merged_questions"]
+        }
         try:
             svc.save_bundle_form(parent, raw)
         except ValidationError as exc:
@@ -87,8 +114,9 @@ def bundle_form(draft_id: int):
         else:
             db.session.commit()
             return redirect(url_for("apply.bundle_materials", draft_id=parent.id))
-    return render_template("apply/form.html", values=values, errors=errors, autosave=False,
-                           **context), (422 if errors else 200)
+    return render_template(
+        "apply/form.html", values=values, errors=errors, autosave=False, **context
+    ), (422 if errors else 200)
 
 
 @bp.route("/apply/bundles/<int:draft_id>/materials", methods=["GET", "POST"])
@@ -108,41 +136,61 @@ def bundle_materials(draft_id: int):
         else:
             db.session.commit()
             return redirect(url_for("apply.bundle_confirm", draft_id=parent.id))
-    return render_template("apply/bundle_materials.html", rows=svc.material_rows(parent), errors=errors,
-                           **bundle_context(parent, "materials")), (422 if errors else 200)
+    return render_template(
+        "apply/bundle_materials.html",
+        rows=svc.material_rows(parent),
+        errors=errors,
+        **bundle_context(parent, "materials"),
+    ), (422 if errors else 200)
 
 
 @bp.route("/apply/bundles/<int:draft_id>/materials/<int:type_id>/upload", methods=["POST"])
 def bundle_upload(draft_id: int, type_id: int):
     """One upload for a material type, used by every item of the life event that needs it."""
     parent = svc.load_parent(current_user, draft_id)
-    errors = take_upload(f"u{type_id}",
-                         lambda **upload: svc.upload_for_bundle(current_user, parent, type_id, **upload))
+    errors = take_upload(
+        f"u{type_id}",
+        lambda **upload: svc.upload_for_bundle(current_user, parent, type_id, **upload),
+    )
     if not errors:
         return redirect(url_for("apply.bundle_materials", draft_id=parent.id) + f"#t_{type_id}")
-    return render_template("apply/bundle_materials.html", rows=svc.material_rows(parent), errors=errors,
-                           **bundle_context(parent, "materials")), 422
+    return render_template(
+        "apply/bundle_materials.html",
+        rows=svc.material_rows(parent),
+        errors=errors,
+        **bundle_context(parent, "materials"),
+    ), 422
 
 
 def confirm_rows(parent: Application) -> list[dict]:
-    return [{"requirement": {"material_type": row.material_type}, "material": row.material}
-            for row in svc.material_rows(parent)]
+    return [
+        {"requirement": {"material_type": row.material_type}, "material": row.material}
+        for row in svc.material_rows(parent)
+    ]
 
 
 @bp.route("/apply/bundles/<int:draft_id>/confirm")
 def bundle_confirm(draft_id: int):
     parent = svc.load_parent(current_user, draft_id)
-    return render_template("apply/confirm.html", problems=svc.precheck_bundle(parent), rows=confirm_rows(parent),
-                           **bundle_context(parent, "confirm"))
+    return render_template(
+        "apply/confirm.html",
+        problems=svc.precheck_bundle(parent),
+        rows=confirm_rows(parent),
+        **bundle_context(parent, "confirm"),
+    )
 
 
 @bp.route("/apply/bundles/<int:draft_id>/submit", methods=["POST"])
 def bundle_submit(draft_id: int):
     if request.form.get("consent") != "y":
         parent = svc.load_parent(current_user, draft_id)
-        return render_template("apply/confirm.html", problems=svc.precheck_bundle(parent),
-                               rows=confirm_rows(parent), consent_error=_("请阅读并同意数据使用说明"),
-                               **bundle_context(parent, "confirm")), 422
+        return render_template(
+            "apply/confirm.html",
+            problems=svc.precheck_bundle(parent),
+            rows=confirm_rows(parent),
+            consent_error=_("请阅读并同意数据使用说明"),
+            **bundle_context(parent, "confirm"),
+        ), 422
     try:
         parent = svc.submit_bundle(current_user, draft_id, request.form.get("token", ""))
     except ValidationError:

@@ -42,8 +42,15 @@ def _chosen_documents(prefix_ids: list[int]) -> dict[int, int]:
     return chosen
 
 
-def _citizen_action(case_id: int, action: str, done: str, *, case_endpoint: str = "apply.case",
-                    perform=None, **params):
+def _citizen_action(
+    case_id: int,
+    action: str,
+    done: str,
+    *,
+    case_endpoint: str = "apply.case",
+    perform=None,
+    **params,
+):
     """Take the citizen's workflow action from a page: (redirect to the case, {}) when taken or
     refused by a conflict (flashed), or (None, the field errors) to show the page again."""
     try:
@@ -77,11 +84,19 @@ class CorrectionSide:
 ONLINE = CorrectionSide()
 
 
-def _correction_page(side: CorrectionSide, app, fields, materials, errors: dict[str, str],
-                     values: dict | None = None):
+def _correction_page(
+    side: CorrectionSide, app, fields, materials, errors: dict[str, str], values: dict | None = None
+):
     values = values if values is not None else {f.question["key"]: f.value for f in fields}
-    return render_template("apply/correction.html", app=app, fields=fields, materials=materials,
-                           values=values, errors=errors, side=side), (422 if errors else 200)
+    return render_template(
+        "apply/correction.html",
+        app=app,
+        fields=fields,
+        materials=materials,
+        values=values,
+        errors=errors,
+        side=side,
+    ), (422 if errors else 200)
 
 
 def correction_flow(case_id: int, side: CorrectionSide = ONLINE):
@@ -89,23 +104,36 @@ def correction_flow(case_id: int, side: CorrectionSide = ONLINE):
     app, fields, materials = casework.correction_page(current_user, case_id)
     if request.method == "GET":
         return _correction_page(side, app, fields, materials, {})
-    answers = {f.question["key"]: (request.form.getlist(f"q_{f.question['key']}")
-                                   if f.question.get("type") == "multiselect"
-                                   else request.form.get(f"q_{f.question['key']}", ""))
-               for f in fields}
-    done, errors = _citizen_action(case_id, "resubmit", str(side.done), case_endpoint=side.case,
-                                   perform=side.perform, answers=answers,
-                                   documents=_chosen_documents([m.material.requirement_id for m in materials]))
+    answers = {
+        f.question["key"]: (
+            request.form.getlist(f"q_{f.question['key']}")
+            if f.question.get("type") == "multiselect"
+            else request.form.get(f"q_{f.question['key']}", "")
+        )
+        for f in fields
+    }
+    done, errors = _citizen_action(
+        case_id,
+        "resubmit",
+        str(side.done),
+        case_endpoint=side.case,
+        perform=side.perform,
+        answers=answers,
+        documents=_chosen_documents([m.material.requirement_id for m in materials]),
+    )
     return done or _correction_page(side, app, fields, materials, errors, answers)
 
 
 def correction_upload_flow(case_id: int, requirement_id: int, side: CorrectionSide = ONLINE):
     """A new file for one material the correction notice listed; it is preselected, and the
     correction is still submitted as a whole."""
-    errors = take_upload(f"u{requirement_id}",
-                         lambda **upload: casework.upload_for_correction(current_user, case_id, requirement_id,
-                                                                          **upload),
-                         _("已上传，并选为补正材料。请核对后提交补正"))
+    errors = take_upload(
+        f"u{requirement_id}",
+        lambda **upload: casework.upload_for_correction(
+            current_user, case_id, requirement_id, **upload
+        ),
+        _("已上传，并选为补正材料。请核对后提交补正"),
+    )
     if not errors:
         return redirect(url_for(side.page, case_id=case_id) + f"#m_{requirement_id}")
     return _correction_page(side, *casework.correction_page(current_user, case_id), errors)
@@ -126,12 +154,17 @@ def supply(case_id: int):
     app, materials = casework.supply_page(current_user, case_id)
     errors: dict[str, str] = {}
     if request.method == "POST":
-        done, errors = _citizen_action(case_id, "supply_materials", _("材料已补交，部门审核后继续办理"),
-                                       documents=_chosen_documents([m.material.requirement_id for m in materials]))
+        done, errors = _citizen_action(
+            case_id,
+            "supply_materials",
+            _("材料已补交，部门审核后继续办理"),
+            documents=_chosen_documents([m.material.requirement_id for m in materials]),
+        )
         if done:
             return done
-    return render_template("apply/supply.html", app=app, materials=materials, errors=errors), \
-        (422 if errors else 200)
+    return render_template("apply/supply.html", app=app, materials=materials, errors=errors), (
+        422 if errors else 200
+    )
 
 
 @bp.route("/cases/<int:case_id>/notices/<int:notice_id>")
@@ -142,8 +175,12 @@ def notice(case_id: int, notice_id: int):
 @bp.route("/cases/<int:case_id>/licence")
 def licence(case_id: int):
     item, document = casework.case_licence(current_user, case_id)
-    return send_stored(document.storage_key, content_type="application/pdf", as_attachment=True,
-                       name=f"{item.number}.pdf")
+    return send_stored(
+        document.storage_key,
+        content_type="application/pdf",
+        as_attachment=True,
+        name=f"{item.number}.pdf",
+    )
 
 
 @bp.route("/cases/<int:case_id>/rate", methods=["GET", "POST"])
@@ -154,12 +191,22 @@ def rate(case_id: int):
         return redirect(url_for("apply.case", case_id=case_id))
     form = RatingForm()
     back = url_for("apply.case", case_id=case_id)
-    if form.validate_on_submit() and (done := save_form(
-            form, lambda: ratings.rate_case(current_user, case_id, score=form.score.data,
-                                            indicators={f.name[2:]: f.data for f in form.indicator_fields()},
-                                            tags=[f.name[2:] for f in form.tag_fields() if f.data],
-                                            comment=form.comment.data or ""),
-            done=_("感谢您的评价"), to=back, conflict_to=back)):
+    if form.validate_on_submit() and (
+        done := save_form(
+            form,
+            lambda: ratings.rate_case(
+                current_user,
+                case_id,
+                score=form.score.data,
+                indicators={f.name[2:]: f.data for f in form.indicator_fields()},
+                tags=[f.name[2:] for f in form.tag_fields() if f.data],
+                comment=form.comment.data or "",
+            ),
+            done=_("感谢您的评价"),
+            to=back,
+            conflict_to=back,
+        )
+    ):
         return done
     return render_template("apply/rate.html", app=app, form=form), (422 if form.errors else 200)
 
@@ -174,9 +221,22 @@ def rate_visit(case_id: int, visit_no: int):
     ratings.visit_of(app, visit_no)
     form = VisitRatingForm(prefix=f"v{visit_no}")
     back = url_for("apply.case", case_id=case_id)
-    if form.validate_on_submit() and (done := save_form(
-            form, lambda: ratings.rate_case(current_user, case_id, score=form.score.data, indicators={}, tags=[],
-                                            comment=form.comment.data or "", visit_no=visit_no),
-            done=_("感谢您对这次到场办理的评价"), to=back + "#visits-title", conflict_to=back)):
+    if form.validate_on_submit() and (
+        done := save_form(
+            form,
+            lambda: ratings.rate_case(
+                current_user,
+                case_id,
+                score=form.score.data,
+                indicators={},
+                tags=[],
+                comment=form.comment.data or "",
+                visit_no=visit_no,
+            ),
+            done=_("感谢您对这次到场办理的评价"),
+            to=back + "#visits-title",
+            conflict_to=back,
+        )
+    ):
         return done
     return render_case(app, (visit_no, form))

@@ -23,14 +23,24 @@ STEPS = ("conditions", "form", "materials", "confirm")
 
 
 def step_context(app: Application, step: str) -> dict:
-    return {"app": app, "version": app.item_version, "step": step, "step_prefix": "apply.",
-            "departments": app.item_version.department.name,
-            "step_no": STEPS.index(step) + 1, "step_total": len(STEPS), "steps": STEPS}
+    return {
+        "app": app,
+        "version": app.item_version,
+        "step": step,
+        "step_prefix": "apply.",
+        "departments": app.item_version.department.name,
+        "step_no": STEPS.index(step) + 1,
+        "step_total": len(STEPS),
+        "steps": STEPS,
+    }
 
 
 def published_item(code: str) -> ServiceItem:
-    item = db.session.scalar(select(ServiceItem).where(ServiceItem.code == code)
-                             .options(selectinload(ServiceItem.published_version)))
+    item = db.session.scalar(
+        select(ServiceItem)
+        .where(ServiceItem.code == code)
+        .options(selectinload(ServiceItem.published_version))
+    )
     if item is None or item.published_version is None:
         abort(404)
     return item
@@ -39,11 +49,20 @@ def published_item(code: str) -> ServiceItem:
 @bp.route("/apply/<code>")
 def start(code: str):
     item = published_item(code)
-    draft = db.session.scalar(select(Application).where(
-        Application.applicant_id == current_user.citizen_id,
-        Application.item_version_id == item.published_version_id, Application.status == svc.DRAFT))
-    return render_template("apply/start.html", item=item, version=item.published_version, draft=draft,
-                           principals=proxies.principals_of(current_user))
+    draft = db.session.scalar(
+        select(Application).where(
+            Application.applicant_id == current_user.citizen_id,
+            Application.item_version_id == item.published_version_id,
+            Application.status == svc.DRAFT,
+        )
+    )
+    return render_template(
+        "apply/start.html",
+        item=item,
+        version=item.published_version,
+        draft=draft,
+        principals=proxies.principals_of(current_user),
+    )
 
 
 @bp.route("/apply/<code>/start", methods=["POST"])
@@ -52,7 +71,9 @@ def create_draft(code: str):
     applicant = current_user.citizen
     on_behalf = request.form.get("applicant", "")
     if on_behalf and on_behalf != str(current_user.citizen_id):
-        applicant = next((c for c in proxies.principals_of(current_user) if str(c.id) == on_behalf), None)
+        applicant = next(
+            (c for c in proxies.principals_of(current_user) if str(c.id) == on_behalf), None
+        )
         if applicant is None:
             abort(404)
     app = svc.start_draft(actor=current_user, applicant=applicant, item=item)
@@ -66,7 +87,10 @@ def conditions(draft_id: int):
     errors: dict[str, str] = {}
     answers = dict(app.condition_answers or {})
     if request.method == "POST":
-        answers = {q["key"]: request.form.get(f"c_{q['key']}", "") for q in app.item_version.condition_questions}
+        answers = {
+            q["key"]: request.form.get(f"c_{q['key']}", "")
+            for q in app.item_version.condition_questions
+        }
         try:
             svc.save_conditions(app, answers)
         except ValidationError as exc:
@@ -75,8 +99,9 @@ def conditions(draft_id: int):
         else:
             db.session.commit()
             return redirect(url_for("apply.form", draft_id=app.id))
-    return render_template("apply/conditions.html", answers=answers, errors=errors,
-                           **step_context(app, "conditions")), (422 if errors else 200)
+    return render_template(
+        "apply/conditions.html", answers=answers, errors=errors, **step_context(app, "conditions")
+    ), (422 if errors else 200)
 
 
 @bp.route("/apply/drafts/<int:draft_id>/form", methods=["GET", "POST"])
@@ -85,9 +110,14 @@ def form(draft_id: int):
     errors: dict[str, str] = {}
     values = svc.prefill(app, current_user.citizen)
     if request.method == "POST":
-        raw = {q["key"]: (request.form.getlist(f"q_{q['key']}") if q["type"] == "multiselect"
-                          else request.form.get(f"q_{q['key']}", ""))
-               for q in app.item_version.questions}
+        raw = {
+            q["key"]: (
+                request.form.getlist(f"q_{q['key']}")
+                if q["type"] == "multiselect"
+                else request.form.get(f"q_{q['key']}", "")
+            )
+            for q in app.item_version.questions
+        }
         try:
             svc.save_form(app, raw)
         except ValidationError as exc:
@@ -96,17 +126,24 @@ def form(draft_id: int):
         else:
             db.session.commit()
             return redirect(url_for("apply.materials", draft_id=app.id))
-    return render_template("apply/form.html", values=values, errors=errors,
-                           **step_context(app, "form")), (422 if errors else 200)
+    return render_template(
+        "apply/form.html", values=values, errors=errors, **step_context(app, "form")
+    ), (422 if errors else 200)
 
 
 @bp.route("/apply/drafts/<int:draft_id>/autosave", methods=["POST"])
 def autosave(draft_id: int):
     """Periodic autosave of a long form: keeps every valid answer, reports the rest."""
     app = svc.get_own_draft(current_user, draft_id)
-    raw = {q["key"]: (request.form.getlist(f"q_{q['key']}") if q["type"] == "multiselect"
-                      else request.form.get(f"q_{q['key']}"))
-           for q in app.item_version.questions if f"q_{q['key']}" in request.form}
+    raw = {
+        q["key"]: (
+            request.form.getlist(f"q_{q['key']}")
+            if q["type"] == "multiselect"
+            else request.form.get(f"q_{q['key']}")
+        )
+        for q in app.item_version.questions
+        if f"q_{q['key']}" in request.form
+    }
     svc.save_form(app, raw, partial=True)
     db.session.commit()
     return jsonify(saved=True, at=app.updated_at.isoformat())
@@ -135,8 +172,12 @@ def materials(draft_id: int):
         else:
             db.session.commit()
             return redirect(url_for("apply.confirm", draft_id=app.id))
-    return render_template("apply/materials.html", rows=svc.snapshot_materials(app).rows(), errors=errors,
-                           **step_context(app, "materials")), (422 if errors else 200)
+    return render_template(
+        "apply/materials.html",
+        rows=svc.snapshot_materials(app).rows(),
+        errors=errors,
+        **step_context(app, "materials"),
+    ), (422 if errors else 200)
 
 
 def _date_field(name: str, errors: dict[str, str], prefix: str):
@@ -146,7 +187,9 @@ def _date_field(name: str, errors: dict[str, str], prefix: str):
     try:
         return date.fromisoformat(raw)
     except ValueError:
-        errors[f"{prefix}_{'valid_until' if name == 'own_expiry' else name}"] = _("请按 年-月-日 填写日期")
+        errors[f"{prefix}_{'valid_until' if name == 'own_expiry' else name}"] = _(
+            "请按 年-月-日 填写日期"
+        )
         return None
 
 
@@ -160,8 +203,12 @@ def take_upload(prefix: str, store, done_message: str | None = None) -> dict[str
         return errors
     upload = request.files.get("file")
     try:
-        store(data=upload.read() if upload else b"", filename=upload.filename if upload else None,
-              issued_on=issued_on, own_expiry=own_expiry)
+        store(
+            data=upload.read() if upload else b"",
+            filename=upload.filename if upload else None,
+            issued_on=issued_on,
+            own_expiry=own_expiry,
+        )
     except ValidationError as exc:
         db.session.rollback()
         return exc.errors
@@ -174,20 +221,30 @@ def take_upload(prefix: str, store, done_message: str | None = None) -> dict[str
 def upload_material(draft_id: int, requirement_id: int):
     """Upload a file for one material: it joins the applicant's library and is used here."""
     app = svc.get_own_draft(current_user, draft_id)
-    errors = take_upload(f"u{requirement_id}",
-                         lambda **upload: svc.upload_for(current_user, app, requirement_id, **upload))
+    errors = take_upload(
+        f"u{requirement_id}",
+        lambda **upload: svc.upload_for(current_user, app, requirement_id, **upload),
+    )
     if not errors:
         return redirect(url_for("apply.materials", draft_id=app.id) + f"#m_{requirement_id}")
-    return render_template("apply/materials.html", rows=svc.snapshot_materials(app).rows(), errors=errors,
-                           **step_context(app, "materials")), 422
+    return render_template(
+        "apply/materials.html",
+        rows=svc.snapshot_materials(app).rows(),
+        errors=errors,
+        **step_context(app, "materials"),
+    ), 422
 
 
 @bp.route("/apply/drafts/<int:draft_id>/confirm")
 def confirm(draft_id: int):
     app = svc.get_own_draft(current_user, draft_id)
     snapshot = svc.snapshot_materials(app)
-    return render_template("apply/confirm.html", problems=svc.precheck(app, snapshot),
-                           rows=snapshot.rows(), **step_context(app, "confirm"))
+    return render_template(
+        "apply/confirm.html",
+        problems=svc.precheck(app, snapshot),
+        rows=snapshot.rows(),
+        **step_context(app, "confirm"),
+    )
 
 
 @bp.route("/apply/drafts/<int:draft_id>/submit", methods=["POST"])
@@ -195,9 +252,13 @@ def submit(draft_id: int):
     if request.form.get("consent") != "y":
         app = svc.get_own_draft(current_user, draft_id)
         snapshot = svc.snapshot_materials(app)
-        return render_template("apply/confirm.html", problems=svc.precheck(app, snapshot), rows=snapshot.rows(),
-                               consent_error=_("请阅读并同意数据使用说明"),
-                               **step_context(app, "confirm")), 422
+        return render_template(
+            "apply/confirm.html",
+            problems=svc.precheck(app, snapshot),
+            rows=snapshot.rows(),
+            consent_error=_("请阅读并同意数据使用说明"),
+            **step_context(app, "confirm"),
+        ), 422
     try:
         app = svc.submit_application(current_user, draft_id, request.form.get("token", ""))
     except ValidationError:
@@ -235,38 +296,68 @@ def render_case(app: Application, failed: tuple[int, object] | None = None):
     from forms.review import VisitRatingForm
 
     materials = db.session.scalars(
-        select(ApplicationMaterial).where(ApplicationMaterial.application_id == app.id)
-        .options(selectinload(ApplicationMaterial.requirement), selectinload(ApplicationMaterial.document)
-                 .selectinload(Document.material_type))
+        select(ApplicationMaterial)
+        .where(ApplicationMaterial.application_id == app.id)
+        .options(
+            selectinload(ApplicationMaterial.requirement),
+            selectinload(ApplicationMaterial.document).selectinload(Document.material_type),
+        )
     ).all()
-    events = db.session.scalars(select(Event).where(Event.application_id == app.id).order_by(Event.id)).all()
+    events = db.session.scalars(
+        select(Event).where(Event.application_id == app.id).order_by(Event.id)
+    ).all()
     from services import casework, notices, ratings
 
     visits = ratings.visits_to_rate(app.id)
-    visit_forms = {v.number: (failed[1] if failed and failed[0] == v.number
-                              else VisitRatingForm(prefix=f"v{v.number}", formdata=None))
-                   for v, given in visits if given is None}
-    return render_template("apply/case.html", app=app, materials=materials, events=events,
-                           notices=notices.notices_of(app.id), kind_labels=notices.KIND_LABELS,
-                           summaries=notices.summaries(app.id),
-                           correction=workflow.open_correction(app) if app.status == "correction_required" else None,
-                           licences=casework.licences_of(app.id), rating=ratings.rating_of(app.id),
-                           can_rate=ratings.can_rate(current_user, app), scores=ratings.SCORES,
-                           visits=visits, visit_forms=visit_forms, visit_kinds=VISIT_KINDS,
-                           withdrawable=workflow.TRANSITIONS["withdraw"].sources), (422 if failed else 200)
+    visit_forms = {
+        v.number: (
+            failed[1]
+            if failed and failed[0] == v.number
+            else VisitRatingForm(prefix=f"v{v.number}", formdata=None)
+        )
+        for v, given in visits
+        if given is None
+    }
+    return render_template(
+        "apply/case.html",
+        app=app,
+        materials=materials,
+        events=events,
+        notices=notices.notices_of(app.id),
+        kind_labels=notices.KIND_LABELS,
+        summaries=notices.summaries(app.id),
+        correction=workflow.open_correction(app) if app.status == "correction_required" else None,
+        licences=casework.licences_of(app.id),
+        rating=ratings.rating_of(app.id),
+        can_rate=ratings.can_rate(current_user, app),
+        scores=ratings.SCORES,
+        visits=visits,
+        visit_forms=visit_forms,
+        visit_kinds=VISIT_KINDS,
+        withdrawable=workflow.TRANSITIONS["withdraw"].sources,
+    ), (422 if failed else 200)
 
 
 @bp.route("/cases/<int:case_id>/withdraw", methods=["POST"])
 def withdraw(case_id: int):
     version = request.form.get("version", "")
-    app = svc.withdraw_application(current_user, case_id, request.form.get("reason", ""),
-                                   int(version) if version.isdigit() else None)
+    app = svc.withdraw_application(
+        current_user,
+        case_id,
+        request.form.get("reason", ""),
+        int(version) if version.isdigit() else None,
+    )
     kept = workflow.kept_children(app)
     db.session.commit()
     flash(_("办件已撤回"), "success")
     if kept:
-        flash(_("以下分项办件已作出决定，不能撤回，将按决定继续办理：%(items)s",
-                items="；".join(f"{c.title}（{c.number}）" for c in kept)), "info")
+        flash(
+            _(
+                "以下分项办件已作出决定，不能撤回，将按决定继续办理：%(items)s",
+                items="；".join(f"{c.title}（{c.number}）" for c in kept),
+            ),
+            "info",
+        )
     return redirect(url_for("apply.case", case_id=case_id))
 
 
@@ -287,8 +378,9 @@ def proxies_page():
     form = AuthoriseForm()
     if form.validate_on_submit():
         try:
-            proxies.authorise_agent(current_user, agent_phone=form.agent_phone.data,
-                                    valid_until=form.valid_until.data)
+            proxies.authorise_agent(
+                current_user, agent_phone=form.agent_phone.data, valid_until=form.valid_until.data
+            )
         except ValidationError as exc:
             db.session.rollback()
             form.apply_errors(exc)
@@ -296,8 +388,12 @@ def proxies_page():
             db.session.commit()
             flash(_("已授权，对方登录后即可为您代办"), "success")
             return redirect(url_for("apply.proxies_page"))
-    return render_template("apply/proxies.html", form=form, given=proxies.given_by(current_user),
-                           principals=proxies.principals_of(current_user)), (422 if form.errors else 200)
+    return render_template(
+        "apply/proxies.html",
+        form=form,
+        given=proxies.given_by(current_user),
+        principals=proxies.principals_of(current_user),
+    ), (422 if form.errors else 200)
 
 
 @bp.route("/proxies/<int:authorisation_id>/revoke", methods=["POST"])

@@ -62,19 +62,33 @@ def _booking(target: svc.Target, action: str, *, appointment=None):
         except Conflict as exc:
             db.session.rollback()
             flash(exc.message, "error")
-            return redirect(url_for("appointments.detail", appointment_id=appointment.id) if appointment
-                            else url_for("appointments.mine"))
+            return redirect(
+                url_for("appointments.detail", appointment_id=appointment.id)
+                if appointment
+                else url_for("appointments.mine")
+            )
         else:
             db.session.commit()
-            flash(_("预约成功，预约号 %(code)s", code=booked.code) if appointment is None
-                  else _("已改约，预约号不变：%(code)s", code=booked.code), "success")
+            flash(
+                _("预约成功，预约号 %(code)s", code=booked.code)
+                if appointment is None
+                else _("已改约，预约号不变：%(code)s", code=booked.code),
+                "success",
+            )
             return redirect(url_for("appointments.detail", appointment_id=booked.id))
     if appointment is not None and not hall_code:
         hall_code, day = appointment.slot.hall.code, day or appointment.slot.day
     page = svc.booking_page(target, hall_code, day)
-    return render_template("appointments/book.html", target=target, page=page, action=action,
-                           appointment=appointment, errors=errors, chosen=_int(request.form.get("slot")),
-                           preparation=svc.prepare(target)), (422 if errors else 200)
+    return render_template(
+        "appointments/book.html",
+        target=target,
+        page=page,
+        action=action,
+        appointment=appointment,
+        errors=errors,
+        chosen=_int(request.form.get("slot")),
+        preparation=svc.prepare(target),
+    ), (422 if errors else 200)
 
 
 @bp.route("/")
@@ -82,21 +96,26 @@ def _booking(target: svc.Target, action: str, *, appointment=None):
 def mine():
     """我的预约."""
     rows = svc.list_own(current_user)
-    return render_template("appointments/mine.html", rows=rows, titles=svc.titles_of(rows),
-                           labels=svc.STATUS_LABELS)
+    return render_template(
+        "appointments/mine.html", rows=rows, titles=svc.titles_of(rows), labels=svc.STATUS_LABELS
+    )
 
 
 @bp.route("/items/<code>/book", methods=["GET", "POST"])
 @citizen_only
 def book_item(code: str):
-    return _booking(svc.target_for_item(current_user, code), url_for("appointments.book_item", code=code))
+    return _booking(
+        svc.target_for_item(current_user, code), url_for("appointments.book_item", code=code)
+    )
 
 
 @bp.route("/cases/<int:case_id>/book", methods=["GET", "POST"])
 @citizen_only
 def book_case(case_id: int):
-    return _booking(svc.target_for_case(current_user, case_id),
-                    url_for("appointments.book_case", case_id=case_id))
+    return _booking(
+        svc.target_for_case(current_user, case_id),
+        url_for("appointments.book_case", case_id=case_id),
+    )
 
 
 @bp.route("/<int:appointment_id>")
@@ -104,9 +123,14 @@ def book_case(case_id: int):
 def detail(appointment_id: int):
     appointment = svc.own_appointment(current_user, appointment_id)
     target = svc.target_of(appointment)
-    return render_template("appointments/detail.html", appointment=appointment, target=target,
-                           preparation=svc.prepare(target), labels=svc.STATUS_LABELS,
-                           changeable=svc.is_changeable(appointment))
+    return render_template(
+        "appointments/detail.html",
+        appointment=appointment,
+        target=target,
+        preparation=svc.prepare(target),
+        labels=svc.STATUS_LABELS,
+        changeable=svc.is_changeable(appointment),
+    )
 
 
 @bp.route("/<int:appointment_id>/reschedule", methods=["GET", "POST"])
@@ -116,8 +140,11 @@ def reschedule(appointment_id: int):
     if not svc.is_changeable(appointment):
         flash(_("这个预约不能再改约"), "error")
         return redirect(url_for("appointments.detail", appointment_id=appointment_id))
-    return _booking(svc.target_of(appointment),
-                    url_for("appointments.reschedule", appointment_id=appointment_id), appointment=appointment)
+    return _booking(
+        svc.target_of(appointment),
+        url_for("appointments.reschedule", appointment_id=appointment_id),
+        appointment=appointment,
+    )
 
 
 @bp.route("/<int:appointment_id>/cancel", methods=["POST"])
@@ -129,6 +156,7 @@ def cancel(appointment_id: int):
 
 # ---- the counter ---------------------------------------------------------------------------
 
+
 @bp.route("/hall")
 @counter_only
 def hall_today():
@@ -136,10 +164,17 @@ def hall_today():
     today = svc.local_now().date()
     rows = svc.hall_day(current_user, today)
     cases = svc.cases_of(rows)
-    return render_template("appointments/hall_today.html", rows=rows, day=today, titles=svc.titles_of(rows),
-                           cases=cases, labels=svc.STATUS_LABELS, prep_labels=svc.PREPARATION_LABELS,
-                           prep_kinds={a.id: svc.preparation_kind(cases.get(a.application_id)) for a in rows},
-                           started={a.id: svc.has_started(a.slot) for a in rows})
+    return render_template(
+        "appointments/hall_today.html",
+        rows=rows,
+        day=today,
+        titles=svc.titles_of(rows),
+        cases=cases,
+        labels=svc.STATUS_LABELS,
+        prep_labels=svc.PREPARATION_LABELS,
+        prep_kinds={a.id: svc.preparation_kind(cases.get(a.application_id)) for a in rows},
+        started={a.id: svc.has_started(a.slot) for a in rows},
+    )
 
 
 @bp.route("/hall/<int:appointment_id>")
@@ -148,9 +183,14 @@ def hall_detail(appointment_id: int):
     """One booking of the hall and the state of its case (what is prepared, what is missing)."""
     appointment = svc.hall_appointment(current_user, appointment_id)
     target = svc.target_of(appointment)
-    return render_template("appointments/hall_detail.html", appointment=appointment, target=target,
-                           preparation=svc.prepare(target), labels=svc.STATUS_LABELS,
-                           started=svc.has_started(appointment.slot))
+    return render_template(
+        "appointments/hall_detail.html",
+        appointment=appointment,
+        target=target,
+        preparation=svc.prepare(target),
+        labels=svc.STATUS_LABELS,
+        started=svc.has_started(appointment.slot),
+    )
 
 
 @bp.route("/hall/<int:appointment_id>/receive", methods=["POST"])

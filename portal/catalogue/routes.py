@@ -31,7 +31,11 @@ bp.add_app_template_global(catalogue_query.describe_condition, "describe_conditi
 def requested_page() -> int:
     """?page=N, 1 when absent; anything but a sensible positive number is a bad request."""
     raw = request.args.get("page", "").strip() or "1"
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 5 or not 1 <= int(raw) <= catalogue_query.MAX_PAGE:
+    if (
+        not (raw.isascii() and raw.isdigit())
+        or len(raw) > 5
+        or not 1 <= int(raw) <= catalogue_query.MAX_PAGE
+    ):
         abort(400)
     return int(raw)
 
@@ -61,8 +65,11 @@ def index():
     form.validate()
     filters = filters_from(form)
     page = catalogue_query.list_catalogue(filters, requested_page())
-    args = {name: "y" if f.data is True else f.data for name, f in form._fields.items()
-            if not f.errors and f.data not in (None, "", False)}
+    args = {
+        name: "y" if f.data is True else f.data
+        for name, f in form._fields.items()
+        if not f.errors and f.data not in (None, "", False)
+    }
     status = 400 if form.errors else 200
     return render_template("catalogue/index.html", form=form, result=page, page_args=args), status
 
@@ -117,11 +124,14 @@ def item(code: str):
     holder = citizen_id()
     on_file = catalogue_query.materials_on_file(holder, key.version_id) if holder else None
     personal = render_template(
-        "catalogue/_guide_personal.html", on_file=on_file,
+        "catalogue/_guide_personal.html",
+        on_file=on_file,
         bundles=catalogue_query.bundles_containing(code),
     )
     badge = render_template("catalogue/_on_file_badge.html") if on_file else ""
-    html = ON_FILE_SLOT.sub(lambda m: badge if int(m.group(1)) in (on_file or ()) else "", guide.html)
+    html = ON_FILE_SLOT.sub(
+        lambda m: badge if int(m.group(1)) in (on_file or ()) else "", guide.html
+    )
     html = html.replace(PERSONAL_SLOT, personal, 1)
     return render_template("catalogue/guide.html", title=guide.title, body=Markup(html))
 

@@ -71,8 +71,9 @@ def service_worker():
     """The service worker, served under /counter/ so that its scope covers the offline pages."""
     source = _static(SW_SOURCE).decode("utf-8")
     config = json.dumps({**_shell_urls(), "version": _asset_version(source)})
-    response = current_app.response_class(f"self.OFFLINE_CONFIG = {config};\n{source}",
-                                          mimetype="application/javascript")
+    response = current_app.response_class(
+        f"self.OFFLINE_CONFIG = {config};\n{source}", mimetype="application/javascript"
+    )
     response.headers["Service-Worker-Allowed"] = url_for("counter.workstation")
     return _no_cache(response)
 
@@ -82,8 +83,9 @@ def offline_send():
     """Send one intake (JSON, or multipart: ``payload`` and ``file_<requirement id>``)."""
     try:
         payload, files = _read_intake()
-        answer, replayed = offline_intake.send_intake(current_user, request.headers.get("Idempotency-Key"),
-                                                      payload, files)
+        answer, replayed = offline_intake.send_intake(
+            current_user, request.headers.get("Idempotency-Key"), payload, files
+        )
     except offline_intake.IntakeRefused as exc:
         return jsonify(status="refused", errors=exc.errors), 422
     except ValidationError as exc:
@@ -102,10 +104,12 @@ def _read_intake() -> tuple[dict, list[offline_intake.IntakeFile]]:
             raise bad from None
         files = []
         for name, storage in request.files.items(multi=True):
-            suffix = name[len(FILE_PREFIX):]
+            suffix = name[len(FILE_PREFIX) :]
             if not name.startswith(FILE_PREFIX) or not suffix.isdigit():
                 raise bad
-            files.append(offline_intake.IntakeFile(int(suffix), storage.filename or "", storage.read()))
+            files.append(
+                offline_intake.IntakeFile(int(suffix), storage.filename or "", storage.read())
+            )
     else:
         payload, files = request.get_json(silent=True), []
     if not isinstance(payload, dict):

@@ -29,15 +29,25 @@ def _revealed(served: counter.Served | None) -> bool:
     return served is not None and session.get(REVEALED_KEY) == served.context.id
 
 
-def _workstation(*, lookup: LookupForm | None = None, register: RegisterForm | None = None,
-                 agent: AgentForm | None = None, status: int = 200):
+def _workstation(
+    *,
+    lookup: LookupForm | None = None,
+    register: RegisterForm | None = None,
+    agent: AgentForm | None = None,
+    status: int = 200,
+):
     served = counter.served(current_user)
     query = (request.args.get("q") or "").strip()[:40] if served else ""
     return render_template(
-        "counter/workstation.html", served=served, revealed=_revealed(served),
-        lookup=lookup or LookupForm(formdata=None, prefix="lookup"), register=register,
-        agent=agent or AgentForm(formdata=None, prefix="agent"), q=query,
-        items=counter.search_items(query) if query else []), status
+        "counter/workstation.html",
+        served=served,
+        revealed=_revealed(served),
+        lookup=lookup or LookupForm(formdata=None, prefix="lookup"),
+        register=register,
+        agent=agent or AgentForm(formdata=None, prefix="agent"),
+        q=query,
+        items=counter.search_items(query) if query else [],
+    ), status
 
 
 @bp.route("/")
@@ -58,7 +68,9 @@ def lookup():
         form.apply_errors(exc)
         return _workstation(lookup=form, status=422)
     if citizen is None:  # not known yet: register on the spot, with what was typed
-        register = RegisterForm(formdata=None, prefix="register", data=counter.registration_prefill(form.query.data))
+        register = RegisterForm(
+            formdata=None, prefix="register", data=counter.registration_prefill(form.query.data)
+        )
         flash(_("没有找到该办事群众，请当场登记实名信息"), "info")
         return _workstation(register=register)
     db.session.commit()
@@ -68,10 +80,20 @@ def lookup():
 @bp.route("/register", methods=["POST"])
 def register():
     form = RegisterForm(prefix="register")
-    if form.validate() and (done := save_form(
-            form, lambda: counter.register_walk_in(current_user, name=form.name.data, id_number=form.id_number.data,
-                                                   phone=form.phone.data, address=form.address.data or ""),
-            done=_("已登记，开始接待"), to=url_for("counter.workstation"))):
+    if form.validate() and (
+        done := save_form(
+            form,
+            lambda: counter.register_walk_in(
+                current_user,
+                name=form.name.data,
+                id_number=form.id_number.data,
+                phone=form.phone.data,
+                address=form.address.data or "",
+            ),
+            done=_("已登记，开始接待"),
+            to=url_for("counter.workstation"),
+        )
+    ):
         return done
     return _workstation(register=form, status=422)
 
@@ -88,10 +110,19 @@ def reveal():
 @bp.route("/agent", methods=["POST"])
 def agent():
     form = AgentForm(prefix="agent")
-    if form.validate() and (done := save_form(
-            form, lambda: counter.record_agent(current_user, name=form.name.data, id_number=form.id_number.data,
-                                               phone=form.phone.data),
-            done=_("已登记代理人，本次受理的办件须提交授权委托书"), to=url_for("counter.workstation"))):
+    if form.validate() and (
+        done := save_form(
+            form,
+            lambda: counter.record_agent(
+                current_user,
+                name=form.name.data,
+                id_number=form.id_number.data,
+                phone=form.phone.data,
+            ),
+            done=_("已登记代理人，本次受理的办件须提交授权委托书"),
+            to=url_for("counter.workstation"),
+        )
+    ):
         return done
     return _workstation(agent=form, status=422)
 
@@ -119,15 +150,23 @@ def start_intake():
     return redirect(url_for("counter.intake", draft_id=app.id))
 
 
-def _intake_page(app, errors: dict[str, str] | None = None, values: dict | None = None, status: int = 200):
+def _intake_page(
+    app, errors: dict[str, str] | None = None, values: dict | None = None, status: int = 200
+):
     snapshot = applications.snapshot_materials(app)
     citizen = app.applicant
     return render_template(
-        "counter/intake.html", app=app, version=app.item_version, errors=errors or {},
-        answers=dict(app.condition_answers or {}), values=values or applications.prefill(app, citizen),
-        rows=snapshot.rows(), problems=applications.precheck(app, snapshot),
+        "counter/intake.html",
+        app=app,
+        version=app.item_version,
+        errors=errors or {},
+        answers=dict(app.condition_answers or {}),
+        values=values or applications.prefill(app, citizen),
+        rows=snapshot.rows(),
+        problems=applications.precheck(app, snapshot),
         authorisations=counter.authorisations_on_file(app) if app.agent_id else [],
-        authorisation_type=counter.authorisation_type() if app.agent_id else None), status
+        authorisation_type=counter.authorisation_type() if app.agent_id else None,
+    ), status
 
 
 @bp.route("/intake/<int:draft_id>", methods=["GET", "POST"])
@@ -137,12 +176,24 @@ def intake(draft_id: int):
     if request.method == "GET":
         return _intake_page(app)
     version = app.item_version
-    conditions = {q["key"]: request.form.get(f"c_{q['key']}", "") for q in version.condition_questions or []}
-    answers = {q["key"]: (request.form.getlist(f"q_{q['key']}") if q["type"] == "multiselect"
-                          else request.form.get(f"q_{q['key']}", "")) for q in version.questions or []}
-    choices = {int(k[2:]): v for k, v in request.form.items() if k.startswith("m_") and k[2:].isdigit()}
+    conditions = {
+        q["key"]: request.form.get(f"c_{q['key']}", "") for q in version.condition_questions or []
+    }
+    answers = {
+        q["key"]: (
+            request.form.getlist(f"q_{q['key']}")
+            if q["type"] == "multiselect"
+            else request.form.get(f"q_{q['key']}", "")
+        )
+        for q in version.questions or []
+    }
+    choices = {
+        int(k[2:]): v for k, v in request.form.items() if k.startswith("m_") and k[2:].isdigit()
+    }
     try:
-        counter.save_intake(current_user, draft_id, conditions=conditions, answers=answers, choices=choices)
+        counter.save_intake(
+            current_user, draft_id, conditions=conditions, answers=answers, choices=choices
+        )
     except ValidationError as exc:
         db.session.rollback()
         return _intake_page(counter.get_intake(current_user, draft_id), exc.errors, answers, 422)
@@ -155,8 +206,10 @@ def intake(draft_id: int):
 def scan(draft_id: int, requirement_id: int):
     """扫描或拍照: into the citizen's library, used for this material (the online upload handler)."""
     app = counter.get_intake(current_user, draft_id)
-    errors = take_upload(f"u{requirement_id}",
-                         lambda **upload: applications.upload_for(current_user, app, requirement_id, **upload))
+    errors = take_upload(
+        f"u{requirement_id}",
+        lambda **upload: applications.upload_for(current_user, app, requirement_id, **upload),
+    )
     if not errors:
         return redirect(url_for("counter.intake", draft_id=draft_id) + f"#m_{requirement_id}")
     return _intake_page(counter.get_intake(current_user, draft_id), errors, status=422)
@@ -176,8 +229,10 @@ def authorisation(draft_id: int):
         db.session.commit()
         flash(_("授权委托书已登记"), "success")
     else:
-        errors = take_upload(counter.AUTHORISATION_FIELD,
-                             lambda **upload: counter.attach_authorisation(current_user, draft_id, **upload))
+        errors = take_upload(
+            counter.AUTHORISATION_FIELD,
+            lambda **upload: counter.attach_authorisation(current_user, draft_id, **upload),
+        )
         if errors:
             return _intake_page(counter.get_intake(current_user, draft_id), errors, status=422)
     return redirect(url_for("counter.intake", draft_id=draft_id) + "#authorisation")
@@ -202,7 +257,12 @@ def _version() -> int:
         abort(400)
 
 
-def _case_page(case_id: int, forms: dict | None = None, correction_errors: dict | None = None, status: int = 200):
+def _case_page(
+    case_id: int,
+    forms: dict | None = None,
+    correction_errors: dict | None = None,
+    status: int = 200,
+):
     view = counter.case_view(current_user, case_id)
     made = {}
     for action in view.actions:
@@ -211,10 +271,16 @@ def _case_page(case_id: int, forms: dict | None = None, correction_errors: dict 
         form_class = PickupForm if action == "complete" else ACTION_FORMS[action]
         made[action] = form_class(formdata=None, prefix=action)
     made.update(forms or {})
-    return render_template("counter/case.html", view=view, app=view.app, forms=made,
-                           labels=workflow.TRANSITIONS, kind_labels=notices.KIND_LABELS,
-                           correction_errors=correction_errors or {},
-                           correction_values=request.form if correction_errors else {}), status
+    return render_template(
+        "counter/case.html",
+        view=view,
+        app=view.app,
+        forms=made,
+        labels=workflow.TRANSITIONS,
+        kind_labels=notices.KIND_LABELS,
+        correction_errors=correction_errors or {},
+        correction_values=request.form if correction_errors else {},
+    ), status
 
 
 @bp.route("/cases/<int:case_id>")
@@ -225,7 +291,9 @@ def case(case_id: int):
 @bp.route("/cases/<int:case_id>/materials/<int:material_id>/original", methods=["POST"])
 def original_checked(case_id: int, material_id: int):
     try:
-        counter.check_original(current_user, case_id, material_id, request.form.get("visit_reason", ""))
+        counter.check_original(
+            current_user, case_id, material_id, request.form.get("visit_reason", "")
+        )
     except (ValidationError, Conflict) as exc:
         db.session.rollback()
         flash(exc.message, "error")
@@ -243,27 +311,51 @@ def act(case_id: int, action: str):
     if not form.validate():
         return _case_page(case_id, forms={action: form}, status=422)
     params = {name: f.data for name, f in form._fields.items()}
-    return act_on_case(form, lambda: counter.decide(current_user, case_id, action, _version(), **params),
-                       back=url_for("counter.case", case_id=case_id),
-                       show_again=lambda: _case_page(case_id, forms={action: form}, status=422),
-                       done=_("已完成：%(action)s", action=workflow.TRANSITIONS[action].label), anchor="#notices")
+    return act_on_case(
+        form,
+        lambda: counter.decide(current_user, case_id, action, _version(), **params),
+        back=url_for("counter.case", case_id=case_id),
+        show_again=lambda: _case_page(case_id, forms={action: form}, status=422),
+        done=_("已完成：%(action)s", action=workflow.TRANSITIONS[action].label),
+        anchor="#notices",
+    )
 
 
 @bp.route("/cases/<int:case_id>/correction", methods=["POST"])
 def correction(case_id: int):
     """一次性告知: every defective field and material, each with its reason, in one notice."""
     view = counter.case_view(current_user, case_id)
-    fields = {q["key"]: request.form.get(f"r_{q['key']}", "")
-              for q in view.app.item_version.questions or [] if request.form.get(f"f_{q['key']}") == "y"}
-    materials = {m.requirement_id: request.form.get(f"mr_{m.requirement_id}", "")
-                 for m in view.materials if request.form.get(f"mf_{m.requirement_id}") == "y"}
+    fields = {
+        q["key"]: request.form.get(f"r_{q['key']}", "")
+        for q in view.app.item_version.questions or []
+        if request.form.get(f"f_{q['key']}") == "y"
+    }
+    materials = {
+        m.requirement_id: request.form.get(f"mr_{m.requirement_id}", "")
+        for m in view.materials
+        if request.form.get(f"mf_{m.requirement_id}") == "y"
+    }
     try:
-        counter.decide(current_user, case_id, "request_correction", _version(), fields=fields,
-                       materials=materials)
+        counter.decide(
+            current_user,
+            case_id,
+            "request_correction",
+            _version(),
+            fields=fields,
+            materials=materials,
+        )
     except ValidationError as exc:
         db.session.rollback()
-        errors = {(f"r_{k[2:]}" if k.startswith("f_") else f"mr_{k[2:]}" if k.startswith("m_") else k or "items"): v
-                  for k, v in exc.errors.items()}
+        errors = {
+            (
+                f"r_{k[2:]}"
+                if k.startswith("f_")
+                else f"mr_{k[2:]}"
+                if k.startswith("m_")
+                else k or "items"
+            ): v
+            for k, v in exc.errors.items()
+        }
         return _case_page(case_id, correction_errors=errors, status=422)
     except Conflict as exc:
         db.session.rollback()
@@ -279,9 +371,13 @@ def notice(case_id: int, notice_id: int):
     return notice_response(counter.case_notice(current_user, case_id, notice_id))
 
 
-COUNTER_SIDE = CorrectionSide(page="counter.resubmit", upload="counter.resubmit_upload", case="counter.case",
-                              done=_l("补正材料已收取并重新提交，部门将继续预审"),
-                              perform=counter.resubmit_correction)
+COUNTER_SIDE = CorrectionSide(
+    page="counter.resubmit",
+    upload="counter.resubmit_upload",
+    case="counter.case",
+    done=_l("补正材料已收取并重新提交，部门将继续预审"),
+    perform=counter.resubmit_correction,
+)
 
 
 @bp.route("/cases/<int:case_id>/resubmit", methods=["GET", "POST"])

@@ -96,9 +96,16 @@ def upload():
 
 def _send(document: Document, *, as_attachment: bool) -> Response:
     """Serve a library document with its stored type and name, never cached."""
-    name = document.original_filename or f"{document.title}{documents.CONTENT_SUFFIX[document.content_type]}"
-    return send_stored(document.storage_key, content_type=document.content_type, name=name,
-                       as_attachment=as_attachment)
+    name = (
+        document.original_filename
+        or f"{document.title}{documents.CONTENT_SUFFIX[document.content_type]}"
+    )
+    return send_stored(
+        document.storage_key,
+        content_type=document.content_type,
+        name=name,
+        as_attachment=as_attachment,
+    )
 
 
 @bp.route("/<int:document_id>/view")
@@ -140,7 +147,9 @@ def delete(document_id: int):
 @roles_required(Role.citizen)
 def data_use_log():
     page = data_use.data_use_page(current_user.citizen_id, request.args.get("page", 1, type=int))
-    return render_template("documents/data_use.html", log=page, mask_staff_id=data_use.mask_staff_id)
+    return render_template(
+        "documents/data_use.html", log=page, mask_staff_id=data_use.mask_staff_id
+    )
 
 
 @verify_bp.route("/verify", methods=["GET", "POST"])
@@ -157,7 +166,8 @@ def verify():
     if form.validate_on_submit():
         try:
             result = elicences.verify_elicence(
-                form.number.data, form.holder_code.data,
+                form.number.data,
+                form.holder_code.data,
                 remote_addr=request.remote_addr or "",
                 max_failures=int(current_app.config["VERIFY_MAX_FAILURES"]),
                 window_minutes=int(current_app.config["VERIFY_FAILURE_WINDOW_MINUTES"]),
@@ -174,9 +184,13 @@ def verify():
     if form.errors and status == 200:
         status = 422
     form.holder_code.data = ""  # the full 身份证号 is never sent back in a page
-    response = current_app.make_response((
-        render_template("documents/verify.html", form=form, result=result, outcomes=labels.VERIFY_OUTCOMES),
-        status,
-    ))
+    response = current_app.make_response(
+        (
+            render_template(
+                "documents/verify.html", form=form, result=result, outcomes=labels.VERIFY_OUTCOMES
+            ),
+            status,
+        )
+    )
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -60,12 +60,17 @@ def guides(hall_code: str):
     hall = _enter(hall_code)
     theme = request.args.get("theme", "")
     department = request.args.get("department", "")[:16]
-    filters = catalogue_query.CatalogueFilters(theme_id=int(theme) if theme.isdigit() else None,
-                                               department_code=department or None)
+    filters = catalogue_query.CatalogueFilters(
+        theme_id=int(theme) if theme.isdigit() else None, department_code=department or None
+    )
     chosen = filters.theme_id is not None or filters.department_code
-    return _page("kiosk/guides.html", hall, themes=[t for t in catalogue_query.theme_counts() if t.count],
-                 departments=catalogue_query.department_counts(),
-                 results=catalogue_query.list_catalogue(filters, per_page=30) if chosen else None)
+    return _page(
+        "kiosk/guides.html",
+        hall,
+        themes=[t for t in catalogue_query.theme_counts() if t.count],
+        departments=catalogue_query.department_counts(),
+        results=catalogue_query.list_catalogue(filters, per_page=30) if chosen else None,
+    )
 
 
 @bp.route("/<hall_code>/case", methods=["GET", "POST"])
@@ -75,9 +80,13 @@ def case_status(hall_code: str):
     result, checked, status = None, False, 200
     if form.validate_on_submit():
         try:
-            result = kiosk.check_case(form.number.data, form.id_number.data, remote_addr=request.remote_addr or "",
-                                      max_failures=int(current_app.config["VERIFY_MAX_FAILURES"]),
-                                      window_minutes=int(current_app.config["VERIFY_FAILURE_WINDOW_MINUTES"]))
+            result = kiosk.check_case(
+                form.number.data,
+                form.id_number.data,
+                remote_addr=request.remote_addr or "",
+                max_failures=int(current_app.config["VERIFY_MAX_FAILURES"]),
+                window_minutes=int(current_app.config["VERIFY_FAILURE_WINDOW_MINUTES"]),
+            )
         except TooManyAttempts as exc:
             db.session.rollback()
             form.form_errors.append(exc.message)
@@ -115,7 +124,9 @@ def apply_item(hall_code: str, code: str):
 def start_application(hall_code: str, code: str):
     queue_svc.get_hall(hall_code)
     if not current_user.is_authenticated:
-        return redirect(url_for("auth.login", next=url_for("kiosk.apply_item", hall_code=hall_code, code=code)))
+        return redirect(
+            url_for("auth.login", next=url_for("kiosk.apply_item", hall_code=hall_code, code=code))
+        )
     draft = kiosk.start_kiosk_application(current_user, code)
     db.session.commit()
     return redirect(url_for("apply.conditions", draft_id=draft.id))
@@ -127,7 +138,9 @@ def call_staff(hall_code: str):
     kiosk.request_help(hall, where=request.form.get("where", "")[:60])
     db.session.commit()
     flash(_("已通知工作人员，请在终端旁稍候，工作人员马上过来"), "success")
-    return redirect(safe_next(request.form.get("next")) or url_for("kiosk.start", hall_code=hall.code))
+    return redirect(
+        safe_next(request.form.get("next")) or url_for("kiosk.start", hall_code=hall.code)
+    )
 
 
 @bp.route("/<hall_code>/reset", methods=["POST"])

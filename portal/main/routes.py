@@ -22,8 +22,11 @@ COOKIE_MAX_AGE = 365 * 24 * 3600
 
 @bp.route("/")
 def index():
-    return render_template("main/index.html", overview=catalogue_query.home_overview(),
-                           search_form=SearchForm(formdata=None))
+    return render_template(
+        "main/index.html",
+        overview=catalogue_query.home_overview(),
+        search_form=SearchForm(formdata=None),
+    )
 
 
 @bp.route("/healthz")
@@ -73,7 +76,9 @@ def _back() -> str:
 def extend_session():
     """The timeout dialog's “continue”: a request that renews the session cookie."""
     session.modified = True
-    return jsonify(extended=True, seconds=int(current_app.permanent_session_lifetime.total_seconds()))
+    return jsonify(
+        extended=True, seconds=int(current_app.permanent_session_lifetime.total_seconds())
+    )
 
 
 @bp.route("/preferences/elder-mode", methods=["POST"])

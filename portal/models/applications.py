@@ -53,7 +53,9 @@ class Application(TimestampMixin, db.Model):
     agent_authorisation_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("applications.id"), index=True)
-    channel: Mapped[Channel] = mapped_column(enum_column(Channel, "channel"), default=Channel.online)
+    channel: Mapped[Channel] = mapped_column(
+        enum_column(Channel, "channel"), default=Channel.online
+    )
     status: Mapped[str] = mapped_column(String(32), default="draft")
     form_data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     condition_answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -69,7 +71,9 @@ class Application(TimestampMixin, db.Model):
     step_started_on: Mapped[date | None] = mapped_column(Date)
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     correction_rounds: Mapped[int] = mapped_column(default=0, server_default="0")
-    supply_deadline: Mapped[date | None] = mapped_column(Date)  # 容缺受理: missing materials by then
+    supply_deadline: Mapped[date | None] = mapped_column(
+        Date
+    )  # 容缺受理: missing materials by then
     deemed_accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # 视为受理
     overdue_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     materials_required: Mapped[int] = mapped_column(default=0)

@@ -43,9 +43,13 @@ class MaterialType(TimestampMixin, db.Model):
     name: Mapped[str] = mapped_column(String(100))
     category: Mapped[str] = mapped_column(String(40), default="")
     description: Mapped[str] = mapped_column(Text, default="")
-    source: Mapped[str] = mapped_column(String(16), default="self")  # self 申请人自备 / issued 政府部门核发
+    source: Mapped[str] = mapped_column(
+        String(16), default="self"
+    )  # self 申请人自备 / issued 政府部门核发
     licence_type_code: Mapped[str | None] = mapped_column(String(40), index=True)
-    validity_kind: Mapped[str] = mapped_column(String(16), default="none")  # none / own_expiry / months
+    validity_kind: Mapped[str] = mapped_column(
+        String(16), default="none"
+    )  # none / own_expiry / months
     validity_months: Mapped[int | None] = mapped_column()
     blank_form_key: Mapped[str | None] = mapped_column(String(200))
     example_key: Mapped[str | None] = mapped_column(String(200))
@@ -125,7 +129,9 @@ class ItemVersion(TimestampMixin, db.Model):
     legal_limit_unit: Mapped[str] = mapped_column(String(16), default="working")
     promised_limit: Mapped[int | None] = mapped_column()
     promised_limit_unit: Mapped[str] = mapped_column(String(16), default="working")
-    case_type: Mapped[str] = mapped_column(String(16), default="promised")  # instant 即办件 / promised 承诺件
+    case_type: Mapped[str] = mapped_column(
+        String(16), default="promised"
+    )  # instant 即办件 / promised 承诺件
     steps: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     visits: Mapped[int] = mapped_column(default=0)
     visits_reason: Mapped[str] = mapped_column(Text, default="")
@@ -136,7 +142,9 @@ class ItemVersion(TimestampMixin, db.Model):
     complaint_phone: Mapped[str] = mapped_column(String(40), default="")
     fees: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     result_name: Mapped[str] = mapped_column(String(200), default="")
-    result_type: Mapped[str] = mapped_column(String(16), default="other")  # licence / approval / other
+    result_type: Mapped[str] = mapped_column(
+        String(16), default="other"
+    )  # licence / approval / other
     result_licence_type_code: Mapped[str | None] = mapped_column(String(40))
     faqs: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     keywords: Mapped[list[str]] = mapped_column(JSON, default=list)
@@ -157,7 +165,9 @@ class ItemVersion(TimestampMixin, db.Model):
     department: Mapped[Department] = relationship()
     themes: Mapped[list[Theme]] = relationship(secondary=version_themes, order_by=Theme.position)
     requirements: Mapped[list[MaterialRequirement]] = relationship(
-        back_populates="version", order_by="MaterialRequirement.position", cascade="all, delete-orphan"
+        back_populates="version",
+        order_by="MaterialRequirement.position",
+        cascade="all, delete-orphan",
     )
 
     def __repr__(self) -> str:
@@ -170,14 +180,20 @@ class MaterialRequirement(db.Model):
     __tablename__ = "material_requirements"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    version_id: Mapped[int] = mapped_column(ForeignKey("item_versions.id", ondelete="CASCADE"), index=True)
+    version_id: Mapped[int] = mapped_column(
+        ForeignKey("item_versions.id", ondelete="CASCADE"), index=True
+    )
     material_type_id: Mapped[int] = mapped_column(ForeignKey("material_types.id"), index=True)
     position: Mapped[int] = mapped_column(default=0)
     original: Mapped[bool] = mapped_column(Boolean, default=True)  # 原件 / 复印件
     form: Mapped[str] = mapped_column(String(16), default="electronic")  # paper / electronic
     copies: Mapped[int] = mapped_column(default=1)
-    necessity: Mapped[str] = mapped_column(String(16), default="required")  # required/optional/deferrable/shared
-    condition: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # {"question": key, "equals": value}
+    necessity: Mapped[str] = mapped_column(
+        String(16), default="required"
+    )  # required/optional/deferrable/shared
+    condition: Mapped[dict[str, Any] | None] = mapped_column(
+        JSON
+    )  # {"question": key, "equals": value}
     notes: Mapped[str] = mapped_column(Text, default="")
     acceptance_standard: Mapped[str] = mapped_column(Text, default="")
     commitment_allowed: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -207,7 +223,9 @@ class Bundle(TimestampMixin, db.Model):
 class BundleItem(db.Model):
     __tablename__ = "bundle_items"
 
-    bundle_id: Mapped[int] = mapped_column(ForeignKey("bundles.id", ondelete="CASCADE"), primary_key=True)
+    bundle_id: Mapped[int] = mapped_column(
+        ForeignKey("bundles.id", ondelete="CASCADE"), primary_key=True
+    )
     item_id: Mapped[int] = mapped_column(ForeignKey("service_items.id"), primary_key=True)
     position: Mapped[int] = mapped_column(default=0)
 

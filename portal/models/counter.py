@@ -28,9 +28,11 @@ class ServiceHall(TimestampMixin, db.Model):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
     categories: Mapped[list[QueueCategory]] = relationship(
-        back_populates="hall", order_by="QueueCategory.code")
+        back_populates="hall", order_by="QueueCategory.code"
+    )
     windows: Mapped[list[CounterWindow]] = relationship(
-        back_populates="hall", order_by="CounterWindow.number")
+        back_populates="hall", order_by="CounterWindow.number"
+    )
 
 
 class QueueCategory(db.Model):
@@ -143,8 +145,10 @@ class Appointment(TimestampMixin, db.Model):
     """预约: a citizen's booking of a slot, for an item or for one of their own cases."""
 
     __tablename__ = "appointments"
-    __table_args__ = (Index("ix_appointments_citizen_status", "citizen_id", "status"),
-                      Index("ix_appointments_slot_status", "slot_id", "status"))
+    __table_args__ = (
+        Index("ix_appointments_citizen_status", "citizen_id", "status"),
+        Index("ix_appointments_slot_status", "slot_id", "status"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(16), unique=True)  # told at the door / on the ticket

@@ -39,7 +39,9 @@ class Document(TimestampMixin, db.Model):
     material_type_id: Mapped[int] = mapped_column(ForeignKey("material_types.id"))
     title: Mapped[str] = mapped_column(String(200))
     grade: Mapped[Grade] = mapped_column(enum_column(Grade, "grade"))
-    source: Mapped[str] = mapped_column(String(16), default="upload")  # upload/elicence/counter/commitment
+    source: Mapped[str] = mapped_column(
+        String(16), default="upload"
+    )  # upload/elicence/counter/commitment
     storage_key: Mapped[str | None] = mapped_column(String(200))
     original_filename: Mapped[str] = mapped_column(String(200), default="")
     content_type: Mapped[str] = mapped_column(String(64), default="")

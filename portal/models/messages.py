@@ -38,7 +38,9 @@ class OutboxMessage(TimestampMixin, db.Model):
     recipient: Mapped[str] = mapped_column(String(200))
     subject: Mapped[str] = mapped_column(String(200), default="")
     body: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending/sending/sent/failed
+    status: Mapped[str] = mapped_column(
+        String(16), default="pending"
+    )  # pending/sending/sent/failed
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str] = mapped_column(Text, default="")
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

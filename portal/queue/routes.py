@@ -33,11 +33,18 @@ def announcement(code: str, window: int) -> str:
 
 # --- public: take a ticket, see it, the call display -----------------------------------------
 
+
 @bp.route("/<hall_code>/")
 def take(hall_code: str):
     hall = svc.get_hall(hall_code)
-    return render_template("queue/take.html", hall=hall, queues=svc.hall_queues(hall), errors={},
-                           values={}, in_kiosk=session.get("kiosk_hall") == hall.code)
+    return render_template(
+        "queue/take.html",
+        hall=hall,
+        queues=svc.hall_queues(hall),
+        errors={},
+        values={},
+        in_kiosk=session.get("kiosk_hall") == hall.code,
+    )
 
 
 @bp.route("/<hall_code>/tickets", methods=["POST"])
@@ -46,16 +53,32 @@ def issue(hall_code: str):
     in_kiosk = session.get("kiosk_hall") == hall.code
     values = {k: request.form.get(k, "").strip()[:32] for k in ("appointment_code", "case_number")}
     try:
-        ticket = svc.take_ticket(hall, request.form.get("category", ""), source="kiosk" if in_kiosk else "tablet",
-                                 **values)
+        ticket = svc.take_ticket(
+            hall,
+            request.form.get("category", ""),
+            source="kiosk" if in_kiosk else "tablet",
+            **values,
+        )
     except ValidationError as exc:
         db.session.rollback()
-        return render_template("queue/take.html", hall=hall, queues=svc.hall_queues(hall), errors=exc.errors,
-                               values=values, in_kiosk=in_kiosk), 422
+        return render_template(
+            "queue/take.html",
+            hall=hall,
+            queues=svc.hall_queues(hall),
+            errors=exc.errors,
+            values=values,
+            in_kiosk=in_kiosk,
+        ), 422
     except Conflict as exc:
         db.session.rollback()
-        return render_template("queue/take.html", hall=hall, queues=svc.hall_queues(hall),
-                               errors={"category": exc.message}, values=values, in_kiosk=in_kiosk), 409
+        return render_template(
+            "queue/take.html",
+            hall=hall,
+            queues=svc.hall_queues(hall),
+            errors={"category": exc.message},
+            values=values,
+            in_kiosk=in_kiosk,
+        ), 409
     db.session.commit()
     return redirect(url_for("queue.ticket", hall_code=hall.code, ticket_id=ticket.id))
 
@@ -64,22 +87,37 @@ def issue(hall_code: str):
 def ticket(hall_code: str, ticket_id: int):
     hall = svc.get_hall(hall_code)
     found = svc.get_ticket(hall, ticket_id)
-    return render_template("queue/ticket.html", hall=hall, ticket=found, ahead=svc.people_ahead(found),
-                           in_kiosk=session.get("kiosk_hall") == hall.code)
+    return render_template(
+        "queue/ticket.html",
+        hall=hall,
+        ticket=found,
+        ahead=svc.people_ahead(found),
+        in_kiosk=session.get("kiosk_hall") == hall.code,
+    )
 
 
 def _call_json(call: svc.CallShown) -> dict:
-    return {"id": call.id, "code": call.code, "window": call.window, "kind": call.kind,
-            "text": announcement(call.code, call.window),
-            "window_label": _("%(n)d 号窗口", n=call.window)}
+    return {
+        "id": call.id,
+        "code": call.code,
+        "window": call.window,
+        "kind": call.kind,
+        "text": announcement(call.code, call.window),
+        "window_label": _("%(n)d 号窗口", n=call.window),
+    }
 
 
 @bp.route("/<hall_code>/display")
 def display(hall_code: str):
     hall = svc.get_hall(hall_code)
     calls = svc.recent_calls(hall)
-    return render_template("queue/display.html", hall=hall, calls=calls, announcement=announcement,
-                           poll_ms=int(current_app.config.get("QUEUE_POLL_MS", 2000)))
+    return render_template(
+        "queue/display.html",
+        hall=hall,
+        calls=calls,
+        announcement=announcement,
+        poll_ms=int(current_app.config.get("QUEUE_POLL_MS", 2000)),
+    )
 
 
 @bp.route("/<hall_code>/calls.json")
@@ -94,11 +132,15 @@ def calls(hall_code: str):
 
 # --- the clerk's desk ------------------------------------------------------------------------
 
+
 @bp.route("/desk")
 @roles_required(Role.counter)
 def desk():
-    return render_template("queue/desk.html", desk=svc.desk_overview(current_user),
-                           poll_ms=int(current_app.config["QUEUE_DESK_POLL_MS"]))
+    return render_template(
+        "queue/desk.html",
+        desk=svc.desk_overview(current_user),
+        poll_ms=int(current_app.config["QUEUE_DESK_POLL_MS"]),
+    )
 
 
 @bp.route("/desk/status.json")
@@ -108,8 +150,10 @@ def desk_status():
     rendered by the same macros as the page."""
     overview = svc.desk_overview(current_user)
     part = "queue/_desk_live.html"
-    response = jsonify(waiting=str(get_template_attribute(part, "waiting_list")(overview.queues)),
-                       help=str(get_template_attribute(part, "help_list")(overview.help_requests)))
+    response = jsonify(
+        waiting=str(get_template_attribute(part, "waiting_list")(overview.queues)),
+        help=str(get_template_attribute(part, "help_list")(overview.help_requests)),
+    )
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -149,12 +193,21 @@ def call_next():
     return _back_to_desk()
 
 
-ACTIONS = {"recall": svc.recall, "skip": svc.skip, "return": svc.recall_skipped, "finish": svc.finish}
+ACTIONS = {
+    "recall": svc.recall,
+    "skip": svc.skip,
+    "return": svc.recall_skipped,
+    "finish": svc.finish,
+}
 
 
 def _done_message(action: str, code: str) -> str:
-    return {"recall": _("已重呼：%(code)s", code=code), "skip": _("已过号：%(code)s", code=code),
-            "return": _("已过号重呼：%(code)s", code=code), "finish": _("已完成：%(code)s", code=code)}[action]
+    return {
+        "recall": _("已重呼：%(code)s", code=code),
+        "skip": _("已过号：%(code)s", code=code),
+        "return": _("已过号重呼：%(code)s", code=code),
+        "finish": _("已完成：%(code)s", code=code),
+    }[action]
 
 
 @bp.route("/desk/tickets/<int:ticket_id>/<action>", methods=["POST"])

@@ -29,11 +29,15 @@ def render_admin(exception_form=None, failed_ticket=None, status: int = 200):
     forms = _ticket_forms(tickets)
     if failed_ticket is not None:
         forms[failed_ticket[0]] = failed_ticket[1]
-    return render_template("review/admin.html", tickets=tickets, forms=forms,
-                           cases=review.applications_by_id([t.application_id for t in tickets]),
-                           exception_form=exception_form or CorrectionExceptionForm(formdata=None),
-                           exceptions=workflow.count_correction_exceptions(),
-                           states=ratings.TICKET_STATES), status
+    return render_template(
+        "review/admin.html",
+        tickets=tickets,
+        forms=forms,
+        cases=review.applications_by_id([t.application_id for t in tickets]),
+        exception_form=exception_form or CorrectionExceptionForm(formdata=None),
+        exceptions=workflow.count_correction_exceptions(),
+        states=ratings.TICKET_STATES,
+    ), status
 
 
 @admin_bp.route("/")
@@ -44,9 +48,16 @@ def index():
 @admin_bp.route("/exceptions", methods=["POST"])
 def record_exception():
     form = CorrectionExceptionForm()
-    if form.validate_on_submit() and (done := save_form(
-            form, lambda: workflow.grant_correction_exception(current_user, form.case.data, form.reason.data),
-            done=_("例外已登记，审批人员可以再要求一次补正"), to=url_for("review_admin.index"))):
+    if form.validate_on_submit() and (
+        done := save_form(
+            form,
+            lambda: workflow.grant_correction_exception(
+                current_user, form.case.data, form.reason.data
+            ),
+            done=_("例外已登记，审批人员可以再要求一次补正"),
+            to=url_for("review_admin.index"),
+        )
+    ):
         return done
     return render_admin(exception_form=form, status=422)
 
@@ -57,11 +68,21 @@ def advance_ticket(ticket_id: int):
     if ticket_id not in tickets:
         abort(404)
     form = TicketForm(prefix=f"t{ticket_id}")
-    form.to_status.choices = [SelectChoice(s, ratings.TICKET_STATES[s])
-                              for s in ratings.TICKET_FLOW.get(tickets[ticket_id].status, ())]
+    form.to_status.choices = [
+        SelectChoice(s, ratings.TICKET_STATES[s])
+        for s in ratings.TICKET_FLOW.get(tickets[ticket_id].status, ())
+    ]
     back = url_for("review_admin.index")
-    if form.validate() and (done := save_form(
-            form, lambda: ratings.advance_ticket(current_user, ticket_id, form.to_status.data, form.note.data),
-            done=_("整改单已更新"), to=back, conflict_to=back)):
+    if form.validate() and (
+        done := save_form(
+            form,
+            lambda: ratings.advance_ticket(
+                current_user, ticket_id, form.to_status.data, form.note.data
+            ),
+            done=_("整改单已更新"),
+            to=back,
+            conflict_to=back,
+        )
+    ):
         return done
     return render_admin(failed_ticket=(ticket_id, form), status=422)

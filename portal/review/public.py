@@ -16,5 +16,10 @@ def verify():
     if "code" in request.args and form.validate():
         checked = True
         found = notices.verify_notice(form.code.data)
-    return render_template("review/verify.html", form=form, checked=checked, notice=found,
-                           kind_labels=notices.KIND_LABELS)
+    return render_template(
+        "review/verify.html",
+        form=form,
+        checked=checked,
+        notice=found,
+        kind_labels=notices.KIND_LABELS,
+    )

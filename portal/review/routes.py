@@ -33,28 +33,44 @@ def _int_arg(name: str) -> int | None:
 
 @bp.route("/")
 def queue():
-    filters = {"status": request.args.get("status", ""), "item_id": _int_arg("item"),
-               "step": request.args.get("step", ""), "due": request.args.get("due", "")}
+    filters = {
+        "status": request.args.get("status", ""),
+        "item_id": _int_arg("item"),
+        "step": request.args.get("step", ""),
+        "due": request.args.get("due", ""),
+    }
     rows = review.queue(current_user, **filters)
-    return render_template("review/queue.html", rows=rows, filters=filters,
-                           items=review.department_items(current_user),
-                           steps=review.step_names(current_user),
-                           reminders=review.reminders(current_user))
+    return render_template(
+        "review/queue.html",
+        rows=rows,
+        filters=filters,
+        items=review.department_items(current_user),
+        steps=review.step_names(current_user),
+        reminders=review.reminders(current_user),
+    )
 
 
 @bp.route("/messages")
 def message_centre():
     """The reviewer's reminders (due soon, overdue, 视为受理, post-checks …) as messages."""
-    return render_template("apply/messages.html", messages=review.reminders(current_user, 100, include_read=True),
-                           titles=review.REMINDER_TITLES, read_endpoint="review.mark_reminders_read",
-                           case_endpoint="review.case")
+    return render_template(
+        "apply/messages.html",
+        messages=review.reminders(current_user, 100, include_read=True),
+        titles=review.REMINDER_TITLES,
+        read_endpoint="review.mark_reminders_read",
+        case_endpoint="review.case",
+    )
 
 
 @bp.route("/reminders/read", methods=["POST"])
 def mark_reminders_read():
     review.mark_reminders_read(current_user)
     db.session.commit()
-    return redirect(url_for("review.message_centre" if request.form.get("back") == "messages" else "review.queue"))
+    return redirect(
+        url_for(
+            "review.message_centre" if request.form.get("back") == "messages" else "review.queue"
+        )
+    )
 
 
 @bp.app_template_global()
@@ -74,7 +90,11 @@ def _forms_for(view: review.CaseView, failed: tuple[str, object] | None = None) 
         form_class = ACTION_FORMS.get(action)
         if form_class is None:
             continue
-        form = failed[1] if failed and failed[0] == action else form_class(formdata=None, prefix=action)
+        form = (
+            failed[1]
+            if failed and failed[0] == action
+            else form_class(formdata=None, prefix=action)
+        )
         if hasattr(form, "assignee_id"):
             empty = [SelectChoice("", _("（不变）"))] if action == "advance_step" else []
             form.assignee_id.choices = empty + [SelectChoice(v, label) for v, label in choices]
@@ -82,18 +102,40 @@ def _forms_for(view: review.CaseView, failed: tuple[str, object] | None = None) 
     return forms
 
 
-def render_case(case_id: int, *, failed: tuple[str, object] | None = None, verdict_forms: dict | None = None,
-                correction_errors: dict | None = None, visit_form=None, status: int = 200):
+def render_case(
+    case_id: int,
+    *,
+    failed: tuple[str, object] | None = None,
+    verdict_forms: dict | None = None,
+    correction_errors: dict | None = None,
+    visit_form=None,
+    status: int = 200,
+):
     view = review.case_view(current_user, case_id, revealed=_revealed(case_id))
-    verdicts = {m.id: VerdictForm(formdata=None, prefix=f"v{m.id}", data={"verdict": m.verdict
-                                  if m.verdict in workflow.VERDICTS else None, "reason": m.verdict_reason})
-                for m in view.materials}
+    verdicts = {
+        m.id: VerdictForm(
+            formdata=None,
+            prefix=f"v{m.id}",
+            data={
+                "verdict": m.verdict if m.verdict in workflow.VERDICTS else None,
+                "reason": m.verdict_reason,
+            },
+        )
+        for m in view.materials
+    }
     verdicts.update(verdict_forms or {})
     return render_template(
-        "review/case.html", view=view, app=view.app, forms=_forms_for(view, failed), verdict_forms=verdicts,
-        correction_errors=correction_errors or {}, correction_values=request.form if correction_errors else {},
+        "review/case.html",
+        view=view,
+        app=view.app,
+        forms=_forms_for(view, failed),
+        verdict_forms=verdicts,
+        correction_errors=correction_errors or {},
+        correction_values=request.form if correction_errors else {},
         visit_form=visit_form or VisitForm(formdata=None, prefix="visit"),
-        labels=workflow.TRANSITIONS, kind_labels=notices.KIND_LABELS), status
+        labels=workflow.TRANSITIONS,
+        kind_labels=notices.KIND_LABELS,
+    ), status
 
 
 @bp.route("/cases/<int:case_id>")
@@ -105,7 +147,9 @@ def case(case_id: int):
 def reveal(case_id: int):
     review.reveal_personal_data(current_user, case_id)
     db.session.commit()
-    session[REVEALED_KEY] = [case_id, *[i for i in session.get(REVEALED_KEY, []) if i != case_id]][:20]
+    session[REVEALED_KEY] = [case_id, *[i for i in session.get(REVEALED_KEY, []) if i != case_id]][
+        :20
+    ]
     flash(_("已显示完整信息，本次查看已记录，申请人可以看到"), "success")
     return redirect(url_for("review.case", case_id=case_id))
 
@@ -119,26 +163,38 @@ def act(case_id: int, action: str):
     if hasattr(form, "assignee_id"):
         app = workflow.get_staff_case(current_user, case_id)
         form.assignee_id.choices = [SelectChoice("", "")] + [
-            SelectChoice(str(u.id), u.display_name) for u in review.department_reviewers(app.department_id)]
+            SelectChoice(str(u.id), u.display_name)
+            for u in review.department_reviewers(app.department_id)
+        ]
     if not form.validate():
         return render_case(case_id, failed=(action, form), status=422)
     params = {name: field.data for name, field in form._fields.items()}
     if params.get("assignee_id") == "":
         params.pop("assignee_id")
-    return act_on_case(form, lambda: workflow.perform(current_user, case_id, action, _version(), **params),
-                       back=url_for("review.case", case_id=case_id),
-                       show_again=lambda: render_case(case_id, failed=(action, form), status=422),
-                       done=_("已完成：%(action)s", action=workflow.TRANSITIONS[action].label))
+    return act_on_case(
+        form,
+        lambda: workflow.perform(current_user, case_id, action, _version(), **params),
+        back=url_for("review.case", case_id=case_id),
+        show_again=lambda: render_case(case_id, failed=(action, form), status=422),
+        done=_("已完成：%(action)s", action=workflow.TRANSITIONS[action].label),
+    )
 
 
 @bp.route("/cases/<int:case_id>/materials/<int:material_id>/verdict", methods=["POST"])
 def verdict(case_id: int, material_id: int):
     form = VerdictForm(prefix=f"v{material_id}")
     back = url_for("review.case", case_id=case_id)
-    if form.validate() and (done := save_form(
-            form, lambda: workflow.set_material_verdict(current_user, case_id, material_id, form.verdict.data,
-                                                        form.reason.data or ""),
-            done=_("审核意见已保存"), to=back + f"#material-{material_id}", conflict_to=back)):
+    if form.validate() and (
+        done := save_form(
+            form,
+            lambda: workflow.set_material_verdict(
+                current_user, case_id, material_id, form.verdict.data, form.reason.data or ""
+            ),
+            done=_("审核意见已保存"),
+            to=back + f"#material-{material_id}",
+            conflict_to=back,
+        )
+    ):
         return done
     return render_case(case_id, verdict_forms={material_id: form}, status=422)
 
@@ -148,21 +204,30 @@ def material_file(case_id: int, material_id: int):
     doc = review.material_document(current_user, case_id, material_id)
     if doc.storage_key is None or doc.content_type not in SAFE_TYPES:
         abort(404)
-    return send_stored(doc.storage_key, content_type=doc.content_type, as_attachment=False,
-                       name=doc.original_filename or f"material-{material_id}")
+    return send_stored(
+        doc.storage_key,
+        content_type=doc.content_type,
+        as_attachment=False,
+        name=doc.original_filename or f"material-{material_id}",
+    )
 
 
 @bp.route("/cases/<int:case_id>/correction", methods=["POST"])
 def correction(case_id: int):
     """一次性告知: every flagged field with its reason, plus every material marked 需补正."""
     view = review.case_view(current_user, case_id)
-    fields = {q["key"]: request.form.get(f"r_{q['key']}", "")
-              for q in view.app.item_version.questions or [] if request.form.get(f"f_{q['key']}") == "y"}
+    fields = {
+        q["key"]: request.form.get(f"r_{q['key']}", "")
+        for q in view.app.item_version.questions or []
+        if request.form.get(f"f_{q['key']}") == "y"
+    }
     try:
         workflow.perform(current_user, case_id, "request_correction", _version(), fields=fields)
     except ValidationError as exc:
         db.session.rollback()
-        errors = {(f"r_{k[2:]}" if k.startswith("f_") else k or "items"): v for k, v in exc.errors.items()}
+        errors = {
+            (f"r_{k[2:]}" if k.startswith("f_") else k or "items"): v for k, v in exc.errors.items()
+        }
         return render_case(case_id, correction_errors=errors, status=422)
     except Conflict as exc:
         db.session.rollback()
@@ -179,9 +244,13 @@ def record_visit(case_id: int):
     if form.validate():
         app = workflow.get_staff_case(current_user, case_id)
         back = url_for("review.case", case_id=case_id)
-        if done := save_form(form, lambda: visits.record_visit(app, current_user, form.kind.data,
-                                                               form.reason.data or ""),
-                             done=_("到场已登记"), to=back, conflict_to=back):
+        if done := save_form(
+            form,
+            lambda: visits.record_visit(app, current_user, form.kind.data, form.reason.data or ""),
+            done=_("到场已登记"),
+            to=back,
+            conflict_to=back,
+        ):
             return done
     return render_case(case_id, visit_form=form, status=422)
 
@@ -195,23 +264,38 @@ def notice(case_id: int, notice_id: int):
 @bp.route("/post-checks")
 def post_checks():
     tasks = review.post_check_tasks(current_user)
-    return render_template("review/post_checks.html", tasks=tasks,
-                           cases=review.applications_by_id([t.application_id for t in tasks]),
-                           forms={t.id: PostCheckForm(formdata=None, prefix=f"p{t.id}") for t in tasks})
+    return render_template(
+        "review/post_checks.html",
+        tasks=tasks,
+        cases=review.applications_by_id([t.application_id for t in tasks]),
+        forms={t.id: PostCheckForm(formdata=None, prefix=f"p{t.id}") for t in tasks},
+    )
 
 
 @bp.route("/post-checks/<int:task_id>", methods=["POST"])
 def post_check(task_id: int):
     form = PostCheckForm(prefix=f"p{task_id}")
     back = url_for("review.post_checks")
-    if form.validate() and (done := save_form(
-            form, lambda: workflow.record_post_check(current_user, task_id, form.outcome.data, form.note.data or ""),
-            done=_("核查结果已记录"), to=back, conflict_to=back)):
+    if form.validate() and (
+        done := save_form(
+            form,
+            lambda: workflow.record_post_check(
+                current_user, task_id, form.outcome.data, form.note.data or ""
+            ),
+            done=_("核查结果已记录"),
+            to=back,
+            conflict_to=back,
+        )
+    ):
         return done
     tasks = review.post_check_tasks(current_user)
     if task_id not in {t.id for t in tasks}:
         abort(404)
     forms = {t.id: PostCheckForm(formdata=None, prefix=f"p{t.id}") for t in tasks}
     forms[task_id] = form
-    return render_template("review/post_checks.html", tasks=tasks, forms=forms,
-                           cases=review.applications_by_id([t.application_id for t in tasks])), 422
+    return render_template(
+        "review/post_checks.html",
+        tasks=tasks,
+        forms=forms,
+        cases=review.applications_by_id([t.application_id for t in tasks]),
+    ), 422

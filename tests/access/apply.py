@@ -14,15 +14,25 @@ OTHERS = dict.fromkeys(ROLES, 403) | {"anonymous": 302, "citizen": 404}
 def _draft_of(phone: str) -> Application:
     """The citizen's open draft (the demo's 失业登记); made again if another path submitted it."""
     owner = db.session.scalar(select(User).where(User.phone == phone))
-    draft = db.session.scalar(select(Application).where(
-        Application.applicant_id == owner.citizen_id, Application.status == "draft",
-        Application.parent_id.is_(None), Application.bundle_id.is_(None)).order_by(Application.id))
+    draft = db.session.scalar(
+        select(Application)
+        .where(
+            Application.applicant_id == owner.citizen_id,
+            Application.status == "draft",
+            Application.parent_id.is_(None),
+            Application.bundle_id.is_(None),
+        )
+        .order_by(Application.id)
+    )
     if draft is None:
         from portal.models import ItemVersion, ServiceItem
         from services import applications
 
-        item = db.session.scalar(select(ServiceItem).join(
-            ItemVersion, ItemVersion.id == ServiceItem.published_version_id).where(ItemVersion.name == "失业登记"))
+        item = db.session.scalar(
+            select(ServiceItem)
+            .join(ItemVersion, ItemVersion.id == ServiceItem.published_version_id)
+            .where(ItemVersion.name == "失业登记")
+        )
         draft = applications.start_draft(actor=owner, applicant=owner.citizen, item=item)
         db.session.commit()
     return draft
@@ -30,8 +40,11 @@ def _draft_of(phone: str) -> Application:
 
 def _case_of(phone: str) -> Application:
     owner = db.session.scalar(select(User).where(User.phone == phone))
-    return db.session.scalar(select(Application).where(
-        Application.applicant_id == owner.citizen_id, Application.status != "draft"))
+    return db.session.scalar(
+        select(Application).where(
+            Application.applicant_id == owner.citizen_id, Application.status != "draft"
+        )
+    )
 
 
 def _item_code() -> str:
@@ -45,7 +58,9 @@ def _bundle_draft() -> int:
 
     owner = db.session.scalar(select(User).where(User.phone == "13800000001"))
     bundle = db.session.scalar(select(Bundle).where(Bundle.code == "B001"))
-    parent = bundle_applications.start_bundle_draft(actor=owner, applicant=owner.citizen, bundle=bundle)
+    parent = bundle_applications.start_bundle_draft(
+        actor=owner, applicant=owner.citizen, bundle=bundle
+    )
     db.session.commit()
     return parent.id
 
@@ -82,7 +97,9 @@ POST_ONLY = {
     "apply.withdraw": lambda: f"/cases/{_case_of('13800000001').id}/withdraw",
     "apply.mark_messages_read": "/messages/read",
     "apply.bundle_create": "/apply/bundle/B001/start",
-    "apply.upload_material": lambda: f"/apply/drafts/{_draft_of('13800000001').id}/materials/1/upload",
+    "apply.upload_material": lambda: (
+        f"/apply/drafts/{_draft_of('13800000001').id}/materials/1/upload"
+    ),
     "apply.bundle_submit": bundle_path("submit"),
     "apply.bundle_upload": bundle_path("materials/1/upload"),
     "apply.revoke_proxy": "/proxies/1/revoke",

@@ -14,10 +14,17 @@ from services import accounts, applications, counter, workflow
 from tests.access import COUNTER_ONLY
 from tests.workflow_cases import RESIDENCE_PERMIT, UNEMPLOYMENT, item_named, user
 
-WALK_IN = {"name": "陈列", "id_number": "310104196003151236", "phone": "13912340999", "address": "淮海中路一号"}
+WALK_IN = {
+    "name": "陈列",
+    "id_number": "310104196003151236",
+    "phone": "13912340999",
+    "address": "淮海中路一号",
+}
 
 
-def counter_intake(clerk: User, item_name: str, conditions: dict[str, str] | None = None) -> Application:
+def counter_intake(
+    clerk: User, item_name: str, conditions: dict[str, str] | None = None
+) -> Application:
     """An intake filled as the clerk would: 情形 (first options unless given), the prefilled
     信息 (test values where the portal knows nothing), and a scan for every missing material."""
     app = counter.start_intake(clerk, item_named(item_name).code)
@@ -27,15 +34,29 @@ def counter_intake(clerk: User, item_name: str, conditions: dict[str, str] | Non
     values = applications.prefill(app, app.applicant)
     for q in version.questions:
         if values.get(q["key"]) in (None, ""):
-            values[q["key"]] = {"select": (q.get("options") or [["x"]])[0][0], "checkbox": "y",
-                                "multiselect": [(q.get("options") or [["x"]])[0][0]],
-                                "number": str(q.get("min") or 1), "money": "1",
-                                "date": date.today().isoformat()}.get(q["type"], "测试")
+            values[q["key"]] = {
+                "select": (q.get("options") or [["x"]])[0][0],
+                "checkbox": "y",
+                "multiselect": [(q.get("options") or [["x"]])[0][0]],
+                "number": str(q.get("min") or 1),
+                "money": "1",
+                "date": date.today().isoformat(),
+            }.get(q["type"], "测试")
     counter.save_intake(clerk, app.id, conditions=chosen, answers=values, choices={})
     for material in app.materials:
-        if material.satisfied_by.value == "missing" and material.requirement.necessity != "optional":
-            applications.upload_for(clerk, app, material.requirement_id, data=make_png(), filename="scan.png",
-                                    issued_on=date.today(), own_expiry=None)
+        if (
+            material.satisfied_by.value == "missing"
+            and material.requirement.necessity != "optional"
+        ):
+            applications.upload_for(
+                clerk,
+                app,
+                material.requirement_id,
+                data=make_png(),
+                filename="scan.png",
+                issued_on=date.today(),
+                own_expiry=None,
+            )
     return app
 
 
@@ -82,8 +103,14 @@ def _resubmit_path() -> str:
     """A case of the served walk-in waiting for one corrected scan."""
     case = _case()
     scan = next(m for m in case.materials if m.document_id)
-    counter.decide(user("counter01"), case.id, "request_correction", case.version, fields={},
-                   materials={scan.requirement_id: "复印不清"})
+    counter.decide(
+        user("counter01"),
+        case.id,
+        "request_correction",
+        case.version,
+        fields={},
+        materials={scan.requirement_id: "复印不清"},
+    )
     db.session.commit()
     return f"/counter/cases/{case.id}/resubmit"
 

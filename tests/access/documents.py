@@ -3,7 +3,13 @@
 
 from tests.access import ALL_200, CITIZEN_ONLY
 
-OWNER_OR_NOT_FOUND = {"anonymous": 302, "citizen": 200, "counter": 404, "reviewer": 404, "admin": 404}
+OWNER_OR_NOT_FOUND = {
+    "anonymous": 302,
+    "citizen": 200,
+    "counter": 404,
+    "reviewer": 404,
+    "admin": 404,
+}
 
 GET = {
     "documents.index": ("/documents/", CITIZEN_ONLY),

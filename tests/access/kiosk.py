@@ -8,8 +8,12 @@ from tests.access import ALL_200, LOGGED_IN_ONLY
 
 
 def kiosk_item_path():
-    code = db.session.scalar(select(ServiceItem.code).where(ServiceItem.kiosk_enabled.is_(True))
-                             .order_by(ServiceItem.code).limit(1))
+    code = db.session.scalar(
+        select(ServiceItem.code)
+        .where(ServiceItem.kiosk_enabled.is_(True))
+        .order_by(ServiceItem.code)
+        .limit(1)
+    )
     return f"/kiosk/SMZX/apply/{code}"
 
 

@@ -33,8 +33,11 @@ def _accepted_case() -> Application:
 
 def _seeded_police_case() -> int:
     police = db.session.scalar(select(Department).where(Department.code == "GA"))
-    return db.session.scalar(select(Application.id).where(Application.department_id == police.id,
-                                                          Application.status != "draft"))
+    return db.session.scalar(
+        select(Application.id).where(
+            Application.department_id == police.id, Application.status != "draft"
+        )
+    )
 
 
 def case_path(suffix: str = ""):
@@ -72,8 +75,14 @@ def correction_path():
     def make():
         case = _police_case()
         photo = next(m for m in case.materials if m.document_id is not None)
-        workflow.perform(user("reviewer01"), case.id, "request_correction", case.version,
-                         fields={"address": "请写到门牌号"}, materials={photo.requirement_id: "背景不是白色"})
+        workflow.perform(
+            user("reviewer01"),
+            case.id,
+            "request_correction",
+            case.version,
+            fields={"address": "请写到门牌号"},
+            materials={photo.requirement_id: "背景不是白色"},
+        )
         db.session.commit()
         return f"/cases/{case.id}/correction"
 
@@ -82,10 +91,19 @@ def correction_path():
 
 def supply_path():
     def make():
-        case = submit_case("13800000001", UNEMPLOYMENT, {"reason": "dismissed"},
-                           options={"解除或终止劳动关系证明": "deferred"})
-        workflow.perform(user("reviewer02"), case.id, "accept_pending_materials", case.version,
-                         supply_deadline=date.today())
+        case = submit_case(
+            "13800000001",
+            UNEMPLOYMENT,
+            {"reason": "dismissed"},
+            options={"解除或终止劳动关系证明": "deferred"},
+        )
+        workflow.perform(
+            user("reviewer02"),
+            case.id,
+            "accept_pending_materials",
+            case.version,
+            supply_deadline=date.today(),
+        )
         db.session.commit()
         return f"/cases/{case.id}/supply"
 
@@ -94,8 +112,11 @@ def supply_path():
 
 def _licensed_case() -> int:
     holder = user("13800000001")
-    return db.session.scalar(select(ELicence.application_id).where(ELicence.holder_id == holder.citizen_id,
-                                                                  ELicence.application_id.is_not(None)))
+    return db.session.scalar(
+        select(ELicence.application_id).where(
+            ELicence.holder_id == holder.citizen_id, ELicence.application_id.is_not(None)
+        )
+    )
 
 
 GET = {

@@ -26,5 +26,3 @@ def scale_app(database_factory) -> Flask:
         db.session.commit()
         db.session.remove()
     return app
-
-

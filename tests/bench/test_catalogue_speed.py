@@ -35,9 +35,12 @@ def require_route(url_map, path: str) -> None:
 def scale_item_code(app: Flask, name_part: str) -> str:
     with app.app_context():
         code = db.session.scalar(
-            select(ServiceItem.code).join(ItemVersion, ItemVersion.id == ServiceItem.published_version_id)
+            select(ServiceItem.code)
+            .join(ItemVersion, ItemVersion.id == ServiceItem.published_version_id)
             .where(ServiceItem.code.like("SC%"), ItemVersion.name.contains(name_part))
-            .order_by(ServiceItem.code).limit(1))
+            .order_by(ServiceItem.code)
+            .limit(1)
+        )
         db.session.remove()
     assert code, f"no generated item named like {name_part}"
     return code
@@ -75,8 +78,9 @@ def measure(benchmark, app: Flask, path: str) -> None:
         data = sorted(benchmark.stats.stats.data)
         p95 = data[max(0, math.ceil(0.95 * len(data)) - 1)] * 1000
         p50 = data[len(data) // 2] * 1000
-        benchmark.extra_info.update({"p50_ms": round(p50, 2), "p95_ms": round(p95, 2),
-                                     "queries": queries, "items": ITEMS})
+        benchmark.extra_info.update(
+            {"p50_ms": round(p50, 2), "p95_ms": round(p95, 2), "queries": queries, "items": ITEMS}
+        )
         print(f"\n{path}: p50 {p50:.1f} ms, p95 {p95:.1f} ms, {queries} SQL queries")
     assert queries <= MAX_QUERIES, f"{path} issued {queries} queries at {ITEMS} items"
 

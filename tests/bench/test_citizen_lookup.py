@@ -46,12 +46,23 @@ def million(tmp_path_factory):
         conn = db.engine.raw_connection()
         try:
             cursor = conn.cursor()
-            sql = ("INSERT INTO citizens (name, id_number, phone, address, birth_date, gender, commitment_barred,"
-                   " created_at) VALUES (?, ?, ?, '', ?, 'M', 0, '2026-01-01 00:00:00')")
+            sql = (
+                "INSERT INTO citizens (name, id_number, phone, address, birth_date, gender, commitment_barred,"
+                " created_at) VALUES (?, ?, ?, '', ?, 'M', 0, '2026-01-01 00:00:00')"
+            )
             for start in range(0, CITIZENS, BATCH):
-                cursor.executemany(sql, [(f"居民{n}", id_number(n), phone(n),
-                                          (FIRST_DAY + timedelta(days=n % DAYS)).isoformat())
-                                         for n in range(start, start + BATCH)])
+                cursor.executemany(
+                    sql,
+                    [
+                        (
+                            f"居民{n}",
+                            id_number(n),
+                            phone(n),
+                            (FIRST_DAY + timedelta(days=n % DAYS)).isoformat(),
+                        )
+                        for n in range(start, start + BATCH)
+                    ],
+                )
             conn.commit()
         finally:
             conn.close()
@@ -93,7 +104,9 @@ def _compiled(statement) -> str:
 def test_the_lookup_uses_the_unique_index(app_ctx, typed):
     sql = _compiled(counter.lookup_statement(typed))
     if BACKEND == "sqlite":
-        plan = " ".join(str(row[-1]) for row in db.session.execute(text(f"EXPLAIN QUERY PLAN {sql}")))
+        plan = " ".join(
+            str(row[-1]) for row in db.session.execute(text(f"EXPLAIN QUERY PLAN {sql}"))
+        )
         assert "USING INDEX sqlite_autoindex_citizens" in plan, plan
         assert "SCAN" not in plan, plan
     else:

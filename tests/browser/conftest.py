@@ -14,8 +14,14 @@ from werkzeug.serving import make_server
 from tests.conftest import DEMO_PASSWORD
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 
 
@@ -71,7 +77,10 @@ def assert_accessible(page: Page, label: str = "") -> None:
     violations = results.response["violations"]
     details = [
         f"{v['id']} ({v['impact']}): {v['help']} → "
-        + "; ".join(n["target"][0] if isinstance(n["target"][0], str) else str(n["target"]) for n in v["nodes"][:5])
+        + "; ".join(
+            n["target"][0] if isinstance(n["target"][0], str) else str(n["target"])
+            for n in v["nodes"][:5]
+        )
         for v in violations
     ]
     assert not violations, f"axe violations on {label or page.url}:\n" + "\n".join(details)
@@ -95,5 +104,6 @@ def toggle_elder(page: Page, to: bool | None = None) -> None:
         return  # e.g. the account kept the mode from an earlier test on the shared live database
     with page.expect_navigation():
         page.click("button.elder-switch")
-    page.wait_for_function("wanted => document.documentElement.classList.contains('elder') === wanted",
-                           arg=not before)
+    page.wait_for_function(
+        "wanted => document.documentElement.classList.contains('elder') === wanted", arg=not before
+    )

@@ -26,10 +26,25 @@ def save(page: Page, name: str) -> None:
 def test_every_admin_list_and_form_is_accessible(page, live_server):
     browser_login(page, live_server, "admin")
     base = live_server + "/admin"
-    for path in ("/", "/departments", "/departments/new", "/departments/1/edit", "/materials",
-                 "/materials?page=2", "/materials/new", "/materials/1/edit", "/items",
-                 "/items?q=居住证", "/items/new", "/items/1", "/items/1/diff", "/versions/1",
-                 "/bundles", "/bundles/new", "/bundles/1/edit"):
+    for path in (
+        "/",
+        "/departments",
+        "/departments/new",
+        "/departments/1/edit",
+        "/materials",
+        "/materials?page=2",
+        "/materials/new",
+        "/materials/1/edit",
+        "/items",
+        "/items?q=居住证",
+        "/items/new",
+        "/items/1",
+        "/items/1/diff",
+        "/versions/1",
+        "/bundles",
+        "/bundles/new",
+        "/bundles/1/edit",
+    ):
         go(page, base + path, path)
     # forms with their errors shown
     page.goto(base + "/departments/new")

@@ -143,7 +143,9 @@ def test_a_bundle_is_one_application_fanned_out_to_child_cases(page, live_server
     page.click("main button[type=submit]")
 
     assert "第 2 步，共 4 步" in page.inner_text("main")
-    for field in page.locator("main form input:not([type=hidden]):not([type=checkbox]), main form select").all():
+    for field in page.locator(
+        "main form input:not([type=hidden]):not([type=checkbox]), main form select"
+    ).all():
         if field.input_value():
             continue
         if field.evaluate("e => e.tagName") == "SELECT":

@@ -27,12 +27,25 @@ def cases(live_app):
     in-person visits (made through the services in the live server's database)."""
     with live_app.app_context():
         accounts.register_citizen(
-            phone=CITIZEN, password=DEMO_PASSWORD, name="孙小雨", address="人民路 29 号",
-            id_number=make_id_number(date(1992, 3, 3), random.Random(29), female=True, area="310104"))
+            phone=CITIZEN,
+            password=DEMO_PASSWORD,
+            name="孙小雨",
+            address="人民路 29 号",
+            id_number=make_id_number(
+                date(1992, 3, 3), random.Random(29), female=True, area="310104"
+            ),
+        )
         corrected = submit_case(CITIZEN, RESIDENCE_PERMIT, {"basis": "work", "agent": "no"})
-        photo = next(m for m in corrected.materials if m.requirement.material_type.name == "证件照数码回执")
-        workflow.perform(user("reviewer01"), corrected.id, "request_correction", corrected.version,
-                         materials={photo.requirement_id: "背景不是白色"})
+        photo = next(
+            m for m in corrected.materials if m.requirement.material_type.name == "证件照数码回执"
+        )
+        workflow.perform(
+            user("reviewer01"),
+            corrected.id,
+            "request_correction",
+            corrected.version,
+            materials={photo.requirement_id: "背景不是白色"},
+        )
         visited = submit_case(CITIZEN, RESIDENCE_PERMIT, {"basis": "work", "agent": "no"})
         visits.record_visit(visited, user("reviewer01"), "original_check")
         visits.record_visit(visited, user("reviewer01"), "pickup", "证件需当面签收")
@@ -50,13 +63,20 @@ def in_db(live_app, fn):
             db.session.remove()
 
 
-def test_a_new_file_is_uploaded_on_the_correction_page(page, live_server, live_app, cases, tmp_path):
+def test_a_new_file_is_uploaded_on_the_correction_page(
+    page, live_server, live_app, cases, tmp_path
+):
     case_id, req = cases["corrected"], cases["photo"]
     bad = tmp_path / "photo.png"
     bad.write_bytes(b"<html><script>alert(1)</script></html>")
     good = tmp_path / "白底照片.png"
     good.write_bytes(make_png())
-    documents = lambda: in_db(live_app, lambda: db.session.scalar(select(func.count()).select_from(Document)))  # noqa: E731
+
+    def documents():
+        return in_db(
+            live_app, lambda: db.session.scalar(select(func.count()).select_from(Document))
+        )
+
     before = documents()
 
     browser_login(page, live_server, CITIZEN)
@@ -102,7 +122,12 @@ def test_each_visit_is_rated_on_the_case_page(page, live_server, live_app, cases
     assert "让我跑了两次" in page.inner_text("main")
 
     def rated():
-        rating = db.session.scalar(select(Rating).where(Rating.application_id == case_id, Rating.visit_no == 2))
-        ticket = db.session.scalar(select(FollowUpTicket).where(FollowUpTicket.rating_id == rating.id))
+        rating = db.session.scalar(
+            select(Rating).where(Rating.application_id == case_id, Rating.visit_no == 2)
+        )
+        ticket = db.session.scalar(
+            select(FollowUpTicket).where(FollowUpTicket.rating_id == rating.id)
+        )
         return rating.score, ticket is not None
+
     assert in_db(live_app, rated) == (1, True)

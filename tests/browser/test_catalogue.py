@@ -62,7 +62,8 @@ def test_every_catalogue_page_is_accessible(page, live_server, elder):
             # one column: no item card sits beside another
             lefts = page.evaluate(
                 "Array.from(document.querySelectorAll('.item-card, .bundle-card, .material'))"
-                ".map(e => Math.round(e.getBoundingClientRect().left))")
+                ".map(e => Math.round(e.getBoundingClientRect().left))"
+            )
             assert len(set(lefts)) <= 1, (label, lefts)
 
 

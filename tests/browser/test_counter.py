@@ -17,8 +17,12 @@ from tests.workflow_cases import UNEMPLOYMENT
 
 pytestmark = pytest.mark.browser
 
-WALK_IN = {"name": "冯晓春", "id_number": make_id_number(date(1983, 2, 14), random.Random(501), area="310106"),
-           "phone": "13912349001", "address": "延安中路五百号"}
+WALK_IN = {
+    "name": "冯晓春",
+    "id_number": make_id_number(date(1983, 2, 14), random.Random(501), area="310106"),
+    "phone": "13912349001",
+    "address": "延安中路五百号",
+}
 
 
 def pdf_text(data: bytes) -> str:

@@ -51,7 +51,9 @@ def test_a_citizen_uploads_a_png_and_sees_it_listed(page, docs_server, tmp_path)
     assert "请选择材料类型" in page.locator("#material_type-error").inner_text()
     assert "请选择要上传的文件" in page.locator("#file-error").inner_text()
     # portal.js (deferred) moves the focus to the summary once it has run
-    page.wait_for_function("document.activeElement && document.activeElement.id === 'error-summary'")
+    page.wait_for_function(
+        "document.activeElement && document.activeElement.id === 'error-summary'"
+    )
     assert_accessible(page, "upload form with errors")
 
     scan = tmp_path / "身份证正面.png"
@@ -75,7 +77,8 @@ def test_a_citizen_uploads_a_png_and_sees_it_listed(page, docs_server, tmp_path)
 def test_the_holder_sees_two_elicences_and_verifies_one(page, docs_server, docs_app):
     with docs_app.app_context():
         holder_code = db.session.scalar(
-            select(User).where(User.phone == "13800000001")).citizen.id_number
+            select(User).where(User.phone == "13800000001")
+        ).citizen.id_number
         db.session.remove()
     browser_login(page, docs_server, "13800000001")
     page.goto(docs_server + "/documents/")
@@ -103,10 +106,14 @@ def test_the_data_use_log_shows_a_reviewers_view(page, docs_server, docs_app):
     from services import accounts
 
     with docs_app.app_context():  # a citizen with no documents and no history at all
-        newcomer = accounts.register_citizen(phone="13966667777", password="Secret123", name="孙十",
-                                             id_number="110101199001010015")
+        newcomer = accounts.register_citizen(
+            phone="13966667777", password="Secret123", name="孙十", id_number="110101199001010015"
+        )
         db.session.commit()
-        assert db.session.scalar(select(Document.id).where(Document.owner_id == newcomer.citizen_id)) is None
+        assert (
+            db.session.scalar(select(Document.id).where(Document.owner_id == newcomer.citizen_id))
+            is None
+        )
         db.session.remove()
     browser_login(page, docs_server, "13966667777", "Secret123")
     page.goto(docs_server + "/documents/data-use")
@@ -116,16 +123,33 @@ def test_the_data_use_log_shows_a_reviewers_view(page, docs_server, docs_app):
     # 13800000001's 居民身份证 is used by a case of the police department; reviewer01 opens it
     with docs_app.app_context():
         owner = db.session.scalar(select(User).where(User.phone == "13800000001"))
-        doc = db.session.scalar(select(Document).where(Document.owner_id == owner.citizen_id,
-                                                       Document.source == "counter").order_by(Document.id))
+        doc = db.session.scalar(
+            select(Document)
+            .where(Document.owner_id == owner.citizen_id, Document.source == "counter")
+            .order_by(Document.id)
+        )
         reviewer = db.session.scalar(select(User).where(User.username == "reviewer01"))
-        version = db.session.scalar(select(ItemVersion).where(
-            ItemVersion.department_id == reviewer.department_id, ItemVersion.requirements.any(),
-            ItemVersion.status == "published").order_by(ItemVersion.id))
-        case = Application(number="BROWSER0001", item_version=version, department_id=version.department_id,
-                           applicant_id=owner.citizen_id, status="submitted")
-        case.materials = [ApplicationMaterial(requirement=version.requirements[0], document_id=doc.id,
-                                              satisfied_by="library")]
+        version = db.session.scalar(
+            select(ItemVersion)
+            .where(
+                ItemVersion.department_id == reviewer.department_id,
+                ItemVersion.requirements.any(),
+                ItemVersion.status == "published",
+            )
+            .order_by(ItemVersion.id)
+        )
+        case = Application(
+            number="BROWSER0001",
+            item_version=version,
+            department_id=version.department_id,
+            applicant_id=owner.citizen_id,
+            status="submitted",
+        )
+        case.materials = [
+            ApplicationMaterial(
+                requirement=version.requirements[0], document_id=doc.id, satisfied_by="library"
+            )
+        ]
         db.session.add(case)
         db.session.commit()
         doc_id = doc.id
@@ -143,7 +167,9 @@ def test_the_data_use_log_shows_a_reviewers_view(page, docs_server, docs_app):
     page.goto(docs_server + "/documents/data-use")
     row = page.locator("table.data-use tbody tr").first
     text = row.inner_text()
-    assert "市公安局" in text and "re******01" in text and "查看材料" in text and "BROWSER0001" in text
+    assert (
+        "市公安局" in text and "re******01" in text and "查看材料" in text and "BROWSER0001" in text
+    )
     assert_accessible(page, "data-use log")
 
 

@@ -18,7 +18,12 @@ from tests.browser.conftest import assert_accessible, browser_login, toggle_elde
 
 pytestmark = pytest.mark.browser
 
-ACCOUNTS = {"citizen": "13800000001", "counter": "counter01", "reviewer": "reviewer01", "admin": "admin"}
+ACCOUNTS = {
+    "citizen": "13800000001",
+    "counter": "counter01",
+    "reviewer": "reviewer01",
+    "admin": "admin",
+}
 GET_MATRIX, _ = merged()
 NOT_PAGES = {"main.healthz", "queue.calls", "queue.desk_status"}  # JSON, not pages
 
@@ -120,13 +125,19 @@ def test_every_page_in_both_modes(browser, live, elder):
             overflow = page.evaluate(OVERFLOW)
             page.set_viewport_size({"width": 1280, "height": 900})
             if overflow["by"] > 0:
-                failures.append(f"{endpoint}: scrolls sideways by {overflow['by']}px at 320 px width: {overflow['culprits']}")
+                failures.append(
+                    f"{endpoint}: scrolls sideways by {overflow['by']}px at 320 px width: {overflow['culprits']}"
+                )
             if elder:
                 metrics = page.evaluate(ELDER_METRICS)
                 if metrics["font"] < 24 or metrics["lineHeight"] < 1.5:
-                    failures.append(f"{endpoint}: body {metrics['font']}px, line height {metrics['lineHeight']}")
+                    failures.append(
+                        f"{endpoint}: body {metrics['font']}px, line height {metrics['lineHeight']}"
+                    )
                 if metrics["para"] is not None and metrics["para"] < 1.3:
-                    failures.append(f"{endpoint}: paragraph spacing {metrics['para']:.2f} × line height")
+                    failures.append(
+                        f"{endpoint}: paragraph spacing {metrics['para']:.2f} × line height"
+                    )
                 if metrics["small"]:
                     failures.append(f"{endpoint}: targets under 60 px: {metrics['small'][:5]}")
     finally:

@@ -37,8 +37,10 @@ def test_register_with_errors_then_success(page, live_server):
     assert_accessible(page, "profile after register")
 
 
-@pytest.mark.parametrize("account", ["13800000001", "13800000002", "13800000003", "counter01",
-                                     "reviewer01", "reviewer02", "admin"])
+@pytest.mark.parametrize(
+    "account",
+    ["13800000001", "13800000002", "13800000003", "counter01", "reviewer01", "reviewer02", "admin"],
+)
 def test_each_demo_account_logs_in(page, live_server, account):
     browser_login(page, live_server, account)
     page.goto(live_server + "/profile")

@@ -25,7 +25,9 @@ def tab_to(page, selector: str, *, backwards: bool = False, limit: int = 80) -> 
     """Press Tab (or Shift+Tab) until the focus is on ``selector``; the focus must show."""
     for _ in range(limit):
         page.keyboard.press("Shift+Tab" if backwards else "Tab")
-        if page.evaluate("(sel) => document.activeElement && document.activeElement.matches(sel)", selector):
+        if page.evaluate(
+            "(sel) => document.activeElement && document.activeElement.matches(sel)", selector
+        ):
             focus = page.evaluate(FOCUS_VISIBLE)
             assert focus["outline"] or focus["shadow"], f"focus on {selector} is not visible"
             assert focus["inView"], f"focus on {selector} is hidden off screen"
@@ -110,7 +112,9 @@ def test_screenshots_of_a_guide_in_both_modes(browser, live_server):
             context.add_cookies([{"name": "elder_mode", "value": "1", "url": live_server}])
         page = context.new_page()
         page.goto(live_server + "/items/330100MZ0003")
-        assert page.evaluate("document.documentElement.classList.contains('elder')") == (mode == "elder")
+        assert page.evaluate("document.documentElement.classList.contains('elder')") == (
+            mode == "elder"
+        )
         page.screenshot(path=str(SCREENSHOTS / f"guide-{mode}.png"))
         context.close()
     assert (SCREENSHOTS / "guide-elder.png").stat().st_size > 10_000

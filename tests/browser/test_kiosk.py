@@ -22,8 +22,12 @@ def short_idle_server(database_factory):
     """A portal whose kiosk waits 3 seconds before a 3-second countdown."""
     app = database_factory("kiosk", seed=True, KIOSK_IDLE_SECONDS=3, KIOSK_COUNTDOWN_SECONDS=3)
     with app.app_context():
-        code = db.session.scalar(select(ServiceItem.code).where(ServiceItem.kiosk_enabled.is_(True))
-                                 .order_by(ServiceItem.code).limit(1))
+        code = db.session.scalar(
+            select(ServiceItem.code)
+            .where(ServiceItem.kiosk_enabled.is_(True))
+            .order_by(ServiceItem.code)
+            .limit(1)
+        )
         db.session.remove()
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -70,7 +74,12 @@ def test_kiosk_pages_are_accessible_in_elder_mode(page, live_server):
     page.goto(f"{live_server}/kiosk/SMZX/")
     assert page.evaluate("document.documentElement.classList.contains('elder')")
     assert_accessible(page, "kiosk start")
-    for label, link in (("guides", "办事指南"), ("case", "办件查询"), ("items", "自助申请"), ("ticket", "取号")):
+    for label, link in (
+        ("guides", "办事指南"),
+        ("case", "办件查询"),
+        ("items", "自助申请"),
+        ("ticket", "取号"),
+    ):
         page.goto(f"{live_server}/kiosk/SMZX/")
         page.click(f".kiosk-tiles a:has-text('{link}')")
         page.wait_for_load_state("load")

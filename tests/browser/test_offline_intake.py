@@ -45,7 +45,9 @@ def reload_offline(page):
     response = page.reload()
     assert response is not None and response.status == 200 and response.from_service_worker
     expect(page.locator("h1")).to_have_text("离线受理")
-    expect(page.locator("#item option", has_text=RESIDENCE_PERMIT)).to_have_count(1)  # the cached catalogue
+    expect(page.locator("#item option", has_text=RESIDENCE_PERMIT)).to_have_count(
+        1
+    )  # the cached catalogue
     expect(page.locator("#offline-banner")).to_have_attribute("data-state", "offline")
 
 
@@ -59,10 +61,20 @@ def fill_intake(page, ids, *, name, id_number, scans=True, phone="13900002222"):
     page.check("label:has-text('否，本人办理')")
     page.fill("#q_move_in_date", "2025-03-04")
     if scans:
-        page.set_input_files(f"#m_{ids['M001']}-file", files=[
-            {"name": "id-card.png", "mimeType": "image/png", "buffer": make_png()}])
-        page.set_input_files(f"#m_{ids['M056']}-file", files=[
-            {"name": "photo.png", "mimeType": "image/png", "buffer": make_png(colour=(250, 250, 250))}])
+        page.set_input_files(
+            f"#m_{ids['M001']}-file",
+            files=[{"name": "id-card.png", "mimeType": "image/png", "buffer": make_png()}],
+        )
+        page.set_input_files(
+            f"#m_{ids['M056']}-file",
+            files=[
+                {
+                    "name": "photo.png",
+                    "mimeType": "image/png",
+                    "buffer": make_png(colour=(250, 250, 250)),
+                }
+            ],
+        )
         page.fill(f"#m_{ids['M056']}-issued", date.today().isoformat())
     page.click("#queue-intake")
 
@@ -99,11 +111,20 @@ def test_an_intake_made_offline_is_sent_once_when_back_online(page, live):
     with live_app.app_context():
         try:
             citizen = db.session.scalar(select(Citizen).where(Citizen.id_number == id_number))
-            cases = list(db.session.scalars(select(Application).where(Application.applicant_id == citizen.id)))
+            cases = list(
+                db.session.scalars(
+                    select(Application).where(Application.applicant_id == citizen.id)
+                )
+            )
             assert [c.number for c in cases] == [number] and cases[0].status == "submitted"
-            docs = {d.original_filename: d for d in db.session.scalars(select(Document)
-                                                                       .where(Document.owner_id == citizen.id))}
-            assert set(docs) == {"id-card.png", "photo.png"} and docs["id-card.png"].source == "counter"
+            docs = {
+                d.original_filename: d
+                for d in db.session.scalars(select(Document).where(Document.owner_id == citizen.id))
+            }
+            assert (
+                set(docs) == {"id-card.png", "photo.png"}
+                and docs["id-card.png"].source == "counter"
+            )
             chosen = {m.document_id for m in cases[0].materials}
             assert {d.id for d in docs.values()} <= chosen
         finally:
@@ -116,14 +137,25 @@ def test_a_refused_intake_is_shown_to_staff_and_kept(page, live):
     with live_app.app_context():
         known = db.session.scalar(select(Citizen).where(Citizen.name == "王秀兰"))
         known_id = known.id_number
-        cases_before = db.session.scalar(select(func.count()).select_from(Application)
-                                         .where(Application.applicant_id == known.id))
+        cases_before = db.session.scalar(
+            select(func.count())
+            .select_from(Application)
+            .where(Application.applicant_id == known.id)
+        )
         db.session.remove()
     open_offline_page(page, base)
     reload_offline(page)
     good = resident_id("33010619900307123")
-    fill_intake(page, ids, name="王不对", id_number=good[:-1] + ("1" if good[-1] != "1" else "2"), scans=False)
-    expect(page.locator("#a_id_number-error")).to_contain_text("身份证号校验不通过")  # checked in the browser
+    fill_intake(
+        page,
+        ids,
+        name="王不对",
+        id_number=good[:-1] + ("1" if good[-1] != "1" else "2"),
+        scans=False,
+    )
+    expect(page.locator("#a_id_number-error")).to_contain_text(
+        "身份证号校验不通过"
+    )  # checked in the browser
     expect(page.locator("tr[data-status=queued]")).to_have_count(0)
     fill_intake(page, ids, name="王不对", id_number=known_id)
     expect(page.locator("#offline-banner")).to_have_attribute("data-waiting", "1")
@@ -142,8 +174,14 @@ def test_a_refused_intake_is_shown_to_staff_and_kept(page, live):
     page.reload()  # still kept, still refused: nothing is dropped silently
     expect(page.locator("tr[data-status=refused]")).to_have_count(1)
     with live_app.app_context():
-        assert db.session.scalar(select(func.count()).select_from(Application)
-                                 .where(Application.applicant_id == known.id)) == cases_before
+        assert (
+            db.session.scalar(
+                select(func.count())
+                .select_from(Application)
+                .where(Application.applicant_id == known.id)
+            )
+            == cases_before
+        )
         db.session.remove()
 
 
@@ -186,13 +224,20 @@ def test_logout_forgets_sent_intakes_and_the_cached_page_but_keeps_unsent_work(p
     with live_app.app_context():
         counter01 = db.session.scalar(select(User).where(User.username == "counter01"))
         staff_id = str(counter01.id)
-        accounts.create_staff(username="counter_shared", password="Demo@2026", role=Role.counter,
-                              display_name="共用电脑窗口", department=counter01.department)
+        accounts.create_staff(
+            username="counter_shared",
+            password="Demo@2026",
+            role=Role.counter,
+            display_name="共用电脑窗口",
+            department=counter01.department,
+        )
         db.session.commit()
         db.session.remove()
     open_offline_page(page, base)
     reload_offline(page)
-    fill_intake(page, ids, name="钱共用", id_number=resident_id("33010619850214321"), phone="13900003333")
+    fill_intake(
+        page, ids, name="钱共用", id_number=resident_id("33010619850214321"), phone="13900003333"
+    )
     page.context.set_offline(False)
     expect(page.locator("tr[data-status=sent]")).to_have_count(1, timeout=20000)
     page.fill("#a_name", "赵未完")  # an unsent draft, kept in the browser

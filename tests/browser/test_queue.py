@@ -33,11 +33,17 @@ def _clerk_at_xjzx(live_app) -> tuple[int, int]:
     with live_app.app_context():
         hall = db.session.scalar(select(ServiceHall).where(ServiceHall.code == "XJZX"))
         counter01 = db.session.scalar(select(User).where(User.username == "counter01"))
-        clerk = accounts.create_staff(username=f"xj{uuid.uuid4().hex[:8]}", password="Demo@2026x",
-                                      role=Role.counter, display_name="街道窗口", department=counter01.department)
+        clerk = accounts.create_staff(
+            username=f"xj{uuid.uuid4().hex[:8]}",
+            password="Demo@2026x",
+            role=Role.counter,
+            display_name="街道窗口",
+            department=counter01.department,
+        )
         clerk.hall_id = hall.id
-        window = db.session.scalar(select(CounterWindow).where(CounterWindow.hall_id == hall.id,
-                                                               CounterWindow.number == 2))
+        window = db.session.scalar(
+            select(CounterWindow).where(CounterWindow.hall_id == hall.id, CounterWindow.number == 2)
+        )
         queue.choose_window(clerk, window.id)
         db.session.commit()
         ids = clerk.id, hall.id
@@ -70,7 +76,9 @@ def test_call_display_updates_and_speaks(page, live):
     ticket_id, code = _as(live_app, clerk_id, "call_next")
     expected = f"请 {code} 号到 2 号窗口"
     now = page.locator("[data-now]")
-    page.wait_for_function("t => document.querySelector('[data-now]').textContent.includes(t)", arg=expected)
+    page.wait_for_function(
+        "t => document.querySelector('[data-now]').textContent.includes(t)", arg=expected
+    )
     assert now.inner_text().strip() == expected
     assert page.locator("[data-list] tr").first.inner_text().startswith(code)
     page.wait_for_function("t => window.__spoken.some(s => s.text === t)", arg=expected)
@@ -79,7 +87,9 @@ def test_call_display_updates_and_speaks(page, live):
     assert page.evaluate("window.__sameDocument") == "yes"  # no navigation happened
 
     _as(live_app, clerk_id, "recall", ticket_id)  # 重呼 announces again
-    page.wait_for_function("t => window.__spoken.filter(s => s.text === t).length === 2", arg=expected)
+    page.wait_for_function(
+        "t => window.__spoken.filter(s => s.text === t).length === 2", arg=expected
+    )
     assert page.evaluate("window.__sameDocument") == "yes"
     _as(live_app, clerk_id, "finish", ticket_id)
 
@@ -94,14 +104,18 @@ def test_take_a_ticket_and_print_it(page, live_server):
     assert_accessible(page, "ticket")
     page.emulate_media(media="print")
     assert page.locator(".queue-ticket-actions").is_hidden()
-    size = page.evaluate("parseFloat(getComputedStyle(document.querySelector('.queue-ticket-number')).fontSize)")
+    size = page.evaluate(
+        "parseFloat(getComputedStyle(document.querySelector('.queue-ticket-number')).fontSize)"
+    )
     assert size >= 60
 
 
 def test_clerk_desk_choose_window_and_call(page, live):
     base, live_app = live
     with live_app.app_context():
-        queue.take_ticket(db.session.scalar(select(ServiceHall).where(ServiceHall.code == "SMZX")), "E")
+        queue.take_ticket(
+            db.session.scalar(select(ServiceHall).where(ServiceHall.code == "SMZX")), "E"
+        )
         db.session.commit()
         db.session.remove()
     browser_login(page, base, "counter01")
@@ -120,7 +134,10 @@ def test_desk_refreshes_counts_and_help_without_navigation(page, live):
     base, live_app = live
     browser_login(page, base, "counter01")
     page.goto(f"{base}/queue/desk")
-    usual, live_app.config["QUEUE_DESK_POLL_MS"] = live_app.config["QUEUE_DESK_POLL_MS"], 300  # a short poll
+    usual, live_app.config["QUEUE_DESK_POLL_MS"] = (
+        live_app.config["QUEUE_DESK_POLL_MS"],
+        300,
+    )  # a short poll
     try:
         page.click("button[name=window]:has-text('5 号窗口')")  # categories D and E
     finally:
@@ -138,9 +155,13 @@ def test_desk_refreshes_counts_and_help_without_navigation(page, live):
         kiosk.request_help(hall, where="kiosk.start")
         db.session.commit()
         db.session.remove()
-    page.wait_for_function("n => document.querySelector('[data-desk-waiting]').textContent.includes(n)",
-                           arg=f"D 不动产与住房：{before + 1} 人")
-    page.wait_for_function("() => document.querySelector('[data-desk-help]').textContent.includes('自助终端求助')")
+    page.wait_for_function(
+        "n => document.querySelector('[data-desk-waiting]').textContent.includes(n)",
+        arg=f"D 不动产与住房：{before + 1} 人",
+    )
+    page.wait_for_function(
+        "() => document.querySelector('[data-desk-help]').textContent.includes('自助终端求助')"
+    )
     assert page.evaluate("window.__sameDocument") == "yes"  # no navigation happened
     assert page.evaluate("document.activeElement.tagName") == focused  # nobody took the focus
     assert page.locator("[data-desk-help]").get_attribute("aria-live") == "polite"

@@ -28,15 +28,27 @@ def police_case(live_app):
     library for the correction (made through the services in the live server's database)."""
     with live_app.app_context():
         holder = accounts.register_citizen(
-            phone=CITIZEN, password=DEMO_PASSWORD, name="赵小梅", address="人民路 9 号",
-            id_number=make_id_number(date(1990, 4, 2), random.Random(9), female=True, area="310104"))
+            phone=CITIZEN,
+            password=DEMO_PASSWORD,
+            name="赵小梅",
+            address="人民路 9 号",
+            id_number=make_id_number(
+                date(1990, 4, 2), random.Random(9), female=True, area="310104"
+            ),
+        )
         case = submit_case(CITIZEN, RESIDENCE_PERMIT, {"basis": "work", "agent": "no"})
-        photo_type = db.session.scalar(select(MaterialType).where(MaterialType.name == "证件照数码回执"))
+        photo_type = db.session.scalar(
+            select(MaterialType).where(MaterialType.name == "证件照数码回执")
+        )
         upload(holder.citizen, photo_type, colour=(255, 255, 255))
         photo = next(m for m in case.materials if m.requirement.material_type_id == photo_type.id)
         db.session.commit()
-        facts = {"id": case.id, "number": case.number, "photo": photo.id,
-                 "id_card": next(m.id for m in case.materials if m.id != photo.id and m.document_id)}
+        facts = {
+            "id": case.id,
+            "number": case.number,
+            "photo": photo.id,
+            "id_card": next(m.id for m in case.materials if m.id != photo.id and m.document_id),
+        }
         db.session.remove()
     return facts
 
@@ -48,7 +60,9 @@ def status_of(live_app, case_id):
     return status
 
 
-def test_itemised_correction_then_approval_licence_and_rating(page, browser, live_server, live_app, police_case):
+def test_itemised_correction_then_approval_licence_and_rating(
+    page, browser, live_server, live_app, police_case
+):
     case_id, number = police_case["id"], police_case["number"]
     case_url = f"{live_server}/review/cases/{case_id}"
 
@@ -91,7 +105,9 @@ def test_itemised_correction_then_approval_licence_and_rating(page, browser, liv
     assert_accessible(page, "review case after correction request")
 
     # the citizen changes only those items
-    citizen = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900}).new_page()
+    citizen = browser.new_context(
+        locale="zh-CN", viewport={"width": 1280, "height": 900}
+    ).new_page()
     browser_login(citizen, live_server, CITIZEN)
     citizen.goto(f"{live_server}/cases/{case_id}")
     assert "照片背景不是白色" in citizen.inner_text("main")
@@ -128,7 +144,9 @@ def test_itemised_correction_then_approval_licence_and_rating(page, browser, liv
     assert_accessible(citizen, "citizen case completed")
     notice_href = citizen.locator("a:has-text('准予决定书')").get_attribute("href")
     pdf = citizen.request.get(live_server + notice_href)
-    assert pdf.ok and pdf.headers["content-type"] == "application/pdf" and pdf.body()[:5] == b"%PDF-"
+    assert (
+        pdf.ok and pdf.headers["content-type"] == "application/pdf" and pdf.body()[:5] == b"%PDF-"
+    )
     with citizen.expect_download() as download:
         citizen.click("a:has-text('下载电子证照')")
     assert download.value.suggested_filename.endswith(".pdf")

@@ -23,8 +23,10 @@ ID_RENEWAL = "330100GA0004"
 CITIZEN = "13800000019"
 
 # the text-spacing bookmarklet (WCAG 1.4.12): every element at once
-TEXT_SPACING = ("* { line-height: 1.5 !important; letter-spacing: 0.12em !important;"
-                " word-spacing: 0.16em !important; } p { margin-bottom: 2em !important; }")
+TEXT_SPACING = (
+    "* { line-height: 1.5 !important; letter-spacing: 0.12em !important;"
+    " word-spacing: 0.16em !important; } p { margin-bottom: 2em !important; }"
+)
 
 # elements whose overflow is hidden or clipped but whose content does not fit: clipped text
 CLIPPED = """() => {
@@ -58,18 +60,36 @@ def facts(live_app):
     the reviewer's page — made through the services in the live server's database."""
     with live_app.app_context():
         accounts.register_citizen(
-            phone=CITIZEN, password=DEMO_PASSWORD, name="钱小文", address="人民路 19 号",
-            id_number=make_id_number(date(1985, 6, 1), random.Random(19), female=False, area="310104"))
+            phone=CITIZEN,
+            password=DEMO_PASSWORD,
+            name="钱小文",
+            address="人民路 19 号",
+            id_number=make_id_number(
+                date(1985, 6, 1), random.Random(19), female=False, area="310104"
+            ),
+        )
         case = submit_case(CITIZEN, RESIDENCE_PERMIT, {"basis": "work", "agent": "no"})
-        photo = next(m for m in case.materials
-                     if m.requirement.material_type.name == "证件照数码回执")
-        workflow.perform(user("reviewer01"), case.id, "request_correction", case.version,
-                         fields={"address": "请写到门牌号"}, materials={photo.requirement_id: "背景不是白色"})
+        photo = next(
+            m for m in case.materials if m.requirement.material_type.name == "证件照数码回执"
+        )
+        workflow.perform(
+            user("reviewer01"),
+            case.id,
+            "request_correction",
+            case.version,
+            fields={"address": "请写到门牌号"},
+            materials={photo.requirement_id: "背景不是白色"},
+        )
         db.session.commit()
         police = db.session.scalar(select(Department).where(Department.code == "GA"))
-        seeded = db.session.scalar(select(Application.id).where(Application.department_id == police.id,
-                                                                Application.status != "draft"))
-        assert db.session.scalar(select(MaterialType.id).where(MaterialType.name == "证件照数码回执"))
+        seeded = db.session.scalar(
+            select(Application.id).where(
+                Application.department_id == police.id, Application.status != "draft"
+            )
+        )
+        assert db.session.scalar(
+            select(MaterialType.id).where(MaterialType.name == "证件照数码回执")
+        )
         holder = user(CITIZEN)
         item = db.session.scalar(select(ServiceItem).where(ServiceItem.code == ID_RENEWAL))
         draft = applications.start_draft(actor=holder, applicant=holder.citizen, item=item)
@@ -84,7 +104,9 @@ def facts(live_app):
 def spaced(browser):
     """A page whose context lets the test add the bookmarklet's style (the site's CSP forbids
     inline styles, as it should; a user's bookmarklet or extension is not bound by it)."""
-    context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900}, bypass_csp=True)
+    context = browser.new_context(
+        locale="zh-CN", viewport={"width": 1280, "height": 900}, bypass_csp=True
+    )
     pg = context.new_page()
     pg.set_default_timeout(15000)
     yield pg
@@ -112,8 +134,11 @@ def check_pages(page, base, facts, prepare):
         assert page.locator("h1").count() == 1, label
         prepare(page)
         page.wait_for_timeout(50)  # one frame for the new styles to lay out
-        found = {"clipped": page.evaluate(CLIPPED), "scrolls": page.evaluate(PAGE_SCROLLS),
-                 "nav": page.evaluate(NAV_UNREACHABLE)}
+        found = {
+            "clipped": page.evaluate(CLIPPED),
+            "scrolls": page.evaluate(PAGE_SCROLLS),
+            "nav": page.evaluate(NAV_UNREACHABLE),
+        }
         if found["clipped"] or found["scrolls"] or found["nav"]:
             problems[label] = found
     return problems
@@ -123,7 +148,9 @@ def test_text_spacing_clips_nothing_on_key_pages(spaced, live_server, facts):
     """1.4.12: with the bookmarklet's spacing on every element, no text is cut off and the
     page does not scroll sideways at 1280 px."""
     assert spaced.viewport_size["width"] == 1280
-    problems = check_pages(spaced, live_server, facts, lambda p: p.add_style_tag(content=TEXT_SPACING))
+    problems = check_pages(
+        spaced, live_server, facts, lambda p: p.add_style_tag(content=TEXT_SPACING)
+    )
     assert not problems, problems
 
 
@@ -138,9 +165,13 @@ def test_the_spacing_check_finds_clipped_text(spaced, live_server):
     assert any(c.startswith("p#too-small") for c in page.evaluate(CLIPPED))
 
 
-def test_200_percent_zoom_keeps_everything_visible_without_sideways_scrolling(browser, live_server, facts):
+def test_200_percent_zoom_keeps_everything_visible_without_sideways_scrolling(
+    browser, live_server, facts
+):
     """1.4.4 and 1.4.10: a 1280 px window at 200 % is 640 CSS px wide at a device scale of 2."""
-    context = browser.new_context(locale="zh-CN", viewport={"width": 640, "height": 450}, device_scale_factor=2)
+    context = browser.new_context(
+        locale="zh-CN", viewport={"width": 640, "height": 450}, device_scale_factor=2
+    )
     try:
         zoomed = context.new_page()
         zoomed.set_default_timeout(15000)
@@ -152,8 +183,12 @@ def test_200_percent_zoom_keeps_everything_visible_without_sideways_scrolling(br
 
 def test_text_resized_to_200_percent_clips_nothing(spaced, live_server, facts):
     """1.4.4 by the browser's text size alone: the root font at 200 % (the layout is in rem)."""
-    problems = check_pages(spaced, live_server, facts,
-                           lambda p: p.evaluate("() => { document.documentElement.style.fontSize = '200%'; }"))
+    problems = check_pages(
+        spaced,
+        live_server,
+        facts,
+        lambda p: p.evaluate("() => { document.documentElement.style.fontSize = '200%'; }"),
+    )
     assert not problems, problems
 
 

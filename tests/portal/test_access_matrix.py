@@ -5,7 +5,12 @@ import pytest
 from tests.access import ROLES, merged
 from tests.conftest import login
 
-ACCOUNTS = {"citizen": "13800000001", "counter": "counter01", "reviewer": "reviewer01", "admin": "admin"}
+ACCOUNTS = {
+    "citizen": "13800000001",
+    "counter": "counter01",
+    "reviewer": "reviewer01",
+    "admin": "admin",
+}
 GET_MATRIX, POST_ONLY = merged()
 
 

@@ -7,13 +7,21 @@ from portal.extensions import db
 from portal.models import Citizen, User
 from tests.conftest import csrf_token, login
 
-GOOD = {"name": "孙七", "id_number": "11010519491231002X", "phone": "13911112222",
-        "password": "Secret123", "confirm": "Secret123", "address": ""}
+GOOD = {
+    "name": "孙七",
+    "id_number": "11010519491231002X",
+    "phone": "13911112222",
+    "password": "Secret123",
+    "confirm": "Secret123",
+    "address": "",
+}
 
 
 def _counts():
-    return (db.session.scalar(select(func.count()).select_from(User)),
-            db.session.scalar(select(func.count()).select_from(Citizen)))
+    return (
+        db.session.scalar(select(func.count()).select_from(User)),
+        db.session.scalar(select(func.count()).select_from(Citizen)),
+    )
 
 
 def error_for(html: str, field: str) -> str:
@@ -30,13 +38,18 @@ def test_register_logs_in_and_shows_masked_profile(client):
     assert "11010519491231002X" not in page
 
 
-@pytest.mark.parametrize("field,value,message", [
-    ("id_number", "110105194912310021", "身份证号不正确"),
-    ("phone", "13800000001", "该手机号已注册"),
-    ("password", "weakpass", "字母和数字"),
-    ("name", "X", "姓名"),
-])
-def test_register_bad_input_shows_the_error_next_to_the_field_and_writes_nothing(client, query, field, value, message):
+@pytest.mark.parametrize(
+    "field,value,message",
+    [
+        ("id_number", "110105194912310021", "身份证号不正确"),
+        ("phone", "13800000001", "该手机号已注册"),
+        ("password", "weakpass", "字母和数字"),
+        ("name", "X", "姓名"),
+    ],
+)
+def test_register_bad_input_shows_the_error_next_to_the_field_and_writes_nothing(
+    client, query, field, value, message
+):
     before = query(_counts)
     data = {**GOOD, field: value, "csrf_token": csrf_token(client, "/auth/register")}
     if field == "password":
@@ -51,8 +64,11 @@ def test_register_bad_input_shows_the_error_next_to_the_field_and_writes_nothing
 
 
 def test_register_oversized_body_gets_the_413_page(client, query, app):
-    data = {**GOOD, "csrf_token": csrf_token(client, "/auth/register"),
-            "address": "x" * (app.config["MAX_CONTENT_LENGTH"] + 10)}
+    data = {
+        **GOOD,
+        "csrf_token": csrf_token(client, "/auth/register"),
+        "address": "x" * (app.config["MAX_CONTENT_LENGTH"] + 10),
+    }
     before = query(_counts)
     response = client.post("/auth/register", data=data)
     assert response.status_code == 413
@@ -100,16 +116,21 @@ def test_session_is_renewed_at_login_and_cleared_at_logout(client):
     assert client.get("/profile").status_code == 302
 
 
-@pytest.mark.parametrize("target,expected", [
-    ("/profile", "/profile"),
-    ("https://evil.example/x", "/profile"),
-    ("//evil.example/x", "/profile"),
-    ("/\\evil.example", "/profile"),
-])
+@pytest.mark.parametrize(
+    "target,expected",
+    [
+        ("/profile", "/profile"),
+        ("https://evil.example/x", "/profile"),
+        ("//evil.example/x", "/profile"),
+        ("/\\evil.example", "/profile"),
+    ],
+)
 def test_next_redirects_only_within_the_site(client, target, expected):
     token = csrf_token(client)
-    response = client.post(f"/auth/login?next={target}",
-                           data={"login": "13800000001", "password": "Demo@2026", "csrf_token": token})
+    response = client.post(
+        f"/auth/login?next={target}",
+        data={"login": "13800000001", "password": "Demo@2026", "csrf_token": token},
+    )
     assert response.status_code == 302
     assert response.headers["Location"] == expected
 

@@ -39,8 +39,9 @@ def test_the_counter_sees_every_query_and_no_transaction_control(app, client, co
     with count_queries as statements:
         client.get("/catalogue")
     assert len(statements) >= 3 and any("FROM service_items" in s for s in statements)
-    assert not any(s.split()[0].upper() in ("BEGIN", "SAVEPOINT", "RELEASE", "ROLLBACK")
-                   for s in statements)
+    assert not any(
+        s.split()[0].upper() in ("BEGIN", "SAVEPOINT", "RELEASE", "ROLLBACK") for s in statements
+    )
     with count_queries(app) as again:
         client.get("/catalogue")
     assert len(again) == len(statements)
@@ -74,14 +75,24 @@ def test_the_count_does_not_grow_with_the_catalogue(client, count_queries, query
     before = {path: len(counted(client, count_queries, path)) for path in PAGES}
 
     def grow():
-        items = [publish_item(f"加量事项{i}", keywords=("jzz", "zheng"), visits=i % 2,
-                              materials=("居民身份证", "户口簿", "结婚证", "近期免冠照片"),
-                              themes=("户籍办理", "住房"), popularity=2000 + i)
-                 for i in range(30)]
-        catalogue.create_bundle(code="B999", name="加量一件事", description="生孩子", theme=None,
-                                items=items)
+        items = [
+            publish_item(
+                f"加量事项{i}",
+                keywords=("jzz", "zheng"),
+                visits=i % 2,
+                materials=("居民身份证", "户口簿", "结婚证", "近期免冠照片"),
+                themes=("户籍办理", "住房"),
+                popularity=2000 + i,
+            )
+            for i in range(30)
+        ]
+        catalogue.create_bundle(
+            code="B999", name="加量一件事", description="生孩子", theme=None, items=items
+        )
         birth = db.session.scalar(select(Bundle).where(Bundle.code == "B001"))
-        birth.entries.extend(BundleItem(item=item, position=100 + i) for i, item in enumerate(items))
+        birth.entries.extend(
+            BundleItem(item=item, position=100 + i) for i, item in enumerate(items)
+        )
         db.session.commit()
 
     query(grow)

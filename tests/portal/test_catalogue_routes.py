@@ -29,12 +29,17 @@ def listed_codes(response) -> list[str]:
 
 
 def published_codes(query, *where) -> list[str]:
-    return query(lambda: db.session.scalars(
-        select(ServiceItem.code).join(ItemVersion, ItemVersion.id == ServiceItem.published_version_id)
-        .where(*where)).all())
+    return query(
+        lambda: db.session.scalars(
+            select(ServiceItem.code)
+            .join(ItemVersion, ItemVersion.id == ServiceItem.published_version_id)
+            .where(*where)
+        ).all()
+    )
 
 
 # --- home ------------------------------------------------------------------------------------
+
 
 def test_home_has_search_popular_themes_departments_and_bundles(client):
     body = html(client.get("/"))
@@ -54,7 +59,9 @@ def test_home_has_search_popular_themes_departments_and_bundles(client):
 def test_pages_of_an_empty_catalogue(database_factory):
     empty = database_factory("empty-catalogue").test_client()
     home = empty.get("/")
-    assert home.status_code == 200 and "热门服务" not in html(home) and "您要办什么事？" in html(home)
+    assert (
+        home.status_code == 200 and "热门服务" not in html(home) and "您要办什么事？" in html(home)
+    )
     assert "共 0 个事项" in html(empty.get("/catalogue"))
     assert "没有找到" in html(empty.get("/search?q=居住证"))
     assert empty.get(f"/items/{JZZ}").status_code == 404
@@ -67,6 +74,7 @@ def test_nav_links_to_the_catalogue(client):
 
 
 # --- catalogue list --------------------------------------------------------------------------
+
 
 def test_catalogue_first_page_lists_the_most_used_items(client, query):
     response = client.get("/catalogue")
@@ -85,7 +93,9 @@ def test_pages_cover_every_item_once(client, query):
         seen += listed_codes(client.get(f"/catalogue?page={n}"))
     assert sorted(seen) == sorted(total)
     last = client.get("/catalogue?page=9999")  # beyond the end: the last page
-    assert last.status_code == 200 and listed_codes(last) == listed_codes(client.get(f"/catalogue?page={pages}"))
+    assert last.status_code == 200 and listed_codes(last) == listed_codes(
+        client.get(f"/catalogue?page={pages}")
+    )
     assert 'rel="next"' in html(client.get("/catalogue?page=1"))
 
 
@@ -95,15 +105,24 @@ def test_a_bad_page_number_is_a_bad_request(client, page):
     assert client.get(f"/search?q=jzz&page={page}").status_code == 400
 
 
-@pytest.mark.parametrize("args, where", [
-    ("visits=0", [ItemVersion.visits == 0]),
-    ("full_online=y", [ItemVersion.online_depth == 4]),
-    ("instant=y", [ItemVersion.case_type == "instant"]),
-    ("audience=organisation", [ItemVersion.audience == "organisation"]),
-    ("department=JJ", [ItemVersion.department.has(code="JJ")]),
-    ("visits=0&instant=y&audience=person",
-     [ItemVersion.visits == 0, ItemVersion.case_type == "instant", ItemVersion.audience == "person"]),
-])
+@pytest.mark.parametrize(
+    "args, where",
+    [
+        ("visits=0", [ItemVersion.visits == 0]),
+        ("full_online=y", [ItemVersion.online_depth == 4]),
+        ("instant=y", [ItemVersion.case_type == "instant"]),
+        ("audience=organisation", [ItemVersion.audience == "organisation"]),
+        ("department=JJ", [ItemVersion.department.has(code="JJ")]),
+        (
+            "visits=0&instant=y&audience=person",
+            [
+                ItemVersion.visits == 0,
+                ItemVersion.case_type == "instant",
+                ItemVersion.audience == "person",
+            ],
+        ),
+    ],
+)
 def test_filters(client, query, args, where):
     query(lambda: (publish_item("要跑两次的事项", visits=2, online_depth=3), db.session.commit()))
     expected = published_codes(query, *where)
@@ -137,19 +156,33 @@ def test_theme_filter_and_the_filters_stay_on_the_page_links(client, query):
     theme_id = query(lambda: db.session.scalar(select(Theme.id).where(Theme.name == "生育收养")))
     response = client.get(f"/catalogue?theme={theme_id}&visits=0")
     body = html(response)
-    expected = query(lambda: sorted(
-        v.item.code for v in db.session.scalars(
-            select(ItemVersion).where(ItemVersion.status == VersionStatus.published,
-                                      ItemVersion.visits == 0))
-        if theme_id in [t.id for t in v.themes]))
+    expected = query(
+        lambda: sorted(
+            v.item.code
+            for v in db.session.scalars(
+                select(ItemVersion).where(
+                    ItemVersion.status == VersionStatus.published, ItemVersion.visits == 0
+                )
+            )
+            if theme_id in [t.id for t in v.themes]
+        )
+    )
     assert sorted(listed_codes(response)) == expected
     assert f'<option selected value="{theme_id}">生育收养</option>' in body
 
 
-@pytest.mark.parametrize("args", [
-    "theme=abc", "theme=999999", "department=<script>alert(1)</script>", "audience=martian",
-    "visits=9", "theme=1%00", "department=" + "X" * 5000,
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        "theme=abc",
+        "theme=999999",
+        "department=<script>alert(1)</script>",
+        "audience=martian",
+        "visits=9",
+        "theme=1%00",
+        "department=" + "X" * 5000,
+    ],
+)
 def test_bad_filter_values_are_refused_next_to_the_field_and_ignored(client, query, args):
     response = client.get(f"/catalogue?{args}")
     body = html(response)
@@ -160,6 +193,7 @@ def test_bad_filter_values_are_refused_next_to_the_field_and_ignored(client, que
 
 
 # --- search ----------------------------------------------------------------------------------
+
 
 def test_search_by_initials_lists_the_item(client):
     response = client.get("/search?q=jzz")
@@ -191,8 +225,19 @@ def test_empty_search_shows_the_search_page(client):
         assert "没有找到" not in html(response) and "<h1>搜索办事事项</h1>" in html(response)
 
 
-@pytest.mark.parametrize("q", ["居住证" * 400, "a" * 1000, "%00居住证%1F申领", "<script>alert(1)</script>",
-                               "%25%25", "%5C", "'; DROP TABLE service_items; --", "\u202e\u200b"])
+@pytest.mark.parametrize(
+    "q",
+    [
+        "居住证" * 400,
+        "a" * 1000,
+        "%00居住证%1F申领",
+        "<script>alert(1)</script>",
+        "%25%25",
+        "%5C",
+        "'; DROP TABLE service_items; --",
+        "\u202e\u200b",
+    ],
+)
 def test_odd_queries_are_answered_without_errors(client, query, q):
     response = client.get(f"/search?q={q}")
     assert response.status_code == 200
@@ -209,19 +254,36 @@ def test_a_huge_query_is_shown_back_cut(client):
 
 # --- guide -----------------------------------------------------------------------------------
 
+
 def test_guide_shows_every_section_in_plain_chinese(client):
     response = client.get(f"/items/{JZZ}")
     body = html(response)
     assert response.status_code == 200
     assert "<h1>居住证申领</h1>" in body and body.count("<h1") == 1
-    for section in ("基本信息", "办理条件", "申请材料", "办理流程", "时限与跑动", "收费", "地点与咨询", "常见问题"):
+    for section in (
+        "基本信息",
+        "办理条件",
+        "申请材料",
+        "办理流程",
+        "时限与跑动",
+        "收费",
+        "地点与咨询",
+        "常见问题",
+    ):
         assert f">{section}</h2>" in body, section
     assert "行政确认" in body and "自然日" in body and "在线办理" in body and "承诺件" in body
     assert 'class="trips-number">最多跑一次' in body
     assert "首次申领需本人到派出所采集指纹" in body  # why the visit is needed
     for material in ("居民身份证", "学校在读证明", "授权委托书"):
         assert f'<h3 class="material-name">{material}</h3>' in body
-    for label in ("必要", "信息免交", "原件", "份数", "适用情形", "您申领居住证的依据是？“在本市上学”"):
+    for label in (
+        "必要",
+        "信息免交",
+        "原件",
+        "份数",
+        "适用情形",
+        "您申领居住证的依据是？“在本市上学”",
+    ):
         assert label in body
     assert f'href="/apply/{JZZ}"' in body
     assert f'href="/items/{JZZ}/guide.pdf"' in body and f'href="/items/{JZZ}/checklist.pdf"' in body
@@ -230,7 +292,11 @@ def test_guide_shows_every_section_in_plain_chinese(client):
 
 def test_guide_of_an_item_with_fees_and_zero_visits(client):
     body = html(client.get("/items/330100JJ0001"))
-    assert "机动车驾驶证工本费" in body and "10元/证" in body and '<th scope="col">收费标准</th>' in body
+    assert (
+        "机动车驾驶证工本费" in body
+        and "10元/证" in body
+        and '<th scope="col">收费标准</th>' in body
+    )
     assert 'class="trips-number">跑零次' in body and "即办件" in body
 
 
@@ -259,7 +325,9 @@ def test_a_citizen_sees_which_materials_are_on_file(client):
     assert body.count('class="on-file-mark"') == 1
     identity = body.index('<h3 class="material-name">居民身份证</h3>')
     assert body.index('class="on-file-mark"') > identity
-    assert body.index('class="on-file-mark"') < body.index('<h3 class="material-name">证件照数码回执</h3>')
+    assert body.index('class="on-file-mark"') < body.index(
+        '<h3 class="material-name">证件照数码回执</h3>'
+    )
 
 
 def test_a_citizen_with_nothing_on_file_and_staff_see_no_marks(client):
@@ -290,8 +358,12 @@ def test_a_new_published_version_is_shown_at_once_despite_the_cache(client, quer
         old = item.published_version
         fields = {f: getattr(old, f) for f in catalogue.GUIDE_FIELDS}
         themes = list(old.themes)
-        requirements = [catalogue.MaterialRequirement(
-            **{f: getattr(r, f) for f in catalogue.REQUIREMENT_FIELDS}) for r in old.requirements]
+        requirements = [
+            catalogue.MaterialRequirement(
+                **{f: getattr(r, f) for f in catalogue.REQUIREMENT_FIELDS}
+            )
+            for r in old.requirements
+        ]
         new = ItemVersion(item_id=item.id, number=old.number + 1, **fields)
         new.name = "居住证申领（第二版）"
         db.session.add(new)
@@ -308,7 +380,9 @@ def test_a_new_published_version_is_shown_at_once_despite_the_cache(client, quer
 
 def test_the_cache_keeps_languages_apart(client):
     assert "行政确认" in html(client.get(f"/items/{JZZ}"))
-    client.post("/preferences/language", data={"csrf_token": csrf_token(client, "/"), "locale": "en"})
+    client.post(
+        "/preferences/language", data={"csrf_token": csrf_token(client, "/"), "locale": "en"}
+    )
     body = html(client.get(f"/items/{JZZ}"))
     assert "Administrative confirmation" in body and "行政确认" not in body
 
@@ -325,13 +399,18 @@ def test_an_unpublished_bundle_is_404(client, query):
 
 # --- bundle ----------------------------------------------------------------------------------
 
+
 def test_bundle_page_merges_the_guides(client, query):
     response = client.get("/bundles/B001")
     body = html(response)
     assert response.status_code == 200
     assert "<h1>出生一件事</h1>" in body and body.count("<h1") == 1
-    codes = query(lambda: [e.item.code for e in db.session.scalar(
-        select(Bundle).where(Bundle.code == "B001")).entries])
+    codes = query(
+        lambda: [
+            e.item.code
+            for e in db.session.scalar(select(Bundle).where(Bundle.code == "B001")).entries
+        ]
+    )
     for code in codes:
         assert f'href="/items/{code}"' in body
     names = re.findall(r'<h3 class="material-name">([^<]+)</h3>', body)
@@ -346,6 +425,7 @@ def test_unknown_bundles_are_404(client, code):
 
 
 # --- PDFs ------------------------------------------------------------------------------------
+
 
 def pdf_text(response) -> tuple[int, str]:
     reader = PdfReader(io.BytesIO(response.data))
@@ -362,8 +442,17 @@ def test_guide_pdf_in_chinese(client):
     assert "/StructTreeRoot" in root and root["/MarkInfo"]["/Marked"]  # tagged (PDF/UA-1)
     assert root["/Lang"] == "zh-CN" and reader.metadata.title == "居住证申领办事指南"
     _pages, text = pdf_text(response)
-    for expected in ("居住证申领", "办事指南", "居民身份证", "授权委托书", "0571-87280000",
-                     "申请材料", "办理流程", "常见问题", "最多跑一次"):
+    for expected in (
+        "居住证申领",
+        "办事指南",
+        "居民身份证",
+        "授权委托书",
+        "0571-87280000",
+        "申请材料",
+        "办理流程",
+        "常见问题",
+        "最多跑一次",
+    ):
         assert expected in text.replace("\n", ""), expected
 
 
@@ -377,5 +466,12 @@ def test_checklist_pdf_is_one_page_with_the_materials_and_the_phones(client, app
         assert "一次性告知单" in flat and app.config["SERVICE_HOTLINE"] in flat
     pages, text = pdf_text(client.get(f"/items/{JZZ}/checklist.pdf"))
     flat = text.replace("\n", "")
-    for expected in ("居住证申领", "居民身份证", "授权委托书", "0571-87280000", "不用带", "居住登记凭证"):
+    for expected in (
+        "居住证申领",
+        "居民身份证",
+        "授权委托书",
+        "0571-87280000",
+        "不用带",
+        "居住登记凭证",
+    ):
         assert expected in flat, expected

@@ -34,9 +34,15 @@ def counted(client, count_queries, path: str) -> int:
 
 
 def published_items(limit: int, *, skip: int = 0) -> list[ServiceItem]:
-    return list(db.session.scalars(
-        select(ServiceItem).join(ItemVersion, ItemVersion.id == ServiceItem.published_version_id)
-        .order_by(ServiceItem.id).offset(skip).limit(limit)))
+    return list(
+        db.session.scalars(
+            select(ServiceItem)
+            .join(ItemVersion, ItemVersion.id == ServiceItem.published_version_id)
+            .order_by(ServiceItem.id)
+            .offset(skip)
+            .limit(limit)
+        )
+    )
 
 
 def hall(code: str = "SMZX") -> ServiceHall:
@@ -45,13 +51,16 @@ def hall(code: str = "SMZX") -> ServiceHall:
 
 # ---- the workstation serving a citizen with many cases ----------------------------------------
 
+
 def serve_with_cases(total: int, *, skip: int) -> None:
     """counter01 serves 13800000003, who has ``total`` more cases at the counter: drafts,
     cases in review and results waiting to be handed over."""
     clerk, citizen = user("counter01"), user("13800000003").citizen
     counter.begin_context(clerk, citizen)
-    drafts = [applications.start_draft(actor=clerk, applicant=citizen, item=item, channel=Channel.counter)
-              for item in published_items(total, skip=skip)]
+    drafts = [
+        applications.start_draft(actor=clerk, applicant=citizen, item=item, channel=Channel.counter)
+        for item in published_items(total, skip=skip)
+    ]
     for i, status in ((0, "submitted"), (1, "approved")):
         ids = [d.id for d in drafts[i::3]]
         db.session.execute(update(Application).where(Application.id.in_(ids)).values(status=status))
@@ -70,27 +79,55 @@ def test_workstation_queries_do_not_grow_with_the_citizens_cases(client, query, 
 
 # ---- the hall's bookings today ---------------------------------------------------------------
 
+
 def book_today(total: int) -> None:
     """``total`` bookings in today's SMZX slots, for items and for cases, of several citizens."""
     smzx = hall()
     today = appointments.local_now().date()
-    slots = list(db.session.scalars(select(AppointmentSlot).where(
-        AppointmentSlot.hall_id == smzx.id, AppointmentSlot.day == today)))
+    slots = list(
+        db.session.scalars(
+            select(AppointmentSlot).where(
+                AppointmentSlot.hall_id == smzx.id, AppointmentSlot.day == today
+            )
+        )
+    )
     if not slots:  # a weekend: a slot of its own, late in the day
         category = smzx.categories[0]
-        slots = [AppointmentSlot(hall_id=smzx.id, category_id=category.id, day=today, starts_at=time(23),
-                                 ends_at=time(23, 30), capacity=100, booked=0)]
+        slots = [
+            AppointmentSlot(
+                hall_id=smzx.id,
+                category_id=category.id,
+                day=today,
+                starts_at=time(23),
+                ends_at=time(23, 30),
+                capacity=100,
+                booked=0,
+            )
+        ]
         db.session.add_all(slots)
         db.session.flush()
     citizens = list(db.session.scalars(select(Citizen).order_by(Citizen.id).limit(10)))
-    cases = list(db.session.scalars(select(Application.id).where(Application.parent_id.is_(None))
-                                    .order_by(Application.id).limit(10)))
+    cases = list(
+        db.session.scalars(
+            select(Application.id)
+            .where(Application.parent_id.is_(None))
+            .order_by(Application.id)
+            .limit(10)
+        )
+    )
     items = published_items(10)
     for n in range(total):
-        db.session.add(Appointment(
-            code=appointments.new_code(), slot_id=slots[n % len(slots)].id, citizen_id=citizens[n % len(citizens)].id,
-            item_id=items[n % len(items)].id, application_id=cases[n % len(cases)] if n % 2 else None,
-            status="booked", note=""))
+        db.session.add(
+            Appointment(
+                code=appointments.new_code(),
+                slot_id=slots[n % len(slots)].id,
+                citizen_id=citizens[n % len(citizens)].id,
+                item_id=items[n % len(items)].id,
+                application_id=cases[n % len(cases)] if n % 2 else None,
+                status="booked",
+                note="",
+            )
+        )
         db.session.flush()
     db.session.commit()
 
@@ -100,11 +137,15 @@ def test_hall_bookings_queries_do_not_grow_with_the_bookings(client, query, coun
     login(client, "counter01")
     few = counted(client, count_queries, "/appointments/hall")
     query(lambda: book_today(38))
-    assert client.get("/appointments/hall").get_data(as_text=True).count('href="/appointments/hall/') >= 40
+    assert (
+        client.get("/appointments/hall").get_data(as_text=True).count('href="/appointments/hall/')
+        >= 40
+    )
     assert counted(client, count_queries, "/appointments/hall") == few
 
 
 # ---- a citizen's own bookings ----------------------------------------------------------------
+
 
 def book_items(login_name: str, total: int, *, skip: int) -> None:
     """Bring the citizen's bookings to ``total`` through the service (the demo may have made
@@ -117,9 +158,15 @@ def book_items(login_name: str, total: int, *, skip: int) -> None:
     for item in published_items(40, skip=skip) if count > 0 else []:
         target = appointments.target_for_item(actor, item.code)
         category = appointments.category_for(smzx, target.department_id)
-        slot = category and db.session.scalar(select(AppointmentSlot).where(
-            AppointmentSlot.category_id == category.id, AppointmentSlot.day >= tomorrow,
-            AppointmentSlot.booked < AppointmentSlot.capacity).order_by(AppointmentSlot.day, AppointmentSlot.id))
+        slot = category and db.session.scalar(
+            select(AppointmentSlot)
+            .where(
+                AppointmentSlot.category_id == category.id,
+                AppointmentSlot.day >= tomorrow,
+                AppointmentSlot.booked < AppointmentSlot.capacity,
+            )
+            .order_by(AppointmentSlot.day, AppointmentSlot.id)
+        )
         if slot is None:
             continue
         appointments.book_appointment(actor, target, slot.id)
@@ -135,11 +182,19 @@ def test_my_bookings_queries_do_not_grow_with_the_bookings(client, query, count_
     login(client, "13800000001")
     few = counted(client, count_queries, "/appointments/")
     query(lambda: book_items("13800000001", 3, skip=20))
-    assert len(re.findall(r'href="/appointments/\d+"', client.get("/appointments/").get_data(as_text=True))) == 3
+    assert (
+        len(
+            re.findall(
+                r'href="/appointments/\d+"', client.get("/appointments/").get_data(as_text=True)
+            )
+        )
+        == 3
+    )
     assert counted(client, count_queries, "/appointments/") == few
 
 
 # ---- the kiosk ----------------------------------------------------------------------------------
+
 
 def enable_kiosk_items(count: int) -> None:
     for item in published_items(count):

@@ -28,8 +28,14 @@ from tests.conftest import csrf_token, login
 def first_document_of(phone: str, code: str = "M001"):
     def fn():
         return db.session.scalar(
-            select(Document.id).join(User, User.citizen_id == Document.owner_id).join(MaterialType)
-            .where(User.phone == phone, MaterialType.code == code).order_by(Document.id).limit(1))
+            select(Document.id)
+            .join(User, User.citizen_id == Document.owner_id)
+            .join(MaterialType)
+            .where(User.phone == phone, MaterialType.code == code)
+            .order_by(Document.id)
+            .limit(1)
+        )
+
     return fn
 
 
@@ -37,24 +43,48 @@ def material_id(code: str):
     return lambda: db.session.scalar(select(MaterialType.id).where(MaterialType.code == code))
 
 
-def make_case(document_id: int, *, dept_code: str = "GA", status: str = "submitted",
-              created_by: str | None = None, number: str = "ROUTE0001"):
+def make_case(
+    document_id: int,
+    *,
+    dept_code: str = "GA",
+    status: str = "submitted",
+    created_by: str | None = None,
+    number: str = "ROUTE0001",
+):
     """A committed case of ``dept_code`` whose first material is the document."""
+
     def fn():
         doc = db.session.get(Document, document_id)
         dept = db.session.scalar(select(Department).where(Department.code == dept_code))
         version = db.session.scalar(
-            select(ItemVersion).join(ServiceItem, ServiceItem.published_version_id == ItemVersion.id)
+            select(ItemVersion)
+            .join(ServiceItem, ServiceItem.published_version_id == ItemVersion.id)
             .where(ItemVersion.department_id == dept.id, ItemVersion.requirements.any())
-            .order_by(ItemVersion.id).limit(1))
-        creator = db.session.scalar(select(User.id).where(User.username == created_by)) if created_by else None
-        app = Application(number=number, item_version=version, department_id=dept.id,
-                          applicant_id=doc.owner_id, created_by_id=creator, status=status)
-        app.materials = [ApplicationMaterial(requirement=version.requirements[0], document_id=doc.id,
-                                             satisfied_by="library")]
+            .order_by(ItemVersion.id)
+            .limit(1)
+        )
+        creator = (
+            db.session.scalar(select(User.id).where(User.username == created_by))
+            if created_by
+            else None
+        )
+        app = Application(
+            number=number,
+            item_version=version,
+            department_id=dept.id,
+            applicant_id=doc.owner_id,
+            created_by_id=creator,
+            status=status,
+        )
+        app.materials = [
+            ApplicationMaterial(
+                requirement=version.requirements[0], document_id=doc.id, satisfied_by="library"
+            )
+        ]
         db.session.add(app)
         db.session.commit()
         return app.id
+
     return fn
 
 
@@ -63,7 +93,7 @@ def log_count():
 
 
 def main_part(html: str) -> str:
-    return html[html.index("<main"):html.index("</main>")]
+    return html[html.index("<main") : html.index("</main>")]
 
 
 def post_multipart(client, path: str, fields: dict[str, str], file: tuple[bytes, str] | None):
@@ -76,20 +106,35 @@ def post_multipart(client, path: str, fields: dict[str, str], file: tuple[bytes,
     ]
     if file is not None:
         data, filename = file
-        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
-                     "Content-Type: application/octet-stream\r\n\r\n".encode() + data + b"\r\n")
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n".encode()
+            + data
+            + b"\r\n"
+        )
     body = b"".join(parts) + f"--{boundary}--\r\n".encode()
-    return client.post(path, input_stream=io.BytesIO(body), content_length=len(body),
-                       content_type=f"multipart/form-data; boundary={boundary}")
+    return client.post(
+        path,
+        input_stream=io.BytesIO(body),
+        content_length=len(body),
+        content_type=f"multipart/form-data; boundary={boundary}",
+    )
 
 
 def upload(client, data: bytes, filename: str, *, code_id, **fields):
     token = csrf_token(client, "/documents/upload")
-    form = {"csrf_token": token, "material_type": str(code_id), "issued_on": "", "valid_until": "", **fields}
+    form = {
+        "csrf_token": token,
+        "material_type": str(code_id),
+        "issued_on": "",
+        "valid_until": "",
+        **fields,
+    }
     return post_multipart(client, "/documents/upload", form, (data, filename))
 
 
 # --- the list and the upload form --------------------------------------------------------
+
 
 def test_the_library_lists_documents_licences_and_cases(client, query):
     doc_id = query(first_document_of("13800000001"))
@@ -110,31 +155,50 @@ def test_an_empty_library_says_what_to_do(client):
 
 def test_upload_a_png_and_see_it_listed(client, query):
     login(client, "13800000002")
-    response = upload(client, files.png(exif=True), "我的身份证.png", code_id=query(material_id("M001")),
-                      valid_until="2036-01-01")
+    response = upload(
+        client,
+        files.png(exif=True),
+        "我的身份证.png",
+        code_id=query(material_id("M001")),
+        valid_until="2036-01-01",
+    )
     assert response.status_code == 302 and response.headers["Location"].endswith("/documents/")
     html = client.get("/documents/").get_data(as_text=True)
     assert "我的身份证.png" in html and "未核验上传" in html and "2036-01-01" in html
-    doc = query(lambda: db.session.scalar(
-        select(Document).join(User, User.citizen_id == Document.owner_id).where(User.phone == "13800000002")))
+    doc = query(
+        lambda: db.session.scalar(
+            select(Document)
+            .join(User, User.citizen_id == Document.owner_id)
+            .where(User.phone == "13800000002")
+        )
+    )
     assert doc.grade.value == "C" and doc.content_type == "image/png"
-    assert files.SECRET.encode() not in storage.path_for(client.application.config["UPLOAD_DIR"],
-                                                         doc.storage_key).read_bytes()
+    assert (
+        files.SECRET.encode()
+        not in storage.path_for(
+            client.application.config["UPLOAD_DIR"], doc.storage_key
+        ).read_bytes()
+    )
 
 
-@pytest.mark.parametrize("fields, data, field, words", [
-    ({"material_type": ""}, files.png(), "material_type", "请选择材料类型"),
-    ({"material_type": "abc"}, files.png(), "material_type", "请选择材料类型"),
-    ({"material_type": "999999"}, files.png(), "material_type", "请选择材料类型"),
-    ({"issued_on": "2024-13-45"}, files.png(), "issued_on", "年-月-日"),
-    ({"valid_until": "not a date"}, files.png(), "valid_until", "年-月-日"),
-    ({"valid_until": "2001-01-01"}, files.png(), "valid_until", "已过期"),
-    ({}, b"", "file", "0 字节"),
-    ({}, b"<html><script>alert(1)</script></html>", "file", "PDF、JPG 或 PNG"),
-    ({}, b"%PDF-1.7\n" + bytes(range(256)) * 4, "file", "损坏"),
-    ({}, files.pdf(password="pw"), "file", "加密"),
-])
-def test_bad_uploads_get_an_error_next_to_the_field_and_write_nothing(client, query, fields, data, field, words):
+@pytest.mark.parametrize(
+    "fields, data, field, words",
+    [
+        ({"material_type": ""}, files.png(), "material_type", "请选择材料类型"),
+        ({"material_type": "abc"}, files.png(), "material_type", "请选择材料类型"),
+        ({"material_type": "999999"}, files.png(), "material_type", "请选择材料类型"),
+        ({"issued_on": "2024-13-45"}, files.png(), "issued_on", "年-月-日"),
+        ({"valid_until": "not a date"}, files.png(), "valid_until", "年-月-日"),
+        ({"valid_until": "2001-01-01"}, files.png(), "valid_until", "已过期"),
+        ({}, b"", "file", "0 字节"),
+        ({}, b"<html><script>alert(1)</script></html>", "file", "PDF、JPG 或 PNG"),
+        ({}, b"%PDF-1.7\n" + bytes(range(256)) * 4, "file", "损坏"),
+        ({}, files.pdf(password="pw"), "file", "加密"),
+    ],
+)
+def test_bad_uploads_get_an_error_next_to_the_field_and_write_nothing(
+    client, query, fields, data, field, words
+):
     login(client, "13800000002")
     before = query(lambda: db.session.scalar(select(func.count()).select_from(Document)))
     form = {"material_type": query(material_id("M001")), **fields}
@@ -151,20 +215,26 @@ def test_bad_uploads_get_an_error_next_to_the_field_and_write_nothing(client, qu
 def test_no_file_chosen(client, query):
     login(client, "13800000002")
     token = csrf_token(client, "/documents/upload")
-    response = client.post("/documents/upload", data={"csrf_token": token, "material_type": "1"},
-                           content_type="multipart/form-data")
+    response = client.post(
+        "/documents/upload",
+        data={"csrf_token": token, "material_type": "1"},
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 422 and "请选择要上传的文件" in response.get_data(as_text=True)
 
 
 def test_upload_without_csrf_is_refused(client, query):
     login(client, "13800000002")
-    response = client.post("/documents/upload", data={"material_type": "1",
-                                                      "file": (io.BytesIO(files.png()), "a.png")},
-                           content_type="multipart/form-data")
+    response = client.post(
+        "/documents/upload",
+        data={"material_type": "1", "file": (io.BytesIO(files.png()), "a.png")},
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 400
 
 
 # --- the size limit with MAX_UPLOAD_MB=1 ---------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def small_app(database_factory):
@@ -190,13 +260,18 @@ def test_a_request_far_over_the_limit_gets_413(small_app):
     client = small_app.test_client()
     login(client, "13800000002")
     token = csrf_token(client, "/documents/upload")
-    response = post_multipart(client, "/documents/upload", {"csrf_token": token, "material_type": "1"},
-                              (b"%PDF-" + b"0" * (2 * 1024 * 1024), "huge.pdf"))
+    response = post_multipart(
+        client,
+        "/documents/upload",
+        {"csrf_token": token, "material_type": "1"},
+        (b"%PDF-" + b"0" * (2 * 1024 * 1024), "huge.pdf"),
+    )
     assert response.status_code == 413
     assert "文件太大" in response.get_data(as_text=True)
 
 
 # --- viewing and downloading: the IDOR matrix ----------------------------------------------
+
 
 def test_the_owner_views_inline_and_downloads_with_safe_headers(client, query):
     doc_id = query(first_document_of("13800000001"))
@@ -206,12 +281,17 @@ def test_the_owner_views_inline_and_downloads_with_safe_headers(client, query):
     assert view.status_code == 200 and view.data.startswith(b"\x89PNG")
     assert view.headers["Content-Type"] == "image/png"
     assert view.headers["Content-Disposition"].startswith("inline;")
-    assert "filename*=UTF-8''%E5%B1%85%E6%B0%91%E8%BA%AB%E4%BB%BD%E8%AF%81.png" in view.headers["Content-Disposition"]
+    assert (
+        "filename*=UTF-8''%E5%B1%85%E6%B0%91%E8%BA%AB%E4%BB%BD%E8%AF%81.png"
+        in view.headers["Content-Disposition"]
+    )
     assert view.headers["X-Content-Type-Options"] == "nosniff"
     assert view.headers["Cache-Control"] == "private, no-store"
     assert "default-src 'none'" in view.headers["Content-Security-Policy"]
     download = client.get(f"/documents/{doc_id}/download")
-    assert download.status_code == 200 and download.headers["Content-Disposition"].startswith("attachment;")
+    assert download.status_code == 200 and download.headers["Content-Disposition"].startswith(
+        "attachment;"
+    )
     assert int(download.headers["Content-Length"]) == len(download.data)
     assert query(log_count) == before  # the owner's own use is not logged
 
@@ -226,7 +306,9 @@ def test_strangers_get_the_same_404_as_for_a_missing_document(client, query, who
     for path in (f"/documents/{doc_id}/view", f"/documents/{doc_id}/download"):
         response = client.get(path)
         assert response.status_code == 404
-        assert main_part(response.get_data(as_text=True)) == main_part(missing.get_data(as_text=True))
+        assert main_part(response.get_data(as_text=True)) == main_part(
+            missing.get_data(as_text=True)
+        )
     assert query(log_count) == before
 
 
@@ -250,41 +332,76 @@ def test_a_reviewer_of_the_cases_department_may_view_and_it_is_logged(client, qu
     login(client, "reviewer01")  # 公安: the case is theirs
     assert client.get(f"/documents/{doc_id}/view").status_code == 200
     assert client.get(f"/documents/{doc_id}/download").status_code == 200
-    rows = query(lambda: [(r.action, r.application_id, r.actor.username) for r in db.session.scalars(
-        select(DataUseLog).where(DataUseLog.document_id == doc_id).order_by(DataUseLog.id))])
-    assert rows == [("view_document", case_id, "reviewer01"), ("download_document", case_id, "reviewer01")]
+    rows = query(
+        lambda: [
+            (r.action, r.application_id, r.actor.username)
+            for r in db.session.scalars(
+                select(DataUseLog).where(DataUseLog.document_id == doc_id).order_by(DataUseLog.id)
+            )
+        ]
+    )
+    assert rows == [
+        ("view_document", case_id, "reviewer01"),
+        ("download_document", case_id, "reviewer01"),
+    ]
 
 
 def test_the_counter_serving_the_owner_may_view(client, query):
     doc_id = query(first_document_of("13800000001"))
     query(make_case(doc_id, dept_code="RS", status="draft", created_by="counter01"))
     login(client, "counter01")
-    assert client.get(f"/documents/{doc_id}/view").status_code == 404  # the owner is not being served
+    assert (
+        client.get(f"/documents/{doc_id}/view").status_code == 404
+    )  # the owner is not being served
     token = csrf_token(client, "/counter/")
-    assert client.post("/counter/lookup", data={"csrf_token": token, "lookup-query": "13800000001"}).status_code == 302
+    assert (
+        client.post(
+            "/counter/lookup", data={"csrf_token": token, "lookup-query": "13800000001"}
+        ).status_code
+        == 302
+    )
     assert client.get(f"/documents/{doc_id}/view").status_code == 200
-    assert query(lambda: db.session.scalar(
-        select(func.count()).select_from(DataUseLog).where(DataUseLog.document_id == doc_id))) == 1
+    assert (
+        query(
+            lambda: db.session.scalar(
+                select(func.count()).select_from(DataUseLog).where(DataUseLog.document_id == doc_id)
+            )
+        )
+        == 1
+    )
 
 
 def test_a_missing_file_is_a_404_not_a_crash(client, query):
     login(client, "13800000002")
     upload(client, files.png(), "a.png", code_id=query(material_id("M002")))
-    doc = query(lambda: db.session.scalar(
-        select(Document).join(User, User.citizen_id == Document.owner_id).where(User.phone == "13800000002")))
+    doc = query(
+        lambda: db.session.scalar(
+            select(Document)
+            .join(User, User.citizen_id == Document.owner_id)
+            .where(User.phone == "13800000002")
+        )
+    )
     storage.path_for(client.application.config["UPLOAD_DIR"], doc.storage_key).unlink()
     assert client.get(f"/documents/{doc.id}/view").status_code == 404
 
 
 # --- deleting ----------------------------------------------------------------------------
 
+
 def test_the_owner_deletes_an_unused_upload(client, query):
     login(client, "13800000002")
     upload(client, files.png(), "a.png", code_id=query(material_id("M002")))
-    doc = query(lambda: db.session.scalar(
-        select(Document).join(User, User.citizen_id == Document.owner_id).where(User.phone == "13800000002")))
+    doc = query(
+        lambda: db.session.scalar(
+            select(Document)
+            .join(User, User.citizen_id == Document.owner_id)
+            .where(User.phone == "13800000002")
+        )
+    )
     path = storage.path_for(client.application.config["UPLOAD_DIR"], doc.storage_key)
-    response = client.post(f"/documents/{doc.id}/delete", data={"csrf_token": csrf_token(client, "/documents/")})
+    response = client.post(
+        f"/documents/{doc.id}/delete", data={"csrf_token": csrf_token(client, "/documents/")}
+    )
     assert response.status_code == 302
     assert "材料已删除" in client.get("/documents/").get_data(as_text=True)
     assert query(lambda: db.session.get(Document, doc.id)) is None and not path.exists()
@@ -306,6 +423,7 @@ def test_deleting_an_elicence_or_a_document_in_use_is_refused_with_the_reason(cl
 
 
 # --- the data-use log page ---------------------------------------------------------------
+
 
 def test_the_data_use_page_shows_department_and_a_masked_staff_id(client, query):
     doc_id = query(first_document_of("13800000001"))
@@ -332,6 +450,7 @@ def test_another_citizens_log_is_empty(client, query):
 
 
 # --- /verify -----------------------------------------------------------------------------
+
 
 def licence_facts():
     lic = db.session.scalar(select(ELicence).order_by(ELicence.id).limit(1))
@@ -365,7 +484,10 @@ def test_a_valid_licence_shows_only_the_masked_holder(client, query):
 def test_a_wrong_holder_code_answers_no_such_licence(client, query):
     number, _, _ = query(licence_facts)
     html = verify(client, number, "11010519491231002X").get_data(as_text=True)
-    assert "查无此证" in html and number not in main_part(html).split("核验结果")[1].split("</section>")[0]
+    assert (
+        "查无此证" in html
+        and number not in main_part(html).split("核验结果")[1].split("</section>")[0]
+    )
 
 
 def test_bad_input_on_verify(client):
@@ -385,4 +507,6 @@ def test_verify_is_throttled(client, query):
         assert response.status_code == 429 and "核验次数过多" in response.get_data(as_text=True)
     finally:
         client.application.config["VERIFY_MAX_FAILURES"] = 10
-    assert query(lambda: db.session.scalar(select(func.count()).select_from(VerificationFailure))) == 3
+    assert (
+        query(lambda: db.session.scalar(select(func.count()).select_from(VerificationFailure))) == 3
+    )

@@ -12,8 +12,12 @@ from tests.workflow_cases import RESIDENCE_PERMIT, item_named, submit_case
 
 
 def kiosk_item_code() -> str:
-    return db.session.scalar(select(ServiceItem.code).where(ServiceItem.kiosk_enabled.is_(True))
-                             .order_by(ServiceItem.code).limit(1))
+    return db.session.scalar(
+        select(ServiceItem.code)
+        .where(ServiceItem.kiosk_enabled.is_(True))
+        .order_by(ServiceItem.code)
+        .limit(1)
+    )
 
 
 def test_start_page_turns_on_elder_mode_and_kiosk_mode(client):
@@ -37,14 +41,20 @@ def test_case_check(client, query):
 
     number, id_number, name = query(make)
     token = csrf_token(client, "/kiosk/SMZX/case")
-    found = client.post("/kiosk/SMZX/case", data={"csrf_token": token, "number": number, "id_number": id_number})
+    found = client.post(
+        "/kiosk/SMZX/case", data={"csrf_token": token, "number": number, "id_number": id_number}
+    )
     page = found.get_data(as_text=True)
     assert found.status_code == 200 and "已提交" in page and "下一步" in page
     assert name not in page and id_number not in page and number not in page
-    wrong = client.post("/kiosk/SMZX/case", data={"csrf_token": token, "number": number,
-                                                  "id_number": "110101199001011234"})
-    unknown = client.post("/kiosk/SMZX/case", data={"csrf_token": token, "number": "WB20990101000001",
-                                                    "id_number": id_number})
+    wrong = client.post(
+        "/kiosk/SMZX/case",
+        data={"csrf_token": token, "number": number, "id_number": "110101199001011234"},
+    )
+    unknown = client.post(
+        "/kiosk/SMZX/case",
+        data={"csrf_token": token, "number": "WB20990101000001", "id_number": id_number},
+    )
     for response in (wrong, unknown):
         assert "没有查到办件编号和身份证号都相符的办件" in response.get_data(as_text=True)
     empty = client.post("/kiosk/SMZX/case", data={"csrf_token": token})
@@ -53,11 +63,19 @@ def test_case_check(client, query):
 
 def test_help_request_goes_back_to_the_page(client, query):
     token = csrf_token(client, "/kiosk/SMZX/guides")
-    response = client.post("/kiosk/SMZX/help", data={"csrf_token": token, "where": "kiosk.guides",
-                                                     "next": "/kiosk/SMZX/guides"})
-    assert response.status_code == 302 and response.headers["Location"].endswith("/kiosk/SMZX/guides")
+    response = client.post(
+        "/kiosk/SMZX/help",
+        data={"csrf_token": token, "where": "kiosk.guides", "next": "/kiosk/SMZX/guides"},
+    )
+    assert response.status_code == 302 and response.headers["Location"].endswith(
+        "/kiosk/SMZX/guides"
+    )
     assert "已通知工作人员" in client.get("/kiosk/SMZX/guides").get_data(as_text=True)
-    assert query(lambda: db.session.scalar(select(StaffReminder.body).where(StaffReminder.kind == "kiosk_help:SMZX")))
+    assert query(
+        lambda: db.session.scalar(
+            select(StaffReminder.body).where(StaffReminder.kind == "kiosk_help:SMZX")
+        )
+    )
 
 
 def test_apply_after_login_on_the_kiosk_then_reset(client, query):
@@ -67,20 +85,30 @@ def test_apply_after_login_on_the_kiosk_then_reset(client, query):
     to_login = client.get(item_path)
     assert to_login.status_code == 302 and f"next={item_path}" in to_login.headers["Location"]
     token = csrf_token(client)
-    logged_in = client.post(f"/auth/login?next={item_path}", data={"login": "13800000002",
-                                                                   "password": DEMO_PASSWORD, "csrf_token": token})
+    logged_in = client.post(
+        f"/auth/login?next={item_path}",
+        data={"login": "13800000002", "password": DEMO_PASSWORD, "csrf_token": token},
+    )
     assert logged_in.headers["Location"].endswith(item_path)
     page = client.get(item_path).get_data(as_text=True)
     assert "开始办理" in page and 'id="kiosk-idle"' in page  # kiosk mode again after the login
     started = client.post(f"{item_path}/start", data={"csrf_token": csrf_token(client, item_path)})
     assert started.status_code == 302 and "/apply/drafts/" in started.headers["Location"]
     assert 'id="kiosk-idle"' in client.get(started.headers["Location"]).get_data(as_text=True)
-    channel = query(lambda: db.session.scalar(select(Application.channel).order_by(Application.id.desc()).limit(1)))
+    channel = query(
+        lambda: db.session.scalar(
+            select(Application.channel).order_by(Application.id.desc()).limit(1)
+        )
+    )
     assert channel == Channel.kiosk
     other = query(lambda: item_named(RESIDENCE_PERMIT).code)
     assert client.get(f"/kiosk/SMZX/apply/{other}").status_code == 404
-    assert client.post(f"/kiosk/SMZX/apply/{other}/start",
-                       data={"csrf_token": csrf_token(client, item_path)}).status_code == 404
+    assert (
+        client.post(
+            f"/kiosk/SMZX/apply/{other}/start", data={"csrf_token": csrf_token(client, item_path)}
+        ).status_code
+        == 404
+    )
     reset = client.post("/kiosk/SMZX/reset", data={"csrf_token": csrf_token(client, item_path)})
     assert reset.status_code == 302 and reset.headers["Location"].endswith("/kiosk/SMZX/")
     assert client.get("/cases").status_code == 302  # logged out

@@ -36,8 +36,12 @@ def post(client, data, ids, key, token, files=True):
     if files:
         form[f"file_{ids['M001']}"] = (io.BytesIO(make_png()), "id.png")
         form[f"file_{ids['M056']}"] = (io.BytesIO(make_png(colour=(250, 250, 250))), "photo.png")
-    return client.post("/counter/api/intakes", data=form, content_type="multipart/form-data",
-                       headers={"X-CSRFToken": token, "Idempotency-Key": key})
+    return client.post(
+        "/counter/api/intakes",
+        data=form,
+        content_type="multipart/form-data",
+        headers={"X-CSRFToken": token, "Idempotency-Key": key},
+    )
 
 
 def test_the_shell_holds_no_personal_data_and_its_strings_are_translated(login_as, query):
@@ -57,8 +61,11 @@ def test_the_shell_holds_no_personal_data_and_its_strings_are_translated(login_a
     page = response.get_data(as_text=True)
     assert response.status_code == 200 and response.headers["Cache-Control"] == "no-cache"
     assert "<h1>离线受理</h1>" in page and 'role="status"' in page
-    strings = json.loads(re.search(r'<script type="application/json" id="offline-strings">(.*?)</script>',
-                                   page, re.S).group(1))
+    strings = json.loads(
+        re.search(
+            r'<script type="application/json" id="offline-strings">(.*?)</script>', page, re.S
+        ).group(1)
+    )
     assert strings["offline"].startswith("离线模式") and "{n}" in strings["offline"]
     for field in ("a_name", "a_id_number", "a_phone", "a_address", "g_name", "g_id_number"):
         assert re.search(rf'id="{field}" name="{field}" autocomplete="off"', page), field
@@ -66,7 +73,10 @@ def test_the_shell_holds_no_personal_data_and_its_strings_are_translated(login_a
         assert detail not in page
     client.post("/auth/logout", data={"csrf_token": fresh_token(client)})
     english = login_as("counter01")
-    english.post("/preferences/language", data={"locale": "en", "next": "/", "csrf_token": fresh_token(english)})
+    english.post(
+        "/preferences/language",
+        data={"locale": "en", "next": "/", "csrf_token": fresh_token(english)},
+    )
     page = english.get("/counter/offline").get_data(as_text=True)
     strings = json.loads(re.search(r'id="offline-strings">(.*?)</script>', page, re.S).group(1))
     assert strings["offline"].startswith("Offline mode")
@@ -80,7 +90,10 @@ def test_the_service_worker_is_served_for_the_counter_scope(login_as):
     assert response.headers["Cache-Control"] == "no-cache"
     source = response.get_data(as_text=True)
     config = json.loads(re.match(r"self\.OFFLINE_CONFIG = (\{.*?\});\n", source).group(1))
-    assert config["shell"] == "/counter/offline" and config["catalogue"] == "/counter/offline/catalogue.json"
+    assert (
+        config["shell"] == "/counter/offline"
+        and config["catalogue"] == "/counter/offline/catalogue.json"
+    )
     assert "/static/js/offline-intake.js" in config["assets"] and len(config["version"]) == 16
     assert 'addEventListener("fetch"' in source
 
@@ -102,8 +115,14 @@ def test_an_intake_is_created_once_and_replayed(login_as, query):
     number = first.get_json()["number"]
     again = post(client, data, ids, key, fresh_token(client))
     assert again.status_code == 200 and again.get_json()["number"] == number
-    assert query(lambda: db.session.scalar(select(func.count()).select_from(Application)
-                                           .where(Application.number == number))) == 1
+    assert (
+        query(
+            lambda: db.session.scalar(
+                select(func.count()).select_from(Application).where(Application.number == number)
+            )
+        )
+        == 1
+    )
     case = query(lambda: db.session.scalar(select(Application).where(Application.number == number)))
     assert case.status == "submitted"
 
@@ -115,7 +134,10 @@ def test_a_refusal_is_422_with_field_errors_and_writes_nothing(login_as, query):
     before = query(lambda: db.session.scalar(select(func.count()).select_from(Application)))
     response = post(client, data, ids, str(uuid.uuid4()), fresh_token(client))
     assert response.status_code == 422
-    assert response.get_json() == {"status": "refused", "errors": {"a_name": "姓名与该身份证号的登记信息不一致"}}
+    assert response.get_json() == {
+        "status": "refused",
+        "errors": {"a_name": "姓名与该身份证号的登记信息不一致"},
+    }
     assert query(lambda: db.session.scalar(select(func.count()).select_from(Application))) == before
 
 
@@ -125,8 +147,12 @@ def test_csrf_and_the_key_are_required(login_as, query):
     assert post(client, data, ids, str(uuid.uuid4()), "not-a-token").status_code == 400
     response = post(client, data, ids, "not-a-uuid", fresh_token(client))
     assert response.status_code == 400 and "key" in response.get_json()["errors"]
-    bad = client.post("/counter/api/intakes", data={"payload": "{"}, content_type="multipart/form-data",
-                      headers={"X-CSRFToken": fresh_token(client), "Idempotency-Key": str(uuid.uuid4())})
+    bad = client.post(
+        "/counter/api/intakes",
+        data={"payload": "{"},
+        content_type="multipart/form-data",
+        headers={"X-CSRFToken": fresh_token(client), "Idempotency-Key": str(uuid.uuid4())},
+    )
     assert bad.status_code == 400
 
 
@@ -141,8 +167,13 @@ def test_another_clerks_key_is_not_found_and_other_roles_are_refused(login_as, q
         from services import accounts
         from tests.workflow_cases import user
 
-        accounts.create_staff(username="counter07", password="Demo@2026x", role=Role.counter,
-                              display_name="综合窗口七", department=user("counter01").department)
+        accounts.create_staff(
+            username="counter07",
+            password="Demo@2026x",
+            role=Role.counter,
+            display_name="综合窗口七",
+            department=user("counter01").department,
+        )
         db.session.commit()
 
     query(second_clerk)
@@ -154,5 +185,7 @@ def test_another_clerks_key_is_not_found_and_other_roles_are_refused(login_as, q
     assert response.status_code == 404 and "number" not in response.get_json()
     client.post("/auth/logout", data={"csrf_token": fresh_token(client)})
     login_as("13800000001")
-    token = re.search(r'name="csrf-token" content="([^"]+)"', client.get("/").get_data(as_text=True)).group(1)
+    token = re.search(
+        r'name="csrf-token" content="([^"]+)"', client.get("/").get_data(as_text=True)
+    ).group(1)
     assert post(client, data, ids, str(uuid.uuid4()), token).status_code == 403

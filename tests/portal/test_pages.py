@@ -22,8 +22,13 @@ def test_healthz_ok(client):
 def test_healthz_503_when_the_database_is_gone(tmp_path):
     from portal import create_app
 
-    broken = create_app({"DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none",
-                         "SECRET_KEY": "x" * 40, "UPLOAD_DIR": str(tmp_path)})
+    broken = create_app(
+        {
+            "DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none",
+            "SECRET_KEY": "x" * 40,
+            "UPLOAD_DIR": str(tmp_path),
+        }
+    )
     response = broken.test_client().get("/healthz")
     assert response.status_code == 503
     assert response.get_json()["status"] == "error"
@@ -41,8 +46,14 @@ def test_404_page_in_the_portals_look_and_json_under_api(client):
 def test_500_page_hides_the_stack_trace(tmp_path):
     from portal import create_app
 
-    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'boom.db'}", "SECRET_KEY": "x" * 40,
-                      "UPLOAD_DIR": str(tmp_path), "PORTAL_ENV": "production"})
+    app = create_app(
+        {
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'boom.db'}",
+            "SECRET_KEY": "x" * 40,
+            "UPLOAD_DIR": str(tmp_path),
+            "PORTAL_ENV": "production",
+        }
+    )
 
     @app.route("/boom")
     def boom():
@@ -67,7 +78,9 @@ def test_production_refuses_a_missing_or_short_secret(monkeypatch, tmp_path):
 
 def test_elder_mode_switch_for_visitors_uses_a_cookie(client):
     token = csrf_token(client, "/")
-    response = client.post("/preferences/elder-mode", data={"csrf_token": token, "enable": "1", "next": "/"})
+    response = client.post(
+        "/preferences/elder-mode", data={"csrf_token": token, "enable": "1", "next": "/"}
+    )
     assert response.status_code == 302
     html = client.get("/").get_data(as_text=True)
     assert 'class="elder"' in html
@@ -77,9 +90,13 @@ def test_elder_mode_switch_for_visitors_uses_a_cookie(client):
 def test_elder_mode_is_remembered_in_the_account(client, query):
     login(client, "13800000002")
     token = csrf_token(client, "/profile")
-    client.post("/preferences/elder-mode", data={"csrf_token": token, "enable": "1", "next": "/profile"})
-    assert query(lambda: db.session.scalar(
-        select(User.elder_mode).where(User.phone == "13800000002"))) is True
+    client.post(
+        "/preferences/elder-mode", data={"csrf_token": token, "enable": "1", "next": "/profile"}
+    )
+    assert (
+        query(lambda: db.session.scalar(select(User.elder_mode).where(User.phone == "13800000002")))
+        is True
+    )
 
 
 def test_elderly_demo_citizen_gets_elder_mode_at_login(client):
@@ -93,7 +110,9 @@ def test_language_switch_to_english_and_back(client):
     html = client.get("/").get_data(as_text=True)
     assert '<html lang="en"' in html
     assert "Elder mode" in html
-    client.post("/preferences/language", data={"csrf_token": csrf_token(client, "/"), "locale": "zh_CN"})
+    client.post(
+        "/preferences/language", data={"csrf_token": csrf_token(client, "/"), "locale": "zh_CN"}
+    )
     assert '<html lang="zh-CN"' in client.get("/").get_data(as_text=True)
 
 
@@ -113,14 +132,19 @@ def test_security_headers(client):
 def test_profile_update_and_overlong_address(client, query):
     login(client, "13800000002")
     token = csrf_token(client, "/profile")
-    response = client.post("/profile", data={"csrf_token": token, "address": "长" * 201, "locale": "zh_CN"})
+    response = client.post(
+        "/profile", data={"csrf_token": token, "address": "长" * 201, "locale": "zh_CN"}
+    )
     assert response.status_code == 422
     assert "地址最多 200 个字" in response.get_data(as_text=True)
+
     def user_count():
         return db.session.scalar(select(func.count()).select_from(User))
 
     before = query(user_count)
-    response = client.post("/profile", data={"csrf_token": token, "address": "人民路 8 号", "locale": "zh_CN"})
+    response = client.post(
+        "/profile", data={"csrf_token": token, "address": "人民路 8 号", "locale": "zh_CN"}
+    )
     assert response.status_code == 302
     assert "人民路 8 号" in client.get("/profile").get_data(as_text=True)
     assert query(user_count) == before

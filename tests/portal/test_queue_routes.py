@@ -21,7 +21,9 @@ from tests.conftest import csrf_token
 
 def take(client, category: str, **extra):
     token = csrf_token(client, "/queue/SMZX/")
-    return client.post("/queue/SMZX/tickets", data={"csrf_token": token, "category": category, **extra})
+    return client.post(
+        "/queue/SMZX/tickets", data={"csrf_token": token, "category": category, **extra}
+    )
 
 
 def test_take_a_ticket_and_view_it(client, query):
@@ -34,13 +36,19 @@ def test_take_a_ticket_and_view_it(client, query):
     second = client.get(take(client, "A").headers["Location"]).get_data(as_text=True)
     assert "A002" in second and "1 人" in second
     assert "等候 2 人" in client.get("/queue/SMZX/").get_data(as_text=True)
-    assert query(lambda: db.session.scalar(select(Ticket.source).where(Ticket.code == "A002"))) == "tablet"
+    assert (
+        query(lambda: db.session.scalar(select(Ticket.source).where(Ticket.code == "A002")))
+        == "tablet"
+    )
 
 
 def test_take_refusals_change_nothing(client, query):
     def close_c():
-        category = db.session.scalar(select(QueueCategory).join(ServiceHall).where(
-            ServiceHall.code == "SMZX", QueueCategory.code == "C"))
+        category = db.session.scalar(
+            select(QueueCategory)
+            .join(ServiceHall)
+            .where(ServiceHall.code == "SMZX", QueueCategory.code == "C")
+        )
         category.open = False
         db.session.commit()
 
@@ -48,7 +56,9 @@ def test_take_refusals_change_nothing(client, query):
     closed = take(client, "C")
     assert closed.status_code == 409 and "暂停取号" in closed.get_data(as_text=True)
     wrong = take(client, "A", appointment_code="YY000000")
-    assert wrong.status_code == 422 and "没有找到本大厅今天的这个预约号" in wrong.get_data(as_text=True)
+    assert wrong.status_code == 422 and "没有找到本大厅今天的这个预约号" in wrong.get_data(
+        as_text=True
+    )
     assert take(client, "Q").status_code == 404
     assert client.get("/queue/NOPE/").status_code == 404
     assert client.post("/queue/SMZX/tickets", data={"category": "A"}).status_code == 400  # no CSRF
@@ -63,7 +73,12 @@ def test_desk_call_recall_skip_finish_and_the_display_json(client, login_as, que
     assert "选择您所在的窗口" in desk
     window_id = re.search(r'name="window" value="(\d+)"', desk).group(1)
     token = csrf_token(client, "/queue/desk")
-    assert client.post("/queue/desk/window", data={"csrf_token": token, "window": window_id}).status_code == 302
+    assert (
+        client.post(
+            "/queue/desk/window", data={"csrf_token": token, "window": window_id}
+        ).status_code
+        == 302
+    )
     client.post("/queue/desk/call", data={"csrf_token": token})
     desk = client.get("/queue/desk").get_data(as_text=True)
     assert "A001" in desk and "开始接待" in desk
@@ -83,11 +98,18 @@ def test_desk_call_recall_skip_finish_and_the_display_json(client, login_as, que
     client.post(f"/queue/desk/tickets/{second}/finish", data={"csrf_token": token})
     statuses = query(lambda: dict(db.session.execute(select(Ticket.code, Ticket.status)).all()))
     assert statuses == {"A001": "skipped", "A002": "done"}
-    assert query(lambda: db.session.scalar(select(TicketCall.id).order_by(TicketCall.id.desc()).limit(1)))
+    assert query(
+        lambda: db.session.scalar(select(TicketCall.id).order_by(TicketCall.id.desc()).limit(1))
+    )
     # 过号 tickets can come back once
     desk = client.get("/queue/desk").get_data(as_text=True)
     assert "今日过号" in desk and "补叫" in desk
-    assert client.post(f"/queue/desk/tickets/{ticket_id}/bogus", data={"csrf_token": token}).status_code == 404
+    assert (
+        client.post(
+            f"/queue/desk/tickets/{ticket_id}/bogus", data={"csrf_token": token}
+        ).status_code
+        == 404
+    )
     stats = client.get("/queue/stats").get_data(as_text=True)
     assert "户籍与出入境" in stats
 
@@ -96,18 +118,22 @@ def test_desk_shows_kiosk_help_until_acknowledged(client, login_as, query):
     def ask(code: str) -> int:
         kiosk.request_help(db.session.scalar(select(ServiceHall).where(ServiceHall.code == code)))
         db.session.commit()
-        return db.session.scalar(select(StaffReminder.id).where(StaffReminder.kind == f"kiosk_help:{code}"))
+        return db.session.scalar(
+            select(StaffReminder.id).where(StaffReminder.kind == f"kiosk_help:{code}")
+        )
 
     other_hall = query(lambda: ask("XJZX"))
     login_as("counter01")
     desk = client.get("/queue/desk").get_data(as_text=True)
     assert "自助终端求助" not in desk  # another hall's request is not counter01's
     token = csrf_token(client, "/queue/desk")
-    assert client.post(f"/queue/desk/help/{other_hall}", data={"csrf_token": token}).status_code == 404
+    assert (
+        client.post(f"/queue/desk/help/{other_hall}", data={"csrf_token": token}).status_code == 404
+    )
     query(lambda: ask("SMZX"))
     desk = client.get("/queue/desk").get_data(as_text=True)
     assert "自助终端求助" in desk
-    reminder = re.search(r'/queue/desk/help/(\d+)', desk).group(1)
+    reminder = re.search(r"/queue/desk/help/(\d+)", desk).group(1)
     client.post(f"/queue/desk/help/{reminder}", data={"csrf_token": token})
     desk = client.get("/queue/desk").get_data(as_text=True)
     assert "已处理自助终端求助" in desk and f"/queue/desk/help/{reminder}" not in desk
@@ -135,8 +161,13 @@ def test_stats_page_query_count_does_not_grow_with_tickets(client, login_as, que
 def test_desk_status_json_has_the_counts_and_the_halls_help(client, login_as, query):
     login_as("counter01")
     token = csrf_token(client, "/queue/desk")
-    window = query(lambda: db.session.scalar(select(CounterWindow.id).join(ServiceHall).where(
-        ServiceHall.code == "SMZX", CounterWindow.number == 6)))
+    window = query(
+        lambda: db.session.scalar(
+            select(CounterWindow.id)
+            .join(ServiceHall)
+            .where(ServiceHall.code == "SMZX", CounterWindow.number == 6)
+        )
+    )
     client.post("/queue/desk/window", data={"csrf_token": token, "window": window})
 
     def waiting_e() -> str:
@@ -147,8 +178,17 @@ def test_desk_status_json_has_the_counts_and_the_halls_help(client, login_as, qu
     take(client, "E")
     assert int(waiting_e()) == before + 1
     assert client.get("/queue/desk/status.json").get_json()["help"].strip() == ""
-    query(lambda: (kiosk.request_help(db.session.scalar(select(ServiceHall).where(ServiceHall.code == "SMZX"))),
-                   db.session.commit()))
+    query(
+        lambda: (
+            kiosk.request_help(
+                db.session.scalar(select(ServiceHall).where(ServiceHall.code == "SMZX"))
+            ),
+            db.session.commit(),
+        )
+    )
     response = client.get("/queue/desk/status.json")
     assert response.headers["Cache-Control"] == "no-store"
-    assert "自助终端求助" in response.get_json()["help"] and "/queue/desk/help/" in response.get_json()["help"]
+    assert (
+        "自助终端求助" in response.get_json()["help"]
+        and "/queue/desk/help/" in response.get_json()["help"]
+    )

@@ -14,8 +14,13 @@ def count(model) -> int:
 
 
 def test_register_creates_citizen_and_user(app_ctx):
-    user = accounts.register_citizen(phone="13912345678", password="Secret123", name="赵六",
-                                     id_number=VALID_ID.lower(), address="人民路 1 号")
+    user = accounts.register_citizen(
+        phone="13912345678",
+        password="Secret123",
+        name="赵六",
+        id_number=VALID_ID.lower(),
+        address="人民路 1 号",
+    )
     assert user.role == Role.citizen
     assert user.citizen.id_number == VALID_ID
     assert user.citizen.birth_date.year == 1949
@@ -26,8 +31,9 @@ def test_register_creates_citizen_and_user(app_ctx):
 def test_register_collects_every_field_error_at_once_and_writes_nothing(app_ctx):
     users, citizens = count(User), count(Citizen)
     with pytest.raises(ValidationError) as err:
-        accounts.register_citizen(phone="13800000001", password="short", name="1",
-                                  id_number="110105194912310021")
+        accounts.register_citizen(
+            phone="13800000001", password="short", name="1", id_number="110105194912310021"
+        )
     assert set(err.value.errors) == {"phone", "password", "name", "id_number"}
     assert (count(User), count(Citizen)) == (users, citizens)
 
@@ -35,13 +41,18 @@ def test_register_collects_every_field_error_at_once_and_writes_nothing(app_ctx)
 def test_register_refuses_an_id_number_that_already_has_an_account(app_ctx):
     existing = db.session.scalar(select(User).where(User.phone == "13800000002"))
     with pytest.raises(ValidationError) as err:
-        accounts.register_citizen(phone="13912345670", password="Secret123",
-                                  name=existing.citizen.name, id_number=existing.citizen.id_number)
+        accounts.register_citizen(
+            phone="13912345670",
+            password="Secret123",
+            name=existing.citizen.name,
+            id_number=existing.citizen.id_number,
+        )
     assert "id_number" in err.value.errors
 
 
-@pytest.mark.parametrize("password,ok", [("Demo@2026", True), ("abcdefgh", False),
-                                          ("12345678", False), ("a1", False)])
+@pytest.mark.parametrize(
+    "password,ok", [("Demo@2026", True), ("abcdefgh", False), ("12345678", False), ("a1", False)]
+)
 def test_password_strength(password, ok):
     if ok:
         accounts.check_password_strength(password)

@@ -19,8 +19,11 @@ def user(phone):
 
 
 def item_named(name):
-    return next(i for i in db.session.scalars(select(ServiceItem))
-                if i.published_version and i.published_version.name == name)
+    return next(
+        i
+        for i in db.session.scalars(select(ServiceItem))
+        if i.published_version and i.published_version.name == name
+    )
 
 
 def fill(app, citizen):
@@ -30,15 +33,27 @@ def fill(app, citizen):
     values = svc.prefill(app, citizen)
     for q in version.questions:
         if q["key"] not in values or values[q["key"]] in ("", None):
-            values[q["key"]] = {"select": (q.get("options") or [["x"]])[0][0], "multiselect": [(q.get("options") or [["x"]])[0][0]],
-                                "checkbox": "y", "number": str(q.get("min") or 1), "money": "1",
-                                "date": date.today().isoformat()}.get(q["type"], "测试")
+            values[q["key"]] = {
+                "select": (q.get("options") or [["x"]])[0][0],
+                "multiselect": [(q.get("options") or [["x"]])[0][0]],
+                "checkbox": "y",
+                "number": str(q.get("min") or 1),
+                "money": "1",
+                "date": date.today().isoformat(),
+            }.get(q["type"], "测试")
     svc.save_form(app, values)
     for material in app.materials:
         if material.satisfied_by.value == "missing":
-            doc = add_document(owner=citizen, material_type=material.requirement.material_type,
-                               data=make_png(), content_type="image/png", filename="scan.png",
-                               grade=Grade.C, source="upload", issued_on=date.today())
+            doc = add_document(
+                owner=citizen,
+                material_type=material.requirement.material_type,
+                data=make_png(),
+                content_type="image/png",
+                filename="scan.png",
+                grade=Grade.C,
+                source="upload",
+                issued_on=date.today(),
+            )
             svc.choose_document(app, material.requirement_id, doc.id)
 
 
@@ -67,25 +82,28 @@ def test_prefill_from_profile_and_from_earlier_answers(newcomer):
     assert svc.prefill(app, newcomer.citizen)[by_prefill["phone"]] == "13911110000"
 
 
-@pytest.mark.parametrize("question,raw,ok", [
-    ({"type": "number", "min": 1, "max": 10}, "11", False),
-    ({"type": "number"}, "abc", False),
-    ({"type": "number"}, "1.5", False),
-    ({"type": "money"}, "12.345", False),
-    ({"type": "money"}, "-1", False),
-    ({"type": "money"}, "12.34", True),
-    ({"type": "date"}, "2026-02-30", False),
-    ({"type": "date"}, "2026-02-28", True),
-    ({"type": "select", "options": [["a", "A"]]}, "b", False),
-    ({"type": "multiselect", "options": [["a", "A"], ["b", "B"]]}, ["a", "z"], False),
-    ({"type": "id_number"}, "110105194912310021", False),
-    ({"type": "id_number"}, "11010519491231002x", True),
-    ({"type": "phone"}, "12345", False),
-    ({"type": "text", "max_length": 5}, "六个字的文本", False),
-    ({"type": "text"}, "tab\tinside", False),
-    ({"type": "text", "required": True}, "   ", False),
-    ({"type": "unknown"}, "x", False),
-])
+@pytest.mark.parametrize(
+    "question,raw,ok",
+    [
+        ({"type": "number", "min": 1, "max": 10}, "11", False),
+        ({"type": "number"}, "abc", False),
+        ({"type": "number"}, "1.5", False),
+        ({"type": "money"}, "12.345", False),
+        ({"type": "money"}, "-1", False),
+        ({"type": "money"}, "12.34", True),
+        ({"type": "date"}, "2026-02-30", False),
+        ({"type": "date"}, "2026-02-28", True),
+        ({"type": "select", "options": [["a", "A"]]}, "b", False),
+        ({"type": "multiselect", "options": [["a", "A"], ["b", "B"]]}, ["a", "z"], False),
+        ({"type": "id_number"}, "110105194912310021", False),
+        ({"type": "id_number"}, "11010519491231002x", True),
+        ({"type": "phone"}, "12345", False),
+        ({"type": "text", "max_length": 5}, "六个字的文本", False),
+        ({"type": "text"}, "tab\tinside", False),
+        ({"type": "text", "required": True}, "   ", False),
+        ({"type": "unknown"}, "x", False),
+    ],
+)
 def test_answers_are_checked_by_type(question, raw, ok):
     if ok:
         svc.clean_answer(question, raw)
@@ -104,7 +122,9 @@ def test_bad_form_values_name_the_field_and_change_nothing(newcomer):
 
 
 def test_precheck_lists_everything_missing_at_once(newcomer):
-    app = svc.start_draft(actor=newcomer, applicant=newcomer.citizen, item=item_named("内地居民结婚登记"))
+    app = svc.start_draft(
+        actor=newcomer, applicant=newcomer.citizen, item=item_named("内地居民结婚登记")
+    )
     problems = svc.precheck(app)
     fields = {p.field for p in problems}
     assert any(f.startswith("q_") for f in fields)
@@ -117,7 +137,9 @@ def test_precheck_lists_everything_missing_at_once(newcomer):
 def test_another_citizens_document_or_draft_is_refused(newcomer):
     holder = user("13800000001")
     app = svc.start_draft(actor=newcomer, applicant=newcomer.citizen, item=item_named("居住证申领"))
-    svc.save_conditions(app, {q["key"]: q["options"][0][0] for q in app.item_version.condition_questions})
+    svc.save_conditions(
+        app, {q["key"]: q["options"][0][0] for q in app.item_version.condition_questions}
+    )
     material = app.materials[0]
     theirs = db.session.scalar(select(Document).where(Document.owner_id == holder.citizen_id))
     with pytest.raises(NotFound):
@@ -130,11 +152,20 @@ def test_another_citizens_document_or_draft_is_refused(newcomer):
 
 def test_an_expired_document_chosen_by_hand_is_refused_with_the_reason(newcomer):
     app = svc.start_draft(actor=newcomer, applicant=newcomer.citizen, item=item_named("居住证申领"))
-    svc.save_conditions(app, {q["key"]: q["options"][0][0] for q in app.item_version.condition_questions})
+    svc.save_conditions(
+        app, {q["key"]: q["options"][0][0] for q in app.item_version.condition_questions}
+    )
     material = app.materials[0]
-    doc = add_document(owner=newcomer.citizen, material_type=material.requirement.material_type,
-                       data=make_png(), content_type="image/png", filename="old.png", grade=Grade.B,
-                       source="counter", issued_on=date.today() - timedelta(days=400))
+    doc = add_document(
+        owner=newcomer.citizen,
+        material_type=material.requirement.material_type,
+        data=make_png(),
+        content_type="image/png",
+        filename="old.png",
+        grade=Grade.B,
+        source="counter",
+        issued_on=date.today() - timedelta(days=400),
+    )
     doc.valid_until = date.today() - timedelta(days=1)
     db.session.flush()
     with pytest.raises(ValidationError) as err:
@@ -159,7 +190,9 @@ def test_returning_citizen_reuses_everything_on_file(app_ctx):
     holder = user("13800000001")
     item = item_named("居住证申领")
     app = svc.start_draft(actor=holder, applicant=holder.citizen, item=item)
-    svc.save_conditions(app, {q["key"]: q["options"][0][0] for q in item.published_version.condition_questions})
+    svc.save_conditions(
+        app, {q["key"]: q["options"][0][0] for q in item.published_version.condition_questions}
+    )
     by_type = {m.requirement.material_type.name: m.satisfied_by.value for m in app.materials}
     assert by_type.get("居民身份证") in ("elicence", "library"), by_type
 
@@ -168,7 +201,9 @@ def test_fifty_concurrent_submissions_make_exactly_one_case(database_factory):
     app = database_factory("submit", seed=True)
     with app.test_request_context():
         citizen_user = user("13800000002")
-        draft = svc.start_draft(actor=citizen_user, applicant=citizen_user.citizen, item=item_named("居住证申领"))
+        draft = svc.start_draft(
+            actor=citizen_user, applicant=citizen_user.citizen, item=item_named("居住证申领")
+        )
         fill(draft, citizen_user.citizen)
         db.session.commit()
         draft_id, token, user_id = draft.id, draft.submit_token, citizen_user.id
@@ -198,8 +233,9 @@ def test_fifty_concurrent_submissions_make_exactly_one_case(database_factory):
     assert not errors, errors[:3]
     assert len(numbers) == 50 and len(set(numbers)) == 1
     with app.app_context():
-        count = db.session.scalar(select(func.count()).select_from(Application)
-                                  .where(Application.number == numbers[0]))
+        count = db.session.scalar(
+            select(func.count()).select_from(Application).where(Application.number == numbers[0])
+        )
         assert count == 1
         db.session.remove()
 

@@ -37,10 +37,13 @@ def hall(code: str = "SMZX") -> ServiceHall:
 def slots_for(target: appointments.Target, code: str = "SMZX") -> list[AppointmentSlot]:
     """The target's category's future slots at the hall, earliest first."""
     category = appointments.category_for(hall(code), target.department_id)
-    return list(db.session.scalars(
-        select(AppointmentSlot).where(AppointmentSlot.category_id == category.id,
-                                      AppointmentSlot.day > NOW().date())
-        .order_by(AppointmentSlot.day, AppointmentSlot.starts_at)))
+    return list(
+        db.session.scalars(
+            select(AppointmentSlot)
+            .where(AppointmentSlot.category_id == category.id, AppointmentSlot.day > NOW().date())
+            .order_by(AppointmentSlot.day, AppointmentSlot.starts_at)
+        )
+    )
 
 
 def item_target(login: str, name: str = RESIDENCE_PERMIT) -> appointments.Target:
@@ -64,8 +67,12 @@ def test_booking_takes_a_place_gives_a_code_and_a_message(app_ctx):
     assert set(booked.code) <= set(appointments.CODE_ALPHABET)
     assert db.session.get(AppointmentSlot, slot.id).booked == 1
     assert booked.item_id == item_named(RESIDENCE_PERMIT).id
-    message = db.session.scalar(select(Message).where(Message.citizen_id == citizen.citizen_id)
-                                .order_by(Message.id.desc()).limit(1))
+    message = db.session.scalar(
+        select(Message)
+        .where(Message.citizen_id == citizen.citizen_id)
+        .order_by(Message.id.desc())
+        .limit(1)
+    )
     assert count(Message) == messages_before + 1
     assert message.kind == "appointment_booked" and booked.code in message.body
     assert slot.hall.name in message.body
@@ -121,9 +128,16 @@ def test_a_closed_category_or_another_categorys_slot_is_refused(app_ctx):
         appointments.book_appointment(user("13800000002"), target, slot.id)
     assert "暂停预约" in refused.value.errors["slot"]
     slot.category.open = True
-    other = db.session.scalar(select(AppointmentSlot).join(QueueCategory)
-                              .where(QueueCategory.hall_id == slot.hall_id, QueueCategory.id != slot.category_id,
-                                     AppointmentSlot.day == slot.day).limit(1))
+    other = db.session.scalar(
+        select(AppointmentSlot)
+        .join(QueueCategory)
+        .where(
+            QueueCategory.hall_id == slot.hall_id,
+            QueueCategory.id != slot.category_id,
+            AppointmentSlot.day == slot.day,
+        )
+        .limit(1)
+    )
     taken = other.booked  # the demo may have booked it already
     with pytest.raises(ValidationError) as refused:
         appointments.book_appointment(user("13800000002"), target, other.id)
@@ -189,8 +203,15 @@ def test_reschedule_moves_the_place_and_keeps_the_code(app_ctx):
     db.session.expire_all()
     assert db.session.get(AppointmentSlot, old.id).booked == 0
     assert db.session.get(AppointmentSlot, new.id).booked == 1
-    assert db.session.scalar(select(Message.kind).where(Message.citizen_id == citizen.citizen_id)
-                             .order_by(Message.id.desc()).limit(1)) == "appointment_rescheduled"
+    assert (
+        db.session.scalar(
+            select(Message.kind)
+            .where(Message.citizen_id == citizen.citizen_id)
+            .order_by(Message.id.desc())
+            .limit(1)
+        )
+        == "appointment_rescheduled"
+    )
 
     # to a full slot: refused, and both places stay as they were
     db.session.get(AppointmentSlot, full.id).booked = full.capacity
@@ -213,6 +234,7 @@ def test_another_citizens_case_is_not_found(app_ctx):
 
 # ---- 最多跑一次: the advice ------------------------------------------------------------------
 
+
 def test_no_case_offers_to_apply_online_first(app_ctx):
     prep = appointments.prepare(item_target("13800000002"))
     assert prep.kind == "no_case" and not prep.ready
@@ -230,8 +252,13 @@ def test_a_draft_lists_what_is_missing(app_ctx):
 
 def test_a_correction_lists_the_items_to_correct(app_ctx):
     case = submit_case("13800000002", RESIDENCE_PERMIT, {"basis": "work", "agent": "no"})
-    workflow.perform(user("reviewer01"), case.id, "request_correction", case.version,
-                     fields={"address": "请写到门牌号"})
+    workflow.perform(
+        user("reviewer01"),
+        case.id,
+        "request_correction",
+        case.version,
+        fields={"address": "请写到门牌号"},
+    )
     prep = appointments.prepare(appointments.target_for_case(user("13800000002"), case.id))
     assert prep.kind == "correction" and not prep.ready
     assert any("请写到门牌号" in t for t in prep.todo)
@@ -262,6 +289,7 @@ def test_an_approved_result_waits_for_pickup_with_an_id_card(app_ctx):
 
 # ---- the counter and the jobs ----------------------------------------------------------------
 
+
 def _booked_today(app_ctx, login="13800000002"):
     """A booking whose slot is moved to today 09:00-10:00 (the seed's slots start tomorrow)."""
     target = item_target(login)
@@ -284,8 +312,14 @@ def test_receiving_begins_the_counter_context(app_ctx):
     assert db.session.get(Appointment, booked.id).status == "arrived"
     with pytest.raises(Conflict):
         appointments.receive_appointment(clerk, booked.id)
-    assert db.session.scalar(select(func.count()).select_from(CounterContext).where(
-        CounterContext.staff_id == clerk.id, CounterContext.ended_at.is_(None))) == 1
+    assert (
+        db.session.scalar(
+            select(func.count())
+            .select_from(CounterContext)
+            .where(CounterContext.staff_id == clerk.id, CounterContext.ended_at.is_(None))
+        )
+        == 1
+    )
     counter.end_context(clerk)  # 办理下一位: the booking has been dealt with
     assert db.session.get(Appointment, booked.id).status == "done"
 
@@ -315,8 +349,9 @@ def test_the_no_show_job_marks_ended_slots_once(app_ctx):
     target = item_target("13800000002")
     first, later = slots_for(target)[0], slots_for(item_target("13800000002", UNEMPLOYMENT))[-1]
     ended = appointments.book_appointment(user("13800000002"), target, first.id)
-    upcoming = appointments.book_appointment(user("13800000002"), item_target("13800000002", UNEMPLOYMENT),
-                                             later.id)
+    upcoming = appointments.book_appointment(
+        user("13800000002"), item_target("13800000002", UNEMPLOYMENT), later.id
+    )
     during = datetime.combine(first.day, first.starts_at) + timedelta(minutes=30)
     after_end = datetime.combine(first.day, first.ends_at)
 
@@ -335,18 +370,29 @@ def test_the_reminder_job_reminds_the_day_before_once(app_ctx):
     booked = appointments.book_appointment(user("13800000002"), target, slot.id)
     from services import workdays
 
-    day_before = next(d for d in (slot.day - timedelta(days=n) for n in range(1, 5))
-                      if workdays.add_working_days(d, 1) == slot.day)
+    day_before = next(
+        d
+        for d in (slot.day - timedelta(days=n) for n in range(1, 5))
+        if workdays.add_working_days(d, 1) == slot.day
+    )
     assert jobs.remind_appointments(day_before) == demo + 1
     assert jobs.remind_appointments(day_before) == 0
-    reminders = db.session.scalars(select(Message).where(Message.citizen_id == booked.citizen_id,
-                                                         Message.kind == "appointment_reminder")).all()
+    reminders = db.session.scalars(
+        select(Message).where(
+            Message.citizen_id == booked.citizen_id, Message.kind == "appointment_reminder"
+        )
+    ).all()
     assert len(reminders) == 1 and booked.code in reminders[0].body
-    assert db.session.scalar(select(func.count()).select_from(JobClaim)
-                             .where(JobClaim.job == "appointment_reminder")) == demo + 1
+    assert (
+        db.session.scalar(
+            select(func.count()).select_from(JobClaim).where(JobClaim.job == "appointment_reminder")
+        )
+        == demo + 1
+    )
 
 
 # ---- capacity under concurrent booking (SQLite and PostgreSQL) -----------------------------
+
 
 def register_citizens(count: int, seed: int) -> list[int]:
     """``count`` new citizens with online accounts; their user ids."""
@@ -354,8 +400,14 @@ def register_citizens(count: int, seed: int) -> list[int]:
     ids = []
     for n in range(count):
         person = make_person(fake, rng, phone=f"139{seed:02d}00{n:04d}")
-        ids.append(accounts.register_citizen(phone=person["phone"], password="Secret123x", name=person["name"],
-                                             id_number=person["id_number"]).id)
+        ids.append(
+            accounts.register_citizen(
+                phone=person["phone"],
+                password="Secret123x",
+                name=person["name"],
+                id_number=person["id_number"],
+            ).id
+        )
     return ids
 
 
@@ -393,12 +445,17 @@ def booking_attempt(actor_id: int, code: str, slot_id: int):
         actor = db.session.get(User, actor_id)
         if prepared is None:
             return appointments.target_for_item(actor, code)
-        return appointments.book_appointment(actor, appointments.target_for_item(actor, code), slot_id)
+        return appointments.book_appointment(
+            actor, appointments.target_for_item(actor, code), slot_id
+        )
+
     return attempt
 
 
 def full(outcome) -> bool:
-    return isinstance(outcome, ValidationError) and outcome.errors == {"slot": "该时段已约满，请选择其他时段"}
+    return isinstance(outcome, ValidationError) and outcome.errors == {
+        "slot": "该时段已约满，请选择其他时段"
+    }
 
 
 def test_concurrent_bookings_never_exceed_capacity(database_factory):
@@ -414,12 +471,18 @@ def test_concurrent_bookings_never_exceed_capacity(database_factory):
 
     outcomes = race(app, {str(a): booking_attempt(a, code, slot_id) for a in actor_ids})
 
-    assert sorted(o == "done" for o in outcomes.values()) == [False, False, False, True, True], outcomes
+    assert sorted(o == "done" for o in outcomes.values()) == [False, False, False, True, True], (
+        outcomes
+    )
     assert all(full(o) for o in outcomes.values() if o != "done"), outcomes
     with app.app_context():
         assert db.session.get(AppointmentSlot, slot_id).booked == 2
-        assert db.session.scalar(select(func.count()).select_from(Appointment)
-                                 .where(Appointment.slot_id == slot_id)) == 2
+        assert (
+            db.session.scalar(
+                select(func.count()).select_from(Appointment).where(Appointment.slot_id == slot_id)
+            )
+            == 2
+        )
         db.session.remove()
 
 
@@ -428,9 +491,13 @@ def test_a_reschedule_racing_a_booking_for_the_last_place(database_factory):
     with app.app_context():
         mover_id, booker_id = register_citizens(2, 12)
         code = item_named(RESIDENCE_PERMIT).code
-        old, last = slots_for(appointments.target_for_item(db.session.get(User, mover_id), code))[:2]
+        old, last = slots_for(appointments.target_for_item(db.session.get(User, mover_id), code))[
+            :2
+        ]
         mover = db.session.get(User, mover_id)
-        moving = appointments.book_appointment(mover, appointments.target_for_item(mover, code), old.id)
+        moving = appointments.book_appointment(
+            mover, appointments.target_for_item(mover, code), old.id
+        )
         last.capacity = 1
         db.session.commit()
         moving_id, old_id, last_id = moving.id, old.id, last.id
@@ -439,7 +506,9 @@ def test_a_reschedule_racing_a_booking_for_the_last_place(database_factory):
     def reschedule(prepared):
         if prepared is None:
             return True
-        return appointments.reschedule_appointment(db.session.get(User, mover_id), moving_id, last_id)
+        return appointments.reschedule_appointment(
+            db.session.get(User, mover_id), moving_id, last_id
+        )
 
     outcomes = race(app, {"move": reschedule, "book": booking_attempt(booker_id, code, last_id)})
 
@@ -450,6 +519,8 @@ def test_a_reschedule_racing_a_booking_for_the_last_place(database_factory):
         assert db.session.get(AppointmentSlot, last_id).booked == 1
         moved = db.session.get(Appointment, moving_id)
         # the old place is freed only when the move succeeded
-        assert db.session.get(AppointmentSlot, old_id).booked == (0 if outcomes["move"] == "done" else 1)
+        assert db.session.get(AppointmentSlot, old_id).booked == (
+            0 if outcomes["move"] == "done" else 1
+        )
         assert moved.slot_id == (last_id if outcomes["move"] == "done" else old_id)
         db.session.remove()

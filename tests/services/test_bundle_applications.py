@@ -24,7 +24,9 @@ def test_a_child_draft_per_item_routed_to_each_department(parent):
     owner, draft = parent
     bundle = draft.bundle
     assert len(draft.children) == len(bundle.entries) >= 2
-    assert {c.department_id for c in draft.children} == {e.item.department_id for e in bundle.entries}
+    assert {c.department_id for c in draft.children} == {
+        e.item.department_id for e in bundle.entries
+    }
     assert draft.item_version_id is None and draft.title == "出生一件事"
     again = svc.start_bundle_draft(actor=owner, applicant=owner.citizen, bundle=bundle)
     assert again.id == draft.id
@@ -47,18 +49,31 @@ def answer_everything(owner, draft):
     for m in svc.merge_questions(draft.children, "form"):
         q = m.question
         if values.get(m.key) in (None, ""):
-            values[m.key] = {"select": (q.get("options") or [["x"]])[0][0],
-                             "multiselect": [(q.get("options") or [["x"]])[0][0]], "checkbox": "y",
-                             "number": str(q.get("min") or 1), "money": "1", "date": date.today().isoformat(),
-                             "id_number": owner.citizen.id_number, "phone": "13800000002"}.get(q["type"], "测试")
+            values[m.key] = {
+                "select": (q.get("options") or [["x"]])[0][0],
+                "multiselect": [(q.get("options") or [["x"]])[0][0]],
+                "checkbox": "y",
+                "number": str(q.get("min") or 1),
+                "money": "1",
+                "date": date.today().isoformat(),
+                "id_number": owner.citizen.id_number,
+                "phone": "13800000002",
+            }.get(q["type"], "测试")
     svc.save_bundle_form(draft, values)
     choices = {}
     for row in svc.material_rows(draft):
         if row.necessity == "shared":
             continue
-        doc = add_document(owner=owner.citizen, material_type=row.material_type, data=make_png(),
-                           content_type="image/png", filename="scan.png", grade=Grade.C, source="upload",
-                           issued_on=date.today())
+        doc = add_document(
+            owner=owner.citizen,
+            material_type=row.material_type,
+            data=make_png(),
+            content_type="image/png",
+            filename="scan.png",
+            grade=Grade.C,
+            source="upload",
+            issued_on=date.today(),
+        )
         choices[row.material_type.id] = f"doc:{doc.id}"
     svc.choose_bundle_materials(draft, choices, owner.citizen)
     return choices
@@ -73,8 +88,12 @@ def test_one_document_per_material_type_serves_every_item(parent):
     for row in rows:
         if row.material_type.id in choices:
             doc_id = int(choices[row.material_type.id][4:])
-            assert all(m.document_id == doc_id for child in draft.children for m in child.materials
-                       if m.requirement.material_type_id == row.material_type.id)
+            assert all(
+                m.document_id == doc_id
+                for child in draft.children
+                for m in child.materials
+                if m.requirement.material_type_id == row.material_type.id
+            )
 
 
 def test_submit_once_fans_out_to_child_cases(parent):
@@ -88,8 +107,11 @@ def test_submit_once_fans_out_to_child_cases(parent):
     assert all(c.status == "submitted" and c.number.startswith("WB") for c in submitted.children)
     replay = svc.submit_bundle(owner, draft.id, draft.submit_token)
     assert replay.number == submitted.number
-    count = db.session.scalar(select(func.count()).select_from(Application)
-                              .where(Application.parent_id == draft.id, Application.number.is_not(None)))
+    count = db.session.scalar(
+        select(func.count())
+        .select_from(Application)
+        .where(Application.parent_id == draft.id, Application.number.is_not(None))
+    )
     assert count == len(submitted.children)
     assert svc.combined_status(submitted) == (0, len(submitted.children))
 
@@ -113,7 +135,11 @@ def submitted_bundle(owner):
 def events_of(app, action):
     from portal.models import Event
 
-    return list(db.session.scalars(select(Event).where(Event.application_id == app.id, Event.action == action)))
+    return list(
+        db.session.scalars(
+            select(Event).where(Event.application_id == app.id, Event.action == action)
+        )
+    )
 
 
 def test_withdrawing_a_bundle_withdraws_every_open_child_and_keeps_the_decided(app_ctx):
@@ -133,7 +159,9 @@ def test_withdrawing_a_bundle_withdraws_every_open_child_and_keeps_the_decided(a
     assert workflow.kept_children(parent) == [decided]
     [parent_event] = events_of(parent, "withdrawn")
     assert parent_event.details["children_kept"] == {decided.number: decided_status}
-    assert sorted(parent_event.details["children_withdrawn"]) == sorted(c.number for c in open_children)
+    assert sorted(parent_event.details["children_withdrawn"]) == sorted(
+        c.number for c in open_children
+    )
     for child in open_children:
         [event] = events_of(child, "withdrawn")
         assert event.details["parent"] == parent.number and event.details["reason"] == "不办了"
@@ -150,9 +178,12 @@ def test_a_child_decided_during_the_withdrawal_goes_on_and_a_stale_one_stops_it(
     parent = submitted_bundle(owner)
     raced, *others = parent.children
     # the department decides one child behind this session's back: it is kept, the rest withdrawn
-    db.session.execute(update(Application).where(Application.id == raced.id)
-                       .values(status="approved", version=Application.version + 1)
-                       .execution_options(synchronize_session=False))
+    db.session.execute(
+        update(Application)
+        .where(Application.id == raced.id)
+        .values(status="approved", version=Application.version + 1)
+        .execution_options(synchronize_session=False)
+    )
     applications.withdraw_application(owner, parent.id)
     assert parent.status == "withdrawn" and raced.status == "approved"
     assert all(c.status == "withdrawn" for c in others)
@@ -161,8 +192,12 @@ def test_a_child_decided_during_the_withdrawal_goes_on_and_a_stale_one_stops_it(
     second = submitted_bundle(elder)
     first_child = second.children[0]
     # a child changed but still open: the whole withdrawal is refused, nothing is half-done
-    db.session.execute(update(Application).where(Application.id == first_child.id)
-                       .values(version=Application.version + 1).execution_options(synchronize_session=False))
+    db.session.execute(
+        update(Application)
+        .where(Application.id == first_child.id)
+        .values(version=Application.version + 1)
+        .execution_options(synchronize_session=False)
+    )
     savepoint = db.session.begin_nested()
     with pytest.raises(Conflict):
         applications.withdraw_application(elder, second.id)

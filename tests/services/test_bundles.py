@@ -13,37 +13,64 @@ MARRIED = [{"key": "married", "label": "是否已婚？", "options": [["yes", "�
 
 
 def make_bundle(code: str, items) -> Bundle:
-    catalogue.create_bundle(code=code, name=f"测试一件事{code}", description="测试", theme=None, items=items)
+    catalogue.create_bundle(
+        code=code, name=f"测试一件事{code}", description="测试", theme=None, items=items
+    )
     db.session.expire_all()
     return load_bundle(code)
 
 
 def test_merge_dedupes_materials_by_type_and_names_the_items_that_need_them(app_ctx):
-    a = publish_item("事项甲", visits=1, promised=(5, "working"), conditions="本市户籍。",
-                     materials=("居民身份证", "户口簿"))
-    b = publish_item("事项乙", visits=1, promised=(10, "natural"), conditions="本市户籍。",
-                     materials=({"type": "居民身份证", "necessity": "optional", "copies": 2,
-                                 "original": False},
-                                {"type": "结婚证", "condition": {"question": "married", "equals": "yes"}}),
-                     condition_questions=MARRIED)
-    c = publish_item("事项丙", visits=0, promised=(3, "working"), conditions="年满18周岁。",
-                     materials=({"type": "户口簿", "necessity": "shared"},))
+    a = publish_item(
+        "事项甲",
+        visits=1,
+        promised=(5, "working"),
+        conditions="本市户籍。",
+        materials=("居民身份证", "户口簿"),
+    )
+    b = publish_item(
+        "事项乙",
+        visits=1,
+        promised=(10, "natural"),
+        conditions="本市户籍。",
+        materials=(
+            {"type": "居民身份证", "necessity": "optional", "copies": 2, "original": False},
+            {"type": "结婚证", "condition": {"question": "married", "equals": "yes"}},
+        ),
+        condition_questions=MARRIED,
+    )
+    c = publish_item(
+        "事项丙",
+        visits=0,
+        promised=(3, "working"),
+        conditions="年满18周岁。",
+        materials=({"type": "户口簿", "necessity": "shared"},),
+    )
     guide = merge_bundle_guide(make_bundle("T001", [a, b, c]))
 
     assert [v.name for v in guide.versions] == ["事项甲", "事项乙", "事项丙"]
     by_name = {m.material_type.name: m for m in guide.materials}
-    assert list(by_name) == ["居民身份证", "户口簿", "结婚证"]  # each type once, in first-need order
+    assert list(by_name) == [
+        "居民身份证",
+        "户口簿",
+        "结婚证",
+    ]  # each type once, in first-need order
     identity = by_name["居民身份证"]
     assert identity.item_names == ["事项甲", "事项乙"]
     assert identity.necessity == "required"  # the strongest need wins
     assert identity.original and identity.copies == 2 and not identity.conditional
-    assert by_name["户口簿"].necessity == "required" and by_name["户口簿"].item_names == ["事项甲", "事项丙"]
+    assert by_name["户口簿"].necessity == "required" and by_name["户口簿"].item_names == [
+        "事项甲",
+        "事项丙",
+    ]
     marriage = by_name["结婚证"]
     assert marriage.conditional and marriage.needs[0].condition == "是否已婚？“已婚”"
 
     # the union of conditions: identical texts once, with every item they come from
     assert [(c.text, c.item_names) for c in guide.conditions] == [
-        ("本市户籍。", ["事项甲", "事项乙"]), ("年满18周岁。", ["事项丙"])]
+        ("本市户籍。", ["事项甲", "事项乙"]),
+        ("年满18周岁。", ["事项丙"]),
+    ]
     # 10 natural days is longer than 5 working days (7 natural)
     assert guide.longest.name == "事项乙" and guide.longest_limit == (10, "natural")
     # visits happen together: the maximum, not the sum
@@ -87,14 +114,24 @@ def test_birth_bundle_of_the_demo_catalogue(app_ctx):
 
 
 def test_describe_condition(app_ctx):
-    item = publish_item("事项子", condition_questions=MARRIED,
-                        materials=({"type": "结婚证", "condition": {"question": "married", "equals": "no"}},))
+    item = publish_item(
+        "事项子",
+        condition_questions=MARRIED,
+        materials=({"type": "结婚证", "condition": {"question": "married", "equals": "no"}},),
+    )
     version = item.published_version
     assert describe_condition(version, None) == ""
-    assert describe_condition(version, {"question": "married", "equals": "no"}) == "是否已婚？“未婚”"
-    assert describe_condition(version, {"question": "married", "equals": "maybe"}) == "是否已婚？“maybe”"
+    assert (
+        describe_condition(version, {"question": "married", "equals": "no"}) == "是否已婚？“未婚”"
+    )
+    assert (
+        describe_condition(version, {"question": "married", "equals": "maybe"})
+        == "是否已婚？“maybe”"
+    )
     assert describe_condition(version, {"question": "gone", "equals": "x"}) == "x"
-    version.condition_questions = [{"key": "k", "label": "问？", "options": [{"value": "a", "label": "甲"}, "b"]}]
+    version.condition_questions = [
+        {"key": "k", "label": "问？", "options": [{"value": "a", "label": "甲"}, "b"]}
+    ]
     assert describe_condition(version, {"question": "k", "equals": "a"}) == "问？“甲”"
     assert describe_condition(version, {"question": "k", "equals": "b"}) == "问？“b”"
 

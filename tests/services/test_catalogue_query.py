@@ -49,9 +49,15 @@ def all_codes(filters: CatalogueFilters) -> list[str]:
 def test_home_overview(app_ctx):
     overview = home_overview()
     assert overview.popular[0].code == JZZ  # the most used item of the demo catalogue
-    pops = db.session.execute(
-        select(ServiceItem.code).order_by(ServiceItem.popularity.desc(), ServiceItem.code).limit(8)
-    ).scalars().all()
+    pops = (
+        db.session.execute(
+            select(ServiceItem.code)
+            .order_by(ServiceItem.popularity.desc(), ServiceItem.code)
+            .limit(8)
+        )
+        .scalars()
+        .all()
+    )
     assert [i.code for i in overview.popular] == pops
     assert "生育收养" in [t.name for t in overview.person_themes]
     assert "开办企业" in [t.name for t in overview.organisation_themes]
@@ -67,20 +73,30 @@ def test_unfiltered_catalogue_lists_every_published_item_most_used_first(app_ctx
     assert page.items[0].code == JZZ and len(page.items) == 10
 
 
-@pytest.mark.parametrize("filters, where", [
-    (CatalogueFilters(max_visits=0), [ItemVersion.visits == 0]),
-    (CatalogueFilters(max_visits=1), [ItemVersion.visits <= 1]),
-    (CatalogueFilters(full_online=True), [ItemVersion.online_depth == 4]),
-    (CatalogueFilters(instant=True), [ItemVersion.case_type == "instant"]),
-    (CatalogueFilters(audience="organisation"), [ItemVersion.audience == "organisation"]),
-    (CatalogueFilters(department_code="JJ"), [ServiceItem.code.like("330100JJ%")]),
-    (CatalogueFilters(instant=True, audience="person", max_visits=0),
-     [ItemVersion.case_type == "instant", ItemVersion.audience == "person", ItemVersion.visits == 0]),
-])
+@pytest.mark.parametrize(
+    "filters, where",
+    [
+        (CatalogueFilters(max_visits=0), [ItemVersion.visits == 0]),
+        (CatalogueFilters(max_visits=1), [ItemVersion.visits <= 1]),
+        (CatalogueFilters(full_online=True), [ItemVersion.online_depth == 4]),
+        (CatalogueFilters(instant=True), [ItemVersion.case_type == "instant"]),
+        (CatalogueFilters(audience="organisation"), [ItemVersion.audience == "organisation"]),
+        (CatalogueFilters(department_code="JJ"), [ServiceItem.code.like("330100JJ%")]),
+        (
+            CatalogueFilters(instant=True, audience="person", max_visits=0),
+            [
+                ItemVersion.case_type == "instant",
+                ItemVersion.audience == "person",
+                ItemVersion.visits == 0,
+            ],
+        ),
+    ],
+)
 def test_each_filter_keeps_exactly_the_matching_items(app_ctx, filters, where):
     publish_item("要跑两次的事项", visits=2, online_depth=3)  # the demo has none above one visit
     expected = db.session.scalars(
-        select(ServiceItem.code).join(ItemVersion, ItemVersion.id == ServiceItem.published_version_id)
+        select(ServiceItem.code)
+        .join(ItemVersion, ItemVersion.id == ServiceItem.published_version_id)
         .where(*where)
     ).all()
     assert 0 < len(expected) < published_count()
@@ -90,7 +106,9 @@ def test_each_filter_keeps_exactly_the_matching_items(app_ctx, filters, where):
 def test_theme_filter(app_ctx):
     theme = db.session.scalar(select(Theme).where(Theme.name == "生育收养"))
     codes = all_codes(CatalogueFilters(theme_id=theme.id))
-    versions = db.session.scalars(select(ItemVersion).where(ItemVersion.status == "published")).all()
+    versions = db.session.scalars(
+        select(ItemVersion).where(ItemVersion.status == "published")
+    ).all()
     assert sorted(codes) == sorted(v.item.code for v in versions if theme in v.themes)
     assert all_codes(CatalogueFilters(theme_id=999999)) == []
 
@@ -118,8 +136,12 @@ def test_materials_on_file_are_valid_unexpired_documents_of_the_citizen(app_ctx)
     citizen = db.session.scalar(select(User).where(User.phone == "13800000002")).citizen
     other = db.session.scalar(select(User).where(User.phone == "13800000003")).citizen
     version = published_guide(JZZ)
-    identity = next(r.material_type_id for r in version.requirements if r.material_type.name == "居民身份证")
-    letter = next(r.material_type_id for r in version.requirements if r.material_type.name == "授权委托书")
+    identity = next(
+        r.material_type_id for r in version.requirements if r.material_type.name == "居民身份证"
+    )
+    letter = next(
+        r.material_type_id for r in version.requirements if r.material_type.name == "授权委托书"
+    )
     assert materials_on_file(citizen.id, version.id) == set()
 
     _document(other, "居民身份证")  # someone else's

@@ -55,10 +55,20 @@ def test_pinyin_full_and_initials(app_ctx, query):
     assert codes(search_catalogue(query))[0] == JZZ
 
 
-@pytest.mark.parametrize("query", [
-    "居住 证 申领", " 居住证申领 ", "ｊｚｚ", "ＪＺＺ", "ju zhu zheng", "ｊｕ　ｚｈｕ　ｚｈｅｎｇ",
-    "３３０１００ＧＡ０００１", "居住\u3000证申领", "居住\x00证\x1f申领",
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "居住 证 申领",
+        " 居住证申领 ",
+        "ｊｚｚ",
+        "ＪＺＺ",
+        "ju zhu zheng",
+        "ｊｕ　ｚｈｕ　ｚｈｅｎｇ",
+        "３３０１００ＧＡ０００１",
+        "居住\u3000证申领",
+        "居住\x00证\x1f申领",
+    ],
+)
 def test_spaces_full_width_and_control_characters_are_ignored(app_ctx, query):
     assert codes(search_catalogue(query))[0] == JZZ
 
@@ -69,7 +79,12 @@ def test_ranking_exact_then_prefix_then_contains_then_keywords(app_ctx):
     contains = publish_item("补办测试证明", popularity=100)
     prefix = publish_item("测试证明补办", popularity=50)
     exact = publish_item("测试证明", popularity=1)
-    assert codes(search_catalogue("测试证明")) == [exact.code, prefix.code, contains.code, keyword.code]
+    assert codes(search_catalogue("测试证明")) == [
+        exact.code,
+        prefix.code,
+        contains.code,
+        keyword.code,
+    ]
 
 
 def test_more_used_items_first_within_a_rank(app_ctx):
@@ -79,7 +94,12 @@ def test_more_used_items_first_within_a_rank(app_ctx):
 
 
 def test_name_rank():
-    assert [name_rank(n, "居住证") for n in ("居住证", "居住证申领", "办理居住证", "暂住证")] == [0, 1, 2, 3]
+    assert [name_rank(n, "居住证") for n in ("居住证", "居住证申领", "办理居住证", "暂住证")] == [
+        0,
+        1,
+        2,
+        3,
+    ]
     assert name_rank("居住 证", "居住证") == 0
 
 
@@ -116,7 +136,9 @@ def test_pages_partition_the_ranked_results(app_ctx):
     assert everything.total > 6
     first = search_catalogue("zheng", page=1, per_page=3)
     assert first.pages == -(-everything.total // 3)
-    pages = [first] + [search_catalogue("zheng", page=n, per_page=3) for n in range(2, first.pages + 1)]
+    pages = [first] + [
+        search_catalogue("zheng", page=n, per_page=3) for n in range(2, first.pages + 1)
+    ]
     assert [code for p in pages for code in codes(p)] == codes(everything)
     beyond = search_catalogue("zheng", page=999, per_page=3)
     assert beyond.page == first.pages and codes(beyond) == codes(pages[-1])

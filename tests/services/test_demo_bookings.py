@@ -31,7 +31,8 @@ def test_demo_bookings_on_the_next_working_day(app_ctx):
     rows = db.session.execute(
         select(Appointment, AppointmentSlot, ServiceHall)
         .join(AppointmentSlot, Appointment.slot_id == AppointmentSlot.id)
-        .join(ServiceHall, ServiceHall.id == AppointmentSlot.hall_id)).all()
+        .join(ServiceHall, ServiceHall.id == AppointmentSlot.hall_id)
+    ).all()
     assert len(rows) == len(DEMO_BOOKINGS) == 2
     by_citizen = {a.citizen_id: (a, slot, hall) for a, slot, hall in rows}
     elder, rich = user("13800000003"), user("13800000001")
@@ -43,12 +44,27 @@ def test_demo_bookings_on_the_next_working_day(app_ctx):
     case = db.session.get(Application, by_citizen[elder.citizen_id][0].application_id)
     assert case is not None and case.title == UNEMPLOYMENT and case.applicant_id == elder.citizen_id
     item_booking = by_citizen[rich.citizen_id][0]
-    assert item_booking.application_id is None and db.session.get(ServiceItem, item_booking.item_id).kiosk_enabled
+    assert (
+        item_booking.application_id is None
+        and db.session.get(ServiceItem, item_booking.item_id).kiosk_enabled
+    )
     # the citizens were told in the message centre; no text message waits for demo phones
     for appointment, _, _ in rows:
-        assert db.session.scalar(select(func.count(Message.id)).where(
-            Message.citizen_id == appointment.citizen_id, Message.kind == "appointment_booked")) == 1
-    assert db.session.scalar(select(func.count(OutboxMessage.id)).where(OutboxMessage.status == "pending")) == 0
+        assert (
+            db.session.scalar(
+                select(func.count(Message.id)).where(
+                    Message.citizen_id == appointment.citizen_id,
+                    Message.kind == "appointment_booked",
+                )
+            )
+            == 1
+        )
+    assert (
+        db.session.scalar(
+            select(func.count(OutboxMessage.id)).where(OutboxMessage.status == "pending")
+        )
+        == 0
+    )
 
 
 def test_loading_the_demo_again_adds_no_booking(app_ctx):

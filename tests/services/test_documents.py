@@ -39,48 +39,75 @@ def material(code: str) -> MaterialType:
 
 def owned_document(owner: User, code: str = "M001") -> Document:
     return db.session.scalar(
-        select(Document).join(MaterialType)
-        .where(Document.owner_id == owner.citizen_id, MaterialType.code == code).limit(1))
+        select(Document)
+        .join(MaterialType)
+        .where(Document.owner_id == owner.citizen_id, MaterialType.code == code)
+        .limit(1)
+    )
 
 
 def department(code: str) -> Department:
     return db.session.scalar(select(Department).where(Department.code == code))
 
 
-def make_case(doc: Document, *, dept_code: str = "GA", status: str = "submitted",
-              created_by: User | None = None, number: str | None = "TEST0001") -> Application:
+def make_case(
+    doc: Document,
+    *,
+    dept_code: str = "GA",
+    status: str = "submitted",
+    created_by: User | None = None,
+    number: str | None = "TEST0001",
+) -> Application:
     """A case of ``dept_code`` whose first material was satisfied by ``doc``."""
     version = db.session.scalar(
-        select(ItemVersion).join(ServiceItem, ServiceItem.published_version_id == ItemVersion.id)
-        .where(ItemVersion.department_id == department(dept_code).id, ItemVersion.requirements.any())
-        .order_by(ItemVersion.id).limit(1))
-    app = Application(number=number, item_version=version, department_id=version.department_id,
-                      applicant_id=doc.owner_id, created_by_id=created_by.id if created_by else None,
-                      status=status)
-    app.materials = [ApplicationMaterial(requirement=version.requirements[0], document_id=doc.id,
-                                         satisfied_by="library")]
+        select(ItemVersion)
+        .join(ServiceItem, ServiceItem.published_version_id == ItemVersion.id)
+        .where(
+            ItemVersion.department_id == department(dept_code).id, ItemVersion.requirements.any()
+        )
+        .order_by(ItemVersion.id)
+        .limit(1)
+    )
+    app = Application(
+        number=number,
+        item_version=version,
+        department_id=version.department_id,
+        applicant_id=doc.owner_id,
+        created_by_id=created_by.id if created_by else None,
+        status=status,
+    )
+    app.materials = [
+        ApplicationMaterial(
+            requirement=version.requirements[0], document_id=doc.id, satisfied_by="library"
+        )
+    ]
     db.session.add(app)
     db.session.flush()
     return app
 
 
 def upload(owner: User, code: str = "M001", **kwargs) -> Document:
-    return documents.upload_document(owner, material_type_id=material(code).id, data=files.png(),
-                                     filename="x.png", **kwargs)
+    return documents.upload_document(
+        owner, material_type_id=material(code).id, data=files.png(), filename="x.png", **kwargs
+    )
 
 
 # --- states and the library page's data --------------------------------------------------
 
-@pytest.mark.parametrize("valid_until, status, licence_status, expected", [
-    (None, DocumentStatus.valid, None, "valid"),
-    (TODAY + timedelta(days=31), DocumentStatus.valid, None, "valid"),
-    (TODAY + timedelta(days=30), DocumentStatus.valid, None, "expiring"),
-    (TODAY, DocumentStatus.valid, None, "expiring"),
-    (TODAY - timedelta(days=1), DocumentStatus.valid, None, "expired"),
-    (None, DocumentStatus.revoked, None, "revoked"),
-    (None, DocumentStatus.valid, "cancelled", "revoked"),
-    (None, DocumentStatus.valid, "expired", "expired"),
-])
+
+@pytest.mark.parametrize(
+    "valid_until, status, licence_status, expected",
+    [
+        (None, DocumentStatus.valid, None, "valid"),
+        (TODAY + timedelta(days=31), DocumentStatus.valid, None, "valid"),
+        (TODAY + timedelta(days=30), DocumentStatus.valid, None, "expiring"),
+        (TODAY, DocumentStatus.valid, None, "expiring"),
+        (TODAY - timedelta(days=1), DocumentStatus.valid, None, "expired"),
+        (None, DocumentStatus.revoked, None, "revoked"),
+        (None, DocumentStatus.valid, "cancelled", "revoked"),
+        (None, DocumentStatus.valid, "expired", "expired"),
+    ],
+)
 def test_document_state_is_computed(valid_until, status, licence_status, expected):
     doc = Document(valid_until=valid_until, status=status)
     licence = ELicence(status=licence_status) if licence_status else None
@@ -97,7 +124,12 @@ def test_library_groups_by_type_with_licences_and_cases(app_ctx):
     assert all(not e.deletable for e in library.licences)
     card = owned_document(owner, "M001")
     case = make_case(card, status="accepted")
-    entry = next(e for _, entries in documents.library_for(owner).groups for e in entries if e.document.id == card.id)
+    entry = next(
+        e
+        for _, entries in documents.library_for(owner).groups
+        for e in entries
+        if e.document.id == card.id
+    )
     assert [c.number for c in entry.cases] == [case.number] and not entry.deletable
 
 
@@ -136,18 +168,22 @@ def test_the_library_loads_in_a_fixed_number_of_queries(app_ctx):
 
 # --- who may open a document -------------------------------------------------------------
 
+
 def test_only_the_owner_and_staff_on_its_case_may_open_a_document(app_ctx):
     owner = user("13800000001")
     doc = owned_document(owner)
-    police, hr, counter, admin, other = (user(x) for x in ("reviewer01", "reviewer02", "counter01",
-                                                            "admin", "13800000002"))
+    police, hr, counter, admin, other = (
+        user(x) for x in ("reviewer01", "reviewer02", "counter01", "admin", "13800000002")
+    )
     assert documents.access_to(owner, doc).kind == "owner"
     for stranger in (police, hr, counter, admin, other, None):
         assert not documents.can_view(stranger, doc)
     draft = make_case(doc, status="draft", created_by=counter, number=None)
     assert not documents.can_view(police, doc)  # a draft is not yet the department's case
     assert not documents.can_view(counter, doc)  # the clerk is not serving the owner
-    counter_desk.begin_context(counter, owner.citizen)  # the clerk serves the owner: their documents, newest case
+    counter_desk.begin_context(
+        counter, owner.citizen
+    )  # the clerk serves the owner: their documents, newest case
     assert documents.access_to(counter, doc) == documents.Access("staff", draft.id)
     counter_desk.end_context(counter)
     assert not documents.can_view(counter, doc)
@@ -163,7 +199,9 @@ def test_opening_logs_staff_use_but_not_the_owners(app_ctx):
     case = make_case(doc)
 
     def log_rows() -> list[DataUseLog]:
-        return list(db.session.scalars(select(DataUseLog).where(DataUseLog.citizen_id == owner.citizen_id)))
+        return list(
+            db.session.scalars(select(DataUseLog).where(DataUseLog.citizen_id == owner.citizen_id))
+        )
 
     documents.open_document(owner, doc.id)
     assert log_rows() == []
@@ -172,7 +210,9 @@ def test_opening_logs_staff_use_but_not_the_owners(app_ctx):
     documents.open_document(police, doc.id, download=True)
     rows = log_rows()
     assert [r.action for r in rows] == ["view_document", "download_document"]
-    assert all(r.actor_id == police.id and r.actor_department_id == police.department_id for r in rows)
+    assert all(
+        r.actor_id == police.id and r.actor_department_id == police.department_id for r in rows
+    )
     assert all(r.application_id == case.id and r.document_id == doc.id for r in rows)
     with pytest.raises(NotFound):
         documents.open_document(user("reviewer02"), doc.id)
@@ -182,6 +222,7 @@ def test_opening_logs_staff_use_but_not_the_owners(app_ctx):
 
 
 # --- deleting ----------------------------------------------------------------------------
+
 
 def test_the_owner_deletes_an_unused_document_and_the_file_goes_after_the_commit(app_ctx):
     owner = user("13800000002")
@@ -217,7 +258,10 @@ def test_someone_elses_document_cannot_be_deleted(app_ctx):
 def test_an_elicence_cannot_be_deleted_by_its_holder(app_ctx):
     owner = user("13800000001")
     licence_doc = db.session.scalar(
-        select(Document).where(Document.owner_id == owner.citizen_id, Document.source == "elicence").limit(1))
+        select(Document)
+        .where(Document.owner_id == owner.citizen_id, Document.source == "elicence")
+        .limit(1)
+    )
     with pytest.raises(Conflict) as exc:
         documents.delete_document(owner, licence_doc.id)
     assert "电子证照" in exc.value.message
@@ -243,7 +287,9 @@ def test_a_document_only_closed_cases_used_can_be_deleted_and_the_trail_keeps_it
     db.session.flush()
     db.session.refresh(case.materials[0])
     assert case.materials[0].document_id is None
-    trail = db.session.scalar(select(Event).where(Event.action == "document_deleted").order_by(Event.id.desc()))
+    trail = db.session.scalar(
+        select(Event).where(Event.action == "document_deleted").order_by(Event.id.desc())
+    )
     assert trail.details["sha256"] == sha and trail.details["applications"] == [case.id]
 
 
@@ -261,9 +307,17 @@ def test_deleting_keeps_the_data_use_log(app_ctx):
 
 # --- the data-use log --------------------------------------------------------------------
 
-@pytest.mark.parametrize("username, masked", [
-    ("reviewer01", "re******01"), ("counter01", "co*****01"), ("abcd", "****"), ("", "**"), (None, "**"),
-])
+
+@pytest.mark.parametrize(
+    "username, masked",
+    [
+        ("reviewer01", "re******01"),
+        ("counter01", "co*****01"),
+        ("abcd", "****"),
+        ("", "**"),
+        (None, "**"),
+    ],
+)
 def test_staff_ids_are_masked(username, masked):
     assert data_use.mask_staff_id(username) == masked
 
@@ -272,8 +326,12 @@ def test_the_log_is_paginated_newest_first(app_ctx):
     owner = user("13800000002")
     police = user("reviewer01")
     for n in range(45):
-        data_use.record_data_use(citizen_id=owner.citizen_id, actor=police if n % 2 else None,
-                                 action=data_use.REVEAL_PERSONAL_DATA, detail=f"#{n}")
+        data_use.record_data_use(
+            citizen_id=owner.citizen_id,
+            actor=police if n % 2 else None,
+            action=data_use.REVEAL_PERSONAL_DATA,
+            detail=f"#{n}",
+        )
     first = data_use.data_use_page(owner.citizen_id, 1)
     assert (first.total, first.pages, len(first.rows)) == (45, 3, 20)
     assert first.rows[0].detail == "#44" and not first.has_prev and first.has_next
@@ -288,5 +346,7 @@ def test_the_log_is_paginated_newest_first(app_ctx):
 def test_record_data_use_counts(app_ctx):
     owner = user("13800000002")
     before = db.session.scalar(select(func.count()).select_from(DataUseLog))
-    data_use.record_data_use(citizen_id=owner.citizen_id, actor=None, action=data_use.REUSE_DOCUMENT)
+    data_use.record_data_use(
+        citizen_id=owner.citizen_id, actor=None, action=data_use.REUSE_DOCUMENT
+    )
     assert db.session.scalar(select(func.count()).select_from(DataUseLog)) == before + 1

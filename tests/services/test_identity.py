@@ -19,13 +19,16 @@ def test_valid_id_number_gives_birth_date_and_gender():
     assert rid.gender == "F"
 
 
-@pytest.mark.parametrize("bad", [
-    "110105194912310021",  # wrong checksum
-    "110105194913310026",  # month 13
-    "11010519491231002",  # 17 digits
-    "",
-    "abcdefghijklmnopqr",
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "110105194912310021",  # wrong checksum
+        "110105194913310026",  # month 13
+        "11010519491231002",  # 17 digits
+        "",
+        "abcdefghijklmnopqr",
+    ],
+)
 def test_invalid_id_numbers_are_refused_with_a_field_error(bad):
     with pytest.raises(ValidationError) as err:
         parse_resident_id(bad)

@@ -57,26 +57,48 @@ def build_due_work() -> dict[str, int]:
     silent.submitted_at = utcnow() - timedelta(days=20)
     ids["deemed"] = silent.id
 
-    supplying = submit_case("13800000002", UNEMPLOYMENT, {"reason": "dismissed"},
-                            options={"解除或终止劳动关系证明": "deferred"})
-    workflow.perform(labour, supplying.id, "accept_pending_materials", supplying.version, supply_deadline=today)
+    supplying = submit_case(
+        "13800000002",
+        UNEMPLOYMENT,
+        {"reason": "dismissed"},
+        options={"解除或终止劳动关系证明": "deferred"},
+    )
+    workflow.perform(
+        labour, supplying.id, "accept_pending_materials", supplying.version, supply_deadline=today
+    )
     ids["supply_soon"] = supplying.id
 
-    missed = submit_case("13800000003", UNEMPLOYMENT, {"reason": "dismissed"},
-                         options={"解除或终止劳动关系证明": "deferred"})
-    workflow.perform(labour, missed.id, "accept_pending_materials", missed.version, supply_deadline=today)
+    missed = submit_case(
+        "13800000003",
+        UNEMPLOYMENT,
+        {"reason": "dismissed"},
+        options={"解除或终止劳动关系证明": "deferred"},
+    )
+    workflow.perform(
+        labour, missed.id, "accept_pending_materials", missed.version, supply_deadline=today
+    )
     ids["missed"] = missed.id
 
-    committed = submit_case("13800000001", RESIDENCE_REGISTRATION, {"housing": "rent"},
-                            options={"房屋租赁合同": "commitment"})
+    committed = submit_case(
+        "13800000001",
+        RESIDENCE_REGISTRATION,
+        {"housing": "rent"},
+        options={"房屋租赁合同": "commitment"},
+    )
     workflow.perform(police, committed.id, "accept_on_commitment", committed.version)
     ids["post_check"] = committed.id
     db.session.flush()
     # move the clocks: the 容缺 deadline has passed, the post-check is due soon
-    db.session.execute(update(Application).where(Application.id == missed.id)
-                       .values(supply_deadline=today - timedelta(days=1)))
-    db.session.execute(update(PostCheckTask).where(PostCheckTask.application_id == committed.id)
-                       .values(due_date=today + timedelta(days=1)))
+    db.session.execute(
+        update(Application)
+        .where(Application.id == missed.id)
+        .values(supply_deadline=today - timedelta(days=1))
+    )
+    db.session.execute(
+        update(PostCheckTask)
+        .where(PostCheckTask.application_id == committed.id)
+        .values(due_date=today + timedelta(days=1))
+    )
     db.session.commit()
     return ids
 
@@ -86,7 +108,9 @@ def count(model, *where) -> int:
 
 
 def test_two_overlapping_runs_do_each_thing_once(database_factory):
-    app = database_factory("jobs", seed=True, MESSAGE_SENDER="tests.services.test_jobs:RecordingSender")
+    app = database_factory(
+        "jobs", seed=True, MESSAGE_SENDER="tests.services.test_jobs:RecordingSender"
+    )
     with app.app_context():
         ids = build_due_work()
         pending_before = count(OutboxMessage, OutboxMessage.status == "pending")
@@ -113,29 +137,62 @@ def test_two_overlapping_runs_do_each_thing_once(database_factory):
     assert len(reports) == 2
 
     with app.app_context():
-        assert count(StaffReminder, StaffReminder.application_id == ids["due_soon"],
-                     StaffReminder.kind == "due_soon") == 1
+        assert (
+            count(
+                StaffReminder,
+                StaffReminder.application_id == ids["due_soon"],
+                StaffReminder.kind == "due_soon",
+            )
+            == 1
+        )
         assert count(Event, Event.application_id == ids["overdue"], Event.action == "overdue") == 1
-        assert count(Event, Event.application_id == ids["deemed"], Event.action == "deemed_accepted") == 1
+        assert (
+            count(Event, Event.application_id == ids["deemed"], Event.action == "deemed_accepted")
+            == 1
+        )
         deemed = db.session.get(Application, ids["deemed"])
         assert deemed.deemed_accepted_at is not None and deemed.due_date is not None
-        assert count(Message, Message.application_id == ids["supply_soon"], Message.kind == "reminder") == 1
+        assert (
+            count(Message, Message.application_id == ids["supply_soon"], Message.kind == "reminder")
+            == 1
+        )
         assert db.session.get(Application, ids["missed"]).status == "terminated"
-        assert count(Event, Event.application_id == ids["missed"], Event.action == "terminated") == 1
-        assert count(Notice, Notice.application_id == ids["missed"], Notice.kind == "termination") == 1
-        assert count(StaffReminder, StaffReminder.application_id == ids["post_check"],
-                     StaffReminder.kind == "post_check") == 1
-        assert db.session.get(Application, ids["supply_soon"]).status == "accepted_pending_materials"
+        assert (
+            count(Event, Event.application_id == ids["missed"], Event.action == "terminated") == 1
+        )
+        assert (
+            count(Notice, Notice.application_id == ids["missed"], Notice.kind == "termination") == 1
+        )
+        assert (
+            count(
+                StaffReminder,
+                StaffReminder.application_id == ids["post_check"],
+                StaffReminder.kind == "post_check",
+            )
+            == 1
+        )
+        assert (
+            db.session.get(Application, ids["supply_soon"]).status == "accepted_pending_materials"
+        )
         # the outbox: every message went out exactly once
-        sent_rows = db.session.scalars(select(OutboxMessage).where(OutboxMessage.status == "sent")).all()
+        sent_rows = db.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.status == "sent")
+        ).all()
         assert count(OutboxMessage, OutboxMessage.status != "sent") == 0
         assert all(row.attempts == 1 for row in sent_rows)
         assert len(RecordingSender.sent) == len(sent_rows) >= pending_before
         assert sum(r.delivered for r in reports) == len(sent_rows)
         # a third run finds nothing left to do
         again = jobs.run_jobs()
-        assert (again.deemed, again.overdue, again.staff_reminders, again.citizen_reminders,
-                again.terminated, again.post_checks, again.delivered) == (0, 0, 0, 0, 0, 0, 0)
+        assert (
+            again.deemed,
+            again.overdue,
+            again.staff_reminders,
+            again.citizen_reminders,
+            again.terminated,
+            again.post_checks,
+            again.delivered,
+        ) == (0, 0, 0, 0, 0, 0, 0)
         db.session.remove()
 
 
@@ -154,15 +211,22 @@ def test_deemed_acceptance_starts_the_clock_on_arrival(app_ctx):
 
 def test_a_correction_left_waiting_is_reminded_once(app_ctx):
     case = submit_case("13800000002", RESIDENCE_PERMIT, {"basis": "work", "agent": "no"})
-    workflow.perform(user("reviewer01"), case.id, "request_correction", case.version,
-                     fields={"address": "请写到门牌号"})
+    workflow.perform(
+        user("reviewer01"),
+        case.id,
+        "request_correction",
+        case.version,
+        fields={"address": "请写到门牌号"},
+    )
     request = workflow.open_correction(case)
     request.requested_at = utcnow() - timedelta(days=14)
     db.session.flush()
     before = count(Message, Message.application_id == case.id, Message.kind == "reminder")
     assert jobs.remind_citizens(date.today()) >= 1
     assert jobs.remind_citizens(date.today()) == 0
-    assert count(Message, Message.application_id == case.id, Message.kind == "reminder") == before + 1
+    assert (
+        count(Message, Message.application_id == case.id, Message.kind == "reminder") == before + 1
+    )
 
 
 def test_the_cli_command_runs_the_jobs(database_factory):

@@ -47,19 +47,32 @@ def test_case_check_validates_and_throttles(app_ctx):
         kiosk.check_case("", "123", remote_addr="10.0.0.8")
     assert set(bad.value.errors) == {"number", "id_number"}
     for _ in range(3):
-        assert kiosk.check_case("WB20990101000002", "110101199001011234", remote_addr="10.0.0.8",
-                                max_failures=3) is None
+        assert (
+            kiosk.check_case(
+                "WB20990101000002", "110101199001011234", remote_addr="10.0.0.8", max_failures=3
+            )
+            is None
+        )
     with pytest.raises(TooManyAttempts):
-        kiosk.check_case("WB20990101000003", "110101199001011234", remote_addr="10.0.0.8", max_failures=3)
+        kiosk.check_case(
+            "WB20990101000003", "110101199001011234", remote_addr="10.0.0.8", max_failures=3
+        )
     # a different terminal guessing the same number is refused too
     with pytest.raises(TooManyAttempts):
-        kiosk.check_case("WB20990101000002", "110101199001011234", remote_addr="10.0.0.7", max_failures=3)
+        kiosk.check_case(
+            "WB20990101000002", "110101199001011234", remote_addr="10.0.0.7", max_failures=3
+        )
 
 
 def clerk_of(hall_code: str, username: str):
     """A counter clerk of the same department as counter01, seated in another hall."""
-    other = accounts.create_staff(username=username, password="Another@2026x", role=Role.counter,
-                                  display_name="窗口二", department=user("counter01").department)
+    other = accounts.create_staff(
+        username=username,
+        password="Another@2026x",
+        role=Role.counter,
+        display_name="窗口二",
+        department=user("counter01").department,
+    )
     other.hall_id = hall(hall_code).id
     db.session.flush()
     return other

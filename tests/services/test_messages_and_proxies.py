@@ -15,8 +15,11 @@ def user(phone):
 
 
 def an_item(name="失业登记"):
-    return next(i for i in db.session.scalars(select(ServiceItem))
-                if i.published_version and i.published_version.name == name)
+    return next(
+        i
+        for i in db.session.scalars(select(ServiceItem))
+        if i.published_version and i.published_version.name == name
+    )
 
 
 class Recorder:
@@ -78,8 +81,14 @@ def test_concurrent_deliveries_never_send_a_message_twice(database_factory):
         t.join(60)
     assert len(recorder.sent) == 20
     with app.app_context():
-        assert db.session.scalar(select(func.count()).select_from(OutboxMessage)
-                                 .where(OutboxMessage.status == "sent")) == 20
+        assert (
+            db.session.scalar(
+                select(func.count())
+                .select_from(OutboxMessage)
+                .where(OutboxMessage.status == "sent")
+            )
+            == 20
+        )
         db.session.remove()
 
 
@@ -95,16 +104,18 @@ def test_authorise_agent_validation(app_ctx):
         proxies.authorise_agent(principal, agent_phone="13800000001", valid_until=date.today())
     assert "valid_until" in err.value.errors
     with pytest.raises(ValidationError):
-        proxies.authorise_agent(principal, agent_phone="13800000001",
-                                valid_until=date.today() + timedelta(days=4 * 365))
+        proxies.authorise_agent(
+            principal, agent_phone="13800000001", valid_until=date.today() + timedelta(days=4 * 365)
+        )
 
 
 def test_an_agent_applies_in_the_principals_name_until_revoked(app_ctx):
     principal, agent, stranger = user("13800000003"), user("13800000001"), user("13800000002")
     with pytest.raises(NotFound):
         applications.start_draft(actor=agent, applicant=principal.citizen, item=an_item())
-    auth = proxies.authorise_agent(principal, agent_phone="13800000001",
-                                   valid_until=date.today() + timedelta(days=30))
+    auth = proxies.authorise_agent(
+        principal, agent_phone="13800000001", valid_until=date.today() + timedelta(days=30)
+    )
     draft = applications.start_draft(actor=agent, applicant=principal.citizen, item=an_item())
     assert draft.applicant_id == principal.citizen_id and draft.agent_id == agent.citizen_id
     assert applications.get_own_draft(agent, draft.id) is draft
@@ -126,7 +137,9 @@ def test_submission_notifies_the_applicant(app_ctx):
     from tests.services.test_applications import fill
 
     citizen_user = user("13800000002")
-    draft = applications.start_draft(actor=citizen_user, applicant=citizen_user.citizen, item=an_item("居住证申领"))
+    draft = applications.start_draft(
+        actor=citizen_user, applicant=citizen_user.citizen, item=an_item("居住证申领")
+    )
     fill(draft, citizen_user.citizen)
     applications.submit_application(citizen_user, draft.id, draft.submit_token)
     message = db.session.scalar(select(Message).where(Message.application_id == draft.id))

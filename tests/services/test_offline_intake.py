@@ -40,7 +40,9 @@ WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 
 def resident_id(first17: str) -> str:
     """A well-formed 身份证号 (GB 11643 check character) for ``first17``."""
-    return first17 + "10X98765432"[sum(int(c) * w for c, w in zip(first17, WEIGHTS, strict=True)) % 11]
+    return (
+        first17 + "10X98765432"[sum(int(c) * w for c, w in zip(first17, WEIGHTS, strict=True)) % 11]
+    )
 
 
 def requirement(item, code):
@@ -50,13 +52,23 @@ def requirement(item, code):
 def payload(item, *, name="赵离线", id_number=None, **extra):
     version = item.published_version
     data = {
-        "item": item.code, "version": version.id,
-        "applicant": {"name": name, "id_number": id_number or resident_id("33010619900307123"),
-                      "phone": "13900001111", "address": "西湖区文三路 1 号"},
+        "item": item.code,
+        "version": version.id,
+        "applicant": {
+            "name": name,
+            "id_number": id_number or resident_id("33010619900307123"),
+            "phone": "13900001111",
+            "address": "西湖区文三路 1 号",
+        },
         "agent": {},
         "conditions": {"basis": "work", "agent": "no"},
-        "form": {"name": name, "id_number": id_number or resident_id("33010619900307123"),
-                 "phone": "13900001111", "address": "西湖区文三路 1 号", "move_in_date": "2025-01-02"},
+        "form": {
+            "name": name,
+            "id_number": id_number or resident_id("33010619900307123"),
+            "phone": "13900001111",
+            "address": "西湖区文三路 1 号",
+            "move_in_date": "2025-01-02",
+        },
         "scans": {str(requirement(item, "M056").id): {"issued_on": date.today().isoformat()}},
     }
     data.update(extra)
@@ -64,13 +76,17 @@ def payload(item, *, name="赵离线", id_number=None, **extra):
 
 
 def scans(item):
-    return [IntakeFile(requirement(item, "M001").id, "id.png", make_png()),
-            IntakeFile(requirement(item, "M056").id, "photo.png", make_png(colour=(250, 250, 250)))]
+    return [
+        IntakeFile(requirement(item, "M001").id, "id.png", make_png()),
+        IntakeFile(requirement(item, "M056").id, "photo.png", make_png(colour=(250, 250, 250))),
+    ]
 
 
 def counts():
-    return {model.__name__: db.session.scalar(select(func.count()).select_from(model))
-            for model in (Application, Citizen, Document, IntakeKey, Event)}
+    return {
+        model.__name__: db.session.scalar(select(func.count()).select_from(model))
+        for model in (Application, Citizen, Document, IntakeKey, Event)
+    }
 
 
 def stored_files():
@@ -108,7 +124,9 @@ def test_an_offline_intake_becomes_one_submitted_counter_case(clerk):
     # every file written is named by one of its document rows: no orphan for `files cleanup`
     upload_dir = Path(current_app.config["UPLOAD_DIR"])
     new_keys = {p.relative_to(upload_dir).as_posix() for p in set(stored_files()) - files_before}
-    assert new_keys == {db.session.get(Document, chosen[code].document_id).storage_key for code in ("M001", "M056")}
+    assert new_keys == {
+        db.session.get(Document, chosen[code].document_id).storage_key for code in ("M001", "M056")
+    }
     actors = set(db.session.scalars(select(Event.actor_id).where(Event.application_id == case.id)))
     assert actors == {clerk.id}
     key_row = db.session.scalar(select(IntakeKey).where(IntakeKey.key == key))
@@ -117,8 +135,14 @@ def test_an_offline_intake_becomes_one_submitted_counter_case(clerk):
     still = counter.current_context(clerk)
     assert still.id == ctx.id and still.ended_at is None and still.citizen_id == serving.id
     assert list(still.application_ids) == noted
-    assert db.session.scalar(select(func.count()).select_from(CounterContext)
-                             .where(CounterContext.staff_id == clerk.id, CounterContext.ended_at.is_(None))) == 1
+    assert (
+        db.session.scalar(
+            select(func.count())
+            .select_from(CounterContext)
+            .where(CounterContext.staff_id == clerk.id, CounterContext.ended_at.is_(None))
+        )
+        == 1
+    )
 
 
 def test_a_replay_answers_with_the_same_case_and_writes_nothing(clerk):
@@ -148,14 +172,20 @@ def test_a_name_that_does_not_match_the_id_number_is_refused_and_nothing_is_writ
     key = str(uuid.uuid4())
     before, files = counts(), stored_files()
     with pytest.raises(IntakeRefused) as refused:
-        send_intake(clerk, key, payload(item, name="李不对", id_number=known.id_number), scans(item))
+        send_intake(
+            clerk, key, payload(item, name="李不对", id_number=known.id_number), scans(item)
+        )
     assert refused.value.status_code == 422
     assert refused.value.errors == {"a_name": "姓名与该身份证号的登记信息不一致"}
     assert counts() == before and stored_files() == files
     # the refusal is not final: fixed, the same key goes through
-    answer, replayed = send_intake(clerk, key, payload(item, name=known.name, id_number=known.id_number),
-                                   scans(item))
-    assert not replayed and db.session.get(Application, answer["application_id"]).applicant_id == known.id
+    answer, replayed = send_intake(
+        clerk, key, payload(item, name=known.name, id_number=known.id_number), scans(item)
+    )
+    assert (
+        not replayed
+        and db.session.get(Application, answer["application_id"]).applicant_id == known.id
+    )
 
 
 def test_a_new_person_with_another_persons_phone_is_refused_and_nothing_is_written(clerk):
@@ -177,12 +207,17 @@ def test_a_new_person_with_another_persons_phone_is_refused_and_nothing_is_writt
     wrong["applicant"]["phone"] = taken
     with pytest.raises(IntakeRefused) as refused:
         send_intake(clerk, str(uuid.uuid4()), wrong, scans(item))
-    assert refused.value.errors == {"a_phone": "该手机号已登记在他人名下，请核实后重新输入",
-                                    "a_name": "姓名与该身份证号的登记信息不一致"}
+    assert refused.value.errors == {
+        "a_phone": "该手机号已登记在他人名下，请核实后重新输入",
+        "a_name": "姓名与该身份证号的登记信息不一致",
+    }
     assert counts() == before and stored_files() == files
     data["applicant"]["phone"] = "13900004444"  # fixed, the same key goes through
     answer, replayed = send_intake(clerk, key, data, scans(item))
-    assert not replayed and db.session.get(Application, answer["application_id"]).applicant.phone == "13900004444"
+    assert (
+        not replayed
+        and db.session.get(Application, answer["application_id"]).applicant.phone == "13900004444"
+    )
 
 
 def test_a_refusal_after_the_files_were_stored_leaves_no_file_and_no_row(clerk):
@@ -203,7 +238,9 @@ def test_files_are_stored_then_removed_when_submission_is_refused(clerk):
     photo = requirement(item, "M056")
     before, files = counts(), stored_files()
     with pytest.raises(IntakeRefused) as refused:  # the photo scanned, the 身份证 missing
-        send_intake(clerk, str(uuid.uuid4()), payload(item), [IntakeFile(photo.id, "p.png", make_png())])
+        send_intake(
+            clerk, str(uuid.uuid4()), payload(item), [IntakeFile(photo.id, "p.png", make_png())]
+        )
     assert refused.value.errors == {f"m_{requirement(item, 'M001').id}": "缺少材料：居民身份证"}
     assert counts() == before and stored_files() == files
 
@@ -235,8 +272,13 @@ def test_only_the_clerk_who_made_the_intake_may_replay_it(clerk):
     item = item_named(RESIDENCE_PERMIT)
     key = str(uuid.uuid4())
     answer, _ = send_intake(clerk, key, payload(item), scans(item))
-    other = accounts.create_staff(username="counter09", password="Demo@2026x", role=Role.counter,
-                                  display_name="综合窗口九", department=clerk.department)
+    other = accounts.create_staff(
+        username="counter09",
+        password="Demo@2026x",
+        role=Role.counter,
+        display_name="综合窗口九",
+        department=clerk.department,
+    )
     with pytest.raises(NotFound):
         send_intake(other, key, payload(item), scans(item))
     with pytest.raises(Exception, match="综合窗口"):
@@ -252,19 +294,34 @@ def test_an_intake_draft_is_only_its_own_clerks(clerk):
     claim = IntakeKey(key=str(uuid.uuid4()), staff_id=clerk.id, response={})
     db.session.add(claim)
     db.session.flush()
-    draft = applications.start_draft(actor=clerk, applicant=citizen, item=item, channel=Channel.counter,
-                                     intake=claim)
-    other = accounts.create_staff(username="counter08", password="Demo@2026x", role=Role.counter,
-                                  display_name="综合窗口八", department=clerk.department)
+    draft = applications.start_draft(
+        actor=clerk, applicant=citizen, item=item, channel=Channel.counter, intake=claim
+    )
+    other = accounts.create_staff(
+        username="counter08",
+        password="Demo@2026x",
+        role=Role.counter,
+        display_name="综合窗口八",
+        department=clerk.department,
+    )
     assert applications.may_act_on(clerk, draft) and not applications.may_act_on(other, draft)
     with pytest.raises(NotFound):  # a key already used for a draft starts no second one
-        applications.start_draft(actor=clerk, applicant=citizen, item=item, channel=Channel.counter, intake=claim)
+        applications.start_draft(
+            actor=clerk, applicant=citizen, item=item, channel=Channel.counter, intake=claim
+        )
     material_type = db.session.scalar(select(MaterialType).where(MaterialType.code == "M056"))
     with pytest.raises(NotFound):  # another clerk cannot scan into it with this key
         from services.documents import upload_document
 
-        upload_document(other, material_type_id=material_type.id, data=make_png(), filename="a.png",
-                        issued_on=date.today(), owner=citizen, intake=claim)
+        upload_document(
+            other,
+            material_type_id=material_type.id,
+            data=make_png(),
+            filename="a.png",
+            issued_on=date.today(),
+            owner=citizen,
+            intake=claim,
+        )
 
 
 def test_two_replays_at_the_same_moment_make_one_case(database_factory):
@@ -299,14 +356,35 @@ def test_two_replays_at_the_same_moment_make_one_case(database_factory):
     (first, first_replayed), (second, second_replayed) = outcomes
     assert first == second and sorted([first_replayed, second_replayed]) == [False, True]
     with app.app_context():
-        assert db.session.scalar(select(func.count()).select_from(Application)
-                                 .where(Application.number == first["number"])) == 1
-        assert db.session.scalar(select(func.count()).select_from(IntakeKey).where(IntakeKey.key == key)) == 1
+        assert (
+            db.session.scalar(
+                select(func.count())
+                .select_from(Application)
+                .where(Application.number == first["number"])
+            )
+            == 1
+        )
+        assert (
+            db.session.scalar(
+                select(func.count()).select_from(IntakeKey).where(IntakeKey.key == key)
+            )
+            == 1
+        )
         citizen = db.session.scalar(select(Citizen).where(Citizen.name == "赵离线"))
-        assert db.session.scalar(select(func.count()).select_from(Application)
-                                 .where(Application.applicant_id == citizen.id)) == 1
-        assert db.session.scalar(select(func.count()).select_from(Document)
-                                 .where(Document.owner_id == citizen.id)) == 2
+        assert (
+            db.session.scalar(
+                select(func.count())
+                .select_from(Application)
+                .where(Application.applicant_id == citizen.id)
+            )
+            == 1
+        )
+        assert (
+            db.session.scalar(
+                select(func.count()).select_from(Document).where(Document.owner_id == citizen.id)
+            )
+            == 2
+        )
         db.session.remove()
 
 

@@ -36,14 +36,22 @@ def hall(code: str = "SMZX") -> ServiceHall:
 
 
 def window(number: int, code: str = "SMZX") -> CounterWindow:
-    return db.session.scalar(select(CounterWindow).where(CounterWindow.hall_id == hall(code).id,
-                                                         CounterWindow.number == number))
+    return db.session.scalar(
+        select(CounterWindow).where(
+            CounterWindow.hall_id == hall(code).id, CounterWindow.number == number
+        )
+    )
 
 
 def second_clerk():
     first = user("counter01")
-    clerk = accounts.create_staff(username="counter07", password="Demo@2026x", role=Role.counter,
-                                  display_name="窗口七", department=first.department)
+    clerk = accounts.create_staff(
+        username="counter07",
+        password="Demo@2026x",
+        role=Role.counter,
+        display_name="窗口七",
+        department=first.department,
+    )
     clerk.hall_id = first.hall_id
     db.session.flush()
     return clerk
@@ -51,14 +59,26 @@ def second_clerk():
 
 def appointment_for(citizen_login: str, day: date = DAY) -> Appointment:
     smzx = hall()
-    category = db.session.scalar(select(QueueCategory).where(QueueCategory.hall_id == smzx.id,
-                                                             QueueCategory.code == "A"))
-    slot = AppointmentSlot(hall_id=smzx.id, category_id=category.id, day=day, starts_at=time(9),
-                           ends_at=time(10), capacity=4, booked=1)
+    category = db.session.scalar(
+        select(QueueCategory).where(QueueCategory.hall_id == smzx.id, QueueCategory.code == "A")
+    )
+    slot = AppointmentSlot(
+        hall_id=smzx.id,
+        category_id=category.id,
+        day=day,
+        starts_at=time(9),
+        ends_at=time(10),
+        capacity=4,
+        booked=1,
+    )
     db.session.add(slot)
     db.session.flush()
-    booking = Appointment(code=f"YY{slot.id:06d}", slot_id=slot.id, citizen_id=user(citizen_login).citizen_id,
-                          status="booked")
+    booking = Appointment(
+        code=f"YY{slot.id:06d}",
+        slot_id=slot.id,
+        citizen_id=user(citizen_login).citizen_id,
+        status="booked",
+    )
     db.session.add(booking)
     db.session.flush()
     return booking
@@ -77,8 +97,9 @@ def test_numbers_count_per_category_and_restart_each_day(app_ctx):
 
 def test_closed_and_unknown_categories_are_refused(app_ctx):
     smzx = hall()
-    category = db.session.scalar(select(QueueCategory).where(QueueCategory.hall_id == smzx.id,
-                                                             QueueCategory.code == "C"))
+    category = db.session.scalar(
+        select(QueueCategory).where(QueueCategory.hall_id == smzx.id, QueueCategory.code == "C")
+    )
     category.open = False
     db.session.flush()
     with pytest.raises(Conflict, match="暂停取号"):
@@ -161,11 +182,15 @@ def test_recall_skip_return_once_and_finish(app_ctx):
     queue.recall(clerk, ticket.id)
     db.session.refresh(ticket)
     assert ticket.call_count == 2 and ticket.called_at == first_called
-    kinds = db.session.scalars(select(TicketCall.kind).where(TicketCall.ticket_id == ticket.id)
-                               .order_by(TicketCall.id)).all()
+    kinds = db.session.scalars(
+        select(TicketCall.kind).where(TicketCall.ticket_id == ticket.id).order_by(TicketCall.id)
+    ).all()
     assert kinds == ["call", "recall"]
     shown = queue.recent_calls(smzx)
-    assert [(c.code, c.window, c.kind) for c in shown[:2]] == [("A001", 2, "recall"), ("A001", 2, "call")]
+    assert [(c.code, c.window, c.kind) for c in shown[:2]] == [
+        ("A001", 2, "recall"),
+        ("A001", 2, "call"),
+    ]
     queue.skip(clerk, ticket.id)
     assert ticket.status == "skipped" and ticket.finished_at is not None
     with pytest.raises(Conflict):
@@ -178,9 +203,12 @@ def test_recall_skip_return_once_and_finish(app_ctx):
     assert queue.skipped_tickets(window(2), DAY) == []
     with pytest.raises(Conflict, match="重呼过一次"):
         queue.recall_skipped(clerk, ticket.id)
-    actions = db.session.scalars(select(Event.action).where(Event.action.like("queue_%"),
-                                                            Event.actor_id == clerk.id)).all()
-    assert {"queue_window", "queue_call", "queue_recall", "queue_skip", "queue_return"} <= set(actions)
+    actions = db.session.scalars(
+        select(Event.action).where(Event.action.like("queue_%"), Event.actor_id == clerk.id)
+    ).all()
+    assert {"queue_window", "queue_call", "queue_recall", "queue_skip", "queue_return"} <= set(
+        actions
+    )
 
 
 def test_start_serving_begins_the_counter_context_for_the_appointment(app_ctx):
@@ -193,9 +221,16 @@ def test_start_serving_begins_the_counter_context_for_the_appointment(app_ctx):
     assert queue.call_next(clerk, day=DAY).id == booked.id
     ticket, citizen = queue.start_serving(clerk, booked.id)
     assert ticket.status == "serving" and citizen.id == user("13800000003").citizen_id
-    ctx = db.session.scalar(select(CounterContext).where(CounterContext.staff_id == clerk.id,
-                                                         CounterContext.ended_at.is_(None)))
-    assert ctx.citizen_id == citizen.id and ctx.ticket_id == booked.id and ctx.appointment_id == booking.id
+    ctx = db.session.scalar(
+        select(CounterContext).where(
+            CounterContext.staff_id == clerk.id, CounterContext.ended_at.is_(None)
+        )
+    )
+    assert (
+        ctx.citizen_id == citizen.id
+        and ctx.ticket_id == booked.id
+        and ctx.appointment_id == booking.id
+    )
     queue.finish(clerk, booked.id)
     assert booked.status == "done"
     queue.call_next(clerk, day=DAY)
@@ -233,8 +268,12 @@ def test_daily_stats(app_ctx):
     stats = {s.code: s for s in queue.daily_stats(smzx, DAY)}
     a = stats["A"]
     assert (a.issued, a.waiting, a.served, a.skipped) == (3, 1, 1, 1)
-    assert a.avg_wait == pytest.approx(15 * 60, abs=2) and a.max_wait == pytest.approx(20 * 60, abs=2)
-    assert a.avg_service == pytest.approx(5 * 60, abs=2) and a.max_service == pytest.approx(5 * 60, abs=2)
+    assert a.avg_wait == pytest.approx(15 * 60, abs=2) and a.max_wait == pytest.approx(
+        20 * 60, abs=2
+    )
+    assert a.avg_service == pytest.approx(5 * 60, abs=2) and a.max_service == pytest.approx(
+        5 * 60, abs=2
+    )
     assert (stats["B"].issued, stats["B"].waiting, stats["B"].avg_wait) == (1, 1, None)
     assert stats["C"].issued == 0
 
@@ -284,8 +323,11 @@ def test_concurrent_takes_and_calls_never_collide(database_factory):
         hall_id = hall().id
         db.session.remove()
     count = 8
-    taken = run_at_once(app, [lambda: queue.take_ticket(db.session.get(ServiceHall, hall_id), "A", day=DAY).code]
-                        * count)
+    taken = run_at_once(
+        app,
+        [lambda: queue.take_ticket(db.session.get(ServiceHall, hall_id), "A", day=DAY).code]
+        * count,
+    )
     assert sorted(taken) == [f"A{n:03d}" for n in range(1, count + 1)], taken
     with app.app_context():
         assert db.session.scalar(select(func.count(Ticket.id)).where(Ticket.day == DAY)) == count
@@ -295,5 +337,7 @@ def test_concurrent_takes_and_calls_never_collide(database_factory):
             queue.choose_window(db.session.get(User, clerk_id), window(number).id)
         db.session.commit()
         db.session.remove()
-    called = run_at_once(app, [lambda c=c: queue.call_next(db.session.get(User, c), day=DAY).code for c in clerks])
+    called = run_at_once(
+        app, [lambda c=c: queue.call_next(db.session.get(User, c), day=DAY).code for c in clerks]
+    )
     assert sorted(called) == ["A001", "A002"], called

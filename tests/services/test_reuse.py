@@ -25,8 +25,16 @@ def a_type(**kw) -> MaterialType:
 
 
 def a_doc(citizen, mt, grade, valid_until=None, source="upload"):
-    doc = add_document(owner=citizen, material_type=mt, data=make_png(), content_type="image/png",
-                       filename="x.png", grade=grade, source=source, issued_on=date.today())
+    doc = add_document(
+        owner=citizen,
+        material_type=mt,
+        data=make_png(),
+        content_type="image/png",
+        filename="x.png",
+        grade=grade,
+        source=source,
+        issued_on=date.today(),
+    )
     doc.valid_until = valid_until
     db.session.flush()
     return doc
@@ -45,7 +53,9 @@ def test_order_is_elicence_then_checked_then_unchecked_then_upload(citizen):
     a_doc(citizen, t2, Grade.C)
     unchecked = a_doc(citizen, t3, Grade.C)
     a_doc(citizen, t4, Grade.D)  # a commitment never stands in for a document
-    proposals = reuse.propose_materials(citizen.id, [req(t1), req(t2), req(t3), req(t4)], date.today())
+    proposals = reuse.propose_materials(
+        citizen.id, [req(t1), req(t2), req(t3), req(t4)], date.today()
+    )
     assert [p.kind for p in proposals] == ["elicence", "library", "unchecked", "upload"]
     assert proposals[0].document.id == best.id and len(proposals[0].alternatives) == 2
     assert proposals[1].document.id == checked.id
@@ -76,7 +86,10 @@ def test_conditions_switch_requirements(citizen):
     always = req(mt)
     married_only = req(mt, condition={"question": "married", "equals": "yes"})
     assert reuse.applicable_requirements([always, married_only], {"married": "no"}) == [always]
-    assert reuse.applicable_requirements([always, married_only], {"married": "yes"}) == [always, married_only]
+    assert reuse.applicable_requirements([always, married_only], {"married": "yes"}) == [
+        always,
+        married_only,
+    ]
     assert reuse.applicable_requirements([always, married_only], {}) == [always]
 
 
@@ -89,6 +102,8 @@ def test_someone_elses_documents_are_never_proposed(citizen):
 
 def test_the_demo_citizen_reuses_the_demo_elicences(app_ctx):
     citizen = db.session.scalar(select(User).where(User.phone == "13800000001")).citizen
-    ids = db.session.scalars(select(MaterialType).where(MaterialType.name.in_(["居民身份证", "户口簿"]))).all()
+    ids = db.session.scalars(
+        select(MaterialType).where(MaterialType.name.in_(["居民身份证", "户口簿"]))
+    ).all()
     proposals = reuse.propose_materials(citizen.id, [req(mt) for mt in ids], date.today())
     assert all(p.reused for p in proposals), [p.kind for p in proposals]

@@ -38,9 +38,20 @@ def count(model, *where) -> int:
 
 
 def table_counts() -> dict[str, int]:
-    return {model.__name__: count(model) for model in
-            (Department, MaterialType, ServiceItem, ItemVersion, MaterialRequirement, Citizen,
-             Application, ApplicationMaterial, Event)}
+    return {
+        model.__name__: count(model)
+        for model in (
+            Department,
+            MaterialType,
+            ServiceItem,
+            ItemVersion,
+            MaterialRequirement,
+            Citizen,
+            Application,
+            ApplicationMaterial,
+            Event,
+        )
+    }
 
 
 @pytest.fixture(scope="module")
@@ -64,13 +75,19 @@ def ctx(seeded):
 
 
 def sc_versions() -> list[ItemVersion]:
-    return list(db.session.scalars(
-        select(ItemVersion).join(ServiceItem, ServiceItem.id == ItemVersion.item_id)
-        .where(ServiceItem.code.like("SC%"))
-        .options(selectinload(ItemVersion.requirements), selectinload(ItemVersion.themes),
-                 selectinload(ItemVersion.item))
-        .order_by(ServiceItem.code)
-    ))
+    return list(
+        db.session.scalars(
+            select(ItemVersion)
+            .join(ServiceItem, ServiceItem.id == ItemVersion.item_id)
+            .where(ServiceItem.code.like("SC%"))
+            .options(
+                selectinload(ItemVersion.requirements),
+                selectinload(ItemVersion.themes),
+                selectinload(ItemVersion.item),
+            )
+            .order_by(ServiceItem.code)
+        )
+    )
 
 
 def test_the_report_matches_what_the_database_gained(ctx):
@@ -93,8 +110,11 @@ def test_a_shanghai_size_skeleton_grown_from_the_demo_catalogue(ctx):
     report, before = ctx
     # the demo's 13 departments are reused, 27 more are added: 40 that own items
     assert report.departments == 27
-    owners = db.session.scalar(select(func.count(func.distinct(ServiceItem.department_id)))
-                               .where(ServiceItem.code.like("SC%")))
+    owners = db.session.scalar(
+        select(func.count(func.distinct(ServiceItem.department_id))).where(
+            ServiceItem.code.like("SC%")
+        )
+    )
     assert owners == 40
     assert 280 <= count(MaterialType) <= 320
     # the demo's material types are reused, not copied
@@ -108,7 +128,9 @@ def test_codes_and_numbers_are_unique_well_formed_and_apart_from_the_demo(ctx):
     assert all(re.fullmatch(r"SC\d{10}", c) for c in codes)
     demo_codes = db.session.scalars(select(ServiceItem.code).where(~ServiceItem.code.like("SC%")))
     assert all(not c.startswith("SC") for c in demo_codes)
-    numbers = list(db.session.scalars(select(Application.number).where(Application.number.like("SC%"))))
+    numbers = list(
+        db.session.scalars(select(Application.number).where(Application.number.like("SC%")))
+    )
     assert len(numbers) == len(set(numbers)) == APPLICATIONS
     assert all(re.fullmatch(r"SC20\d{6}\d{7}", n) for n in numbers)
 
@@ -153,7 +175,9 @@ def test_citizens_have_valid_unique_identities(ctx):
     report, _ = ctx
     people = db.session.execute(
         select(Citizen.id_number, Citizen.phone, Citizen.gender)
-        .order_by(Citizen.id.desc()).limit(report.citizens)).all()
+        .order_by(Citizen.id.desc())
+        .limit(report.citizens)
+    ).all()
     for id_number, phone, gender in people:
         ric.validate(id_number)
         assert gender == ("M" if int(id_number[16]) % 2 else "F")
@@ -165,12 +189,23 @@ def test_citizens_have_valid_unique_identities(ctx):
 
 
 def test_applications_are_consistent_with_their_versions(ctx):
-    apps = list(db.session.scalars(
-        select(Application).where(Application.number.like("SC%"))
-        .options(selectinload(Application.materials).selectinload(ApplicationMaterial.requirement),
-                 selectinload(Application.item_version))))
-    assert set(Counter(a.status for a in apps)) == {"submitted", "accepted", "in_review", "approved",
-                                                    "completed"}
+    apps = list(
+        db.session.scalars(
+            select(Application)
+            .where(Application.number.like("SC%"))
+            .options(
+                selectinload(Application.materials).selectinload(ApplicationMaterial.requirement),
+                selectinload(Application.item_version),
+            )
+        )
+    )
+    assert set(Counter(a.status for a in apps)) == {
+        "submitted",
+        "accepted",
+        "in_review",
+        "approved",
+        "completed",
+    }
     assert len({a.channel for a in apps}) >= 2
     for a in apps:
         assert a.item_version.item.code.startswith("SC")

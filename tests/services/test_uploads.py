@@ -35,6 +35,7 @@ def material(code: str) -> MaterialType:
 
 # --- check_upload on its own -------------------------------------------------------------
 
+
 def test_content_decides_the_type_not_the_name():
     assert sniff_content_type(files.png()) == "image/png"
     assert sniff_content_type(files.jpeg()) == "image/jpeg"
@@ -139,11 +140,14 @@ def test_a_pdf_made_by_weasyprint_passes(app_ctx):
     assert check_upload(original, "licence.pdf", max_bytes=5 * MB).content_type == "application/pdf"
 
 
-@pytest.mark.parametrize("data", [
-    b"%PDF-1.7\n" + bytes(range(256)) * 20,
-    b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF",
-    files.pdf()[:300],
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"%PDF-1.7\n" + bytes(range(256)) * 20,
+        b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF",
+        files.pdf()[:300],
+    ],
+)
 def test_a_corrupt_pdf_is_refused(data):
     with pytest.raises(ValidationError) as exc:
         check_upload(data, "broken.pdf", max_bytes=MB)
@@ -178,7 +182,9 @@ def test_a_pdf_with_an_ordinary_link_passes():
     writer.add_annotation(0, Link(rect=(10, 10, 200, 40), url="https://www.gov.cn/"))
     buf = io.BytesIO()
     writer.write(buf)
-    assert check_upload(buf.getvalue(), "linked.pdf", max_bytes=MB).content_type == "application/pdf"
+    assert (
+        check_upload(buf.getvalue(), "linked.pdf", max_bytes=MB).content_type == "application/pdf"
+    )
 
 
 def test_a_pdf_with_javascript_is_refused():
@@ -187,25 +193,30 @@ def test_a_pdf_with_javascript_is_refused():
     assert "脚本" in exc.value.errors["file"]
 
 
-@pytest.mark.parametrize("raw, expected", [
-    ("../../etc/passwd\x07.png", "passwd.png"),
-    ("..\\..\\windows\\system32\\身份证.png", "身份证.png"),
-    ("a\u202egnp.exe", "agnp.png"),  # right-to-left override removed, suffix from the content
-    ("   ", "材料.png"),
-    ("....png", "材料.png"),
-    ("x" * 300 + ".png", "x" * 95 + ".png"),
-])
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("../../etc/passwd\x07.png", "passwd.png"),
+        ("..\\..\\windows\\system32\\身份证.png", "身份证.png"),
+        ("a\u202egnp.exe", "agnp.png"),  # right-to-left override removed, suffix from the content
+        ("   ", "材料.png"),
+        ("....png", "材料.png"),
+        ("x" * 300 + ".png", "x" * 95 + ".png"),
+    ],
+)
 def test_display_names_are_made_safe(raw, expected):
     assert safe_display_name(raw, "image/png") == expected
 
 
 # --- upload_document: the row and the file -----------------------------------------------
 
+
 def test_upload_stores_a_grade_c_document_with_a_server_made_name(app_ctx):
     user = citizen_user()
     data = files.png(exif=True)
-    doc = documents.upload_document(user, material_type_id=material("M001").id, data=data,
-                                    filename="../../etc/passwd\x07.png")
+    doc = documents.upload_document(
+        user, material_type_id=material("M001").id, data=data, filename="../../etc/passwd\x07.png"
+    )
     assert doc.grade == Grade.C and doc.source == "upload"
     assert doc.original_filename == "passwd.png"
     assert storage.KEY_RE.fullmatch(doc.storage_key)
@@ -241,41 +252,68 @@ def test_every_field_error_is_reported_at_once(app_ctx):
     from datetime import date
 
     with pytest.raises(ValidationError) as exc:
-        documents.upload_document(citizen_user(), material_type_id=material("M002").id, data=b"",
-                                  filename="x.png", issued_on=date(2099, 1, 1),
-                                  own_expiry=date(2100, 1, 1), today=date(2026, 1, 1))
+        documents.upload_document(
+            citizen_user(),
+            material_type_id=material("M002").id,
+            data=b"",
+            filename="x.png",
+            issued_on=date(2099, 1, 1),
+            own_expiry=date(2100, 1, 1),
+            today=date(2026, 1, 1),
+        )
     assert set(exc.value.errors) == {"issued_on", "valid_until", "file"}
 
 
-@pytest.mark.parametrize("code, issued, expiry, field, words", [
-    ("M004", None, None, "issued_on", "请填写开具日期"),
-    ("M004", "2025-01-01", None, "issued_on", "已过期"),  # photo: 6 months
-    ("M001", "2020-01-01", "2025-12-31", "valid_until", "已过期"),
-    ("M001", "2020-01-01", "2019-12-31", "valid_until", "早于开具日期"),
-    ("M002", None, "2030-01-01", "valid_until", "不需要填写有效期"),
-    ("M001", "2026-01-02", None, "issued_on", "不能晚于今天"),
-])
-def test_dates_are_checked_against_the_material_types_rule(app_ctx, code, issued, expiry, field, words):
+@pytest.mark.parametrize(
+    "code, issued, expiry, field, words",
+    [
+        ("M004", None, None, "issued_on", "请填写开具日期"),
+        ("M004", "2025-01-01", None, "issued_on", "已过期"),  # photo: 6 months
+        ("M001", "2020-01-01", "2025-12-31", "valid_until", "已过期"),
+        ("M001", "2020-01-01", "2019-12-31", "valid_until", "早于开具日期"),
+        ("M002", None, "2030-01-01", "valid_until", "不需要填写有效期"),
+        ("M001", "2026-01-02", None, "issued_on", "不能晚于今天"),
+    ],
+)
+def test_dates_are_checked_against_the_material_types_rule(
+    app_ctx, code, issued, expiry, field, words
+):
     from datetime import date
 
     with pytest.raises(ValidationError) as exc:
         documents.upload_document(
-            citizen_user(), material_type_id=material(code).id, data=files.png(), filename="x.png",
+            citizen_user(),
+            material_type_id=material(code).id,
+            data=files.png(),
+            filename="x.png",
             issued_on=date.fromisoformat(issued) if issued else None,
-            own_expiry=date.fromisoformat(expiry) if expiry else None, today=date(2026, 1, 1))
+            own_expiry=date.fromisoformat(expiry) if expiry else None,
+            today=date(2026, 1, 1),
+        )
     assert words in exc.value.errors[field]
 
 
 def test_validity_follows_the_material_type(app_ctx):
     from datetime import date
 
-    photo = documents.upload_document(citizen_user(), material_type_id=material("M004").id,
-                                      data=files.jpeg(), filename="photo.jpg",
-                                      issued_on=date(2025, 12, 1), today=date(2026, 1, 1))
+    photo = documents.upload_document(
+        citizen_user(),
+        material_type_id=material("M004").id,
+        data=files.jpeg(),
+        filename="photo.jpg",
+        issued_on=date(2025, 12, 1),
+        today=date(2026, 1, 1),
+    )
     assert photo.valid_until == date(2026, 6, 1)
-    card = documents.upload_document(citizen_user(), material_type_id=material("M001").id,
-                                     data=files.png(), filename="id.png", issued_on=date(2020, 1, 1),
-                                     own_expiry=date(2040, 1, 1), today=date(2026, 1, 1))
+    card = documents.upload_document(
+        citizen_user(),
+        material_type_id=material("M001").id,
+        data=files.png(),
+        filename="id.png",
+        issued_on=date(2020, 1, 1),
+        own_expiry=date(2040, 1, 1),
+        today=date(2026, 1, 1),
+    )
     assert card.valid_until == date(2040, 1, 1)
 
 
@@ -284,13 +322,15 @@ def test_staff_cannot_upload_to_a_library(app_ctx):
 
     reviewer = db.session.scalar(select(User).where(User.username == "reviewer01"))
     with pytest.raises(NotFound):
-        documents.upload_document(reviewer, material_type_id=material("M001").id, data=files.png(),
-                                  filename="x.png")
+        documents.upload_document(
+            reviewer, material_type_id=material("M001").id, data=files.png(), filename="x.png"
+        )
 
 
 def test_a_failing_commit_leaves_no_file(app_ctx):
-    doc = documents.upload_document(citizen_user(), material_type_id=material("M001").id,
-                                    data=files.png(), filename="x.png")
+    doc = documents.upload_document(
+        citizen_user(), material_type_id=material("M001").id, data=files.png(), filename="x.png"
+    )
     path = storage.path_for(app_ctx.config["UPLOAD_DIR"], doc.storage_key)
     assert path.is_file()  # written and renamed into place before the commit
     session = db.session()
@@ -310,8 +350,9 @@ def test_a_failing_commit_leaves_no_file(app_ctx):
 
 
 def test_a_rolled_back_upload_leaves_no_file(app_ctx):
-    doc = documents.upload_document(citizen_user(), material_type_id=material("M001").id,
-                                    data=files.png(), filename="x.png")
+    doc = documents.upload_document(
+        citizen_user(), material_type_id=material("M001").id, data=files.png(), filename="x.png"
+    )
     path = storage.path_for(app_ctx.config["UPLOAD_DIR"], doc.storage_key)
     db.session.rollback()
     assert not path.exists()
@@ -327,10 +368,13 @@ def test_files_cleanup_removes_crash_leftovers_and_keeps_documents(database_fact
 
     app = database_factory("cleanup", seed=False)
     with app.app_context():
-        user = accounts.register_citizen(phone="13900000009", password="Secret123", name="赵六",
-                                         id_number="11010519491231002X")
+        user = accounts.register_citizen(
+            phone="13900000009", password="Secret123", name="赵六", id_number="11010519491231002X"
+        )
         mt = catalogue.create_material_type(code="T001", name="测试材料")
-        doc = documents.upload_document(user, material_type_id=mt.id, data=files.png(), filename="a.png")
+        doc = documents.upload_document(
+            user, material_type_id=mt.id, data=files.png(), filename="a.png"
+        )
         form = storage.save_bytes(app.config["UPLOAD_DIR"], files.pdf(), ".pdf")
         mt.blank_form_key = form.key  # a blank form an admin published: a row names it too
         db.session.commit()

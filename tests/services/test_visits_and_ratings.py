@@ -65,21 +65,36 @@ def test_a_case_is_rated_once_after_completion(permit):
     with pytest.raises(NotFound):
         ratings.rate_case(user("13800000001"), permit.id, score=5, indicators=INDICATORS, tags=[])
     with pytest.raises(ValidationError) as err:
-        ratings.rate_case(citizen, permit.id, score=6, indicators={**INDICATORS, "overall": "x"},
-                          tags=["nonsense"], comment="好" * 501)
+        ratings.rate_case(
+            citizen,
+            permit.id,
+            score=6,
+            indicators={**INDICATORS, "overall": "x"},
+            tags=["nonsense"],
+            comment="好" * 501,
+        )
     assert {"score", "i_overall", "tags", "comment"} <= set(err.value.errors)
     rating = ratings.rate_case(citizen, permit.id, score=4, indicators=INDICATORS, tags=[])
     assert rating.score == 4 and not ratings.can_rate(citizen, permit)
     with pytest.raises(Conflict):
         ratings.rate_case(citizen, permit.id, score=1, indicators=INDICATORS, tags=[])
-    assert db.session.scalar(select(FollowUpTicket).where(FollowUpTicket.application_id == permit.id)) is None
+    assert (
+        db.session.scalar(select(FollowUpTicket).where(FollowUpTicket.application_id == permit.id))
+        is None
+    )
 
 
 def test_a_bad_rating_opens_a_ticket_due_in_15_working_days_and_follows_its_flow(permit):
     finish(permit)
     citizen, admin = user("13800000002"), user("admin")
-    rating = ratings.rate_case(citizen, permit.id, score=2, indicators=INDICATORS,
-                               tags=["overdue", "extra_materials"], comment="要求补充指南外材料")
+    rating = ratings.rate_case(
+        citizen,
+        permit.id,
+        score=2,
+        indicators=INDICATORS,
+        tags=["overdue", "extra_materials"],
+        comment="要求补充指南外材料",
+    )
     ticket = db.session.scalar(select(FollowUpTicket).where(FollowUpTicket.rating_id == rating.id))
     assert ticket.status == "verifying" and ticket.department_id == permit.department_id
     assert ticket.due_date == workdays.add_working_days(date.today(), 15)
@@ -92,7 +107,10 @@ def test_a_bad_rating_opens_a_ticket_due_in_15_working_days_and_follows_its_flow
     ratings.advance_ticket(admin, ticket.id, "appealed", "部门申诉：材料为法定要求")
     ratings.advance_ticket(admin, ticket.id, "revoked", "复核属实，撤销差评")
     assert ticket.status == "revoked" and [h["status"] for h in ticket.history] == [
-        "verifying", "appealed", "revoked"]
+        "verifying",
+        "appealed",
+        "revoked",
+    ]
     with pytest.raises(Conflict):
         ratings.advance_ticket(admin, ticket.id, "rectifying", "x")
     assert ticket.id in [t.id for t in ratings.list_tickets(admin)]
@@ -108,8 +126,9 @@ def test_each_visit_is_rated_once_apart_from_the_online_rating(permit):
     two_visits(permit)
     assert [(v.number, r) for v, r in ratings.visits_to_rate(permit.id)] == [(1, None), (2, None)]
     # a visit may be rated while the case is still open; the online rating waits for 办结
-    first = ratings.rate_case(citizen, permit.id, score="5", indicators={}, tags=[], comment="窗口很耐心",
-                              visit_no=1)
+    first = ratings.rate_case(
+        citizen, permit.id, score="5", indicators={}, tags=[], comment="窗口很耐心", visit_no=1
+    )
     assert first.visit_no == 1 and first.score == 5 and first.indicators == {}
     assert ratings.rating_of(permit.id) is None and ratings.rating_of(permit.id, 1).id == first.id
     with pytest.raises(Conflict):
@@ -122,17 +141,33 @@ def test_each_visit_is_rated_once_apart_from_the_online_rating(permit):
         ratings.rate_case(citizen, permit.id, score="9", indicators={}, tags=[], visit_no=2)
     assert "score" in err.value.errors and ratings.rating_of(permit.id, 2) is None
     with pytest.raises(NotFound):  # another citizen's case
-        ratings.rate_case(user("13800000001"), permit.id, score="5", indicators={}, tags=[], visit_no=2)
-    assert [(v.number, r and r.id) for v, r in ratings.visits_to_rate(permit.id)] == [(1, first.id), (2, None)]
+        ratings.rate_case(
+            user("13800000001"), permit.id, score="5", indicators={}, tags=[], visit_no=2
+        )
+    assert [(v.number, r and r.id) for v, r in ratings.visits_to_rate(permit.id)] == [
+        (1, first.id),
+        (2, None),
+    ]
 
 
 def test_a_bad_visit_rating_opens_a_follow_up_ticket_like_the_online_one(permit):
     two_visits(permit)
-    bad = ratings.rate_case(user("13800000002"), permit.id, score="1", indicators={}, tags=[],
-                            comment="让我跑了两次", visit_no=2)
+    bad = ratings.rate_case(
+        user("13800000002"),
+        permit.id,
+        score="1",
+        indicators={},
+        tags=[],
+        comment="让我跑了两次",
+        visit_no=2,
+    )
     ticket = db.session.scalar(select(FollowUpTicket).where(FollowUpTicket.rating_id == bad.id))
     assert ticket is not None and ticket.status == "verifying"
     assert ticket.department_id == permit.department_id
     assert ticket.due_date == workdays.add_working_days(date.today(), ratings.TICKET_WORKING_DAYS)
-    good = ratings.rate_case(user("13800000002"), permit.id, score="4", indicators={}, tags=[], visit_no=1)
-    assert db.session.scalar(select(FollowUpTicket).where(FollowUpTicket.rating_id == good.id)) is None
+    good = ratings.rate_case(
+        user("13800000002"), permit.id, score="4", indicators={}, tags=[], visit_no=1
+    )
+    assert (
+        db.session.scalar(select(FollowUpTicket).where(FollowUpTicket.rating_id == good.id)) is None
+    )

@@ -37,7 +37,9 @@ from tests.workflow_cases import (
 def pdf_text(notice: Notice) -> str:
     data = notices.notice_file(notice).read_bytes()
     assert hashlib.sha256(data).hexdigest() == notice.sha256
-    return "".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages).replace("\n", "")
+    return "".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages).replace(
+        "\n", ""
+    )
 
 
 def last_event(app, action=None) -> Event:
@@ -63,9 +65,22 @@ def reviewer(app_ctx):
 
 
 def test_the_table_names_only_known_states_and_every_action_has_a_handler():
-    states = {"draft", "submitted", "correction_required", "accepted", "accepted_pending_materials",
-              "accepted_on_commitment", "in_review", "suspended", "approved", "denied", "not_accepted",
-              "withdrawn", "terminated", "completed"}
+    states = {
+        "draft",
+        "submitted",
+        "correction_required",
+        "accepted",
+        "accepted_pending_materials",
+        "accepted_on_commitment",
+        "in_review",
+        "suspended",
+        "approved",
+        "denied",
+        "not_accepted",
+        "withdrawn",
+        "terminated",
+        "completed",
+    }
     for name, t in workflow.TRANSITIONS.items():
         assert set(t.sources) <= states, name
         assert t.target is None or t.target in states, name
@@ -87,9 +102,12 @@ def test_accept_starts_the_clock_and_issues_a_stored_notice(permit, reviewer):
     assert permit.number in text and "受理通知书" in text and "市公安局" in text
     event = last_event(permit, "accepted")
     assert event.actor_id == reviewer.id
-    assert event.details["notices"] == [{"kind": "acceptance", "number": notice.number, "sha256": notice.sha256}]
-    message = db.session.scalar(select(Message).where(Message.application_id == permit.id,
-                                                      Message.kind == "accepted"))
+    assert event.details["notices"] == [
+        {"kind": "acceptance", "number": notice.number, "sha256": notice.sha256}
+    ]
+    message = db.session.scalar(
+        select(Message).where(Message.application_id == permit.id, Message.kind == "accepted")
+    )
     assert message is not None and permit.due_date.isoformat() in message.body
 
 
@@ -108,7 +126,9 @@ def test_an_action_the_state_does_not_allow_is_a_conflict(permit, reviewer):
     with pytest.raises(Conflict):
         workflow.perform(reviewer, permit.id, "accept", permit.version)
     with pytest.raises(Conflict):
-        workflow.perform(reviewer, permit.id, "request_correction", permit.version, fields={"address": "x"})
+        workflow.perform(
+            reviewer, permit.id, "request_correction", permit.version, fields={"address": "x"}
+        )
 
 
 def test_another_departments_reviewer_gets_not_found_and_a_citizen_not_authorised(permit):
@@ -144,13 +164,20 @@ def test_review_steps_follow_the_guide_and_can_be_assigned(permit, reviewer):
     assert permit.current_step == 1  # past 受理, at the first reviewer step
     workflow.perform(reviewer, permit.id, "start_review", permit.version)
     assert permit.status == "in_review" and permit.assignee_id == reviewer.id
-    colleague = accounts.create_staff(username="reviewer09", password="Demo@2026x", role=Role.reviewer,
-                                      display_name="公安审批员九", department=reviewer.department)
+    colleague = accounts.create_staff(
+        username="reviewer09",
+        password="Demo@2026x",
+        role=Role.reviewer,
+        display_name="公安审批员九",
+        department=reviewer.department,
+    )
     workflow.perform(reviewer, permit.id, "advance_step", permit.version, assignee_id=colleague.id)
     assert permit.current_step == 2 and permit.assignee_id == colleague.id
     assert last_event(permit, "advance_step").details["step_name"] == steps[2]["name"]
     with pytest.raises(ValidationError):
-        workflow.perform(reviewer, permit.id, "assign", permit.version, assignee_id=user("reviewer02").id)
+        workflow.perform(
+            reviewer, permit.id, "assign", permit.version, assignee_id=user("reviewer02").id
+        )
     while permit.current_step + 1 < len(steps):
         workflow.perform(reviewer, permit.id, "advance_step", permit.version)
     with pytest.raises(Conflict):
@@ -158,8 +185,13 @@ def test_review_steps_follow_the_guide_and_can_be_assigned(permit, reviewer):
 
 
 def test_claim_is_refused_when_a_colleague_holds_the_case(permit, reviewer):
-    colleague = accounts.create_staff(username="reviewer08", password="Demo@2026x", role=Role.reviewer,
-                                      display_name="公安审批员八", department=reviewer.department)
+    colleague = accounts.create_staff(
+        username="reviewer08",
+        password="Demo@2026x",
+        role=Role.reviewer,
+        display_name="公安审批员八",
+        department=reviewer.department,
+    )
     workflow.perform(colleague, permit.id, "claim", permit.version)
     assert permit.assignee_id == colleague.id and permit.status == "submitted"
     with pytest.raises(Conflict):
@@ -198,10 +230,18 @@ def test_deny_requires_reasons_and_names_the_routes_of_redress(permit, reviewer)
 
 def test_not_accept_names_where_to_go(permit, reviewer):
     with pytest.raises(ValidationError) as err:
-        workflow.perform(reviewer, permit.id, "not_accept", permit.version, reason="不属于本机关职权")
+        workflow.perform(
+            reviewer, permit.id, "not_accept", permit.version, reason="不属于本机关职权"
+        )
     assert "refer_to" in err.value.errors
-    workflow.perform(reviewer, permit.id, "not_accept", permit.version, reason="不属于本机关职权",
-                     refer_to="市交警支队车辆管理所")
+    workflow.perform(
+        reviewer,
+        permit.id,
+        "not_accept",
+        permit.version,
+        reason="不属于本机关职权",
+        refer_to="市交警支队车辆管理所",
+    )
     assert permit.status == "not_accepted"
     assert "市交警支队车辆管理所" in pdf_text(notices_of(permit, "not_accepted")[0])
 
@@ -225,6 +265,7 @@ def test_withdraw_is_refused_after_approval(permit, reviewer):
 
 # ---- 一次性告知 ------------------------------------------------------------------------------
 
+
 def photo_of(app):
     return next(m for m in app.materials if m.requirement.material_type.name == "证件照数码回执")
 
@@ -233,76 +274,138 @@ def test_one_correction_round_lists_every_item_and_a_second_is_refused(permit, r
     photo = photo_of(permit)
     workflow.set_material_verdict(reviewer, permit.id, photo.id, "correct", "照片背景不是白色")
     with pytest.raises(ValidationError):
-        workflow.perform(reviewer, permit.id, "request_correction", permit.version, fields={"address": ""})
-    workflow.perform(reviewer, permit.id, "request_correction", permit.version,
-                     fields={"address": "地址不完整，请写到门牌号"})
+        workflow.perform(
+            reviewer, permit.id, "request_correction", permit.version, fields={"address": ""}
+        )
+    workflow.perform(
+        reviewer,
+        permit.id,
+        "request_correction",
+        permit.version,
+        fields={"address": "地址不完整，请写到门牌号"},
+    )
     assert permit.status == "correction_required" and permit.correction_rounds == 1
     request = workflow.open_correction(permit)
-    assert {(i["kind"], str(i["key"])) for i in request.items} == {("field", "address"),
-                                                                    ("material", str(photo.requirement_id))}
+    assert {(i["kind"], str(i["key"])) for i in request.items} == {
+        ("field", "address"),
+        ("material", str(photo.requirement_id)),
+    }
     text = pdf_text(notices_of(permit, "correction")[0])
     assert "照片背景不是白色" in text and "地址不完整" in text and "一次性告知" in text
 
     citizen = user("13800000002")
     new_photo = upload(citizen.citizen, photo.requirement.material_type, colour=(255, 255, 255))
-    workflow.perform(citizen, permit.id, "resubmit", permit.version,
-                     answers={"address": "人民路 1 号 3 单元 501 室"}, documents={photo.requirement_id: new_photo.id})
+    workflow.perform(
+        citizen,
+        permit.id,
+        "resubmit",
+        permit.version,
+        answers={"address": "人民路 1 号 3 单元 501 室"},
+        documents={photo.requirement_id: new_photo.id},
+    )
     assert permit.status == "submitted" and permit.form_data["address"].endswith("501 室")
     with pytest.raises(Conflict) as err:
-        workflow.perform(reviewer, permit.id, "request_correction", permit.version, fields={"phone": "号码打不通"})
+        workflow.perform(
+            reviewer,
+            permit.id,
+            "request_correction",
+            permit.version,
+            fields={"phone": "号码打不通"},
+        )
     assert "一次性告知" in err.value.message
     assert permit.status == "submitted"
 
 
 def test_an_admin_exception_allows_one_more_round_and_is_counted(permit, reviewer):
-    workflow.perform(reviewer, permit.id, "request_correction", permit.version, fields={"address": "不完整"})
+    workflow.perform(
+        reviewer, permit.id, "request_correction", permit.version, fields={"address": "不完整"}
+    )
     citizen = user("13800000002")
-    workflow.perform(citizen, permit.id, "resubmit", permit.version, answers={"address": "人民路 2 号"})
+    workflow.perform(
+        citizen, permit.id, "resubmit", permit.version, answers={"address": "人民路 2 号"}
+    )
     before = workflow.count_correction_exceptions()
     with pytest.raises(ValidationError):
         workflow.grant_correction_exception(user("admin"), permit.number, "")
     with pytest.raises(NotAuthorized):
         workflow.grant_correction_exception(reviewer, permit.number, "理由")
-    workflow.grant_correction_exception(user("admin"), permit.number, "申请人新提供的证件与原件不一致")
+    workflow.grant_correction_exception(
+        user("admin"), permit.number, "申请人新提供的证件与原件不一致"
+    )
     assert workflow.count_correction_exceptions() == before + 1
-    workflow.perform(reviewer, permit.id, "request_correction", permit.version, fields={"phone": "号码打不通"})
+    workflow.perform(
+        reviewer, permit.id, "request_correction", permit.version, fields={"phone": "号码打不通"}
+    )
     assert permit.correction_rounds == 2
-    rounds = db.session.scalar(select(func.count()).select_from(CorrectionRequest)
-                               .where(CorrectionRequest.application_id == permit.id))
+    rounds = db.session.scalar(
+        select(func.count())
+        .select_from(CorrectionRequest)
+        .where(CorrectionRequest.application_id == permit.id)
+    )
     assert rounds == 2
     citizen_answers = {"phone": "13911112222"}
     workflow.perform(citizen, permit.id, "resubmit", permit.version, answers=citizen_answers)
     with pytest.raises(Conflict):  # the exception is used up
-        workflow.perform(reviewer, permit.id, "request_correction", permit.version, fields={"phone": "x"})
+        workflow.perform(
+            reviewer, permit.id, "request_correction", permit.version, fields={"phone": "x"}
+        )
 
 
 def test_resubmission_may_change_only_the_listed_items(permit, reviewer):
     photo = photo_of(permit)
-    workflow.perform(reviewer, permit.id, "request_correction", permit.version,
-                     materials={photo.requirement_id: "照片模糊"})
+    workflow.perform(
+        reviewer,
+        permit.id,
+        "request_correction",
+        permit.version,
+        materials={photo.requirement_id: "照片模糊"},
+    )
     citizen = user("13800000002")
     before = dict(permit.form_data)
     with pytest.raises(ValidationError):  # a field that was not listed is locked
-        workflow.perform(citizen, permit.id, "resubmit", permit.version, answers={"address": "别处"},
-                         documents={photo.requirement_id: photo.document_id})
+        workflow.perform(
+            citizen,
+            permit.id,
+            "resubmit",
+            permit.version,
+            answers={"address": "别处"},
+            documents={photo.requirement_id: photo.document_id},
+        )
     with pytest.raises(ValidationError) as err:  # the same defective document again
-        workflow.perform(citizen, permit.id, "resubmit", permit.version,
-                         documents={photo.requirement_id: photo.document_id})
+        workflow.perform(
+            citizen,
+            permit.id,
+            "resubmit",
+            permit.version,
+            documents={photo.requirement_id: photo.document_id},
+        )
     assert f"m_{photo.requirement_id}" in err.value.errors
-    theirs = db.session.scalar(select(Document).where(Document.owner_id == user("13800000001").citizen_id))
+    theirs = db.session.scalar(
+        select(Document).where(Document.owner_id == user("13800000001").citizen_id)
+    )
     with pytest.raises(ValidationError):  # someone else's document
-        workflow.perform(citizen, permit.id, "resubmit", permit.version,
-                         documents={photo.requirement_id: theirs.id})
+        workflow.perform(
+            citizen,
+            permit.id,
+            "resubmit",
+            permit.version,
+            documents={photo.requirement_id: theirs.id},
+        )
     assert permit.status == "correction_required" and permit.form_data == before
 
 
 # ---- 容缺受理 -----------------------------------------------------------------------------
 
+
 @pytest.fixture
 def deferred(app_ctx):
     """失业登记 (人社局) with the 劳动关系 proof deferred under 容缺后补."""
-    return submit_case("13800000002", UNEMPLOYMENT, {"reason": "dismissed"},
-                       options={"解除或终止劳动关系证明": "deferred"})
+    return submit_case(
+        "13800000002",
+        UNEMPLOYMENT,
+        {"reason": "dismissed"},
+        options={"解除或终止劳动关系证明": "deferred"},
+    )
 
 
 def test_accepting_with_missing_materials_needs_the_deferral_route_and_a_deadline(deferred):
@@ -310,23 +413,39 @@ def test_accepting_with_missing_materials_needs_the_deferral_route_and_a_deadlin
     with pytest.raises(ValidationError):
         workflow.perform(hr, deferred.id, "accept", deferred.version)
     with pytest.raises(ValidationError) as err:
-        workflow.perform(hr, deferred.id, "accept_pending_materials", deferred.version,
-                         supply_deadline=date.today() + timedelta(days=30))
+        workflow.perform(
+            hr,
+            deferred.id,
+            "accept_pending_materials",
+            deferred.version,
+            supply_deadline=date.today() + timedelta(days=30),
+        )
     assert "supply_deadline" in err.value.errors  # later than the promised date
-    workflow.perform(hr, deferred.id, "accept_pending_materials", deferred.version, supply_deadline=date.today())
-    assert deferred.status == "accepted_pending_materials" and deferred.supply_deadline == date.today()
+    workflow.perform(
+        hr, deferred.id, "accept_pending_materials", deferred.version, supply_deadline=date.today()
+    )
+    assert (
+        deferred.status == "accepted_pending_materials" and deferred.supply_deadline == date.today()
+    )
     assert "解除或终止劳动关系证明" in pdf_text(notices_of(deferred, "deferred_acceptance")[0])
 
 
 def test_supplied_materials_are_reviewed_before_the_decision(deferred):
     hr, citizen = user("reviewer02"), user("13800000002")
-    workflow.perform(hr, deferred.id, "accept_pending_materials", deferred.version, supply_deadline=date.today())
+    workflow.perform(
+        hr, deferred.id, "accept_pending_materials", deferred.version, supply_deadline=date.today()
+    )
     with pytest.raises(ValidationError):
         workflow.perform(hr, deferred.id, "materials_complete", deferred.version)
     proof = next(m for m in deferred.materials if m.satisfied_by.value == "deferred")
     doc = upload(citizen.citizen, proof.requirement.material_type)
-    workflow.perform(citizen, deferred.id, "supply_materials", deferred.version,
-                     documents={proof.requirement_id: doc.id})
+    workflow.perform(
+        citizen,
+        deferred.id,
+        "supply_materials",
+        deferred.version,
+        documents={proof.requirement_id: doc.id},
+    )
     assert proof.verdict == "supplied" and proof.document_id == doc.id
     with pytest.raises(ValidationError):  # not yet reviewed
         workflow.perform(hr, deferred.id, "materials_complete", deferred.version)
@@ -340,20 +459,29 @@ def test_supplied_materials_are_reviewed_before_the_decision(deferred):
 
 # ---- 告知承诺 -----------------------------------------------------------------------------
 
+
 @pytest.fixture
 def committed(app_ctx):
     """居住登记 (公安局) for a rented home, the lease replaced by the applicant's commitment."""
-    return submit_case("13800000002", RESIDENCE_REGISTRATION, {"housing": "rent"},
-                       options={"房屋租赁合同": "commitment"})
+    return submit_case(
+        "13800000002",
+        RESIDENCE_REGISTRATION,
+        {"housing": "rent"},
+        options={"房屋租赁合同": "commitment"},
+    )
 
 
-def test_commitment_acceptance_creates_a_post_check_and_a_false_finding_terminates(committed, reviewer):
+def test_commitment_acceptance_creates_a_post_check_and_a_false_finding_terminates(
+    committed, reviewer
+):
     assert committed.status == "submitted"  # 秒批 failed: no 身份证 e-licence, not own housing
     with pytest.raises(ValidationError):
         workflow.perform(reviewer, committed.id, "accept", committed.version)
     workflow.perform(reviewer, committed.id, "accept_on_commitment", committed.version)
     assert committed.status == "accepted_on_commitment"
-    task = db.session.scalar(select(PostCheckTask).where(PostCheckTask.application_id == committed.id))
+    task = db.session.scalar(
+        select(PostCheckTask).where(PostCheckTask.application_id == committed.id)
+    )
     assert task.status == "open" and task.department_id == reviewer.department_id
     workflow.perform(reviewer, committed.id, "start_review", committed.version)
     workflow.perform(reviewer, committed.id, "approve", committed.version)
@@ -373,8 +501,9 @@ def test_commitment_acceptance_creates_a_post_check_and_a_false_finding_terminat
     with pytest.raises(Conflict):
         workflow.record_post_check(reviewer, task.id, "passed")
     # next time the option is refused to them
-    again = applications.start_draft(actor=user("13800000002"), applicant=committed.applicant,
-                                     item=committed.item_version.item)
+    again = applications.start_draft(
+        actor=user("13800000002"), applicant=committed.applicant, item=committed.item_version.item
+    )
     applications.save_conditions(again, {"housing": "rent"})
     lease = next(m for m in again.materials if m.requirement.commitment_allowed)
     with pytest.raises(ValidationError):
@@ -390,26 +519,50 @@ def test_a_barred_applicant_cannot_be_accepted_on_commitment(committed, reviewer
 
 # ---- 特别程序 -----------------------------------------------------------------------------
 
+
 def test_suspension_arithmetic_across_national_day_and_a_make_up_saturday(app_ctx):
-    case = SimpleNamespace(item_version=SimpleNamespace(promised_limit_unit="working"), due_date=date(2026, 10, 9))
+    case = SimpleNamespace(
+        item_version=SimpleNamespace(promised_limit_unit="working"), due_date=date(2026, 10, 9)
+    )
     # Mon 28 Sep → Fri 9 Oct 2026: 29, 30 Sep and 8, 9 Oct are working days (1–7 Oct off)
     days, due = workflow.suspension_extension(case, date(2026, 9, 28), date(2026, 10, 9))
     assert days == 4
     # from Fri 9 Oct: Sat 10 Oct is a make-up working day (调休), then Mon 12 … Wed 14
     assert due == date(2026, 10, 14)
-    assert workflow.suspension_extension(case, date(2026, 10, 9), date(2026, 10, 9)) == (0, date(2026, 10, 9))
+    assert workflow.suspension_extension(case, date(2026, 10, 9), date(2026, 10, 9)) == (
+        0,
+        date(2026, 10, 9),
+    )
     case.item_version.promised_limit_unit = "natural"
-    assert workflow.suspension_extension(case, date(2026, 9, 28), date(2026, 10, 9)) == (11, date(2026, 10, 20))
+    assert workflow.suspension_extension(case, date(2026, 9, 28), date(2026, 10, 9)) == (
+        11,
+        date(2026, 10, 20),
+    )
 
 
 def test_suspend_and_resume_move_the_due_date(permit, reviewer, monkeypatch):
     workflow.perform(reviewer, permit.id, "accept", permit.version)
     workflow.perform(reviewer, permit.id, "start_review", permit.version)
     with pytest.raises(ValidationError) as err:
-        workflow.perform(reviewer, permit.id, "suspend", permit.version, kind="party", reason="", expected_days=99)
+        workflow.perform(
+            reviewer,
+            permit.id,
+            "suspend",
+            permit.version,
+            kind="party",
+            reason="",
+            expected_days=99,
+        )
     assert set(err.value.errors) == {"kind", "reason", "expected_days"}
-    workflow.perform(reviewer, permit.id, "suspend", permit.version, kind="inspection",
-                     reason="需要现场核查居住情况", expected_days=5)
+    workflow.perform(
+        reviewer,
+        permit.id,
+        "suspend",
+        permit.version,
+        kind="inspection",
+        reason="需要现场核查居住情况",
+        expected_days=5,
+    )
     assert permit.status == "suspended"
     with pytest.raises(Conflict):
         workflow.perform(reviewer, permit.id, "approve", permit.version)
@@ -423,6 +576,7 @@ def test_suspend_and_resume_move_the_due_date(permit, reviewer, monkeypatch):
 
 # ---- 一件事 -------------------------------------------------------------------------------
 
+
 def test_a_bundle_parent_completes_when_every_child_is_decided(app_ctx):
     from portal.models import Bundle
     from services import bundle_applications
@@ -430,7 +584,9 @@ def test_a_bundle_parent_completes_when_every_child_is_decided(app_ctx):
 
     owner = user("13800000002")
     bundle = db.session.scalar(select(Bundle).where(Bundle.code == "B001"))
-    parent = bundle_applications.start_bundle_draft(actor=owner, applicant=owner.citizen, bundle=bundle)
+    parent = bundle_applications.start_bundle_draft(
+        actor=owner, applicant=owner.citizen, bundle=bundle
+    )
     answer_everything(owner, parent)
     parent = bundle_applications.submit_bundle(owner, parent.id, parent.submit_token)
     children = list(parent.children)
@@ -446,20 +602,25 @@ def test_a_bundle_parent_completes_when_every_child_is_decided(app_ctx):
 
 # ---- the audit trail --------------------------------------------------------------------
 
+
 def test_tampering_with_a_workflow_event_is_found(permit, reviewer):
     workflow.perform(reviewer, permit.id, "accept", permit.version)
     workflow.perform(reviewer, permit.id, "start_review", permit.version)
     workflow.perform(reviewer, permit.id, "deny", permit.version, reasons="不符合条件")
     denial = last_event(permit, "denied")
     assert audit.verify_chain().broken_at is None
-    db.session.execute(update(Event).where(Event.id == denial.id)
-                       .values(details={**denial.details, "reasons": "符合条件"}))
+    db.session.execute(
+        update(Event)
+        .where(Event.id == denial.id)
+        .values(details={**denial.details, "reasons": "符合条件"})
+    )
     db.session.expire_all()
     report = audit.verify_chain()
     assert report.broken_at == denial.id
 
 
 # ---- notices ----------------------------------------------------------------------------
+
 
 def test_notices_are_verified_by_check_code_or_sha_prefix_and_nothing_else(permit, reviewer):
     workflow.perform(reviewer, permit.id, "accept", permit.version)
@@ -497,9 +658,15 @@ def test_an_application_of_another_department_is_not_found_for_the_staff_page(pe
 def test_the_case_page_offers_only_the_actions_that_fit(permit, reviewer, app_ctx):
     offered = workflow.offered_actions(permit, reviewer)
     assert {"accept", "not_accept", "request_correction", "claim"} <= set(offered)
-    assert not {"accept_pending_materials", "accept_on_commitment", "approve_instantly"} & set(offered)
-    deferred = submit_case("13800000003", UNEMPLOYMENT, {"reason": "dismissed"},
-                           options={"解除或终止劳动关系证明": "deferred"})
+    assert not {"accept_pending_materials", "accept_on_commitment", "approve_instantly"} & set(
+        offered
+    )
+    deferred = submit_case(
+        "13800000003",
+        UNEMPLOYMENT,
+        {"reason": "dismissed"},
+        options={"解除或终止劳动关系证明": "deferred"},
+    )
     hr = user("reviewer02")
     offered = workflow.offered_actions(deferred, hr)
     assert "accept_pending_materials" in offered and "accept" not in offered
@@ -526,8 +693,13 @@ def test_each_notice_has_a_plain_summary_of_what_it_says(permit, reviewer, defer
     assert summary[denial.id] == ["不予许可的理由：居住满半年的证明不足"]
     assert "居住满半年的证明不足" in pdf_text(denial)  # the summary says what the PDF says
     deadline = date.today()
-    workflow.perform(user("reviewer02"), deferred.id, "accept_pending_materials", deferred.version,
-                     supply_deadline=deadline)
+    workflow.perform(
+        user("reviewer02"),
+        deferred.id,
+        "accept_pending_materials",
+        deferred.version,
+        supply_deadline=deadline,
+    )
     [notice] = notices_of(deferred, "deferred_acceptance")
     lines = notices.summaries(deferred.id)[notice.id]
     assert f"请在 {deadline.isoformat()} 前补交：解除或终止劳动关系证明" in lines

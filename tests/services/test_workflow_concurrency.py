@@ -17,8 +17,13 @@ def test_concurrent_decisions_exactly_one_wins(database_factory):
     with app.app_context():
         case = submit_case("13800000002", RESIDENCE_PERMIT, {"basis": "work", "agent": "no"})
         first = user("reviewer01")
-        second = accounts.create_staff(username="reviewer07", password="Demo@2026x", role=Role.reviewer,
-                                       display_name="公安审批员七", department=first.department)
+        second = accounts.create_staff(
+            username="reviewer07",
+            password="Demo@2026x",
+            role=Role.reviewer,
+            display_name="公安审批员七",
+            department=first.department,
+        )
         db.session.commit()
         case_id, version, actors = case.id, case.version, (first.id, second.id)
         db.session.remove()
@@ -45,8 +50,10 @@ def test_concurrent_decisions_exactly_one_wins(database_factory):
 
     threads = [
         threading.Thread(target=decide, args=(actors[0], "accept", {})),
-        threading.Thread(target=decide, args=(actors[1], "not_accept",
-                                              {"reason": "不属于本机关职权", "refer_to": "市人社局"})),
+        threading.Thread(
+            target=decide,
+            args=(actors[1], "not_accept", {"reason": "不属于本机关职权", "refer_to": "市人社局"}),
+        ),
     ]
     for t in threads:
         t.start()
@@ -62,9 +69,16 @@ def test_concurrent_decisions_exactly_one_wins(database_factory):
         final = db.session.get(Application, case_id)
         assert final.status == {"accept": "accepted", "not_accept": "not_accepted"}[done[0]]
         assert final.version == version + 1
-        decisions = db.session.scalar(select(func.count()).select_from(Event).where(
-            Event.application_id == case_id, Event.action.in_(("accepted", "not_accepted"))))
+        decisions = db.session.scalar(
+            select(func.count())
+            .select_from(Event)
+            .where(Event.application_id == case_id, Event.action.in_(("accepted", "not_accepted")))
+        )
         assert decisions == 1
-        assert db.session.scalar(select(func.count()).select_from(Notice)
-                                 .where(Notice.application_id == case_id)) == 1
+        assert (
+            db.session.scalar(
+                select(func.count()).select_from(Notice).where(Notice.application_id == case_id)
+            )
+            == 1
+        )
         db.session.remove()
