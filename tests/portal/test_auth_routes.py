@@ -38,6 +38,20 @@ def test_register_logs_in_and_shows_masked_profile(client):
     assert "11010519491231002X" not in page
 
 
+def test_a_holder_older_than_their_county_code_can_register(client, query):
+    """330102 (杭州上城区) was assigned long after 1955; the number is still valid."""
+    before = query(_counts)
+    data = {
+        **GOOD,
+        "id_number": "330102195508152249",
+        "csrf_token": csrf_token(client, "/auth/register"),
+    }
+    response = client.post("/auth/register", data=data)
+    assert response.status_code == 302, response.get_data(as_text=True)[:300]
+    assert query(_counts) == (before[0] + 1, before[1] + 1)
+    assert "330102********2249" in client.get("/profile").get_data(as_text=True)
+
+
 @pytest.mark.parametrize(
     "field,value,message",
     [
