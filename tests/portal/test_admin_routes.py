@@ -895,3 +895,45 @@ def test_a_draft_is_not_published_without_review(admin, query):
     assert response.status_code == 409
     assert "请先提交审核" in response.get_data(as_text=True)
     assert query(lambda: db.session.get(ItemVersion, v1).status) == VersionStatus.draft
+
+
+def test_every_figure_on_the_admin_home_is_read_back(admin, query):
+    """Each number shown is the count in the database (it once printed a Python repr)."""
+    html = admin.get("/admin/").get_data(as_text=True)
+    shown = dict(
+        (label, int(n))
+        for n, label in re.findall(r'<span class="stat">(\d+)</span>\s*(\S+?)</a>', html)
+    )
+    hints = dict(
+        (label, int(n))
+        for label, n in re.findall(r'<p class="hint">(已发布|待审核) (\d+) 个', html)
+    )
+
+    def expected():
+        def count(stmt):
+            return db.session.scalar(stmt)
+
+        def versions(status):
+            return count(
+                select(func.count()).select_from(ItemVersion).where(ItemVersion.status == status)
+            )
+
+        return {
+            "个部门": count(select(func.count()).select_from(Department)),
+            "种材料": count(select(func.count()).select_from(MaterialType)),
+            "个事项": count(select(func.count()).select_from(ServiceItem)),
+            "个草稿": versions(VersionStatus.draft),
+            "个一件事": count(select(func.count()).select_from(Bundle)),
+        }, {
+            "已发布": count(
+                select(func.count())
+                .select_from(ServiceItem)
+                .where(ServiceItem.published_version_id.is_not(None))
+            ),
+            "待审核": versions(VersionStatus.in_review),
+        }
+
+    figures, hint_figures = query(expected)
+    assert shown == figures
+    assert hints == hint_figures
+    assert "built-in method" not in html and "object at 0x" not in html
