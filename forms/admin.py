@@ -86,7 +86,7 @@ class RadioField(wtforms.RadioField):
 
 
 class LockField(IntField):
-    """The draft's lock number when the page was opened (see services.catalogue._lock_draft)."""
+    """The draft's lock number when the page was opened (see ``_lock_draft``)."""
 
     widget = HiddenInput()
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from portal.models import Bundle, Department, ItemVersion, MaterialRequirement, MaterialType
-from services.catalogue import _in_natural_days
+from services.catalogue import in_natural_days
 from services.catalogue_query import describe_condition
 
 # The strongest necessity wins when several items ask for the same material type.
@@ -106,7 +106,7 @@ def merge_bundle_guide(bundle: Bundle) -> MergedGuide:
 
     longest = max(
         (v for v in versions if v.promised_limit is not None),
-        key=lambda v: _in_natural_days(v.promised_limit, v.promised_limit_unit),
+        key=lambda v: in_natural_days(v.promised_limit, v.promised_limit_unit),
         default=None,
     )
 

@@ -1,6 +1,6 @@
 """A small in-process LRU cache of rendered guide pages (办事指南).
 
-Why it is safe: a published version is never edited in place (services/catalogue.py), so the
+Why it is safe: a published version is never edited in place (services/catalogue/), so the
 guide rendered from it never changes. The key is (version id, its published_at, locale):
 publishing a new version gives the item a new version id, so readers get the new guide at
 once, even in another worker process whose cache was not cleared.

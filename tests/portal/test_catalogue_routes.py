@@ -8,7 +8,14 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import Bundle, ItemVersion, ServiceItem, Theme, VersionStatus
+from portal.models import (
+    Bundle,
+    ItemVersion,
+    MaterialRequirement,
+    ServiceItem,
+    Theme,
+    VersionStatus,
+)
 from services import catalogue
 from tests.catalogue_factory import publish_item
 from tests.conftest import csrf_token, login
@@ -359,9 +366,7 @@ def test_a_new_published_version_is_shown_at_once_despite_the_cache(client, quer
         fields = {f: getattr(old, f) for f in catalogue.GUIDE_FIELDS}
         themes = list(old.themes)
         requirements = [
-            catalogue.MaterialRequirement(
-                **{f: getattr(r, f) for f in catalogue.REQUIREMENT_FIELDS}
-            )
+            MaterialRequirement(**{f: getattr(r, f) for f in catalogue.REQUIREMENT_FIELDS})
             for r in old.requirements
         ]
         new = ItemVersion(item_id=item.id, number=old.number + 1, **fields)

@@ -28,6 +28,7 @@ from services.catalogue_query import (
     published_guide,
     published_key,
 )
+from services.errors import ValidationError
 from services.guide_cache import LRUCache, clear_guide_cache, guide_cache
 from tests.catalogue_factory import publish_item
 
@@ -202,5 +203,5 @@ def test_publish_version_still_refuses_bad_versions(app_ctx):
     item = publish_item("缺少地点的事项", publish=False)
     version = item.versions[0]
     version.location = ""
-    with pytest.raises(catalogue.ValidationError):
+    with pytest.raises(ValidationError):
         catalogue.publish_version(version, None)
