@@ -25,6 +25,9 @@ DEFAULTS: dict[str, object] = {
     "LOGIN_MAX_FAILURES": 5,
     "LOGIN_FAILURE_WINDOW_MINUTES": 15,
     "PERMANENT_SESSION_MINUTES": 30,
+    # werkzeug's method for new password hashes; login checks a hash made with any method.
+    # The tests use a cheap one; keep a slow one (scrypt) everywhere else.
+    "PASSWORD_HASH_METHOD": "scrypt",
     "MESSAGE_SENDER": "services.messages:LogSender",
     # the portal's address as the public reaches it: QR codes on e-licences point here
     "PUBLIC_BASE_URL": "http://127.0.0.1:5000",

@@ -3,12 +3,22 @@ transaction per test, and helpers to log in as each demo account.
 
 The backend is chosen by PORTAL_TEST_PG_ADMIN_URL: when set (by `make test`'s second run),
 every database is created in that throwaway PostgreSQL server; otherwise SQLite files.
+
+Migrating and seeding cost seconds, so each is done once per test session (per xdist worker)
+into a template, and every database a test asks for is a copy of it: the SQLite file through
+the backup API, ``CREATE DATABASE … TEMPLATE`` on PostgreSQL, plus a copy of the template's
+upload directory (the seed stores files there). Passwords are hashed with a cheap method.
+
+``PORTAL_TEST_REVERSE=1`` runs the test modules in reverse order (each module must pass in any
+order, e.g. the browser modules, which each get their own live database).
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
+import sqlite3
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,16 +39,48 @@ DEMO_PASSWORD = "Demo@2026"
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
 
 
-def new_database_url(tmp_dir: Path, label: str) -> str:
-    """A brand-new empty database on the backend under test."""
+# Tests only: scrypt costs about 50 ms per hash, and the seed alone makes dozens of accounts.
+# Login verifies any method werkzeug knows, so hashes made either way keep working.
+TEST_PASSWORD_HASH_METHOD = "pbkdf2:sha256:1"
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def _pg_admin_execute(sql: str) -> None:
+    engine = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql(sql)
+    finally:
+        engine.dispose()
+
+
+def _pg_url(name: str) -> str:
+    return re.sub(r"/[^/]*$", f"/{name}", PG_ADMIN_URL)
+
+
+def _sqlite_path(url: str) -> Path:
+    return Path(url.removeprefix("sqlite:///"))
+
+
+def new_database_url(tmp_dir: Path, label: str, template: str | None = None) -> str:
+    """A brand-new database on the backend under test: empty, or a copy of ``template`` (the
+    URL of a database nobody is connected to)."""
     if PG_ADMIN_URL:
         name = f"portal_{label}_{uuid.uuid4().hex[:8]}"
-        engine = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        with engine.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        engine.dispose()
-        return re.sub(r"/[^/]*$", f"/{name}", PG_ADMIN_URL)
-    return f"sqlite:///{tmp_dir / f'{label}-{uuid.uuid4().hex[:8]}.db'}"
+        source = f' TEMPLATE "{template.rsplit("/", 1)[1]}"' if template else ""
+        _pg_admin_execute(f'CREATE DATABASE "{name}"{source}')
+        return _pg_url(name)
+    url = f"sqlite:///{tmp_dir / f'{label}-{uuid.uuid4().hex[:8]}.db'}"
+    if template:
+        # the backup API copies a consistent image, including what still sits in the WAL file
+        with (
+            sqlite3.connect(_sqlite_path(template)) as src,
+            sqlite3.connect(_sqlite_path(url)) as dst,
+        ):
+            src.backup(dst)
+        src.close()
+        dst.close()
+    return url
 
 
 def make_app(url: str, upload_dir: Path, **extra) -> Flask:
@@ -49,6 +91,7 @@ def make_app(url: str, upload_dir: Path, **extra) -> Flask:
             "UPLOAD_DIR": str(upload_dir),
             "TESTING": True,
             "PROPAGATE_EXCEPTIONS": True,
+            "PASSWORD_HASH_METHOD": TEST_PASSWORD_HASH_METHOD,
             **extra,
         }
     )
@@ -56,7 +99,7 @@ def make_app(url: str, upload_dir: Path, **extra) -> Flask:
 
 def migrate_and_seed(app: Flask, seed: bool = True) -> None:
     with app.app_context():
-        upgrade(directory=str(Path(__file__).resolve().parent.parent / "migrations"))
+        upgrade(directory=str(MIGRATIONS))
         if seed:
             from seeds.demo import load_demo
 
@@ -65,30 +108,70 @@ def migrate_and_seed(app: Flask, seed: bool = True) -> None:
         db.session.remove()
 
 
+def dispose_app(app: Flask) -> None:
+    """Close every connection the app holds (a PostgreSQL template must have none)."""
+    with app.app_context():
+        db.session.remove()
+        for engine in db.engines.values():
+            engine.dispose()
+
+
+class DatabaseTemplates:
+    """Two templates made on first use, once per session: migrated, and migrated + demo seed.
+
+    The demo data is dated from today, so a session that runs past midnight may see
+    yesterday's "next working day"; the same was true of the session-wide ``app`` before.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._made: dict[bool, tuple[str, Path]] = {}
+
+    def template(self, seed: bool) -> tuple[str, Path]:
+        if seed not in self._made:
+            label = "template-seeded" if seed else "template-migrated"
+            url = new_database_url(self.root, label)
+            uploads = self.root / f"{label}-uploads"
+            app = make_app(url, uploads)
+            migrate_and_seed(app, seed=seed)
+            dispose_app(app)
+            self._made[seed] = (url, uploads)
+        return self._made[seed]
+
+    def copy(self, label: str, seed: bool) -> tuple[str, Path]:
+        """A new database and upload directory holding what the template holds."""
+        template_url, template_uploads = self.template(seed)
+        url = new_database_url(self.root, label, template=template_url)
+        uploads = self.root / f"uploads-{label}-{uuid.uuid4().hex[:6]}"
+        shutil.copytree(template_uploads, uploads)
+        return url, uploads
+
+
 @pytest.fixture(scope="session")
 def backend() -> str:
     return BACKEND
 
 
 @pytest.fixture(scope="session")
-def database_factory(tmp_path_factory) -> Iterator:
-    """Make fresh migrated databases (optionally demo-seeded) and apps bound to them."""
-    root = tmp_path_factory.mktemp("dbs")
+def database_templates(tmp_path_factory) -> DatabaseTemplates:
+    return DatabaseTemplates(tmp_path_factory.mktemp("templates"))
+
+
+@pytest.fixture(scope="session")
+def database_factory(database_templates) -> Iterator:
+    """Make fresh migrated databases (optionally demo-seeded) and apps bound to them: each a
+    copy of a template, so a test may change it freely."""
     made: list[Flask] = []
 
     def factory(label: str = "fresh", seed: bool = False, **extra) -> Flask:
-        url = new_database_url(root, label)
-        app = make_app(url, root / f"uploads-{label}-{uuid.uuid4().hex[:6]}", **extra)
-        migrate_and_seed(app, seed=seed)
+        url, uploads = database_templates.copy(label, seed)
+        app = make_app(url, uploads, **extra)
         made.append(app)
         return app
 
     yield factory
     for app in made:
-        with app.app_context():
-            db.session.remove()
-            for engine in db.engines.values():
-                engine.dispose()
+        dispose_app(app)
 
 
 @pytest.fixture(scope="session")

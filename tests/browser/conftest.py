@@ -1,9 +1,16 @@
-"""A live portal on a free loopback port with its own demo database, and headless Chromium."""
+"""A live portal on a free loopback port, and headless Chromium.
+
+Each test module gets its own live portal: a fresh copy of the demo database and upload
+directory (from the session's template, so it costs well under a second) and a server bound to
+it, so that what one module changes (长辈模式 turned on, a clerk left at a window, uploads) is
+never seen by another, and every module passes alone and in any order.
+"""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
@@ -11,7 +18,7 @@ from flask import Flask
 from playwright.sync_api import Browser, Page, sync_playwright
 from werkzeug.serving import make_server
 
-from tests.conftest import DEMO_PASSWORD
+from tests.conftest import DEMO_PASSWORD, dispose_app
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -25,24 +32,36 @@ CHROMIUM_ARGS = [
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 
 
-@pytest.fixture(scope="session")
-def live_app(database_factory) -> Flask:
-    """The live server's app, for fixtures that prepare data through the services."""
-    return database_factory("live", seed=True)
-
-
-@pytest.fixture(scope="session")
-def live(live_app) -> Iterator[tuple[str, Flask]]:
-    """The live portal's base URL and its app (to prepare data in its database)."""
-    server = make_server("127.0.0.1", 0, live_app, threaded=True)
+@contextmanager
+def serving(app: Flask) -> Iterator[str]:
+    """Serve ``app`` on a free loopback port (threaded, like a small production server)."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", live_app
-    server.shutdown()
-    thread.join(10)
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(10)
+        server.server_close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
+def live_app(database_factory) -> Iterator[Flask]:
+    """The module's live app, for fixtures that prepare data through the services."""
+    app = database_factory("live", seed=True)
+    yield app
+    dispose_app(app)
+
+
+@pytest.fixture(scope="module")
+def live(live_app) -> Iterator[tuple[str, Flask]]:
+    """The module's live portal: its base URL and its app (to prepare data in its database)."""
+    with serving(live_app) as base:
+        yield base, live_app
+
+
+@pytest.fixture(scope="module")
 def live_server(live) -> str:
     return live[0]
 
@@ -101,7 +120,7 @@ def toggle_elder(page: Page, to: bool | None = None) -> None:
     "networkidle" alone can return before the navigation starts)."""
     before = page.evaluate("document.documentElement.classList.contains('elder')")
     if to is not None and before == to:
-        return  # e.g. the account kept the mode from an earlier test on the shared live database
+        return  # e.g. the account kept the mode from an earlier test in the module
     with page.expect_navigation():
         page.click("button.elder-switch")
     page.wait_for_function(

@@ -1,18 +1,13 @@
 """我的材料, the data-use log and the e-licence check in a real Chromium, each page checked by axe.
 
-These tests get their own demo database and server, so that uploads made here do not change
-what other areas' browser tests find in 13800000002's library.
+Like every browser module, these tests have their own demo database and server (the uploads
+made here stay out of other modules' libraries).
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-
 import pytest
-from flask import Flask
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from portal.extensions import db
 from portal.models import Application, ApplicationMaterial, Document, ELicence, ItemVersion, User
@@ -22,23 +17,8 @@ from tests.browser.conftest import assert_accessible, browser_login
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture(scope="module")
-def docs_app(database_factory) -> Flask:
-    return database_factory("docs-live", seed=True)
-
-
-@pytest.fixture(scope="module")
-def docs_server(docs_app) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, docs_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(10)
-
-
-def test_a_citizen_uploads_a_png_and_sees_it_listed(page, docs_server, tmp_path):
-    browser_login(page, docs_server, "13800000002")
+def test_a_citizen_uploads_a_png_and_sees_it_listed(page, live_server, tmp_path):
+    browser_login(page, live_server, "13800000002")
     page.click("nav.site-nav >> text=我的材料")
     assert page.locator("h1").inner_text() == "我的材料"
     assert page.locator("#empty-title").is_visible()
@@ -74,14 +54,14 @@ def test_a_citizen_uploads_a_png_and_sees_it_listed(page, docs_server, tmp_path)
     assert download.value.suggested_filename == "身份证正面.png"
 
 
-def test_the_holder_sees_two_elicences_and_verifies_one(page, docs_server, docs_app):
-    with docs_app.app_context():
+def test_the_holder_sees_two_elicences_and_verifies_one(page, live_server, live_app):
+    with live_app.app_context():
         holder_code = db.session.scalar(
             select(User).where(User.phone == "13800000001")
         ).citizen.id_number
         db.session.remove()
-    browser_login(page, docs_server, "13800000001")
-    page.goto(docs_server + "/documents/")
+    browser_login(page, live_server, "13800000001")
+    page.goto(live_server + "/documents/")
     licences = page.locator("section[aria-labelledby=licences-title] .doc-card")
     assert licences.count() == 2
     number = licences.first.locator(".licence-number").inner_text()
@@ -102,10 +82,10 @@ def test_the_holder_sees_two_elicences_and_verifies_one(page, docs_server, docs_
     assert_accessible(page, "verify result")
 
 
-def test_the_data_use_log_shows_a_reviewers_view(page, docs_server, docs_app):
+def test_the_data_use_log_shows_a_reviewers_view(page, live_server, live_app):
     from services import accounts
 
-    with docs_app.app_context():  # a citizen with no documents and no history at all
+    with live_app.app_context():  # a citizen with no documents and no history at all
         newcomer = accounts.register_citizen(
             phone="13966667777", password="Secret123", name="孙十", id_number="110101199001010015"
         )
@@ -115,13 +95,13 @@ def test_the_data_use_log_shows_a_reviewers_view(page, docs_server, docs_app):
             is None
         )
         db.session.remove()
-    browser_login(page, docs_server, "13966667777", "Secret123")
-    page.goto(docs_server + "/documents/data-use")
+    browser_login(page, live_server, "13966667777", "Secret123")
+    page.goto(live_server + "/documents/data-use")
     assert "暂无记录" in page.locator("main").inner_text()
     assert_accessible(page, "empty data-use log")
 
     # 13800000001's 居民身份证 is used by a case of the police department; reviewer01 opens it
-    with docs_app.app_context():
+    with live_app.app_context():
         owner = db.session.scalar(select(User).where(User.phone == "13800000001"))
         doc = db.session.scalar(
             select(Document)
@@ -156,15 +136,15 @@ def test_the_data_use_log_shows_a_reviewers_view(page, docs_server, docs_app):
         db.session.remove()
     reviewer_page = page.context.browser.new_context().new_page()
     try:
-        browser_login(reviewer_page, docs_server, "reviewer01")
-        response = reviewer_page.request.get(f"{docs_server}/documents/{doc_id}/view")
+        browser_login(reviewer_page, live_server, "reviewer01")
+        response = reviewer_page.request.get(f"{live_server}/documents/{doc_id}/view")
         assert response.status == 200 and response.headers["content-type"] == "image/png"
     finally:
         reviewer_page.context.close()
 
     page.click("header >> text=退出")
-    browser_login(page, docs_server, "13800000001")
-    page.goto(docs_server + "/documents/data-use")
+    browser_login(page, live_server, "13800000001")
+    page.goto(live_server + "/documents/data-use")
     row = page.locator("table.data-use tbody tr").first
     text = row.inner_text()
     assert (
@@ -173,11 +153,11 @@ def test_the_data_use_log_shows_a_reviewers_view(page, docs_server, docs_app):
     assert_accessible(page, "data-use log")
 
 
-def test_no_licence_leaks_on_a_wrong_code(page, docs_server, docs_app):
-    with docs_app.app_context():
+def test_no_licence_leaks_on_a_wrong_code(page, live_server, live_app):
+    with live_app.app_context():
         number = db.session.scalar(select(ELicence.number).order_by(ELicence.id))
         db.session.remove()
-    page.goto(f"{docs_server}/verify?number={number}")
+    page.goto(f"{live_server}/verify?number={number}")
     page.fill("#holder_code", "11010519491231002X")
     page.click("main button[type=submit]")
     assert page.locator(".verify-outcome").inner_text() == "查无此证"

@@ -1,14 +1,12 @@
-"""The kiosk in Chromium: the idle countdown returns to the start and forgets a typed value and
-a login; the kiosk pages are axe clean in their default 长辈模式."""
+"""The kiosk in Chromium: the idle countdown (on Playwright's clock) returns to the start and
+forgets a typed value and a login; the kiosk pages are axe clean in their default 长辈模式."""
 
 from __future__ import annotations
 
 import re
-import threading
 
 import pytest
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from portal.extensions import db
 from portal.models import ServiceItem
@@ -18,10 +16,9 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def short_idle_server(database_factory):
-    """A portal whose kiosk waits 3 seconds before a 3-second countdown."""
-    app = database_factory("kiosk", seed=True, KIOSK_IDLE_SECONDS=3, KIOSK_COUNTDOWN_SECONDS=3)
-    with app.app_context():
+def kiosk_code(live_app) -> str:
+    """An item the kiosk offers for self-service application."""
+    with live_app.app_context():
         code = db.session.scalar(
             select(ServiceItem.code)
             .where(ServiceItem.kiosk_enabled.is_(True))
@@ -29,27 +26,34 @@ def short_idle_server(database_factory):
             .limit(1)
         )
         db.session.remove()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", code
-    server.shutdown()
-    thread.join(10)
+    return code
 
 
-def test_idle_countdown_continue_then_reset_clears_everything(page, short_idle_server):
-    base, code = short_idle_server
+def test_idle_countdown_continue_then_reset_clears_everything(
+    page, live_server, live_app, kiosk_code
+):
+    """The idle and countdown timers run on Playwright's clock: no real seconds are waited."""
+    base, code = live_server, kiosk_code
+    idle_ms = int(live_app.config["KIOSK_IDLE_SECONDS"]) * 1000
+    countdown_ms = int(live_app.config["KIOSK_COUNTDOWN_SECONDS"]) * 1000
+    page.clock.install()
     page.goto(f"{base}/kiosk/SMZX/case")
     page.fill("#number", "WB20261124000001")
     dialog = page.locator("#kiosk-idle")
-    dialog.wait_for(state="visible", timeout=10000)
+    page.clock.fast_forward(idle_ms - 1000)
+    assert dialog.is_hidden()  # typing restarted the idle time
+    page.clock.fast_forward(2000)
+    dialog.wait_for(state="visible")
     assert page.evaluate("document.activeElement.getAttribute('data-action')") == "continue"
     assert_accessible(page, "kiosk idle dialog")
     page.click("#kiosk-idle [data-action=continue]")
-    dialog.wait_for(state="hidden", timeout=5000)
+    dialog.wait_for(state="hidden")
     assert page.input_value("#number") == "WB20261124000001"  # 继续使用 keeps what was typed
-    # then nobody touches it: back to the start, the typed value gone
-    page.wait_for_url(re.compile(r".*/kiosk/SMZX/$"), timeout=20000)
+    # then nobody touches it: the countdown ticks down, back to the start, the typed value gone
+    page.clock.fast_forward(idle_ms + 1000)
+    dialog.wait_for(state="visible")
+    with page.expect_navigation(url=re.compile(r".*/kiosk/SMZX/$")):
+        page.clock.run_for(countdown_ms)
     assert "WB20261124000001" not in page.content()
     page.goto(f"{base}/kiosk/SMZX/case")
     assert page.input_value("#number") == ""
@@ -64,7 +68,10 @@ def test_idle_countdown_continue_then_reset_clears_everything(page, short_idle_s
     page.click("main button:has-text('开始办理')")
     page.wait_for_url(re.compile(r".*/apply/drafts/\d+/conditions$"))
     assert page.locator("#kiosk-idle").count() == 1  # the apply pages have the idle timer too
-    page.wait_for_url(re.compile(r".*/kiosk/SMZX/$"), timeout=20000)
+    page.clock.fast_forward(idle_ms + 1000)
+    page.locator("#kiosk-idle").wait_for(state="visible")
+    with page.expect_navigation(url=re.compile(r".*/kiosk/SMZX/$")):
+        page.clock.run_for(countdown_ms)
     assert page.locator("header").get_by_text("登录", exact=True).count() == 1
     page.goto(f"{base}/cases")
     assert "/auth/login" in page.url

@@ -1,10 +1,12 @@
 import pytest
 from sqlalchemy import func, select
 
+from portal.config import DEFAULTS
 from portal.extensions import db
 from portal.models import Citizen, LoginFailure, Role, User
 from services import accounts
 from services.errors import NotAuthorized, TooManyAttempts, ValidationError
+from tests.conftest import DEMO_PASSWORD, TEST_PASSWORD_HASH_METHOD
 
 VALID_ID = "11010519491231002X"
 
@@ -24,8 +26,23 @@ def test_register_creates_citizen_and_user(app_ctx):
     assert user.role == Role.citizen
     assert user.citizen.id_number == VALID_ID
     assert user.citizen.birth_date.year == 1949
+    assert user.password_hash.startswith(TEST_PASSWORD_HASH_METHOD + "$")  # cheap in tests
+    assert accounts.authenticate("13912345678", "Secret123") is user
+
+
+def test_passwords_are_hashed_with_scrypt_unless_configured_otherwise(app_ctx):
+    """Production keeps scrypt; a hash made with either method still logs in."""
+    assert DEFAULTS["PASSWORD_HASH_METHOD"] == "scrypt"
+    app_ctx.config["PASSWORD_HASH_METHOD"] = "scrypt"
+    try:
+        user = accounts.register_citizen(
+            phone="13912345678", password="Secret123", name="赵六", id_number=VALID_ID
+        )
+    finally:
+        app_ctx.config["PASSWORD_HASH_METHOD"] = TEST_PASSWORD_HASH_METHOD
     assert user.password_hash.startswith("scrypt:")
     assert accounts.authenticate("13912345678", "Secret123") is user
+    assert accounts.authenticate("13800000001", DEMO_PASSWORD).phone == "13800000001"
 
 
 def test_register_collects_every_field_error_at_once_and_writes_nothing(app_ctx):
