@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = PROJECT_ROOT / "instance"
@@ -17,6 +18,9 @@ DEFAULTS: dict[str, object] = {
     "MAX_UPLOAD_MB": 20,
     "SQLITE_BUSY_TIMEOUT_MS": 15000,
     "BABEL_DEFAULT_LOCALE": "zh_CN",
+    # the city's zone: instants are stored in UTC; every date or time a person or a deadline
+    # sees is in this zone (services/clock.py)
+    "PORTAL_TZ": "Asia/Shanghai",
     "LANGUAGES": ("zh_CN", "en"),
     "SERVICE_HOTLINE": "12345",
     "SERVICE_HALL_ADDRESS": "市民服务中心（人民路 100 号）",
@@ -86,6 +90,11 @@ def load_config(overrides: dict | None = None) -> dict:
         # relative SQLite paths are relative to the project root, not the working directory
         url = f"sqlite:///{PROJECT_ROOT / url[len('sqlite:///') :]}"
     cfg["SQLALCHEMY_DATABASE_URI"] = url
+    try:
+        ZoneInfo(str(cfg["PORTAL_TZ"]))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"PORTAL_TZ is not a known time zone: {cfg['PORTAL_TZ']!r}") from None
+    cfg["BABEL_DEFAULT_TIMEZONE"] = cfg["PORTAL_TZ"]
     cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True}
     # the whole request may carry one file of MAX_UPLOAD_MB plus the form around it, so that a
     # file just over the limit gets a message next to the field rather than a bare 413 page
