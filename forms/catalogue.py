@@ -7,6 +7,7 @@ from wtforms import BooleanField, SearchField, SelectField
 from wtforms.fields.choices import SelectChoice
 
 from forms.base import PortalForm
+from services.catalogue.vocabulary import AUDIENCE_LABELS
 
 
 class GetForm(PortalForm):
@@ -43,8 +44,7 @@ class CatalogueFilterForm(GetForm):
         _l("服务对象"),
         [
             SelectChoice("", _l("不限")),
-            SelectChoice("person", _l("个人")),
-            SelectChoice("organisation", _l("法人")),
+            *(SelectChoice(value, label) for value, label in AUDIENCE_LABELS.items()),
         ],
     )
     visits = filter_select(
@@ -63,7 +63,9 @@ class CatalogueFilterForm(GetForm):
             SelectChoice(
                 str(t.id),
                 t.name,
-                optgroup=str(_l("个人") if t.audience == "person" else _l("法人")),
+                optgroup=str(
+                    AUDIENCE_LABELS["person" if t.audience == "person" else "organisation"]
+                ),
             )
             for t in themes
         ]

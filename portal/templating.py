@@ -6,6 +6,7 @@ from flask import Flask, request
 from flask_babel import get_locale
 from flask_login import current_user
 
+from services.catalogue.vocabulary import catalogue_label
 from services.clock import format_local
 from services.identity import mask_id_number, mask_name, mask_phone
 
@@ -25,7 +26,9 @@ def html_lang() -> str:
 
 def register_template_helpers(app: Flask) -> None:
     app.jinja_env.add_extension("jinja2.ext.do")
-    app.jinja_env.globals.update(elder_mode_active=elder_mode_active, html_lang=html_lang)
+    app.jinja_env.globals.update(
+        elder_mode_active=elder_mode_active, html_lang=html_lang, catalogue_label=catalogue_label
+    )
     app.jinja_env.filters.update(mask_name=mask_name, mask_id=mask_id_number, mask_phone=mask_phone)
     # every date and time a person reads, in the city's zone (PORTAL_TZ), written one way
     app.jinja_env.filters.update(

@@ -12,7 +12,6 @@ from markupsafe import Markup
 
 from forms.catalogue import CatalogueFilterForm, SearchForm
 from portal.catalogue import bp
-from portal.catalogue.labels import catalogue_label
 from portal.models import Role
 from services import catalogue_query
 from services.bundles import merge_bundle_guide
@@ -24,7 +23,6 @@ ON_FILE_SLOT = re.compile(r"<!--onfile:(\d+)-->")
 PERSONAL_SLOT = "<!--slot:personal-->"
 
 
-bp.add_app_template_global(catalogue_label, "catalogue_label")
 bp.add_app_template_global(catalogue_query.describe_condition, "describe_condition")
 
 

@@ -19,6 +19,7 @@ from services.catalogue.vocabulary import (
     MEDIUM_LABELS,
     NECESSITY_LABELS,
     ONLINE_DEPTH_LABELS,
+    ORIGINAL_LABELS,
     QUESTION_TYPE_LABELS,
     RESULT_TYPE_LABELS,
     STEP_ROLE_LABELS,
@@ -122,7 +123,7 @@ def _describe(field: str, value: Any, departments: dict[int, str]) -> str:
 
 def _describe_requirement(req: MaterialRequirement, conditions: dict[str, dict]) -> str:
     parts = [
-        str(_l("原件")) if req.original else str(_l("复印件")),
+        str(ORIGINAL_LABELS[bool(req.original)]),
         _label(MEDIUM_LABELS, req.form),
         str(_l("%(n)d 份", n=req.copies or 0)),
         _label(NECESSITY_LABELS, req.necessity),

@@ -1,6 +1,9 @@
-"""The catalogue's vocabulary: the codes a guide stores and the words shown for them.
+"""The catalogue's vocabulary: the codes a guide stores and the one word shown for each.
 
-One wording per term: the admin pages, the public guide, the PDFs and the diff all read these.
+One wording per term, in the words of the national guide schema (服务对象 自然人 / 法人, 办件类型
+即办件 / 承诺件, 材料必要性 必要 / 非必要 / 容缺后补 / 信息免交 …). The admin pages, the public
+guide, the PDFs, the forms and the diff all read these; templates reach them through the
+``catalogue_label(kind, value)`` global (registered in ``portal/templating.py``).
 """
 
 from __future__ import annotations
@@ -101,7 +104,7 @@ ITEM_TYPE_LABELS = {
 AUDIENCE_LABELS = {"person": _l("自然人"), "organisation": _l("法人")}
 UNIT_LABELS = {"working": _l("工作日"), "natural": _l("自然日")}
 CASE_TYPE_LABELS = {"instant": _l("即办件"), "promised": _l("承诺件")}
-STEP_ROLE_LABELS = {"counter": _l("窗口受理人员"), "reviewer": _l("审批人员")}
+STEP_ROLE_LABELS = {"counter": _l("综合窗口人员"), "reviewer": _l("审批人员")}
 ONLINE_DEPTH_LABELS = {1: _l("事项公开"), 2: _l("在线预审"), 3: _l("在线办理"), 4: _l("全程网办")}
 RESULT_TYPE_LABELS = {"licence": _l("证照"), "approval": _l("批文"), "other": _l("其他")}
 NECESSITY_LABELS = {
@@ -111,6 +114,7 @@ NECESSITY_LABELS = {
     "shared": _l("信息免交"),
 }
 MEDIUM_LABELS = {"paper": _l("纸质"), "electronic": _l("电子")}
+ORIGINAL_LABELS = {True: _l("原件"), False: _l("复印件")}
 SOURCE_LABELS = {"self": _l("申请人自备"), "issued": _l("政府部门核发")}
 VALIDITY_LABELS = {
     "none": _l("长期有效"),
@@ -171,3 +175,32 @@ FIELD_LABELS = {
     "auto_rules": _l("自动审批规则"),
     "kiosk_enabled": _l("可在自助终端办理"),
 }
+
+# every label table by the kind a template names in catalogue_label(kind, value)
+LABELS: dict[str, dict] = {
+    "status": STATUS_LABELS,
+    "item_type": ITEM_TYPE_LABELS,
+    "audience": AUDIENCE_LABELS,
+    "unit": UNIT_LABELS,
+    "case_type": CASE_TYPE_LABELS,
+    "role": STEP_ROLE_LABELS,
+    "online_depth": ONLINE_DEPTH_LABELS,
+    "result_type": RESULT_TYPE_LABELS,
+    "necessity": NECESSITY_LABELS,
+    "medium": MEDIUM_LABELS,
+    "original": ORIGINAL_LABELS,
+    "source": SOURCE_LABELS,
+    "validity": VALIDITY_LABELS,
+    "question_type": QUESTION_TYPE_LABELS,
+    "prefill": PREFILL_LABELS,
+    "file_kind": FILE_KIND_LABELS,
+    "field": FIELD_LABELS,
+}
+
+
+def catalogue_label(kind: str, value: object) -> str:
+    """The word for ``value`` of ``kind`` in the current language (the value itself if unknown)."""
+    label = LABELS[kind].get(value)
+    if label is not None:
+        return str(label)
+    return "" if value is None else str(value)

@@ -1,0 +1,104 @@
+"""Audit-chain rules that must hold: each event's hash covers the previous event's hash, so
+no earlier event can be rewritten, even with its own hash recomputed, without breaking the
+chain at the next event.
+
+The expected hashes are recomputed here with hashlib from the documented recipe
+(sha256 of the previous hash followed by the event's canonical JSON), not with the code under
+test. Each test was checked by leaving the previous hash out of the digest and seeing it fail."""
+
+import hashlib
+import json
+
+from sqlalchemy import select, update
+
+from portal.extensions import db
+from portal.models import Event
+from services import audit
+
+
+def recipe(prev_hash: str, event: Event) -> str:
+    payload = json.dumps(
+        {
+            "application_id": event.application_id,
+            "actor_id": event.actor_id,
+            "action": event.action,
+            "created_at": event.created_at.isoformat(),
+            "details": event.details,
+        },
+        ensure_ascii=False,
+        sort_keys=True,
+        separators=(",", ":"),
+        default=str,
+    )
+    return hashlib.sha256((prev_hash + payload).encode()).hexdigest()
+
+
+def three_events():
+    events = [
+        audit.record_event("rule_one", actor=None, details={"n": 1}),
+        audit.record_event(
+            "rule_two", actor=None, details={"decision": "deny", "理由": "材料不全"}
+        ),
+        audit.record_event("rule_three", actor=None, details={"n": 3}),
+    ]
+    ids = [e.id for e in events]
+    db.session.expire_all()
+    return [db.session.get(Event, i) for i in ids]
+
+
+def rewrite(event_id: int, **values) -> None:
+    db.session.execute(update(Event).where(Event.id == event_id).values(**values))
+    db.session.expire_all()
+
+
+def test_each_hash_is_sha256_of_the_previous_hash_and_the_event(app_ctx):
+    before = db.session.scalar(select(Event.hash).order_by(Event.id.desc()).limit(1))
+    first, second, third = three_events()
+    assert first.prev_hash == (before or audit.GENESIS)
+    assert first.hash == recipe(first.prev_hash, first)
+    assert second.prev_hash == first.hash and second.hash == recipe(first.hash, second)
+    assert third.prev_hash == second.hash and third.hash == recipe(second.hash, third)
+
+
+def test_the_same_event_after_another_previous_hash_has_another_hash(app_ctx):
+    _, second, _ = three_events()
+    assert audit.compute_hash("1" * 64, second) != audit.compute_hash("2" * 64, second)
+    assert audit.compute_hash("1" * 64, second) == recipe("1" * 64, second)
+    assert audit.compute_hash(audit.GENESIS, second) == recipe(audit.GENESIS, second)
+
+
+def test_an_event_rewritten_with_its_own_hash_recomputed_breaks_the_next_link(app_ctx):
+    """The forger changes a decision, recomputes that event's hash and the next event's
+    prev_hash: only the next event's hash, which covered the old previous hash, betrays it."""
+    first, second, third = three_events()
+    forged_details = {"decision": "approve", "理由": "材料不全"}
+    second.details = forged_details  # only to compute the forged hash from the new content
+    forged_hash = recipe(first.hash, second)
+    db.session.expire_all()
+    rewrite(second.id, details=forged_details, hash=forged_hash)
+    rewrite(third.id, prev_hash=forged_hash)
+    report = audit.verify_chain()
+    assert report.broken_at == third.id
+    assert "content" in report.reason
+
+
+def test_a_deleted_event_with_the_next_link_repointed_is_found(app_ctx):
+    first, second, third = three_events()
+    db.session.delete(db.session.get(Event, second.id))
+    db.session.flush()
+    rewrite(third.id, prev_hash=first.hash)
+    report = audit.verify_chain()
+    assert report.broken_at == third.id
+
+
+def test_an_event_moved_to_another_place_in_the_chain_is_found(app_ctx):
+    """Two events swapped in place (content and hashes), each with prev_hash made to fit."""
+    first, second, third = three_events()
+    a = dict(action=second.action, details=second.details, created_at=second.created_at)
+    b = dict(action=third.action, details=third.details, created_at=third.created_at)
+    ha, hb = second.hash, third.hash
+    rewrite(second.id, hash="x" * 64)  # free the unique hashes for the swap
+    rewrite(third.id, **a, hash=ha, prev_hash=hb)
+    rewrite(second.id, **b, hash=hb, prev_hash=first.hash)
+    report = audit.verify_chain()
+    assert report.broken_at == second.id
