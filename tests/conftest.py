@@ -147,6 +147,17 @@ class DatabaseTemplates:
         return url, uploads
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``PORTAL_TEST_REVERSE=1``: run the modules in reverse order (tests keep their order inside
+    a module), to show that no module depends on what an earlier one left behind."""
+    if os.environ.get("PORTAL_TEST_REVERSE") != "1":
+        return
+    modules: dict[Path, list[pytest.Item]] = {}
+    for item in items:
+        modules.setdefault(item.path, []).append(item)
+    items[:] = [item for path in reversed(modules) for item in modules[path]]
+
+
 @pytest.fixture(scope="session")
 def backend() -> str:
     return BACKEND

@@ -4,15 +4,14 @@ notice; the test reads the PDF's Chinese text. axe finds nothing on any workstat
 
 from __future__ import annotations
 
-import io
 import random
 from datetime import date
 
 import pytest
-from pypdf import PdfReader
 
 from seeds.factories import make_id_number
 from tests.browser.conftest import assert_accessible, browser_login
+from tests.helpers import pdf_text
 from tests.workflow_cases import UNEMPLOYMENT
 
 pytestmark = pytest.mark.browser
@@ -23,10 +22,6 @@ WALK_IN = {
     "phone": "13912349001",
     "address": "延安中路五百号",
 }
-
-
-def pdf_text(data: bytes) -> str:
-    return "".join(p.extract_text() for p in PdfReader(io.BytesIO(data)).pages).replace("\n", "")
 
 
 def test_walk_in_instant_intake_completed_and_notice_printed(page, live_server):

@@ -11,6 +11,7 @@ from portal.models import Bundle, Department, ItemVersion, MaterialType, Service
 from services import storage
 from tests.admin_data import JPEG, PDF, PNG
 from tests.conftest import csrf_token, login
+from tests.helpers import count
 
 SCRIPT = "<script>alert('x')</script>"
 
@@ -18,10 +19,6 @@ SCRIPT = "<script>alert('x')</script>"
 def error_for(html: str, field_id: str) -> str:
     match = re.search(rf'<p class="error" id="{re.escape(field_id)}-error">(.*?)</p>', html, re.S)
     return match.group(1) if match else ""
-
-
-def count(model):
-    return db.session.scalar(select(func.count()).select_from(model))
 
 
 @pytest.fixture

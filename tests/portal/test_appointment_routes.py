@@ -11,16 +11,8 @@ from portal.extensions import db
 from portal.models import Appointment, AppointmentSlot, CounterContext, Message
 from services import appointments
 from tests.conftest import csrf_token, login
-from tests.workflow_cases import RESIDENCE_PERMIT, item_named, submit_case, user
-
-
-def make_case(query, login_name="13800000002"):
-    def run():
-        case = submit_case(login_name, RESIDENCE_PERMIT, {"basis": "work", "agent": "no"})
-        db.session.commit()
-        return case.id
-
-    return query(run)
+from tests.helpers import submit_committed_case
+from tests.workflow_cases import RESIDENCE_PERMIT, item_named, user
 
 
 def free_slots(query, login_name="13800000002", case_id=None) -> list[int]:
@@ -48,7 +40,7 @@ def state(query, slot_id):
 
 
 def test_a_citizen_books_from_their_case(client, query):
-    case_id = make_case(query)
+    case_id = submit_committed_case(query)
     slot_id = free_slots(query, case_id=case_id)[0]
     login(client, "13800000002")
     case_page = client.get(f"/cases/{case_id}").get_data(as_text=True)
@@ -85,7 +77,7 @@ def test_booking_needs_the_csrf_token_and_writes_nothing_without_it(client, quer
 
 
 def test_another_citizens_case_is_404(client, query):
-    case_id = make_case(query, "13800000003")
+    case_id = submit_committed_case(query, "13800000003")
     slot_id = free_slots(query, "13800000003", case_id)[0]
     before = state(query, slot_id)
     login(client, "13800000002")

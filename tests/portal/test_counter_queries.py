@@ -17,11 +17,11 @@ from portal.models import (
     Channel,
     Citizen,
     ItemVersion,
-    ServiceHall,
     ServiceItem,
 )
 from services import applications, appointments, counter
 from tests.conftest import login
+from tests.helpers import hall
 from tests.workflow_cases import user
 
 
@@ -43,10 +43,6 @@ def published_items(limit: int, *, skip: int = 0) -> list[ServiceItem]:
             .limit(limit)
         )
     )
-
-
-def hall(code: str = "SMZX") -> ServiceHall:
-    return db.session.scalar(select(ServiceHall).where(ServiceHall.code == code))
 
 
 # ---- the workstation serving a citizen with many cases ----------------------------------------

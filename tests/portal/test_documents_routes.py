@@ -8,21 +8,17 @@ from sqlalchemy import func, select
 
 from portal.extensions import db
 from portal.models import (
-    Application,
-    ApplicationMaterial,
     DataUseLog,
-    Department,
     Document,
     ELicence,
-    ItemVersion,
     MaterialType,
-    ServiceItem,
     User,
     VerificationFailure,
 )
 from services import storage
 from tests import files
 from tests.conftest import csrf_token, login
+from tests.helpers import make_case
 
 
 def first_document_of(phone: str, code: str = "M001"):
@@ -43,7 +39,7 @@ def material_id(code: str):
     return lambda: db.session.scalar(select(MaterialType.id).where(MaterialType.code == code))
 
 
-def make_case(
+def committed_case(
     document_id: int,
     *,
     dept_code: str = "GA",
@@ -51,39 +47,23 @@ def make_case(
     created_by: str | None = None,
     number: str = "ROUTE0001",
 ):
-    """A committed case of ``dept_code`` whose first material is the document."""
+    """For ``query``: commit a case of ``dept_code`` whose first material is the document."""
 
     def fn():
-        doc = db.session.get(Document, document_id)
-        dept = db.session.scalar(select(Department).where(Department.code == dept_code))
-        version = db.session.scalar(
-            select(ItemVersion)
-            .join(ServiceItem, ServiceItem.published_version_id == ItemVersion.id)
-            .where(ItemVersion.department_id == dept.id, ItemVersion.requirements.any())
-            .order_by(ItemVersion.id)
-            .limit(1)
-        )
         creator = (
-            db.session.scalar(select(User.id).where(User.username == created_by))
+            db.session.scalar(select(User).where(User.username == created_by))
             if created_by
             else None
         )
-        app = Application(
-            number=number,
-            item_version=version,
-            department_id=dept.id,
-            applicant_id=doc.owner_id,
-            created_by_id=creator,
+        case = make_case(
+            db.session.get(Document, document_id),
+            dept_code=dept_code,
             status=status,
+            created_by=creator,
+            number=number,
         )
-        app.materials = [
-            ApplicationMaterial(
-                requirement=version.requirements[0], document_id=doc.id, satisfied_by="library"
-            )
-        ]
-        db.session.add(app)
         db.session.commit()
-        return app.id
+        return case.id
 
     return fn
 
@@ -138,7 +118,7 @@ def upload(client, data: bytes, filename: str, *, code_id, **fields):
 
 def test_the_library_lists_documents_licences_and_cases(client, query):
     doc_id = query(first_document_of("13800000001"))
-    query(make_case(doc_id, number="ROUTE0042"))
+    query(committed_case(doc_id, number="ROUTE0042"))
     login(client, "13800000001")
     html = client.get("/documents/").get_data(as_text=True)
     assert "居民身份证" in html and "户口簿" in html and "已核验原件" in html
@@ -325,7 +305,7 @@ def test_another_citizen_cannot_delete_and_nothing_changes(client, query):
 
 def test_a_reviewer_of_the_cases_department_may_view_and_it_is_logged(client, query):
     doc_id = query(first_document_of("13800000001"))
-    case_id = query(make_case(doc_id, dept_code="GA"))
+    case_id = query(committed_case(doc_id, dept_code="GA"))
     login(client, "reviewer02")  # 人社: not their case
     assert client.get(f"/documents/{doc_id}/view").status_code == 404
     client.post("/auth/logout", data={"csrf_token": csrf_token(client, "/")})
@@ -348,7 +328,7 @@ def test_a_reviewer_of_the_cases_department_may_view_and_it_is_logged(client, qu
 
 def test_the_counter_serving_the_owner_may_view(client, query):
     doc_id = query(first_document_of("13800000001"))
-    query(make_case(doc_id, dept_code="RS", status="draft", created_by="counter01"))
+    query(committed_case(doc_id, dept_code="RS", status="draft", created_by="counter01"))
     login(client, "counter01")
     assert (
         client.get(f"/documents/{doc_id}/view").status_code == 404
@@ -409,7 +389,7 @@ def test_the_owner_deletes_an_unused_upload(client, query):
 
 def test_deleting_an_elicence_or_a_document_in_use_is_refused_with_the_reason(client, query):
     doc_id = query(first_document_of("13800000001"))
-    query(make_case(doc_id, number="ROUTE0777"))
+    query(committed_case(doc_id, number="ROUTE0777"))
     licence_doc = query(lambda: db.session.scalar(select(ELicence.document_id).limit(1)))
     login(client, "13800000001")
     token = csrf_token(client, "/documents/")
@@ -427,7 +407,7 @@ def test_deleting_an_elicence_or_a_document_in_use_is_refused_with_the_reason(cl
 
 def test_the_data_use_page_shows_department_and_a_masked_staff_id(client, query):
     doc_id = query(first_document_of("13800000001"))
-    query(make_case(doc_id, number="ROUTE0555"))
+    query(committed_case(doc_id, number="ROUTE0555"))
     login(client, "reviewer01")
     client.get(f"/documents/{doc_id}/view")
     client.post("/auth/logout", data={"csrf_token": csrf_token(client, "/")})
@@ -441,7 +421,7 @@ def test_the_data_use_page_shows_department_and_a_masked_staff_id(client, query)
 
 def test_another_citizens_log_is_empty(client, query):
     doc_id = query(first_document_of("13800000001"))
-    query(make_case(doc_id))
+    query(committed_case(doc_id))
     login(client, "reviewer01")
     client.get(f"/documents/{doc_id}/view")
     client.post("/auth/logout", data={"csrf_token": csrf_token(client, "/")})

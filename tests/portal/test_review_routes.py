@@ -13,17 +13,9 @@ from portal.models import Application, Event, FollowUpTicket, Notice, Rating
 from services import workflow
 from services.identity import mask_id_number, mask_name
 from tests.conftest import csrf_token, login
+from tests.helpers import submit_committed_case
 from tests.portal.test_apply_routes import counting
-from tests.workflow_cases import RESIDENCE_PERMIT, UNEMPLOYMENT, submit_case, user
-
-
-def make_case(query, login_name="13800000002", item=RESIDENCE_PERMIT, conditions=None, **kw):
-    def run():
-        case = submit_case(login_name, item, conditions or {"basis": "work", "agent": "no"}, **kw)
-        db.session.commit()
-        return case.id
-
-    return query(run)
+from tests.workflow_cases import UNEMPLOYMENT, submit_case, user
 
 
 def case_state(query, case_id):
@@ -41,8 +33,8 @@ def act(client, case_id, action, version, **data):
 
 
 def test_the_queue_lists_only_the_departments_cases_with_badges(client, query):
-    police = make_case(query)
-    labour = make_case(query, item=UNEMPLOYMENT, conditions={"reason": "graduate"})
+    police = submit_committed_case(query)
+    labour = submit_committed_case(query, item=UNEMPLOYMENT, conditions={"reason": "graduate"})
     number = query(lambda: db.session.get(Application, police).number)
     other = query(lambda: db.session.get(Application, labour).number)
     login(client, "reviewer01")
@@ -55,20 +47,20 @@ def test_the_queue_lists_only_the_departments_cases_with_badges(client, query):
 
 
 def test_the_queue_loads_in_a_fixed_number_of_queries(app, client, query):
-    make_case(query)
+    submit_committed_case(query)
     login(client, "reviewer01")
     client.get("/review/")
     with counting(app) as one:
         client.get("/review/")
     for _ in range(3):
-        make_case(query)
+        submit_committed_case(query)
     with counting(app) as four:
         client.get("/review/")
     assert len(four) == len(one), (len(one), len(four))
 
 
 def test_another_departments_case_is_not_found_everywhere(client, query):
-    case_id = make_case(query)
+    case_id = submit_committed_case(query)
     material_id = query(
         lambda: next(m.id for m in db.session.get(Application, case_id).materials if m.document_id)
     )
@@ -89,7 +81,7 @@ def test_another_departments_case_is_not_found_everywhere(client, query):
 
 
 def test_applicant_data_is_masked_until_a_logged_reveal(client, query):
-    case_id = make_case(query)
+    case_id = submit_committed_case(query)
     name, id_number = query(
         lambda: (lambda c: (c.name, c.id_number))(db.session.get(Application, case_id).applicant)
     )
@@ -118,7 +110,7 @@ def test_applicant_data_is_masked_until_a_logged_reveal(client, query):
 
 
 def test_a_decision_by_the_web_and_a_stale_form_is_told_to_refresh(client, query):
-    case_id = make_case(query)
+    case_id = submit_committed_case(query)
     _, version = case_state(query, case_id)
     login(client, "reviewer01")
     assert act(client, case_id, "accept", version).status_code == 302
@@ -131,7 +123,7 @@ def test_a_decision_by_the_web_and_a_stale_form_is_told_to_refresh(client, query
 
 
 def test_a_denial_without_reasons_shows_the_error_next_to_the_field(client, query):
-    case_id = make_case(query)
+    case_id = submit_committed_case(query)
     reviewer = query(lambda: user("reviewer01").id)
 
     def to_review():
@@ -159,7 +151,7 @@ def test_a_denial_without_reasons_shows_the_error_next_to_the_field(client, quer
 
 
 def test_itemised_correction_and_a_resubmission_that_changes_only_those_items(client, query):
-    case_id = make_case(query)
+    case_id = submit_committed_case(query)
     photo = query(
         lambda: next(
             m.id
@@ -251,7 +243,7 @@ def test_itemised_correction_and_a_resubmission_that_changes_only_those_items(cl
 
 
 def test_notices_are_served_from_storage_to_the_owner_and_the_department_only(client, query):
-    case_id = make_case(query)
+    case_id = submit_committed_case(query)
     login(client, "reviewer01")
     act(client, case_id, "accept", case_state(query, case_id)[1])
     notice_id, sha = query(
@@ -275,7 +267,7 @@ def test_notices_are_served_from_storage_to_the_owner_and_the_department_only(cl
 
 
 def test_the_verification_page_answers_without_personal_data(client, query):
-    case_id = make_case(query)
+    case_id = submit_committed_case(query)
     login(client, "reviewer01")
     act(client, case_id, "accept", case_state(query, case_id)[1])
     number, check, name = query(
@@ -295,7 +287,7 @@ def test_the_verification_page_answers_without_personal_data(client, query):
 
 
 def test_material_files_are_served_inline_with_a_safe_type(client, query):
-    case_id = make_case(query)
+    case_id = submit_committed_case(query)
     material_id = query(
         lambda: next(m.id for m in db.session.get(Application, case_id).materials if m.document_id)
     )
@@ -446,7 +438,7 @@ def test_supplying_deferred_materials_refuses_someone_elses_document(client, que
 
 
 def test_withdrawal_through_the_web_uses_the_version_the_citizen_saw(client, query):
-    case_id = make_case(query)
+    case_id = submit_committed_case(query)
     _, version = case_state(query, case_id)
     login(client, "13800000002")
     token = csrf_token(client, f"/cases/{case_id}")
@@ -464,8 +456,8 @@ def test_withdrawal_through_the_web_uses_the_version_the_citizen_saw(client, que
 
 
 def test_oversized_and_malformed_decisions_are_refused_and_change_nothing(client, query):
-    case_id = make_case(query)
-    other_case = make_case(query, login_name="13800000003")
+    case_id = submit_committed_case(query)
+    other_case = submit_committed_case(query, login_name="13800000003")
     other_material = query(lambda: db.session.get(Application, other_case).materials[0].id)
 
     def to_review():
@@ -516,7 +508,7 @@ def test_oversized_and_malformed_decisions_are_refused_and_change_nothing(client
 def test_the_case_page_shows_the_failed_auto_approval_rules(client, query):
     from tests.workflow_cases import RESIDENCE_REGISTRATION
 
-    case_id = make_case(
+    case_id = submit_committed_case(
         query,
         item=RESIDENCE_REGISTRATION,
         conditions={"housing": "rent"},
@@ -531,7 +523,7 @@ def test_the_case_page_shows_the_failed_auto_approval_rules(client, query):
 
 def test_steps_suspension_and_delivery_through_the_web(client, query):
     """户口迁移 (公安局, 10 工作日, no e-licence): the result waits for delivery after approval."""
-    case_id = make_case(
+    case_id = submit_committed_case(
         query,
         item="户口迁移（投靠直系亲属迁入）",
         conditions={"relation": "kin", "divorced": "no"},
@@ -582,7 +574,7 @@ def test_steps_suspension_and_delivery_through_the_web(client, query):
 
 def correction_of_the_photo(client, query):
     """A case whose 证件照 the reviewer sent back for 补正 (一次性告知); returns (case, requirement)."""
-    case_id = make_case(query)
+    case_id = submit_committed_case(query)
     photo = query(
         lambda: next(
             m
@@ -711,8 +703,8 @@ def test_a_new_file_uploaded_on_the_correction_page_is_preselected_and_resubmitt
 def test_reviewer_reminders_are_messages_with_an_unread_count_in_the_nav(client, query):
     from services import review
 
-    police = make_case(query)
-    labour = make_case(query, item=UNEMPLOYMENT, conditions={"reason": "graduate"})
+    police = submit_committed_case(query)
+    labour = submit_committed_case(query, item=UNEMPLOYMENT, conditions={"reason": "graduate"})
 
     def remind():
         for case_id, body in (
@@ -753,7 +745,7 @@ def test_reviewer_reminders_are_messages_with_an_unread_count_in_the_nav(client,
 def test_the_citizen_rates_each_visit_on_the_case_page(client, query):
     from services import visits
 
-    case_id = make_case(query)
+    case_id = submit_committed_case(query)
 
     def two_visits():
         case = db.session.get(Application, case_id)

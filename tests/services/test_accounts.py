@@ -1,5 +1,5 @@
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from portal.config import DEFAULTS
 from portal.extensions import db
@@ -7,12 +7,9 @@ from portal.models import Citizen, LoginFailure, Role, User
 from services import accounts
 from services.errors import NotAuthorized, TooManyAttempts, ValidationError
 from tests.conftest import DEMO_PASSWORD, TEST_PASSWORD_HASH_METHOD
+from tests.helpers import count
 
 VALID_ID = "11010519491231002X"
-
-
-def count(model) -> int:
-    return db.session.scalar(select(func.count()).select_from(model))
 
 
 def test_register_creates_citizen_and_user(app_ctx):

@@ -19,19 +19,15 @@ from portal.models import (
     JobClaim,
     Message,
     QueueCategory,
-    ServiceHall,
     User,
 )
 from seeds.factories import make_faker, make_person
 from services import accounts, appointments, counter, jobs, workflow
 from services.errors import Conflict, NotFound, ValidationError
+from tests.helpers import count, hall
 from tests.workflow_cases import RESIDENCE_PERMIT, UNEMPLOYMENT, item_named, submit_case, user
 
 NOW = appointments.local_now
-
-
-def hall(code: str = "SMZX") -> ServiceHall:
-    return db.session.scalar(select(ServiceHall).where(ServiceHall.code == code))
 
 
 def slots_for(target: appointments.Target, code: str = "SMZX") -> list[AppointmentSlot]:
@@ -48,10 +44,6 @@ def slots_for(target: appointments.Target, code: str = "SMZX") -> list[Appointme
 
 def item_target(login: str, name: str = RESIDENCE_PERMIT) -> appointments.Target:
     return appointments.target_for_item(user(login), item_named(name).code)
-
-
-def count(model) -> int:
-    return db.session.scalar(select(func.count()).select_from(model))
 
 
 def test_booking_takes_a_place_gives_a_code_and_a_message(app_ctx):

@@ -28,6 +28,7 @@ from tests.admin_data import (
     requirement,
     theme,
 )
+from tests.helpers import count
 
 
 def publish_through_review(version):
@@ -35,10 +36,6 @@ def publish_through_review(version):
     return catalogue.publish_version(
         version, admin_user(), expected_lock=version.lock_version, require_review=True
     )
-
-
-def count(model) -> int:
-    return db.session.scalar(select(func.count()).select_from(model))
 
 
 # ---------------------------------------------------------------------------- lifecycle

@@ -20,11 +20,8 @@ from portal.models import (
 from seeds.counter import DEMO_BOOKINGS
 from seeds.demo import load_demo
 from services import workdays
+from tests.helpers import count
 from tests.workflow_cases import UNEMPLOYMENT, user
-
-
-def count(model) -> int:
-    return db.session.scalar(select(func.count()).select_from(model))
 
 
 def test_demo_bookings_on_the_next_working_day(app_ctx):

@@ -7,8 +7,6 @@ from sqlalchemy import event, func, select
 
 from portal.extensions import db
 from portal.models import (
-    Application,
-    ApplicationMaterial,
     DataUseLog,
     Department,
     Document,
@@ -16,15 +14,14 @@ from portal.models import (
     ELicence,
     Event,
     Grade,
-    ItemVersion,
     MaterialType,
-    ServiceItem,
     User,
 )
 from services import counter as counter_desk
 from services import data_use, documents, storage
 from services.errors import Conflict, NotFound
 from tests import files
+from tests.helpers import make_case
 
 TODAY = date(2026, 6, 1)
 
@@ -48,42 +45,6 @@ def owned_document(owner: User, code: str = "M001") -> Document:
 
 def department(code: str) -> Department:
     return db.session.scalar(select(Department).where(Department.code == code))
-
-
-def make_case(
-    doc: Document,
-    *,
-    dept_code: str = "GA",
-    status: str = "submitted",
-    created_by: User | None = None,
-    number: str | None = "TEST0001",
-) -> Application:
-    """A case of ``dept_code`` whose first material was satisfied by ``doc``."""
-    version = db.session.scalar(
-        select(ItemVersion)
-        .join(ServiceItem, ServiceItem.published_version_id == ItemVersion.id)
-        .where(
-            ItemVersion.department_id == department(dept_code).id, ItemVersion.requirements.any()
-        )
-        .order_by(ItemVersion.id)
-        .limit(1)
-    )
-    app = Application(
-        number=number,
-        item_version=version,
-        department_id=version.department_id,
-        applicant_id=doc.owner_id,
-        created_by_id=created_by.id if created_by else None,
-        status=status,
-    )
-    app.materials = [
-        ApplicationMaterial(
-            requirement=version.requirements[0], document_id=doc.id, satisfied_by="library"
-        )
-    ]
-    db.session.add(app)
-    db.session.flush()
-    return app
 
 
 def upload(owner: User, code: str = "M001", **kwargs) -> Document:

@@ -4,7 +4,7 @@ overlap on a fresh database (threads, on SQLite and on PostgreSQL)."""
 import threading
 from datetime import date, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from portal.extensions import db
 from portal.models import (
@@ -18,6 +18,7 @@ from portal.models import (
 )
 from portal.models.base import utcnow
 from services import jobs, workdays, workflow
+from tests.helpers import count
 from tests.workflow_cases import (
     RESIDENCE_PERMIT,
     RESIDENCE_REGISTRATION,
@@ -101,10 +102,6 @@ def build_due_work() -> dict[str, int]:
     )
     db.session.commit()
     return ids
-
-
-def count(model, *where) -> int:
-    return db.session.scalar(select(func.count()).select_from(model).where(*where))
 
 
 def test_two_overlapping_runs_do_each_thing_once(database_factory):

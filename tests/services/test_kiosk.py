@@ -10,18 +10,14 @@ from portal.models import (
     Channel,
     Event,
     Role,
-    ServiceHall,
     ServiceItem,
     StaffReminder,
     VerificationFailure,
 )
 from services import accounts, kiosk, review
 from services.errors import NotFound, TooManyAttempts, ValidationError
+from tests.helpers import hall
 from tests.workflow_cases import RESIDENCE_PERMIT, item_named, submit_case, user
-
-
-def hall(code: str = "SMZX") -> ServiceHall:
-    return db.session.scalar(select(ServiceHall).where(ServiceHall.code == code))
 
 
 def failures() -> int:

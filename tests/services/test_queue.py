@@ -26,13 +26,10 @@ from portal.models import (
 from portal.models.base import utcnow
 from services import accounts, counter, queue
 from services.errors import Conflict, NotFound, ValidationError
+from tests.helpers import hall
 from tests.workflow_cases import RESIDENCE_PERMIT, submit_case, user
 
 DAY = date(2026, 11, 24)
-
-
-def hall(code: str = "SMZX") -> ServiceHall:
-    return db.session.scalar(select(ServiceHall).where(ServiceHall.code == code))
 
 
 def window(number: int, code: str = "SMZX") -> CounterWindow:

@@ -29,12 +29,9 @@ from portal.models import (
 from seeds.scale import ScaleRefused, item_patterns, load_scale, max_items
 from services.catalogue import publish_errors
 from services.search import build_search_text
+from tests.helpers import count
 
 ITEMS, APPLICATIONS = 150, 300  # more items than item patterns: every pattern is made once
-
-
-def count(model, *where) -> int:
-    return db.session.scalar(select(func.count()).select_from(model).where(*where))
 
 
 def table_counts() -> dict[str, int]:

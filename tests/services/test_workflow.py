@@ -1,12 +1,10 @@
 """The 办件 state machine: each transition and each refusal, through services.workflow.perform."""
 
 import hashlib
-import io
 from datetime import date, timedelta
 from types import SimpleNamespace
 
 import pytest
-from pypdf import PdfReader
 from sqlalchemy import func, select, update
 
 from portal.extensions import db
@@ -24,6 +22,7 @@ from portal.models import (
 )
 from services import accounts, applications, audit, counter, notices, workflow
 from services.errors import Conflict, NotAuthorized, NotFound, ValidationError
+from tests.helpers import pdf_text
 from tests.workflow_cases import (
     RESIDENCE_PERMIT,
     RESIDENCE_REGISTRATION,
@@ -34,12 +33,11 @@ from tests.workflow_cases import (
 )
 
 
-def pdf_text(notice: Notice) -> str:
+def notice_text(notice: Notice) -> str:
+    """The stored notice PDF's text, after checking the file is the one the row promises."""
     data = notices.notice_file(notice).read_bytes()
     assert hashlib.sha256(data).hexdigest() == notice.sha256
-    return "".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages).replace(
-        "\n", ""
-    )
+    return pdf_text(data)
 
 
 def last_event(app, action=None) -> Event:
@@ -98,7 +96,7 @@ def test_accept_starts_the_clock_and_issues_a_stored_notice(permit, reviewer):
     assert permit.accepted_at is not None
     assert permit.due_date == date.today() + timedelta(days=7)  # 7 自然日
     [notice] = notices_of(permit, "acceptance")
-    text = pdf_text(notice)
+    text = notice_text(notice)
     assert permit.number in text and "受理通知书" in text and "市公安局" in text
     event = last_event(permit, "accepted")
     assert event.actor_id == reviewer.id
@@ -210,7 +208,7 @@ def test_approve_issues_the_licence_into_the_library_and_completes(permit, revie
     doc = db.session.get(Document, licence.document_id)
     assert doc.grade == Grade.A and doc.owner_id == permit.applicant_id
     assert [n.kind for n in notices_of(permit)] == ["acceptance", "approval", "completion"]
-    assert licence.number in pdf_text(notices_of(permit, "completion")[0])
+    assert licence.number in notice_text(notices_of(permit, "completion")[0])
     kinds = set(db.session.scalars(select(Message.kind).where(Message.application_id == permit.id)))
     assert "licence" in kinds
     assert last_event(permit, "completed").details["licence"] == licence.number
@@ -224,7 +222,7 @@ def test_deny_requires_reasons_and_names_the_routes_of_redress(permit, reviewer)
     assert "reasons" in err.value.errors
     workflow.perform(reviewer, permit.id, "deny", permit.version, reasons="居住时间不满半年")
     assert permit.status == "denied"
-    text = pdf_text(notices_of(permit, "denial")[0])
+    text = notice_text(notices_of(permit, "denial")[0])
     assert "居住时间不满半年" in text and "行政复议" in text and "行政诉讼" in text
 
 
@@ -243,7 +241,7 @@ def test_not_accept_names_where_to_go(permit, reviewer):
         refer_to="市交警支队车辆管理所",
     )
     assert permit.status == "not_accepted"
-    assert "市交警支队车辆管理所" in pdf_text(notices_of(permit, "not_accepted")[0])
+    assert "市交警支队车辆管理所" in notice_text(notices_of(permit, "not_accepted")[0])
 
 
 def test_withdraw_until_a_decision_and_not_after(permit, reviewer):
@@ -290,7 +288,7 @@ def test_one_correction_round_lists_every_item_and_a_second_is_refused(permit, r
         ("field", "address"),
         ("material", str(photo.requirement_id)),
     }
-    text = pdf_text(notices_of(permit, "correction")[0])
+    text = notice_text(notices_of(permit, "correction")[0])
     assert "照片背景不是白色" in text and "地址不完整" in text and "一次性告知" in text
 
     citizen = user("13800000002")
@@ -427,7 +425,7 @@ def test_accepting_with_missing_materials_needs_the_deferral_route_and_a_deadlin
     assert (
         deferred.status == "accepted_pending_materials" and deferred.supply_deadline == date.today()
     )
-    assert "解除或终止劳动关系证明" in pdf_text(notices_of(deferred, "deferred_acceptance")[0])
+    assert "解除或终止劳动关系证明" in notice_text(notices_of(deferred, "deferred_acceptance")[0])
 
 
 def test_supplied_materials_are_reviewed_before_the_decision(deferred):
@@ -497,7 +495,7 @@ def test_commitment_acceptance_creates_a_post_check_and_a_false_finding_terminat
     db.session.refresh(committed)
     assert committed.status == "terminated"
     assert licence.status == "cancelled"
-    assert "实地核查无人居住" in pdf_text(notices_of(committed, "termination")[0])
+    assert "实地核查无人居住" in notice_text(notices_of(committed, "termination")[0])
     with pytest.raises(Conflict):
         workflow.record_post_check(reviewer, task.id, "passed")
     # next time the option is refused to them
@@ -691,7 +689,7 @@ def test_each_notice_has_a_plain_summary_of_what_it_says(permit, reviewer, defer
     summary = notices.summaries(permit.id)
     assert summary[acceptance.id] == [f"承诺办结日：{permit.due_date.isoformat()}"]
     assert summary[denial.id] == ["不予许可的理由：居住满半年的证明不足"]
-    assert "居住满半年的证明不足" in pdf_text(denial)  # the summary says what the PDF says
+    assert "居住满半年的证明不足" in notice_text(denial)  # the summary says what the PDF says
     deadline = date.today()
     workflow.perform(
         user("reviewer02"),
