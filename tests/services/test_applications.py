@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from portal.extensions import db
-from portal.models import Application, Document, Grade, ServiceItem, User
+from portal.models import Application, Document, Event, Grade, ServiceItem, User
 from seeds.factories import make_png
 from services import applications as svc
 from services.documents import add_document
@@ -179,11 +179,34 @@ def test_submit_once_assigns_a_number_and_replay_returns_the_same_case(newcomer)
     assert svc.precheck(app) == []
     submitted = svc.submit_application(newcomer, app.id, app.submit_token)
     assert submitted.status == "submitted" and submitted.number.startswith("WB")
-    replay = svc.submit_application(newcomer, app.id, app.submit_token)
-    assert replay.id == submitted.id and replay.number == submitted.number
-    with pytest.raises(Conflict):
-        svc.submit_application(newcomer, app.id, "forged-token")
     assert submitted.materials_required >= 1
+    case_id, number, token, user_id = submitted.id, submitted.number, app.submit_token, newcomer.id
+    applicant_id, version_id = submitted.applicant_id, submitted.item_version_id
+    db.session.commit()  # the first request ends ...
+    db.session.remove()  # ... and the replay is a new request with a fresh session
+
+    actor = db.session.get(User, user_id)
+    replay = svc.submit_application(actor, case_id, token)
+    assert replay is not submitted
+    assert (replay.id, replay.number, replay.status) == (case_id, number, "submitted")
+    db.session.expire_all()
+    assert db.session.get(Application, case_id).number == number  # nothing renumbered it
+    cases = db.session.scalars(
+        select(Application.id).where(
+            Application.applicant_id == applicant_id,
+            Application.item_version_id == version_id,
+            Application.status != "draft",
+        )
+    ).all()
+    assert cases == [case_id]
+    assert count(Application, Application.number == number) == 1
+    assert count(Event, Event.action == "submitted", Event.application_id == case_id) == 1
+    with pytest.raises(Conflict):
+        svc.submit_application(actor, case_id, "forged-token")
+
+
+def count(model, *where) -> int:
+    return db.session.scalar(select(func.count()).select_from(model).where(*where))
 
 
 def test_returning_citizen_reuses_everything_on_file(app_ctx):

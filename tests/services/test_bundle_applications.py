@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from portal.extensions import db
-from portal.models import Application, Bundle, Grade, User
+from portal.models import Application, Bundle, Event, Grade, User
 from seeds.factories import make_png
 from services import bundle_applications as svc
 from services.documents import add_document
@@ -105,15 +105,36 @@ def test_submit_once_fans_out_to_child_cases(parent):
     submitted = svc.submit_bundle(owner, draft.id, draft.submit_token)
     assert submitted.number.startswith("YJ") and submitted.status == "submitted"
     assert all(c.status == "submitted" and c.number.startswith("WB") for c in submitted.children)
-    replay = svc.submit_bundle(owner, draft.id, draft.submit_token)
-    assert replay.number == submitted.number
-    count = db.session.scalar(
-        select(func.count())
-        .select_from(Application)
-        .where(Application.parent_id == draft.id, Application.number.is_not(None))
+    parent_id, number, token = submitted.id, submitted.number, draft.submit_token
+    owner_id = owner.id
+    children = sorted((c.id, c.number) for c in submitted.children)
+    db.session.commit()  # the first request ends ...
+    db.session.remove()  # ... and the replay is a new request with a fresh session
+
+    replay = svc.submit_bundle(db.session.get(User, owner_id), parent_id, token)
+    assert replay is not submitted
+    assert (replay.id, replay.number, replay.status) == (parent_id, number, "submitted")
+    db.session.expire_all()
+    assert sorted((c.id, c.number) for c in replay.children) == children  # none renumbered
+    rows = db.session.scalars(
+        select(Application.id).where(
+            Application.parent_id == parent_id, Application.number.is_not(None)
+        )
+    ).all()
+    assert sorted(rows) == [c[0] for c in children]
+    numbers = [number] + [c[1] for c in children]
+    assert db.session.scalar(
+        select(func.count()).select_from(Application).where(Application.number.in_(numbers))
+    ) == len(numbers)
+    assert (
+        db.session.scalar(
+            select(func.count())
+            .select_from(Event)
+            .where(Event.action == "submitted", Event.application_id == parent_id)
+        )
+        == 1
     )
-    assert count == len(submitted.children)
-    assert svc.combined_status(submitted) == (0, len(submitted.children))
+    assert svc.combined_status(replay) == (0, len(children))
 
 
 def test_another_citizen_cannot_touch_the_bundle_draft(parent):
