@@ -8,6 +8,7 @@ from flask_login import current_user
 
 from services.catalogue.vocabulary import catalogue_label
 from services.clock import format_local
+from services.document_vocabulary import document_label
 from services.identity import mask_id_number, mask_name, mask_phone
 
 ELDER_COOKIE = "elder_mode"
@@ -27,7 +28,10 @@ def html_lang() -> str:
 def register_template_helpers(app: Flask) -> None:
     app.jinja_env.add_extension("jinja2.ext.do")
     app.jinja_env.globals.update(
-        elder_mode_active=elder_mode_active, html_lang=html_lang, catalogue_label=catalogue_label
+        elder_mode_active=elder_mode_active,
+        html_lang=html_lang,
+        catalogue_label=catalogue_label,
+        document_label=document_label,
     )
     app.jinja_env.filters.update(mask_name=mask_name, mask_id=mask_id_number, mask_phone=mask_phone)
     # every date and time a person reads, in the city's zone (PORTAL_TZ), written one way

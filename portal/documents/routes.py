@@ -24,7 +24,7 @@ from forms.auth import EmptyForm
 from forms.documents import UploadForm, VerifyForm
 from portal import database
 from portal.access import login_required_any, roles_required
-from portal.documents import bp, labels, verify_bp
+from portal.documents import bp, verify_bp
 from portal.extensions import db
 from portal.files import send_stored
 from portal.models import Document, Role
@@ -44,7 +44,7 @@ def local_time(moment: datetime) -> str:
 
 @bp.context_processor
 def _helpers() -> dict:
-    return {"labels": labels, "local_time": local_time}
+    return {"local_time": local_time}
 
 
 def writes_on_get(view):
@@ -186,9 +186,7 @@ def verify():
     form.holder_code.data = ""  # the full 身份证号 is never sent back in a page
     response = current_app.make_response(
         (
-            render_template(
-                "documents/verify.html", form=form, result=result, outcomes=labels.VERIFY_OUTCOMES
-            ),
+            render_template("documents/verify.html", form=form, result=result),
             status,
         )
     )
