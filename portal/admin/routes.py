@@ -337,29 +337,11 @@ def _render_version(version: ItemVersion, errors: dict[str, str] | None = None, 
         item=version.item,
         errors=errors or {},
         checks=checks,
-        labels=_labels(),
+        labels=catalogue.LABELS,
         open_version=next(
             (v for v in version.item.versions if v.status in catalogue.OPEN_STATUSES), None
         ),
     ), status
-
-
-def _labels() -> dict[str, dict]:
-    return {
-        "status": catalogue.STATUS_LABELS,
-        "item_type": catalogue.ITEM_TYPE_LABELS,
-        "audience": catalogue.AUDIENCE_LABELS,
-        "unit": catalogue.UNIT_LABELS,
-        "case_type": catalogue.CASE_TYPE_LABELS,
-        "role": catalogue.STEP_ROLE_LABELS,
-        "online_depth": catalogue.ONLINE_DEPTH_LABELS,
-        "result_type": catalogue.RESULT_TYPE_LABELS,
-        "necessity": catalogue.NECESSITY_LABELS,
-        "medium": catalogue.MEDIUM_LABELS,
-        "question_type": catalogue.QUESTION_TYPE_LABELS,
-        "prefill": catalogue.PREFILL_LABELS,
-        "field": catalogue.FIELD_LABELS,
-    }
 
 
 @bp.route("/versions/<int:version_id>")
@@ -522,7 +504,7 @@ def requirements(version_id: int):
         form=form,
         version=version,
         item=version.item,
-        labels=_labels(),
+        labels=catalogue.LABELS,
         conditions={c.value: c.label for c in form.condition.choices},
     ), form_status(form)
 
