@@ -11,7 +11,8 @@ from datetime import date
 
 import pytest
 
-from portal.models import Application, ItemVersion
+from portal.extensions import db
+from portal.models import Application, CalendarDay, ItemVersion
 from services import applications, workdays, workflow
 
 # (start, working days, due date, what the calendar-day count would wrongly give)
@@ -79,3 +80,22 @@ def test_a_cases_promised_date_is_counted_in_working_days_over_spring_festival(a
     assert workflow.promised_due(Application(item_version=version), date(2026, 2, 12)) == date(
         2026, 3, 4
     )
+
+
+def test_admin_entered_days_count_between_two_dates_too(app_ctx):
+    """A year chinese-calendar does not know yet: the schedule an admin entered is used when
+    counting the working days a case has waited, as when adding them."""
+    # Fri 5 Feb 2027 → Tue 9 Feb 2027: Mon 8 and Tue 9 by weekends alone
+    assert workdays.working_days_between(date(2027, 2, 5), date(2027, 2, 9)) == 2
+    db.session.add(CalendarDay(day=date(2027, 2, 8), is_workday=False, note="test holiday"))
+    db.session.add(CalendarDay(day=date(2027, 2, 6), is_workday=True, note="test 调休"))
+    db.session.flush()
+    assert workdays.working_days_between(date(2027, 2, 5), date(2027, 2, 9)) == 2  # Sat, Tue
+    assert workdays.working_days_between(date(2027, 2, 7), date(2027, 2, 9)) == 1  # Tue only
+    assert workdays.add_working_days(date(2027, 2, 5), 2) == date(2027, 2, 9)
+    assert workdays.due_date(date(2027, 2, 7), 1, "working") == date(2027, 2, 9)
+
+
+def test_a_negative_limit_is_refused(app_ctx):
+    with pytest.raises(ValueError):
+        workdays.add_working_days(date(2026, 3, 2), -1)
