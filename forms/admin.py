@@ -40,6 +40,7 @@ from services.catalogue import (
     MEDIUM_LABELS,
     NECESSITY_LABELS,
     ONLINE_DEPTH_LABELS,
+    ORIGINAL_LABELS,
     PREFILL_LABELS,
     QUESTION_TYPE_LABELS,
     RESULT_TYPE_LABELS,
@@ -615,7 +616,10 @@ class RequirementForm(AdminForm):
     )
     original = RadioField(
         _l("原件或复印件"),
-        choices=[SelectChoice("1", _l("原件")), SelectChoice("0", _l("复印件"))],
+        choices=[
+            SelectChoice("1", ORIGINAL_LABELS[True]),
+            SelectChoice("0", ORIGINAL_LABELS[False]),
+        ],
         default="1",
         validators=[InputRequired(CHOICE_MESSAGE)],
     )
