@@ -177,6 +177,13 @@ def mutant_source(source: str, index: int) -> str:
     return ast.unparse(tree) + "\n"
 
 
+def select_lines(mutants: list[Mutant], spec: str | None) -> list[Mutant]:
+    if not spec:
+        return mutants
+    ranges = [tuple(int(x) for x in part.split("-")) for part in spec.split(",")]
+    return [m for m in mutants if any(r[0] <= m.line <= r[-1] for r in ranges)]
+
+
 def copy_tree(dest: Path) -> None:
     """The working tree as it is now: tracked and untracked files, not ignored ones."""
     files = subprocess.run(
@@ -248,6 +255,9 @@ def main() -> None:
     parser.add_argument("--only", type=int, nargs="*", help="run these mutant indexes only")
     parser.add_argument("--list", action="store_true", help="list the mutants and stop")
     parser.add_argument(
+        "--lines", help="only mutants on these lines, e.g. 230-250,489-660 (before sampling)"
+    )
+    parser.add_argument(
         "--replace", nargs=2, metavar=("OLD", "NEW"), help="one hand-written textual mutation"
     )
     parser.add_argument(
@@ -257,10 +267,8 @@ def main() -> None:
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args()
 
-    source = (ROOT / args.target).read_text()
-    mutants = list_mutants(source)
     if args.list:
-        for m in mutants:
+        for m in select_lines(list_mutants((ROOT / args.target).read_text()), args.lines):
             print(f"#{m.index:3d} {args.target}:{m.line}: {m.description}")
         return
 
@@ -272,6 +280,7 @@ def main() -> None:
     check_imports_resolve_to(copy_root)
     target = copy_root / args.target
     original = target.read_text()
+    mutants = list_mutants(original)  # of the copy: the tree may change meanwhile
     print(f"copy: {copy_root}", flush=True)
 
     outcome, elapsed, tail = run_tests(copy_root, args.tests, args.timeout * 2)
@@ -286,13 +295,11 @@ def main() -> None:
             sys.exit(f"--replace: OLD found {original.count(old)} times in {args.target}")
         jobs = [(None, f"replace {old!r} -> {new!r}", original.replace(old, new))]
     else:
-        chosen = mutants
+        chosen = select_lines(mutants, args.lines)
         if args.only:
             chosen = [mutants[i] for i in args.only]
-        elif len(mutants) > args.max:
-            chosen = sorted(
-                random.Random(args.seed).sample(mutants, args.max), key=lambda m: m.index
-            )
+        elif len(chosen) > args.max:
+            chosen = sorted(random.Random(args.seed).sample(chosen, args.max), key=lambda m: m.line)
         jobs = [(m, m.description, None) for m in chosen]
         print(f"{len(mutants)} mutants, running {len(chosen)}", flush=True)
 

@@ -166,12 +166,13 @@ def evaluate_rules(app: Application, day: date | None = None) -> list[RuleResult
     return results
 
 
-def decide_automatically(app: Application) -> bool:
-    """Evaluate the item's rules right after submission; approve when all pass. True if approved."""
-    from services import workflow
-
+def check_automatically(app: Application) -> tuple[bool, list[dict[str, Any]]]:
+    """Evaluate the item's rules right after submission and record the check: (all passed,
+    the results as recorded). An item without rules, or a case no longer just submitted, is
+    not checked (False, []). The workflow approves the case when they all pass
+    (services/workflow.after_submission)."""
     if app.item_version is None or not app.item_version.auto_rules or app.status != "submitted":
-        return False
+        return False, []
     with force_locale("zh_CN"):  # the record reads the same whoever submitted
         results = evaluate_rules(app)
     passed = all(r.passed for r in results)
@@ -182,9 +183,7 @@ def decide_automatically(app: Application) -> bool:
         application_id=app.id,
         details={"passed": passed, "rules": recorded},
     )
-    if passed:
-        workflow.perform(None, app.id, "approve_instantly", app.version, auto=True, rules=recorded)
-    return passed
+    return passed, recorded
 
 
 def failed_rules(application_id: int) -> list[dict[str, Any]]:

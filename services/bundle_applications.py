@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from portal.extensions import db
@@ -19,13 +19,11 @@ from portal.models import (
     BundleItem,
     Channel,
     Citizen,
-    SatisfiedBy,
     ServiceItem,
     User,
 )
-from portal.models.base import utcnow
 from services import applications as single
-from services import audit, messages, workflow
+from services import case_access, materials, workflow
 from services.errors import Conflict, NotFound, ValidationError
 
 DRAFT = single.DRAFT
@@ -75,7 +73,7 @@ def load_parent(actor: User, parent_id: int, *, draft_only: bool = True) -> Appl
             selectinload(Application.bundle),
         )
     )
-    if parent is None or not single.may_act_on(actor, parent):
+    if parent is None or not case_access.may_act_on(actor, parent):
         raise NotFound(str(_l("办件不存在")))
     if draft_only and parent.status != DRAFT:
         raise NotFound(str(_l("草稿不存在或已提交")))
@@ -238,30 +236,18 @@ def material_rows(parent: Application) -> list[TypeRow]:
 def choose_bundle_materials(parent: Application, choices: dict[int, str], citizen: Citizen) -> None:
     """Apply one choice per material type to every item of the bundle that needs that type."""
     for row in material_rows(parent):
-        choice = choices.get(row.material_type.id, "")
+        raw = choices.get(row.material_type.id, "")
         for child, req in row.members:
             if req.necessity == "shared":
                 continue
-            if choice.startswith("doc:"):
-                try:
-                    doc_id = int(choice[4:])
-                except ValueError:
-                    raise ValidationError(
-                        {f"t_{row.material_type.id}": str(_l("选项不正确"))}
-                    ) from None
-                try:
-                    single.choose_document(child, req.id, doc_id)
-                except ValidationError as exc:
-                    raise ValidationError(
-                        {f"t_{row.material_type.id}": next(iter(exc.errors.values()))}
-                    ) from None
-            elif choice in ("deferred", "commitment", "none"):
-                try:
-                    single.choose_option(child, req.id, choice, citizen)
-                except ValidationError as exc:
-                    raise ValidationError(
-                        {f"t_{row.material_type.id}": next(iter(exc.errors.values()))}
-                    ) from None
+            try:
+                choice = materials.parse_choice(raw)
+                if choice is not None:
+                    materials.apply_choice(child, req.id, choice, citizen)
+            except ValidationError as exc:
+                raise ValidationError(
+                    {f"t_{row.material_type.id}": next(iter(exc.errors.values()))}
+                ) from None
     db.session.flush()
 
 
@@ -281,7 +267,7 @@ def submit_bundle(actor: User, parent_id: int, token: str) -> Application:
     parent = db.session.scalar(
         select(Application).where(Application.id == parent_id).with_for_update()
     )
-    if parent is None or parent.bundle_id is None or not single.may_act_on(actor, parent):
+    if parent is None or parent.bundle_id is None or not case_access.may_act_on(actor, parent):
         raise NotFound(str(_l("办件不存在")))
     if not token or not secrets.compare_digest(token, parent.submit_token or ""):
         raise Conflict(str(_l("提交凭证无效，请回到确认页重新提交")))
@@ -291,56 +277,7 @@ def submit_bundle(actor: User, parent_id: int, token: str) -> Application:
     problems = precheck_bundle(parent)
     if problems:
         raise ValidationError({p.field: p.message for p in problems})
-    now = utcnow()
-    claimed = db.session.execute(
-        update(Application)
-        .where(Application.id == parent.id, Application.status == DRAFT)
-        .values(status="submitted", submitted_at=now, version=Application.version + 1)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    db.session.refresh(parent)
-    if claimed == 0:
-        return parent
-    parent.number = f"YJ{now:%Y%m%d}{single.next_in_sequence('case', now.date()):06d}"
-    required = reused = 0
-    for child in parent.children:
-        child.status, child.submitted_at = "submitted", now
-        child.number = single.new_case_number(Channel.online, now.date())
-        need = [m for m in child.materials if m.requirement.necessity != "optional"]
-        child.materials_required = len(need)
-        child.materials_reused = sum(
-            1
-            for m in need
-            if m.satisfied_by in (SatisfiedBy.elicence, SatisfiedBy.library, SatisfiedBy.shared)
-        )
-        required += child.materials_required
-        reused += child.materials_reused
-    parent.materials_required, parent.materials_reused = required, reused
-    db.session.flush()
-    with audit.deferred_events():  # 秒批 may render notices and licences before the appends
-        audit.record_event(
-            "submitted",
-            actor=actor,
-            application_id=parent.id,
-            details={
-                "number": parent.number,
-                "bundle": parent.bundle_id,
-                "children": [c.number for c in parent.children],
-            },
-        )
-        for child in parent.children:
-            audit.record_event(
-                "submitted",
-                actor=actor,
-                application_id=child.id,
-                details={"number": child.number, "parent": parent.number},
-            )
-        for child in parent.children:
-            single.record_reuse(child)
-        messages.notify(parent.applicant, "submitted", application=parent, item=parent.title)
-        for child in parent.children:
-            workflow.after_submission(child)
-    return parent
+    return workflow.submit(actor, parent)
 
 
 def combined_status(parent: Application) -> tuple[int, int]:

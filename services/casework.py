@@ -9,18 +9,24 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from portal.extensions import db
 from portal.models import (
     Application,
     ApplicationMaterial,
+    CorrectionRequest,
     Document,
     ELicence,
+    Event,
+    Notice,
+    Rating,
     Role,
     SatisfiedBy,
     User,
+    Visit,
 )
-from services import applications, notices, reuse, workflow
+from services import applications, counter, notices, ratings, reuse, workflow
 from services.errors import Conflict, NotFound
 
 
@@ -44,8 +50,6 @@ def own_case(actor: User, application_id: int) -> Application:
     """The applicant's (or agent's) case; at a counter, a case of the citizen being served, who
     brought the corrections in person (anything else: 403 and logged)."""
     if actor.role == Role.counter:
-        from services import counter
-
         app = counter.check_serving(actor, application_id)
     else:
         app = applications.get_own_application(actor, application_id)
@@ -145,6 +149,49 @@ def case_licence(actor: User, application_id: int) -> tuple[ELicence, Document]:
     if licence is None or licence.document_id is None or licence.holder_id != app.applicant_id:
         raise NotFound(str(_l("该办件没有电子证照")))
     return licence, db.session.get(Document, licence.document_id)
+
+
+@dataclass(frozen=True)
+class CasePage:
+    """What the citizen's case page shows, loaded in a fixed number of queries."""
+
+    materials: list[ApplicationMaterial]
+    events: list[Event]
+    notices: list[Notice]
+    summaries: dict[int, list[str]]
+    correction: CorrectionRequest | None
+    licences: list[ELicence]
+    rating: Rating | None
+    can_rate: bool
+    visits: list[tuple[Visit, Rating | None]]
+
+
+def case_page(actor: User, app: Application) -> CasePage:
+    """The citizen's case page for a case ``actor`` may act on (the caller loaded it through
+    ``applications.get_own_application``, which checked that)."""
+    materials = db.session.scalars(
+        select(ApplicationMaterial)
+        .where(ApplicationMaterial.application_id == app.id)
+        .options(
+            selectinload(ApplicationMaterial.requirement),
+            selectinload(ApplicationMaterial.document).selectinload(Document.material_type),
+        )
+    ).all()
+    events = db.session.scalars(
+        select(Event).where(Event.application_id == app.id).order_by(Event.id)
+    ).all()
+    visits = ratings.visits_to_rate(app.id)
+    return CasePage(
+        materials=list(materials),
+        events=list(events),
+        notices=notices.notices_of(app.id),
+        summaries=notices.summaries(app.id),
+        correction=workflow.open_correction(app) if app.status == "correction_required" else None,
+        licences=licences_of(app.id),
+        rating=ratings.rating_of(app.id),
+        can_rate=ratings.can_rate(actor, app),
+        visits=visits,
+    )
 
 
 def licences_of(application_id: int) -> list[ELicence]:

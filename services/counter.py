@@ -40,13 +40,18 @@ from services import (
     accounts,
     applications,
     audit,
+    case_states,
     catalogue_query,
     data_use,
     documents,
+    materials,
     notices,
     visits,
     workflow,
 )
+from services.case_access import current_context as current_context
+from services.case_access import serves
+from services.case_access import serving_citizen_id as serving_citizen_id
 from services.errors import Conflict, NotAuthorized, NotFound, ValidationError
 from services.identity import normalise_phone, parse_resident_id
 
@@ -57,23 +62,6 @@ AUTHORISATION_FIELD = "authorisation"
 def _require_counter(staff: User) -> None:
     if staff is None or staff.role != Role.counter:
         raise NotAuthorized(str(_l("只有综合窗口人员可以接待办事群众")))
-
-
-def current_context(staff: User) -> CounterContext | None:
-    """The clerk's open context, or None between two citizens."""
-    if staff is None or staff.role != Role.counter:
-        return None
-    return db.session.scalar(
-        select(CounterContext)
-        .where(CounterContext.staff_id == staff.id, CounterContext.ended_at.is_(None))
-        .order_by(CounterContext.id.desc())
-        .limit(1)
-    )
-
-
-def serving_citizen_id(staff: User) -> int | None:
-    ctx = current_context(staff)
-    return ctx.citizen_id if ctx is not None else None
 
 
 def begin_context(
@@ -150,36 +138,38 @@ def end_context(staff: User) -> int:
 
 def note_case(staff: User, application_id: int) -> None:
     """Remember that this contact handled the case (the workstation lists them)."""
-    ctx = current_context(staff)
+    _note_case(current_context(staff), application_id)
+
+
+def _note_case(ctx: CounterContext | None, application_id: int) -> None:
     if ctx is not None and application_id not in ctx.application_ids:
         ctx.application_ids = [*ctx.application_ids, application_id]
         db.session.flush()
 
 
-def is_serving(staff: User, app: Application) -> bool:
-    """True while the clerk serves the case's applicant (or the agent who brought it)."""
-    ctx = current_context(staff)
-    if ctx is None or ctx.citizen_id is None:
-        return False
-    return app.applicant_id == ctx.citizen_id
-
-
 def check_serving(staff: User, application_id: int) -> Application:
-    """The case, if the clerk is serving its applicant; otherwise 403 and an audit event."""
+    """The case, if the clerk is serving its applicant (the rule: services/case_access);
+    otherwise 403 and an audit event."""
+    return _serving_case(staff, application_id)[0]
+
+
+def _serving_case(staff: User, application_id: int) -> tuple[Application, CounterContext]:
+    """The case and the clerk's open context, read once for the whole counter action."""
     _require_counter(staff)
     app = db.session.get(Application, application_id)
     if app is None:
         raise NotFound(str(_l("办件不存在")))
-    if not is_serving(staff, app):
+    ctx = current_context(staff)
+    if ctx is None or not serves(ctx, app):
         audit.record_event(
             "counter_access_refused",
             actor=staff,
             application_id=app.id,
-            details={"serving": serving_citizen_id(staff)},
+            details={"serving": ctx.citizen_id if ctx is not None else None},
         )
         db.session.commit()  # the refusal is logged even though the request fails
         raise NotAuthorized(str(_l("该办件不属于您正在接待的办事群众")))
-    return app
+    return app, ctx
 
 
 # ---- finding or registering the citizen ------------------------------------------------------
@@ -357,7 +347,7 @@ def served(staff: User) -> Served | None:
                 Application.applicant_id == ctx.citizen_id,
                 Application.parent_id.is_(None),
                 or_(
-                    Application.status.in_(workflow.STAFF_OPEN_STATES),
+                    Application.status.in_(case_states.STAFF_OPEN_STATES),
                     Application.id.in_(ctx.application_ids or [-1]),
                     (Application.status == "draft") & (Application.channel == Channel.counter),
                 ),
@@ -408,10 +398,14 @@ def start_intake(staff: User, code: str) -> Application:
 
 def get_intake(staff: User, application_id: int) -> Application:
     """A counter draft of the served citizen (403 and logged for anyone else's)."""
-    app = check_serving(staff, application_id)
-    if app.status != applications.DRAFT or app.channel != Channel.counter:
+    return _intake(staff, application_id)[0]
+
+
+def _intake(staff: User, application_id: int) -> tuple[Application, CounterContext]:
+    app, ctx = _serving_case(staff, application_id)
+    if app.status != case_states.DRAFT or app.channel != Channel.counter:
         raise NotFound(str(_l("草稿不存在或已提交")))
-    return app
+    return app, ctx
 
 
 def save_intake(
@@ -435,12 +429,13 @@ def save_intake(
     except ValidationError as exc:
         errors.update(exc.errors)
     for material in list(app.materials):
-        choice = choices.get(material.requirement_id, "")
         try:
-            if choice.startswith("doc:") and choice[4:].isdigit():
-                applications.choose_document(app, material.requirement_id, int(choice[4:]))
-            elif choice in ("deferred", "commitment", "none"):
-                applications.choose_option(app, material.requirement_id, choice, citizen)
+            choice = materials.parse_choice(choices.get(material.requirement_id, ""))
+        except ValidationError:
+            continue  # a malformed document choice leaves the material as it was
+        try:
+            if choice is not None:
+                materials.apply_choice(app, material.requirement_id, choice, citizen)
         except ValidationError as exc:
             errors.update(exc.errors)
         except NotFound as exc:
@@ -516,9 +511,11 @@ def authorisations_on_file(app: Application) -> list[Document]:
     )
 
 
-def _count_visit(staff: User, app: Application, kind: str, reason: str = "") -> Visit | None:
-    """One visit per case per contact, whatever the clerk does on it during that contact."""
-    ctx = _require_context(staff)
+def _count_visit(
+    staff: User, ctx: CounterContext, app: Application, kind: str, reason: str = ""
+) -> Visit | None:
+    """One visit per case per contact, whatever the clerk does on it during that contact
+    (``ctx``: the open context the caller checked the case against)."""
     already = db.session.scalar(
         select(Visit.id)
         .where(
@@ -528,7 +525,7 @@ def _count_visit(staff: User, app: Application, kind: str, reason: str = "") -> 
         )
         .limit(1)
     )
-    note_case(staff, app.id)
+    _note_case(ctx, app.id)
     if already is not None:
         return None
     db.session.refresh(app, ["visit_count"])
@@ -537,7 +534,7 @@ def _count_visit(staff: User, app: Application, kind: str, reason: str = "") -> 
             _l("办事群众选择到窗口办理")
         )  # the citizen's choice, not the department's demand
     try:
-        return visits.record_visit(app, staff, kind, reason)
+        return visits.record_checked_visit(app, staff, kind, reason)
     except ValidationError as exc:  # the counter's forms call the visit's reason visit_reason
         raise ValidationError(
             {"visit_reason" if k == "reason" else k: v for k, v in exc.errors.items()}
@@ -547,9 +544,9 @@ def _count_visit(staff: User, app: Application, kind: str, reason: str = "") -> 
 def submit_intake(staff: User, application_id: int, token: str) -> Application:
     """Submit the counter draft: the same pre-check as online (plus the 授权委托书 when an agent
     brought the case); the contact counts as one visit on the case."""
-    app = get_intake(staff, application_id)
-    app = applications.submit_application(staff, app.id, token)
-    _count_visit(staff, app, "intake")
+    app, ctx = _intake(staff, application_id)
+    app = applications.submit_checked(staff, app, token)
+    _count_visit(staff, ctx, app, "intake")
     return app
 
 
@@ -558,9 +555,9 @@ def check_original(
 ) -> ApplicationMaterial:
     """原件已核验 at the counter: the reviewers' verdict, which raises the document C → B for
     every later case; a visit on the case if this contact has not counted one yet."""
-    app = check_serving(staff, application_id)
+    app, ctx = _serving_case(staff, application_id)
     material = workflow.set_material_verdict(staff, app.id, material_id, "original_checked")
-    _count_visit(staff, app, "original_check", visit_reason)
+    _count_visit(staff, ctx, app, "original_check", visit_reason)
     return material
 
 
@@ -574,9 +571,11 @@ def resubmit_correction(
 ) -> Application:
     """The walk-in brings the corrected items: only those the 一次性告知 listed change, exactly
     as online; the contact counts as one visit on the case."""
-    app = check_serving(staff, application_id)
-    app = workflow.perform(staff, app.id, "resubmit", version, answers=answers, documents=documents)
-    _count_visit(staff, app, "intake")
+    app, ctx = _serving_case(staff, application_id)
+    app = workflow.perform_checked(
+        staff, app, "resubmit", version, answers=answers, documents=documents
+    )
+    _count_visit(staff, ctx, app, "intake")
     return app
 
 
@@ -591,12 +590,12 @@ def decide(
     出件 (handing the result over at the counter)."""
     if action not in COUNTER_ACTIONS:
         raise NotFound(str(_l("没有这个操作")))
-    app = check_serving(staff, application_id)
+    app, ctx = _serving_case(staff, application_id)
     reason = str(params.pop("visit_reason", "") or "")
     if action == "complete":
         params["delivery"] = PICKUP
-    app = workflow.perform(staff, app.id, action, version, **params)
-    _count_visit(staff, app, PICKUP if action == "complete" else "intake", reason)
+    app = workflow.perform_checked(staff, app, action, version, **params)
+    _count_visit(staff, ctx, app, PICKUP if action == "complete" else "intake", reason)
     return app
 
 

@@ -1,8 +1,8 @@
 """The citizen's document library (材料库): adding, listing, opening and deleting documents.
 
-Who may open a document is decided in one place, ``access_to``: the owner, an agent the
-owner authorised, and staff handling a case that uses the document. Anyone else is told the
-document does not exist (NotFound), never that it belongs to someone else.
+Who may open a document is decided in services/case_access.py (``document_access``): the
+owner, an agent the owner authorised, and staff handling a case that uses the document. Anyone
+else is told the document does not exist (NotFound), never that it belongs to someone else.
 """
 
 from __future__ import annotations
@@ -33,8 +33,12 @@ from portal.models import (
     User,
 )
 from portal.models.base import utcnow
-from services import data_use, storage
+from services import case_access, data_use, storage
 from services.audit import record_event
+from services.case_access import Access as Access
+from services.case_access import can_view as can_view
+from services.case_access import document_access as access_to
+from services.case_states import CLOSED_STATES
 from services.errors import Conflict, NotFound, ValidationError
 from services.uploads import SUFFIX, check_upload
 
@@ -42,7 +46,7 @@ CONTENT_SUFFIX = SUFFIX
 EXPIRING_WITHIN_DAYS = 30
 # a case in one of these states no longer needs its documents; every other state does,
 # drafts included (the citizen is still putting the application together)
-CLOSED_STATUSES = frozenset({"completed", "denied", "not_accepted", "withdrawn", "terminated"})
+CLOSED_STATUSES = frozenset(CLOSED_STATES)
 EARLIEST_ISSUE_DATE = date(1900, 1, 1)
 
 
@@ -186,20 +190,13 @@ def upload_document(
     the applicant of an offline intake of theirs being sent (``intake``)."""
     source = "upload"
     if user.role == Role.counter:
-        from services.counter import serving_citizen_id
-
-        if owner is None or (
-            serving_citizen_id(user) != owner.id and not _intake_of(user, intake, owner)
-        ):
+        if not case_access.may_upload_for(user, owner, intake):
             raise _not_found()
         source = "counter"
     else:
         own = _citizen_of(user)
-        if owner is not None and owner.id != own.id:
-            from services.proxies import can_act_for
-
-            if not can_act_for(own.id, owner.id):
-                raise _not_found()
+        if owner is not None and not case_access.may_upload_for(user, owner):
+            raise _not_found()
         owner = owner or own
     today = today or date.today()
     material_type = db.session.get(MaterialType, material_type_id) if material_type_id else None
@@ -228,14 +225,6 @@ def upload_document(
         issued_on=issued_on,
         own_expiry=own_expiry,
     )
-
-
-def _intake_of(user: User, intake: IntakeKey | None, owner: Citizen) -> bool:
-    """True when ``intake`` is the clerk's offline intake and its draft is ``owner``'s."""
-    if intake is None or intake.staff_id != user.id or intake.application_id is None:
-        return False
-    app = db.session.get(Application, intake.application_id)
-    return app is not None and app.status == "draft" and app.applicant_id == owner.id
 
 
 def document_state(
@@ -356,79 +345,6 @@ def library_for(user: User, today: date | None = None) -> Library:
 
 
 # --- who may open a document -------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Access:
-    """Why ``user`` may open a document: as its owner, as an authorised agent, or as staff
-    handling ``application_id`` (staff access is written to the owner's data-use log)."""
-
-    kind: str  # owner / agent / staff
-    application_id: int | None = None
-
-    @property
-    def logged(self) -> bool:
-        return self.kind == "staff"
-
-
-def agent_may_view(user: User, document: Document) -> bool:
-    """亲友代办: True when ``user`` is a citizen the owner has authorised to act for them now."""
-    from services.proxies import can_act_for
-
-    return user.citizen_id is not None and can_act_for(user.citizen_id, document.owner_id)
-
-
-def _staff_case_for(user: User, document: Document) -> int | None:
-    """The newest case that lets this staff member see the document, if any."""
-    query = (
-        select(Application.id)
-        .join(ApplicationMaterial, ApplicationMaterial.application_id == Application.id)
-        .where(ApplicationMaterial.document_id == document.id)
-        .order_by(Application.id.desc())
-        .limit(1)
-    )
-    if user.role == Role.reviewer and user.department_id is not None:
-        # the department owns the case, once it has been submitted to it
-        query = query.where(
-            Application.department_id == user.department_id, Application.status != "draft"
-        )
-    else:
-        return None
-    return db.session.scalar(query)
-
-
-def access_to(user: User | None, document: Document) -> Access | None:
-    """Why ``user`` may open ``document``, or None: the single rule for viewing and downloading."""
-    if user is None or not user.is_authenticated or not user.active:
-        return None
-    if user.role == Role.citizen:
-        if user.citizen_id is not None and document.owner_id == user.citizen_id:
-            return Access("owner")
-        if agent_may_view(user, document):
-            return Access("agent")
-        return None
-    if user.role == Role.counter:  # the documents of the citizen being served, as for their cases
-        from services.counter import serving_citizen_id
-
-        if document.owner_id != serving_citizen_id(user):
-            return None
-        return Access(
-            "staff",
-            db.session.scalar(
-                select(Application.id)
-                .join(ApplicationMaterial, ApplicationMaterial.application_id == Application.id)
-                .where(ApplicationMaterial.document_id == document.id)
-                .order_by(Application.id.desc())
-                .limit(1)
-            ),
-        )
-    application_id = _staff_case_for(user, document)
-    return Access("staff", application_id) if application_id is not None else None
-
-
-def can_view(user: User | None, document: Document) -> bool:
-    """May ``user`` view or download ``document``? (owner, authorised agent, staff on its case)"""
-    return access_to(user, document) is not None
 
 
 def open_document(user: User, document_id: int, *, download: bool = False) -> Document:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import hmac
 import re
-import secrets
 from dataclasses import dataclass
 from datetime import date, timedelta
 from urllib.parse import quote
@@ -21,14 +20,11 @@ from portal.models import Citizen, Department, ELicence, Grade, MaterialType, Ve
 from portal.models.base import utcnow
 from services.documents import add_document
 from services.errors import TooManyAttempts, ValidationError
+from services.numbering import new_licence_number
 from services.pdf import render_pdf
 
 NUMBER_RE = re.compile(r"[0-9A-Z]{1,64}")
 HOLDER_CODE_RE = re.compile(r"[0-9A-Z]{15,18}")
-
-
-def new_licence_number(dept: Department, issued_on: date) -> str:
-    return f"{dept.code}{issued_on:%Y%m%d}{secrets.token_hex(4).upper()}"
 
 
 def verification_url(public_base_url: str, number: str) -> str:
@@ -60,9 +56,9 @@ def issue_elicence(
         public_base_url = current_app.config["PUBLIC_BASE_URL"]
     if not material_type.licence_type_code:
         raise ValueError(f"{material_type.code} is not issued as an e-licence")
-    number = new_licence_number(department, issued_on)
+    number = new_licence_number(department.code, issued_on)
     while db.session.scalar(select(ELicence.id).where(ELicence.number == number)):
-        number = new_licence_number(department, issued_on)
+        number = new_licence_number(department.code, issued_on)
     licence = ELicence(
         number=number,
         name=material_type.name,

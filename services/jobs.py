@@ -30,7 +30,7 @@ from portal.models import (
     SatisfiedBy,
 )
 from portal.models.base import utcnow
-from services import appointments, audit, messages, workdays, workflow
+from services import appointments, audit, case_states, messages, workdays, workflow
 from services.errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -128,7 +128,7 @@ def flag_overdue(day: date) -> int:
     done = 0
     for app_id in _ids(
         select(Application.id).where(
-            Application.status.in_(workflow.CLOCK_STATES + ("submitted",)),
+            Application.status.in_(case_states.CLOCK_STATES + ("submitted",)),
             Application.due_date < day,
             Application.overdue_at.is_(None),
         )
@@ -169,7 +169,7 @@ def remind_due_soon(day: date) -> int:
     done = 0
     for app_id in _ids(
         select(Application.id).where(
-            Application.status.in_(workflow.CLOCK_STATES),
+            Application.status.in_(case_states.CLOCK_STATES),
             Application.due_date.between(day, horizon),
         )
     ):

@@ -31,6 +31,7 @@ from portal.models import (
 from portal.models.base import utcnow
 from services import applications, audit
 from services.errors import NotFound, TooManyAttempts, ValidationError
+from services.identity import mask_name
 
 HELP_KIND = "kiosk_help"
 CASE_NUMBER_RE = re.compile(r"[A-Z]{2,8}\d{6,24}")
@@ -99,8 +100,6 @@ def check_case(
         db.session.flush()
         return None
     app, citizen = row
-    from services.identity import mask_name
-
     return CaseStatus(
         number=_mask_number(app.number),
         item=app.title,

@@ -23,9 +23,10 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import Application, Department, Notice, User
+from portal.models import Application, CorrectionRequest, Department, Event, Notice, User
 from portal.models.base import utcnow
-from services import storage
+from services import numbering, storage
+from services.case_states import DELIVERY_KINDS
 from services.elicences import qr_data_uri
 from services.errors import NotFound
 from services.pdf import render_pdf
@@ -61,10 +62,7 @@ def verify_url(number: str, check_code: str) -> str:
 
 def new_notice_number(department_code: str, kind: str, day: date) -> str:
     """E.g. GASL202611240001: the department, the kind, the date and a daily sequence."""
-    from services.applications import next_in_sequence
-
-    prefix = KINDS[kind][1]
-    return f"{department_code}{prefix}{day:%Y%m%d}{next_in_sequence(f'notice-{prefix}', day):04d}"
+    return numbering.new_notice_number(department_code, KINDS[kind][1], day)
 
 
 def issue_notice(app: Application, kind: str, *, actor: User | None, **context: Any) -> Notice:
@@ -122,9 +120,6 @@ def summaries(application_id: int) -> dict[int, list[str]]:
     """The key text of each notice of a case in plain words, for the HTML summary shown (and
     read aloud) next to its PDF: taken from the event that issued it, which carries what the
     notice was rendered with (what to correct, the reasons, the dates)."""
-    from portal.models import CorrectionRequest, Event
-    from services.workflow import DELIVERY_KINDS
-
     issued: dict[str, dict[str, Any]] = {}
     for event in db.session.scalars(select(Event).where(Event.application_id == application_id)):
         for entry in (event.details or {}).get("notices", []):

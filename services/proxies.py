@@ -11,6 +11,7 @@ from portal.extensions import db
 from portal.models import Authorisation, Citizen, User
 from portal.models.base import utcnow
 from services import audit
+from services.case_access import can_act_for as can_act_for  # the rule lives in case_access
 from services.errors import NotFound, ValidationError
 from services.identity import normalise_phone
 
@@ -60,26 +61,6 @@ def revoke_authorisation(principal: User, authorisation_id: int) -> None:
         auth.revoked_at = utcnow()
         db.session.flush()
         audit.record_event("proxy_revoked", actor=principal, details={"authorisation": auth.id})
-
-
-def can_act_for(agent_citizen_id: int | None, principal_id: int, on: date | None = None) -> bool:
-    if agent_citizen_id is None:
-        return False
-    on = on or date.today()
-    return (
-        db.session.scalar(
-            select(Authorisation.id)
-            .where(
-                Authorisation.agent_id == agent_citizen_id,
-                Authorisation.principal_id == principal_id,
-                Authorisation.revoked_at.is_(None),
-                Authorisation.valid_from <= on,
-                Authorisation.valid_until >= on,
-            )
-            .limit(1)
-        )
-        is not None
-    )
 
 
 def principals_of(agent: User) -> list[Citizen]:

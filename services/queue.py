@@ -32,9 +32,9 @@ from portal.models import (
     User,
 )
 from portal.models.base import utcnow
-from services import audit
-from services.applications import next_in_sequence
+from services import audit, counter, kiosk
 from services.errors import Conflict, NotAuthorized, NotFound, ValidationError
+from services.numbering import next_ticket_number
 
 WAITING, CALLED, SERVING, DONE, SKIPPED, CANCELLED = (
     "waiting",
@@ -166,7 +166,7 @@ def take_ticket(
         application_id = db.session.scalar(
             select(Application.id).where(Application.number == case_number.strip().upper())
         )
-    number = next_in_sequence(f"ticket-{category.id}", day)
+    number = next_ticket_number(category.id, day)
     ticket = Ticket(
         hall_id=hall.id,
         category_id=category.id,
@@ -472,8 +472,6 @@ def start_serving(staff: User, ticket_id: int) -> tuple[Ticket, Citizen | None]:
         details={"ticket": ticket.id, "code": ticket.code},
     )
     if citizen is not None:
-        from services import counter
-
         counter.begin_context(
             staff, citizen, ticket_id=ticket.id, appointment_id=ticket.appointment_id
         )
@@ -592,8 +590,6 @@ class DeskOverview:
 def desk_overview(staff: User) -> DeskOverview:
     """The clerk's desk: their window (or the windows to choose from), the ticket at it, the
     queues of its categories, skipped tickets that may come back, and kiosk help requests."""
-    from services import kiosk
-
     hall = staff_hall(staff)
     window = staff_window(staff)
     windows = list(

@@ -19,7 +19,11 @@ from portal.extensions import db
 from portal.models import Application, FollowUpTicket, Rating, Role, User, Visit
 from portal.models.base import utcnow
 from services import audit, workdays
+from services.applications import get_own_application
+from services.case_access import may_act_on
+from services.case_states import RATEABLE_STATES
 from services.errors import Conflict, NotAuthorized, NotFound, ValidationError
+from services.visits import visits_of
 
 SCORES = {5: _l("非常满意"), 4: _l("满意"), 3: _l("基本满意"), 2: _l("不满意"), 1: _l("非常不满意")}
 INDICATORS = {
@@ -52,7 +56,6 @@ TICKET_FLOW = {
     "appealed": ("revoked", "rectifying"),
 }
 TICKET_WORKING_DAYS = 15
-RATEABLE_STATES = ("completed", "denied", "not_accepted")
 MAX_COMMENT = 500
 
 
@@ -67,8 +70,6 @@ def _score(value: Any, field: str) -> int:
 
 
 def can_rate(actor: User, app: Application) -> bool:
-    from services.applications import may_act_on
-
     return app.status in RATEABLE_STATES and may_act_on(actor, app) and rating_of(app.id) is None
 
 
@@ -80,8 +81,6 @@ def rating_of(application_id: int, visit_no: int = 0) -> Rating | None:
 
 def visits_to_rate(application_id: int) -> list[tuple[Visit, Rating | None]]:
     """一次一评: each in-person visit of the case with its rating, if the citizen gave one."""
-    from services.visits import visits_of
-
     given = {
         r.visit_no: r
         for r in db.session.scalars(
@@ -113,8 +112,6 @@ def rate_case(
     """一事一评: the citizen rates a finished case once online (``visit_no`` 0), and 一次一评 each
     in-person visit once, whatever the case's state (only the score is asked about a visit);
     1 or 2 opens a follow-up ticket."""
-    from services.applications import get_own_application
-
     app = get_own_application(actor, application_id)
     if visit_no:
         visit_of(app, visit_no)

@@ -33,7 +33,7 @@ from portal.models import (
     User,
 )
 from portal.models.base import utcnow
-from services import audit, auto_approval, notices, visits, workdays, workflow
+from services import audit, auto_approval, case_states, notices, visits, workdays, workflow
 from services.errors import NotFound
 from services.identity import mask_id_number, mask_name, mask_phone
 
@@ -116,7 +116,7 @@ def queue(
         select(Application)
         .where(
             Application.department_id == actor.department_id,
-            Application.status.in_(workflow.STAFF_OPEN_STATES),
+            Application.status.in_(case_states.STAFF_OPEN_STATES),
         )
         .options(
             selectinload(Application.item_version),
@@ -124,7 +124,7 @@ def queue(
             selectinload(Application.assignee),
         )
     )
-    if status in workflow.STAFF_OPEN_STATES:
+    if status in case_states.STAFF_OPEN_STATES:
         stmt = stmt.where(Application.status == status)
     if item_id:
         stmt = stmt.where(Application.item_version.has(ItemVersion.item_id == item_id))

@@ -13,6 +13,8 @@ from sqlalchemy import select, update
 from portal.extensions import db
 from portal.models import Application, Role, User, Visit
 from services import audit
+from services.case_access import may_see
+from services.case_states import CONFLICT_MESSAGE
 from services.errors import Conflict, NotAuthorized, NotFound, ValidationError
 
 VISIT_KINDS = {"intake": _l("窗口收件"), "original_check": _l("核验原件"), "pickup": _l("领取结果")}
@@ -25,12 +27,16 @@ def promised_visits(app: Application) -> int:
 
 def record_visit(case: Application, staff: User, kind: str, reason: str = "") -> Visit:
     """Count one in-person contact on the case; beyond the guide's count a reason is required."""
-    from services.workflow import CONFLICT_MESSAGE, may_see
-
     if staff.role not in (Role.counter, Role.reviewer):
         raise NotAuthorized(str(_l("只有工作人员可以登记到场")))
     if not may_see(staff, case):
         raise NotFound(str(_l("办件不存在")))
+    return record_checked_visit(case, staff, kind, reason)
+
+
+def record_checked_visit(case: Application, staff: User, kind: str, reason: str = "") -> Visit:
+    """``record_visit`` for a caller that checked the staff member's access to the case through
+    services/case_access itself (the counter, against the clerk's open context)."""
     if kind not in VISIT_KINDS:
         raise ValidationError({"kind": str(_l("请选择到场事由"))})
     reason = (reason or "").strip()

@@ -12,6 +12,7 @@ chain with their sha256, and the citizen is notified — all in the caller's tra
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -19,13 +20,14 @@ from typing import Any
 
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import selectinload
 
 from portal.extensions import db
 from portal.models import (
     Application,
     ApplicationMaterial,
+    Channel,
     CorrectionException,
     CorrectionRequest,
     Document,
@@ -44,41 +46,31 @@ from portal.models import (
     User,
 )
 from portal.models.base import utcnow
-from services import audit, messages, notices, workdays
+from services import audit, auto_approval, materials, messages, notices, numbering, workdays
+from services.case_access import may_see as may_see
+from services.case_states import (
+    CONFLICT_MESSAGE,
+    DECIDED_STATES,
+    DELIVERY_KINDS,
+    DRAFT,
+    OPEN_STATES,
+    STAFF_OPEN_STATES,
+    STATE_MESSAGE,
+    SUSPENSION_KINDS,
+)
+from services.documents import valid_until_for
+from services.elicences import issue_elicence
 from services.errors import Conflict, NotAuthorized, NotFound, ValidationError
 
 SYSTEM = "system"  # the role of scheduled jobs and 秒批
 
-CONFLICT_MESSAGE = _l("该办件已被他人处理，请刷新后重试")
-STATE_MESSAGE = _l("该办件当前状态不能进行此操作")
 SECOND_CORRECTION_MESSAGE = _l(
     "本办件已一次性告知过补正，不能再次要求补正；确需再次补正的，须由管理员登记例外并说明理由"
 )
 
-OPEN_STATES = (
-    "submitted",
-    "correction_required",
-    "accepted",
-    "accepted_pending_materials",
-    "accepted_on_commitment",
-    "in_review",
-    "suspended",
-)
-# states in which the department still owes the citizen something
-STAFF_OPEN_STATES = (*OPEN_STATES, "approved")
-DECIDED_STATES = ("approved", "denied", "completed", "not_accepted", "withdrawn", "terminated")
-CLOCK_STATES = ("accepted", "accepted_pending_materials", "accepted_on_commitment", "in_review")
-RATEABLE_STATES = ("completed", "denied", "not_accepted")
-
 MAX_REASON = 500
 POST_CHECK_WORKING_DAYS = 20
 DEEMED_ACCEPTANCE_WORKING_DAYS = 5
-SUSPENSION_KINDS = {"hearing": _l("听证"), "inspection": _l("现场核查"), "expert": _l("专家评审")}
-DELIVERY_KINDS = {
-    "online": _l("网上送达（电子证照或电子文书）"),
-    "pickup": _l("窗口领取"),
-    "post": _l("邮寄送达"),
-}
 
 
 @dataclass(frozen=True)
@@ -98,6 +90,9 @@ def _t(sources, target, roles, notices=(), label="") -> Transition:
 
 STAFF = ("reviewer", "counter")
 TRANSITIONS: dict[str, Transition] = {
+    # 提交: a draft becomes a case with its number (services/applications.submit_application;
+    # a 一件事 parent submits its children with it)
+    "submit": _t([DRAFT], "submitted", ["citizen", "counter"], [], _l("提交")),
     # 预审 → 受理 / 补正 / 不予受理
     "request_correction": _t(
         ["submitted"], "correction_required", STAFF, ["correction"], _l("一次性告知补正")
@@ -227,26 +222,6 @@ def load_case(application_id: int, *, for_update: bool = False) -> Application:
     return app
 
 
-def may_see(actor: User | None, app: Application) -> bool:
-    """Staff see the cases of their own department (counter staff: those of the citizen they serve);
-    citizens their own."""
-    if actor is None:
-        return True
-    if actor.role == Role.reviewer:
-        return actor.department_id is not None and app.department_id == actor.department_id
-    if (
-        actor.role == Role.counter
-    ):  # 无差别受理: any department's case, for the citizen being served
-        from services.counter import is_serving
-
-        return is_serving(actor, app)
-    if actor.role == Role.citizen:
-        from services.applications import may_act_on
-
-        return may_act_on(actor, app)
-    return actor.role == Role.admin
-
-
 def get_staff_case(actor: User, application_id: int) -> Application:
     """A case for a reviewer's pages: 404 for another department's case, never a hint."""
     app = load_case(application_id)
@@ -258,12 +233,12 @@ def get_staff_case(actor: User, application_id: int) -> Application:
 def _check(
     actor: User | None, app: Application, action: str, expected_version: int | None
 ) -> Transition:
+    """The table's rule for ``action``: the actor's role, the version they saw and the state.
+    Who may see the case at all was checked once at the entry (``perform``)."""
     spec = TRANSITIONS.get(action)
     if spec is None:
         raise NotFound(str(_l("没有这个操作")))
     role = role_of(actor)
-    if actor is not None and not may_see(actor, app):
-        raise NotFound(str(_l("办件不存在")))
     if role not in spec.roles:
         raise NotAuthorized(str(_l("您的角色不能进行此操作")))
     if expected_version is not None and expected_version != app.version:
@@ -284,8 +259,11 @@ def _transition(
     notice_context: dict[str, Any] | None = None,
     message: tuple[str, dict] | None = None,
     skip_notices: bool = False,
+    after_update: Callable[[Application], dict[str, Any]] | None = None,
 ) -> Application:
-    """Take ``action``: one guarded UPDATE, then notices, the audit event and the message."""
+    """Take ``action``: one guarded UPDATE, then notices, the audit event and the message.
+    ``after_update`` runs once the UPDATE took (so a number is drawn only then) and returns
+    more details for the event."""
     spec = _check(actor, app, action, expected_version)
     source = app.status
     target = spec.target or source
@@ -302,6 +280,8 @@ def _transition(
     if changed != 1:
         raise Conflict(str(CONFLICT_MESSAGE))
     db.session.refresh(app)
+    if after_update is not None:
+        details = {**(details or {}), **after_update(app)}
     issued: list[Notice] = []
     if not skip_notices:
         for kind in spec.notices:
@@ -332,10 +312,53 @@ def perform(
 ) -> Application:
     """Take one action on a case (see ``TRANSITIONS``). Raises Conflict when the state does not
     allow it or someone else changed the case since ``expected_version``."""
+    handler = _handler(action, params)
+    app = load_case(application_id)
+    if actor is not None and not may_see(actor, app):
+        raise NotFound(str(_l("办件不存在")))
+    return _perform(actor, app, action, expected_version, handler, params)
+
+
+def perform_checked(
+    actor: User, app: Application, action: str, expected_version: int, **params: Any
+) -> Application:
+    """``perform`` for a caller that has loaded the case and checked the actor's access through
+    services/case_access itself (the counter's ``check_serving``): not asked again."""
+    return _perform(actor, app, action, expected_version, _handler(action, params), params)
+
+
+def _handler(action: str, params: dict[str, Any]) -> Callable[..., Application]:
+    """The action's handler; a parameter it does not take is refused (a misnamed field must
+    not be dropped silently: ``reason`` is not ``reasons``)."""
     handler = ACTIONS.get(action)
     if handler is None:
         raise NotFound(str(_l("没有这个操作")))
-    app = load_case(application_id)
+    takes = _keyword_parameters(handler)
+    unknown = set(params) - takes
+    if unknown:
+        raise TypeError(
+            f"workflow action {action!r} takes no parameter {', '.join(sorted(unknown))}"
+            f" (it takes: {', '.join(sorted(takes)) or 'none'})"
+        )
+    return handler
+
+
+def _keyword_parameters(handler: Callable[..., Application]) -> set[str]:
+    return {
+        p.name
+        for p in inspect.signature(handler).parameters.values()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY
+    }
+
+
+def _perform(
+    actor: User | None,
+    app: Application,
+    action: str,
+    expected_version: int,
+    handler: Callable[..., Application],
+    params: dict[str, Any],
+) -> Application:
     _check(actor, app, action, expected_version)
     with audit.deferred_events():  # the chain's lock is not held while PDFs render
         return handler(actor, app, expected_version, **params)
@@ -467,13 +490,12 @@ def _complete_parent_when_all_decided(parent_id: int, actor: User | None) -> Non
 
 
 def _request_correction(
-    actor,
-    app,
-    version,
+    actor: User | None,
+    app: Application,
+    version: int,
     *,
     fields: dict[str, str] | None = None,
     materials: dict[int, str] | None = None,
-    **_ignored,
 ) -> Application:
     """一次性告知: every defective material and field, each with its reason, in one notice."""
     exception = None
@@ -572,17 +594,14 @@ def open_correction(app: Application) -> CorrectionRequest | None:
 
 
 def _resubmit(
-    actor,
-    app,
-    version,
+    actor: User | None,
+    app: Application,
+    version: int,
     *,
     answers: dict[str, Any] | None = None,
     documents: dict[int, int] | None = None,
-    **_ignored,
 ) -> Application:
     """The citizen changes only the items listed in the correction notice; the rest is locked."""
-    from services import applications as single
-
     request = open_correction(app)
     if request is None:
         raise Conflict(str(STATE_MESSAGE))
@@ -596,7 +615,7 @@ def _resubmit(
     form_data = dict(app.form_data or {})
     for key in field_keys:
         try:
-            form_data[key] = single.clean_answer(
+            form_data[key] = materials.clean_answer(
                 {**questions[key], "required": True}, answers.get(key)
             )
         except ValueError as exc:
@@ -604,7 +623,7 @@ def _resubmit(
     for req_id in material_keys:
         field_name = f"m_{req_id}"
         doc_id = documents.get(req_id)
-        material = single.material_for(app, req_id)
+        material = materials.material_for(app, req_id)
         if not doc_id:
             errors[field_name] = str(_l("请选择一份新的材料"))
             continue
@@ -612,7 +631,7 @@ def _resubmit(
             errors[field_name] = str(_l("这份材料需要补正，请选择另一份"))
             continue
         try:
-            single.choose_document(app, req_id, doc_id)
+            materials.choose_document(app, req_id, doc_id)
         except ValidationError as exc:
             errors.update(exc.errors)
         except NotFound:
@@ -655,7 +674,7 @@ def _refuse_unsettled(app: Application) -> None:
         )
 
 
-def _accept(actor, app, version, **_ignored) -> Application:
+def _accept(actor: User | None, app: Application, version: int) -> Application:
     _refuse_unsettled(app)
     if _materials(app, SatisfiedBy.deferred):
         raise ValidationError({"": str(_l("该办件有容缺后补的材料，请使用“容缺受理”"))})
@@ -678,7 +697,7 @@ def _accept(actor, app, version, **_ignored) -> Application:
 
 
 def _accept_pending_materials(
-    actor, app, version, *, supply_deadline: date | None = None, **_ignored
+    actor: User | None, app: Application, version: int, *, supply_deadline: date | None = None
 ) -> Application:
     """容缺受理: the main materials are complete; the deferred ones must come by a deadline."""
     _refuse_unsettled(app)
@@ -720,7 +739,7 @@ def _accept_pending_materials(
     )
 
 
-def _accept_on_commitment(actor, app, version, **_ignored) -> Application:
+def _accept_on_commitment(actor: User | None, app: Application, version: int) -> Application:
     """告知承诺: the signed commitment stands in for the proof; the department checks later."""
     _refuse_unsettled(app)
     committed = _materials(app, SatisfiedBy.commitment)
@@ -758,7 +777,7 @@ def _accept_on_commitment(actor, app, version, **_ignored) -> Application:
 
 
 def _not_accept(
-    actor, app, version, *, reason: str = "", refer_to: str = "", **_ignored
+    actor: User | None, app: Application, version: int, *, reason: str = "", refer_to: str = ""
 ) -> Application:
     """不予受理: not this department's remit; the notice names where to go."""
     errors = {}
@@ -790,10 +809,8 @@ def _not_accept(
 
 
 def _supply_materials(
-    actor, app, version, *, documents: dict[int, int] | None = None, **_ignored
+    actor: User | None, app: Application, version: int, *, documents: dict[int, int] | None = None
 ) -> Application:
-    from services import applications as single
-
     deferred = {m.requirement_id: m for m in _materials(app, SatisfiedBy.deferred)}
     documents = dict(documents or {})
     if set(documents) - set(deferred):
@@ -804,7 +821,7 @@ def _supply_materials(
     errors: dict[str, str] = {}
     for req_id, doc_id in chosen.items():
         try:
-            single.choose_document(app, req_id, doc_id)
+            materials.choose_document(app, req_id, doc_id)
         except ValidationError as exc:
             errors.update(exc.errors)
         except NotFound:
@@ -827,7 +844,7 @@ def _supply_materials(
     return app
 
 
-def _materials_complete(actor, app, version, **_ignored) -> Application:
+def _materials_complete(actor: User | None, app: Application, version: int) -> Application:
     missing = _materials(app, SatisfiedBy.deferred)
     if missing:
         raise ValidationError(
@@ -853,14 +870,14 @@ def _materials_complete(actor, app, version, **_ignored) -> Application:
 # ---- 审查 ----------------------------------------------------------------------------------
 
 
-def _start_review(actor, app, version, **_ignored) -> Application:
+def _start_review(actor: User | None, app: Application, version: int) -> Application:
     return _transition(
         actor, app, "start_review", version, values={"assignee_id": app.assignee_id or actor.id}
     )
 
 
 def _advance_step(
-    actor, app, version, *, assignee_id: int | None = None, **_ignored
+    actor: User | None, app: Application, version: int, *, assignee_id: int | None = None
 ) -> Application:
     steps = app.item_version.steps or []
     if app.current_step + 1 >= len(steps):
@@ -884,7 +901,13 @@ def _advance_step(
 
 
 def _suspend(
-    actor, app, version, *, kind: str = "", reason: str = "", expected_days: Any = None, **_ignored
+    actor: User | None,
+    app: Application,
+    version: int,
+    *,
+    kind: str = "",
+    reason: str = "",
+    expected_days: Any = None,
 ) -> Application:
     """特别程序: hearing, inspection or expert review; the promised clock stops."""
     errors = {}
@@ -947,7 +970,7 @@ def suspension_extension(
     return days, workdays.add_working_days(app.due_date, days) if app.due_date else None
 
 
-def _resume(actor, app, version, **_ignored) -> Application:
+def _resume(actor: User | None, app: Application, version: int) -> Application:
     running = db.session.scalar(
         select(Suspension)
         .where(Suspension.application_id == app.id, Suspension.ended_on.is_(None))
@@ -1007,9 +1030,6 @@ def _issue_result(
 ) -> Application:
     """After approval: an item whose result is an e-licence is delivered to the holder's library
     at once (送达), so the case completes; any other result waits for pickup or post."""
-    from services.documents import valid_until_for
-    from services.elicences import issue_elicence
-
     material_type = result_material_type(app.item_version)
     if material_type is None:
         messages.notify(app.applicant, "decided", application=app)
@@ -1036,7 +1056,9 @@ def _issue_result(
     return app
 
 
-def _approve(actor, app, version, *, opinion: str = "", **_ignored) -> Application:
+def _approve(
+    actor: User | None, app: Application, version: int, *, opinion: str = ""
+) -> Application:
     if _materials(app, SatisfiedBy.deferred):
         raise ValidationError({"": str(_l("容缺材料尚未补齐，不能作出决定"))})
     _refuse_unsettled(app)
@@ -1055,14 +1077,13 @@ def _approve(actor, app, version, *, opinion: str = "", **_ignored) -> Applicati
 
 
 def _approve_instantly(
-    actor,
-    app,
-    version,
+    actor: User | None,
+    app: Application,
+    version: int,
     *,
     opinion: str = "",
     auto: bool = False,
     rules: list[dict] | None = None,
-    **_ignored,
 ) -> Application:
     """即办件 (and 秒批): accepted and approved on the spot."""
     if actor is not None and app.item_version.case_type != "instant":
@@ -1091,7 +1112,7 @@ def _approve_instantly(
     return _issue_result(actor, app, app.version, auto=auto)
 
 
-def _deny(actor, app, version, *, reasons: str = "", **_ignored) -> Application:
+def _deny(actor: User | None, app: Application, version: int, *, reasons: str = "") -> Application:
     """不予许可: the reasons are required and the notice names the routes of redress."""
     reasons = _clean_text(reasons, "reasons", limit=2000, message=_l("不予许可必须写明理由"))
     last = max(len(app.item_version.steps or []) - 1, 0)
@@ -1107,7 +1128,9 @@ def _deny(actor, app, version, *, reasons: str = "", **_ignored) -> Application:
     )
 
 
-def _complete(actor, app, version, *, delivery: str = "", **_ignored) -> Application:
+def _complete(
+    actor: User | None, app: Application, version: int, *, delivery: str = ""
+) -> Application:
     if delivery not in DELIVERY_KINDS:
         raise ValidationError({"delivery": str(_l("请选择送达方式"))})
     return _transition(
@@ -1122,7 +1145,9 @@ def _complete(actor, app, version, *, delivery: str = "", **_ignored) -> Applica
     )
 
 
-def _withdraw(actor, app, version, *, reason: str = "", **_ignored) -> Application:
+def _withdraw(
+    actor: User | None, app: Application, version: int, *, reason: str = ""
+) -> Application:
     """The citizen withdraws a case; withdrawing a 一件事 withdraws every child case that can still
     be withdrawn, in the same transaction. Children already decided go on (``kept_children``)."""
     reason = str(reason or "")[:200]
@@ -1166,7 +1191,7 @@ def kept_children(app: Application) -> list[Application]:
     return [c for c in app.children if c.status != "withdrawn"]
 
 
-def _terminate_deferral(actor, app, version, **_ignored) -> Application:
+def _terminate_deferral(actor: User | None, app: Application, version: int) -> Application:
     missing = [_material_name(m) for m in _materials(app, SatisfiedBy.deferred)]
     if not missing or app.supply_deadline is None or app.supply_deadline >= today():
         raise Conflict(str(STATE_MESSAGE))
@@ -1184,7 +1209,7 @@ def _terminate_deferral(actor, app, version, **_ignored) -> Application:
 
 
 def _terminate_false_commitment(
-    actor, app, version, *, finding: str = "", **_ignored
+    actor: User | None, app: Application, version: int, *, finding: str = ""
 ) -> Application:
     finding = _clean_text(finding, "note", message=_l("请写明核查发现的不实情况"))
     task = db.session.scalar(select(PostCheckTask).where(PostCheckTask.application_id == app.id))
@@ -1231,7 +1256,7 @@ def _department_reviewer(app: Application, user_id: Any) -> User:
     return user
 
 
-def _claim(actor, app, version, **_ignored) -> Application:
+def _claim(actor: User | None, app: Application, version: int) -> Application:
     if app.assignee_id is not None and app.assignee_id != actor.id:
         raise Conflict(str(_l("该办件已由其他审批人员认领")))
     return _transition(
@@ -1244,7 +1269,9 @@ def _claim(actor, app, version, **_ignored) -> Application:
     )
 
 
-def _assign(actor, app, version, *, assignee_id: Any = None, **_ignored) -> Application:
+def _assign(
+    actor: User | None, app: Application, version: int, *, assignee_id: Any = None
+) -> Application:
     assignee = _department_reviewer(app, assignee_id)
     return _transition(
         actor,
@@ -1256,7 +1283,123 @@ def _assign(actor, app, version, *, assignee_id: Any = None, **_ignored) -> Appl
     )
 
 
+# ---- 提交: draft → submitted ----------------------------------------------------------------
+
+
+def submit(actor: User, app: Application) -> Application:
+    """Submit a draft through the table's "submit" row. The caller has loaded and locked the
+    draft, checked the actor's access (services/case_access), the submission token and the
+    pre-check (services/applications.submit_application, services/bundle_applications)."""
+    return _perform(actor, app, "submit", app.version, _submit, {})
+
+
+def _submit(actor: User | None, app: Application, version: int) -> Application:
+    """The case gets its number and its reuse count (services/materials.reuse_count); a 一件事
+    parent submits each child case to its own department with it. A submission that lost a
+    race with a concurrent one of the same draft returns the case as that one left it."""
+    bundle = app.bundle_id is not None  # a 一件事 parent: its children are the cases
+    try:
+        if bundle:
+            _submit_bundle(actor, app, version)
+        else:
+            _submit_single(actor, app, version)
+    except Conflict:
+        db.session.refresh(app)
+        if app.status != DRAFT:
+            return app
+        raise
+    cases = list(app.children) if bundle else [app]
+    for case in cases:
+        materials.record_reuse(case)
+    if bundle:
+        messages.notify(app.applicant, "submitted", application=app, item=app.title)
+    else:
+        messages.notify(app.applicant, "submitted", application=app)
+    for case in cases:
+        after_submission(case)
+    return app
+
+
+def _submit_single(actor: User | None, app: Application, version: int) -> None:
+    now = utcnow()
+    counted = materials.reuse_count(app.materials)
+
+    def numbered(app: Application) -> dict[str, Any]:
+        app.number = numbering.new_case_number(app.channel, now.date())
+        db.session.flush()
+        return {
+            "number": app.number,
+            "channel": str(app.channel),
+            "applicant": app.applicant_id,
+            "agent": app.agent_id,
+            "materials": {str(m.requirement_id): str(m.satisfied_by) for m in app.materials},
+        }
+
+    _transition(
+        actor,
+        app,
+        "submit",
+        version,
+        values={
+            "submitted_at": now,
+            "materials_required": counted.required,
+            "materials_reused": counted.reused,
+        },
+        after_update=numbered,
+    )
+
+
+def _submit_bundle(actor: User | None, parent: Application, version: int) -> None:
+    now = utcnow()
+    children = list(parent.children)
+    counts = [materials.reuse_count(child.materials) for child in children]
+    numbers: list[str] = []
+
+    def numbered(parent: Application) -> dict[str, Any]:
+        parent.number = numbering.new_bundle_number(now.date())
+        numbers.extend(numbering.new_case_number(Channel.online, now.date()) for _ in children)
+        db.session.flush()
+        return {"number": parent.number, "bundle": parent.bundle_id, "children": numbers}
+
+    _transition(
+        actor,
+        parent,
+        "submit",
+        version,
+        values={
+            "submitted_at": now,
+            "materials_required": sum(c.required for c in counts),
+            "materials_reused": sum(c.reused for c in counts),
+        },
+        after_update=numbered,
+    )
+    for child, number, counted in zip(children, numbers, counts, strict=True):
+        _transition(
+            actor,
+            child,
+            "submit",
+            child.version,
+            values={
+                "submitted_at": now,
+                "number": number,
+                "materials_required": counted.required,
+                "materials_reused": counted.reused,
+            },
+            details={"number": number, "parent": parent.number},
+        )
+
+
+def after_submission(app: Application) -> None:
+    """Called right after a case is submitted: 秒批 decides it when the item's rules all pass."""
+    app.current_step, app.step_started_on = 0, today()
+    db.session.flush()
+    passed, recorded = auto_approval.check_automatically(app)
+    if passed:
+        perform(None, app.id, "approve_instantly", app.version, auto=True, rules=recorded)
+
+
 ACTIONS: dict[str, Callable[..., Application]] = {
+    "submit": _submit,
     "request_correction": _request_correction,
     "resubmit": _resubmit,
     "accept": _accept,
@@ -1280,15 +1423,6 @@ ACTIONS: dict[str, Callable[..., Application]] = {
     "assign": _assign,
 }
 assert set(ACTIONS) == set(TRANSITIONS), "every action in the table has a handler and vice versa"
-
-
-def after_submission(app: Application) -> None:
-    """Called right after a case is submitted: 秒批 decides it when the item's rules all pass."""
-    from services import auto_approval
-
-    app.current_step, app.step_started_on = 0, today()
-    db.session.flush()
-    auto_approval.decide_automatically(app)
 
 
 # ---- outside the state machine: verdicts, exceptions, post-checks ---------------------------
@@ -1366,8 +1500,6 @@ def grant_correction_exception(
 
 
 def count_correction_exceptions() -> int:
-    from sqlalchemy import func
-
     return db.session.scalar(select(func.count()).select_from(CorrectionException)) or 0
 
 

@@ -7,9 +7,10 @@ import pytest
 from sqlalchemy import func, select
 
 from portal.extensions import db
-from portal.models import Application, Document, Event, Grade, ServiceItem, User
+from portal.models import Application, Channel, Document, Event, Grade, ServiceItem, User
 from seeds.factories import make_png
 from services import applications as svc
+from services import numbering
 from services.documents import add_document
 from services.errors import Conflict, NotFound, ValidationError
 
@@ -271,7 +272,7 @@ def test_case_numbers_never_collide_under_concurrency(database_factory):
         try:
             with app.app_context():
                 for _ in range(10):
-                    got.append(svc.new_case_number(svc.Channel.online, date(2026, 11, 24)))
+                    got.append(numbering.new_case_number(Channel.online, date(2026, 11, 24)))
                     db.session.commit()
                 db.session.remove()
         except BaseException as exc:

@@ -20,7 +20,7 @@ from portal.models import (
     PostCheckTask,
     Role,
 )
-from services import accounts, applications, audit, counter, notices, workflow
+from services import accounts, applications, audit, case_access, counter, notices, workflow
 from services.errors import Conflict, NotAuthorized, NotFound, ValidationError
 from tests.helpers import pdf_text
 from tests.workflow_cases import (
@@ -152,7 +152,7 @@ def test_counter_staff_may_accept_any_departments_case_of_the_citizen_they_serve
     workflow.perform(clerk, permit.id, "accept", permit.version)
     assert permit.status == "accepted"
     counter.end_context(clerk)
-    assert not workflow.may_see(clerk, permit)
+    assert not case_access.may_see(clerk, permit)
 
 
 def test_review_steps_follow_the_guide_and_can_be_assigned(permit, reviewer):
