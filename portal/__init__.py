@@ -40,7 +40,9 @@ def select_locale() -> str:
 
 def create_app(config: dict | None = None) -> Flask:
     """Build the portal. ``config`` overrides the environment (tests pass their own)."""
-    app = Flask(
+    from portal.transaction import Portal
+
+    app = Portal(
         __name__,
         template_folder=str(PROJECT_ROOT / "templates"),
         static_folder=str(PROJECT_ROOT / "static"),
@@ -119,19 +121,6 @@ def create_app(config: dict | None = None) -> Flask:
         token = g.pop("_db_mode_token", None)
         if token is not None:
             database.reset_read_only(token)
-
-    @app.after_request
-    def _deliver_outbox(response):
-        """Messages written by this request go out after its commit (never before)."""
-        if db.session.info.pop("outbox_pending", False) and response.status_code < 400:
-            from services.messages import deliver_pending
-
-            try:
-                deliver_pending(limit=20)
-            except Exception:  # delivery is retried by `flask jobs run`; never fail the page
-                app.logger.exception("outbox delivery failed")
-                db.session.rollback()
-        return response
 
     @app.after_request
     def _security_headers(response):

@@ -9,7 +9,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from portal.extensions import db
+from portal import transaction
 from services.errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -49,18 +49,18 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(DomainError)
     def _domain(exc: DomainError):
-        db.session.rollback()
+        transaction.roll_back()
         return render_error(exc.status_code, exc.message)
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
         if exc.code and exc.code >= 500:
-            db.session.rollback()
+            transaction.roll_back()
         return render_error(exc.code or 500)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
-        db.session.rollback()
+        transaction.roll_back()
         log.exception("unhandled error on %s %s", request.method, request.path)
         if app.config.get("PROPAGATE_EXCEPTIONS"):
             raise exc

@@ -3,7 +3,7 @@
 The service's ValidationError goes next to the fields; a Conflict (someone changed the object
 since the page was shown, an expected_lock that no longer matches) becomes a form error and
 status 409 — or, for a small form on another object's page, a flashed message and a redirect;
-success commits, flashes and redirects."""
+success flashes and redirects (the request boundary commits)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any
 from flask import flash, redirect
 from werkzeug.wrappers import Response
 
-from portal.extensions import db
+from portal.transaction import attempt
 from services.errors import Conflict, ValidationError
 
 
@@ -29,20 +29,18 @@ def save_form(
     Returns the redirect, or None when the form is to be shown again with its errors
     (``form_status`` gives the status)."""
     try:
-        result = call()
+        with attempt():
+            result = call()
     except ValidationError as exc:
-        db.session.rollback()
         form.apply_errors(exc)
         return None
     except Conflict as exc:
-        db.session.rollback()
         if conflict_to is not None:
             flash(exc.message, "error")
             return redirect(conflict_to)
         form.form_errors.append(exc.message)
         form.conflict = True
         return None
-    db.session.commit()
     flash(done(result) if callable(done) else done, "success")
     return redirect(to(result) if callable(to) else to)
 
@@ -68,20 +66,18 @@ def act_on_case(
 ) -> Any:
     """A workflow action taken from a case page with its small form: refusals about the form's
     fields show the page again with them (``show_again``); any other refusal or a conflict is
-    flashed and the case page reloaded; success commits, flashes ``done`` and goes back."""
+    flashed and the case page reloaded; success flashes ``done`` and goes back."""
     try:
-        call()
+        with attempt():
+            call()
     except ValidationError as exc:
-        db.session.rollback()
         if set(exc.errors) & set(form._fields):
             form.apply_errors(exc)
             return show_again()
         flash(exc.message, "error")
         return redirect(back)
     except Conflict as exc:
-        db.session.rollback()
         flash(exc.message, "error")
         return redirect(back)
-    db.session.commit()
     flash(done, "success")
     return redirect(back + anchor)

@@ -69,6 +69,45 @@ def record_event(
     return event
 
 
+_REFUSALS = "audit_refusals"
+
+
+def record_refusal(
+    action: str,
+    *,
+    actor: User | None,
+    application_id: int | None = None,
+    details: dict[str, Any] | None = None,
+) -> Event:
+    """An event that must outlive the refused action it reports (``counter_access_refused``).
+
+    It is written now, with the current transaction; the request boundary (portal/transaction.py)
+    rolls the refused action back, records the event again (``replay_refusals``) and commits it
+    on its own. Services never commit: this is how a refusal is kept."""
+    event = record_event(action, actor=actor, application_id=application_id, details=details)
+    db.session.info.setdefault(_REFUSALS, []).append(
+        (action, actor.id if actor is not None else None, application_id, event.details)
+    )
+    return event
+
+
+def pending_refusals(session) -> bool:
+    """True when refusal events were recorded since the last commit."""
+    return bool(session.info.get(_REFUSALS))
+
+
+def replay_refusals() -> None:
+    """After a rollback: record the refusal events again, in the new transaction."""
+    for action, actor_id, application_id, details in db.session.info.pop(_REFUSALS, []):
+        actor = db.session.get(User, actor_id) if actor_id is not None else None
+        record_refusal(action, actor=actor, application_id=application_id, details=details)
+
+
+def forget_refusals(session) -> None:
+    """The refusal events are committed: nothing left to replay."""
+    session.info.pop(_REFUSALS, None)
+
+
 def _append(events: list[Event]) -> None:
     session = db.session
     if session.get_bind().dialect.name == "postgresql":
