@@ -29,6 +29,7 @@ from portal.admin import bp
 from portal.extensions import db
 from portal.form_flow import form_status, save_form
 from portal.models import Bundle, Department, ItemVersion, MaterialType, Theme, User
+from portal.transaction import attempt
 from services import catalogue
 from services.errors import Conflict, NotFound, ValidationError
 
@@ -121,7 +122,6 @@ def department_active(dept_id: int):
     dept = _get(Department, dept_id)
     active = request.form.get("active") == "1"
     catalogue.set_department_active(dept, active=active, actor=_admin())
-    db.session.commit()
     flash(
         _("已启用部门：%(name)s", name=dept.name)
         if active
@@ -136,12 +136,11 @@ def department_delete(dept_id: int):
     dept = _get(Department, dept_id)
     name = dept.name
     try:
-        catalogue.delete_department(dept, actor=_admin())
+        with attempt():
+            catalogue.delete_department(dept, actor=_admin())
     except Conflict as exc:
-        db.session.rollback()
         flash(exc.message, "error")
     else:
-        db.session.commit()
         flash(_("已删除部门：%(name)s", name=name), "success")
     return redirect(url_for("admin.departments"))
 
@@ -316,12 +315,11 @@ def item_diff(item_id: int):
 def item_archive(item_id: int):
     item = catalogue.load_item(item_id)
     try:
-        catalogue.archive_item(item, actor=_admin())
+        with attempt():
+            catalogue.archive_item(item, actor=_admin())
     except Conflict as exc:
-        db.session.rollback()
         flash(exc.message, "error")
         return redirect(url_for("admin.item", item_id=item_id))
-    db.session.commit()
     flash(_("事项已下线：%(code)s", code=item.code), "success")
     return redirect(url_for("admin.item", item_id=item.id))
 
@@ -359,11 +357,10 @@ def _action_lock() -> int | None:
 def version_submit(version_id: int):
     version = catalogue.load_version(version_id)
     try:
-        catalogue.submit_for_review(version, expected_lock=_action_lock(), actor=_admin())
+        with attempt():
+            catalogue.submit_for_review(version, expected_lock=_action_lock(), actor=_admin())
     except ValidationError as exc:
-        db.session.rollback()
         return _render_version(catalogue.load_version(version_id), exc.errors, 422)
-    db.session.commit()
     flash(_("已提交审核：第 %(n)d 版", n=version.number), "success")
     return redirect(url_for("admin.version", version_id=version.id))
 
@@ -372,7 +369,6 @@ def version_submit(version_id: int):
 def version_return(version_id: int):
     version = catalogue.load_version(version_id)
     catalogue.return_to_draft(version, expected_lock=_action_lock(), actor=_admin())
-    db.session.commit()
     flash(_("已退回草稿，可以继续修改"), "success")
     return redirect(url_for("admin.version", version_id=version.id))
 
@@ -381,13 +377,12 @@ def version_return(version_id: int):
 def version_publish(version_id: int):
     version = catalogue.load_version(version_id)
     try:
-        catalogue.publish_version(
-            version, _admin(), expected_lock=_action_lock(), require_review=True
-        )
+        with attempt():
+            catalogue.publish_version(
+                version, _admin(), expected_lock=_action_lock(), require_review=True
+            )
     except ValidationError as exc:
-        db.session.rollback()
         return _render_version(catalogue.load_version(version_id), exc.errors, 422)
-    db.session.commit()
     flash(_("已发布第 %(n)d 版，群众现在看到的是这一版", n=version.number), "success")
     return redirect(url_for("admin.version", version_id=version.id))
 
@@ -396,12 +391,11 @@ def version_publish(version_id: int):
 def version_copy(version_id: int):
     version = catalogue.load_version(version_id)
     try:
-        draft = catalogue.create_draft_from(version, _admin())
+        with attempt():
+            draft = catalogue.create_draft_from(version, _admin())
     except Conflict as exc:
-        db.session.rollback()
         flash(exc.message, "error")
         return redirect(url_for("admin.item", item_id=version.item_id))
-    db.session.commit()
     flash(
         _("已根据第 %(old)d 版创建第 %(new)d 版草稿", old=version.number, new=draft.number),
         "success",
@@ -414,7 +408,6 @@ def version_discard(version_id: int):
     version = catalogue.load_version(version_id)
     item_id, number = version.item_id, version.number
     catalogue.discard_draft(version, expected_lock=_action_lock(), actor=_admin())
-    db.session.commit()
     flash(_("已删除第 %(n)d 版草稿", n=number), "success")
     return redirect(url_for("admin.item", item_id=item_id))
 
@@ -546,7 +539,6 @@ def requirement_delete(version_id: int, requirement_id: int):
     version = catalogue.load_version(version_id)
     req = catalogue.load_requirement(version, requirement_id)
     catalogue.remove_requirement(req, expected_lock=_action_lock(), actor=_admin())
-    db.session.commit()
     flash(_("已删除这项申请材料"), "success")
     return redirect(url_for("admin.requirements", version_id=version_id))
 
@@ -559,7 +551,6 @@ def requirement_move(version_id: int, requirement_id: int):
     form.validate()
     offset = -1 if form.offset.data == "up" else 1 if form.offset.data == "down" else 0
     catalogue.move_requirement(req, offset=offset, expected_lock=form.lock.data, actor=_admin())
-    db.session.commit()
     flash(_("已调整材料顺序"), "success")
     return redirect(url_for("admin.requirements", version_id=version_id))
 
@@ -672,12 +663,11 @@ def bundle_published(bundle_id: int):
     bundle = _get(Bundle, bundle_id)
     published = request.form.get("published") == "1"
     try:
-        catalogue.set_bundle_published(bundle, published=published, actor=_admin())
+        with attempt():
+            catalogue.set_bundle_published(bundle, published=published, actor=_admin())
     except Conflict as exc:
-        db.session.rollback()
         flash(exc.message, "error")
     else:
-        db.session.commit()
         flash(
             _("一件事已上线：%(name)s", name=bundle.name)
             if published
