@@ -13,6 +13,7 @@ from portal.apply import bp
 from portal.apply.routes import STEPS, take_upload
 from portal.extensions import db
 from portal.models import Application, Bundle
+from portal.transaction import attempt
 from services import bundle_applications as svc
 from services.errors import ValidationError
 
@@ -66,7 +67,6 @@ def bundle_create(code: str):
     parent = svc.start_bundle_draft(
         actor=current_user, applicant=current_user.citizen, bundle=published_bundle(code)
     )
-    db.session.commit()
     return redirect(url_for("apply.bundle_conditions", draft_id=parent.id))
 
 
@@ -77,12 +77,11 @@ def bundle_conditions(draft_id: int):
     if request.method == "POST":
         answers = {k[2:]: v for k, v in request.form.items() if k.startswith("c_")}
         try:
-            svc.save_bundle_conditions(parent, answers)
+            with attempt():
+                svc.save_bundle_conditions(parent, answers)
         except ValidationError as exc:
-            db.session.rollback()
             errors = exc.errors
         else:
-            db.session.commit()
             return redirect(url_for("apply.bundle_form", draft_id=parent.id))
     return render_template(
         "apply/conditions.html",
@@ -107,12 +106,11 @@ def bundle_form(draft_id: int):
             for m in context["merged_questions"]
         }
         try:
-            svc.save_bundle_form(parent, raw)
+            with attempt():
+                svc.save_bundle_form(parent, raw)
         except ValidationError as exc:
-            db.session.rollback()
             errors, values = exc.errors, raw
         else:
-            db.session.commit()
             return redirect(url_for("apply.bundle_materials", draft_id=parent.id))
     return render_template(
         "apply/form.html", values=values, errors=errors, autosave=False, **context
@@ -129,12 +127,11 @@ def bundle_materials(draft_id: int):
             if key.startswith("t_") and key[2:].isdigit():
                 choices[int(key[2:])] = value
         try:
-            svc.choose_bundle_materials(parent, choices, current_user.citizen)
+            with attempt():
+                svc.choose_bundle_materials(parent, choices, current_user.citizen)
         except ValidationError as exc:
-            db.session.rollback()
             errors = exc.errors
         else:
-            db.session.commit()
             return redirect(url_for("apply.bundle_confirm", draft_id=parent.id))
     return render_template(
         "apply/bundle_materials.html",
@@ -192,11 +189,10 @@ def bundle_submit(draft_id: int):
             **bundle_context(parent, "confirm"),
         ), 422
     try:
-        parent = svc.submit_bundle(current_user, draft_id, request.form.get("token", ""))
+        with attempt():
+            parent = svc.submit_bundle(current_user, draft_id, request.form.get("token", ""))
     except ValidationError:
-        db.session.rollback()
         flash(_("还有材料或信息需要补充，请按提示修改"), "error")
         return redirect(url_for("apply.bundle_confirm", draft_id=draft_id))
-    db.session.commit()
     flash(_("提交成功，办件编号 %(number)s", number=parent.number), "success")
     return redirect(url_for("apply.case", case_id=parent.id))

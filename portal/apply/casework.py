@@ -15,9 +15,9 @@ from flask_login import current_user
 from forms.review import RatingForm
 from portal.apply import bp
 from portal.apply.routes import take_upload
-from portal.extensions import db
 from portal.files import notice_response, send_stored
 from portal.form_flow import save_form
+from portal.transaction import attempt
 from services import casework, ratings, workflow
 from services.errors import Conflict, ValidationError
 
@@ -54,18 +54,16 @@ def _citizen_action(
     """Take the citizen's workflow action from a page: (redirect to the case, {}) when taken or
     refused by a conflict (flashed), or (None, the field errors) to show the page again."""
     try:
-        if perform is None:
-            workflow.perform(current_user, case_id, action, _version(), **params)
-        else:
-            perform(current_user, case_id, _version(), **params)
+        with attempt():
+            if perform is None:
+                workflow.perform(current_user, case_id, action, _version(), **params)
+            else:
+                perform(current_user, case_id, _version(), **params)
     except ValidationError as exc:
-        db.session.rollback()
         return None, exc.errors
     except Conflict as exc:
-        db.session.rollback()
         flash(exc.message, "error")
     else:
-        db.session.commit()
         flash(done, "success")
     return redirect(url_for(case_endpoint, case_id=case_id)), {}
 

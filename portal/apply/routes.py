@@ -14,6 +14,7 @@ from forms.proxies import AuthoriseForm
 from portal.apply import bp
 from portal.extensions import db
 from portal.models import Application, ApplicationMaterial, Document, Event, ServiceItem
+from portal.transaction import attempt
 from services import applications as svc
 from services import messages, proxies, workflow
 from services.errors import ValidationError
@@ -77,7 +78,6 @@ def create_draft(code: str):
         if applicant is None:
             abort(404)
     app = svc.start_draft(actor=current_user, applicant=applicant, item=item)
-    db.session.commit()
     return redirect(url_for("apply.conditions", draft_id=app.id))
 
 
@@ -92,12 +92,11 @@ def conditions(draft_id: int):
             for q in app.item_version.condition_questions
         }
         try:
-            svc.save_conditions(app, answers)
+            with attempt():
+                svc.save_conditions(app, answers)
         except ValidationError as exc:
-            db.session.rollback()
             errors = exc.errors
         else:
-            db.session.commit()
             return redirect(url_for("apply.form", draft_id=app.id))
     return render_template(
         "apply/conditions.html", answers=answers, errors=errors, **step_context(app, "conditions")
@@ -119,12 +118,11 @@ def form(draft_id: int):
             for q in app.item_version.questions
         }
         try:
-            svc.save_form(app, raw)
+            with attempt():
+                svc.save_form(app, raw)
         except ValidationError as exc:
-            db.session.rollback()
             errors, values = exc.errors, raw
         else:
-            db.session.commit()
             return redirect(url_for("apply.materials", draft_id=app.id))
     return render_template(
         "apply/form.html", values=values, errors=errors, **step_context(app, "form")
@@ -145,7 +143,6 @@ def autosave(draft_id: int):
         if f"q_{q['key']}" in request.form
     }
     svc.save_form(app, raw, partial=True)
-    db.session.commit()
     return jsonify(saved=True, at=app.updated_at.isoformat())
 
 
@@ -155,22 +152,23 @@ def materials(draft_id: int):
     errors: dict[str, str] = {}
     if request.method == "POST":
         try:
-            svc.sync_materials(app)
-            for material in app.materials:
-                choice = request.form.get(f"m_{material.requirement_id}", "")
-                if choice.startswith("doc:"):
-                    try:
-                        doc_id = int(choice[4:])
-                    except ValueError:
-                        abort(400)
-                    svc.choose_document(app, material.requirement_id, doc_id)
-                elif choice in ("deferred", "commitment", "none"):
-                    svc.choose_option(app, material.requirement_id, choice, current_user.citizen)
+            with attempt():
+                svc.sync_materials(app)
+                for material in app.materials:
+                    choice = request.form.get(f"m_{material.requirement_id}", "")
+                    if choice.startswith("doc:"):
+                        try:
+                            doc_id = int(choice[4:])
+                        except ValueError:
+                            abort(400)
+                        svc.choose_document(app, material.requirement_id, doc_id)
+                    elif choice in ("deferred", "commitment", "none"):
+                        svc.choose_option(
+                            app, material.requirement_id, choice, current_user.citizen
+                        )
         except ValidationError as exc:
-            db.session.rollback()
             errors = exc.errors
         else:
-            db.session.commit()
             return redirect(url_for("apply.confirm", draft_id=app.id))
     return render_template(
         "apply/materials.html",
@@ -203,16 +201,15 @@ def take_upload(prefix: str, store, done_message: str | None = None) -> dict[str
         return errors
     upload = request.files.get("file")
     try:
-        store(
-            data=upload.read() if upload else b"",
-            filename=upload.filename if upload else None,
-            issued_on=issued_on,
-            own_expiry=own_expiry,
-        )
+        with attempt():
+            store(
+                data=upload.read() if upload else b"",
+                filename=upload.filename if upload else None,
+                issued_on=issued_on,
+                own_expiry=own_expiry,
+            )
     except ValidationError as exc:
-        db.session.rollback()
         return exc.errors
-    db.session.commit()
     flash(done_message or _("已上传，并用于本次申请"), "success")
     return {}
 
@@ -260,12 +257,11 @@ def submit(draft_id: int):
             **step_context(app, "confirm"),
         ), 422
     try:
-        app = svc.submit_application(current_user, draft_id, request.form.get("token", ""))
+        with attempt():
+            app = svc.submit_application(current_user, draft_id, request.form.get("token", ""))
     except ValidationError:
-        db.session.rollback()
         flash(_("还有材料或信息需要补充，请按提示修改"), "error")
         return redirect(url_for("apply.confirm", draft_id=draft_id))
-    db.session.commit()
     flash(_("提交成功，办件编号 %(number)s", number=app.number), "success")
     return redirect(url_for("apply.case", case_id=app.id))
 
@@ -278,7 +274,6 @@ def cases():
 @bp.route("/apply/drafts/<int:draft_id>/delete", methods=["POST"])
 def delete_draft(draft_id: int):
     svc.delete_draft(current_user, draft_id)
-    db.session.commit()
     flash(_("草稿已删除"), "success")
     return redirect(url_for("apply.cases"))
 
@@ -348,7 +343,6 @@ def withdraw(case_id: int):
         int(version) if version.isdigit() else None,
     )
     kept = workflow.kept_children(app)
-    db.session.commit()
     flash(_("办件已撤回"), "success")
     if kept:
         flash(
@@ -369,7 +363,6 @@ def message_centre():
 @bp.route("/messages/read", methods=["POST"])
 def mark_messages_read():
     messages.mark_all_read(current_user)
-    db.session.commit()
     return redirect(url_for("apply.message_centre"))
 
 
@@ -378,14 +371,15 @@ def proxies_page():
     form = AuthoriseForm()
     if form.validate_on_submit():
         try:
-            proxies.authorise_agent(
-                current_user, agent_phone=form.agent_phone.data, valid_until=form.valid_until.data
-            )
+            with attempt():
+                proxies.authorise_agent(
+                    current_user,
+                    agent_phone=form.agent_phone.data,
+                    valid_until=form.valid_until.data,
+                )
         except ValidationError as exc:
-            db.session.rollback()
             form.apply_errors(exc)
         else:
-            db.session.commit()
             flash(_("已授权，对方登录后即可为您代办"), "success")
             return redirect(url_for("apply.proxies_page"))
     return render_template(
@@ -399,6 +393,5 @@ def proxies_page():
 @bp.route("/proxies/<int:authorisation_id>/revoke", methods=["POST"])
 def revoke_proxy(authorisation_id: int):
     proxies.revoke_authorisation(current_user, authorisation_id)
-    db.session.commit()
     flash(_("授权已撤销"), "success")
     return redirect(url_for("apply.proxies_page"))
