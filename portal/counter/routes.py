@@ -16,9 +16,9 @@ from forms.review import ACTION_FORMS
 from portal.apply.casework import CorrectionSide, correction_flow, correction_upload_flow
 from portal.apply.routes import take_upload
 from portal.counter import bp
-from portal.extensions import db
 from portal.files import notice_response
 from portal.form_flow import act_on_case, save_form
+from portal.transaction import attempt
 from services import applications, counter, notices, workflow
 from services.errors import Conflict, ValidationError
 
@@ -62,9 +62,9 @@ def lookup():
     if not form.validate():
         return _workstation(lookup=form, status=422)
     try:
-        citizen = counter.lookup_citizen(current_user, form.query.data)
+        with attempt():
+            citizen = counter.lookup_citizen(current_user, form.query.data)
     except ValidationError as exc:
-        db.session.rollback()
         form.apply_errors(exc)
         return _workstation(lookup=form, status=422)
     if citizen is None:  # not known yet: register on the spot, with what was typed
@@ -73,7 +73,6 @@ def lookup():
         )
         flash(_("没有找到该办事群众，请当场登记实名信息"), "info")
         return _workstation(register=register)
-    db.session.commit()
     return redirect(url_for("counter.workstation"))
 
 
@@ -101,7 +100,6 @@ def register():
 @bp.route("/reveal", methods=["POST"])
 def reveal():
     ctx = counter.reveal_citizen(current_user)
-    db.session.commit()
     session[REVEALED_KEY] = ctx.id
     flash(_("已显示完整信息，本次查看已记录，办事群众可以看到"), "success")
     return redirect(url_for("counter.workstation"))
@@ -130,7 +128,6 @@ def agent():
 @bp.route("/agent/clear", methods=["POST"])
 def clear_agent():
     counter.clear_agent(current_user)
-    db.session.commit()
     return redirect(url_for("counter.workstation"))
 
 
@@ -138,7 +135,6 @@ def clear_agent():
 def next_citizen():
     """办理下一位: nothing of this citizen stays on the desk."""
     counter.end_context(current_user)
-    db.session.commit()
     session.pop(REVEALED_KEY, None)
     return redirect(url_for("counter.workstation"))
 
@@ -146,7 +142,6 @@ def next_citizen():
 @bp.route("/intake", methods=["POST"])
 def start_intake():
     app = counter.start_intake(current_user, request.form.get("item", ""))
-    db.session.commit()
     return redirect(url_for("counter.intake", draft_id=app.id))
 
 
@@ -191,13 +186,12 @@ def intake(draft_id: int):
         int(k[2:]): v for k, v in request.form.items() if k.startswith("m_") and k[2:].isdigit()
     }
     try:
-        counter.save_intake(
-            current_user, draft_id, conditions=conditions, answers=answers, choices=choices
-        )
+        with attempt():
+            counter.save_intake(
+                current_user, draft_id, conditions=conditions, answers=answers, choices=choices
+            )
     except ValidationError as exc:
-        db.session.rollback()
         return _intake_page(counter.get_intake(current_user, draft_id), exc.errors, answers, 422)
-    db.session.commit()
     flash(_("已保存"), "success")
     return redirect(url_for("counter.intake", draft_id=draft_id) + "#materials")
 
@@ -222,11 +216,10 @@ def authorisation(draft_id: int):
     chosen = request.form.get("document", "")
     if chosen.isdigit():
         try:
-            counter.attach_authorisation(current_user, draft_id, document_id=int(chosen))
+            with attempt():
+                counter.attach_authorisation(current_user, draft_id, document_id=int(chosen))
         except ValidationError as exc:
-            db.session.rollback()
             return _intake_page(counter.get_intake(current_user, draft_id), exc.errors, status=422)
-        db.session.commit()
         flash(_("授权委托书已登记"), "success")
     else:
         errors = take_upload(
@@ -241,11 +234,10 @@ def authorisation(draft_id: int):
 @bp.route("/intake/<int:draft_id>/submit", methods=["POST"])
 def submit(draft_id: int):
     try:
-        app = counter.submit_intake(current_user, draft_id, request.form.get("token", ""))
+        with attempt():
+            app = counter.submit_intake(current_user, draft_id, request.form.get("token", ""))
     except ValidationError as exc:
-        db.session.rollback()
         return _intake_page(counter.get_intake(current_user, draft_id), exc.errors, status=422)
-    db.session.commit()
     flash(_("已提交，办件编号 %(number)s", number=app.number), "success")
     return redirect(url_for("counter.case", case_id=app.id))
 
@@ -291,14 +283,13 @@ def case(case_id: int):
 @bp.route("/cases/<int:case_id>/materials/<int:material_id>/original", methods=["POST"])
 def original_checked(case_id: int, material_id: int):
     try:
-        counter.check_original(
-            current_user, case_id, material_id, request.form.get("visit_reason", "")
-        )
+        with attempt():
+            counter.check_original(
+                current_user, case_id, material_id, request.form.get("visit_reason", "")
+            )
     except (ValidationError, Conflict) as exc:
-        db.session.rollback()
         flash(exc.message, "error")
     else:
-        db.session.commit()
         flash(_("原件已核验，该材料在办事群众的材料库中升为已核验"), "success")
     return redirect(url_for("counter.case", case_id=case_id) + f"#material-{material_id}")
 
@@ -336,16 +327,16 @@ def correction(case_id: int):
         if request.form.get(f"mf_{m.requirement_id}") == "y"
     }
     try:
-        counter.decide(
-            current_user,
-            case_id,
-            "request_correction",
-            _version(),
-            fields=fields,
-            materials=materials,
-        )
+        with attempt():
+            counter.decide(
+                current_user,
+                case_id,
+                "request_correction",
+                _version(),
+                fields=fields,
+                materials=materials,
+            )
     except ValidationError as exc:
-        db.session.rollback()
         errors = {
             (
                 f"r_{k[2:]}"
@@ -358,10 +349,8 @@ def correction(case_id: int):
         }
         return _case_page(case_id, correction_errors=errors, status=422)
     except Conflict as exc:
-        db.session.rollback()
         flash(exc.message, "error")
         return redirect(url_for("counter.case", case_id=case_id))
-    db.session.commit()
     flash(_("已一次性告知补正，请打印补正材料通知书交给办事群众"), "success")
     return redirect(url_for("counter.case", case_id=case_id) + "#notices")
 
