@@ -11,8 +11,8 @@ from flask_login import current_user
 
 from portal.access import roles_required
 from portal.appointments import bp
-from portal.extensions import db
 from portal.models import Role
+from portal.transaction import attempt
 from services import appointments as svc
 from services.errors import Conflict, ValidationError
 
@@ -34,12 +34,11 @@ def _day(value: str | None) -> date | None:
 def _change(action: Callable[[], object], done: str = "") -> bool:
     """Run one state change: commit (and say ``done``), or roll back and say why it was refused."""
     try:
-        action()
+        with attempt():
+            action()
     except Conflict as exc:
-        db.session.rollback()
         flash(exc.message, "error")
         return False
-    db.session.commit()
     if done:
         flash(done, "success")
     return True
@@ -52,15 +51,14 @@ def _booking(target: svc.Target, action: str, *, appointment=None):
     if request.method == "POST":
         slot_id = _int(request.form.get("slot"))
         try:
-            if appointment is None:
-                booked = svc.book_appointment(current_user, target, slot_id)
-            else:
-                booked = svc.reschedule_appointment(current_user, appointment.id, slot_id)
+            with attempt():
+                if appointment is None:
+                    booked = svc.book_appointment(current_user, target, slot_id)
+                else:
+                    booked = svc.reschedule_appointment(current_user, appointment.id, slot_id)
         except ValidationError as exc:
-            db.session.rollback()
             errors = exc.errors
         except Conflict as exc:
-            db.session.rollback()
             flash(exc.message, "error")
             return redirect(
                 url_for("appointments.detail", appointment_id=appointment.id)
@@ -68,7 +66,6 @@ def _booking(target: svc.Target, action: str, *, appointment=None):
                 else url_for("appointments.mine")
             )
         else:
-            db.session.commit()
             flash(
                 _("预约成功，预约号 %(code)s", code=booked.code)
                 if appointment is None

@@ -18,9 +18,9 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal.access import roles_required
-from portal.extensions import db
 from portal.models import Role
 from portal.queue import bp
+from portal.transaction import attempt
 from services import kiosk
 from services import queue as svc
 from services.errors import Conflict, ValidationError
@@ -53,14 +53,14 @@ def issue(hall_code: str):
     in_kiosk = session.get("kiosk_hall") == hall.code
     values = {k: request.form.get(k, "").strip()[:32] for k in ("appointment_code", "case_number")}
     try:
-        ticket = svc.take_ticket(
-            hall,
-            request.form.get("category", ""),
-            source="kiosk" if in_kiosk else "tablet",
-            **values,
-        )
+        with attempt():
+            ticket = svc.take_ticket(
+                hall,
+                request.form.get("category", ""),
+                source="kiosk" if in_kiosk else "tablet",
+                **values,
+            )
     except ValidationError as exc:
-        db.session.rollback()
         return render_template(
             "queue/take.html",
             hall=hall,
@@ -70,7 +70,6 @@ def issue(hall_code: str):
             in_kiosk=in_kiosk,
         ), 422
     except Conflict as exc:
-        db.session.rollback()
         return render_template(
             "queue/take.html",
             hall=hall,
@@ -79,7 +78,6 @@ def issue(hall_code: str):
             values=values,
             in_kiosk=in_kiosk,
         ), 409
-    db.session.commit()
     return redirect(url_for("queue.ticket", hall_code=hall.code, ticket_id=ticket.id))
 
 
@@ -159,7 +157,6 @@ def desk_status():
 
 
 def _back_to_desk():
-    db.session.commit()
     return redirect(url_for("queue.desk"))
 
 
@@ -215,7 +212,6 @@ def _done_message(action: str, code: str) -> str:
 def act(ticket_id: int, action: str):
     if action == "serve":
         ticket, citizen = svc.start_serving(current_user, ticket_id)
-        db.session.commit()
         if citizen is None:
             flash(_("正在接待 %(code)s 号，请查找或登记办事群众", code=ticket.code), "success")
         else:

@@ -8,10 +8,10 @@ from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
 from forms.review import ACTION_FORMS, PostCheckForm, VerdictForm, VisitForm
-from portal.extensions import db
 from portal.files import notice_response, send_stored
 from portal.form_flow import act_on_case, save_form
 from portal.review import bp
+from portal.transaction import attempt
 from services import notices, review, visits, workflow
 from services.errors import Conflict, ValidationError
 
@@ -65,7 +65,6 @@ def message_centre():
 @bp.route("/reminders/read", methods=["POST"])
 def mark_reminders_read():
     review.mark_reminders_read(current_user)
-    db.session.commit()
     return redirect(
         url_for(
             "review.message_centre" if request.form.get("back") == "messages" else "review.queue"
@@ -146,7 +145,6 @@ def case(case_id: int):
 @bp.route("/cases/<int:case_id>/reveal", methods=["POST"])
 def reveal(case_id: int):
     review.reveal_personal_data(current_user, case_id)
-    db.session.commit()
     session[REVEALED_KEY] = [case_id, *[i for i in session.get(REVEALED_KEY, []) if i != case_id]][
         :20
     ]
@@ -222,18 +220,16 @@ def correction(case_id: int):
         if request.form.get(f"f_{q['key']}") == "y"
     }
     try:
-        workflow.perform(current_user, case_id, "request_correction", _version(), fields=fields)
+        with attempt():
+            workflow.perform(current_user, case_id, "request_correction", _version(), fields=fields)
     except ValidationError as exc:
-        db.session.rollback()
         errors = {
             (f"r_{k[2:]}" if k.startswith("f_") else k or "items"): v for k, v in exc.errors.items()
         }
         return render_case(case_id, correction_errors=errors, status=422)
     except Conflict as exc:
-        db.session.rollback()
         flash(exc.message, "error")
         return redirect(url_for("review.case", case_id=case_id))
-    db.session.commit()
     flash(_("已一次性告知补正，补正材料通知书已发出"), "success")
     return redirect(url_for("review.case", case_id=case_id))
 
