@@ -12,6 +12,7 @@ from forms.auth import EmptyForm, LoginForm, RegisterForm
 from portal.auth import bp
 from portal.extensions import db, login_manager
 from portal.models import Role, User
+from portal.transaction import attempt
 from services import accounts
 from services.errors import NotAuthorized, TooManyAttempts, ValidationError
 
@@ -61,18 +62,17 @@ def register():
     form = RegisterForm()
     if form.validate_on_submit():
         try:
-            user = accounts.register_citizen(
-                phone=form.phone.data,
-                password=form.password.data,
-                name=form.name.data,
-                id_number=form.id_number.data,
-                address=form.address.data or "",
-            )
+            with attempt():
+                user = accounts.register_citizen(
+                    phone=form.phone.data,
+                    password=form.password.data,
+                    name=form.name.data,
+                    id_number=form.id_number.data,
+                    address=form.address.data or "",
+                )
         except ValidationError as exc:
-            db.session.rollback()
             form.apply_errors(exc)
         else:
-            db.session.commit()
             start_session(user)
             flash(_("注册成功，欢迎使用%(site)s", site=_("一网通办")), "success")
             return redirect(url_for("main.profile"))
@@ -95,16 +95,13 @@ def login():
                 max_failures=int(current_app.config["LOGIN_MAX_FAILURES"]),
                 window_minutes=int(current_app.config["LOGIN_FAILURE_WINDOW_MINUTES"]),
             )
-        except TooManyAttempts as exc:
-            db.session.rollback()
+        except TooManyAttempts as exc:  # refused before anything was written
             form.form_errors.append(exc.message)
             return render_template("auth/login.html", form=form), 429
-        except NotAuthorized as exc:
-            db.session.commit()  # keep the failure so that guessing is throttled
-            form.form_errors.append(exc.message)
+        except NotAuthorized as exc:  # the failure is kept (the boundary commits it): guessing
+            form.form_errors.append(exc.message)  # is throttled
             status = 422
         else:
-            db.session.commit()
             start_session(user)
             flash(_("登录成功"), "success")
             return redirect(safe_next(request.args.get("next")) or home_for(user))
@@ -118,7 +115,6 @@ def logout():
     form = EmptyForm()
     if form.validate_on_submit() and current_user.is_authenticated:
         accounts.end_sessions(current_user)
-        db.session.commit()
     clerk = current_user.is_authenticated and current_user.role == Role.counter
     logout_user()
     keep = session.get("locale")

@@ -25,9 +25,9 @@ from forms.documents import UploadForm, VerifyForm
 from portal import database
 from portal.access import login_required_any, roles_required
 from portal.documents import bp, verify_bp
-from portal.extensions import db
 from portal.files import send_stored
 from portal.models import Document, Role
+from portal.transaction import attempt
 from services import data_use, documents, elicences
 from services.errors import Conflict, TooManyAttempts, ValidationError
 
@@ -75,19 +75,18 @@ def upload():
     if form.validate_on_submit():
         incoming = form.file.data
         try:
-            document = documents.upload_document(
-                current_user,
-                material_type_id=form.material_type.data,
-                data=incoming.read(documents.max_upload_bytes() + 1),
-                filename=incoming.filename,
-                issued_on=form.issued_on.date,
-                own_expiry=form.valid_until.date,
-            )
+            with attempt():
+                document = documents.upload_document(
+                    current_user,
+                    material_type_id=form.material_type.data,
+                    data=incoming.read(documents.max_upload_bytes() + 1),
+                    filename=incoming.filename,
+                    issued_on=form.issued_on.date,
+                    own_expiry=form.valid_until.date,
+                )
         except ValidationError as exc:
-            db.session.rollback()
             form.apply_errors(exc)
         else:
-            db.session.commit()
             flash(_("已上传“%(name)s”，办事时可直接选用", name=document.title), "success")
             return redirect(url_for("documents.index"))
     status = 422 if form.errors or form.form_errors else 200
@@ -112,8 +111,9 @@ def _send(document: Document, *, as_attachment: bool) -> Response:
 @writes_on_get
 @login_required_any
 def view(document_id: int):
+    # a staff member's view is in the owner's log (committed by the boundary) before the
+    # file leaves
     document = documents.open_document(current_user, document_id, download=False)
-    db.session.commit()  # a staff member's view is in the owner's log before the file leaves
     return _send(document, as_attachment=False)
 
 
@@ -122,7 +122,6 @@ def view(document_id: int):
 @login_required_any
 def download(document_id: int):
     document = documents.open_document(current_user, document_id, download=True)
-    db.session.commit()
     return _send(document, as_attachment=True)
 
 
@@ -133,12 +132,11 @@ def delete(document_id: int):
     if not form.validate_on_submit():
         abort(400)
     try:
-        documents.delete_document(current_user, document_id)
+        with attempt():
+            documents.delete_document(current_user, document_id)
     except Conflict as exc:
-        db.session.rollback()
         flash(exc.message, "error")
     else:
-        db.session.commit()
         flash(_("材料已删除"), "success")
     return redirect(url_for("documents.index"))
 
@@ -165,22 +163,20 @@ def verify():
     status = 200
     if form.validate_on_submit():
         try:
-            result = elicences.verify_elicence(
-                form.number.data,
-                form.holder_code.data,
-                remote_addr=request.remote_addr or "",
-                max_failures=int(current_app.config["VERIFY_MAX_FAILURES"]),
-                window_minutes=int(current_app.config["VERIFY_FAILURE_WINDOW_MINUTES"]),
-            )
+            with attempt():
+                result = elicences.verify_elicence(
+                    form.number.data,
+                    form.holder_code.data,
+                    remote_addr=request.remote_addr or "",
+                    max_failures=int(current_app.config["VERIFY_MAX_FAILURES"]),
+                    window_minutes=int(current_app.config["VERIFY_FAILURE_WINDOW_MINUTES"]),
+                )
         except ValidationError as exc:
-            db.session.rollback()
             form.apply_errors(exc)
         except TooManyAttempts as exc:
-            db.session.rollback()
             form.form_errors.append(exc.message)
             status = 429
-        else:
-            db.session.commit()  # a miss is kept, so that guessing is throttled
+        # a miss returns normally: the boundary commits it, so that guessing is throttled
     if form.errors and status == 200:
         status = 422
     form.holder_code.data = ""  # the full 身份证号 is never sent back in a page

@@ -8,10 +8,10 @@ from flask_login import current_user, logout_user
 
 from forms.kiosk import CaseCheckForm
 from portal.auth.routes import safe_next
-from portal.extensions import db
 from portal.kiosk import bp
 from portal.models import Role
 from portal.templating import ELDER_COOKIE
+from portal.transaction import attempt
 from services import catalogue_query, kiosk
 from services import queue as queue_svc
 from services.errors import TooManyAttempts, ValidationError
@@ -80,23 +80,21 @@ def case_status(hall_code: str):
     result, checked, status = None, False, 200
     if form.validate_on_submit():
         try:
-            result = kiosk.check_case(
-                form.number.data,
-                form.id_number.data,
-                remote_addr=request.remote_addr or "",
-                max_failures=int(current_app.config["VERIFY_MAX_FAILURES"]),
-                window_minutes=int(current_app.config["VERIFY_FAILURE_WINDOW_MINUTES"]),
-            )
+            with attempt():
+                result = kiosk.check_case(
+                    form.number.data,
+                    form.id_number.data,
+                    remote_addr=request.remote_addr or "",
+                    max_failures=int(current_app.config["VERIFY_MAX_FAILURES"]),
+                    window_minutes=int(current_app.config["VERIFY_FAILURE_WINDOW_MINUTES"]),
+                )
         except TooManyAttempts as exc:
-            db.session.rollback()
             form.form_errors.append(exc.message)
             status = 429
         except ValidationError as exc:
-            db.session.rollback()
             form.apply_errors(exc)
             status = 422
-        else:
-            db.session.commit()  # a miss is kept so that guessing is throttled
+        else:  # a miss is kept (the boundary commits it) so that guessing is throttled
             checked = True
             form.number.data = form.id_number.data = ""  # nothing typed stays on a shared screen
     elif form.errors:
@@ -128,7 +126,6 @@ def start_application(hall_code: str, code: str):
             url_for("auth.login", next=url_for("kiosk.apply_item", hall_code=hall_code, code=code))
         )
     draft = kiosk.start_kiosk_application(current_user, code)
-    db.session.commit()
     return redirect(url_for("apply.conditions", draft_id=draft.id))
 
 
@@ -136,7 +133,6 @@ def start_application(hall_code: str, code: str):
 def call_staff(hall_code: str):
     hall = queue_svc.get_hall(hall_code)
     kiosk.request_help(hall, where=request.form.get("where", "")[:60])
-    db.session.commit()
     flash(_("已通知工作人员，请在终端旁稍候，工作人员马上过来"), "success")
     return redirect(
         safe_next(request.form.get("next")) or url_for("kiosk.start", hall_code=hall.code)

@@ -14,6 +14,7 @@ from portal.auth.routes import safe_next
 from portal.extensions import db
 from portal.main import bp
 from portal.templating import ELDER_COOKIE
+from portal.transaction import attempt
 from services import accounts, catalogue_query
 from services.errors import ValidationError
 
@@ -32,9 +33,9 @@ def index():
 @bp.route("/healthz")
 def healthz():
     try:
-        db.session.execute(text("SELECT 1"))
+        with attempt():
+            db.session.execute(text("SELECT 1"))
     except Exception:  # any failure to answer means unhealthy
-        db.session.rollback()
         return jsonify(status="error", database="unavailable"), 503
     return jsonify(status="ok", database="ok")
 
@@ -49,17 +50,16 @@ def profile():
         form.locale.data = current_user.locale or session.get("locale") or "zh_CN"
     if form.validate_on_submit():
         try:
-            accounts.update_profile(
-                current_user,
-                address=form.address.data or "",
-                elder_mode=bool(form.elder_mode.data),
-                locale=form.locale.data,
-            )
+            with attempt():
+                accounts.update_profile(
+                    current_user,
+                    address=form.address.data or "",
+                    elder_mode=bool(form.elder_mode.data),
+                    locale=form.locale.data,
+                )
         except ValidationError as exc:
-            db.session.rollback()
             form.apply_errors(exc)
         else:
-            db.session.commit()
             session["locale"] = form.locale.data
             flash(_("个人设置已保存"), "success")
             return redirect(url_for("main.profile"))
@@ -90,7 +90,6 @@ def toggle_elder_mode():
     response = redirect(_back())
     if current_user.is_authenticated:
         accounts.set_elder_mode(current_user, enable)
-        db.session.commit()
     response.set_cookie(
         ELDER_COOKIE, "1" if enable else "0", max_age=COOKIE_MAX_AGE, httponly=True, samesite="Lax"
     )
@@ -106,5 +105,4 @@ def set_language():
         session["locale"] = locale
         if current_user.is_authenticated:
             current_user.locale = locale
-            db.session.commit()
     return redirect(_back())
