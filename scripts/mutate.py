@@ -184,6 +184,12 @@ def select_lines(mutants: list[Mutant], spec: str | None) -> list[Mutant]:
     return [m for m in mutants if any(r[0] <= m.line <= r[-1] for r in ranges)]
 
 
+def copy_head(dest: Path) -> None:
+    """The last commit (a stable tree while others edit the working tree)."""
+    archive = subprocess.run(["git", "archive", "HEAD"], cwd=ROOT, capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive.stdout, check=True)
+
+
 def copy_tree(dest: Path) -> None:
     """The working tree as it is now: tracked and untracked files, not ignored ones."""
     files = subprocess.run(
@@ -263,6 +269,9 @@ def main() -> None:
     parser.add_argument(
         "--no-stop", action="store_true", help="run every test (no -x), to list all that fail"
     )
+    parser.add_argument(
+        "--head", action="store_true", help="copy the last commit, not the working tree"
+    )
     parser.add_argument("--copy", help="reuse this copy of the tree instead of making one")
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args()
@@ -276,7 +285,7 @@ def main() -> None:
         copy_root = Path(args.copy)
     else:
         copy_root = Path(tempfile.mkdtemp(prefix="mutate-"))
-        copy_tree(copy_root)
+        (copy_head if args.head else copy_tree)(copy_root)
     check_imports_resolve_to(copy_root)
     target = copy_root / args.target
     original = target.read_text()
