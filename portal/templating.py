@@ -7,6 +7,7 @@ from flask_babel import get_locale
 from flask_login import current_user
 
 from services.catalogue.vocabulary import catalogue_label
+from services.case_states import state_label
 from services.clock import format_local
 from services.document_vocabulary import document_label
 from services.identity import mask_id_number, mask_name, mask_phone
@@ -31,6 +32,7 @@ def register_template_helpers(app: Flask) -> None:
         elder_mode_active=elder_mode_active,
         html_lang=html_lang,
         catalogue_label=catalogue_label,
+        case_state_label=state_label,
         document_label=document_label,
     )
     app.jinja_env.filters.update(mask_name=mask_name, mask_id=mask_id_number, mask_phone=mask_phone)
