@@ -11,7 +11,8 @@ tokens of the page chrome) are added on each request.
 
 Limits: the cache lives in each process (app.extensions["guide_cache"]), holds at most
 GUIDE_CACHE_SIZE entries (0 turns it off) and is cleared by clear_guide_cache(), which
-services.catalogue.publish_version calls. A guide also shows a few shared records that are not
+services.catalogue.publish_version calls; the clearing waits for the commit of the change (a
+reader in between would otherwise cache the old guide again). A guide also shows a few shared records that are not
 part of the version (the department's name, material type and theme names): whoever edits
 those should call clear_guide_cache(); other worker processes pick the change up when their
 entries expire, GUIDE_CACHE_SECONDS after they were rendered.
@@ -26,6 +27,10 @@ from collections.abc import Callable, Hashable
 from typing import Any
 
 from flask import current_app, has_app_context
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from portal.extensions import db
 
 EXTENSION_KEY = "guide_cache"
 
@@ -87,7 +92,35 @@ def guide_cache() -> LRUCache:
     return cache
 
 
+_STALE = "guide_cache_stale"
+
+
 def clear_guide_cache() -> None:
-    """Forget every rendered guide of the current app (a no-op outside an app context)."""
-    if has_app_context():
-        guide_cache().clear()
+    """Forget every rendered guide of the current app once the change that makes them stale
+    has committed: at once when no transaction is open, else after the session's commit (a
+    no-op outside an app context).
+
+    Cleared before the commit, a reader in between would render the old guide again and keep
+    it; a rollback leaves the cache as it was."""
+    if not has_app_context():
+        return
+    cache = guide_cache()
+    session = db.session()
+    if session.in_transaction():
+        session.info.setdefault(_STALE, []).append(cache)
+    else:
+        cache.clear()
+
+
+@event.listens_for(Session, "after_commit")
+def _clear_after_commit(session: Session) -> None:
+    if session.in_nested_transaction():  # a savepoint: the transaction may still roll back
+        return
+    for cache in session.info.pop(_STALE, []):
+        cache.clear()
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_after_rollback(session: Session, transaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_STALE, None)
