@@ -147,9 +147,10 @@ def _stored(staff: User, key: str) -> IntakeKey | None:
 def send_intake(
     staff: User, key: str | None, payload: dict[str, Any], files: list[IntakeFile]
 ) -> tuple[dict[str, Any], bool]:
-    """Submit an offline intake once. Returns (answer, replayed); commits or rolls back.
+    """Submit an offline intake once. Returns (answer, replayed).
 
-    Raises IntakeRefused (422, field errors; nothing written), NotFound for another clerk's key."""
+    Raises IntakeRefused (422, field errors), NotFound for another clerk's key; the caller (the
+    request boundary) then rolls back, so nothing is written and stored scans are removed."""
     if staff is None or staff.role != Role.counter:
         raise NotAuthorized(str(_l("只有综合窗口人员可以接待办事群众")))
     key = check_key(key)
@@ -158,11 +159,10 @@ def send_intake(
     if row is not None:
         return _answer(row, sent), True
     claim = IntakeKey(key=key, staff_id=staff.id, response={})
-    db.session.add(claim)
     try:
-        db.session.flush()
+        with db.session.begin_nested():
+            db.session.add(claim)
     except IntegrityError:  # the same key sent at the same moment: the first one answers
-        db.session.rollback()
         row = _stored(staff, key)
         if row is None:
             raise
@@ -170,14 +170,10 @@ def send_intake(
     try:
         answer = _intake(staff, claim, payload, files)
     except DomainError as exc:
-        db.session.rollback()
         errors = exc.errors if isinstance(exc, ValidationError) else {"": exc.message}
         raise IntakeRefused(_form_fields(errors)) from None
-    except Exception:
-        db.session.rollback()
-        raise
     claim.response = {**answer, "fingerprint": sent}
-    db.session.commit()
+    db.session.flush()
     return answer, False
 
 

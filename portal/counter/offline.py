@@ -12,6 +12,7 @@ from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 
 from portal.counter import bp
+from portal.transaction import attempt
 from services import offline_intake
 from services.errors import NotFound, ValidationError
 
@@ -83,9 +84,10 @@ def offline_send():
     """Send one intake (JSON, or multipart: ``payload`` and ``file_<requirement id>``)."""
     try:
         payload, files = _read_intake()
-        answer, replayed = offline_intake.send_intake(
-            current_user, request.headers.get("Idempotency-Key"), payload, files
-        )
+        with attempt():  # a refusal writes nothing and keeps no scan
+            answer, replayed = offline_intake.send_intake(
+                current_user, request.headers.get("Idempotency-Key"), payload, files
+            )
     except offline_intake.IntakeRefused as exc:
         return jsonify(status="refused", errors=exc.errors), 422
     except ValidationError as exc:
