@@ -297,6 +297,8 @@ def main() -> None:
         print(f"baseline does not pass ({outcome}):\n{tail}")
         sys.exit(2)
     print(f"baseline passed in {elapsed:.0f}s", flush=True)
+    # a loaded machine slows every run alike: a mutant only times out at 3x the baseline
+    timeout = max(args.timeout, 3 * elapsed)
 
     if args.replace:
         old, new = args.replace
@@ -318,10 +320,10 @@ def main() -> None:
             text = text if text is not None else mutant_source(original, m.index)
             target.write_text(text)
             outcome, elapsed, tail = run_tests(
-                copy_root, args.tests, args.timeout, stop_first=not args.no_stop
+                copy_root, args.tests, timeout, stop_first=not args.no_stop
             )
             target.write_text(original)
-            status = "SURVIVED" if outcome == "passed" else "killed"
+            status = {"passed": "SURVIVED", "timeout": "timeout"}.get(outcome, "killed")
             where = f"{args.target}:{m.line} #{m.index}" if m else args.target
             print(f"{status:8s} {where}: {description} [{outcome}, {elapsed:.0f}s]", flush=True)
             if tail and (m is None):
@@ -338,9 +340,10 @@ def main() -> None:
     finally:
         target.write_text(original)
     killed = sum(r["status"] == "killed" for r in results)
+    timeouts = sum(r["status"] == "timeout" for r in results)
     print(
         f"SUMMARY {args.target}: generated {len(mutants)}, run {len(results)}, "
-        f"killed {killed}, survived {len(results) - killed}"
+        f"killed {killed}, timed out {timeouts}, survived {len(results) - killed - timeouts}"
     )
     if args.json:
         Path(args.json).write_text(json.dumps(results, ensure_ascii=False, indent=1))

@@ -9,10 +9,10 @@ test. Each test was checked by leaving the previous hash out of the digest and s
 import hashlib
 import json
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from portal.extensions import db
-from portal.models import Event
+from portal.models import Event, User
 from services import audit
 
 
@@ -102,3 +102,25 @@ def test_an_event_moved_to_another_place_in_the_chain_is_found(app_ctx):
     rewrite(second.id, **b, hash=hb, prev_hash=first.hash)
     report = audit.verify_chain()
     assert report.broken_at == second.id
+
+
+def test_an_event_keeps_who_did_what_to_which_case(app_ctx):
+    actor = db.session.scalar(select(User).where(User.phone == "13800000002"))
+    event = audit.record_event(
+        "rule_actor", actor=actor, application_id=None, details={"理由": "材料不全", "n": 2}
+    )
+    db.session.expire_all()
+    stored = db.session.get(Event, event.id)
+    assert stored.actor_id == actor.id
+    assert stored.details == {"理由": "材料不全", "n": 2}
+    assert audit.record_event("rule_system", actor=None).actor_id is None
+
+
+def test_verify_counts_every_event_across_batches_and_finds_a_break_in_a_later_batch(app_ctx):
+    events = [audit.record_event(f"rule_batch_{i}", actor=None) for i in range(5)]
+    total = db.session.scalar(select(func.count()).select_from(Event))
+    assert audit.verify_chain().checked == total
+    assert audit.verify_chain(batch=2).checked == total
+    rewrite(events[3].id, details={"forged": True})
+    report = audit.verify_chain(batch=2)
+    assert report.broken_at == events[3].id and report.checked == total - 2

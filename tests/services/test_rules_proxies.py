@@ -13,7 +13,7 @@ from portal.models import Authorisation, Grade, MaterialType, ServiceItem, User
 from portal.models.base import utcnow
 from seeds.factories import make_png
 from services import applications, documents, proxies
-from services.errors import NotFound
+from services.errors import NotFound, ValidationError
 
 TODAY = date.today()
 
@@ -147,3 +147,31 @@ def test_an_authorisation_is_for_its_principal_and_agent_only(pair):
     assert proxies.can_act_for(None, principal.citizen_id) is False
     with pytest.raises(NotFound):
         applications.start_draft(actor=stranger, applicant=principal.citizen, item=an_item())
+
+
+def test_an_authorisation_lasts_at_most_three_years_and_must_end_after_today(pair):
+    principal, _ = pair
+    three_years = TODAY + timedelta(days=3 * 365)
+    for bad in (None, TODAY, TODAY - timedelta(days=1), three_years + timedelta(days=1)):
+        with pytest.raises(ValidationError) as err:
+            proxies.authorise_agent(principal, agent_phone="13800000001", valid_until=bad)
+        assert "valid_until" in err.value.errors
+    auth = proxies.authorise_agent(principal, agent_phone="13800000001", valid_until=three_years)
+    assert (auth.valid_from, auth.valid_until) == (TODAY, three_years)
+    tomorrow = proxies.authorise_agent(
+        principal, agent_phone="13800000001", valid_until=TODAY + timedelta(days=1)
+    )
+    assert tomorrow.valid_until == TODAY + timedelta(days=1)
+
+
+def test_the_principal_sees_the_authorisations_they_gave_and_only_those(pair):
+    principal, agent = pair
+    mine = authorise(principal, agent, TODAY, TODAY + timedelta(days=10))
+    other = user("13800000002")
+    authorise(other, agent, TODAY, TODAY + timedelta(days=10))
+    given = proxies.given_by(principal)
+    assert [(a.id, c.id) for a, c in given] == [(mine.id, agent.citizen_id)]
+    stranger_auth = authorise(other, principal, TODAY, TODAY + timedelta(days=10))
+    with pytest.raises(NotFound):
+        proxies.revoke_authorisation(principal, stranger_auth.id)
+    assert stranger_auth.revoked_at is None
