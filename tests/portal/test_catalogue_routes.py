@@ -298,6 +298,17 @@ def test_guide_shows_every_section_in_plain_chinese(client):
     assert "<!--" not in body  # every slot was filled
 
 
+def test_guide_and_filters_say_each_term_in_one_word(client):
+    """服务对象 is 自然人 / 法人 and a step's role 综合窗口人员 / 审批人员 everywhere (the guide
+    page once said 个人 and 综合窗口 where the admin said 自然人 and 窗口受理人员)."""
+    body = html(client.get(f"/items/{JZZ}"))
+    assert "<dt>服务对象</dt><dd>自然人</dd>" in body
+    assert "</strong>：综合窗口人员" in body and "</strong>：审批人员" in body
+    filters = html(client.get("/catalogue"))
+    assert ">自然人</option>" in filters and 'label="自然人"' in filters
+    assert ">个人</option>" not in filters and 'label="个人"' not in filters
+
+
 def test_guide_of_an_item_with_fees_and_zero_visits(client):
     body = html(client.get("/items/330100JJ0001"))
     assert (
