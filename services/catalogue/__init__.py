@@ -9,9 +9,10 @@ Drafts carry ``lock_version``; every edit names the number it was based on, so t
 editing the same draft cannot silently overwrite each other.
 
 The package, by concern: ``vocabulary`` (codes and their words), ``checks`` (what a guide must
-satisfy), ``departments``, ``material_types``, ``themes``, ``item_versions`` (items, drafts,
-review and publishing), ``diff`` (two versions compared) and ``bundles`` (一件事). Callers import
-from ``services.catalogue``; the names below are its public surface.
+satisfy), ``common`` (audit trail, text cleaning, paging), ``departments``, ``material_types``,
+``themes``, ``item_versions`` (items, drafts, review and publishing), ``diff`` (two versions
+compared) and ``bundles`` (一件事). Callers import from ``services.catalogue``; the names below
+are its public surface. It imports no case-core service (applications, workflow, documents …).
 """
 
 from __future__ import annotations
