@@ -280,6 +280,13 @@ def submit_bundle(actor: User, parent_id: int, token: str) -> Application:
     return workflow.submit(actor, parent)
 
 
+def reuse_count(parent: Application) -> materials.ReuseCount:
+    """材料复用 of the whole life event: the children's counts added up, as submission stores
+    them on the parent (services/materials.reuse_count)."""
+    counts = [materials.reuse_count(child.materials) for child in parent.children]
+    return materials.ReuseCount(sum(c.required for c in counts), sum(c.reused for c in counts))
+
+
 def combined_status(parent: Application) -> tuple[int, int]:
     """(children closed, children in all): the parent is done when every child is decided."""
     closed = sum(

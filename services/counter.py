@@ -149,7 +149,7 @@ def _note_case(ctx: CounterContext | None, application_id: int) -> None:
 
 def check_serving(staff: User, application_id: int) -> Application:
     """The case, if the clerk is serving its applicant (the rule: services/case_access);
-    otherwise 403 and an audit event."""
+    otherwise 403 and an audit event, flushed here and kept by the request boundary."""
     return _serving_case(staff, application_id)[0]
 
 
@@ -161,13 +161,13 @@ def _serving_case(staff: User, application_id: int) -> tuple[Application, Counte
         raise NotFound(str(_l("办件不存在")))
     ctx = current_context(staff)
     if ctx is None or not serves(ctx, app):
-        audit.record_event(
+        audit.record_refusal(  # kept by the request boundary after it rolls back
             "counter_access_refused",
             actor=staff,
             application_id=app.id,
             details={"serving": ctx.citizen_id if ctx is not None else None},
         )
-        db.session.commit()  # the refusal is logged even though the request fails
+        db.session.flush()
         raise NotAuthorized(str(_l("该办件不属于您正在接待的办事群众")))
     return app, ctx
 

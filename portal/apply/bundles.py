@@ -173,6 +173,7 @@ def bundle_confirm(draft_id: int):
         "apply/confirm.html",
         problems=svc.precheck_bundle(parent),
         rows=confirm_rows(parent),
+        reuse=svc.reuse_count(parent),
         **bundle_context(parent, "confirm"),
     )
 
@@ -185,6 +186,7 @@ def bundle_submit(draft_id: int):
             "apply/confirm.html",
             problems=svc.precheck_bundle(parent),
             rows=confirm_rows(parent),
+            reuse=svc.reuse_count(parent),
             consent_error=_("请阅读并同意数据使用说明"),
             **bundle_context(parent, "confirm"),
         ), 422

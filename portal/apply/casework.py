@@ -20,6 +20,7 @@ from portal.form_flow import save_form
 from portal.transaction import attempt
 from services import casework, ratings, workflow
 from services.errors import Conflict, ValidationError
+from services.materials import parse_choice
 
 
 def _version() -> int:
@@ -36,9 +37,13 @@ def _chosen_documents(prefix_ids: list[int]) -> dict[int, int]:
         value = request.form.get(f"m_{req_id}", "")
         if not value:
             continue
-        if not value.startswith("doc:") or not value[4:].isdigit():
+        try:
+            choice = parse_choice(value)
+        except ValidationError:
             abort(400)
-        chosen[req_id] = int(value[4:])
+        if choice is None or choice.document_id is None:
+            abort(400)
+        chosen[req_id] = choice.document_id
     return chosen
 
 

@@ -13,11 +13,12 @@ from sqlalchemy.orm import selectinload
 from forms.proxies import AuthoriseForm
 from portal.apply import bp
 from portal.extensions import db
-from portal.models import Application, ApplicationMaterial, Document, Event, ServiceItem
+from portal.models import Application, ServiceItem
 from portal.transaction import attempt
 from services import applications as svc
-from services import messages, proxies, workflow
+from services import casework, messages, notices, proxies, ratings, workflow
 from services.errors import ValidationError
+from services.materials import apply_choice, parse_choice, reuse_count
 from services.visits import VISIT_KINDS
 
 STEPS = ("conditions", "form", "materials", "confirm")
@@ -50,13 +51,7 @@ def published_item(code: str) -> ServiceItem:
 @bp.route("/apply/<code>")
 def start(code: str):
     item = published_item(code)
-    draft = db.session.scalar(
-        select(Application).where(
-            Application.applicant_id == current_user.citizen_id,
-            Application.item_version_id == item.published_version_id,
-            Application.status == svc.DRAFT,
-        )
-    )
+    draft = svc.open_draft(current_user.citizen_id, item.published_version_id)
     return render_template(
         "apply/start.html",
         item=item,
@@ -155,17 +150,12 @@ def materials(draft_id: int):
             with attempt():
                 svc.sync_materials(app)
                 for material in app.materials:
-                    choice = request.form.get(f"m_{material.requirement_id}", "")
-                    if choice.startswith("doc:"):
-                        try:
-                            doc_id = int(choice[4:])
-                        except ValueError:
-                            abort(400)
-                        svc.choose_document(app, material.requirement_id, doc_id)
-                    elif choice in ("deferred", "commitment", "none"):
-                        svc.choose_option(
-                            app, material.requirement_id, choice, current_user.citizen
-                        )
+                    try:
+                        choice = parse_choice(request.form.get(f"m_{material.requirement_id}"))
+                    except ValidationError:
+                        abort(400)
+                    if choice is not None:
+                        apply_choice(app, material.requirement_id, choice, current_user.citizen)
         except ValidationError as exc:
             errors = exc.errors
         else:
@@ -240,6 +230,7 @@ def confirm(draft_id: int):
         "apply/confirm.html",
         problems=svc.precheck(app, snapshot),
         rows=snapshot.rows(),
+        reuse=reuse_count(app.materials),
         **step_context(app, "confirm"),
     )
 
@@ -253,6 +244,7 @@ def submit(draft_id: int):
             "apply/confirm.html",
             problems=svc.precheck(app, snapshot),
             rows=snapshot.rows(),
+            reuse=reuse_count(app.materials),
             consent_error=_("请阅读并同意数据使用说明"),
             **step_context(app, "confirm"),
         ), 422
@@ -290,43 +282,30 @@ def render_case(app: Application, failed: tuple[int, object] | None = None):
     """The citizen's case page; ``failed`` is (visit number, its rating form with errors)."""
     from forms.review import VisitRatingForm
 
-    materials = db.session.scalars(
-        select(ApplicationMaterial)
-        .where(ApplicationMaterial.application_id == app.id)
-        .options(
-            selectinload(ApplicationMaterial.requirement),
-            selectinload(ApplicationMaterial.document).selectinload(Document.material_type),
-        )
-    ).all()
-    events = db.session.scalars(
-        select(Event).where(Event.application_id == app.id).order_by(Event.id)
-    ).all()
-    from services import casework, notices, ratings
-
-    visits = ratings.visits_to_rate(app.id)
+    page = casework.case_page(current_user, app)
     visit_forms = {
         v.number: (
             failed[1]
             if failed and failed[0] == v.number
             else VisitRatingForm(prefix=f"v{v.number}", formdata=None)
         )
-        for v, given in visits
+        for v, given in page.visits
         if given is None
     }
     return render_template(
         "apply/case.html",
         app=app,
-        materials=materials,
-        events=events,
-        notices=notices.notices_of(app.id),
+        materials=page.materials,
+        events=page.events,
+        notices=page.notices,
         kind_labels=notices.KIND_LABELS,
-        summaries=notices.summaries(app.id),
-        correction=workflow.open_correction(app) if app.status == "correction_required" else None,
-        licences=casework.licences_of(app.id),
-        rating=ratings.rating_of(app.id),
-        can_rate=ratings.can_rate(current_user, app),
+        summaries=page.summaries,
+        correction=page.correction,
+        licences=page.licences,
+        rating=page.rating,
+        can_rate=page.can_rate,
         scores=ratings.SCORES,
-        visits=visits,
+        visits=page.visits,
         visit_forms=visit_forms,
         visit_kinds=VISIT_KINDS,
         withdrawable=workflow.TRANSITIONS["withdraw"].sources,
