@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import Grade, ServiceItem, User
+from portal.models import DocumentStatus, Grade, ServiceItem, User
 from seeds.factories import make_png
 from services import applications, reuse, workdays
 from services.documents import add_document
@@ -117,3 +117,30 @@ def test_usable_until_compares_with_the_date_it_is_given(case):
     assert reuse.usable_until(doc, TODAY + timedelta(days=3)) is not None
     doc.valid_until = None  # 长期
     assert reuse.usable_until(doc, due + timedelta(days=3650)) is None
+
+
+def test_of_two_documents_of_a_grade_the_one_valid_longest_is_proposed(case):
+    citizen, app, material, due = case
+    longer = a_document(citizen, material, due + timedelta(days=100))
+    shorter = a_document(citizen, material, due + timedelta(days=10))  # newer, not better
+    proposal = reuse.propose_materials(citizen.id, [material.requirement], due)[0]
+    assert proposal.document.id == longer.id
+    assert [d.id for d in proposal.alternatives] == [shorter.id]
+    lasting = a_document(citizen, material, None)  # 长期: valid without an end
+    proposal = reuse.propose_materials(citizen.id, [material.requirement], due)[0]
+    assert proposal.document.id == lasting.id
+    assert [d.id for d in proposal.alternatives] == [longer.id, shorter.id]
+    resync(app)
+    assert material.document_id == lasting.id
+
+
+def test_a_revoked_document_is_never_proposed(case):
+    citizen, app, material, due = case
+    doc = a_document(citizen, material, due + timedelta(days=100), grade=Grade.A)
+    doc.status = DocumentStatus.revoked
+    db.session.flush()
+    proposal = reuse.propose_materials(citizen.id, [material.requirement], due)[0]
+    assert proposal.kind == "upload" and proposal.document is None
+    assert reuse.usable_until(doc, TODAY) is not None
+    resync(app)
+    assert material.document_id is None
