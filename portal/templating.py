@@ -6,8 +6,8 @@ from flask import Flask, request
 from flask_babel import get_locale
 from flask_login import current_user
 
-from services.catalogue.vocabulary import catalogue_label
 from services.case_states import state_label
+from services.catalogue.vocabulary import catalogue_label
 from services.clock import format_local
 from services.document_vocabulary import document_label
 from services.identity import mask_id_number, mask_name, mask_phone
