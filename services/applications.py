@@ -32,8 +32,6 @@ from services import (
     proxies,
     workflow,
 )
-from services.case_access import is_offline_intake_draft as is_offline_intake_draft
-from services.case_access import may_act_on as may_act_on
 from services.case_states import CLOSED_STATES as CLOSED_STATES
 from services.case_states import DRAFT as DRAFT
 from services.errors import Conflict, NotFound, ValidationError

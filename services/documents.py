@@ -35,9 +35,8 @@ from portal.models import (
 from portal.models.base import utcnow
 from services import case_access, data_use, storage
 from services.audit import record_event
-from services.case_access import Access as Access
-from services.case_access import can_view as can_view
-from services.case_access import document_access as access_to
+from services.case_access import can_view as can_view  # re-exported: may this user open it?
+from services.case_access import document_access
 from services.case_states import CLOSED_STATES
 from services.errors import Conflict, NotFound, ValidationError
 from services.uploads import SUFFIX, check_upload
@@ -353,7 +352,7 @@ def open_document(user: User, document_id: int, *, download: bool = False) -> Do
     document = db.session.get(Document, document_id)
     if document is None or document.storage_key is None:
         raise _not_found()
-    access = access_to(user, document)
+    access = document_access(user, document)
     if access is None:
         raise _not_found()
     if access.logged:

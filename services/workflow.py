@@ -47,7 +47,7 @@ from portal.models import (
 )
 from portal.models.base import utcnow
 from services import audit, auto_approval, materials, messages, notices, numbering, workdays
-from services.case_access import may_see as may_see
+from services.case_access import may_see
 from services.case_states import (
     CONFLICT_MESSAGE,
     DECIDED_STATES,

@@ -17,8 +17,8 @@ from portal.models import (
     MaterialType,
     User,
 )
+from services import case_access, data_use, documents, storage
 from services import counter as counter_desk
-from services import data_use, documents, storage
 from services.errors import Conflict, NotFound
 from tests import files
 from tests.helpers import make_case
@@ -136,22 +136,22 @@ def test_only_the_owner_and_staff_on_its_case_may_open_a_document(app_ctx):
     police, hr, counter, admin, other = (
         user(x) for x in ("reviewer01", "reviewer02", "counter01", "admin", "13800000002")
     )
-    assert documents.access_to(owner, doc).kind == "owner"
+    assert case_access.document_access(owner, doc).kind == "owner"
     for stranger in (police, hr, counter, admin, other, None):
-        assert not documents.can_view(stranger, doc)
+        assert not case_access.can_view(stranger, doc)
     draft = make_case(doc, status="draft", created_by=counter, number=None)
-    assert not documents.can_view(police, doc)  # a draft is not yet the department's case
-    assert not documents.can_view(counter, doc)  # the clerk is not serving the owner
+    assert not case_access.can_view(police, doc)  # a draft is not yet the department's case
+    assert not case_access.can_view(counter, doc)  # the clerk is not serving the owner
     counter_desk.begin_context(
         counter, owner.citizen
     )  # the clerk serves the owner: their documents, newest case
-    assert documents.access_to(counter, doc) == documents.Access("staff", draft.id)
+    assert case_access.document_access(counter, doc) == case_access.Access("staff", draft.id)
     counter_desk.end_context(counter)
-    assert not documents.can_view(counter, doc)
+    assert not case_access.can_view(counter, doc)
     case = make_case(doc, status="submitted", number="TEST0002")
-    assert documents.access_to(police, doc) == documents.Access("staff", case.id)
-    assert not documents.can_view(hr, doc) and not documents.can_view(admin, doc)
-    assert not documents.can_view(other, doc)
+    assert case_access.document_access(police, doc) == case_access.Access("staff", case.id)
+    assert not case_access.can_view(hr, doc) and not case_access.can_view(admin, doc)
+    assert not case_access.can_view(other, doc)
 
 
 def test_opening_logs_staff_use_but_not_the_owners(app_ctx):

@@ -30,7 +30,7 @@ from portal.models import (
     VersionStatus,
 )
 from seeds.factories import make_png
-from services import accounts, applications, counter, offline_intake
+from services import accounts, applications, case_access, counter, offline_intake
 from services.errors import NotFound
 from services.offline_intake import IntakeFile, IntakeRefused
 from tests.workflow_cases import RESIDENCE_PERMIT, item_named, user
@@ -297,7 +297,7 @@ def test_only_the_clerk_who_made_the_intake_may_replay_it(clerk):
         send_intake(user("13800000001"), str(uuid.uuid4()), payload(item), [])
     # the case is an ordinary counter case now: not the clerk's to act on unless serving
     case = db.session.get(Application, answer["application_id"])
-    assert not applications.may_act_on(clerk, case) and not applications.may_act_on(other, case)
+    assert not case_access.may_act_on(clerk, case) and not case_access.may_act_on(other, case)
 
 
 def test_an_intake_draft_is_only_its_own_clerks(clerk):
@@ -316,7 +316,7 @@ def test_an_intake_draft_is_only_its_own_clerks(clerk):
         display_name="综合窗口八",
         department=clerk.department,
     )
-    assert applications.may_act_on(clerk, draft) and not applications.may_act_on(other, draft)
+    assert case_access.may_act_on(clerk, draft) and not case_access.may_act_on(other, draft)
     with pytest.raises(NotFound):  # a key already used for a draft starts no second one
         applications.start_draft(
             actor=clerk, applicant=citizen, item=item, channel=Channel.counter, intake=claim
