@@ -7,6 +7,34 @@
   var summary = document.getElementById("error-summary");
   if (summary) { summary.focus(); }
 
+  // ---- 菜单 on narrow screens: the header folds the account links and the navigation behind
+  // one button (CSS shows the button only on narrow screens); without this file all stays open.
+  var header = document.querySelector(".site-header");
+  var menuToggle = header && header.querySelector(".menu-toggle");
+  if (menuToggle) {
+    var nav = header.querySelector(".site-nav");
+    if (nav) {
+      nav.id = nav.id || "site-nav";
+      menuToggle.setAttribute("aria-controls", "header-extra " + nav.id);
+    }
+    var setMenu = function (open) {
+      menuToggle.setAttribute("aria-expanded", open ? "true" : "false");
+      header.classList.toggle("menu-closed", !open);
+    };
+    menuToggle.hidden = false;
+    header.classList.add("menu-ready");
+    setMenu(false);
+    menuToggle.addEventListener("click", function () {
+      setMenu(menuToggle.getAttribute("aria-expanded") !== "true");
+    });
+    header.addEventListener("keydown", function (event) {
+      if (event.key === "Escape" && menuToggle.getAttribute("aria-expanded") === "true") {
+        setMenu(false);
+        menuToggle.focus();
+      }
+    });
+  }
+
   // ---- 朗读 (read aloud): the main content in order, never the navigation ----------------
   var readButtons = document.querySelectorAll("[data-read-aloud]");
   function readableText(box) {

@@ -58,6 +58,82 @@ OVERFLOW = """() => {
 }"""
 
 
+# 长辈模式 on a phone (issue 11 §8): realistic phone screens, and what is measured on each page.
+PHONES = [(390, 844), (360, 740)]
+PHONE_METRICS = """() => {
+  const main = document.getElementById('main');
+  const header = document.querySelector('.site-header');
+  const root = document.documentElement;
+  const column = main.firstElementChild || main;
+  const columnWidth = column.clientWidth - parseFloat(getComputedStyle(column).paddingLeft) - parseFloat(getComputedStyle(column).paddingRight);
+  const h1 = document.querySelector('h1');
+  const out = {header: header ? header.getBoundingClientRect().height : 0, scroll: root.scrollWidth - root.clientWidth,
+               h1: h1 ? h1.getBoundingClientRect().top + scrollY : 0, minFont: 999, small: [], narrow: []};
+  const name = el => el.tagName.toLowerCase() + (typeof el.className === 'string' && el.className.trim() ? '.' + el.className.trim().split(/\\s+/).join('.') : '');
+  // the box a word has to fit in: the nearest element that is not an inline run of text
+  const boxOf = el => { while (el !== main && ['inline', 'contents'].includes(getComputedStyle(el).display)) el = el.parentElement; return el; };
+  const ruler = document.createElement('canvas').getContext('2d');
+  const words = new Intl.Segmenter('zh', {granularity: 'word'});  // ICU's dictionary: 办件 编号, not 办 件 编 号
+  const LATIN = /[A-Za-z0-9][A-Za-z0-9.:@\\/_-]*[A-Za-z0-9]|[A-Za-z0-9]/g;  // case numbers, dates, codes, times
+  const texts = document.createTreeWalker(main, NodeFilter.SHOW_TEXT);
+  for (let node = texts.nextNode(); node; node = texts.nextNode()) {
+    const text = node.nodeValue;
+    const el = node.parentElement;
+    if (!text.trim() || el.closest('.visually-hidden, option, script, style, [hidden]')) continue;
+    const rect = el.getBoundingClientRect();
+    const style = getComputedStyle(el);
+    if (rect.width <= 1 || rect.height <= 1 || style.visibility === 'hidden') continue;
+    const size = parseFloat(style.fontSize);
+    out.minFont = Math.min(out.minFont, size);
+    if (size < 23.95) out.small.push(`${name(el)} ${size}px "${text.trim().slice(0, 20)}"`);
+    const box = boxOf(el);
+    const bs = getComputedStyle(box);
+    const room = box.clientWidth - parseFloat(bs.paddingLeft) - parseFloat(bs.paddingRight);
+    ruler.font = style.font;
+    const spacing = parseFloat(style.letterSpacing) || 0;
+    const terms = [...text.matchAll(LATIN)].map(m => m[0]);
+    for (const w of words.segment(text)) if (w.isWordLike && /\\p{Script=Han}/u.test(w.segment)) terms.push(w.segment);
+    for (const term of terms) {
+      const width = ruler.measureText(term).width + spacing * term.length;
+      // a term wider than the whole column (a 64-digit hash) has to wrap; anything else must fit
+      if (width > room + 1 && width <= columnWidth) {
+        out.narrow.push(`${name(box)} ${Math.round(room)}px < "${term}" ${Math.round(width)}px`);
+        break;
+      }
+    }
+  }
+  out.small = [...new Set(out.small)];
+  out.narrow = [...new Set(out.narrow)];
+  return out;
+}"""
+
+
+def phone_failures(page, endpoint: str) -> list[str]:
+    """长辈模式 at 390 and 360 px: the header takes at most a quarter of the first screen, nothing
+    scrolls sideways, no box is narrower than its longest word (so no case number or word is
+    broken mid-term), no text in the main content is under 24 px, and the page's h1 (where its
+    content starts) is on the first screen."""
+    failures = []
+    for width, height in PHONES:
+        page.set_viewport_size({"width": width, "height": height})
+        m = page.evaluate(PHONE_METRICS)
+        where = f"{endpoint} at {width}×{height} (elder)"
+        if m["header"] > height / 4:
+            failures.append(f"{where}: header {m['header']:.0f}px > a quarter of {height}px")
+        if m["scroll"] > 0:
+            failures.append(f"{where}: scrolls sideways by {m['scroll']}px")
+        if m["narrow"]:
+            failures.append(f"{where}: narrower than their longest word: {m['narrow'][:4]}")
+        if m["small"]:
+            failures.append(f"{where}: text under 24px: {m['small'][:4]}")
+        if m["h1"] > height - 60:
+            failures.append(
+                f"{where}: the page's h1 starts at {m['h1']:.0f}px, off the first screen"
+            )
+    page.set_viewport_size({"width": 1280, "height": 900})
+    return failures
+
+
 def pages_for(live_app) -> list[tuple[str, str, str]]:
     """(endpoint, role, path) for every HTML page, opened by the first role allowed to."""
     result = []
@@ -140,6 +216,10 @@ def test_every_page_in_both_modes(browser, live, elder):
                     )
                 if metrics["small"]:
                     failures.append(f"{endpoint}: targets under 60 px: {metrics['small'][:5]}")
+                text = page.evaluate(PHONE_METRICS)["small"]
+                if text:
+                    failures.append(f"{endpoint}: text under 24px at 1280 px: {text[:4]}")
+                failures.extend(phone_failures(page, endpoint))
     finally:
         for context, _page in contexts.values():
             context.close()

@@ -1,13 +1,14 @@
 """Keyboard only: an elderly citizen logs in, turns on elder mode, finds an item, applies and
 submits with Tab, Shift+Tab, Enter, Space, arrow keys and typing — never the mouse. And the
-README's screenshots of a guide page in both modes, taken here so they stay current."""
+README's screenshots, taken here so they stay current: a guide page in both modes, and 我的办件,
+a guide and the open 菜单 on a 390 px phone in 长辈模式."""
 
 import re
 from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import assert_accessible
+from tests.browser.conftest import assert_accessible, browser_login, toggle_elder
 
 pytestmark = pytest.mark.browser
 
@@ -118,3 +119,32 @@ def test_screenshots_of_a_guide_in_both_modes(browser, live_server):
         page.screenshot(path=str(SCREENSHOTS / f"guide-{mode}.png"))
         context.close()
     assert (SCREENSHOTS / "guide-elder.png").stat().st_size > 10_000
+
+
+def test_screenshots_on_a_phone_in_elder_mode(browser, live_server):
+    """The first screen of 我的办件 and of a guide at 390 × 844 in 长辈模式, and the header's 菜单
+    opened from the keyboard: what an elderly citizen sees on a phone."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    try:
+        browser_login(page, live_server, "13800000003")
+        page.goto(live_server + "/")
+        was_elder = page.evaluate("document.documentElement.classList.contains('elder')")
+        toggle_elder(page, to=True)
+        page.goto(live_server + "/cases")
+        assert page.locator("table.cards tbody tr").count() >= 1
+        page.screenshot(path=str(SCREENSHOTS / "cases-elder-390.png"))
+        page.goto(live_server + "/items/330100MZ0003")
+        page.screenshot(path=str(SCREENSHOTS / "guide-elder-390.png"))
+        tab_to(page, "button.menu-toggle")
+        page.keyboard.press("Enter")
+        assert page.get_attribute("button.menu-toggle", "aria-expanded") == "true"
+        assert page.locator("nav.site-nav").is_visible()
+        page.screenshot(path=str(SCREENSHOTS / "menu-elder-390.png"))
+        page.keyboard.press("Escape")
+        assert not page.locator("nav.site-nav").is_visible()
+        toggle_elder(page, to=was_elder)
+    finally:
+        context.close()
+    assert (SCREENSHOTS / "cases-elder-390.png").stat().st_size > 10_000
