@@ -21,8 +21,10 @@ installed in editable mode pointing at the repository, so PYTHONPATH names the c
     .venv/bin/python scripts/mutate.py services/reuse.py --tests tests/services/test_reuse.py \
         --replace 'document.valid_until < needed_until' 'document.valid_until < date.today()'
 
-A mutant is *killed* when the tests fail (or time out), *survived* when they pass. Exit
-status 0 always (the report is the result); a failing baseline aborts with status 2.
+A mutant is *killed* when the tests fail, *survived* when they pass, *timeout* when they run
+past max(--timeout, 3x the baseline) (an endless loop, or a machine too loaded to tell).
+``--head`` copies the last commit instead of the working tree (stable while others edit it).
+Exit status 0 always (the report is the result); a failing baseline aborts with status 2.
 """
 
 from __future__ import annotations

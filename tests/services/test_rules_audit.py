@@ -124,3 +124,23 @@ def test_verify_counts_every_event_across_batches_and_finds_a_break_in_a_later_b
     rewrite(events[3].id, details={"forged": True})
     report = audit.verify_chain(batch=2)
     assert report.broken_at == events[3].id and report.checked == total - 2
+
+
+def test_a_refusal_is_recorded_again_after_the_rollback_with_its_actor(app_ctx):
+    actor = db.session.scalar(select(User).where(User.phone == "13800000002"))
+    actor_id = actor.id
+    audit.record_refusal("rule_refused", actor=actor, details={"why": "不是本人"})
+    audit.record_refusal("rule_refused_system", actor=None, details={"why": "过期"})
+    assert audit.pending_refusals(db.session)
+    db.session.rollback()  # the refused action is rolled back, and the events with it
+    assert not db.session.scalars(select(Event).where(Event.action.like("rule_refused%"))).all()
+    audit.replay_refusals()
+    db.session.flush()
+    kept = db.session.scalars(
+        select(Event).where(Event.action.like("rule_refused%")).order_by(Event.id)
+    ).all()
+    assert [(e.action, e.actor_id, e.details) for e in kept] == [
+        ("rule_refused", actor_id, {"why": "不是本人"}),
+        ("rule_refused_system", None, {"why": "过期"}),
+    ]
+    assert audit.verify_chain().broken_at is None
