@@ -98,7 +98,7 @@ def test_elderly_citizen_applies_with_the_keyboard_only(page, live_server):
     assert re.search(r"WB\d{14}", page.inner_text("main"))
     assert_accessible(page, "case page in elder mode after a keyboard-only journey")
 
-    # back to standard mode for the accounts other tests share
+    # and back to standard mode with the keyboard too
     page.goto(live_server + "/")
     tab_to(page, "button.elder-switch")
     page.keyboard.press("Enter")
