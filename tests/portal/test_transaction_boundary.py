@@ -255,6 +255,30 @@ def _commit_or_rollback_calls(path: Path) -> list[str]:
     ]
 
 
+def test_no_service_commits_or_rolls_back():
+    """Services flush. Scheduled jobs commit their own work (they are not requests), and the
+    outbox delivery, which runs after the commit, commits each claim before it sends."""
+    allowed = {("jobs.py", None), ("messages.py", "deliver_pending")}
+    found = []
+    for path in sorted((PORTAL.parent / "services").rglob("*.py")):
+        if (path.name, None) in allowed:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for function in ast.walk(tree):
+            if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            if (path.name, function.name) in allowed:
+                continue
+            found += [
+                f"{path.name}:{node.lineno} {function.name} .{node.func.attr}()"
+                for node in ast.walk(function)
+                if isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in ("commit", "rollback")
+            ]
+    assert found == []
+
+
 def test_no_view_commits_or_rolls_back_by_hand():
     found = [
         call
