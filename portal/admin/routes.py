@@ -1,4 +1,4 @@
-"""Thin views over services.catalogue: parse the form, call one service, commit, flash, redirect."""
+"""Thin views over services.catalogue: parse the form, call one service, flash, redirect."""
 
 from __future__ import annotations
 

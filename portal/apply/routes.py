@@ -182,7 +182,7 @@ def _date_field(name: str, errors: dict[str, str], prefix: str):
 
 
 def take_upload(prefix: str, store, done_message: str | None = None) -> dict[str, str]:
-    """Read an upload form (file, issue date, own expiry), hand it to ``store`` and commit;
+    """Read an upload form (file, issue date, own expiry), hand it to ``store``;
     returns the field errors, empty when the file was stored."""
     errors: dict[str, str] = {}
     issued_on = _date_field("issued_on", errors, prefix)

@@ -1,4 +1,4 @@
-"""Thin views over services.appointments: parse, call one service, commit, redirect."""
+"""Thin views over services.appointments: parse, call one service, redirect."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def _day(value: str | None) -> date | None:
 
 
 def _change(action: Callable[[], object], done: str = "") -> bool:
-    """Run one state change: commit (and say ``done``), or roll back and say why it was refused."""
+    """Run one state change (and say ``done``), or undo it and say why it was refused."""
     try:
         with attempt():
             action()

@@ -1,4 +1,4 @@
-"""Thin views over services.queue: parse, call one service, commit, redirect."""
+"""Thin views over services.queue: parse, call one service, redirect."""
 
 from __future__ import annotations
 

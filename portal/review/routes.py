@@ -1,4 +1,4 @@
-"""Thin views of the reviewer workspace: parse the form, call one service, commit, redirect."""
+"""Thin views of the reviewer workspace: parse the form, call one service, redirect."""
 
 from __future__ import annotations
 
