@@ -392,7 +392,7 @@ def start_intake(staff: User, code: str) -> Application:
         app.agent_id, app.agent_authorisation_id = ctx.agent_id, None
     if not app.materials:
         applications.sync_materials(app)
-    note_case(staff, app.id)
+    _note_case(ctx, app.id)
     return app
 
 
@@ -556,7 +556,7 @@ def check_original(
     """原件已核验 at the counter: the reviewers' verdict, which raises the document C → B for
     every later case; a visit on the case if this contact has not counted one yet."""
     app, ctx = _serving_case(staff, application_id)
-    material = workflow.set_material_verdict(staff, app.id, material_id, "original_checked")
+    material = workflow.set_checked_material_verdict(staff, app, material_id, "original_checked")
     _count_visit(staff, ctx, app, "original_check", visit_reason)
     return material
 

@@ -1441,6 +1441,16 @@ def set_material_verdict(
             raise NotFound(str(_l("办件不存在")))
     else:
         app = get_staff_case(actor, application_id)
+    return set_checked_material_verdict(actor, app, material_id, verdict, reason)
+
+
+def set_checked_material_verdict(
+    actor: User, app: Application, material_id: int, verdict: str, reason: str = ""
+) -> ApplicationMaterial:
+    """``set_material_verdict`` for a caller that loaded the case and checked the actor's access
+    through services/case_access itself (the counter, against the clerk's open context)."""
+    if app.status == DRAFT:
+        raise NotFound(str(_l("办件不存在")))
     if app.status not in ("submitted", "accepted_pending_materials", "in_review"):
         raise Conflict(str(STATE_MESSAGE))
     material = next((m for m in app.materials if m.id == material_id), None)
