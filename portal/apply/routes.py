@@ -169,7 +169,7 @@ def materials(draft_id: int):
 
 
 def _date_field(name: str, errors: dict[str, str], prefix: str):
-    raw = (request.form.get(name) or "").strip()
+    raw = (request.form.get(f"{prefix}_{name}") or request.form.get(name) or "").strip()
     if not raw:
         return None
     try:
@@ -183,13 +183,14 @@ def _date_field(name: str, errors: dict[str, str], prefix: str):
 
 def take_upload(prefix: str, store, done_message: str | None = None) -> dict[str, str]:
     """Read an upload form (file, issue date, own expiry), hand it to ``store``;
-    returns the field errors, empty when the file was stored."""
+    returns the field errors, empty when the file was stored. The fields are ``file`` … or,
+    where one form holds several uploads (the counter's intake page), ``<prefix>_file`` …"""
     errors: dict[str, str] = {}
     issued_on = _date_field("issued_on", errors, prefix)
     own_expiry = _date_field("own_expiry", errors, prefix)
     if errors:
         return errors
-    upload = request.files.get("file")
+    upload = request.files.get(f"{prefix}_file") or request.files.get("file")
     try:
         with attempt():
             store(

@@ -19,7 +19,7 @@ from portal.counter import bp
 from portal.files import notice_response
 from portal.form_flow import act_on_case, save_form
 from portal.transaction import attempt
-from services import applications, counter, notices, workflow
+from services import applications, counter, counter_intake, notices, workflow
 from services.errors import Conflict, ValidationError
 
 REVEALED_KEY = "counter_revealed"  # the context whose full personal data the clerk asked to see
@@ -146,22 +146,83 @@ def start_intake():
 
 
 def _intake_page(
-    app, errors: dict[str, str] | None = None, values: dict | None = None, status: int = 200
+    app,
+    errors: dict[str, str] | None = None,
+    typed: dict | None = None,
+    status: int = 200,
+    *,
+    problems: list | None = None,
 ):
+    """The intake page; after a post, with what the clerk typed (``typed``) rather than what
+    is saved, so nothing typed is lost. The pre-check list shows only after a submit."""
     snapshot = applications.snapshot_materials(app)
     citizen = app.applicant
+    typed = typed or {}
+    if problems is None and request.args.get("checked"):  # just saved with 保存
+        problems = applications.precheck(app, snapshot)
     return render_template(
         "counter/intake.html",
         app=app,
         version=app.item_version,
         errors=errors or {},
-        answers=dict(app.condition_answers or {}),
-        values=values or applications.prefill(app, citizen),
+        answers={**(app.condition_answers or {}), **typed.get("conditions", {})},
+        values=typed["answers"] if "answers" in typed else applications.prefill(app, citizen),
+        chosen=typed.get("choices", {}),
+        scan_values=_scan_values() if request.method == "POST" else {},
         rows=snapshot.rows(),
-        problems=applications.precheck(app, snapshot),
+        problems=problems,
         authorisations=counter.authorisations_on_file(app) if app.agent_id else [],
         authorisation_type=counter.authorisation_type() if app.agent_id else None,
     ), status
+
+
+def _typed(version, *, own_form: bool = False) -> dict | None:
+    """What the clerk typed on the intake page, which every action on it posts (one form);
+    None for a post that did not carry the page's form (unless it is the form's own save)."""
+    if request.form.get("intake_form") != "1" and not own_form:
+        return None
+    return {
+        "conditions": {
+            q["key"]: request.form.get(f"c_{q['key']}", "")
+            for q in version.condition_questions or []
+        },
+        "answers": {
+            q["key"]: (
+                request.form.getlist(f"q_{q['key']}")
+                if q["type"] == "multiselect"
+                else request.form.get(f"q_{q['key']}", "")
+            )
+            for q in version.questions or []
+        },
+        "choices": {
+            int(k[2:]): v for k, v in request.form.items() if k.startswith("m_") and k[2:].isdigit()
+        },
+    }
+
+
+def _scan_values(done: str = "") -> dict[str, str]:
+    """Dates typed in the scan fields of materials not scanned by this action."""
+    return {
+        k: v
+        for k, v in request.form.items()
+        if v and k.endswith(("_issued_on", "_own_expiry")) and not k.startswith(f"{done}_")
+    }
+
+
+def _after_action(app, errors: dict[str, str], done: str, anchor: str):
+    """After a scan or the 授权委托书: keep what the clerk typed, then back to the page; a
+    redirect when everything typed is saved, else the page again with the typed values."""
+    typed = _typed(app.item_version)
+    left = {}
+    if typed is not None:
+        if not errors:
+            typed["choices"].pop(int(done[1:]) if done[1:].isdigit() else -1, None)
+        left = counter_intake.keep_typed(current_user, app.id, **typed)
+    if not errors and not left and not _scan_values(done):
+        return redirect(url_for("counter.intake", draft_id=app.id) + anchor)
+    return _intake_page(
+        counter.get_intake(current_user, app.id), errors, typed, 422 if errors else 200
+    )
 
 
 @bp.route("/intake/<int:draft_id>", methods=["GET", "POST"])
@@ -170,30 +231,24 @@ def intake(draft_id: int):
     app = counter.get_intake(current_user, draft_id)
     if request.method == "GET":
         return _intake_page(app)
-    version = app.item_version
-    conditions = {
-        q["key"]: request.form.get(f"c_{q['key']}", "") for q in version.condition_questions or []
-    }
-    answers = {
-        q["key"]: (
-            request.form.getlist(f"q_{q['key']}")
-            if q["type"] == "multiselect"
-            else request.form.get(f"q_{q['key']}", "")
-        )
-        for q in version.questions or []
-    }
-    choices = {
-        int(k[2:]): v for k, v in request.form.items() if k.startswith("m_") and k[2:].isdigit()
-    }
+    typed = _typed(app.item_version, own_form=True)
     try:
         with attempt():
-            counter.save_intake(
-                current_user, draft_id, conditions=conditions, answers=answers, choices=choices
-            )
+            counter.save_intake(current_user, draft_id, **typed)
     except ValidationError as exc:
-        return _intake_page(counter.get_intake(current_user, draft_id), exc.errors, answers, 422)
+        return _intake_page(
+            counter.get_intake(current_user, draft_id),
+            exc.errors,
+            typed,
+            422,
+            problems=_problems(exc.errors),
+        )
     flash(_("已保存"), "success")
-    return redirect(url_for("counter.intake", draft_id=draft_id) + "#materials")
+    return redirect(url_for("counter.intake", draft_id=draft_id, checked=1) + "#materials")
+
+
+def _problems(errors: dict[str, str]) -> list[dict[str, str]]:
+    return [{"field": field, "message": message} for field, message in errors.items()]
 
 
 @bp.route("/intake/<int:draft_id>/materials/<int:requirement_id>/scan", methods=["POST"])
@@ -204,40 +259,50 @@ def scan(draft_id: int, requirement_id: int):
         f"u{requirement_id}",
         lambda **upload: applications.upload_for(current_user, app, requirement_id, **upload),
     )
-    if not errors:
-        return redirect(url_for("counter.intake", draft_id=draft_id) + f"#m_{requirement_id}")
-    return _intake_page(counter.get_intake(current_user, draft_id), errors, status=422)
+    return _after_action(app, errors, f"u{requirement_id}", f"#m_{requirement_id}")
 
 
 @bp.route("/intake/<int:draft_id>/authorisation", methods=["POST"])
 def authorisation(draft_id: int):
     """授权委托书 of a case an agent brought: one already in the library, or a new scan."""
-    counter.get_intake(current_user, draft_id)
+    app = counter.get_intake(current_user, draft_id)
     chosen = request.form.get("document", "")
-    if chosen.isdigit():
+    errors: dict[str, str] = {}
+    if chosen.isdigit() and request.form.get("action") != "scan":
         try:
             with attempt():
                 counter.attach_authorisation(current_user, draft_id, document_id=int(chosen))
         except ValidationError as exc:
-            return _intake_page(counter.get_intake(current_user, draft_id), exc.errors, status=422)
-        flash(_("授权委托书已登记"), "success")
+            errors = exc.errors
+        else:
+            flash(_("授权委托书已登记"), "success")
     else:
         errors = take_upload(
             counter.AUTHORISATION_FIELD,
             lambda **upload: counter.attach_authorisation(current_user, draft_id, **upload),
         )
-        if errors:
-            return _intake_page(counter.get_intake(current_user, draft_id), errors, status=422)
-    return redirect(url_for("counter.intake", draft_id=draft_id) + "#authorisation")
+    return _after_action(app, errors, counter.AUTHORISATION_FIELD, "#authorisation")
 
 
 @bp.route("/intake/<int:draft_id>/submit", methods=["POST"])
 def submit(draft_id: int):
+    app = counter.get_intake(current_user, draft_id)
+    typed = _typed(app.item_version)
+    token = request.form.get("token", "")
     try:
         with attempt():
-            app = counter.submit_intake(current_user, draft_id, request.form.get("token", ""))
+            if typed is None:
+                app = counter.submit_intake(current_user, draft_id, token)
+            else:
+                app = counter_intake.submit_typed(current_user, draft_id, token, **typed)
     except ValidationError as exc:
-        return _intake_page(counter.get_intake(current_user, draft_id), exc.errors, status=422)
+        return _intake_page(
+            counter.get_intake(current_user, draft_id),
+            exc.errors,
+            typed,
+            422,
+            problems=_problems(exc.errors),
+        )
     flash(_("已提交，办件编号 %(number)s", number=app.number), "success")
     return redirect(url_for("counter.case", case_id=app.id))
 

@@ -1,0 +1,87 @@
+"""What the clerk typed on the counter's intake page, kept through every action on it.
+
+The intake page is one form: a scan, the 授权委托书 and 提交 each post everything on it.
+Before another action, ``keep_typed`` saves what is valid, as the online form's autosave does,
+and asks for nothing yet; ``submit_typed`` saves it all and submits, reporting every problem
+at once. Only a submit (保存 or 提交) brings errors.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from portal.extensions import db
+from portal.models import Application, Citizen, User
+from services import applications, counter, materials
+from services.errors import NotFound, ValidationError
+
+
+def keep_typed(
+    staff: User,
+    application_id: int,
+    *,
+    conditions: dict[str, str],
+    answers: dict[str, Any],
+    choices: dict[int, str],
+) -> dict[str, str]:
+    """Save every valid value the clerk typed, with nothing required yet. Returns the fields
+    whose typed value could not be kept (the page shows them again, not as errors)."""
+    app = counter.get_intake(staff, application_id)
+    version = app.item_version
+    left: dict[str, str] = {}
+    saved = dict(app.condition_answers or {})
+    kept = dict(saved)
+    for q in version.condition_questions or []:
+        value = (conditions.get(q["key"]) or "").strip()
+        if value in {str(option[0]) for option in q.get("options", [])}:
+            kept[q["key"]] = value
+        elif value:
+            left[f"c_{q['key']}"] = value
+    if kept != saved:
+        app.condition_answers = kept
+        applications.sync_materials(app)
+    form_data = dict(app.form_data or {})
+    for q in version.questions or []:
+        try:
+            form_data[q["key"]] = materials.clean_answer(
+                {**q, "required": False}, answers.get(q["key"])
+            )
+        except ValueError as exc:
+            left[f"q_{q['key']}"] = str(exc)
+    app.form_data = form_data
+    citizen = db.session.get(Citizen, app.applicant_id)
+    for material in list(app.materials):
+        raw = choices.get(material.requirement_id, "")
+        try:
+            choice = materials.parse_choice(raw)
+            if choice is not None:
+                materials.apply_choice(app, material.requirement_id, choice, citizen)
+        except (ValidationError, NotFound):
+            left[f"m_{material.requirement_id}"] = raw
+    db.session.flush()
+    return left
+
+
+def submit_typed(
+    staff: User,
+    application_id: int,
+    token: str,
+    *,
+    conditions: dict[str, str],
+    answers: dict[str, Any],
+    choices: dict[int, str],
+) -> Application:
+    """提交 from the intake page: what is on it is saved and checked as one, then submitted;
+    the typed fields' errors and the materials still missing are reported together."""
+    try:
+        counter.save_intake(
+            staff, application_id, conditions=conditions, answers=answers, choices=choices
+        )
+    except ValidationError as exc:
+        errors = dict(exc.errors)
+        app = counter.get_intake(staff, application_id)
+        for problem in applications.precheck(app):
+            if not problem.field.startswith(("c_", "q_")):  # those were just checked as typed
+                errors.setdefault(problem.field, problem.message)
+        raise ValidationError(errors) from None
+    return counter.submit_intake(staff, application_id, token)
