@@ -20,7 +20,7 @@ from portal.models import (
     ServiceItem,
     User,
 )
-from services import workdays
+from services import clock, workdays
 
 HALLS = (
     {
@@ -113,7 +113,7 @@ def load_halls(counter_staff: list[User], start: date | None = None) -> list[Ser
     db.session.flush()
     for user in counter_staff:
         user.hall_id = halls[0].id
-    add_slots(halls, start or date.today())
+    add_slots(halls, start or clock.local_today())
     for item in db.session.scalars(select(ServiceItem)):
         if item.published_version is not None and item.published_version.name in KIOSK_ITEMS:
             item.kiosk_enabled = True
@@ -153,7 +153,7 @@ def load_demo_bookings(start: date | None = None) -> list[Appointment]:
     from services import appointments
 
     hall = db.session.scalar(select(ServiceHall).where(ServiceHall.code == HALLS[0]["code"]))
-    day = workdays.add_working_days(start or date.today(), 1)
+    day = workdays.add_working_days(start or clock.local_today(), 1)
     booked = []
     for login, item_name, hour in DEMO_BOOKINGS:
         actor = user(login)

@@ -49,7 +49,7 @@ from portal.models import (
     User,
 )
 from portal.models.base import utcnow
-from services import applications, audit, counter, messages, workflow
+from services import applications, audit, clock, counter, messages, workflow
 from services.errors import Conflict, NotAuthorized, NotFound, ValidationError
 
 MAX_ACTIVE = 3  # upcoming bookings per citizen
@@ -71,8 +71,9 @@ STARTED_MESSAGE = _l("该时段已开始或已过去，请选择其他时段")
 
 
 def local_now() -> datetime:
-    """Slots are in the hall's local time, like ``date.today()`` elsewhere in the portal."""
-    return datetime.now()
+    """Now as the hall's wall clock (naive, like the slots' day and time): the city's zone,
+    whatever zone the server runs in."""
+    return clock.local_now().replace(tzinfo=None)
 
 
 # ---- what is booked: an item, or one of the citizen's own cases -----------------------------
@@ -210,13 +211,21 @@ def booking_page(
     )
     if page.category is None or not page.category.open:
         return page
+    # places left per day count only slots still to come: today's until they start (当天预约)
     left = func.sum(AppointmentSlot.capacity - AppointmentSlot.booked)
     page.days = [
         (d, int(n or 0))
         for d, n in db.session.execute(
             select(AppointmentSlot.day, left)
             .where(
-                AppointmentSlot.category_id == page.category.id, AppointmentSlot.day >= now.date()
+                AppointmentSlot.category_id == page.category.id,
+                or_(
+                    AppointmentSlot.day > now.date(),
+                    and_(
+                        AppointmentSlot.day == now.date(),
+                        AppointmentSlot.starts_at > now.time(),
+                    ),
+                ),
             )
             .group_by(AppointmentSlot.day)
             .order_by(AppointmentSlot.day)

@@ -157,21 +157,28 @@ def cancel(appointment_id: int):
 @bp.route("/hall")
 @counter_only
 def hall_today():
-    """今日预约 of the clerk's hall."""
+    """今日预约 of the clerk's hall, or another day's with ``?day=YYYY-MM-DD``."""
     today = svc.local_now().date()
-    rows = svc.hall_day(current_user, today)
+    raw = (request.args.get("day") or "").strip()
+    day = _day(raw) if raw else today
+    error = "" if day else _("请按 年-月-日 填写日期，例如 %(day)s", day=today.isoformat())
+    day = day or today
+    rows = svc.hall_day(current_user, day)
     cases = svc.cases_of(rows)
     return render_template(
         "appointments/hall_today.html",
         rows=rows,
-        day=today,
+        day=day,
+        today=today,
+        day_error=error,
+        day_typed=raw,
         titles=svc.titles_of(rows),
         cases=cases,
         labels=svc.STATUS_LABELS,
         prep_labels=svc.PREPARATION_LABELS,
         prep_kinds={a.id: svc.preparation_kind(cases.get(a.application_id)) for a in rows},
         started={a.id: svc.has_started(a.slot) for a in rows},
-    )
+    ), (422 if error else 200)
 
 
 @bp.route("/hall/<int:appointment_id>")
