@@ -1,13 +1,17 @@
 """办件 workflow: every state change of a case, declared in one table and enforced here only.
 
 ``TRANSITIONS`` says, for each action, from which states it may be taken, which state it
-leads to, which roles may take it and which notices it issues. ``perform`` is the one way in:
-it checks the role and the department (a reviewer acts only on their own department's cases;
-counter staff on any case, 无差别受理; a citizen on their own), the state, and the version the
-actor saw. The state change itself is one conditional UPDATE (… WHERE id = ? AND version = ?
-AND status = ?): when another reviewer got there first it changes no row and the actor is
-told to refresh. Then the notices are rendered and stored, the event is appended to the audit
-chain with their sha256, and the citizen is notified — all in the caller's transaction.
+leads to, which roles may take it and which notices it issues; submission (draft →
+submitted) is its "submit" row (``submit``). ``perform`` is the one way in: it asks
+services/case_access once whether the actor may see the case (a reviewer: their own
+department's cases; counter staff: any case of the citizen they serve, 无差别受理; a citizen:
+their own), then checks the role, the state and the version the actor saw; a caller that has
+already checked access (the counter) uses ``perform_checked``. Each handler takes typed keyword
+parameters; one it does not take is refused (TypeError). The state change itself is one
+conditional UPDATE (… WHERE id = ? AND version = ? AND status = ?): when another reviewer got
+there first it changes no row and the actor is told to refresh. Then the notices are rendered
+and stored, the event is appended to the audit chain with their sha256, and the citizen is
+notified — all in the caller's transaction.
 """
 
 from __future__ import annotations
