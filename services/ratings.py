@@ -7,7 +7,6 @@ to 整改中 (an appeal rejected).
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -18,7 +17,7 @@ from sqlalchemy.orm import selectinload
 from portal.extensions import db
 from portal.models import Application, FollowUpTicket, Rating, Role, User, Visit
 from portal.models.base import utcnow
-from services import audit, workdays
+from services import audit, clock, workdays
 from services.applications import get_own_application
 from services.case_access import may_act_on
 from services.case_states import RATEABLE_STATES
@@ -73,6 +72,24 @@ def can_rate(actor: User, app: Application) -> bool:
     return app.status in RATEABLE_STATES and may_act_on(actor, app) and rating_of(app.id) is None
 
 
+def already_rated(rating: Rating) -> str:
+    """What a second rating is told: it was rated already, and when (in the city's time)."""
+    when = clock.format_local(rating.created_at)
+    if rating.visit_no:
+        return str(_l("您已于 %(when)s 评价过这次到场，每次只能评价一次", when=when))
+    return str(_l("您已于 %(when)s 评价过这件办件，每件只能评价一次", when=when))
+
+
+def check_rateable(app: Application, visit_no: int = 0) -> None:
+    """Raise Conflict saying why the case (or visit) cannot be rated now: already rated (and
+    when), or not finished yet."""
+    given = rating_of(app.id, visit_no)
+    if given is not None:
+        raise Conflict(already_rated(given))
+    if not visit_no and app.status not in RATEABLE_STATES:
+        raise Conflict(str(_l("办结后才能评价")))
+
+
 def rating_of(application_id: int, visit_no: int = 0) -> Rating | None:
     return db.session.scalar(
         select(Rating).where(Rating.application_id == application_id, Rating.visit_no == visit_no)
@@ -115,8 +132,7 @@ def rate_case(
     app = get_own_application(actor, application_id)
     if visit_no:
         visit_of(app, visit_no)
-    elif app.status not in RATEABLE_STATES:
-        raise Conflict(str(_l("办结后才能评价")))
+    check_rateable(app, visit_no)
     errors: dict[str, str] = {}
     try:
         overall = _score(score, "score")
@@ -153,13 +169,12 @@ def rate_case(
     try:
         with db.session.begin_nested():
             db.session.add(rating)
-    except IntegrityError:
+    except IntegrityError:  # rated meanwhile by a request running alongside
+        given = rating_of(app.id, visit_no)
         raise Conflict(
-            str(
-                _l("您已评价过这次到场，每次只能评价一次")
-                if visit_no
-                else _l("您已评价过这件办件，每件只能评价一次")
-            )
+            already_rated(given)
+            if given is not None
+            else str(_l("您已评价过这件办件，每件只能评价一次"))
         ) from None
     ticket = None
     if overall <= 2:
@@ -167,7 +182,7 @@ def rate_case(
             rating_id=rating.id,
             application_id=app.id,
             department_id=app.department_id,
-            due_date=workdays.add_working_days(date.today(), TICKET_WORKING_DAYS),
+            due_date=workdays.add_working_days(clock.local_today(), TICKET_WORKING_DAYS),
             history=[{"status": "verifying", "at": utcnow().isoformat(), "by": None}],
         )
         db.session.add(ticket)

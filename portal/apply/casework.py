@@ -189,9 +189,11 @@ def licence(case_id: int):
 @bp.route("/cases/<int:case_id>/rate", methods=["GET", "POST"])
 def rate(case_id: int):
     app = casework.own_case(current_user, case_id)
-    if ratings.rating_of(app.id) is not None or app.status not in ratings.RATEABLE_STATES:
-        flash(_("这件办件现在不能评价（办结后可评价一次）"), "error")
-        return redirect(url_for("apply.case", case_id=case_id))
+    try:
+        ratings.check_rateable(app)
+    except Conflict as exc:  # already rated (and when), or not finished yet
+        flash(exc.message, "info")
+        return redirect(url_for("apply.case", case_id=case_id) + "#rating-title")
     form = RatingForm()
     back = url_for("apply.case", case_id=case_id)
     if form.validate_on_submit() and (
