@@ -34,6 +34,16 @@ from services.errors import NotFound, TooManyAttempts, ValidationError
 from services.identity import mask_name
 
 HELP_KIND = "kiosk_help"
+TERMINAL_MAX = 40
+UNNAMED_TERMINAL = _l("未设置位置的自助终端")
+# the kiosk page a citizen called from, as the clerk reads it
+KIOSK_PAGES = {
+    "kiosk.start": _l("首页"),
+    "kiosk.guides": _l("办事指南"),
+    "kiosk.case_status": _l("办件查询"),
+    "kiosk.items": _l("自助申请"),
+    "kiosk.apply_item": _l("自助申请"),
+}
 CASE_NUMBER_RE = re.compile(r"[A-Z]{2,8}\d{6,24}")
 ID_NUMBER_RE = re.compile(r"\d{17}[\dX]")
 
@@ -113,25 +123,43 @@ def help_kind(hall_code: str) -> str:
     return f"{HELP_KIND}:{hall_code}"
 
 
-def request_help(hall: ServiceHall, where: str = "") -> int:
-    """呼叫工作人员: one open reminder for the hall's clerks, and an audit event.
+def terminal_name(raw: str | None) -> str:
+    """A kiosk's name and place as staff typed it when setting the kiosk up (e.g. "B区2号机
+    （取号机右侧）"): spaces collapsed, control characters dropped, at most 40 characters."""
+    text = "".join(ch for ch in (raw or "") if ch.isprintable())
+    return " ".join(text.split())[:TERMINAL_MAX]
+
+
+def request_help(hall: ServiceHall, where: str = "", terminal: str = "") -> int:
+    """呼叫工作人员: one open reminder for the hall's clerks naming the kiosk (where it stands)
+    and the page the citizen is on, and an audit event.
 
     The reminder belongs to the hall (its kind names the hall; no department, so no
-    department's reminder list shows it). While it is unanswered a second tap writes nothing
-    (a worried citizen may tap the button again and again). Returns how many were written."""
+    department's reminder list shows it). While a kiosk's request is unanswered a second tap
+    on it writes nothing (a worried citizen may tap again and again); another kiosk's is its
+    own request. Returns how many were written."""
     kind = help_kind(hall.code)
-    waiting = db.session.scalar(
-        select(StaffReminder.id)
-        .where(StaffReminder.kind == kind, StaffReminder.read_at.is_(None))
-        .limit(1)
-    )
-    if waiting is None:
-        db.session.add(
-            StaffReminder(kind=kind, body=str(_l("%(hall)s 自助终端有人需要帮助", hall=hall.name)))
+    name = terminal_name(terminal) or str(UNNAMED_TERMINAL)
+    calling = str(_l("%(hall)s %(terminal)s：有人需要帮助", hall=hall.name, terminal=name))
+    page = KIOSK_PAGES.get(where)
+    body = calling + (str(_l("（正在使用“%(page)s”）", page=page)) if page else "")
+    waiting = any(
+        b == calling or b.startswith(calling + "（")
+        for b in db.session.scalars(
+            select(StaffReminder.body).where(
+                StaffReminder.kind == kind, StaffReminder.read_at.is_(None)
+            )
         )
+    )
+    if not waiting:
+        db.session.add(StaffReminder(kind=kind, body=body))
         db.session.flush()
-    audit.record_event("kiosk_help", actor=None, details={"hall": hall.code, "where": where[:60]})
-    return 0 if waiting is not None else 1
+    audit.record_event(
+        "kiosk_help",
+        actor=None,
+        details={"hall": hall.code, "where": where[:60], "terminal": name},
+    )
+    return 0 if waiting else 1
 
 
 def _staff_hall_code(staff: User) -> str | None:

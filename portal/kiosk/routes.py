@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote, unquote
+
 from flask import current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
@@ -17,6 +19,17 @@ from services import queue as queue_svc
 from services.errors import TooManyAttempts, ValidationError
 
 KIOSK_FLAG = "kiosk_hall"
+TERMINAL_COOKIE = "kiosk_terminal"  # this kiosk's name and place, set when staff set it up
+TERMINAL_DAYS = 3650
+
+
+def _terminal() -> str:
+    """This kiosk's name and place: ``?terminal=`` on its start page (staff setting it up), else
+    what the browser kept from then; empty for a kiosk never set up."""
+    if "terminal" in request.args and request.endpoint == "kiosk.start":
+        g.kiosk_terminal_set = kiosk.terminal_name(request.args["terminal"])
+        return g.kiosk_terminal_set
+    return kiosk.terminal_name(unquote(request.cookies.get(TERMINAL_COOKIE, "")))
 
 
 def _enter(hall_code: str):
@@ -27,6 +40,7 @@ def _enter(hall_code: str):
     hall = queue_svc.get_hall(hall_code)
     if not current_user.is_authenticated or current_user.role == Role.citizen:
         session[KIOSK_FLAG] = g.kiosk_hall = hall.code
+    g.kiosk_terminal = _terminal()
     return hall
 
 
@@ -36,6 +50,14 @@ def _remember_kiosk(response):
     the flag, yet a citizen who logs in on the kiosk must still be logged out when idle."""
     if g.get("kiosk_hall"):
         response.set_cookie(KIOSK_FLAG, g.kiosk_hall, httponly=True, samesite="Lax")
+    if g.get("kiosk_terminal_set") is not None:  # kept through idle resets and restarts
+        response.set_cookie(
+            TERMINAL_COOKIE,
+            quote(g.kiosk_terminal_set),
+            max_age=TERMINAL_DAYS * 86400,
+            httponly=True,
+            samesite="Lax",
+        )
     return response
 
 
@@ -132,7 +154,7 @@ def start_application(hall_code: str, code: str):
 @bp.route("/<hall_code>/help", methods=["POST"])
 def call_staff(hall_code: str):
     hall = queue_svc.get_hall(hall_code)
-    kiosk.request_help(hall, where=request.form.get("where", "")[:60])
+    kiosk.request_help(hall, where=request.form.get("where", "")[:60], terminal=_terminal())
     flash(_("已通知工作人员，请在终端旁稍候，工作人员马上过来"), "success")
     return redirect(
         safe_next(request.form.get("next")) or url_for("kiosk.start", hall_code=hall.code)
