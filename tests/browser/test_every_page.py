@@ -3,7 +3,8 @@
 The list of pages is the access matrix (tests/access/), which itself fails when a route is
 missing, so a new page cannot escape these checks. For each GET route the first role that
 may open it does so; axe-core runs with the WCAG 2.2 A/AA tags in both modes, and in elder
-mode the 适老化 numbers are measured as computed styles.
+mode the 适老化 numbers are measured as computed styles — at 1280 px and on 390 × 844 and
+360 × 740 phone screens (header height, sideways scroll, words wider than their boxes, 24 px text).
 """
 
 from __future__ import annotations
@@ -68,13 +69,15 @@ PHONE_METRICS = """() => {
   const columnWidth = column.clientWidth - parseFloat(getComputedStyle(column).paddingLeft) - parseFloat(getComputedStyle(column).paddingRight);
   const h1 = document.querySelector('h1');
   const out = {header: header ? header.getBoundingClientRect().height : 0, scroll: root.scrollWidth - root.clientWidth,
-               h1: h1 ? h1.getBoundingClientRect().top + scrollY : 0, minFont: 999, small: [], narrow: []};
+               h1: h1 ? h1.getBoundingClientRect().top + scrollY : 0, minFont: 999, small: [], narrow: [], split: []};
   const name = el => el.tagName.toLowerCase() + (typeof el.className === 'string' && el.className.trim() ? '.' + el.className.trim().split(/\\s+/).join('.') : '');
   // the box a word has to fit in: the nearest element that is not an inline run of text
   const boxOf = el => { while (el !== main && ['inline', 'contents'].includes(getComputedStyle(el).display)) el = el.parentElement; return el; };
   const ruler = document.createElement('canvas').getContext('2d');
   const words = new Intl.Segmenter('zh', {granularity: 'word'});  // ICU's dictionary: 办件 编号, not 办 件 编 号
-  const LATIN = /[A-Za-z0-9][A-Za-z0-9.:@\\/_-]*[A-Za-z0-9]|[A-Za-z0-9]/g;  // case numbers, dates, codes, times
+  // terms that must stay whole: dates, times (a range 9:00-17:00 may wrap between its two times),
+  // and runs of letters and digits such as case numbers, codes and SHA-256
+  const LATIN = /\\d{4}-\\d{2}-\\d{2}|\\d{1,2}:\\d{2}(?![\\d:])|[A-Za-z0-9][A-Za-z0-9.:@\\/_-]*[A-Za-z0-9]|[A-Za-z0-9]/g;
   const texts = document.createTreeWalker(main, NodeFilter.SHOW_TEXT);
   for (let node = texts.nextNode(); node; node = texts.nextNode()) {
     const text = node.nodeValue;
@@ -91,7 +94,16 @@ PHONE_METRICS = """() => {
     const room = box.clientWidth - parseFloat(bs.paddingLeft) - parseFloat(bs.paddingRight);
     ruler.font = style.font;
     const spacing = parseFloat(style.letterSpacing) || 0;
-    const terms = [...text.matchAll(LATIN)].map(m => m[0]);
+    const terms = [];
+    for (const m of text.matchAll(LATIN)) {
+      terms.push(m[0]);
+      // a number or code that fits its box stays on one line (2026-12-02, 13:30-14:30, WB2026…)
+      const range = document.createRange();
+      range.setStart(node, m.index);
+      range.setEnd(node, m.index + m[0].length);
+      const tops = new Set([...range.getClientRects()].filter(r => r.width > 0).map(r => Math.round(r.top)));
+      if (tops.size > 1 && ruler.measureText(m[0]).width <= room) out.split.push(`${name(el)} "${m[0]}"`);
+    }
     for (const w of words.segment(text)) if (w.isWordLike && /\\p{Script=Han}/u.test(w.segment)) terms.push(w.segment);
     for (const term of terms) {
       const width = ruler.measureText(term).width + spacing * term.length;
@@ -104,6 +116,7 @@ PHONE_METRICS = """() => {
   }
   out.small = [...new Set(out.small)];
   out.narrow = [...new Set(out.narrow)];
+  out.split = [...new Set(out.split)];
   return out;
 }"""
 
@@ -124,6 +137,8 @@ def phone_failures(page, endpoint: str) -> list[str]:
             failures.append(f"{where}: scrolls sideways by {m['scroll']}px")
         if m["narrow"]:
             failures.append(f"{where}: narrower than their longest word: {m['narrow'][:4]}")
+        if m["split"]:
+            failures.append(f"{where}: numbers broken across lines: {m['split'][:4]}")
         if m["small"]:
             failures.append(f"{where}: text under 24px: {m['small'][:4]}")
         if m["h1"] > height - 60:
