@@ -13,6 +13,7 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.models import Channel, IntakeKey, ServiceItem, User
 from services import applications, case_access
+from services.errors import NotFound
 
 
 def user(phone: str) -> User:
@@ -64,3 +65,24 @@ def test_the_clerk_scans_into_the_library_of_their_intakes_applicant_only(intake
     draft.status = "submitted"
     db.session.flush()
     assert not case_access.may_upload_for(clerk, applicant, claim)
+
+
+def test_a_clerk_serving_nobody_starts_no_draft_and_an_intake_makes_one_draft_only(intake):
+    clerk, claim, draft, applicant = intake
+    item = draft.item_version.item
+    assert not case_access.may_start_draft(clerk, applicant, Channel.counter)
+    with pytest.raises(NotFound):
+        applications.start_draft(
+            actor=clerk, applicant=applicant, item=item, channel=Channel.counter
+        )
+    # the claim already has its draft: it cannot make another
+    assert not case_access.may_start_draft(clerk, applicant, Channel.counter, claim)
+    with pytest.raises(NotFound):
+        applications.start_draft(
+            actor=clerk, applicant=applicant, item=item, channel=Channel.counter, intake=claim
+        )
+    fresh = IntakeKey(key=str(uuid.uuid4()), staff_id=clerk.id, response={})
+    db.session.add(fresh)
+    db.session.flush()
+    assert case_access.may_start_draft(clerk, applicant, Channel.counter, fresh)
+    assert not case_access.may_start_draft(clerk, applicant, Channel.online, fresh)
