@@ -3,14 +3,12 @@ tests (one source of fake data)."""
 
 from __future__ import annotations
 
-from datetime import date
-
 from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import Application, Document, Grade, MaterialType, ServiceItem, User
 from seeds.factories import make_png
-from services import applications
+from services import applications, clock
 from services.documents import add_document
 
 
@@ -38,7 +36,7 @@ def upload(
         filename="scan.png",
         grade=grade,
         source="upload",
-        issued_on=date.today(),
+        issued_on=clock.local_today(),
     )
 
 
@@ -69,7 +67,7 @@ def submit_case(
                 "checkbox": "y",
                 "number": str(q.get("min") or 1),
                 "money": "1",
-                "date": date.today().isoformat(),
+                "date": clock.local_today().isoformat(),
                 "address": "人民路 1 号",
             }.get(q["type"], "测试")
     values.update(answers or {})

@@ -30,7 +30,7 @@ from portal.models.base import utcnow
 from seeds import catalogue_data as data
 from seeds.counter import load_demo_bookings, load_halls
 from seeds.factories import make_faker, make_id_number, make_person, make_png
-from services import accounts, audit, catalogue
+from services import accounts, audit, catalogue, clock
 from services.documents import add_document
 from services.elicences import issue_elicence
 
@@ -219,7 +219,7 @@ def load_accounts() -> dict[str, User]:
 def load_history(citizen_user: User, reviewer: User, items: dict[str, ServiceItem]) -> None:
     """13800000001: verified documents, two e-licences and the approved cases that issued them."""
     citizen = citizen_user.citizen
-    today = date.today()
+    today = clock.local_today()
     by_name = {mt.name: mt for mt in db.session.scalars(select(MaterialType))}
     for name, issued in (
         ("居民身份证", today - timedelta(days=900)),
@@ -268,7 +268,7 @@ def load_history(citizen_user: User, reviewer: User, items: dict[str, ServiceIte
             accepted_at=submitted,
             decided_at=submitted + timedelta(days=3),
             completed_at=submitted + timedelta(days=3),
-            due_date=(submitted + timedelta(days=10)).date(),
+            due_date=clock.local_date(submitted + timedelta(days=10)),
         )
         app.materials = [
             ApplicationMaterial(requirement=r, satisfied_by=SatisfiedBy.library, verdict="ok")
@@ -288,7 +288,7 @@ def load_history(citizen_user: User, reviewer: User, items: dict[str, ServiceIte
             holder=citizen,
             material_type=mt,
             department=item.department,
-            issued_on=app.decided_at.date(),
+            issued_on=clock.local_date(app.decided_at),
             valid_until=None,
             application_id=app.id,
             public_base_url=current_app.config["PUBLIC_BASE_URL"],

@@ -31,7 +31,7 @@ from portal.models import (
     Grade,
     MaterialType,
 )
-from services import audit
+from services import audit, clock
 from services.errors import ValidationError
 from services.identity import parse_resident_id
 
@@ -151,7 +151,7 @@ CHECKS = {"min_age": _min_age, "elicence": _elicence, "answer_in": _answer_in}
 
 
 def evaluate_rules(app: Application, day: date | None = None) -> list[RuleResult]:
-    day = day or date.today()
+    day = day or clock.local_today()
     results = []
     for rule in app.item_version.auto_rules or []:
         check = CHECKS.get(rule.get("kind"))

@@ -35,6 +35,7 @@ from portal.models import (
     Role,
     User,
 )
+from services import clock
 from services.case_states import DRAFT
 
 # ---- 亲友代办: an agent acting for a principal -----------------------------------------------
@@ -45,7 +46,7 @@ def can_act_for(agent_citizen_id: int | None, principal_id: int, on: date | None
     (today by default): from its first day to its last, unless revoked."""
     if agent_citizen_id is None:
         return False
-    on = on or date.today()
+    on = on or clock.local_today()
     return (
         db.session.scalar(
             select(Authorisation.id)

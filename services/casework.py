@@ -26,7 +26,7 @@ from portal.models import (
     User,
     Visit,
 )
-from services import applications, counter, notices, ratings, reuse, workflow
+from services import applications, clock, counter, notices, ratings, reuse, workflow
 from services.errors import Conflict, NotFound
 
 
@@ -201,4 +201,4 @@ def licences_of(application_id: int) -> list[ELicence]:
 
 
 def days_left(day: date | None) -> int | None:
-    return (day - date.today()).days if day else None
+    return (day - clock.local_today()).days if day else None

@@ -28,6 +28,7 @@ from portal.models import (
     Theme,
 )
 from portal.models.catalogue import version_themes
+from services import clock
 from services.search import normalise, pinyin_forms
 
 PER_PAGE = 20
@@ -445,7 +446,7 @@ def materials_on_file(citizen_id: int, version_id: int, today: date | None = Non
     """The material types of a version's requirements that the citizen already has as a valid,
     unexpired document in the library (one query). The apply flow decides what is reusable;
     this only tells the guide reader what is already on file."""
-    today = today or date.today()
+    today = today or clock.local_today()
     rows = db.session.scalars(
         select(Document.material_type_id)
         .join(

@@ -33,7 +33,7 @@ from portal.models import (
     User,
 )
 from portal.models.base import utcnow
-from services import case_access, data_use, storage
+from services import case_access, clock, data_use, storage
 from services.audit import record_event
 from services.case_access import can_view as can_view  # re-exported: may this user open it?
 from services.case_access import document_access
@@ -197,7 +197,7 @@ def upload_document(
         if owner is not None and not case_access.may_upload_for(user, owner):
             raise _not_found()
         owner = owner or own
-    today = today or date.today()
+    today = today or clock.local_today()
     material_type = db.session.get(MaterialType, material_type_id) if material_type_id else None
     errors: dict[str, str] = {}
     if material_type is None:
@@ -230,7 +230,7 @@ def document_state(
     document: Document, licence: ELicence | None = None, today: date | None = None
 ) -> str:
     """valid 有效 / expiring 即将过期 / expired 已过期 / revoked 已撤销: computed, never stored."""
-    today = today or date.today()
+    today = today or clock.local_today()
     if document.status == DocumentStatus.revoked or (
         licence is not None and licence.status == "cancelled"
     ):
@@ -309,7 +309,7 @@ def library_for(user: User, today: date | None = None) -> Library:
     """The citizen's documents grouped by material type, each with its state, its e-licence and
     the cases that used it. Three queries, whatever the size of the library."""
     owner = _citizen_of(user)
-    today = today or date.today()
+    today = today or clock.local_today()
     docs = list(
         db.session.scalars(
             select(Document)

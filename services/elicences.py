@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from portal.extensions import db
 from portal.models import Citizen, Department, ELicence, Grade, MaterialType, VerificationFailure
 from portal.models.base import utcnow
+from services import clock
 from services.documents import add_document
 from services.errors import TooManyAttempts, ValidationError
 from services.numbering import new_licence_number
@@ -180,4 +181,4 @@ def verify_elicence(
         db.session.add(VerificationFailure(number=number, remote_addr=remote_addr[:64]))
         db.session.flush()
         return Verification("not_found")
-    return Verification(licence_outcome(licence, today or date.today()), licence)
+    return Verification(licence_outcome(licence, today or clock.local_today()), licence)

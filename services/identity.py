@@ -10,6 +10,7 @@ from flask_babel import lazy_gettext as _l
 from stdnum.cn import ric
 from stdnum.exceptions import ValidationError as StdnumError
 
+from services import clock
 from services.errors import ValidationError
 
 PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
@@ -70,7 +71,7 @@ def parse_resident_id(value: str, field: str = "id_number") -> ResidentId:
         born = ric.get_birth_date(number)
     except (StdnumError, ValueError):
         raise ValidationError({field: str(_l("身份证号中的出生日期不正确"))}) from None
-    if born.year < EARLIEST_BIRTH_YEAR or born > date.today():
+    if born.year < EARLIEST_BIRTH_YEAR or born > clock.local_today():
         raise ValidationError({field: str(_l("身份证号中的出生日期不正确"))})
     if not is_known_region(number):
         raise ValidationError({field: str(_l("身份证号的前两位不是有效的省级行政区划代码"))})

@@ -30,7 +30,7 @@ from portal.models import (
     SatisfiedBy,
 )
 from portal.models.base import utcnow
-from services import appointments, audit, case_states, messages, workdays, workflow
+from services import appointments, audit, case_states, clock, messages, workdays, workflow
 from services.errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -232,7 +232,7 @@ def remind_citizens(day: date) -> int:
         )
     ):
         request = db.session.get(CorrectionRequest, request_id)
-        waited = workdays.working_days_between(request.requested_at.date(), day)
+        waited = workdays.working_days_between(clock.local_date(request.requested_at), day)
         if waited >= CORRECTION_NUDGE_WORKING_DAYS and claim(
             "correction_reminder", str(request_id)
         ):
@@ -322,7 +322,7 @@ def remind_appointments(day: date) -> int:
 
 def run_jobs(day: date | None = None) -> JobReport:
     """Everything scheduled, in order; each step is idempotent."""
-    day = day or date.today()
+    day = day or clock.local_today()
     report = JobReport()
     with force_locale("zh_CN"):  # what the jobs write is read in Chinese
         report.deemed = flag_deemed_acceptance(day)
@@ -332,7 +332,11 @@ def run_jobs(day: date | None = None) -> JobReport:
         report.terminated = terminate_missed_deferrals(day)
         report.post_checks = remind_post_checks(day)
         # slots are in local time; a day other than today is taken from its start
-        now = datetime.now() if day == date.today() else datetime.combine(day, time.min)
+        now = (
+            appointments.local_now()
+            if day == clock.local_today()
+            else datetime.combine(day, time.min)
+        )
         report.no_shows = mark_missed_appointments(now)
         report.appointment_reminders = remind_appointments(day)
     report.delivered = messages.deliver_pending(limit=1000)

@@ -32,7 +32,7 @@ from portal.models import (
     SatisfiedBy,
 )
 from portal.models.base import utcnow
-from services import data_use, reuse, workdays
+from services import clock, data_use, reuse, workdays
 from services.errors import NotFound, ValidationError
 from services.identity import normalise_phone, parse_resident_id
 
@@ -194,7 +194,7 @@ def save_form(app: Application, raw: dict[str, Any], *, partial: bool = False) -
 
 def promised_date(version: ItemVersion, start: date | None = None) -> date:
     return workdays.due_date(
-        start or date.today(), version.promised_limit or 0, version.promised_limit_unit
+        start or clock.local_today(), version.promised_limit or 0, version.promised_limit_unit
     )
 
 

@@ -25,7 +25,7 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.models import Application, CorrectionRequest, Department, Event, Notice, User
 from portal.models.base import utcnow
-from services import numbering, storage
+from services import clock, numbering, storage
 from services.case_states import DELIVERY_KINDS
 from services.elicences import qr_data_uri
 from services.errors import NotFound
@@ -70,7 +70,9 @@ def issue_notice(app: Application, kind: str, *, actor: User | None, **context: 
     title, _prefix = KINDS[kind]
     department = db.session.get(Department, app.department_id) if app.department_id else None
     issued_at = utcnow()
-    number = new_notice_number(department.code if department else "YW", kind, issued_at.date())
+    number = new_notice_number(
+        department.code if department else "YW", kind, clock.local_date(issued_at)
+    )
     check_code = secrets.token_hex(4)
     pdf = render_pdf(
         f"notices/{kind}.html",
@@ -81,7 +83,7 @@ def issue_notice(app: Application, kind: str, *, actor: User | None, **context: 
         version=app.item_version,
         applicant=app.applicant,
         department=department,
-        issued_on=issued_at.date(),
+        issued_on=clock.local_date(issued_at),
         qr=qr_data_uri(verify_url(number, check_code)),
         verify_code=f"{number}-{check_code}",
         hotline=current_app.config["SERVICE_HOTLINE"],

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.models import Authorisation, Citizen, User
 from portal.models.base import utcnow
-from services import audit
+from services import audit, clock
 from services.case_access import can_act_for as can_act_for  # the rule lives in case_access
 from services.errors import NotFound, ValidationError
 from services.identity import normalise_phone
@@ -28,7 +28,7 @@ def authorise_agent(
         raise ValidationError({"agent_phone": str(_l("该手机号没有注册，请对方先实名注册"))})
     if agent_user.citizen_id == principal.citizen_id:
         raise ValidationError({"agent_phone": str(_l("不能授权给自己"))})
-    today = date.today()
+    today = clock.local_today()
     if valid_until is None or valid_until <= today:
         raise ValidationError({"valid_until": str(_l("授权截止日期须晚于今天"))})
     if valid_until > today + timedelta(days=MAX_DAYS):
@@ -64,7 +64,7 @@ def revoke_authorisation(principal: User, authorisation_id: int) -> None:
 
 
 def principals_of(agent: User) -> list[Citizen]:
-    today = date.today()
+    today = clock.local_today()
     return list(
         db.session.scalars(
             select(Citizen)

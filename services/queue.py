@@ -32,7 +32,7 @@ from portal.models import (
     User,
 )
 from portal.models.base import utcnow
-from services import audit, counter, kiosk
+from services import audit, clock, counter, kiosk
 from services.errors import Conflict, NotAuthorized, NotFound, ValidationError
 from services.numbering import next_ticket_number
 
@@ -80,7 +80,7 @@ class CategoryStats:
 
 
 def today() -> date:
-    return date.today()
+    return clock.local_today()
 
 
 # --- halls and tickets ----------------------------------------------------------------------

@@ -33,7 +33,7 @@ from portal.models import (
     User,
 )
 from portal.models.base import utcnow
-from services import audit, auto_approval, case_states, notices, visits, workdays, workflow
+from services import audit, auto_approval, case_states, clock, notices, visits, workdays, workflow
 from services.errors import NotFound
 from services.identity import mask_id_number, mask_name, mask_phone
 
@@ -87,7 +87,7 @@ def _received_dates(app_ids: list[int]) -> dict[int, date]:
         .where(CorrectionRequest.application_id.in_(app_ids))
         .group_by(CorrectionRequest.application_id)
     )
-    return {app_id: moment.date() for app_id, moment in rows if moment is not None}
+    return {app_id: clock.local_date(moment) for app_id, moment in rows if moment is not None}
 
 
 def department_items(actor: User) -> list[ItemVersion]:
@@ -111,7 +111,7 @@ def queue(
     day: date | None = None,
 ) -> list[QueueRow]:
     """The department's open cases, most urgent first, in a fixed number of queries."""
-    day = day or date.today()
+    day = day or clock.local_today()
     stmt = (
         select(Application)
         .where(
@@ -131,7 +131,8 @@ def queue(
     apps = list(db.session.scalars(stmt.limit(500)))
     received = _received_dates([a.id for a in apps])
     arrivals = {
-        a.id: received.get(a.id) or (a.submitted_at.date() if a.submitted_at else day) for a in apps
+        a.id: received.get(a.id) or (clock.local_date(a.submitted_at) if a.submitted_at else day)
+        for a in apps
     }
     earliest = min(
         [day, *arrivals.values(), *(a.due_date for a in apps if a.due_date)], default=day

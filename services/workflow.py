@@ -50,7 +50,7 @@ from portal.models import (
     User,
 )
 from portal.models.base import utcnow
-from services import audit, auto_approval, materials, messages, notices, numbering, workdays
+from services import audit, auto_approval, clock, materials, messages, notices, numbering, workdays
 from services.case_access import may_see
 from services.case_states import (
     CONFLICT_MESSAGE,
@@ -390,7 +390,7 @@ def _clean_text(
 
 
 def today() -> date:
-    return date.today()
+    return clock.local_today()
 
 
 def received_on(app: Application) -> date:
@@ -405,7 +405,7 @@ def received_on(app: Application) -> date:
         .limit(1)
     )
     moment = last or app.submitted_at
-    return moment.date() if moment else today()
+    return clock.local_date(moment) if moment else today()
 
 
 def promised_due(app: Application, start: date) -> date:
@@ -1329,7 +1329,7 @@ def _submit_single(actor: User | None, app: Application, version: int) -> None:
     counted = materials.reuse_count(app.materials)
 
     def numbered(app: Application) -> dict[str, Any]:
-        app.number = numbering.new_case_number(app.channel, now.date())
+        app.number = numbering.new_case_number(app.channel, clock.local_date(now))
         db.session.flush()
         return {
             "number": app.number,
@@ -1360,8 +1360,10 @@ def _submit_bundle(actor: User | None, parent: Application, version: int) -> Non
     numbers: list[str] = []
 
     def numbered(parent: Application) -> dict[str, Any]:
-        parent.number = numbering.new_bundle_number(now.date())
-        numbers.extend(numbering.new_case_number(Channel.online, now.date()) for _ in children)
+        parent.number = numbering.new_bundle_number(clock.local_date(now))
+        numbers.extend(
+            numbering.new_case_number(Channel.online, clock.local_date(now)) for _ in children
+        )
         db.session.flush()
         return {"number": parent.number, "bundle": parent.bundle_id, "children": numbers}
 

@@ -1,6 +1,8 @@
 """One clock: instants in UTC, every date a person or a deadline sees in PORTAL_TZ."""
 
+import re
 from datetime import UTC, date, datetime, time
+from pathlib import Path
 
 import pytest
 import time_machine
@@ -64,3 +66,25 @@ def test_an_unknown_zone_refuses_to_start():
     with pytest.raises(ConfigError, match="PORTAL_TZ"):
         load_config({"PORTAL_TZ": "Mars/Olympus", "SECRET_KEY": "x" * 40})
     assert load_config({"SECRET_KEY": "x" * 40})["BABEL_DEFAULT_TIMEZONE"] == "Asia/Shanghai"
+
+
+def test_nothing_reads_the_servers_own_zone():
+    """date.today(), a naive datetime.now() or .astimezone() read the host's zone, which is
+    not the city's: every "today" and every local time goes through services/clock.py."""
+    root = Path(__file__).resolve().parents[2]
+    banned = re.compile(r"date\.today\(\)|datetime\.(now|today)\(\)|\.astimezone\(\)")
+    offenders = [
+        f"{path.relative_to(root)}:{number}"
+        for folder in ("portal", "services", "seeds", "forms")
+        for path in sorted((root / folder).rglob("*.py"))
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if banned.search(line) and path.name != "clock.py"
+    ]
+    templates = [
+        str(path.relative_to(root))
+        for path in sorted((root / "templates").rglob("*.html"))
+        # a slot's starts_at / ends_at is a wall-clock time of day, not an instant
+        if re.search(r"(?<!starts)(?<!ends)_at\.strftime|\.astimezone\(", path.read_text())
+    ]
+    assert offenders == []
+    assert templates == []
