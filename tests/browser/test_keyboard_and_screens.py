@@ -135,6 +135,7 @@ def test_screenshots_on_a_phone_in_elder_mode(browser, live_server):
         page.goto(live_server + "/cases")
         assert page.locator("table.cards tbody tr").count() >= 1
         page.screenshot(path=str(SCREENSHOTS / "cases-elder-390.png"))
+        assert_accessible(page, "我的办件 as cards at 390 px in elder mode")
         page.goto(live_server + "/items/330100MZ0003")
         page.screenshot(path=str(SCREENSHOTS / "guide-elder-390.png"))
         tab_to(page, "button.menu-toggle")
@@ -142,6 +143,7 @@ def test_screenshots_on_a_phone_in_elder_mode(browser, live_server):
         assert page.get_attribute("button.menu-toggle", "aria-expanded") == "true"
         assert page.locator("nav.site-nav").is_visible()
         page.screenshot(path=str(SCREENSHOTS / "menu-elder-390.png"))
+        assert_accessible(page, "the header's 菜单 open at 390 px in elder mode")
         page.keyboard.press("Escape")
         assert not page.locator("nav.site-nav").is_visible()
         toggle_elder(page, to=was_elder)
