@@ -35,6 +35,38 @@
     });
   }
 
+  // ---- dates and codes in running text (2026-12-09, SHA-256) never break at their hyphen: the
+  // browser may wrap after any "-", which on a phone leaves "2026-12-" on one line and "09" on
+  // the next. Pages written by the templates already mark theirs; this covers text from data.
+  var main = document.getElementById("main");
+  var HYPHENATED = /\d{4}-\d{1,2}-\d{1,2}|[A-Za-z]{2,}-\d+/g;
+  if (main && document.createTreeWalker) {
+    var walker = document.createTreeWalker(main, NodeFilter.SHOW_TEXT);
+    var found = [];
+    for (var n = walker.nextNode(); n; n = walker.nextNode()) {
+      HYPHENATED.lastIndex = 0;
+      if (HYPHENATED.test(n.nodeValue) && !n.parentElement.closest(".nowrap, .time-range, option, script, style, textarea, pre")) {
+        found.push(n);
+      }
+    }
+    found.forEach(function (node) {
+      var text = node.nodeValue;
+      var piece = document.createDocumentFragment();
+      var last = 0;
+      text.replace(HYPHENATED, function (match, offset) {
+        piece.appendChild(document.createTextNode(text.slice(last, offset)));
+        var span = document.createElement("span");
+        span.className = "nowrap";
+        span.textContent = match;
+        piece.appendChild(span);
+        last = offset + match.length;
+        return match;
+      });
+      piece.appendChild(document.createTextNode(text.slice(last)));
+      node.parentNode.replaceChild(piece, node);
+    });
+  }
+
   // ---- 朗读 (read aloud): the main content in order, never the navigation ----------------
   var readButtons = document.querySelectorAll("[data-read-aloud]");
   function readableText(box) {

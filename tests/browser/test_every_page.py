@@ -117,6 +117,10 @@ PHONE_METRICS = """() => {
   out.small = [...new Set(out.small)];
   out.narrow = [...new Set(out.narrow)];
   out.split = [...new Set(out.split)];
+  // a table shown as cards: every value under its column's name (a cell of buttons needs none)
+  out.unlabelled = [...main.querySelectorAll('table.cards > tbody > tr > td:not([data-label]):not([colspan])')]
+    .filter(td => td.textContent.trim() && !td.querySelector('a, button, form'))
+    .map(td => `"${td.textContent.trim().slice(0, 20)}"`);
   return out;
 }"""
 
@@ -137,6 +141,8 @@ def phone_failures(page, endpoint: str) -> list[str]:
             failures.append(f"{where}: scrolls sideways by {m['scroll']}px")
         if m["narrow"]:
             failures.append(f"{where}: narrower than their longest word: {m['narrow'][:4]}")
+        if m["unlabelled"]:
+            failures.append(f"{where}: card values without a data-label: {m['unlabelled'][:4]}")
         if m["split"]:
             failures.append(f"{where}: numbers broken across lines: {m['split'][:4]}")
         if m["small"]:
