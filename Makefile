@@ -35,6 +35,8 @@ install-run: $(VENV)/.installed-run translations
 install-test: $(VENV)/.installed-test translations
 	@bash scripts/apt_ensure.sh $(APT_TEST)
 
+# the QR codes on licences and notices point at PUBLIC_BASE_URL: the bound address unless set
+run: export PUBLIC_BASE_URL ?= http://127.0.0.1:$(PORT)
 run: install-run
 	mkdir -p instance
 	$(VENV)/bin/flask db upgrade

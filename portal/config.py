@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -33,8 +34,10 @@ DEFAULTS: dict[str, object] = {
     # The tests use a cheap one; keep a slow one (scrypt) everywhere else.
     "PASSWORD_HASH_METHOD": "scrypt",
     "MESSAGE_SENDER": "services.messages:LogSender",
-    # the portal's address as the public reaches it: QR codes on e-licences point here
-    "PUBLIC_BASE_URL": "http://127.0.0.1:5000",
+    # the portal's address as the public reaches it (https://zwfw.example.gov.cn): the QR codes
+    # on e-licences and notices point here. Required in production; `make run` sets it from the
+    # address it binds; otherwise LOCAL_BASE_URL
+    "PUBLIC_BASE_URL": None,
     # failed e-licence verifications allowed per address and per licence number in the window
     "VERIFY_MAX_FAILURES": 10,
     "VERIFY_FAILURE_WINDOW_MINUTES": 15,
@@ -47,6 +50,7 @@ DEFAULTS: dict[str, object] = {
 }
 
 MIN_SECRET_BYTES = 32
+LOCAL_BASE_URL = "http://127.0.0.1:5000"
 FORM_OVERHEAD_BYTES = 256 * 1024
 
 
@@ -62,6 +66,20 @@ def _local_secret() -> str:
         path.write_text(secrets.token_hex(32))
         path.chmod(0o600)
     return path.read_text().strip()
+
+
+def _public_base_url(value: object, production: bool) -> str:
+    """A printed QR code cannot be corrected later: in production the address must be given."""
+    if not value:
+        if production:
+            raise ConfigError(
+                "PUBLIC_BASE_URL must be set in production (the address QR codes point to)"
+            )
+        return LOCAL_BASE_URL
+    parts = urlsplit(str(value))
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"PUBLIC_BASE_URL is not an http(s) address: {value!r}")
+    return str(value).rstrip("/")
 
 
 def load_config(overrides: dict | None = None) -> dict:
@@ -82,6 +100,8 @@ def load_config(overrides: dict | None = None) -> dict:
         cfg["SECRET_KEY"] = _local_secret()
     if production and len(str(cfg["SECRET_KEY"]).encode()) < MIN_SECRET_BYTES:
         raise ConfigError(f"SECRET_KEY must be at least {MIN_SECRET_BYTES} bytes in production")
+
+    cfg["PUBLIC_BASE_URL"] = _public_base_url(cfg.get("PUBLIC_BASE_URL"), production)
 
     url = str(cfg["DATABASE_URL"])
     if url.startswith("postgresql://"):

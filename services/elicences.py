@@ -6,8 +6,9 @@ from __future__ import annotations
 import base64
 import hmac
 import re
+import secrets
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from urllib.parse import quote
 
 import segno
@@ -16,21 +17,44 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from portal.extensions import db
-from portal.models import Citizen, Department, ELicence, Grade, MaterialType, VerificationFailure
+from portal.models import (
+    Application,
+    Citizen,
+    Department,
+    ELicence,
+    Grade,
+    MaterialType,
+    Notice,
+    VerificationFailure,
+)
 from portal.models.base import utcnow
 from services import clock
 from services.documents import add_document
 from services.errors import TooManyAttempts, ValidationError
+from services.identity import mask_id_number, mask_name
 from services.numbering import new_licence_number
 from services.pdf import render_pdf
 
 NUMBER_RE = re.compile(r"[0-9A-Z]{1,64}")
 HOLDER_CODE_RE = re.compile(r"[0-9A-Z]{15,18}")
+# secrets.token_urlsafe(24): 32 characters, 192 random bits
+VERIFY_CODE_RE = re.compile(r"[A-Za-z0-9_-]{16,43}")
+
+
+def new_verify_code() -> str:
+    """The random code a licence's or notice's QR carries: unguessable, so that the public
+    page by code cannot be walked through, yet needing nothing the paper does not show."""
+    return secrets.token_urlsafe(24)
 
 
 def verification_url(public_base_url: str, number: str) -> str:
-    """The absolute address a licence's QR code points at (PUBLIC_BASE_URL + /verify)."""
+    """The form to check a licence by its number and holder code (PUBLIC_BASE_URL + /verify)."""
     return f"{public_base_url.rstrip('/')}/verify?number={quote(number, safe='')}"
+
+
+def code_url(public_base_url: str, verify_code: str) -> str:
+    """The absolute address in a licence's or notice's QR code: the public page by code."""
+    return f"{public_base_url.rstrip('/')}/verify/c/{quote(verify_code, safe='')}"
 
 
 def qr_data_uri(url: str) -> str:
@@ -60,6 +84,7 @@ def issue_elicence(
     number = new_licence_number(department.code, issued_on)
     while db.session.scalar(select(ELicence.id).where(ELicence.number == number)):
         number = new_licence_number(department.code, issued_on)
+    verify_code = new_verify_code()
     licence = ELicence(
         number=number,
         name=material_type.name,
@@ -72,12 +97,13 @@ def issue_elicence(
         issued_on=issued_on,
         valid_until=valid_until,
         status="valid",
+        verify_code=verify_code,
         application_id=application_id,
     )
     pdf = render_pdf(
         "elicence.html",
         licence=licence,
-        qr=qr_data_uri(verification_url(public_base_url, number)),
+        qr=qr_data_uri(code_url(public_base_url, verify_code)),
     )
     document = add_document(
         owner=holder,
@@ -156,20 +182,12 @@ def verify_elicence(
         raise ValidationError(errors)
 
     since = utcnow() - timedelta(minutes=window_minutes)
-    by_addr = db.session.scalar(
-        select(func.count())
-        .select_from(VerificationFailure)
-        .where(
-            VerificationFailure.remote_addr == remote_addr[:64],
-            VerificationFailure.created_at >= since,
-        )
-    )
     by_number = db.session.scalar(
         select(func.count())
         .select_from(VerificationFailure)
         .where(VerificationFailure.number == number, VerificationFailure.created_at >= since)
     )
-    if max(by_addr or 0, by_number or 0) >= max_failures:
+    if max(_misses_from(remote_addr, since), by_number or 0) >= max_failures:
         raise TooManyAttempts(
             str(_l("核验次数过多，请 %(minutes)d 分钟后再试", minutes=window_minutes))
         )
@@ -182,3 +200,99 @@ def verify_elicence(
         db.session.flush()
         return Verification("not_found")
     return Verification(licence_outcome(licence, today or clock.local_today()), licence)
+
+
+def _misses_from(remote_addr: str, since: datetime) -> int:
+    """Checks from one address that found nothing since ``since``: by number and holder code
+    and by QR code alike, so that one client cannot guess with either."""
+    return (
+        db.session.scalar(
+            select(func.count())
+            .select_from(VerificationFailure)
+            .where(
+                VerificationFailure.remote_addr == remote_addr[:64],
+                VerificationFailure.created_at >= since,
+            )
+        )
+        or 0
+    )
+
+
+@dataclass(frozen=True)
+class PublicRecord:
+    """What the public page by QR code shows of a licence or a notice, and nothing more: the
+    holder masked (张*三, 110101********1234), the item, the dates, the status and the file's
+    sha256. Built here so that the page never holds the licence or the notice itself."""
+
+    kind: str  # licence / notice
+    title: str  # the licence's name, or the notice's kind
+    item: str  # the licence's name, or what the case applied for
+    number: str
+    holder: str
+    holder_code: str
+    issuer: str
+    issued_on: date
+    valid_until: date | None  # None: 长期 (a licence) or not applicable (a notice)
+    outcome: str  # valid / expired / cancelled
+    sha256: str
+
+
+def check_by_code(
+    verify_code: str | None,
+    *,
+    remote_addr: str = "",
+    max_failures: int = 10,
+    window_minutes: int = 15,
+    today: date | None = None,
+) -> PublicRecord | None:
+    """The licence or notice whose QR carries ``verify_code``, as the public may see it.
+
+    None when no licence or notice has that code (or it is not a code at all): the miss is
+    recorded (the caller commits it) and counts, with the misses of the number-and-holder-code
+    check, against the address; too many refuse every check from it for a while.
+    """
+    since = utcnow() - timedelta(minutes=window_minutes)
+    if _misses_from(remote_addr, since) >= max_failures:
+        raise TooManyAttempts(
+            str(_l("核验次数过多，请 %(minutes)d 分钟后再试", minutes=window_minutes))
+        )
+    code = verify_code or ""
+    licence = notice = None
+    if VERIFY_CODE_RE.fullmatch(code):
+        licence = db.session.scalar(select(ELicence).where(ELicence.verify_code == code))
+        if licence is None:
+            notice = db.session.scalar(select(Notice).where(Notice.verify_code == code))
+    if licence is not None:
+        return PublicRecord(
+            kind="licence",
+            title=licence.name,
+            item=licence.name,
+            number=licence.number,
+            holder=mask_name(licence.holder_name),
+            holder_code=mask_id_number(licence.holder_code),
+            issuer=licence.issuer_name,
+            issued_on=licence.issued_on,
+            valid_until=licence.valid_until,
+            outcome=licence_outcome(licence, today or clock.local_today()),
+            sha256=licence.file_sha256,
+        )
+    if notice is not None:
+        from services.notices import KIND_LABELS  # services.notices imports this module
+
+        case = db.session.get(Application, notice.application_id)
+        return PublicRecord(
+            kind="notice",
+            title=str(KIND_LABELS.get(notice.kind, notice.kind)),
+            item=case.title,
+            number=notice.number,
+            holder=mask_name(case.applicant.name),
+            holder_code=mask_id_number(case.applicant.id_number or ""),
+            issuer=notice.department.name if notice.department else "",
+            issued_on=clock.local_date(notice.issued_at),
+            valid_until=None,
+            outcome="valid",  # a notice has no expiry and no revocation: issued is final
+            sha256=notice.sha256,
+        )
+    db.session.add(VerificationFailure(number="", remote_addr=remote_addr[:64]))
+    db.session.flush()
+    return None

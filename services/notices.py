@@ -5,9 +5,10 @@ issues it, written to storage, and recorded with its sha256 (which the issuing e
 carries). Afterwards it is only ever served from storage, never rendered again, so what the
 citizen downloads a year later is byte for byte what was issued.
 
-The QR code on a notice carries its number and a random check code; the public verification
-page also accepts the first characters of the file's sha256 (the QR code cannot carry the
-hash of the file it is printed in).
+The QR code on a notice carries a random verification code: scanning it opens the public page
+by code (/verify/c/<code>) with nothing to type. The notice also prints its number and a short
+check code for the 文书核验 form, which also accepts the first characters of the file's sha256
+(the QR code cannot carry the hash of the file it is printed in).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from portal.models import Application, CorrectionRequest, Department, Event, Not
 from portal.models.base import utcnow
 from services import clock, numbering, storage
 from services.case_states import DELIVERY_KINDS
-from services.elicences import qr_data_uri
+from services.elicences import code_url, new_verify_code, qr_data_uri
 from services.errors import NotFound
 from services.pdf import render_pdf
 
@@ -55,11 +56,6 @@ KIND_LABELS = {
 CODE_RE = re.compile(r"^([A-Za-z0-9]{6,40})-([0-9a-fA-F]{8,64})$")
 
 
-def verify_url(number: str, check_code: str) -> str:
-    base = str(current_app.config.get("PUBLIC_BASE_URL") or "").rstrip("/")
-    return f"{base}/notices/verify?code={number}-{check_code}"
-
-
 def new_notice_number(department_code: str, kind: str, day: date) -> str:
     """E.g. GASL202611240001: the department, the kind, the date and a daily sequence."""
     return numbering.new_notice_number(department_code, KINDS[kind][1], day)
@@ -74,6 +70,7 @@ def issue_notice(app: Application, kind: str, *, actor: User | None, **context: 
         department.code if department else "YW", kind, clock.local_date(issued_at)
     )
     check_code = secrets.token_hex(4)
+    verify_code = new_verify_code()
     pdf = render_pdf(
         f"notices/{kind}.html",
         kind=kind,
@@ -84,7 +81,7 @@ def issue_notice(app: Application, kind: str, *, actor: User | None, **context: 
         applicant=app.applicant,
         department=department,
         issued_on=clock.local_date(issued_at),
-        qr=qr_data_uri(verify_url(number, check_code)),
+        qr=qr_data_uri(code_url(str(current_app.config["PUBLIC_BASE_URL"]), verify_code)),
         verify_code=f"{number}-{check_code}",
         hotline=current_app.config["SERVICE_HOTLINE"],
         **context,
@@ -104,6 +101,7 @@ def issue_notice(app: Application, kind: str, *, actor: User | None, **context: 
         sha256=stored.sha256,
         size=stored.size,
         check_code=check_code,
+        verify_code=verify_code,
     )
     db.session.add(notice)
     db.session.flush()

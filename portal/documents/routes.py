@@ -25,6 +25,7 @@ from forms.documents import UploadForm, VerifyForm
 from portal import database
 from portal.access import login_required_any, roles_required
 from portal.documents import bp, verify_bp
+from portal.errors import render_error
 from portal.files import send_stored
 from portal.models import Document, Role
 from portal.transaction import attempt
@@ -186,5 +187,31 @@ def verify():
             status,
         )
     )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@verify_bp.route("/verify/c/<code>")
+@writes_on_get
+def verify_by_code(code: str):
+    """Public: the page a licence's or notice's QR code opens, with nothing to type. It shows
+    only what the paper already shows, the holder masked; a code that names nothing is a 404
+    that counts against the client's address (the boundary commits it), too many are a 429."""
+    try:
+        with attempt():
+            record = elicences.check_by_code(
+                code,
+                remote_addr=request.remote_addr or "",
+                max_failures=int(current_app.config["VERIFY_MAX_FAILURES"]),
+                window_minutes=int(current_app.config["VERIFY_FAILURE_WINDOW_MINUTES"]),
+            )
+    except TooManyAttempts as exc:
+        response = current_app.make_response(render_error(429, exc.message))
+    else:
+        if record is None:
+            page = render_error(404, _("没有找到与该二维码相符的证照或文书，请核对后重试。"))
+        else:
+            page = render_template("documents/verify_code.html", record=record)
+        response = current_app.make_response(page)
     response.headers["Cache-Control"] = "no-store"
     return response

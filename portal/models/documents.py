@@ -77,6 +77,9 @@ class ELicence(TimestampMixin, db.Model):
     valid_until: Mapped[date | None] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(16), default="valid")  # valid / cancelled / expired
     file_sha256: Mapped[str] = mapped_column(String(64), default="")
+    # the random code in the licence's QR (/verify/c/<code>): whoever holds the paper may see
+    # its status without the holder's 身份证号; unguessable, so the list cannot be walked
+    verify_code: Mapped[str] = mapped_column(String(43), unique=True, index=True)
     document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"), unique=True)
     application_id: Mapped[int | None] = mapped_column(ForeignKey("applications.id"))
 

@@ -35,6 +35,8 @@ class Notice(db.Model):
     size: Mapped[int] = mapped_column(default=0)
     # printed in the QR code, so that anyone holding the paper can verify it
     check_code: Mapped[str] = mapped_column(String(16))
+    # the random code in the QR (/verify/c/<code>): the public page by code, with no input
+    verify_code: Mapped[str] = mapped_column(String(43), unique=True, index=True)
 
     department: Mapped[Department | None] = relationship()
 

@@ -52,6 +52,7 @@ def test_500_page_hides_the_stack_trace(tmp_path):
             "SECRET_KEY": "x" * 40,
             "UPLOAD_DIR": str(tmp_path),
             "PORTAL_ENV": "production",
+            "PUBLIC_BASE_URL": "https://zwfw.example.gov.cn",
         }
     )
 

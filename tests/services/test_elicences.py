@@ -39,7 +39,7 @@ def test_the_qr_code_carries_an_absolute_verification_url(app_ctx, monkeypatch):
         valid_until=None,
         public_base_url="https://zwfw.example.gov.cn/",
     )
-    assert seen == [f"https://zwfw.example.gov.cn/verify?number={licence.number}"]
+    assert seen == [f"https://zwfw.example.gov.cn/verify/c/{licence.verify_code}"]
     assert licence.document.grade.value == "A" and licence.file_sha256 == licence.document.sha256
 
 
