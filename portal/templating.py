@@ -11,6 +11,7 @@ from services.catalogue.vocabulary import catalogue_label
 from services.clock import format_local
 from services.document_vocabulary import document_label
 from services.identity import mask_id_number, mask_name, mask_phone
+from services.timeline import event_kind_label
 
 ELDER_COOKIE = "elder_mode"
 
@@ -34,6 +35,7 @@ def register_template_helpers(app: Flask) -> None:
         catalogue_label=catalogue_label,
         case_state_label=state_label,
         document_label=document_label,
+        event_kind_label=event_kind_label,
     )
     app.jinja_env.filters.update(mask_name=mask_name, mask_id=mask_id_number, mask_phone=mask_phone)
     # every date and time a person reads, in the city's zone (PORTAL_TZ), written one way

@@ -178,14 +178,15 @@ def may_start_draft(
 @dataclass(frozen=True)
 class Access:
     """Why ``user`` may open a document: as its owner, as an authorised agent, or as staff
-    handling ``application_id`` (staff access is written to the owner's data-use log)."""
+    handling ``application_id`` (all but the owner's are written to the owner's data-use log)."""
 
     kind: str  # owner / agent / staff
     application_id: int | None = None
 
     @property
     def logged(self) -> bool:
-        return self.kind == "staff"
+        """Staff and agents' uses go into the owner's data-use log; the owner's own do not."""
+        return self.kind != "owner"
 
 
 def agent_may_view(user: User, document: Document) -> bool:

@@ -26,7 +26,7 @@ from portal.models import (
     User,
     Visit,
 )
-from services import applications, clock, counter, notices, ratings, reuse, workflow
+from services import applications, clock, counter, notices, ratings, reuse, timeline, workflow
 from services.errors import Conflict, NotFound
 
 
@@ -178,7 +178,12 @@ def case_page(actor: User, app: Application) -> CasePage:
         )
     ).all()
     events = db.session.scalars(
-        select(Event).where(Event.application_id == app.id).order_by(Event.id)
+        select(Event)
+        .where(
+            Event.application_id == app.id,
+            Event.action.not_in(timeline.HIDDEN_FROM_CITIZEN),
+        )
+        .order_by(Event.id)
     ).all()
     visits = ratings.visits_to_rate(app.id)
     return CasePage(

@@ -315,11 +315,8 @@ def reveal_citizen(staff: User) -> CounterContext:
             "fields": ["name", "id_number", "phone", "address"],
         },
     )
-    data_use.record_data_use(
-        citizen_id=ctx.citizen_id,
-        actor=staff,
-        action=data_use.REVEAL_PERSONAL_DATA,
-        detail=str(_l("综合窗口查看完整信息")),
+    data_use.record_use(
+        staff, ctx.citizen_id, data_use.REVEAL_PERSONAL_DATA, reason=data_use.COUNTER_SERVICE
     )
     return ctx
 

@@ -10,36 +10,66 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 from portal.extensions import db
-from portal.models import DataUseLog, User
+from portal.models import DataUseLog, Document, Role, User
 
 VIEW_DOCUMENT = "view_document"
 DOWNLOAD_DOCUMENT = "download_document"
 REUSE_DOCUMENT = "reuse_document"
 REVEAL_PERSONAL_DATA = "reveal_personal_data"
 ACTIONS = (VIEW_DOCUMENT, DOWNLOAD_DOCUMENT, REUSE_DOCUMENT, REVEAL_PERSONAL_DATA)
+# why the data was used (labels: services.document_vocabulary.DATA_USE_REASON_LABELS)
+CASE_REVIEW = "case_review"
+COUNTER_SERVICE = "counter_service"
+AUTHORISED_AGENT = "authorised_agent"
+CASE_REUSE = "case_reuse"
+REASONS = (CASE_REVIEW, COUNTER_SERVICE, AUTHORISED_AGENT, CASE_REUSE)
 PER_PAGE = 20
 
 
-def record_data_use(
-    *,
-    citizen_id: int,
+SYSTEM = "system"
+AGENT = "agent"
+
+
+def actor_role(actor: User | None, citizen_id: int) -> str | None:
+    """The role ``actor`` uses citizen ``citizen_id``'s data in, or None for the owner's own use
+    (not logged): reviewer / counter / admin, agent (a citizen acting for them), or system."""
+    if actor is None:
+        return SYSTEM
+    if actor.role == Role.citizen:
+        return None if actor.citizen_id == citizen_id else AGENT
+    return actor.role.value
+
+
+def record_use(
     actor: User | None,
+    citizen_id: int,
     action: str,
-    document_id: int | None = None,
+    *,
+    reason: str,
     application_id: int | None = None,
-    detail: str = "",
-) -> DataUseLog:
-    """Log one use of citizen ``citizen_id``'s data; ``actor`` None means the system did it."""
+    document: Document | None = None,
+) -> DataUseLog | None:
+    """The one recorder of 我的数据使用记录: ``actor`` (None: the system) used citizen
+    ``citizen_id``'s data — who, in which role and department, which case, which document,
+    when and why. Flushed into the caller's transaction, so the row is committed with the
+    access itself. The owner's own use is not logged (returns None)."""
     if action not in ACTIONS:
         raise ValueError(f"unknown data-use action {action!r}")
+    if reason not in REASONS:
+        raise ValueError(f"unknown data-use reason {reason!r}")
+    role = actor_role(actor, citizen_id)
+    if role is None:
+        return None
     row = DataUseLog(
         citizen_id=citizen_id,
         actor_id=actor.id if actor is not None else None,
+        actor_role=role,
         actor_department_id=actor.department_id if actor is not None else None,
         action=action,
-        document_id=document_id,
+        document_id=document.id if document is not None else None,
         application_id=application_id,
-        detail=(detail or "")[:200],
+        detail=(document.title if document is not None else "")[:200],
+        reason=reason,
     )
     db.session.add(row)
     db.session.flush()

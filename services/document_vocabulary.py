@@ -44,6 +44,21 @@ DATA_USE_ACTION_LABELS = {
     "reuse_document": _l("复用材料"),
     "reveal_personal_data": _l("查看个人信息"),
 }
+# why (数据使用记录): services.data_use.REASONS
+DATA_USE_REASON_LABELS = {
+    "case_review": _l("审查您的办件"),
+    "counter_service": _l("窗口当面为您办事"),
+    "authorised_agent": _l("您授权的代办人代办"),
+    "case_reuse": _l("办件复用已有材料，免于重复提交"),
+}
+# in which role (数据使用记录)
+DATA_USE_ROLE_LABELS = {
+    "reviewer": _l("审批人员"),
+    "counter": _l("综合窗口人员"),
+    "admin": _l("系统管理员"),
+    "agent": _l("代办人"),
+    "system": _l("系统"),
+}
 # how a required material of a case was obtained (减材料 counts all but upload and missing)
 SATISFIED_BY_LABELS = {
     "elicence": _l("复用电子证照"),
@@ -62,6 +77,8 @@ LABELS: dict[str, dict] = {
     "state": STATE_LABELS,
     "verify_outcome": VERIFY_OUTCOME_LABELS,
     "data_use_action": DATA_USE_ACTION_LABELS,
+    "data_use_reason": DATA_USE_REASON_LABELS,
+    "data_use_role": DATA_USE_ROLE_LABELS,
     "satisfied_by": SATISFIED_BY_LABELS,
 }
 

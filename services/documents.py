@@ -346,9 +346,18 @@ def library_for(user: User, today: date | None = None) -> Library:
 # --- who may open a document -------------------------------------------------------------
 
 
+# why each kind of user who is not the owner opens a document (data_use.REASONS)
+_USE_REASONS = {
+    Role.reviewer: data_use.CASE_REVIEW,
+    Role.counter: data_use.COUNTER_SERVICE,
+    Role.citizen: data_use.AUTHORISED_AGENT,
+}
+
+
 def open_document(user: User, document_id: int, *, download: bool = False) -> Document:
-    """The document ``user`` asked to view or download; a staff member's use is logged for the
-    owner. Raises NotFound for anyone without access, exactly as for a missing document."""
+    """The document ``user`` asked to view or download; a staff member's or an agent's use is
+    logged for the owner (data_use.record_use). Raises NotFound for anyone without access,
+    exactly as for a missing document."""
     document = db.session.get(Document, document_id)
     if document is None or document.storage_key is None:
         raise _not_found()
@@ -356,13 +365,13 @@ def open_document(user: User, document_id: int, *, download: bool = False) -> Do
     if access is None:
         raise _not_found()
     if access.logged:
-        data_use.record_data_use(
-            citizen_id=document.owner_id,
-            actor=user,
-            action=data_use.DOWNLOAD_DOCUMENT if download else data_use.VIEW_DOCUMENT,
-            document_id=document.id,
+        data_use.record_use(
+            user,
+            document.owner_id,
+            data_use.DOWNLOAD_DOCUMENT if download else data_use.VIEW_DOCUMENT,
             application_id=access.application_id,
-            detail=document.title,
+            document=document,
+            reason=_USE_REASONS[user.role],
         )
     return document
 

@@ -398,13 +398,13 @@ def record_reuse(app: Application) -> None:
             SatisfiedBy.elicence,
             SatisfiedBy.library,
         ):
-            data_use.record_data_use(
-                citizen_id=app.applicant_id,
-                actor=None,
-                action="reuse_document",
-                document_id=material.document_id,
+            data_use.record_use(
+                None,
+                app.applicant_id,
+                data_use.REUSE_DOCUMENT,
                 application_id=app.id,
-                detail=app.number or "",
+                document=material.document,
+                reason=data_use.CASE_REUSE,
             )
 
 

@@ -33,7 +33,17 @@ from portal.models import (
     User,
 )
 from portal.models.base import utcnow
-from services import audit, auto_approval, case_states, clock, notices, visits, workdays, workflow
+from services import (
+    audit,
+    auto_approval,
+    case_states,
+    clock,
+    data_use,
+    notices,
+    visits,
+    workdays,
+    workflow,
+)
 from services.errors import NotFound
 from services.identity import mask_id_number, mask_name, mask_phone
 
@@ -376,6 +386,13 @@ def reveal_personal_data(actor: User, application_id: int) -> Application:
             "fields": ["name", "id_number", "phone", "address", "form_data"],
         },
     )
+    data_use.record_use(
+        actor,
+        app.applicant_id,
+        data_use.REVEAL_PERSONAL_DATA,
+        application_id=app.id,
+        reason=data_use.CASE_REVIEW,
+    )
     return app
 
 
@@ -385,7 +402,16 @@ def material_document(actor: User, application_id: int, material_id: int) -> Doc
     material = next((m for m in app.materials if m.id == material_id), None)
     if material is None or material.document_id is None:
         raise NotFound(str(_l("材料不存在")))
-    return db.session.get(Document, material.document_id)
+    document = db.session.get(Document, material.document_id)
+    data_use.record_use(
+        actor,
+        app.applicant_id,
+        data_use.VIEW_DOCUMENT,
+        application_id=app.id,
+        document=document,
+        reason=data_use.CASE_REVIEW,
+    )
+    return document
 
 
 def post_check_tasks(actor: User) -> list[PostCheckTask]:

@@ -27,10 +27,14 @@ class DataUseLog(db.Model):
     citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id"))
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     actor_department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    # the role the actor used the data in, as it was then: reviewer / counter / admin / agent /
+    # system (services.data_use.actor_role)
+    actor_role: Mapped[str] = mapped_column(String(16), default="system", server_default="system")
     action: Mapped[str] = mapped_column(String(32))
     document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id", ondelete="SET NULL"))
     application_id: Mapped[int | None] = mapped_column(ForeignKey("applications.id"))
     detail: Mapped[str] = mapped_column(String(200), default="")
+    reason: Mapped[str] = mapped_column(String(200), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     actor: Mapped[User | None] = relationship()

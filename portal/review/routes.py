@@ -199,6 +199,7 @@ def verdict(case_id: int, material_id: int):
 
 @bp.route("/cases/<int:case_id>/materials/<int:material_id>/file")
 def material_file(case_id: int, material_id: int):
+    # the view is written to the applicant's data-use log; the boundary commits it with the access
     doc = review.material_document(current_user, case_id, material_id)
     if doc.storage_key is None or doc.content_type not in SAFE_TYPES:
         abort(404)

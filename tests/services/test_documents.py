@@ -286,28 +286,37 @@ def test_staff_ids_are_masked(username, masked):
 def test_the_log_is_paginated_newest_first(app_ctx):
     owner = user("13800000002")
     police = user("reviewer01")
-    for n in range(45):
-        data_use.record_data_use(
-            citizen_id=owner.citizen_id,
-            actor=police if n % 2 else None,
-            action=data_use.REVEAL_PERSONAL_DATA,
-            detail=f"#{n}",
-        )
+    ids = [
+        data_use.record_use(
+            police if n % 2 else None,
+            owner.citizen_id,
+            data_use.REVEAL_PERSONAL_DATA,
+            reason=data_use.CASE_REVIEW,
+        ).id
+        for n in range(45)
+    ]
     first = data_use.data_use_page(owner.citizen_id, 1)
     assert (first.total, first.pages, len(first.rows)) == (45, 3, 20)
-    assert first.rows[0].detail == "#44" and not first.has_prev and first.has_next
+    assert first.rows[0].id == ids[-1] and not first.has_prev and first.has_next
     last = data_use.data_use_page(owner.citizen_id, 99)
-    assert last.page == 3 and len(last.rows) == 5 and last.rows[-1].detail == "#0"
+    assert last.page == 3 and len(last.rows) == 5 and last.rows[-1].id == ids[0]
     assert data_use.data_use_page(owner.citizen_id, -5).page == 1
     assert data_use.data_use_page(user("13800000003").citizen_id).total == 0
     with pytest.raises(ValueError):
-        data_use.record_data_use(citizen_id=owner.citizen_id, actor=None, action="peek")
+        data_use.record_use(None, owner.citizen_id, "peek", reason=data_use.CASE_REUSE)
+    with pytest.raises(ValueError):
+        data_use.record_use(None, owner.citizen_id, data_use.REUSE_DOCUMENT, reason="because")
 
 
-def test_record_data_use_counts(app_ctx):
+def test_record_use_counts_and_skips_the_owner(app_ctx):
     owner = user("13800000002")
     before = db.session.scalar(select(func.count()).select_from(DataUseLog))
-    data_use.record_data_use(
-        citizen_id=owner.citizen_id, actor=None, action=data_use.REUSE_DOCUMENT
+    assert (
+        data_use.record_use(owner, owner.citizen_id, data_use.VIEW_DOCUMENT, reason="case_review")
+        is None
     )
+    row = data_use.record_use(
+        None, owner.citizen_id, data_use.REUSE_DOCUMENT, reason=data_use.CASE_REUSE
+    )
+    assert (row.actor_role, row.actor_department_id, row.reason) == ("system", None, "case_reuse")
     assert db.session.scalar(select(func.count()).select_from(DataUseLog)) == before + 1
