@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from functools import wraps
-from zoneinfo import ZoneInfo
 
 from flask import (
     Response,
@@ -33,19 +31,6 @@ from services import data_use, documents, elicences
 from services.errors import Conflict, TooManyAttempts, ValidationError
 
 log = logging.getLogger(__name__)
-
-
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
-
-
-def local_time(moment: datetime) -> str:
-    """A stored UTC time as the citizen reads it (Beijing time)."""
-    return moment.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
-
-
-@bp.context_processor
-def _helpers() -> dict:
-    return {"local_time": local_time}
 
 
 def writes_on_get(view):
