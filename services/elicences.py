@@ -3,15 +3,12 @@ and the public check of a licence by its number and the holder's code."""
 
 from __future__ import annotations
 
-import base64
 import hmac
 import re
-import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from urllib.parse import quote
 
-import segno
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
@@ -32,34 +29,18 @@ from services import clock
 from services.documents import add_document
 from services.errors import TooManyAttempts, ValidationError
 from services.identity import mask_id_number, mask_name
+from services.notices import KIND_LABELS
 from services.numbering import new_licence_number
 from services.pdf import render_pdf
+from services.verify_codes import VERIFY_CODE_RE, code_url, new_verify_code, qr_data_uri
 
 NUMBER_RE = re.compile(r"[0-9A-Z]{1,64}")
 HOLDER_CODE_RE = re.compile(r"[0-9A-Z]{15,18}")
-# secrets.token_urlsafe(24): 32 characters, 192 random bits
-VERIFY_CODE_RE = re.compile(r"[A-Za-z0-9_-]{16,43}")
-
-
-def new_verify_code() -> str:
-    """The random code a licence's or notice's QR carries: unguessable, so that the public
-    page by code cannot be walked through, yet needing nothing the paper does not show."""
-    return secrets.token_urlsafe(24)
 
 
 def verification_url(public_base_url: str, number: str) -> str:
     """The form to check a licence by its number and holder code (PUBLIC_BASE_URL + /verify)."""
     return f"{public_base_url.rstrip('/')}/verify?number={quote(number, safe='')}"
-
-
-def code_url(public_base_url: str, verify_code: str) -> str:
-    """The absolute address in a licence's or notice's QR code: the public page by code."""
-    return f"{public_base_url.rstrip('/')}/verify/c/{quote(verify_code, safe='')}"
-
-
-def qr_data_uri(url: str) -> str:
-    svg = segno.make(url, error="m").svg_inline(scale=4)
-    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
 
 
 def issue_elicence(
@@ -277,8 +258,6 @@ def check_by_code(
             sha256=licence.file_sha256,
         )
     if notice is not None:
-        from services.notices import KIND_LABELS  # services.notices imports this module
-
         case = db.session.get(Application, notice.application_id)
         return PublicRecord(
             kind="notice",

@@ -28,9 +28,9 @@ from portal.models import Application, CorrectionRequest, Department, Event, Not
 from portal.models.base import utcnow
 from services import clock, numbering, storage
 from services.case_states import DELIVERY_KINDS
-from services.elicences import code_url, new_verify_code, qr_data_uri
 from services.errors import NotFound
 from services.pdf import render_pdf
+from services.verify_codes import code_url, new_verify_code, qr_data_uri
 
 # kind → (title printed on the notice, number prefix)
 KINDS: dict[str, tuple[str, str]] = {
