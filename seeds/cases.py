@@ -69,6 +69,7 @@ def submit_case(
                 "money": "1",
                 "date": clock.local_today().isoformat(),
                 "address": "人民路 1 号",
+                "credit_code": "91330100MA27XL0E2G",
             }.get(q["type"], "测试")
     values.update(answers or {})
     applications.save_form(app, values)

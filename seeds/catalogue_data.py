@@ -623,7 +623,7 @@ ITEMS: list[dict] = [
         "condition_questions": [],
         "questions": [
             {"key": "company_name", "label": "单位名称", "type": "text", "required": True, "prefill": None, "help": "与营业执照一致", "max_length": 100},
-            {"key": "credit_code", "label": "统一社会信用代码", "type": "text", "required": True, "prefill": None, "help": "18位", "max_length": 18},
+            {"key": "credit_code", "label": "统一社会信用代码", "type": "credit_code", "required": True, "prefill": None, "help": "18位", "max_length": 18},
             {"key": "name", "label": "经办人姓名", "type": "text", "required": True, "prefill": "name", "help": ""},
             {"key": "phone", "label": "联系电话", "type": "phone", "required": True, "prefill": "phone", "help": ""},
             {"key": "seal_types", "label": "要刻的印章", "type": "multiselect", "required": True, "prefill": None, "help": "",
@@ -1161,7 +1161,7 @@ ITEMS: list[dict] = [
         "condition_questions": [],
         "questions": [
             {"key": "company_name", "label": "单位名称", "type": "text", "required": True, "prefill": None, "help": "", "max_length": 100},
-            {"key": "credit_code", "label": "统一社会信用代码", "type": "text", "required": True, "prefill": None, "help": "18位", "max_length": 18},
+            {"key": "credit_code", "label": "统一社会信用代码", "type": "credit_code", "required": True, "prefill": None, "help": "18位", "max_length": 18},
             {"key": "name", "label": "经办人姓名", "type": "text", "required": True, "prefill": "name", "help": ""},
             {"key": "phone", "label": "经办人电话", "type": "phone", "required": True, "prefill": "phone", "help": ""},
             {"key": "staff_count", "label": "首批参保人数", "type": "number", "required": True, "prefill": None, "help": "", "min": 0, "max": 100000},
@@ -1505,7 +1505,7 @@ ITEMS: list[dict] = [
         "condition_questions": [],
         "questions": [
             {"key": "company_name", "label": "单位名称", "type": "text", "required": True, "prefill": None, "help": "", "max_length": 100},
-            {"key": "credit_code", "label": "统一社会信用代码", "type": "text", "required": True, "prefill": None, "help": "18位", "max_length": 18},
+            {"key": "credit_code", "label": "统一社会信用代码", "type": "credit_code", "required": True, "prefill": None, "help": "18位", "max_length": 18},
             {"key": "name", "label": "经办人姓名", "type": "text", "required": True, "prefill": "name", "help": ""},
             {"key": "phone", "label": "经办人电话", "type": "phone", "required": True, "prefill": "phone", "help": ""},
             {"key": "staff_count", "label": "首批参保人数", "type": "number", "required": True, "prefill": None, "help": "", "min": 0, "max": 100000},
@@ -2448,7 +2448,7 @@ ITEMS: list[dict] = [
         ],
         "questions": [
             {"key": "company_name", "label": "公司名称", "type": "text", "required": True, "prefill": None, "help": "", "max_length": 100},
-            {"key": "credit_code", "label": "统一社会信用代码", "type": "text", "required": True, "prefill": None, "help": "18位", "max_length": 18},
+            {"key": "credit_code", "label": "统一社会信用代码", "type": "credit_code", "required": True, "prefill": None, "help": "18位", "max_length": 18},
             {"key": "name", "label": "经办人姓名", "type": "text", "required": True, "prefill": "name", "help": ""},
             {"key": "phone", "label": "联系电话", "type": "phone", "required": True, "prefill": "phone", "help": ""},
             {"key": "change_detail", "label": "变更内容", "type": "text", "required": True, "prefill": None, "help": "写明变更前和变更后的内容", "max_length": 300},
@@ -2517,7 +2517,7 @@ ITEMS: list[dict] = [
         ],
         "questions": [
             {"key": "company_name", "label": "经营者名称", "type": "text", "required": True, "prefill": None, "help": "与营业执照一致", "max_length": 100},
-            {"key": "credit_code", "label": "统一社会信用代码", "type": "text", "required": True, "prefill": None, "help": "18位", "max_length": 18},
+            {"key": "credit_code", "label": "统一社会信用代码", "type": "credit_code", "required": True, "prefill": None, "help": "18位", "max_length": 18},
             {"key": "name", "label": "经办人姓名", "type": "text", "required": True, "prefill": "name", "help": ""},
             {"key": "phone", "label": "联系电话", "type": "phone", "required": True, "prefill": "phone", "help": ""},
             {"key": "premises_address", "label": "经营场所", "type": "address", "required": True, "prefill": None, "help": ""},
@@ -2579,7 +2579,7 @@ ITEMS: list[dict] = [
         "condition_questions": [],
         "questions": [
             {"key": "company_name", "label": "纳税人名称", "type": "text", "required": True, "prefill": None, "help": "", "max_length": 100},
-            {"key": "credit_code", "label": "统一社会信用代码", "type": "text", "required": True, "prefill": None, "help": "18位", "max_length": 18},
+            {"key": "credit_code", "label": "统一社会信用代码", "type": "credit_code", "required": True, "prefill": None, "help": "18位", "max_length": 18},
             {"key": "name", "label": "办税人姓名", "type": "text", "required": True, "prefill": "name", "help": ""},
             {"key": "id_number", "label": "办税人公民身份号码", "type": "id_number", "required": True, "prefill": "id_number", "help": ""},
             {"key": "phone", "label": "办税人电话", "type": "phone", "required": True, "prefill": "phone", "help": ""},
@@ -2764,7 +2764,7 @@ ITEMS: list[dict] = [
         "condition_questions": [],
         "questions": [
             {"key": "company_name", "label": "单位名称", "type": "text", "required": True, "prefill": None, "help": "", "max_length": 100},
-            {"key": "credit_code", "label": "统一社会信用代码", "type": "text", "required": True, "prefill": None, "help": "18位", "max_length": 18},
+            {"key": "credit_code", "label": "统一社会信用代码", "type": "credit_code", "required": True, "prefill": None, "help": "18位", "max_length": 18},
             {"key": "name", "label": "经办人姓名", "type": "text", "required": True, "prefill": "name", "help": ""},
             {"key": "phone", "label": "经办人电话", "type": "phone", "required": True, "prefill": "phone", "help": ""},
             {"key": "deposit_ratio", "label": "缴存比例", "type": "select", "required": True, "prefill": None, "help": "单位和职工各按此比例缴存",

@@ -635,7 +635,7 @@ def pattern_guide(pattern: ItemPattern, dept: dict[str, Any], rng: random.Random
             {
                 "key": "credit_code",
                 "label": "统一社会信用代码",
-                "type": "text",
+                "type": "credit_code",
                 "required": True,
                 "prefill": None,
                 "help": "18 位",

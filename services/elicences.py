@@ -28,7 +28,7 @@ from portal.models.base import utcnow
 from services import clock
 from services.documents import add_document
 from services.errors import TooManyAttempts, ValidationError
-from services.identity import mask_id_number, mask_name
+from services.identity import is_holder_code, mask_id_number, mask_name
 from services.notices import KIND_LABELS
 from services.numbering import new_licence_number
 from services.pdf import render_pdf
@@ -157,7 +157,7 @@ def verify_elicence(
         errors["number"] = str(_l("证照编号只含字母和数字，最多 64 位"))
     if not code:
         errors["holder_code"] = str(_l("请填写持证主体代码"))
-    elif not HOLDER_CODE_RE.fullmatch(code):
+    elif not HOLDER_CODE_RE.fullmatch(code) or not is_holder_code(code):
         errors["holder_code"] = str(_l("持证主体代码为 18 位身份证号或统一社会信用代码"))
     if errors:
         raise ValidationError(errors)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from flask_babel import lazy_gettext as _l
-from stdnum.cn import ric
+from stdnum.cn import ric, uscc
 from stdnum.exceptions import ValidationError as StdnumError
 
 from services import clock
@@ -77,6 +77,28 @@ def parse_resident_id(value: str, field: str = "id_number") -> ResidentId:
         raise ValidationError({field: str(_l("身份证号的前两位不是有效的省级行政区划代码"))})
     gender = "M" if int(number[16]) % 2 else "F"
     return ResidentId(number=number, birth_date=born, gender=gender)
+
+
+def parse_credit_code(value: str, field: str = "credit_code") -> str:
+    """Validate a legal person's 统一社会信用代码 (GB 32100-2015: 18 characters from its own
+    alphabet, the last a check character) with python-stdnum; the code in capitals."""
+    try:
+        return uscc.validate((value or "").strip().upper())
+    except StdnumError:
+        raise ValidationError(
+            {field: str(_l("统一社会信用代码不正确，请核对后重新输入（18 位）"))}
+        ) from None
+
+
+def is_holder_code(value: str) -> bool:
+    """Whether ``value`` is a valid 身份证号 or 统一社会信用代码 (a licence's holder code)."""
+    for parse in (parse_resident_id, parse_credit_code):
+        try:
+            parse(value)
+        except ValidationError:
+            continue
+        return True
+    return False
 
 
 def normalise_phone(value: str, field: str = "phone") -> str:

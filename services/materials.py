@@ -34,7 +34,7 @@ from portal.models import (
 from portal.models.base import utcnow
 from services import clock, data_use, reuse, workdays
 from services.errors import NotFound, ValidationError
-from services.identity import normalise_phone, parse_resident_id
+from services.identity import normalise_phone, parse_credit_code, parse_resident_id
 
 PROFILE_FIELDS = ("name", "id_number", "phone", "address", "birth_date")
 MAX_TEXT = 500
@@ -160,6 +160,11 @@ def clean_answer(q: dict[str, Any], raw: Any) -> Any:
     if kind == "id_number":
         try:
             return parse_resident_id(text).number
+        except ValidationError as exc:
+            raise ValueError(next(iter(exc.errors.values()))) from None
+    if kind == "credit_code":
+        try:
+            return parse_credit_code(text)
         except ValidationError as exc:
             raise ValueError(next(iter(exc.errors.values()))) from None
     if kind == "phone":

@@ -4,6 +4,7 @@ from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import func, select
+from stdnum.cn import ric
 
 from portal.extensions import db
 from portal.models import Citizen, Department, ELicence, MaterialType, User, VerificationFailure
@@ -93,6 +94,8 @@ def test_a_wrong_holder_code_answers_like_an_unknown_number(app_ctx):
         ("A" * 65, "11010519491231002X", "number"),
         ("GA2026", "", "holder_code"),
         ("GA2026", "1234", "holder_code"),
+        ("GA2026", "110105194912310021", "holder_code"),  # a 身份证号 with a wrong check
+        ("GA2026", "91330100MA27XL0E2Q", "holder_code"),  # a 信用代码 with a wrong check
         ("GA2026", "' OR 1=1 --", "holder_code"),
     ],
 )
@@ -126,8 +129,10 @@ def test_guessing_is_throttled_per_address(app_ctx):
 def test_guessing_one_licences_holder_code_from_many_addresses_is_throttled(app_ctx):
     licence = a_licence()
     for n in range(3):
+        guess = f"11010519491231{n:03d}"
+        guess += ric.calc_check_digit(guess + "0")  # well formed, only not the holder's
         result = elicences.verify_elicence(
-            licence.number, f"11010519491231{n:03d}X", remote_addr=f"10.1.0.{n}", max_failures=3
+            licence.number, guess, remote_addr=f"10.1.0.{n}", max_failures=3
         )
         assert result.outcome == "not_found"
     with pytest.raises(TooManyAttempts):

@@ -4,12 +4,15 @@ import pytest
 
 from services.errors import ValidationError
 from services.identity import (
+    is_holder_code,
     mask_id_number,
     mask_name,
     mask_phone,
     normalise_phone,
+    parse_credit_code,
     parse_resident_id,
 )
+from services.materials import clean_answer
 
 
 def test_valid_id_number_gives_birth_date_and_gender():
@@ -113,3 +116,38 @@ def test_numbers_that_must_still_be_refused(number, message):
     with pytest.raises(ValidationError) as err:
         parse_resident_id(number)
     assert message in err.value.errors["id_number"]
+
+
+@pytest.mark.parametrize(
+    "code",
+    ["91110000600037341L", "91330100MA27XL0E2G", "12100000400000770u", " 91330100ma27xl0e2g "],
+)
+def test_a_valid_unified_social_credit_code_is_accepted(code):
+    assert parse_credit_code(code) == code.strip().upper()
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "91330100MA27XL0E2Q",  # wrong check character
+        "91110000600037341",  # 17 characters
+        "9111000060003734IL",  # I is not in the code's alphabet
+        "",
+    ],
+)
+def test_a_wrong_credit_code_is_refused_next_to_its_field(code):
+    with pytest.raises(ValidationError) as err:
+        parse_credit_code(code, field="credit_code")
+    assert "统一社会信用代码不正确" in err.value.errors["credit_code"]
+
+
+def test_a_credit_code_question_checks_its_answer():
+    question = {"key": "credit_code", "type": "credit_code", "required": True}
+    assert clean_answer(question, "91330100ma27xl0e2g") == "91330100MA27XL0E2G"
+    with pytest.raises(ValueError, match="统一社会信用代码不正确"):
+        clean_answer(question, "91330100MA27XL0E2Q")
+
+
+def test_a_licence_holder_code_is_a_valid_id_number_or_credit_code():
+    assert is_holder_code("330102195508152249") and is_holder_code("91110000600037341L")
+    assert not is_holder_code("330102195508152248") and not is_holder_code("91110000600037341X")
