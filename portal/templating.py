@@ -11,6 +11,7 @@ from services.catalogue.vocabulary import catalogue_label
 from services.clock import format_local
 from services.document_vocabulary import document_label
 from services.identity import mask_id_number, mask_name, mask_phone
+from services.materials import answer_text
 from services.timeline import event_kind_label
 
 ELDER_COOKIE = "elder_mode"
@@ -29,6 +30,7 @@ def html_lang() -> str:
 
 def register_template_helpers(app: Flask) -> None:
     app.jinja_env.add_extension("jinja2.ext.do")
+    app.jinja_env.globals.update(answer_text=answer_text)
     app.jinja_env.globals.update(
         elder_mode_active=elder_mode_active,
         html_lang=html_lang,

@@ -100,6 +100,18 @@ def prefill(app: Application, citizen: Citizen) -> dict[str, Any]:
     return values
 
 
+def answer_text(question: dict[str, Any], value: Any) -> str:
+    """An answer as people read it: an option's label, never its code (job → 就业)."""
+    labels = {str(o[0]): str(o[1]) for o in question.get("options") or []}
+    if isinstance(value, list):
+        return "、".join(labels.get(str(v), str(v)) for v in value)
+    if question.get("type") == "select":
+        return labels.get(str(value), str(value or ""))
+    if question.get("type") == "checkbox" or isinstance(value, bool):
+        return str(_l("是")) if value else str(_l("否"))
+    return "" if value is None else str(value)
+
+
 def clean_answer(q: dict[str, Any], raw: Any) -> Any:
     """Check one answer against its question; raises ValueError with the message to show."""
     kind = q.get("type", "text")

@@ -46,6 +46,7 @@ from services import (
 )
 from services.errors import NotFound
 from services.identity import mask_id_number, mask_name, mask_phone
+from services.materials import answer_text
 
 DUE_FILTERS = ("overdue", "today", "soon", "none")
 SOON_WORKING_DAYS = 3
@@ -285,18 +286,6 @@ class CaseView:
 MASKED_TYPES = {"id_number": mask_id_number, "phone": mask_phone}
 
 
-def _answer_value(question: dict[str, Any], value: Any) -> str:
-    if isinstance(value, list):
-        labels = {str(o[0]): o[1] for o in question.get("options") or []}
-        return "、".join(labels.get(str(v), str(v)) for v in value)
-    if question.get("type") == "select":
-        labels = {str(o[0]): o[1] for o in question.get("options") or []}
-        return labels.get(str(value), str(value or ""))
-    if question.get("type") == "checkbox":
-        return str(_l("是")) if value else str(_l("否"))
-    return "" if value is None else str(value)
-
-
 def case_view(actor: User, application_id: int, *, revealed: bool = False) -> CaseView:
     app = workflow.get_staff_case(actor, application_id)
     citizen = app.applicant
@@ -310,7 +299,7 @@ def case_view(actor: User, application_id: int, *, revealed: bool = False) -> Ca
     }
     answers = []
     for q in app.item_version.questions or []:
-        value = _answer_value(q, (app.form_data or {}).get(q["key"]))
+        value = answer_text(q, (app.form_data or {}).get(q["key"]))
         if not revealed and value:
             if q.get("type") in MASKED_TYPES:
                 value = MASKED_TYPES[q["type"]](value)
