@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Run the whole test suite on SQLite, then on a throwaway PostgreSQL server.
+"""Run the whole test suite on SQLite and on a throwaway PostgreSQL server, both at once.
 
 The PostgreSQL cluster is made with initdb in a temporary directory, listens on a free
 loopback port, and is stopped and removed afterwards, also when the tests fail.
@@ -114,21 +114,34 @@ def parallel_args(args: list[str]) -> list[str]:
     return ["-n", str(workers), "--dist", "loadfile"]
 
 
-def run_pytest(
-    backend: str, extra_env: dict[str, str], args: list[str]
-) -> tuple[int, dict[str, int]]:
+def start_pytest(backend: str, extra_env: dict[str, str], args: list[str]) -> subprocess.Popen:
+    """Start one backend's run; its output goes to .test-results/<backend>.log."""
     RESULTS.mkdir(exist_ok=True)
     xml = RESULTS / f"{backend}.xml"
     xml.unlink(missing_ok=True)
     env = {**os.environ, **extra_env}
     env.pop("PORTAL_TEST_PG_ADMIN_URL", None) if backend == "sqlite" else None
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        f"--junitxml={xml}",
+        f"--basetemp={RESULTS / f'tmp-{backend}'}",  # two runs at once never share a folder
+        *parallel_args(args),
+        *args,
+    ]
+    log = (RESULTS / f"{backend}.log").open("w")
+    print(f"=== {backend}: started ({' '.join(command[1:])}) ===", flush=True)
+    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def finish_pytest(backend: str, process: subprocess.Popen) -> tuple[int, dict[str, int]]:
+    """Wait for one backend's run, print its output, and count its results."""
+    code = process.wait()
     print(f"=== {backend} ===", flush=True)
-    code = subprocess.call(
-        [sys.executable, "-m", "pytest", f"--junitxml={xml}", *parallel_args(args), *args],
-        cwd=ROOT,
-        env=env,
-    )
+    print((RESULTS / f"{backend}.log").read_text(errors="replace"), flush=True)
     counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    xml = RESULTS / f"{backend}.xml"
     if xml.exists():
         for suite in ET.parse(xml).getroot().iter("testsuite"):
             for key in counts:
@@ -149,16 +162,24 @@ def summary(backend: str, counts: dict[str, int]) -> str:
 
 
 def main() -> int:
+    """Both backends at once (each is one process that mostly waits on a browser, a server or
+    a database, so two share the two cores well); PORTAL_TEST_SEQUENTIAL=1 runs them in turn."""
     args = sys.argv[1:]
+    sequential = os.environ.get("PORTAL_TEST_SEQUENTIAL") == "1"
     results: list[tuple[str, int, dict[str, int]]] = []
-    code, counts = run_pytest("sqlite", {}, args)
-    results.append(("sqlite", code, counts))
+    sqlite = start_pytest("sqlite", {}, args)
+    if sequential:
+        results.append(("sqlite", *finish_pytest("sqlite", sqlite)))
     try:
         with throwaway_postgres() as admin_url:
-            code, counts = run_pytest("postgresql", {"PORTAL_TEST_PG_ADMIN_URL": admin_url}, args)
-            results.append(("postgresql", code, counts))
+            postgres = start_pytest("postgresql", {"PORTAL_TEST_PG_ADMIN_URL": admin_url}, args)
+            if not sequential:
+                results.append(("sqlite", *finish_pytest("sqlite", sqlite)))
+            results.append(("postgresql", *finish_pytest("postgresql", postgres)))
     except (subprocess.CalledProcessError, FileNotFoundError) as exc:
         print(f"could not start PostgreSQL: {exc}", file=sys.stderr)
+        if not sequential:
+            results.append(("sqlite", *finish_pytest("sqlite", sqlite)))
         results.append(("postgresql", 1, {"tests": 0, "failures": 0, "errors": 1, "skipped": 0}))
     print()
     ok = True
