@@ -26,7 +26,6 @@ from portal.models import (
     CounterContext,
     Document,
     DocumentStatus,
-    MaterialRequirement,
     MaterialType,
     Notice,
     Role,
@@ -54,6 +53,7 @@ from services.case_access import serves
 from services.case_access import serving_citizen_id as serving_citizen_id
 from services.errors import Conflict, NotAuthorized, NotFound, ValidationError
 from services.identity import normalise_phone, parse_resident_id
+from services.materials import case_materials
 
 AUTHORISATION_CODE = "M030"  # 授权委托书
 AUTHORISATION_FIELD = "authorisation"
@@ -608,20 +608,7 @@ class CounterCase:
 def case_view(staff: User, application_id: int) -> CounterCase:
     app = check_serving(staff, application_id)
     app = workflow.load_case(app.id)
-    materials = list(
-        db.session.scalars(
-            select(ApplicationMaterial)
-            .where(ApplicationMaterial.application_id == app.id)
-            .options(
-                selectinload(ApplicationMaterial.requirement).selectinload(
-                    MaterialRequirement.material_type
-                ),
-                selectinload(ApplicationMaterial.document),
-            )
-            .join(MaterialRequirement)
-            .order_by(MaterialRequirement.position)
-        )
-    )
+    materials = case_materials(app.id)
     actions = [a for a in workflow.offered_actions(app, staff) if a in COUNTER_ACTIONS]
     if (
         "request_correction" in workflow.allowed_actions(app, staff)

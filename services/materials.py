@@ -18,6 +18,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from portal.extensions import db
 from portal.models import (
@@ -98,6 +99,24 @@ def prefill(app: Application, citizen: Citizen) -> dict[str, Any]:
         elif q.get("prefill") in PROFILE_FIELDS:
             values[key] = profile[q["prefill"]]
     return values
+
+
+def case_materials(application_id: int) -> list[ApplicationMaterial]:
+    """A case's materials in the guide's order, with their type and document (staff pages)."""
+    return list(
+        db.session.scalars(
+            select(ApplicationMaterial)
+            .where(ApplicationMaterial.application_id == application_id)
+            .options(
+                selectinload(ApplicationMaterial.requirement).selectinload(
+                    MaterialRequirement.material_type
+                ),
+                selectinload(ApplicationMaterial.document),
+            )
+            .join(MaterialRequirement)
+            .order_by(MaterialRequirement.position)
+        )
+    )
 
 
 def answer_text(question: dict[str, Any], value: Any) -> str:

@@ -23,7 +23,6 @@ from portal.models import (
     Document,
     Event,
     ItemVersion,
-    MaterialRequirement,
     Notice,
     PostCheckTask,
     Role,
@@ -46,7 +45,7 @@ from services import (
 )
 from services.errors import NotFound
 from services.identity import mask_id_number, mask_name, mask_phone
-from services.materials import answer_text
+from services.materials import answer_text, case_materials
 
 DUE_FILTERS = ("overdue", "today", "soon", "none")
 SOON_WORKING_DAYS = 3
@@ -308,20 +307,7 @@ def case_view(actor: User, application_id: int, *, revealed: bool = False) -> Ca
             elif q.get("type") == "address" or q.get("prefill") == "address":
                 value = value[:6] + "……"
         answers.append({"key": q["key"], "label": q["label"], "value": value})
-    materials = list(
-        db.session.scalars(
-            select(ApplicationMaterial)
-            .where(ApplicationMaterial.application_id == app.id)
-            .options(
-                selectinload(ApplicationMaterial.requirement).selectinload(
-                    MaterialRequirement.material_type
-                ),
-                selectinload(ApplicationMaterial.document),
-            )
-            .join(MaterialRequirement)
-            .order_by(MaterialRequirement.position)
-        )
-    )
+    materials = case_materials(app.id)
     events = list(
         db.session.scalars(
             select(Event)
