@@ -142,13 +142,13 @@ def test_misses_by_code_and_by_number_throttle_the_address_together(app_ctx):
     for _ in range(2):
         elicences.check_by_code("Z" * 32, remote_addr="10.0.0.8", max_failures=3)
     elicences.verify_elicence(
-        "NOSUCHNUMBER", "110101199001011234", remote_addr="10.0.0.8", max_failures=3
+        "NOSUCHNUMBER", "110101199001011237", remote_addr="10.0.0.8", max_failures=3
     )
     with pytest.raises(TooManyAttempts):
         elicences.check_by_code(good, remote_addr="10.0.0.8", max_failures=3)
     with pytest.raises(TooManyAttempts):
         elicences.verify_elicence(
-            "NOSUCHNUMBER", "110101199001011234", remote_addr="10.0.0.8", max_failures=3
+            "NOSUCHNUMBER", "110101199001011237", remote_addr="10.0.0.8", max_failures=3
         )
     # another client is not held back
     assert elicences.check_by_code(good, remote_addr="10.0.0.66", max_failures=3) is not None
