@@ -19,6 +19,9 @@ from portal.models import (
     BundleItem,
     Channel,
     Citizen,
+    Document,
+    MaterialRequirement,
+    SatisfiedBy,
     ServiceItem,
     User,
 )
@@ -320,3 +323,65 @@ def upload_for_bundle(
         own_expiry=own_expiry,
     )
     choose_bundle_materials(parent, {material_type_id: f"doc:{doc.id}"}, parent.applicant)
+
+
+@dataclass(frozen=True)
+class MaterialUse:
+    """One way a material type was satisfied, and the sub-cases (item names) it served so."""
+
+    satisfied_by: SatisfiedBy
+    document: Document | None
+    items: list[str]
+
+
+@dataclass(frozen=True)
+class MergedMaterial:
+    """申请材料 of a submitted 一件事: one material type across its sub-cases. Usually one use
+    (the one document chosen for the type); more when a sub-case's material was changed later,
+    e.g. by a correction in that department."""
+
+    name: str
+    uses: list[MaterialUse]
+
+    @property
+    def items(self) -> list[str]:
+        """Every sub-case (item name) this material serves, in the sub-cases' order."""
+        return list(dict.fromkeys(name for use in self.uses for name in use.items))
+
+
+def sub_cases(parent_id: int) -> list[Application]:
+    """A 一件事's sub-cases with their items, materials, material types and documents, in a
+    fixed number of queries however many sub-cases there are."""
+    return list(
+        db.session.scalars(
+            select(Application)
+            .where(Application.parent_id == parent_id)
+            .order_by(Application.id)
+            .options(
+                selectinload(Application.item_version),
+                selectinload(Application.materials).options(
+                    selectinload(ApplicationMaterial.requirement).selectinload(
+                        MaterialRequirement.material_type
+                    ),
+                    selectinload(ApplicationMaterial.document),
+                ),
+            )
+        )
+    )
+
+
+def merged_materials(children: list[Application]) -> list[MergedMaterial]:
+    """One row per material type across the sub-cases (loaded by ``sub_cases``): how it was
+    satisfied and for which sub-cases, in the order the sub-cases' guides list them."""
+    uses: dict[int, dict[tuple[SatisfiedBy, int | None], MaterialUse]] = {}
+    names: dict[int, str] = {}
+    for child in children:
+        for m in sorted(child.materials, key=lambda m: m.requirement.position):
+            type_id = m.requirement.material_type_id
+            names.setdefault(type_id, m.requirement.material_type.name)
+            use = uses.setdefault(type_id, {}).setdefault(
+                (m.satisfied_by, m.document_id), MaterialUse(m.satisfied_by, m.document, [])
+            )
+            if child.title not in use.items:
+                use.items.append(child.title)
+    return [MergedMaterial(names[t], list(by_way.values())) for t, by_way in uses.items()]

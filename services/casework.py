@@ -26,7 +26,17 @@ from portal.models import (
     User,
     Visit,
 )
-from services import applications, clock, counter, notices, ratings, reuse, timeline, workflow
+from services import (
+    applications,
+    bundle_applications,
+    clock,
+    counter,
+    notices,
+    ratings,
+    reuse,
+    timeline,
+    workflow,
+)
 from services.errors import Conflict, NotFound
 
 
@@ -164,19 +174,30 @@ class CasePage:
     rating: Rating | None
     can_rate: bool
     visits: list[tuple[Visit, Rating | None]]
+    # a 一件事: its sub-cases and their materials merged by type (its own ``materials`` is empty)
+    children: list[Application] = field(default_factory=list)
+    merged_materials: list[bundle_applications.MergedMaterial] = field(default_factory=list)
 
 
 def case_page(actor: User, app: Application) -> CasePage:
     """The citizen's case page for a case ``actor`` may act on (the caller loaded it through
-    ``applications.get_own_application``, which checked that)."""
-    materials = db.session.scalars(
-        select(ApplicationMaterial)
-        .where(ApplicationMaterial.application_id == app.id)
-        .options(
-            selectinload(ApplicationMaterial.requirement),
-            selectinload(ApplicationMaterial.document).selectinload(Document.material_type),
+    ``applications.get_own_application``, which checked that); a 一件事's sub-cases are the
+    same applicant's and need no check of their own."""
+    children: list[Application] = []
+    materials: list[ApplicationMaterial] = []
+    if app.bundle_id is not None:
+        children = bundle_applications.sub_cases(app.id)
+    else:
+        materials = list(
+            db.session.scalars(
+                select(ApplicationMaterial)
+                .where(ApplicationMaterial.application_id == app.id)
+                .options(
+                    selectinload(ApplicationMaterial.requirement),
+                    selectinload(ApplicationMaterial.document).selectinload(Document.material_type),
+                )
+            )
         )
-    ).all()
     events = db.session.scalars(
         select(Event)
         .where(
@@ -187,7 +208,7 @@ def case_page(actor: User, app: Application) -> CasePage:
     ).all()
     visits = ratings.visits_to_rate(app.id)
     return CasePage(
-        materials=list(materials),
+        materials=materials,
         events=list(events),
         notices=notices.notices_of(app.id),
         summaries=notices.summaries(app.id),
@@ -196,6 +217,8 @@ def case_page(actor: User, app: Application) -> CasePage:
         rating=ratings.rating_of(app.id),
         can_rate=ratings.can_rate(actor, app),
         visits=visits,
+        children=children,
+        merged_materials=bundle_applications.merged_materials(children),
     )
 
 

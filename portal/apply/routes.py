@@ -297,6 +297,8 @@ def render_case(app: Application, failed: tuple[int, object] | None = None):
         "apply/case.html",
         app=app,
         materials=page.materials,
+        children=page.children,
+        merged_materials=page.merged_materials,
         events=page.events,
         notices=page.notices,
         kind_labels=notices.KIND_LABELS,
