@@ -7,6 +7,7 @@ made here stay out of other modules' libraries).
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from portal.extensions import db
@@ -31,9 +32,7 @@ def test_a_citizen_uploads_a_png_and_sees_it_listed(page, live_server, tmp_path)
     assert "请选择材料类型" in page.locator("#material_type-error").inner_text()
     assert "请选择要上传的文件" in page.locator("#file-error").inner_text()
     # portal.js (deferred) moves the focus to the summary once it has run
-    page.wait_for_function(
-        "document.activeElement && document.activeElement.id === 'error-summary'"
-    )
+    expect(page.locator("#error-summary")).to_be_focused()
     assert_accessible(page, "upload form with errors")
 
     scan = tmp_path / "身份证正面.png"

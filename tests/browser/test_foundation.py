@@ -1,6 +1,7 @@
 """The foundation pages in a real Chromium, each checked by axe-core."""
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import assert_accessible, browser_login, toggle_elder
 
@@ -27,9 +28,7 @@ def test_register_with_errors_then_success(page, live_server):
     assert "身份证号不正确" in page.locator("#id_number-error").inner_text()
     # portal.js (deferred) moves the focus to the summary once it has run: wait for it, as a
     # loaded machine may run the assertion first
-    page.wait_for_function(
-        "document.activeElement && document.activeElement.id === 'error-summary'"
-    )
+    expect(page.locator("#error-summary")).to_be_focused()
     assert_accessible(page, "register with errors")
     page.fill("#id_number", "11010519491231002X")
     page.fill("#phone", "13922223333")
