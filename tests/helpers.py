@@ -4,7 +4,9 @@ ones that take the ``query`` fixture (route tests), which open their own."""
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Callable
+from html import unescape
 from typing import Any
 
 from pypdf import PdfReader
@@ -22,6 +24,17 @@ from portal.models import (
     User,
 )
 from tests.workflow_cases import RESIDENCE_PERMIT, submit_case
+
+
+def page_errors(html: str) -> str:
+    """The error messages a page shows (field errors, the error summary, flashes): what a
+    failing assertion on a status code should print instead of the page's head."""
+    pattern = r'<(p|div)[^>]*class="[^"]*(?:error|flash)[^"]*"[^>]*>(.*?)</\1>'
+    found = [
+        " ".join(unescape(re.sub(r"<[^>]+>", " ", body)).split())
+        for _, body in re.findall(pattern, html, re.S)
+    ]
+    return " | ".join(found) or html[:500]
 
 
 def count(model, *where) -> int:

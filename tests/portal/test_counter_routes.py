@@ -18,6 +18,7 @@ from seeds.factories import make_id_number, make_png
 from services import workflow
 from services.identity import mask_id_number, mask_name, mask_phone
 from tests.conftest import csrf_token, login
+from tests.helpers import page_errors
 from tests.workflow_cases import RESIDENCE_PERMIT, UNEMPLOYMENT, item_named, submit_case, user
 
 FIRST = {
@@ -332,7 +333,7 @@ def test_corrections_brought_to_the_counter_change_only_the_listed_items(client,
         },
         content_type="multipart/form-data",
     )
-    assert uploaded.status_code == 302, uploaded.get_data(as_text=True)[:2000]
+    assert uploaded.status_code == 302, page_errors(uploaded.get_data(as_text=True))
     html = desk.get(form_page).get_data(as_text=True)
     chosen = re.search(rf'name="m_{req_id}"[^>]*value="(doc:\d+)"[^>]*checked', html).group(1)
     assert chosen != f"doc:{old_doc}"
