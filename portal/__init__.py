@@ -77,6 +77,7 @@ def create_app(config: dict | None = None) -> Flask:
     from portal.apply import bp as apply_bp
     from portal.appointments import bp as appointments_bp
     from portal.auth import bp as auth_bp
+    from portal.caching import register_cache_policy
     from portal.catalogue import bp as catalogue_bp
     from portal.cli import register_cli
     from portal.counter import bp as counter_bp
@@ -109,6 +110,7 @@ def create_app(config: dict | None = None) -> Flask:
     register_error_handlers(app)
     register_template_helpers(app)
     register_cli(app)
+    register_cache_policy(app)
 
     @app.before_request
     def _declare_read_only() -> None:

@@ -11,6 +11,7 @@ from flask_login import current_user
 from markupsafe import Markup
 
 from forms.catalogue import CatalogueFilterForm, SearchForm
+from portal.caching import public_page
 from portal.catalogue import bp
 from portal.models import Role
 from services import catalogue_query
@@ -55,6 +56,7 @@ def filters_from(form: CatalogueFilterForm) -> catalogue_query.CatalogueFilters:
 
 
 @bp.route("/catalogue")
+@public_page
 def index():
     themes = catalogue_query.theme_counts()
     departments = catalogue_query.department_counts()
@@ -73,6 +75,7 @@ def index():
 
 
 @bp.route("/search")
+@public_page
 def search():
     raw = request.args.get("q", "")
     results = catalogue_query.search_catalogue(raw, requested_page())
@@ -112,6 +115,7 @@ def citizen_id() -> int | None:
 
 
 @bp.route("/items/<code>")
+@public_page
 def item(code: str):
     key = catalogue_query.published_key(code)
     if key is None:
@@ -142,6 +146,7 @@ def pdf_response(data: bytes, filename: str):
 
 
 @bp.route("/items/<code>/guide.pdf")
+@public_page
 def guide_pdf(code: str):
     version = catalogue_query.published_guide(code)
     if version is None:
@@ -151,6 +156,7 @@ def guide_pdf(code: str):
 
 
 @bp.route("/items/<code>/checklist.pdf")
+@public_page
 def checklist_pdf(code: str):
     version = catalogue_query.published_guide(code)
     if version is None:
@@ -160,6 +166,7 @@ def checklist_pdf(code: str):
 
 
 @bp.route("/bundles/<code>")
+@public_page
 def bundle(code: str):
     loaded = catalogue_query.load_bundle(code)
     if loaded is None:

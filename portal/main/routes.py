@@ -11,6 +11,7 @@ from forms.auth import EmptyForm, ProfileForm
 from forms.catalogue import SearchForm
 from portal.access import login_required_any
 from portal.auth.routes import safe_next
+from portal.caching import public_page
 from portal.extensions import db
 from portal.main import bp
 from portal.templating import ELDER_COOKIE
@@ -22,6 +23,7 @@ COOKIE_MAX_AGE = 365 * 24 * 3600
 
 
 @bp.route("/")
+@public_page
 def index():
     return render_template(
         "main/index.html",

@@ -2,6 +2,7 @@
 
 import pytest
 
+from portal.caching import is_public
 from tests.access import ROLES, merged
 from tests.conftest import login
 
@@ -12,6 +13,9 @@ ACCOUNTS = {
     "admin": "admin",
 }
 GET_MATRIX, POST_ONLY = merged()
+# the offline intake's app shell, kept by the clerk's service worker: no citizen data in it
+# (only the clerk's own name), revalidated on every use
+OFFLINE_SHELL = {"counter.offline", "counter.offline_catalogue", "counter.service_worker"}
 
 
 def test_every_route_is_in_the_matrix(app):
@@ -32,6 +36,15 @@ def test_get_access(client, query, role, endpoint):
     assert response.status_code == expected[role], (endpoint, role, path)
     if response.status_code == 302 and role == "anonymous":
         assert "/auth/login" in response.headers["Location"]
+    # nothing a logged-in person sees, and no page that is not public, may be kept by a browser
+    # or a proxy (shared computers in the hall): only anonymous public pages may be cached
+    cache = response.headers.get("Cache-Control", "")
+    if endpoint in OFFLINE_SHELL and response.status_code == 200:
+        assert cache == "no-cache", endpoint
+    elif role != "anonymous" or not is_public(client.application, endpoint):
+        assert "no-store" in cache, (endpoint, role, cache)
+    else:
+        assert "no-store" not in cache and "Cookie" in response.headers.get("Vary", ""), endpoint
 
 
 @pytest.mark.parametrize("endpoint", sorted(POST_ONLY))
