@@ -86,3 +86,84 @@ class ProfileForm(PortalForm):
 
 class EmptyForm(PortalForm):
     """A form with only the CSRF token, for buttons that post (logout, switches)."""
+
+
+def _code_field() -> StringField:
+    return StringField(
+        _l("短信验证码"),
+        validators=[DataRequired(_l("请填写短信验证码")), Length(max=20)],
+        description=_l("6 位数字，10 分钟内有效"),
+        render_kw={
+            "autocomplete": "one-time-code",
+            "inputmode": "numeric",
+            "spellcheck": "false",
+            "class": "input-code",
+        },
+    )
+
+
+def _new_password_fields(name: str, label) -> tuple[PasswordField, PasswordField]:
+    return (
+        PasswordField(
+            label,
+            validators=[DataRequired(_l("请设置新密码")), Length(max=128)],
+            description=_l("至少 8 位，同时包含字母和数字，不能与当前密码相同"),
+            render_kw={"autocomplete": "new-password"},
+        ),
+        PasswordField(
+            _l("再次输入新密码"),
+            validators=[
+                DataRequired(_l("请再次输入新密码")),
+                EqualTo(name, _l("两次输入的密码不一致")),
+            ],
+            render_kw={"autocomplete": "new-password"},
+        ),
+    )
+
+
+class CodeForm(PortalForm):
+    """The second step of registration and of a change of phone: the code from the SMS."""
+
+    code = _code_field()
+
+
+class ForgotForm(PortalForm):
+    """忘记密码, step 1: the account's phone."""
+
+    phone = StringField(
+        _l("注册时使用的手机号"),
+        validators=[DataRequired(_l("请填写手机号")), Length(max=20)],
+        render_kw={"autocomplete": "tel", "inputmode": "tel"},
+    )
+
+
+class ResetForm(PortalForm):
+    """忘记密码, step 2: the code and the new password."""
+
+    code = _code_field()
+    password, confirm = _new_password_fields("password", _l("新密码"))
+
+
+class ChangePasswordForm(PortalForm):
+    current_password = PasswordField(
+        _l("当前密码"),
+        validators=[DataRequired(_l("请填写当前密码")), Length(max=128)],
+        render_kw={"autocomplete": "current-password"},
+    )
+    new_password, confirm = _new_password_fields("new_password", _l("新密码"))
+
+
+class ChangePhoneForm(PortalForm):
+    """更换手机号, step 1: the new phone and the account's password."""
+
+    phone = StringField(
+        _l("新手机号"),
+        validators=[DataRequired(_l("请填写新手机号")), Length(max=20)],
+        description=_l("验证码将发送到新手机号"),
+        render_kw={"autocomplete": "tel", "inputmode": "tel"},
+    )
+    current_password = PasswordField(
+        _l("当前密码"),
+        validators=[DataRequired(_l("请填写当前密码")), Length(max=128)],
+        render_kw={"autocomplete": "current-password"},
+    )

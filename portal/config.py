@@ -29,6 +29,12 @@ DEFAULTS: dict[str, object] = {
     "SITE_NAME": "一网通办",
     "LOGIN_MAX_FAILURES": 5,
     "LOGIN_FAILURE_WINDOW_MINUTES": 15,
+    # SMS codes (services/sms_codes.py): registration, 忘记密码, change of phone
+    "SMS_CODE_MINUTES": 10,  # how long a code is valid
+    "SMS_CODE_MAX_TRIES": 5,  # wrong tries before a code is dead
+    "SMS_CODE_RESEND_SECONDS": 60,  # the wait before another code for the same flow
+    "SMS_CODES_PER_PHONE_HOUR": 5,  # codes sent to one phone in any hour
+    "SMS_CODES_PER_CLIENT_HOUR": 20,  # codes asked for from one address (IPv6: a /64) in any hour
     "PERMANENT_SESSION_MINUTES": 30,
     # werkzeug's method for new password hashes; login checks a hash made with any method.
     # The tests use a cheap one; keep a slow one (scrypt) everywhere else.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
@@ -13,7 +14,7 @@ from stdnum.exceptions import ValidationError as StdnumError
 from services import clock
 from services.errors import ValidationError
 
-PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
+PHONE_RE = re.compile(r"^1[3-9][0-9]{9}$")
 
 # GB/T 2260 province-level codes (the first two digits of a 身份证号), with 71 台湾 and the
 # 港澳台居民居住证 prefixes 81 (香港), 82 (澳门) and 83 (台湾).
@@ -102,7 +103,9 @@ def is_holder_code(value: str) -> bool:
 
 
 def normalise_phone(value: str, field: str = "phone") -> str:
-    phone = re.sub(r"[\s-]", "", value or "")
+    """One spelling per phone (full-width digits, spaces, hyphens and +86 folded away), so that
+    a phone is found, and counted by the SMS limits, however it was typed."""
+    phone = re.sub(r"[\s-]", "", unicodedata.normalize("NFKC", value or ""))
     if phone.startswith("+86"):
         phone = phone[3:]
     if not PHONE_RE.match(phone):

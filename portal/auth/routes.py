@@ -13,7 +13,7 @@ from portal.auth import bp
 from portal.extensions import db, login_manager
 from portal.models import Role, User
 from portal.transaction import attempt
-from services import accounts
+from services import accounts, phone_accounts
 from services.errors import NotAuthorized, TooManyAttempts, ValidationError
 
 
@@ -27,6 +27,10 @@ def load_user(user_id: str) -> User | None:
     if user is None or user.session_epoch != epoch:
         return None
     return user
+
+
+# the session key holding the random token of a registration waiting for its SMS code
+REGISTER_FLOW = "phone_flow_register"
 
 
 def safe_next(target: str | None) -> str | None:
@@ -60,23 +64,30 @@ def register():
     if current_user.is_authenticated:
         return redirect(home_for(current_user))
     form = RegisterForm()
+    status = 200
     if form.validate_on_submit():
+        # step 1 of 2: a code goes to the phone; the account is made only when it comes back
+        # right (phone_routes.register_code), from what the challenge keeps server-side
         try:
             with attempt():
-                user = accounts.register_citizen(
+                _challenge, token = phone_accounts.start_registration(
                     phone=form.phone.data,
                     password=form.password.data,
                     name=form.name.data,
                     id_number=form.id_number.data,
                     address=form.address.data or "",
+                    remote_addr=request.remote_addr or "",
                 )
+        except TooManyAttempts as exc:
+            form.phone.errors.append(exc.message)
+            status = 429
         except ValidationError as exc:
             form.apply_errors(exc)
         else:
-            start_session(user)
-            flash(_("注册成功，欢迎使用%(site)s", site=_("一网通办")), "success")
-            return redirect(url_for("main.profile"))
-    status = 422 if form.errors or form.form_errors else 200
+            session[REGISTER_FLOW] = token
+            return redirect(url_for("auth.register_code"))
+    if status == 200 and (form.errors or form.form_errors):
+        status = 422
     return render_template("auth/register.html", form=form), status
 
 

@@ -34,6 +34,7 @@ from portal.models.counter import (
 from portal.models.data_use import DataUseLog, VerificationFailure
 from portal.models.documents import Document, DocumentStatus, ELicence, Grade
 from portal.models.messages import Authorisation, Message, OutboxMessage
+from portal.models.phone_codes import PhoneChallenge, SmsCode
 from portal.models.workflow import (
     CorrectionException,
     CorrectionRequest,
@@ -83,6 +84,8 @@ __all__ = [
     "Message",
     "Notice",
     "OutboxMessage",
+    "PhoneChallenge",
+    "SmsCode",
     "PostCheckTask",
     "Rating",
     "Role",

@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 from portal.extensions import db
 from portal.models import Citizen, User
 from tests.conftest import csrf_token, login
+from tests.sms import last_sms_code
 
 GOOD = {
     "name": "孙七",
@@ -29,10 +30,19 @@ def error_for(html: str, field: str) -> str:
     return match.group(1) if match else ""
 
 
-def test_register_logs_in_and_shows_masked_profile(client):
+def confirm_code(client, query, phone: str):
+    """The second step of registration, with the code the SMS in the outbox carries."""
+    code = query(lambda: last_sms_code(phone))
+    token = csrf_token(client, "/auth/register/code")
+    return client.post("/auth/register/code", data={"code": code, "csrf_token": token})
+
+
+def test_register_logs_in_and_shows_masked_profile(client, query):
     data = {**GOOD, "csrf_token": csrf_token(client, "/auth/register")}
     response = client.post("/auth/register", data=data)
     assert response.status_code == 302
+    assert response.headers["Location"] == "/auth/register/code"
+    assert confirm_code(client, query, GOOD["phone"]).status_code == 302
     page = client.get("/profile").get_data(as_text=True)
     assert "110105********002X" in page
     assert "11010519491231002X" not in page
@@ -48,6 +58,8 @@ def test_a_holder_older_than_their_county_code_can_register(client, query):
     }
     response = client.post("/auth/register", data=data)
     assert response.status_code == 302, response.get_data(as_text=True)[:300]
+    assert query(_counts) == before  # nothing is made before the phone's code comes back
+    assert confirm_code(client, query, GOOD["phone"]).status_code == 302
     assert query(_counts) == (before[0] + 1, before[1] + 1)
     assert "330102********2249" in client.get("/profile").get_data(as_text=True)
 
