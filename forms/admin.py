@@ -7,6 +7,7 @@ The forms parse and check the shape of the input; the rules (unique codes, 承�
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -749,6 +750,36 @@ class QuestionRow(RowForm):
         default="",
         invalid_choice_message=CHOICE_MESSAGE,
     )
+    rules = TextAreaField(
+        _l("校验规则"),
+        validators=[Length(max=2000, message=_l("最多 2000 个字"))],
+        description=_l(
+            "可不填。JSON 格式，例如 "
+            '{"required_if": {"question": "delivery", "equals": "post"}}、'
+            '{"date": {"not_future": true, "not_before_birth": true, "after": "work_start", '
+            '"min_age": 45}}、{"pattern": {"regex": "^\\d{6}$", "message": "请填写 6 位邮政编码"}}、'
+            '{"differs_from": "id_number"}'
+        ),
+        render_kw={"spellcheck": "false", "rows": 2},
+    )
+
+    def validate_rules(self, field: Any) -> None:
+        if (field.data or "").strip():
+            try:
+                value = json.loads(field.data)
+            except ValueError:
+                raise wtforms.ValidationError(_l("校验规则不是有效的 JSON")) from None
+            if not isinstance(value, dict):
+                raise wtforms.ValidationError(_l("校验规则须为一个 JSON 对象，用 { } 括起来"))
+
+
+def format_rules(rules: dict[str, Any] | None) -> str:
+    return json.dumps(rules, ensure_ascii=False) if rules else ""
+
+
+def parse_rules(text: str | None) -> dict[str, Any] | None:
+    """The row's rules as JSON (``QuestionRow.validate_rules`` has refused anything else)."""
+    return json.loads(text) if (text or "").strip() else None
 
 
 class ConditionRow(RowForm):
@@ -790,6 +821,7 @@ class ApplicationFormForm(AdminForm):
                     "max": q.get("max"),
                     "max_length": q.get("max_length"),
                     "prefill": q.get("prefill") or "",
+                    "rules": format_rules(q.get("rules")),
                 }
             )
         conditions = [
@@ -820,6 +852,7 @@ class ApplicationFormForm(AdminForm):
                 "max": r.max.data,
                 "max_length": r.max_length.data,
                 "prefill": r.prefill.data or None,
+                "rules": parse_rules(r.rules.data),
             },
             lambda r: not (r.key.data or "").strip() and not (r.label.data or "").strip(),
         )

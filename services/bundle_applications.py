@@ -175,20 +175,23 @@ def bundle_prefill(parent: Application, citizen: Citizen) -> dict[str, Any]:
 
 
 def save_bundle_form(parent: Application, raw: dict[str, Any]) -> None:
+    """Each merged answer goes to every item that asked it; each item's own rules check its
+    answers (services/answer_rules.py), and a refusal is shown on the merged question."""
     merged = merge_questions(parent.children, "form")
-    errors, clean = {}, {}
-    for m in merged:
-        try:
-            clean[m.key] = single.clean_answer(m.question, raw.get(m.key))
-        except ValueError as exc:
-            errors[f"q_{m.key}"] = str(exc)
+    merged_key = {source: m.key for m in merged for source in m.sources}
+    errors: dict[str, str] = {}
+    by_child: dict[int, dict[str, Any]] = {}
+    for child in parent.children:
+        own = {
+            own_key: raw.get(m.key) for m in merged for cid, own_key in m.sources if cid == child.id
+        }
+        checked = materials.check_form(child, own)
+        for own_key, message in checked.errors.items():
+            errors.setdefault(f"q_{merged_key[(child.id, own_key)]}", message)
+        by_child[child.id] = checked.clean
     if errors:
         raise ValidationError(errors)
-    parent.form_data = clean
-    by_child: dict[int, dict[str, Any]] = {c.id: {} for c in parent.children}
-    for m in merged:
-        for child_id, own_key in m.sources:
-            by_child[child_id][own_key] = clean[m.key]
+    parent.form_data = {m.key: by_child[m.sources[0][0]][m.sources[0][1]] for m in merged}
     for child in parent.children:
         child.form_data = by_child[child.id]
     db.session.flush()

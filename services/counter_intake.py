@@ -40,15 +40,9 @@ def keep_typed(
     if kept != saved:
         app.condition_answers = kept
         applications.sync_materials(app)
-    form_data = dict(app.form_data or {})
-    for q in version.questions or []:
-        try:
-            form_data[q["key"]] = materials.clean_answer(
-                {**q, "required": False}, answers.get(q["key"])
-            )
-        except ValueError as exc:
-            left[f"q_{q['key']}"] = str(exc)
-    app.form_data = form_data
+    checked = materials.check_form(app, answers, partial=True)
+    app.form_data = {**(app.form_data or {}), **checked.clean}
+    left.update({f"q_{key}": message for key, message in checked.errors.items()})
     citizen = db.session.get(Citizen, app.applicant_id)
     for material in list(app.materials):
         raw = choices.get(material.requirement_id, "")

@@ -10,10 +10,8 @@ is given, the pre-check, and how many materials were reused.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -33,12 +31,12 @@ from portal.models import (
     SatisfiedBy,
 )
 from portal.models.base import utcnow
-from services import clock, data_use, reuse, workdays
+from services import answer_rules, clock, data_use, reuse, workdays
+from services.answer_rules import clean_answer as clean_answer
 from services.errors import NotFound, ValidationError
-from services.identity import normalise_phone, parse_credit_code, parse_resident_id
 
 PROFILE_FIELDS = ("name", "id_number", "phone", "address", "birth_date")
-MAX_TEXT = 500
+MAX_TEXT = answer_rules.MAX_TEXT
 # how a material counts as reused: given from the library or an e-licence, or shared data
 REUSED_BY = (SatisfiedBy.elicence, SatisfiedBy.library, SatisfiedBy.shared)
 OPTIONS = ("deferred", "commitment", "none")
@@ -131,96 +129,36 @@ def answer_text(question: dict[str, Any], value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def clean_answer(q: dict[str, Any], raw: Any) -> Any:
-    """Check one answer against its question; raises ValueError with the message to show."""
-    kind = q.get("type", "text")
-    options = {str(o[0]) for o in q.get("options", [])}
-    if kind == "multiselect":
-        values = [str(v) for v in (raw or [])]
-        if not set(values) <= options:
-            raise ValueError(str(_l("选项不正确")))
-        if q.get("required") and not values:
-            raise ValueError(str(_l("请至少选择一项")))
-        return values
-    if kind == "checkbox":
-        value = raw in (True, "y", "on", "1", "true")
-        if q.get("required") and not value:
-            raise ValueError(str(_l("请勾选")))
-        return value
-    text = str(raw or "").strip()
-    if any(ord(ch) < 32 for ch in text):
-        raise ValueError(str(_l("含有不允许的字符")))
-    if not text:
-        if q.get("required"):
-            raise ValueError(str(_l("此项必填")))
-        return ""
-    if kind in ("text", "address"):
-        limit = int(q.get("max_length") or (200 if kind == "address" else MAX_TEXT))
-        if len(text) > limit:
-            raise ValueError(str(_l("最多 %(n)d 个字", n=limit)))
-        return text
-    if kind in ("number", "money"):
-        try:
-            number = Decimal(text)
-        except InvalidOperation:
-            raise ValueError(str(_l("请输入数字"))) from None
-        if not number.is_finite():
-            raise ValueError(str(_l("请输入数字")))
-        if kind == "money" and number.as_tuple().exponent < -2:
-            raise ValueError(str(_l("金额最多两位小数")))
-        if kind == "number" and number != number.to_integral_value():
-            raise ValueError(str(_l("请输入整数")))
-        if q.get("min") is not None and number < Decimal(str(q["min"])):
-            raise ValueError(str(_l("不能小于 %(n)s", n=q["min"])))
-        if q.get("max") is not None and number > Decimal(str(q["max"])):
-            raise ValueError(str(_l("不能大于 %(n)s", n=q["max"])))
-        if kind == "money" and number < 0:
-            raise ValueError(str(_l("金额不能为负数")))
-        return str(number)
-    if kind == "date":
-        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-            raise ValueError(str(_l("请按 年-月-日 填写日期")))
-        try:
-            return date.fromisoformat(text).isoformat()
-        except ValueError:
-            raise ValueError(str(_l("日期不存在"))) from None
-    if kind == "select":
-        if text not in options:
-            raise ValueError(str(_l("选项不正确")))
-        return text
-    if kind == "id_number":
-        try:
-            return parse_resident_id(text).number
-        except ValidationError as exc:
-            raise ValueError(next(iter(exc.errors.values()))) from None
-    if kind == "credit_code":
-        try:
-            return parse_credit_code(text)
-        except ValidationError as exc:
-            raise ValueError(next(iter(exc.errors.values()))) from None
-    if kind == "phone":
-        try:
-            return normalise_phone(text)
-        except ValidationError as exc:
-            raise ValueError(next(iter(exc.errors.values()))) from None
-    raise ValueError(str(_l("不支持的题型")))
+def answer_context(app: Application) -> answer_rules.AnswerContext:
+    """What the form's rules compare with: today, the applicant's birth date, the 情形."""
+    return answer_rules.AnswerContext(
+        today=clock.local_today(),
+        birth_date=app.applicant.birth_date if app.applicant is not None else None,
+        conditions=dict(app.condition_answers or {}),
+        condition_questions=list(app.item_version.condition_questions or []),
+    )
+
+
+def check_form(
+    app: Application, raw: dict[str, Any], *, partial: bool = False
+) -> answer_rules.Checked:
+    """The draft's answers checked by the item's rules (services/answer_rules.py)."""
+    return answer_rules.check_answers(
+        app.item_version.questions or [], raw, context=answer_context(app), partial=partial
+    )
 
 
 def save_form(app: Application, raw: dict[str, Any], *, partial: bool = False) -> None:
     """Check every answer; with ``partial`` (autosave) keep what is valid and skip required checks."""
-    errors: dict[str, str] = {}
     clean: dict[str, Any] = dict(app.form_data or {})
-    for q in app.item_version.questions or []:
-        key = q["key"]
-        if partial and key not in raw:
-            continue
-        question = {**q, "required": q.get("required") and not partial}
-        try:
-            clean[key] = clean_answer(question, raw.get(key))
-        except ValueError as exc:
-            errors[f"q_{key}"] = str(exc)
-    if errors and not partial:
-        raise ValidationError(errors)
+    if partial:  # the answers not sent stay as saved; rules compare with them
+        checked = check_form(app, {**clean, **raw}, partial=True)
+        clean.update({k: v for k, v in checked.clean.items() if k in raw})
+    else:
+        checked = check_form(app, raw)
+        if checked.errors:
+            raise ValidationError({f"q_{k}": v for k, v in checked.errors.items()})
+        clean.update(checked.clean)
     app.form_data = clean
     db.session.flush()
 
@@ -401,11 +339,9 @@ def precheck(app: Application, snapshot: MaterialSnapshot | None = None) -> list
             problems.append(
                 Problem(f"c_{q['key']}", str(_l("情形“%(label)s”未选择", label=q["label"])))
             )
-    for q in version.questions or []:
-        try:
-            clean_answer(q, (app.form_data or {}).get(q["key"]))
-        except ValueError as exc:
-            problems.append(Problem(f"q_{q['key']}", f"{q['label']}：{exc}"))
+    labels = {q["key"]: q["label"] for q in version.questions or []}
+    for key, message in check_form(app, dict(app.form_data or {})).errors.items():
+        problems.append(Problem(f"q_{key}", f"{labels[key]}：{message}"))
     if app.channel == Channel.counter and app.agent_id and not app.agent_authorisation_id:
         problems.append(Problem("authorisation", str(_l("代理人办理须提交申请人签署的授权委托书"))))
     snap = snapshot or snapshot_materials(app)
