@@ -51,6 +51,7 @@ DEFAULTS: dict[str, object] = {
     "GUIDE_CACHE_SECONDS": 600,  # how long a rendered guide is kept at most
     "KIOSK_IDLE_SECONDS": 120,  # 自助终端: no input for this long shows the countdown dialog
     "KIOSK_COUNTDOWN_SECONDS": 20,  # then the kiosk returns to its start and forgets everything
+    "APPOINTMENT_WEEKS_AHEAD": 4,  # weeks of appointment slots `flask jobs run` keeps open
     "QUEUE_POLL_MS": 2000,  # how often the call display asks for new calls
     "QUEUE_DESK_POLL_MS": 5000,  # how often the clerk's desk refreshes its counts and help requests
 }

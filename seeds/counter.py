@@ -1,6 +1,7 @@
 """Demo service halls: the city's 市民服务中心 and a township centre, their queue categories,
-windows, two weeks of appointment slots, the items offered on the self-service kiosk, and a
-few bookings for the next working day."""
+windows, weekly appointment templates (the roll forward makes the slots four weeks ahead from
+them), the items offered on the self-service kiosk, and a few bookings for the next working
+day."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.models import (
     Appointment,
+    AppointmentSession,
     AppointmentSlot,
     CounterWindow,
     Department,
@@ -20,7 +22,7 @@ from portal.models import (
     ServiceItem,
     User,
 )
-from services import clock, workdays
+from services import capacity, clock, workdays
 
 HALLS = (
     {
@@ -49,7 +51,9 @@ HALLS = (
         "windows": ((1, "A"), (2, "A")),
     },
 )
-# slots of one hour, capacity per slot and category
+# the weekly template of every category: Monday to Friday 9-12 and 13:30-16:30 in slots of one
+# hour with 4 places; the 市民服务中心's 综合受理 also on Saturday morning (see its hours). The
+# roll forward (services/capacity.py, `flask jobs run`) makes the slots, so the demo never runs out.
 SLOT_HOURS = (
     (time(9), time(10)),
     (time(10), time(11)),
@@ -58,8 +62,9 @@ SLOT_HOURS = (
     (time(14, 30), time(15, 30)),
     (time(15, 30), time(16, 30)),
 )
+SESSIONS = ((time(9), time(12)), (time(13, 30), time(16, 30)))
+SATURDAY = (("SMZX", "F", time(9), time(12)),)
 SLOT_CAPACITY = 4
-SLOT_WORKDAYS = 10
 # simple items a citizen can apply for at the kiosk without help
 # bookings at SMZX on the next working day, in the afternoon (login, item, slot index): 王秀兰 for her 失业登记
 # case (the 容缺 material still to bring), 13800000001 for a kiosk item without a case yet.
@@ -113,7 +118,8 @@ def load_halls(counter_staff: list[User], start: date | None = None) -> list[Ser
     db.session.flush()
     for user in counter_staff:
         user.hall_id = halls[0].id
-    add_slots(halls, start or clock.local_today())
+    add_templates(halls)
+    capacity.roll_forward(start or clock.local_today())
     for item in db.session.scalars(select(ServiceItem)):
         if item.published_version is not None and item.published_version.name in KIOSK_ITEMS:
             item.kiosk_enabled = True
@@ -121,30 +127,29 @@ def load_halls(counter_staff: list[User], start: date | None = None) -> list[Ser
     return halls
 
 
-def add_slots(halls: list[ServiceHall], start: date, days: int = SLOT_WORKDAYS) -> int:
-    """Appointment slots for the next working days from ``start`` (not including it)."""
-    count = 0
-    day = start
-    for _ in range(days):
-        day = workdays.add_working_days(day, 1)
-        for hall in halls:
-            for category in db.session.scalars(
-                select(QueueCategory).where(QueueCategory.hall_id == hall.id)
-            ):
-                for starts, ends in SLOT_HOURS:
-                    db.session.add(
-                        AppointmentSlot(
-                            hall_id=hall.id,
-                            category_id=category.id,
-                            day=day,
-                            starts_at=starts,
-                            ends_at=ends,
-                            capacity=SLOT_CAPACITY,
-                        )
+def add_templates(halls: list[ServiceHall]) -> None:
+    """The weekly template of every category (rows only: the roll forward makes the slots)."""
+    saturday = {(hall, letter): (starts, ends) for hall, letter, starts, ends in SATURDAY}
+    for hall in halls:
+        for category in db.session.scalars(
+            select(QueueCategory).where(QueueCategory.hall_id == hall.id)
+        ):
+            periods = [(weekday, s, e) for weekday in range(5) for s, e in SESSIONS]
+            if (hall.code, category.code) in saturday:
+                periods.append((5, *saturday[(hall.code, category.code)]))
+            for weekday, starts, ends in periods:
+                db.session.add(
+                    AppointmentSession(
+                        hall_id=hall.id,
+                        category_id=category.id,
+                        weekday=weekday,
+                        starts_at=starts,
+                        ends_at=ends,
+                        slot_minutes=60,
+                        capacity=SLOT_CAPACITY,
                     )
-                    count += 1
+                )
     db.session.flush()
-    return count
 
 
 def load_demo_bookings(start: date | None = None) -> list[Appointment]:

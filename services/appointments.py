@@ -219,6 +219,7 @@ def booking_page(
             select(AppointmentSlot.day, left)
             .where(
                 AppointmentSlot.category_id == page.category.id,
+                AppointmentSlot.active.is_(True),
                 or_(
                     AppointmentSlot.day > now.date(),
                     and_(
@@ -239,7 +240,9 @@ def booking_page(
             for s in db.session.scalars(
                 select(AppointmentSlot)
                 .where(
-                    AppointmentSlot.category_id == page.category.id, AppointmentSlot.day == page.day
+                    AppointmentSlot.category_id == page.category.id,
+                    AppointmentSlot.day == page.day,
+                    AppointmentSlot.active.is_(True),
                 )
                 .order_by(AppointmentSlot.starts_at)
             )
@@ -279,6 +282,8 @@ def check_booking(
     hall = slot.hall
     if not hall.active or not slot.category.open:
         raise ValidationError({"slot": str(_l("该服务类别暂停预约，请选择其他大厅或日期"))})
+    if not slot.active:
+        raise ValidationError({"slot": str(_l("该时段已停止预约，请选择其他时段"))})
     if category_for(hall, target.department_id) is not slot.category:
         raise ValidationError({"slot": str(_l("该时段不受理这个事项，请从列出的时段中选择"))})
     if _started(slot, now):
@@ -310,10 +315,15 @@ def check_booking(
 
 
 def _take_place(slot_id: int) -> bool:
-    """The one conditional UPDATE that keeps ``booked`` ≤ ``capacity``."""
+    """The one conditional UPDATE that keeps ``booked`` ≤ ``capacity`` (and takes nothing in a
+    slot the hall withdrew at the same moment: services/capacity.py)."""
     taken = db.session.execute(
         update(AppointmentSlot)
-        .where(AppointmentSlot.id == slot_id, AppointmentSlot.booked < AppointmentSlot.capacity)
+        .where(
+            AppointmentSlot.id == slot_id,
+            AppointmentSlot.active.is_(True),
+            AppointmentSlot.booked < AppointmentSlot.capacity,
+        )
         .values(booked=AppointmentSlot.booked + 1)
         .execution_options(synchronize_session=False)
     ).rowcount
@@ -579,6 +589,7 @@ _KIND_OF_STATUS = {
     "correction_required": "correction",
     "accepted_pending_materials": "supply",
     "approved": "pickup",
+    "awaiting_pickup": "pickup",
 }
 
 
@@ -643,7 +654,7 @@ def prepare(target: Target) -> Preparation:
             str(_l("办件正在预审，预审通过后我们会通知您；到场时请带上身份证原件。")),
             bring=[str(_l("身份证原件"))],
         )
-    if status == "approved":
+    if status in ("approved", "awaiting_pickup"):
         return Preparation(
             "pickup",
             True,

@@ -30,7 +30,16 @@ from portal.models import (
     SatisfiedBy,
 )
 from portal.models.base import utcnow
-from services import appointments, audit, case_states, clock, messages, workdays, workflow
+from services import (
+    appointments,
+    audit,
+    capacity,
+    case_states,
+    clock,
+    messages,
+    workdays,
+    workflow,
+)
 from services.errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -51,6 +60,7 @@ class JobReport:
     post_checks: int = 0
     no_shows: int = 0
     appointment_reminders: int = 0
+    appointment_slots: int = 0
     delivered: int = 0
 
 
@@ -320,6 +330,18 @@ def remind_appointments(day: date) -> int:
     return done
 
 
+def roll_appointment_slots(day: date) -> int:
+    """Keep APPOINTMENT_WEEKS_AHEAD weeks of slots from the halls' weekly templates: each
+    (category, day) is generated once, by whichever worker claims it (services/capacity.py)."""
+    done = 0
+    todo = capacity.days_to_roll(day)
+    db.session.commit()
+    for category_id, days in todo.items():
+        done += capacity.roll_category(category_id, days).created
+        db.session.commit()
+    return done
+
+
 def run_jobs(day: date | None = None) -> JobReport:
     """Everything scheduled, in order; each step is idempotent."""
     day = day or clock.local_today()
@@ -339,6 +361,7 @@ def run_jobs(day: date | None = None) -> JobReport:
         )
         report.no_shows = mark_missed_appointments(now)
         report.appointment_reminders = remind_appointments(day)
+        report.appointment_slots = roll_appointment_slots(day)
     report.delivered = messages.deliver_pending(limit=1000)
     log.info("jobs run: %s", report)
     return report

@@ -57,6 +57,21 @@ TEMPLATES = {
             "提醒：您预约了 %(when)s 到%(hall)s办理“%(what)s”，预约号 %(code)s。请按页面提示带齐材料。"
         ),
     ),
+    # the hall's capacity changed under a booking (services/capacity.py): also ``reason``
+    "appointment_slot_removed": (
+        _l("预约时段调整"),
+        _l(
+            "%(hall)s调整了预约时段。您 %(when)s 办理“%(what)s”的预约（预约号 %(code)s）仍然保留，"
+            "工作人员会与您联系确认；如需换时间，可在“我的预约”中改约。"
+        ),
+    ),
+    "appointment_hall_closed": (
+        _l("预约时段暂停服务"),
+        _l(
+            "%(hall)s %(when)s 暂停服务（%(reason)s）。您办理“%(what)s”的预约（预约号 %(code)s）"
+            "需要改约，请在“我的预约”中选择其他时间，工作人员也会与您联系。"
+        ),
+    ),
 }
 
 

@@ -22,6 +22,8 @@ from portal.models.catalogue import (
 )
 from portal.models.counter import (
     Appointment,
+    AppointmentClosure,
+    AppointmentSession,
     AppointmentSlot,
     CounterContext,
     CounterWindow,
@@ -56,6 +58,8 @@ __all__ = [
     "CounterWindow",
     "CounterContext",
     "AppointmentSlot",
+    "AppointmentSession",
+    "AppointmentClosure",
     "Appointment",
     "Application",
     "Authorisation",

@@ -6,7 +6,18 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, String, Text, Time, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    Time,
+    UniqueConstraint,
+    true,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -136,9 +147,52 @@ class AppointmentSlot(db.Model):
     ends_at: Mapped[time] = mapped_column(Time)
     capacity: Mapped[int] = mapped_column()
     booked: Mapped[int] = mapped_column(default=0)  # kept ≤ capacity by a conditional UPDATE
+    # False once the hall's template or a closure no longer offers it: no new bookings; kept
+    # (never deleted) while bookings point at it, so staff can contact those citizens
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
     hall: Mapped[ServiceHall] = relationship()
     category: Mapped[QueueCategory] = relationship()
+
+
+class AppointmentSession(TimestampMixin, db.Model):
+    """A period in which a hall's category takes bookings, cut into slots of ``slot_minutes``
+    with ``capacity`` places each: every week on ``weekday`` (0 = Monday; the weekly template)
+    or once on ``day`` (an extra session, 加开)."""
+
+    __tablename__ = "appointment_sessions"
+    __table_args__ = (Index("ix_appointment_sessions_category", "category_id", "weekday"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hall_id: Mapped[int] = mapped_column(ForeignKey("service_halls.id"))
+    category_id: Mapped[int] = mapped_column(ForeignKey("queue_categories.id"))
+    weekday: Mapped[int | None] = mapped_column()
+    day: Mapped[date | None] = mapped_column(Date)
+    starts_at: Mapped[time] = mapped_column(Time)
+    ends_at: Mapped[time] = mapped_column(Time)
+    slot_minutes: Mapped[int] = mapped_column(default=60)
+    capacity: Mapped[int] = mapped_column()
+
+    category: Mapped[QueueCategory] = relationship()
+
+
+class AppointmentClosure(TimestampMixin, db.Model):
+    """暂停预约: a hall (or one of its categories) closed for a day or a range of days, the
+    whole day or its morning or afternoon."""
+
+    __tablename__ = "appointment_closures"
+    __table_args__ = (Index("ix_appointment_closures_hall_days", "hall_id", "last_day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hall_id: Mapped[int] = mapped_column(ForeignKey("service_halls.id"))
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("queue_categories.id"))
+    first_day: Mapped[date] = mapped_column(Date)
+    last_day: Mapped[date] = mapped_column(Date)
+    part: Mapped[str] = mapped_column(String(8), default="day")  # day / am / pm
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    category: Mapped[QueueCategory | None] = relationship()
 
 
 class Appointment(TimestampMixin, db.Model):
