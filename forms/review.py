@@ -21,9 +21,10 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from forms.base import PortalForm
+from services.delivery import CARRIERS
 from services.ratings import INDICATORS, SCORES, TAGS
 from services.visits import VISIT_KINDS
-from services.workflow import DELIVERY_KINDS, SUSPENSION_KINDS, VERDICTS
+from services.workflow import SUSPENSION_KINDS, VERDICTS
 
 
 def choices(mapping) -> list[SelectChoice]:
@@ -89,11 +90,26 @@ class SuspendForm(ActionForm):
     )
 
 
-class CompleteForm(ActionForm):
-    delivery = RadioField(
-        _l("送达方式"),
-        choices=choices(DELIVERY_KINDS),
-        validators=[InputRequired(_l("请选择送达方式"))],
+class MailForm(ActionForm):
+    """邮寄: the carrier and its waybill number, which the applicant sees on the case page."""
+
+    carrier = SelectField(
+        _l("快递公司"),
+        choices=[SelectChoice("", _l("请选择")), *choices(CARRIERS)],
+        validators=[InputRequired(_l("请选择承运的快递公司"))],
+    )
+    tracking = StringField(
+        _l("运单号"),
+        validators=[DataRequired(_l("请填写运单号")), Length(max=40)],
+        description=_l("8 至 30 位字母或数字，申请人会看到"),
+    )
+
+
+class RevokeForm(ActionForm):
+    reason = TextAreaField(
+        _l("注销理由"),
+        validators=[DataRequired(_l("请写明注销的理由")), Length(max=500)],
+        description=_l("记入审计日志；核验页面只显示“已注销”和注销日期，不显示理由"),
     )
 
 
@@ -223,7 +239,10 @@ ACTION_FORMS: dict[str, type[ActionForm]] = {
     "resume": ActionForm,
     "approve": OpinionForm,
     "deny": DenyForm,
-    "complete": CompleteForm,
+    "certify": ActionForm,
+    "deliver": ActionForm,
+    "mail": MailForm,
+    "confirm_receipt": ActionForm,
     "claim": ActionForm,
     "assign": AssignForm,
 }

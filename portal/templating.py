@@ -6,9 +6,10 @@ from flask import Flask, request
 from flask_babel import get_locale
 from flask_login import current_user
 
-from services.case_states import state_label
+from services.case_states import DELIVERY_KINDS, state_label
 from services.catalogue.vocabulary import catalogue_label
 from services.clock import format_local
+from services.delivery import CARRIERS, step_clock
 from services.document_vocabulary import document_label
 from services.identity import mask_id_number, mask_name, mask_phone
 from services.materials import answer_text
@@ -31,6 +32,12 @@ def html_lang() -> str:
 def register_template_helpers(app: Flask) -> None:
     app.jinja_env.add_extension("jinja2.ext.do")
     app.jinja_env.globals.update(answer_text=answer_text)
+    # 送达 and the guide's steps (services/delivery.py): templates/_macros/delivery.html
+    app.jinja_env.globals.update(
+        case_step_clock=step_clock,
+        carrier_labels=CARRIERS,
+        delivery_label=lambda method: str(DELIVERY_KINDS.get(method, method)),
+    )
     app.jinja_env.globals.update(
         elder_mode_active=elder_mode_active,
         html_lang=html_lang,

@@ -33,6 +33,7 @@ from seeds.factories import make_faker, make_id_number, make_person, make_png
 from services import accounts, audit, catalogue, clock
 from services.documents import add_document
 from services.elicences import issue_elicence
+from services.workflow import result_valid_until
 
 DEMO_PASSWORD = "Demo@2026"
 SERVICE_CENTRE = {
@@ -155,6 +156,9 @@ def guide_from_spec(spec: dict) -> dict:
     guide["result_name"] = spec["result"]["name"]
     guide["result_type"] = spec["result"]["type"]
     guide["result_licence_type_code"] = spec["result"].get("licence_type_code")
+    guide["result_term"] = spec["result"].get("term")  # "1年", "10年", "长期" (checked on save)
+    if spec["result"].get("delivery"):
+        guide["delivery_methods"] = spec["result"]["delivery"]
     guide["kiosk_enabled"] = spec.get("kiosk", False)
     return guide
 
@@ -284,12 +288,15 @@ def load_history(citizen_user: User, reviewer: User, items: dict[str, ServiceIte
                 application_id=app.id,
                 details={"seed": "demo history"},
             )
+        issued_on = clock.local_date(app.decided_at)
+        app.delivery_method = "online"
+        app.delivered_at = app.completed_at
         issue_elicence(
             holder=citizen,
             material_type=mt,
             department=item.department,
-            issued_on=clock.local_date(app.decided_at),
-            valid_until=None,
+            issued_on=issued_on,
+            valid_until=result_valid_until(version, mt, issued_on),  # the item's term
             application_id=app.id,
             public_base_url=current_app.config["PUBLIC_BASE_URL"],
         )

@@ -28,7 +28,9 @@ from portal.models import (
 )
 from services import (
     case_access,
+    delivery,
     documents,
+    materials,
     proxies,
     workflow,
 )
@@ -53,9 +55,6 @@ from services.materials import (
     material_for as material_for,
 )
 from services.materials import (
-    precheck as precheck,
-)
-from services.materials import (
     prefill as prefill,
 )
 from services.materials import (
@@ -68,9 +67,6 @@ from services.materials import (
     save_conditions as save_conditions,
 )
 from services.materials import (
-    save_form as save_form,
-)
-from services.materials import (
     snapshot_materials as snapshot_materials,
 )
 from services.materials import (
@@ -78,6 +74,32 @@ from services.materials import (
 )
 
 PROFILE_FIELDS = ("name", "id_number", "phone", "address", "birth_date")
+
+
+def save_form(app: Application, raw: dict, *, partial: bool = False) -> None:
+    """The form's answers (services/materials.save_form), and 邮寄 only with an address."""
+    errors: dict[str, str] = {}
+    try:
+        materials.save_form(app, raw, partial=partial)
+    except ValidationError as exc:
+        errors.update(exc.errors)
+    if not partial:
+        for field, message in delivery.answer_problems(app.item_version, raw).items():
+            errors.setdefault(field, message)
+    if errors:
+        raise ValidationError(errors)
+
+
+def precheck(app: Application, snapshot: materials.MaterialSnapshot | None = None) -> list[Problem]:
+    """智能预审 (services/materials.precheck) and the delivery answers."""
+    problems = materials.precheck(app, snapshot)
+    taken = {p.field for p in problems}
+    for field, message in delivery.answer_problems(app.item_version, app.form_data).items():
+        if field not in taken:
+            problems.append(Problem(field, message))
+    return problems
+
+
 MAX_TEXT = 500
 
 

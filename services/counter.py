@@ -359,8 +359,8 @@ def served(staff: User) -> Served | None:
         citizen=db.session.get(Citizen, ctx.citizen_id),
         agent=db.session.get(Citizen, ctx.agent_id) if ctx.agent_id else None,
         drafts=[a for a in rows if a.status == "draft"],
-        open_cases=[a for a in rows if a.status != "draft" and a.status != "approved"],
-        ready=[a for a in rows if a.status == "approved"],
+        open_cases=[a for a in rows if a.status not in ("draft", "awaiting_pickup")],
+        ready=[a for a in rows if a.status == "awaiting_pickup"],
     )
 
 
@@ -576,7 +576,7 @@ def resubmit_correction(
     return app
 
 
-COUNTER_ACTIONS = ("accept", "approve_instantly", "not_accept", "request_correction", "complete")
+COUNTER_ACTIONS = ("accept", "approve_instantly", "not_accept", "request_correction", "pickup")
 PICKUP = "pickup"
 
 
@@ -589,10 +589,8 @@ def decide(
         raise NotFound(str(_l("没有这个操作")))
     app, ctx = _serving_case(staff, application_id)
     reason = str(params.pop("visit_reason", "") or "")
-    if action == "complete":
-        params["delivery"] = PICKUP
     app = workflow.perform_checked(staff, app, action, version, **params)
-    _count_visit(staff, ctx, app, PICKUP if action == "complete" else "intake", reason)
+    _count_visit(staff, ctx, app, PICKUP if action == PICKUP else "intake", reason)
     return app
 
 

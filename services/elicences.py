@@ -18,16 +18,19 @@ from portal.models import (
     Application,
     Citizen,
     Department,
+    DocumentStatus,
     ELicence,
     Grade,
     MaterialType,
     Notice,
+    Role,
+    User,
     VerificationFailure,
 )
 from portal.models.base import utcnow
-from services import clock
+from services import audit, clock, messages
 from services.documents import add_document
-from services.errors import TooManyAttempts, ValidationError
+from services.errors import Conflict, NotAuthorized, NotFound, TooManyAttempts, ValidationError
 from services.identity import is_holder_code, mask_id_number, mask_name
 from services.notices import KIND_LABELS
 from services.numbering import new_licence_number
@@ -104,6 +107,68 @@ def issue_elicence(
     db.session.add(licence)
     db.session.flush()
     current_app.logger.info("issued e-licence %s", number)
+    return licence
+
+
+# --- 注销 -------------------------------------------------------------------------------
+
+MAX_REVOKE_REASON = 500
+
+
+def may_revoke(actor: User, licence: ELicence) -> bool:
+    """A reviewer of the issuing department, or an admin."""
+    if actor.role == Role.admin:
+        return True
+    return (
+        actor.role == Role.reviewer
+        and actor.department is not None
+        and actor.department.code == licence.issuer_code
+    )
+
+
+def revoke_elicence(actor: User, licence_id: int, reason: str) -> ELicence:
+    """注销: the licence and its library document stop being valid from today (local date);
+    the reason is required and audited, and the public check shows 已注销 with the day only."""
+    licence = db.session.get(ELicence, licence_id)
+    if actor.role not in (Role.reviewer, Role.admin):
+        raise NotAuthorized(str(_l("只有发证部门的审批人员或管理员可以注销证照")))
+    if licence is None or not may_revoke(actor, licence):
+        raise NotFound(str(_l("证照不存在")))
+    text = str(reason or "").strip()
+    if not text:
+        raise ValidationError({"reason": str(_l("请写明注销的理由"))})
+    if len(text) > MAX_REVOKE_REASON:
+        raise ValidationError({"reason": str(_l("最多 %(n)d 个字", n=MAX_REVOKE_REASON))})
+    if any(ord(ch) < 32 and ch not in "\r\n" for ch in text):
+        raise ValidationError({"reason": str(_l("含有不允许的字符"))})
+    if licence.status == "cancelled":
+        raise Conflict(str(_l("该证照已注销")))
+    licence.status = "cancelled"
+    licence.revoked_on = clock.local_today()
+    licence.revoke_reason = text
+    licence.revoked_by_id = actor.id
+    if licence.document is not None:
+        licence.document.status = DocumentStatus.revoked
+    db.session.flush()
+    audit.record_event(
+        "licence_revoked",
+        actor=actor,
+        application_id=licence.application_id,
+        details={
+            "licence": licence.number,
+            "reason": text,
+            "revoked_on": licence.revoked_on.isoformat(),
+        },
+    )
+    holder = db.session.get(Citizen, licence.holder_id)
+    case = db.session.get(Application, licence.application_id) if licence.application_id else None
+    if holder is not None and case is not None:
+        messages.notify(
+            holder,
+            "reminder",
+            application=case,
+            what=str(_l("的办理结果“%(name)s”已被发证部门注销", name=licence.name)),
+        )
     return licence
 
 
@@ -216,6 +281,7 @@ class PublicRecord:
     valid_until: date | None  # None: 长期 (a licence) or not applicable (a notice)
     outcome: str  # valid / expired / cancelled
     sha256: str
+    revoked_on: date | None = None  # 注销: the day only, never the reason (it may be personal)
 
 
 def check_by_code(
@@ -256,6 +322,7 @@ def check_by_code(
             valid_until=licence.valid_until,
             outcome=licence_outcome(licence, today or clock.local_today()),
             sha256=licence.file_sha256,
+            revoked_on=licence.revoked_on,
         )
     if notice is not None:
         case = db.session.get(Application, notice.application_id)

@@ -163,8 +163,8 @@ def queue(
         )
         if app.status == "submitted" and app.due_date is None:
             deadline, label = answer_by, str(_l("受理答复期限"))
-        elif app.status == "approved":
-            deadline, label = None, str(_l("待送达"))
+        elif app.status in case_states.DELIVERY_STATES:
+            deadline, label = None, str(case_states.state_label(app.status))
         else:
             deadline, label = app.due_date, str(_l("承诺办结日"))
         badge = _badge(deadline, day, overrides, app.status == "suspended")

@@ -50,11 +50,21 @@ from portal.models import (
     User,
 )
 from portal.models.base import utcnow
-from services import audit, auto_approval, clock, materials, messages, notices, numbering, workdays
+from services import (
+    audit,
+    auto_approval,
+    clock,
+    delivery,
+    materials,
+    messages,
+    notices,
+    numbering,
+    workdays,
+)
 from services.case_access import may_see
 from services.case_states import (
+    CLOSED_STATES,
     CONFLICT_MESSAGE,
-    DECIDED_STATES,
     DELIVERY_KINDS,
     DRAFT,
     OPEN_STATES,
@@ -93,6 +103,7 @@ def _t(sources, target, roles, notices=(), label="") -> Transition:
 
 
 STAFF = ("reviewer", "counter")
+DELIVERY_SOURCES = ("approved", "certifying")
 TRANSITIONS: dict[str, Transition] = {
     # 提交: a draft becomes a case with its number (services/applications.submit_application;
     # a 一件事 parent submits its children with it)
@@ -134,10 +145,24 @@ TRANSITIONS: dict[str, Transition] = {
     "advance_step": _t(["in_review"], None, ["reviewer"], [], _l("进入下一环节")),
     "suspend": _t(["in_review"], "suspended", ["reviewer"], [], _l("启动特别程序")),
     "resume": _t(["suspended"], "in_review", ["reviewer"], [], _l("结束特别程序")),
-    # 决定 and 办结
+    # 决定 at the guide's decision step; then its 制证 step, if it declares one, and 送达 by the
+    # method the applicant chose (services/delivery.py): 办结 only when the result is delivered
     "approve": _t(["in_review"], "approved", ["reviewer"], ["approval"], _l("准予")),
     "deny": _t(["in_review"], "denied", ["reviewer"], ["denial"], _l("不予许可")),
-    "complete": _t(["approved"], "completed", [*STAFF, SYSTEM], ["completion"], _l("办结")),
+    "start_certifying": _t(["approved"], "certifying", [*STAFF, SYSTEM], [], _l("进入制证环节")),
+    "certify": _t(["certifying"], None, ["reviewer"], [], _l("制证完成")),
+    # a case decided before delivery was tracked: its department sends it on its way
+    "deliver": _t(["approved"], None, ["reviewer"], [], _l("送达")),
+    "deliver_online": _t(
+        DELIVERY_SOURCES, "completed", [*STAFF, SYSTEM], ["completion"], _l("电子送达")
+    ),
+    "await_pickup": _t(DELIVERY_SOURCES, "awaiting_pickup", [*STAFF, SYSTEM], [], _l("待领取")),
+    "await_post": _t(DELIVERY_SOURCES, "awaiting_post", [*STAFF, SYSTEM], [], _l("待邮寄")),
+    "pickup": _t(["awaiting_pickup"], "completed", ["counter"], ["completion"], _l("出件")),
+    "mail": _t(["awaiting_post"], "mailed", STAFF, [], _l("登记寄出")),
+    "confirm_receipt": _t(
+        ["mailed"], "completed", ["citizen", *STAFF], ["completion"], _l("确认收到")
+    ),
     # the citizen may withdraw until a decision is made
     "withdraw": _t(OPEN_STATES, "withdrawn", ["citizen"], [], _l("撤回")),
     # termination: 容缺 deadline missed (a job), or a commitment found false (post-check)
@@ -149,7 +174,17 @@ TRANSITIONS: dict[str, Transition] = {
         _l("逾期未补齐容缺材料，终止办理"),
     ),
     "terminate_false_commitment": _t(
-        ["accepted_on_commitment", "in_review", "suspended", "approved", "completed"],
+        [
+            "accepted_on_commitment",
+            "in_review",
+            "suspended",
+            "approved",
+            "certifying",
+            "awaiting_pickup",
+            "awaiting_post",
+            "mailed",
+            "completed",
+        ],
         "terminated",
         ["reviewer"],
         ["termination"],
@@ -170,7 +205,10 @@ DECISION_ACTIONS = (
     "advance_step",
     "resume",
     "approve",
-    "complete",
+    "certify",
+    "deliver",
+    "mail",
+    "confirm_receipt",
 )
 
 
@@ -198,8 +236,12 @@ def offered_actions(app: Application, actor: User | None) -> list[str]:
         unfit.add("accept_on_commitment")
     if app.item_version is None or app.item_version.case_type != "instant":
         unfit.add("approve_instantly")
-    if app.current_step + 1 >= len(app.item_version.steps or []) if app.item_version else True:
+    steps = app.item_version.steps if app.item_version else None
+    decision = delivery.decision_step(steps)
+    if app.current_step >= decision:
         unfit.add("advance_step")
+    elif steps:
+        unfit.add("approve")  # 准予 only at the decision step: no step is skipped
     if actor is not None and app.assignee_id == actor.id:
         unfit.add("claim")
     return [a for a in allowed_actions(app, actor) if a not in unfit]
@@ -306,7 +348,7 @@ def _transition(
     if message is not None:
         kind, params = message
         messages.notify(app.applicant, kind, application=app, **params)
-    if target in DECIDED_STATES and app.parent_id is not None:
+    if target in CLOSED_STATES and app.parent_id is not None:
         _complete_parent_when_all_decided(app.parent_id, actor)
     return app
 
@@ -459,15 +501,16 @@ def remind_department(app: Application, kind: str, body: Any) -> None:
 
 
 def _complete_parent_when_all_decided(parent_id: int, actor: User | None) -> None:
-    """一件事: the parent case is done when every child case is decided."""
+    """一件事: the parent case is done when every child case is closed (its result delivered,
+    or denied, withdrawn …)."""
     parent = db.session.scalar(
         select(Application)
         .where(Application.id == parent_id)
         .options(selectinload(Application.children))
     )
-    if parent is None or parent.status in DECIDED_STATES:
+    if parent is None or parent.status in CLOSED_STATES:
         return
-    if any(child.status not in DECIDED_STATES for child in parent.children):
+    if any(child.status not in CLOSED_STATES for child in parent.children):
         return
     changed = db.session.execute(
         update(Application)
@@ -884,8 +927,8 @@ def _advance_step(
     actor: User | None, app: Application, version: int, *, assignee_id: int | None = None
 ) -> Application:
     steps = app.item_version.steps or []
-    if app.current_step + 1 >= len(steps):
-        raise Conflict(str(_l("已是最后一个环节，请作出决定")))
+    if app.current_step >= delivery.decision_step(steps):
+        raise Conflict(str(_l("已是决定环节，请作出决定")))
     values: dict[str, Any] = {"current_step": app.current_step + 1, "step_started_on": today()}
     if assignee_id:
         values["assignee_id"] = _department_reviewer(app, assignee_id).id
@@ -1024,39 +1067,96 @@ def result_material_type(version: ItemVersion) -> MaterialType | None:
     )
 
 
-def _issue_result(
-    actor: User | None,
-    app: Application,
-    version_no: int,
-    *,
-    delivery: str = "online",
-    auto: bool = False,
-) -> Application:
-    """After approval: an item whose result is an e-licence is delivered to the holder's library
-    at once (送达), so the case completes; any other result waits for pickup or post."""
+def result_valid_until(version: ItemVersion, material_type: MaterialType, issued_on: date):
+    """An e-licence's last day: the issue date plus the item's term (长期: None); an item that
+    declares no term keeps its material type's own rule."""
+    term = delivery.parse_term(version.result_term)
+    if term is not None:
+        return delivery.term_valid_until(term, issued_on)
+    return valid_until_for(material_type, issued_on)
+
+
+def _issue_licence(app: Application) -> ELicence | None:
+    """The result is made (制证 done, or no 制证 step): an item whose result is an e-licence
+    issues it into the holder's library, valid for the item's term from today (local date)."""
     material_type = result_material_type(app.item_version)
     if material_type is None:
-        messages.notify(app.applicant, "decided", application=app)
-        return app
+        return None
     issued_on = today()
-    licence = issue_elicence(
+    return issue_elicence(
         holder=app.applicant,
         material_type=material_type,
         department=app.item_version.department,
         issued_on=issued_on,
-        valid_until=valid_until_for(material_type, issued_on),
+        valid_until=result_valid_until(app.item_version, material_type, issued_on),
         application_id=app.id,
     )
-    _transition(
-        actor,
-        app,
-        "complete",
-        version_no,
-        values={"completed_at": utcnow()},
-        details={"delivery": "online", "licence": licence.number, "auto": auto},
-        notice_context={"delivery": "online", "licence": licence},
-    )
-    messages.notify(app.applicant, "licence", application=app, item=licence.name)
+
+
+def _after_decision(
+    actor: User | None, app: Application, *, instant: bool = False, auto: bool = False
+) -> Application:
+    """After 准予: the guide's 制证 step when it declares one (即办 and 秒批 skip it: they
+    complete in one move), else 送达 straight away."""
+    certify_at = delivery.step_of_kind(app.item_version.steps, "certify")
+    if certify_at is not None and not instant:
+        return _transition(
+            actor,
+            app,
+            "start_certifying",
+            app.version,
+            values={"current_step": certify_at, "step_started_on": today()},
+            details={"step": certify_at},
+            message=("reminder", {"what": str(_l("已准予，正在制证"))}),
+        )
+    return _deliver(actor, app, auto=auto)
+
+
+def _deliver(actor: User | None, app: Application, *, auto: bool = False) -> Application:
+    """送达 by the method the applicant chose: 电子送达 completes the case at once; 窗口领取
+    waits for 出件 at any counter; 邮寄 waits for staff to record the carrier and number."""
+    method = app.delivery_method or delivery.chosen_method(app.item_version, app.form_data)
+    licence = _issue_licence(app)
+    deliver_at = delivery.step_of_kind(app.item_version.steps, "deliver")
+    values: dict[str, Any] = {"delivery_method": method}
+    if deliver_at is not None:
+        values.update(current_step=deliver_at, step_started_on=today())
+    details: dict[str, Any] = {"delivery": method, "auto": auto}
+    if licence is not None:
+        details["licence"] = licence.number
+    if method == "online":
+        now = utcnow()
+        _transition(
+            actor,
+            app,
+            "deliver_online",
+            app.version,
+            values={**values, "completed_at": now, "delivered_at": now},
+            details=details,
+            notice_context={
+                "delivery": method,
+                "delivery_label": str(DELIVERY_KINDS[method]),
+                "licence": licence,
+            },
+            message=("decided", {}),
+        )
+    elif method == "pickup":
+        _transition(
+            actor,
+            app,
+            "await_pickup",
+            app.version,
+            values=values,
+            details=details,
+            message=(
+                "reminder",
+                {"what": str(_l("办理结果已可领取，请持身份证到任一综合窗口领取"))},
+            ),
+        )
+    else:
+        _transition(actor, app, "await_post", app.version, values=values, details=details)
+    if licence is not None:
+        messages.notify(app.applicant, "licence", application=app, item=licence.name)
     return app
 
 
@@ -1066,18 +1166,28 @@ def _approve(
     if _materials(app, SatisfiedBy.deferred):
         raise ValidationError({"": str(_l("容缺材料尚未补齐，不能作出决定"))})
     _refuse_unsettled(app)
+    steps = app.item_version.steps or []
+    decision = delivery.decision_step(steps)
+    if steps and app.current_step < decision:
+        raise Conflict(
+            str(
+                _l(
+                    "尚未到决定环节“%(step)s”，请先完成当前环节",
+                    step=steps[decision].get("name", ""),
+                )
+            )
+        )
     opinion = _clean_text(opinion, "opinion", required=False)
-    last = max(len(app.item_version.steps or []) - 1, 0)
     _transition(
         actor,
         app,
         "approve",
         version,
-        values={"decided_at": utcnow(), "current_step": last, "step_started_on": today()},
+        values={"decided_at": utcnow(), "current_step": decision, "step_started_on": today()},
         details={"opinion": opinion},
         notice_context={"opinion": opinion},
     )
-    return _issue_result(actor, app, app.version)
+    return _after_decision(actor, app)
 
 
 def _approve_instantly(
@@ -1089,7 +1199,7 @@ def _approve_instantly(
     auto: bool = False,
     rules: list[dict] | None = None,
 ) -> Application:
-    """即办件 (and 秒批): accepted and approved on the spot."""
+    """即办件 (and 秒批): accepted and approved on the spot, then delivered the same way."""
     if actor is not None and app.item_version.case_type != "instant":
         raise Conflict(str(_l("只有即办件可以当场受理并办结")))
     if _materials(app, SatisfiedBy.deferred, SatisfiedBy.commitment):
@@ -1097,7 +1207,7 @@ def _approve_instantly(
     _refuse_unsettled(app)
     opinion = _clean_text(opinion, "opinion", required=False)
     now = utcnow()
-    last = max(len(app.item_version.steps or []) - 1, 0)
+    decision = delivery.decision_step(app.item_version.steps)
     _transition(
         actor,
         app,
@@ -1107,13 +1217,97 @@ def _approve_instantly(
             "accepted_at": now,
             "decided_at": now,
             "due_date": today(),
-            "current_step": last,
+            "current_step": decision,
             "step_started_on": today(),
         },
         details={"opinion": opinion, "auto": auto, "rules": rules or []},
         notice_context={"opinion": opinion, "instant": True, "auto": auto},
     )
-    return _issue_result(actor, app, app.version, auto=auto)
+    return _after_decision(actor, app, instant=True, auto=auto)
+
+
+def _certify(actor: User | None, app: Application, version: int) -> Application:
+    """制证完成: the result is made; it goes out by the applicant's method."""
+    _transition(actor, app, "certify", version, details={"step": app.current_step})
+    return _deliver(actor, app)
+
+
+def _deliver_decided(actor: User | None, app: Application, version: int) -> Application:
+    _transition(actor, app, "deliver", version)
+    return _deliver(actor, app)
+
+
+def _deliver_online(actor: User | None, app: Application, version: int) -> Application:
+    raise Conflict(str(_l("送达由系统按申请人选择的方式进行")))
+
+
+_await_pickup = _await_post = _start_certifying = _deliver_online
+
+
+def _pickup(actor: User | None, app: Application, version: int) -> Application:
+    """出件 at any counter: the result is handed over, the case completes. The visit is recorded
+    by the caller (services/counter.decide), in the same transaction."""
+    now = utcnow()
+    return _transition(
+        actor,
+        app,
+        "pickup",
+        version,
+        values={"completed_at": now, "delivered_at": now},
+        details={"delivery": "pickup"},
+        notice_context={"delivery": "pickup", "delivery_label": str(DELIVERY_KINDS["pickup"])},
+        message=("decided", {}),
+    )
+
+
+def _mail(
+    actor: User | None, app: Application, version: int, *, carrier: str = "", tracking: str = ""
+) -> Application:
+    """邮寄: staff record the carrier and the waybill number; the citizen sees both."""
+    try:
+        carrier, tracking = delivery.clean_mailing(carrier, tracking)
+    except delivery.MailingError as exc:
+        raise ValidationError(exc.errors) from None
+    label = str(delivery.CARRIERS[carrier])
+    return _transition(
+        actor,
+        app,
+        "mail",
+        version,
+        values={"post_carrier": carrier, "post_tracking": tracking, "mailed_at": utcnow()},
+        details={"carrier": carrier, "tracking": tracking},
+        message=(
+            "reminder",
+            {
+                "what": str(
+                    _l(
+                        "办理结果已寄出：%(carrier)s，运单号 %(number)s",
+                        carrier=label,
+                        number=tracking,
+                    )
+                )
+            },
+        ),
+    )
+
+
+def _confirm_receipt(actor: User | None, app: Application, version: int) -> Application:
+    now = utcnow()
+    return _transition(
+        actor,
+        app,
+        "confirm_receipt",
+        version,
+        values={"completed_at": now, "delivered_at": now},
+        details={"delivery": "post", "tracking": app.post_tracking},
+        notice_context={
+            "delivery": "post",
+            "delivery_label": str(DELIVERY_KINDS["post"]),
+            "carrier": str(delivery.CARRIERS.get(app.post_carrier, app.post_carrier)),
+            "tracking": app.post_tracking,
+        },
+        message=("decided", {}),
+    )
 
 
 def _deny(actor: User | None, app: Application, version: int, *, reasons: str = "") -> Application:
@@ -1128,23 +1322,6 @@ def _deny(actor: User | None, app: Application, version: int, *, reasons: str = 
         values={"decided_at": utcnow(), "current_step": last},
         details={"reasons": reasons},
         notice_context={"reasons": reasons},
-        message=("decided", {}),
-    )
-
-
-def _complete(
-    actor: User | None, app: Application, version: int, *, delivery: str = ""
-) -> Application:
-    if delivery not in DELIVERY_KINDS:
-        raise ValidationError({"delivery": str(_l("请选择送达方式"))})
-    return _transition(
-        actor,
-        app,
-        "complete",
-        version,
-        values={"completed_at": utcnow()},
-        details={"delivery": delivery},
-        notice_context={"delivery": delivery, "delivery_label": str(DELIVERY_KINDS[delivery])},
         message=("decided", {}),
     )
 
@@ -1324,6 +1501,14 @@ def _submit(actor: User | None, app: Application, version: int) -> Application:
     return app
 
 
+def _delivery_choice(app: Application) -> dict[str, Any]:
+    """The delivery method the applicant chose on the form (services/delivery.py), kept on the
+    case so that a later guide version cannot change it."""
+    method = delivery.chosen_method(app.item_version, app.form_data)
+    address = delivery.chosen_address(app.form_data) if method == "post" else ""
+    return {"delivery_method": method, "delivery_address": address}
+
+
 def _submit_single(actor: User | None, app: Application, version: int) -> None:
     now = utcnow()
     counted = materials.reuse_count(app.materials)
@@ -1348,6 +1533,7 @@ def _submit_single(actor: User | None, app: Application, version: int) -> None:
             "submitted_at": now,
             "materials_required": counted.required,
             "materials_reused": counted.reused,
+            **_delivery_choice(app),
         },
         after_update=numbered,
     )
@@ -1390,6 +1576,7 @@ def _submit_bundle(actor: User | None, parent: Application, version: int) -> Non
                 "number": number,
                 "materials_required": counted.required,
                 "materials_reused": counted.reused,
+                **_delivery_choice(child),
             },
             details={"number": number, "parent": parent.number},
         )
@@ -1421,7 +1608,15 @@ ACTIONS: dict[str, Callable[..., Application]] = {
     "resume": _resume,
     "approve": _approve,
     "deny": _deny,
-    "complete": _complete,
+    "start_certifying": _start_certifying,
+    "certify": _certify,
+    "deliver": _deliver_decided,
+    "deliver_online": _deliver_online,
+    "await_pickup": _await_pickup,
+    "await_post": _await_post,
+    "pickup": _pickup,
+    "mail": _mail,
+    "confirm_receipt": _confirm_receipt,
     "withdraw": _withdraw,
     "terminate_deferral": _terminate_deferral,
     "terminate_false_commitment": _terminate_false_commitment,

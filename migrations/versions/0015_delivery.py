@@ -6,8 +6,8 @@ Create Date: 2026-12-02 02:30:00
 
 """
 
-import sqlalchemy as sa  # noqa: F401
-from alembic import op  # noqa: F401
+import sqlalchemy as sa
+from alembic import op
 
 revision = "0015_delivery"
 down_revision = "0014_phone_codes"
@@ -16,8 +16,51 @@ depends_on = None
 
 
 def upgrade():
-    pass
+    with op.batch_alter_table("item_versions", schema=None) as batch_op:
+        # the result's term ({"years": 1} / {"months": 6} / {"long": true}) and the delivery
+        # methods the item offers (online / pickup / post)
+        batch_op.add_column(sa.Column("result_term", sa.JSON(), nullable=True))
+        batch_op.add_column(sa.Column("delivery_methods", sa.JSON(), nullable=True))
+    with op.batch_alter_table("applications", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("delivery_method", sa.String(length=16), nullable=True))
+        batch_op.add_column(
+            sa.Column("delivery_address", sa.Text(), nullable=False, server_default="")
+        )
+        batch_op.add_column(
+            sa.Column("post_carrier", sa.String(length=40), nullable=False, server_default="")
+        )
+        batch_op.add_column(
+            sa.Column("post_tracking", sa.String(length=40), nullable=False, server_default="")
+        )
+        batch_op.add_column(sa.Column("mailed_at", sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True))
+    with op.batch_alter_table("elicences", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("revoked_on", sa.Date(), nullable=True))
+        batch_op.add_column(
+            sa.Column("revoke_reason", sa.Text(), nullable=False, server_default="")
+        )
+        batch_op.add_column(sa.Column("revoked_by_id", sa.Integer(), nullable=True))
+        batch_op.create_foreign_key(
+            "fk_elicences_revoked_by_id_users", "users", ["revoked_by_id"], ["id"]
+        )
 
 
 def downgrade():
-    pass
+    with op.batch_alter_table("elicences", schema=None) as batch_op:
+        batch_op.drop_constraint("fk_elicences_revoked_by_id_users", type_="foreignkey")
+        batch_op.drop_column("revoked_by_id")
+        batch_op.drop_column("revoke_reason")
+        batch_op.drop_column("revoked_on")
+    with op.batch_alter_table("applications", schema=None) as batch_op:
+        for column in (
+            "delivered_at",
+            "mailed_at",
+            "post_tracking",
+            "post_carrier",
+            "delivery_address",
+            "delivery_method",
+        ):
+            batch_op.drop_column(column)
+    with op.batch_alter_table("item_versions", schema=None) as batch_op:
+        batch_op.drop_column("delivery_methods")
+        batch_op.drop_column("result_term")

@@ -186,6 +186,13 @@ def licence(case_id: int):
     )
 
 
+@bp.route("/cases/<int:case_id>/received", methods=["POST"])
+def confirm_receipt(case_id: int):
+    """邮寄: the applicant confirms the posted result arrived; the case is 办结."""
+    response, _errors = _citizen_action(case_id, "confirm_receipt", _("已确认收到，办件已办结"))
+    return response
+
+
 @bp.route("/cases/<int:case_id>/rate", methods=["GET", "POST"])
 def rate(case_id: int):
     app = casework.own_case(current_user, case_id)

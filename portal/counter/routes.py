@@ -325,7 +325,7 @@ def _case_page(
     for action in view.actions:
         if action == "request_correction":
             continue
-        form_class = PickupForm if action == "complete" else ACTION_FORMS[action]
+        form_class = PickupForm if action == "pickup" else ACTION_FORMS[action]
         made[action] = form_class(formdata=None, prefix=action)
     made.update(forms or {})
     return render_template(
@@ -363,7 +363,7 @@ def original_checked(case_id: int, material_id: int):
 def act(case_id: int, action: str):
     if action not in counter.COUNTER_ACTIONS or action == "request_correction":
         abort(404)
-    form = (PickupForm if action == "complete" else ACTION_FORMS[action])(prefix=action)
+    form = (PickupForm if action == "pickup" else ACTION_FORMS[action])(prefix=action)
     if not form.validate():
         return _case_page(case_id, forms={action: form}, status=422)
     params = {name: f.data for name, f in form._fields.items()}

@@ -76,6 +76,14 @@ class Application(TimestampMixin, db.Model):
     )  # 容缺受理: missing materials by then
     deemed_accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # 视为受理
     overdue_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # 送达 (services/delivery.py): the method the applicant chose (online / pickup / post), the
+    # address for post, the carrier and tracking number staff record, and when it was delivered
+    delivery_method: Mapped[str | None] = mapped_column(String(16))
+    delivery_address: Mapped[str] = mapped_column(Text, default="", server_default="")
+    post_carrier: Mapped[str] = mapped_column(String(40), default="", server_default="")
+    post_tracking: Mapped[str] = mapped_column(String(40), default="", server_default="")
+    mailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     materials_required: Mapped[int] = mapped_column(default=0)
     materials_reused: Mapped[int] = mapped_column(default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

@@ -146,6 +146,11 @@ class ItemVersion(TimestampMixin, db.Model):
         String(16), default="other"
     )  # licence / approval / other
     result_licence_type_code: Mapped[str | None] = mapped_column(String(40))
+    # the result's term: {"years": n} / {"months": n} / {"long": true} (长期); None: the
+    # material type's own validity rule (services/delivery.py)
+    result_term: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # how the result may be delivered: some of online / pickup / post (None: online and pickup)
+    delivery_methods: Mapped[list[str] | None] = mapped_column(JSON)
     faqs: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     keywords: Mapped[list[str]] = mapped_column(JSON, default=list)
     synonyms: Mapped[list[str]] = mapped_column(JSON, default=list)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import Date, ForeignKey, Index, String
+from sqlalchemy import Date, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -82,5 +82,9 @@ class ELicence(TimestampMixin, db.Model):
     verify_code: Mapped[str] = mapped_column(String(43), unique=True, index=True)
     document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"), unique=True)
     application_id: Mapped[int | None] = mapped_column(ForeignKey("applications.id"))
+    # 注销 by the issuing department (services/elicences.revoke_elicence): the day and the reason
+    revoked_on: Mapped[date | None] = mapped_column(Date)
+    revoke_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     document: Mapped[Document | None] = relationship()

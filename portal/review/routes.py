@@ -7,12 +7,12 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
-from forms.review import ACTION_FORMS, PostCheckForm, VerdictForm, VisitForm
+from forms.review import ACTION_FORMS, PostCheckForm, RevokeForm, VerdictForm, VisitForm
 from portal.files import notice_response, send_stored
 from portal.form_flow import act_on_case, save_form
 from portal.review import bp
 from portal.transaction import attempt
-from services import notices, review, visits, workflow
+from services import casework, clock, elicences, notices, review, visits, workflow
 from services.errors import Conflict, ValidationError
 
 REVEALED_KEY = "revealed_cases"
@@ -108,9 +108,14 @@ def render_case(
     verdict_forms: dict | None = None,
     correction_errors: dict | None = None,
     visit_form=None,
+    revoke_form: tuple[int, RevokeForm] | None = None,
     status: int = 200,
 ):
     view = review.case_view(current_user, case_id, revealed=_revealed(case_id))
+    licences = casework.licences_of(case_id)
+    revoke_forms = {lic.id: RevokeForm(formdata=None, prefix=f"revoke{lic.id}") for lic in licences}
+    if revoke_form is not None:
+        revoke_forms[revoke_form[0]] = revoke_form[1]
     verdicts = {
         m.id: VerdictForm(
             formdata=None,
@@ -134,6 +139,9 @@ def render_case(
         visit_form=visit_form or VisitForm(formdata=None, prefix="visit"),
         labels=workflow.TRANSITIONS,
         kind_labels=notices.KIND_LABELS,
+        licences=licences,
+        revoke_forms=revoke_forms,
+        licence_outcome=lambda lic: elicences.licence_outcome(lic, clock.local_today()),
     ), status
 
 
@@ -175,6 +183,24 @@ def act(case_id: int, action: str):
         back=url_for("review.case", case_id=case_id),
         show_again=lambda: render_case(case_id, failed=(action, form), status=422),
         done=_("已完成：%(action)s", action=workflow.TRANSITIONS[action].label),
+    )
+
+
+@bp.route("/cases/<int:case_id>/licences/<int:licence_id>/revoke", methods=["POST"])
+def revoke_licence(case_id: int, licence_id: int):
+    """注销 an e-licence this case issued: a reviewer of the issuing department, with a reason."""
+    workflow.get_staff_case(current_user, case_id)  # 404 for another department's case
+    if licence_id not in {lic.id for lic in casework.licences_of(case_id)}:
+        abort(404)
+    form = RevokeForm(prefix=f"revoke{licence_id}")
+    if not form.validate():
+        return render_case(case_id, revoke_form=(licence_id, form), status=422)
+    return act_on_case(
+        form,
+        lambda: elicences.revoke_elicence(current_user, licence_id, form.reason.data),
+        back=url_for("review.case", case_id=case_id),
+        show_again=lambda: render_case(case_id, revoke_form=(licence_id, form), status=422),
+        done=_("证照已注销"),
     )
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import Department, ItemVersion, MaterialType
+from services import delivery
 from services.catalogue.common import clean_text
 from services.catalogue.vocabulary import (
     AUDIENCES,
@@ -149,6 +150,8 @@ def _check_steps(checks: Checks, rows: Any) -> list[dict[str, Any]]:
         row["limit"] = checks.integer(
             f"steps-{i}-limit", raw.get("limit"), _l("环节时限"), minimum=0, maximum=MAX_LIMIT_DAYS
         )
+        if raw.get("kind") in delivery.KINDS:  # 受理 / 审查 / 制证 / 送达, when declared
+            row["kind"] = raw["kind"]
     return cleaned
 
 
@@ -322,6 +325,16 @@ def check_guide(
         out["result_licence_type_code"] = code or None
     if "steps" in g:
         out["steps"] = _check_steps(checks, g["steps"])
+    if "result_term" in g:
+        try:
+            out["result_term"] = delivery.parse_term(g["result_term"])
+        except ValueError:
+            checks.fail("result_term", _l("有效期请写成“1年”“6个月”或“长期”"))
+    if "delivery_methods" in g:
+        try:
+            out["delivery_methods"] = delivery.check_methods(g["delivery_methods"])
+        except ValueError:
+            checks.fail("delivery_methods", _l("请至少选择一种送达方式"))
     if "fees" in g:
         out["fees"] = _check_rows(
             checks,

@@ -10,6 +10,8 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import Department, ItemVersion, MaterialRequirement, MaterialType
+from services import delivery
+from services.case_states import DELIVERY_KINDS
 from services.catalogue.vocabulary import (
     AUDIENCE_LABELS,
     CASE_TYPE_LABELS,
@@ -116,6 +118,10 @@ def _describe(field: str, value: Any, departments: dict[int, str]) -> str:
         )
     if field == "auto_rules":
         return json.dumps(value, ensure_ascii=False) if value else _empty()
+    if field == "result_term":
+        return delivery.term_label(value) or _empty()
+    if field == "delivery_methods":
+        return "、".join(str(DELIVERY_KINDS.get(m, m)) for m in value or []) or _empty()
     if value is None or value == "":
         return _empty()
     return str(value)

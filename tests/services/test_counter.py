@@ -313,22 +313,23 @@ CERTIFICATE = "无犯罪记录证明开具"  # 即办件 with a paper result: ha
 
 def test_a_ready_result_is_handed_over_at_the_counter(clerk):
     citizen = walk_in(clerk)
+    item_named(CERTIFICATE).published_version.delivery_methods = ["pickup"]  # a paper result
     app = fill_in(clerk, CERTIFICATE, {"agent": "no"})
     app = counter.submit_intake(clerk, app.id, app.submit_token)
     counter.decide(clerk, app.id, "approve_instantly", app.version)
-    assert app.status == "approved"
+    assert app.status == "awaiting_pickup"  # 即办: decided at once, 办结 when handed over
     assert [a.id for a in counter.served(clerk).ready] == [app.id]
     counter.end_context(clerk)
     # the next day: a new contact, a second visit beyond the guide's promise needs a reason
     counter.lookup_citizen(clerk, citizen.phone)
     db.session.commit()
     with pytest.raises(ValidationError) as err:
-        counter.decide(clerk, app.id, "complete", app.version)
+        counter.decide(clerk, app.id, "pickup", app.version, visit_reason="")
     assert "visit_reason" in err.value.errors
     db.session.rollback()  # as the request does: the handing over did not happen
     app = db.session.get(Application, app.id)
-    assert app.status == "approved"
-    counter.decide(clerk, app.id, "complete", app.version, visit_reason="证明需本人当面签收")
+    assert app.status == "awaiting_pickup"
+    counter.decide(clerk, app.id, "pickup", app.version, visit_reason="证明需本人当面签收")
     assert app.status == "completed"
     completion = db.session.scalar(
         select(Event).where(Event.application_id == app.id, Event.action == "completed")

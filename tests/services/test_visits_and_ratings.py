@@ -51,6 +51,12 @@ def finish(case):
     workflow.perform(reviewer, case.id, "accept", case.version)
     workflow.perform(reviewer, case.id, "start_review", case.version)
     workflow.perform(reviewer, case.id, "approve", case.version)
+    # 居住证 declares 制证 and is collected at a counter: 办结 only when handed over
+    workflow.perform(reviewer, case.id, "certify", case.version)
+    clerk = user("counter01")
+    counter.begin_context(clerk, case.applicant)
+    counter.decide(clerk, case.id, "pickup", case.version, visit_reason="申请人选择窗口领取")
+    counter.end_context(clerk)
     assert case.status == "completed"
 
 

@@ -73,6 +73,10 @@ def test_the_table_names_only_known_states_and_every_action_has_a_handler():
         "in_review",
         "suspended",
         "approved",
+        "certifying",
+        "awaiting_pickup",
+        "awaiting_post",
+        "mailed",
         "denied",
         "not_accepted",
         "withdrawn",
@@ -117,7 +121,17 @@ def test_a_stale_version_is_refused_with_the_refresh_message(permit, reviewer):
 
 
 def test_an_action_the_state_does_not_allow_is_a_conflict(permit, reviewer):
-    for action in ("approve", "deny", "resume", "start_review", "complete", "materials_complete"):
+    for action in (
+        "approve",
+        "deny",
+        "resume",
+        "start_review",
+        "certify",
+        "deliver",
+        "mail",
+        "confirm_receipt",
+        "materials_complete",
+    ):
         with pytest.raises(Conflict):
             workflow.perform(reviewer, permit.id, action, permit.version)
     workflow.perform(reviewer, permit.id, "accept", permit.version)
@@ -169,17 +183,18 @@ def test_review_steps_follow_the_guide_and_can_be_assigned(permit, reviewer):
         display_name="公安审批员九",
         department=reviewer.department,
     )
-    workflow.perform(reviewer, permit.id, "advance_step", permit.version, assignee_id=colleague.id)
-    assert permit.current_step == 2 and permit.assignee_id == colleague.id
-    assert last_event(permit, "advance_step").details["step_name"] == steps[2]["name"]
+    # 居住证: 受理, 审核 (the decision step), 制证, 送达: no review step after 审核 to advance to
+    with pytest.raises(Conflict):
+        workflow.perform(
+            reviewer, permit.id, "advance_step", permit.version, assignee_id=colleague.id
+        )
+    workflow.perform(reviewer, permit.id, "assign", permit.version, assignee_id=colleague.id)
+    assert permit.current_step == 1 and permit.assignee_id == colleague.id
     with pytest.raises(ValidationError):
         workflow.perform(
             reviewer, permit.id, "assign", permit.version, assignee_id=user("reviewer02").id
         )
-    while permit.current_step + 1 < len(steps):
-        workflow.perform(reviewer, permit.id, "advance_step", permit.version)
-    with pytest.raises(Conflict):
-        workflow.perform(reviewer, permit.id, "advance_step", permit.version)
+    # (a guide with more review steps advances through each: tests/services/test_delivery.py)
 
 
 def test_claim_is_refused_when_a_colleague_holds_the_case(permit, reviewer):
@@ -198,20 +213,29 @@ def test_claim_is_refused_when_a_colleague_holds_the_case(permit, reviewer):
     assert permit.assignee_id == reviewer.id
 
 
-def test_approve_issues_the_licence_into_the_library_and_completes(permit, reviewer):
+def test_approve_leads_to_certifying_then_the_licence_and_pickup_completes(permit, reviewer):
+    """准予 no longer closes the case: 居住证 declares 制证 and is collected at a counter."""
     workflow.perform(reviewer, permit.id, "accept", permit.version)
     workflow.perform(reviewer, permit.id, "start_review", permit.version)
     workflow.perform(reviewer, permit.id, "approve", permit.version, opinion="符合条件")
-    assert permit.status == "completed" and permit.decided_at and permit.completed_at
+    assert permit.status == "certifying" and permit.decided_at and permit.completed_at is None
+    assert permit.current_step == 2  # 制证
+    assert db.session.scalar(select(ELicence).where(ELicence.application_id == permit.id)) is None
+    workflow.perform(reviewer, permit.id, "certify", permit.version)
+    assert permit.status == "awaiting_pickup" and permit.completed_at is None
+    assert permit.current_step == 3  # 办结（领证或邮寄）
     licence = db.session.scalar(select(ELicence).where(ELicence.application_id == permit.id))
     assert licence is not None and licence.holder_id == permit.applicant_id
     doc = db.session.get(Document, licence.document_id)
     assert doc.grade == Grade.A and doc.owner_id == permit.applicant_id
+    clerk = user("counter01")
+    counter.begin_context(clerk, permit.applicant)
+    counter.decide(clerk, permit.id, "pickup", permit.version)
+    assert permit.status == "completed" and permit.completed_at and permit.delivered_at
     assert [n.kind for n in notices_of(permit)] == ["acceptance", "approval", "completion"]
-    assert licence.number in notice_text(notices_of(permit, "completion")[0])
     kinds = set(db.session.scalars(select(Message.kind).where(Message.application_id == permit.id)))
     assert "licence" in kinds
-    assert last_event(permit, "completed").details["licence"] == licence.number
+    assert last_event(permit, "awaiting_pickup").details["licence"] == licence.number
 
 
 def test_deny_requires_reasons_and_names_the_routes_of_redress(permit, reviewer):
@@ -588,12 +612,23 @@ def test_a_bundle_parent_completes_when_every_child_is_decided(app_ctx):
     answer_everything(owner, parent)
     parent = bundle_applications.submit_bundle(owner, parent.id, parent.submit_token)
     children = list(parent.children)
-    for child in children[:-1]:
+    for child in children:
         workflow.perform(None, child.id, "approve_instantly", child.version)
+    # decided, but a child whose result waits for 出件 or the post is not delivered: not done
+    waiting = [c for c in children if c.status != "completed"]
+    assert waiting and all(c.status in ("awaiting_pickup", "awaiting_post") for c in waiting)
     db.session.refresh(parent)
     assert parent.status == "submitted"
-    last = children[-1]
-    workflow.perform(None, last.id, "approve_instantly", last.version)
+    clerk = user("counter01")
+    counter.begin_context(clerk, owner.citizen)
+    for child in waiting:
+        if child.status == "awaiting_pickup":
+            counter.decide(clerk, child.id, "pickup", child.version)
+        else:
+            workflow.perform(
+                clerk, child.id, "mail", child.version, carrier="ems", tracking="EA123456789CN"
+            )
+            workflow.perform(owner, child.id, "confirm_receipt", child.version)
     db.session.refresh(parent)
     assert parent.status == "completed" and parent.completed_at is not None
 
