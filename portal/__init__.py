@@ -40,6 +40,7 @@ def select_locale() -> str:
 
 def create_app(config: dict | None = None) -> Flask:
     """Build the portal. ``config`` overrides the environment (tests pass their own)."""
+    from portal.params import BoundedIntConverter
     from portal.transaction import Portal
 
     app = Portal(
@@ -55,6 +56,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.permanent_session_lifetime = timedelta(
         minutes=float(app.config["PERMANENT_SESSION_MINUTES"])
     )
+    app.url_map.converters["int"] = BoundedIntConverter  # before any route is added
     database.configure_sqlite(int(app.config["SQLITE_BUSY_TIMEOUT_MS"]))
     app.session_interface = PortalSessionInterface()
 

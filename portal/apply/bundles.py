@@ -13,6 +13,7 @@ from portal.apply import bp
 from portal.apply.routes import STEPS, take_upload
 from portal.extensions import db
 from portal.models import Application, Bundle
+from portal.params import parse_int
 from portal.transaction import attempt
 from services import bundle_applications as svc
 from services.errors import ValidationError
@@ -124,8 +125,8 @@ def bundle_materials(draft_id: int):
     if request.method == "POST":
         choices = {}
         for key, value in request.form.items():
-            if key.startswith("t_") and key[2:].isdigit():
-                choices[int(key[2:])] = value
+            if key.startswith("t_") and parse_int(key[2:]) is not None:
+                choices[parse_int(key[2:])] = value
         try:
             with attempt():
                 svc.choose_bundle_materials(parent, choices, current_user.citizen)

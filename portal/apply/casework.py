@@ -17,6 +17,7 @@ from portal.apply import bp
 from portal.apply.routes import take_upload
 from portal.files import notice_response, send_stored
 from portal.form_flow import save_form
+from portal.params import form_version
 from portal.transaction import attempt
 from services import casework, ratings, workflow
 from services.errors import Conflict, ValidationError
@@ -24,10 +25,7 @@ from services.materials import parse_choice
 
 
 def _version() -> int:
-    try:
-        return int(request.form.get("version", ""))
-    except ValueError:
-        abort(400)
+    return form_version()
 
 
 def _chosen_documents(prefix_ids: list[int]) -> dict[int, int]:

@@ -14,6 +14,7 @@ from forms.proxies import AuthoriseForm
 from portal.apply import bp
 from portal.extensions import db
 from portal.models import Application, ServiceItem
+from portal.params import parse_int
 from portal.transaction import attempt
 from services import applications as svc
 from services import casework, messages, notices, proxies, ratings, workflow
@@ -322,7 +323,7 @@ def withdraw(case_id: int):
         current_user,
         case_id,
         request.form.get("reason", ""),
-        int(version) if version.isdigit() else None,
+        parse_int(version),
     )
     kept = workflow.kept_children(app)
     flash(_("办件已撤回"), "success")

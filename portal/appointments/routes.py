@@ -12,6 +12,7 @@ from flask_login import current_user
 from portal.access import roles_required
 from portal.appointments import bp
 from portal.models import Role
+from portal.params import parse_int
 from portal.transaction import attempt
 from services import appointments as svc
 from services.errors import Conflict, ValidationError
@@ -21,7 +22,7 @@ counter_only = roles_required(Role.counter)
 
 
 def _int(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() else None
+    return parse_int(value)
 
 
 def _day(value: str | None) -> date | None:

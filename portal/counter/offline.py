@@ -12,6 +12,7 @@ from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 
 from portal.counter import bp
+from portal.params import parse_int
 from portal.transaction import attempt
 from services import offline_intake
 from services.errors import NotFound, ValidationError
@@ -107,10 +108,10 @@ def _read_intake() -> tuple[dict, list[offline_intake.IntakeFile]]:
         files = []
         for name, storage in request.files.items(multi=True):
             suffix = name[len(FILE_PREFIX) :]
-            if not name.startswith(FILE_PREFIX) or not suffix.isdigit():
+            if not name.startswith(FILE_PREFIX) or parse_int(suffix) is None:
                 raise bad
             files.append(
-                offline_intake.IntakeFile(int(suffix), storage.filename or "", storage.read())
+                offline_intake.IntakeFile(parse_int(suffix), storage.filename or "", storage.read())
             )
     else:
         payload, files = request.get_json(silent=True), []

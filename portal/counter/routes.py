@@ -18,6 +18,7 @@ from portal.apply.routes import take_upload
 from portal.counter import bp
 from portal.files import notice_response
 from portal.form_flow import act_on_case, save_form
+from portal.params import form_version, parse_int
 from portal.transaction import attempt
 from services import applications, counter, counter_intake, notices, workflow
 from services.errors import Conflict, ValidationError
@@ -195,7 +196,9 @@ def _typed(version, *, own_form: bool = False) -> dict | None:
             for q in version.questions or []
         },
         "choices": {
-            int(k[2:]): v for k, v in request.form.items() if k.startswith("m_") and k[2:].isdigit()
+            parse_int(k[2:]): v
+            for k, v in request.form.items()
+            if k.startswith("m_") and parse_int(k[2:]) is not None
         },
     }
 
@@ -216,7 +219,7 @@ def _after_action(app, errors: dict[str, str], done: str, anchor: str):
     left = {}
     if typed is not None:
         if not errors:
-            typed["choices"].pop(int(done[1:]) if done[1:].isdigit() else -1, None)
+            typed["choices"].pop(parse_int(done[1:]), None)
         left = counter_intake.keep_typed(current_user, app.id, **typed)
     if not errors and not left and not _scan_values(done):
         return redirect(url_for("counter.intake", draft_id=app.id) + anchor)
@@ -268,10 +271,10 @@ def authorisation(draft_id: int):
     app = counter.get_intake(current_user, draft_id)
     chosen = request.form.get("document", "")
     errors: dict[str, str] = {}
-    if chosen.isdigit() and request.form.get("action") != "scan":
+    if parse_int(chosen) is not None and request.form.get("action") != "scan":
         try:
             with attempt():
-                counter.attach_authorisation(current_user, draft_id, document_id=int(chosen))
+                counter.attach_authorisation(current_user, draft_id, document_id=parse_int(chosen))
         except ValidationError as exc:
             errors = exc.errors
         else:
@@ -308,10 +311,7 @@ def submit(draft_id: int):
 
 
 def _version() -> int:
-    try:
-        return int(request.form.get("version", ""))
-    except ValueError:
-        abort(400)
+    return form_version()
 
 
 def _case_page(

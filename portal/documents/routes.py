@@ -26,6 +26,7 @@ from portal.documents import bp, verify_bp
 from portal.errors import render_error
 from portal.files import send_stored
 from portal.models import Document, Role
+from portal.params import arg_int
 from portal.transaction import attempt
 from services import data_use, documents, elicences
 from services.errors import Conflict, TooManyAttempts, ValidationError
@@ -130,7 +131,7 @@ def delete(document_id: int):
 @bp.route("/data-use")
 @roles_required(Role.citizen)
 def data_use_log():
-    page = data_use.data_use_page(current_user.citizen_id, request.args.get("page", 1, type=int))
+    page = data_use.data_use_page(current_user.citizen_id, arg_int("page", lo=1) or 1)
     return render_template(
         "documents/data_use.html", log=page, mask_staff_id=data_use.mask_staff_id
     )

@@ -12,6 +12,7 @@ from forms.kiosk import CaseCheckForm
 from portal.auth.routes import safe_next
 from portal.kiosk import bp
 from portal.models import Role
+from portal.params import parse_int
 from portal.templating import ELDER_COOKIE
 from portal.transaction import attempt
 from services import catalogue_query, kiosk
@@ -83,7 +84,7 @@ def guides(hall_code: str):
     theme = request.args.get("theme", "")
     department = request.args.get("department", "")[:16]
     filters = catalogue_query.CatalogueFilters(
-        theme_id=int(theme) if theme.isdigit() else None, department_code=department or None
+        theme_id=parse_int(theme), department_code=department or None
     )
     chosen = filters.theme_id is not None or filters.department_code
     return _page(

@@ -19,6 +19,7 @@ from flask_login import current_user
 
 from portal.access import roles_required
 from portal.models import Role
+from portal.params import parse_int
 from portal.queue import bp
 from portal.transaction import attempt
 from services import kiosk
@@ -122,7 +123,7 @@ def display(hall_code: str):
 def calls(hall_code: str):
     hall = svc.get_hall(hall_code)
     after = request.args.get("after", "0")
-    recent = svc.recent_calls(hall, after=int(after) if after.isdigit() else 0)
+    recent = svc.recent_calls(hall, after=parse_int(after) or 0)
     response = jsonify(calls=[_call_json(c) for c in recent])
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -163,10 +164,10 @@ def _back_to_desk():
 @bp.route("/desk/window", methods=["POST"])
 @roles_required(Role.counter)
 def choose_window():
-    window_id = request.form.get("window", "")
-    if not window_id.isdigit():
+    window_id = parse_int(request.form.get("window", ""))
+    if window_id is None:
         abort(400)
-    window = svc.choose_window(current_user, int(window_id))
+    window = svc.choose_window(current_user, window_id)
     flash(_("您已在 %(number)d 号窗口就座", number=window.number), "success")
     return _back_to_desk()
 

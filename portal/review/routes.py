@@ -10,6 +10,7 @@ from wtforms.fields.choices import SelectChoice
 from forms.review import ACTION_FORMS, PostCheckForm, RevokeForm, VerdictForm, VisitForm
 from portal.files import notice_response, send_stored
 from portal.form_flow import act_on_case, save_form
+from portal.params import arg_int, form_version
 from portal.review import bp
 from portal.transaction import attempt
 from services import casework, clock, elicences, notices, review, visits, workflow
@@ -20,15 +21,11 @@ SAFE_TYPES = {"application/pdf", "image/png", "image/jpeg"}
 
 
 def _version() -> int:
-    try:
-        return int(request.form.get("version", ""))
-    except ValueError:
-        abort(400)
+    return form_version()
 
 
 def _int_arg(name: str) -> int | None:
-    value = request.args.get(name, "")
-    return int(value) if value.isdigit() else None
+    return arg_int(name)
 
 
 @bp.route("/")
