@@ -126,6 +126,13 @@ def jobs_run() -> None:
 
     report = run_jobs()
     click.echo(f"jobs done: {report}")
+    from flask_babel import force_locale
+
+    from services.calendar_admin import missing_schedule_message, missing_schedule_years
+
+    with force_locale("zh_CN"):
+        for year in missing_schedule_years():
+            click.echo(f"warning: {missing_schedule_message(year)}", err=True)
 
 
 def register_cli(app: Flask) -> None:

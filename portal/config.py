@@ -54,6 +54,9 @@ DEFAULTS: dict[str, object] = {
     "APPOINTMENT_WEEKS_AHEAD": 4,  # weeks of appointment slots `flask jobs run` keeps open
     "QUEUE_POLL_MS": 2000,  # how often the call display asks for new calls
     "QUEUE_DESK_POLL_MS": 5000,  # how often the clerk's desk refreshes its counts and help requests
+    # four-eyes publishing: whoever submitted a guide version for review cannot publish it;
+    # False lets one admin do both (a small county with one editor)
+    "PUBLISH_FOUR_EYES": True,
 }
 
 MIN_SECRET_BYTES = 32
@@ -95,7 +98,9 @@ def load_config(overrides: dict | None = None) -> dict:
     cfg: dict[str, object] = {}
     for key, default in DEFAULTS.items():
         value = os.environ.get(key, default)
-        if isinstance(default, int) and isinstance(value, str):
+        if isinstance(default, bool) and isinstance(value, str):
+            value = value.strip().lower() in ("1", "true", "yes", "on")
+        elif isinstance(default, int) and isinstance(value, str):
             value = int(value)
         cfg[key] = value
     cfg.update(overrides)

@@ -180,6 +180,14 @@ def load_accounts() -> dict[str, User]:
             display_name="系统管理员",
             department=None,
         ),
+        # a second admin: with four-eyes publishing one submits a guide, the other publishes
+        "admin2": accounts.create_staff(
+            username="admin2",
+            password=DEMO_PASSWORD,
+            role=Role.admin,
+            display_name="指南审核员",
+            department=None,
+        ),
         "counter01": accounts.create_staff(
             username="counter01",
             password=DEMO_PASSWORD,

@@ -34,6 +34,7 @@ EVENT_LABELS = {
     "visit": _l("到现场"),
     "deemed_accepted": _l("超过 5 个工作日未答复，视为受理"),
     "overdue": _l("超过承诺办结日"),
+    "due_date_recalculated": _l("法定节假日安排更新，承诺办结日重新计算"),
     "rated": _l("评价"),
     "correction_exception": _l("管理员登记再次补正的例外"),
     "post_check_passed": _l("告知承诺核查属实"),

@@ -24,6 +24,10 @@ def load_overrides(start: date, end: date) -> dict[date, bool]:
 
 
 def is_workday(day: date, overrides: dict[date, bool] | None = None) -> bool:
+    """Overrides first (read from the database when not given), then chinese-calendar, then
+    the weekend for a year neither knows."""
+    if overrides is None:
+        overrides = load_overrides(day, day)
     if overrides and day in overrides:
         return overrides[day]
     try:

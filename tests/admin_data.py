@@ -72,6 +72,11 @@ def admin_user() -> User:
     return db.session.scalar(select(User).where(User.username == "admin"))
 
 
+def second_admin() -> User:
+    """The demo's other admin: publishes what ``admin_user()`` submitted (four eyes)."""
+    return db.session.scalar(select(User).where(User.username == "admin2"))
+
+
 def department(code: str = "GA") -> Department:
     return db.session.scalar(select(Department).where(Department.code == code))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
@@ -30,7 +30,7 @@ from portal.extensions import db
 from portal.form_flow import form_status, save_form
 from portal.models import Bundle, Department, ItemVersion, MaterialType, Theme, User
 from portal.transaction import attempt
-from services import catalogue
+from services import calendar_admin, catalogue
 from services.errors import Conflict, NotFound, ValidationError
 
 
@@ -61,6 +61,10 @@ def index():
         "admin/index.html",
         counts=catalogue.count_catalogue(),
         in_review=catalogue.list_versions_in_review(),
+        calendar_warnings=[
+            (year, calendar_admin.missing_schedule_message(year))
+            for year in calendar_admin.missing_schedule_years()
+        ],
     )
 
 
@@ -329,12 +333,22 @@ def item_archive(item_id: int):
 
 def _render_version(version: ItemVersion, errors: dict[str, str] | None = None, status: int = 200):
     checks = catalogue.publish_errors(version) if version.status in catalogue.OPEN_STATUSES else {}
+    live = changes = None
+    if version.status in catalogue.OPEN_STATUSES and version.item.published_version_id:
+        # the review compares the version with what the public sees now, field by field
+        live = catalogue.load_version(version.item.published_version_id)
+        changes = catalogue.diff_versions(live, version)
     return render_template(
         "admin/version.html",
         version=version,
         item=version.item,
         errors=errors or {},
         checks=checks,
+        live=live,
+        changes=changes,
+        four_eyes_blocked=(
+            current_app.config["PUBLISH_FOUR_EYES"] and version.submitted_by_id == current_user.id
+        ),
         labels=catalogue.LABELS,
         open_version=next(
             (v for v in version.item.versions if v.status in catalogue.OPEN_STATUSES), None
@@ -383,6 +397,9 @@ def version_publish(version_id: int):
             )
     except ValidationError as exc:
         return _render_version(catalogue.load_version(version_id), exc.errors, 422)
+    except Conflict as exc:
+        flash(exc.message, "error")
+        return _render_version(catalogue.load_version(version_id), status=409)
     flash(_("已发布第 %(n)d 版，群众现在看到的是这一版", n=version.number), "success")
     return redirect(url_for("admin.version", version_id=version.id))
 

@@ -9,7 +9,7 @@ from portal.models.applications import (
     Rating,
     SatisfiedBy,
 )
-from portal.models.calendar import CalendarDay, DailyCounter
+from portal.models.calendar import CalendarDay, CalendarImport, DailyCounter
 from portal.models.catalogue import (
     Bundle,
     BundleItem,
@@ -67,6 +67,7 @@ __all__ = [
     "Bundle",
     "BundleItem",
     "CalendarDay",
+    "CalendarImport",
     "Channel",
     "Citizen",
     "CorrectionException",

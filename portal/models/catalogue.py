@@ -22,7 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
-from portal.models.accounts import Department, enum_column
+from portal.models.accounts import Department, User, enum_column
 from portal.models.base import TimestampMixin, UTCDateTime
 
 
@@ -165,8 +165,13 @@ class ItemVersion(TimestampMixin, db.Model):
     # bumped by every edit of a draft; an edit based on an older number is refused (optimistic lock)
     lock_version: Mapped[int] = mapped_column(default=0, server_default=text("0"))
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # four-eyes publishing: who sent it for review and who published it (two people by default)
+    submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    published_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     item: Mapped[ServiceItem] = relationship(back_populates="versions", foreign_keys=[item_id])
+    submitted_by: Mapped[User | None] = relationship(foreign_keys=[submitted_by_id])
+    published_by: Mapped[User | None] = relationship(foreign_keys=[published_by_id])
     department: Mapped[Department] = relationship()
     themes: Mapped[list[Theme]] = relationship(secondary=version_themes, order_by=Theme.position)
     requirements: Mapped[list[MaterialRequirement]] = relationship(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import load_only, selectinload
@@ -28,6 +29,7 @@ from portal.models import (
     VersionStatus,
 )
 from portal.models.base import utcnow
+from services import audit
 from services.catalogue.checks import (
     ITEM_CODE_RE,
     Checks,
@@ -300,6 +302,7 @@ def submit_for_review(
         raise ValidationError(errors)
     _touch(version)
     version.status = VersionStatus.in_review
+    version.submitted_by_id = actor.id
     db.session.flush()
     record_action("version_submitted", actor, item_id=version.item_id, version_id=version.id)
     return version
@@ -328,11 +331,14 @@ def publish_version(
     """Publish a draft (or reviewed) version; the previous published one is archived.
 
     Admins publish only what was submitted for review (``require_review``); seeds and bulk
-    loads publish their drafts directly.
+    loads publish their drafts directly. Four eyes (``PUBLISH_FOUR_EYES``, on by default): the
+    admin who submitted the version cannot also publish it.
     """
     if version.id is not None:
         db.session.refresh(
-            version, attribute_names=["status", "lock_version"], with_for_update=True
+            version,
+            attribute_names=["status", "lock_version", "submitted_by_id"],
+            with_for_update=True,
         )
     if version.status not in (VersionStatus.draft, VersionStatus.in_review):
         raise Conflict(str(_l("只有草稿或待审核的版本可以发布")))
@@ -340,6 +346,20 @@ def publish_version(
         raise Conflict(str(_l("请先提交审核，审核通过后再发布")))
     if expected_lock is not None and expected_lock != version.lock_version:
         raise Conflict(str(_l("该版本已被其他管理员处理，请刷新页面后重试")))
+    if (
+        require_review
+        and current_app.config["PUBLISH_FOUR_EYES"]
+        and actor is not None
+        and version.submitted_by_id == actor.id
+    ):
+        audit.record_refusal(
+            "catalogue.publish_refused",
+            actor=actor,
+            details={"item_id": version.item_id, "version_id": version.id, "rule": "four_eyes"},
+        )
+        raise Conflict(
+            str(_l("您提交了这个版本的审核，不能由您本人发布：请另一位管理员审核并发布"))
+        )
     errors = publish_errors(version)
     if errors:
         raise ValidationError(errors)
@@ -350,6 +370,7 @@ def publish_version(
     version.status = VersionStatus.published
     version.lock_version += 1
     version.published_at = utcnow()
+    version.published_by_id = actor.id if actor is not None else None
     version.search_text = build_search_text(
         item.code, version.name, version.keywords, version.synonyms
     )
@@ -363,6 +384,7 @@ def publish_version(
         item_id=item.id,
         version_id=version.id,
         number=version.number,
+        submitted_by_id=version.submitted_by_id,
         archived_version_id=previous.id if previous else None,
     )
     return version
@@ -526,7 +548,11 @@ def load_item(item_id: int) -> ServiceItem:
                     ItemVersion.created_at,
                     ItemVersion.published_at,
                     ItemVersion.lock_version,
+                    ItemVersion.submitted_by_id,
+                    ItemVersion.published_by_id,
                 ),
+                selectinload(ItemVersion.submitted_by).load_only(User.display_name),
+                selectinload(ItemVersion.published_by).load_only(User.display_name),
             ),
         )
     )
@@ -546,6 +572,8 @@ def load_version(version_id: int) -> ItemVersion:
             selectinload(ItemVersion.department),
             selectinload(ItemVersion.themes),
             selectinload(ItemVersion.requirements).selectinload(MaterialRequirement.material_type),
+            selectinload(ItemVersion.submitted_by).load_only(User.display_name),
+            selectinload(ItemVersion.published_by).load_only(User.display_name),
         )
     )
     if version is None:

@@ -27,6 +27,13 @@ def admin(client):
     return client
 
 
+@pytest.fixture
+def one_admin_publishing(app, monkeypatch):
+    """A small county's setting: the admin who submits a version may publish it too (these
+    tests are about the version flow; tests/portal/test_four_eyes.py keeps the rule on)."""
+    monkeypatch.setitem(app.config, "PUBLISH_FOUR_EYES", False)
+
+
 def post(client, path, data, token_from=None, **kwargs):
     data = {"csrf_token": csrf_token(client, token_from or path), **data}
     return client.post(path, data=data, **kwargs)
@@ -763,7 +770,7 @@ def test_submit_refuses_an_incomplete_draft_naming_the_fields(admin, query):
     assert query(lambda: db.session.get(ItemVersion, version_id).status) == VersionStatus.draft
 
 
-def test_publish_then_edit_into_version_two_and_compare(admin, query):
+def test_publish_then_edit_into_version_two_and_compare(admin, query, one_admin_publishing):
     v1 = complete_draft(admin, query)
     assert version_action(admin, query, v1, "submit").status_code == 302
     assert version_action(admin, query, v1, "publish").status_code == 302
@@ -798,7 +805,7 @@ def test_diff_refuses_versions_of_another_item(admin, query):
     assert response.status_code == 422
 
 
-def test_return_to_draft_and_discard_through_the_pages(admin, query):
+def test_return_to_draft_and_discard_through_the_pages(admin, query, one_admin_publishing):
     v1 = complete_draft(admin, query)
     version_action(admin, query, v1, "submit")
     assert admin.get(f"/admin/versions/{v1}/edit").status_code == 409

@@ -26,15 +26,17 @@ from tests.admin_data import (
     make_draft,
     material_type,
     requirement,
+    second_admin,
     theme,
 )
 from tests.helpers import count
 
 
 def publish_through_review(version):
+    """Submitted by one admin, published by another (four-eyes publishing is on by default)."""
     catalogue.submit_for_review(version, expected_lock=version.lock_version, actor=admin_user())
     return catalogue.publish_version(
-        version, admin_user(), expected_lock=version.lock_version, require_review=True
+        version, second_admin(), expected_lock=version.lock_version, require_review=True
     )
 
 
@@ -802,5 +804,11 @@ def test_admin_actions_leave_audit_events(app_ctx):
         "catalogue.version_published",
         "catalogue.draft_created",
     ]
-    assert {e.actor_id for e in events} == {admin_user().id}
+    assert [e.actor_id for e in events] == [
+        admin_user().id,
+        admin_user().id,
+        second_admin().id,  # four eyes: another admin published what admin submitted
+        admin_user().id,
+    ]
+    assert events[2].details["submitted_by_id"] == admin_user().id
     assert events[0].details["code"] == "TEST00000001"
