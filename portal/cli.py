@@ -1,4 +1,5 @@
-"""Operator commands: `flask seed …`, `flask audit …`, `flask files …`, `flask jobs …`."""
+"""Operator commands: `flask seed …`, `flask audit …`, `flask files …`, `flask jobs …`,
+`flask users …`."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ seed_cli = AppGroup("seed", help="Load demo or scale data.")
 audit_cli = AppGroup("audit", help="Check the audit trail.")
 files_cli = AppGroup("files", help="Maintain stored files.")
 jobs_cli = AppGroup("jobs", help="Scheduled work (run every minute from cron).")
+users_cli = AppGroup("users", help="Staff accounts.")
 
 
 @seed_cli.command("demo")
@@ -135,8 +137,33 @@ def jobs_run() -> None:
             click.echo(f"warning: {missing_schedule_message(year)}", err=True)
 
 
+@users_cli.command("create-admin")
+@click.option("--username", prompt="Username (工作账号)", help="Letters first, 3 to 40 characters.")
+@click.option("--display-name", prompt="Display name (姓名)", help="The name colleagues see.")
+@click.password_option(
+    "--password",
+    prompt="Password (at least 8 characters, letters and digits)",
+    help="Better typed at the prompt than left in the shell's history.",
+)
+def users_create_admin(username: str, display_name: str, password: str) -> None:
+    """Create an administrator (the first one of a fresh install); they enrol a second factor at first login."""
+    from services.errors import ValidationError
+    from services.staff import create_first_admin
+
+    try:
+        user = create_first_admin(username=username, display_name=display_name, password=password)
+    except ValidationError as exc:
+        db.session.rollback()
+        raise click.ClickException(exc.message) from exc
+    db.session.commit()
+    click.echo(
+        f"admin {user.username} created; at the first login they set up an authenticator app"
+    )
+
+
 def register_cli(app: Flask) -> None:
     app.cli.add_command(seed_cli)
     app.cli.add_command(audit_cli)
     app.cli.add_command(files_cli)
     app.cli.add_command(jobs_cli)
+    app.cli.add_command(users_cli)

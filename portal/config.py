@@ -35,6 +35,13 @@ DEFAULTS: dict[str, object] = {
     "SMS_CODE_RESEND_SECONDS": 60,  # the wait before another code for the same flow
     "SMS_CODES_PER_PHONE_HOUR": 5,  # codes sent to one phone in any hour
     "SMS_CODES_PER_CLIENT_HOUR": 20,  # codes asked for from one address (IPv6: a /64) in any hour
+    # staff two-factor login: wrong codes allowed per account and per client address in the
+    # window before even a right code is refused; a half-finished login expires after
+    # STAFF_LOGIN_STEP_MINUTES
+    "SECOND_FACTOR_MAX_FAILURES": 5,
+    "SECOND_FACTOR_MAX_FAILURES_PER_CLIENT": 20,
+    "SECOND_FACTOR_WINDOW_MINUTES": 15,
+    "STAFF_LOGIN_STEP_MINUTES": 10,
     "PERMANENT_SESSION_MINUTES": 30,
     # werkzeug's method for new password hashes; login checks a hash made with any method.
     # The tests use a cheap one; keep a slow one (scrypt) everywhere else.

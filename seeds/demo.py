@@ -176,6 +176,7 @@ def load_accounts() -> dict[str, User]:
         "admin": accounts.create_staff(
             username="admin",
             password=DEMO_PASSWORD,
+            second_factor_exempt=True,
             role=Role.admin,
             display_name="系统管理员",
             department=None,
@@ -184,6 +185,7 @@ def load_accounts() -> dict[str, User]:
         "admin2": accounts.create_staff(
             username="admin2",
             password=DEMO_PASSWORD,
+            second_factor_exempt=True,
             role=Role.admin,
             display_name="指南审核员",
             department=None,
@@ -191,6 +193,7 @@ def load_accounts() -> dict[str, User]:
         "counter01": accounts.create_staff(
             username="counter01",
             password=DEMO_PASSWORD,
+            second_factor_exempt=True,
             role=Role.counter,
             display_name="窗口 01",
             department=department_named("政务服务"),
@@ -198,6 +201,7 @@ def load_accounts() -> dict[str, User]:
         "reviewer01": accounts.create_staff(
             username="reviewer01",
             password=DEMO_PASSWORD,
+            second_factor_exempt=True,
             role=Role.reviewer,
             display_name="公安审批员",
             department=department_named("公安"),
@@ -205,6 +209,7 @@ def load_accounts() -> dict[str, User]:
         "reviewer02": accounts.create_staff(
             username="reviewer02",
             password=DEMO_PASSWORD,
+            second_factor_exempt=True,
             role=Role.reviewer,
             display_name="人社审批员",
             department=department_named("人力资源"),

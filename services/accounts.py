@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from portal.extensions import db
-from portal.models import Citizen, Department, LoginFailure, Role, User
+from portal.models import Citizen, Department, LoginFailure, Role, StaffRole, User
 from portal.models.base import utcnow
 from services.errors import NotAuthorized, TooManyAttempts, ValidationError
 from services.identity import normalise_phone, parse_resident_id
@@ -159,8 +159,17 @@ def create_citizen_account(
 
 
 def create_staff(
-    *, username: str, password: str, role: Role, display_name: str, department: Department | None
+    *,
+    username: str,
+    password: str,
+    role: Role,
+    display_name: str,
+    department: Department | None,
+    second_factor_exempt: bool = False,
 ) -> User:
+    """A staff account holding one role, ready to log in (the demo seed and tests use it);
+    admins create accounts through services.staff, with an initial password and several roles.
+    ``second_factor_exempt`` is for demo accounts only: production refuses them at login."""
     if role == Role.citizen:
         raise ValidationError({"role": "staff role required"})
     if role in (Role.reviewer, Role.counter) and department is None:
@@ -172,6 +181,8 @@ def create_staff(
         display_name=display_name,
         password_hash=hash_password(password),
         department=department,
+        second_factor_exempt=second_factor_exempt,
+        role_grants=[StaffRole(role=role)],
     )
     db.session.add(user)
     db.session.flush()

@@ -13,4 +13,4 @@ guard_blueprint(bp, Role.admin)
 
 downloads_bp = Blueprint("downloads", __name__)
 
-from portal.admin import calendar, downloads, halls, routes  # noqa: E402,F401
+from portal.admin import calendar, downloads, halls, routes, staff  # noqa: E402,F401

@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from forms.auth import EmptyForm, LoginForm, RegisterForm
-from portal.auth import bp
+from portal.auth import bp, staff_login
 from portal.extensions import db, login_manager
 from portal.models import Role, User
 from portal.transaction import attempt
@@ -113,6 +113,9 @@ def login():
             form.form_errors.append(exc.message)  # is throttled
             status = 422
         else:
+            # staff: the password is the first step (authenticator, new password, enrolment)
+            if (further := staff_login.after_password(user, form)) is not None:
+                return further
             start_session(user)
             flash(_("登录成功"), "success")
             return redirect(safe_next(request.args.get("next")) or home_for(user))

@@ -37,6 +37,7 @@ from portal.models.data_use import DataUseLog, VerificationFailure
 from portal.models.documents import Document, DocumentStatus, ELicence, Grade
 from portal.models.messages import Authorisation, Message, OutboxMessage
 from portal.models.phone_codes import PhoneChallenge, SmsCode
+from portal.models.staff import RecoveryCode, SecondFactorFailure, StaffRole
 from portal.models.workflow import (
     CorrectionException,
     CorrectionRequest,
@@ -84,6 +85,9 @@ __all__ = [
     "ItemVersion",
     "JobClaim",
     "LoginFailure",
+    "RecoveryCode",
+    "SecondFactorFailure",
+    "StaffRole",
     "MaterialRequirement",
     "MaterialType",
     "Message",

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, Date, Enum, ForeignKey, Index, String
+from sqlalchemy import BigInteger, Boolean, Date, Enum, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
 from portal.models.base import TimestampMixin, UTCDateTime
+
+if TYPE_CHECKING:
+    from portal.models.staff import StaffRole
 
 
 class Role(enum.StrEnum):
@@ -91,9 +95,22 @@ class User(UserMixin, TimestampMixin, db.Model):
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # bumped at logout and password change so that old sessions stop working
     session_epoch: Mapped[int] = mapped_column(default=0)
+    # staff (services/staff.py, services/two_factor.py): an initial password set by an admin must
+    # be changed at first login; the TOTP secret counts once enrolment is confirmed; the last
+    # accepted time step, so that one code is never accepted twice
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_enrolled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    # set only by the demo seed: logs in without a second factor; refused in production
+    second_factor_exempt: Mapped[bool] = mapped_column(Boolean, default=False)
 
     department: Mapped[Department | None] = relationship()
     citizen: Mapped[Citizen | None] = relationship(back_populates="user")
+    # the roles a staff member holds; ``role`` is the one they act in now
+    role_grants: Mapped[list[StaffRole]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", order_by="StaffRole.role"
+    )
 
     @property
     def is_active(self) -> bool:  # type: ignore[override]
@@ -105,6 +122,16 @@ class User(UserMixin, TimestampMixin, db.Model):
     @property
     def is_staff(self) -> bool:
         return self.role != Role.citizen
+
+    @property
+    def roles_held(self) -> list[Role]:
+        """The staff roles this person holds, in the order of ``Role``."""
+        held = {grant.role for grant in self.role_grants}
+        return [role for role in Role if role in held]
+
+    @property
+    def second_factor_enrolled(self) -> bool:
+        return self.totp_enrolled_at is not None
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.role}>"

@@ -226,6 +226,7 @@ def test_logout_forgets_sent_intakes_and_the_cached_page_but_keeps_unsent_work(p
         staff_id = str(counter01.id)
         accounts.create_staff(
             username="counter_shared",
+            second_factor_exempt=True,  # logs in with the password only, as the demo accounts do
             password="Demo@2026",
             role=Role.counter,
             display_name="共用电脑窗口",

@@ -169,6 +169,7 @@ def test_another_clerks_key_is_not_found_and_other_roles_are_refused(login_as, q
 
         accounts.create_staff(
             username="counter07",
+            second_factor_exempt=True,  # logs in with the password only, as the demo accounts do
             password="Demo@2026x",
             role=Role.counter,
             display_name="综合窗口七",
