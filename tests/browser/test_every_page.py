@@ -16,6 +16,7 @@ import pytest
 from portal.extensions import db
 from tests.access import ROLES, merged
 from tests.browser.conftest import assert_accessible, browser_login, toggle_elder
+from tests.browser.staff_login import new_colleague, walk_first_login
 
 pytestmark = pytest.mark.browser
 
@@ -212,36 +213,68 @@ def test_every_page_in_both_modes(browser, live, elder):
                 continue  # a download (PDF, file): not a page
             response = page.goto(base + path)
             assert response.status == 200, (endpoint, role, path, response.status)
-            assert page.locator("h1").count() == 1, f"{endpoint}: one h1 per page"
-            assert page.locator("main#main").count() == 1
-            try:
-                assert_accessible(page, f"{endpoint} as {role} ({'elder' if elder else 'normal'})")
-            except AssertionError as exc:
-                failures.append(str(exc))
-            page.set_viewport_size({"width": 320, "height": 800})
-            overflow = page.evaluate(OVERFLOW)
-            page.set_viewport_size({"width": 1280, "height": 900})
-            if overflow["by"] > 0:
-                failures.append(
-                    f"{endpoint}: scrolls sideways by {overflow['by']}px at 320 px width: {overflow['culprits']}"
-                )
-            if elder:
-                metrics = page.evaluate(ELDER_METRICS)
-                if metrics["font"] < 24 or metrics["lineHeight"] < 1.5:
-                    failures.append(
-                        f"{endpoint}: body {metrics['font']}px, line height {metrics['lineHeight']}"
-                    )
-                if metrics["para"] is not None and metrics["para"] < 1.3:
-                    failures.append(
-                        f"{endpoint}: paragraph spacing {metrics['para']:.2f} × line height"
-                    )
-                if metrics["small"]:
-                    failures.append(f"{endpoint}: targets under 60 px: {metrics['small'][:5]}")
-                text = page.evaluate(PHONE_METRICS)["small"]
-                if text:
-                    failures.append(f"{endpoint}: text under 24px at 1280 px: {text[:4]}")
-                failures.extend(phone_failures(page, endpoint))
+            failures.extend(page_failures(page, f"{endpoint} as {role}", elder))
     finally:
         for context, _page in contexts.values():
             context.close()
+    assert not failures, "\n".join(failures)
+
+
+def page_failures(page, endpoint: str, elder: bool) -> list[str]:
+    """The checks every page passes: one h1, axe, no sideways scroll at 320 px; in elder mode
+    text and target sizes, and the phone screens."""
+    assert page.locator("h1").count() == 1, f"{endpoint}: one h1 per page"
+    assert page.locator("main#main").count() == 1
+    failures = []
+    try:
+        assert_accessible(page, f"{endpoint} ({'elder' if elder else 'normal'})")
+    except AssertionError as exc:
+        failures.append(str(exc))
+    page.set_viewport_size({"width": 320, "height": 800})
+    overflow = page.evaluate(OVERFLOW)
+    page.set_viewport_size({"width": 1280, "height": 900})
+    if overflow["by"] > 0:
+        failures.append(
+            f"{endpoint}: scrolls sideways by {overflow['by']}px at 320 px width: {overflow['culprits']}"
+        )
+    if elder:
+        metrics = page.evaluate(ELDER_METRICS)
+        if metrics["font"] < 24 or metrics["lineHeight"] < 1.5:
+            failures.append(
+                f"{endpoint}: body {metrics['font']}px, line height {metrics['lineHeight']}"
+            )
+        if metrics["para"] is not None and metrics["para"] < 1.3:
+            failures.append(f"{endpoint}: paragraph spacing {metrics['para']:.2f} × line height")
+        if metrics["small"]:
+            failures.append(f"{endpoint}: targets under 60 px: {metrics['small'][:5]}")
+        text = page.evaluate(PHONE_METRICS)["small"]
+        if text:
+            failures.append(f"{endpoint}: text under 24px at 1280 px: {text[:4]}")
+        failures.extend(phone_failures(page, endpoint))
+    return failures
+
+
+@pytest.mark.parametrize("elder", [False, True], ids=["normal", "elder"])
+def test_staff_login_steps_in_both_modes(browser, live, elder):
+    """The pages of a staff login in progress (302 in the access matrix without one): a new
+    colleague's new password, enrolment and recovery codes; then the authenticator step."""
+    base, live_app = live
+    username = new_colleague(live_app, elder_mode=elder)
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    failures: list[str] = []
+    try:
+        if elder:
+            page.goto(base + "/")
+            toggle_elder(page)
+        walk_first_login(
+            page,
+            base,
+            live_app,
+            username,
+            check=lambda name: failures.extend(page_failures(page, name, elder)),
+        )
+    finally:
+        context.close()
     assert not failures, "\n".join(failures)
