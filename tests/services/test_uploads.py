@@ -193,6 +193,30 @@ def test_a_pdf_with_javascript_is_refused():
     assert "脚本" in exc.value.errors["file"]
 
 
+@pytest.mark.parametrize("kind", sorted(files.ACTIVE_PDFS))
+def test_active_content_anywhere_in_a_pdf_is_refused(kind):
+    """Issue 13 #5: not only the open action: outlines, form fields, XFA, links, names, and
+    objects no viewer entry point names are all walked."""
+    data = files.active_pdf(kind)
+    with pytest.raises(ValidationError) as exc:
+        check_upload(data, "scan.pdf", max_bytes=MB)
+    assert "不能上传" in exc.value.errors["file"] and "打印为 PDF" in exc.value.errors["file"]
+
+
+@pytest.mark.parametrize("kind", sorted(files.BENIGN_PDFS))
+def test_ordinary_pdf_features_pass(kind):
+    data = files.benign_pdf(kind)
+    checked = check_upload(data, "scan.pdf", max_bytes=MB)
+    assert checked.data == data and checked.content_type == "application/pdf"
+
+
+def test_a_pdf_past_the_walk_budget_is_refused(monkeypatch):
+    monkeypatch.setattr("services.uploads.PDF_WALK_BUDGET", 3)
+    with pytest.raises(ValidationError) as exc:
+        check_upload(files.pdf(pages=3), "big.pdf", max_bytes=MB)
+    assert "过于复杂" in exc.value.errors["file"]
+
+
 @pytest.mark.parametrize(
     "raw, expected",
     [
