@@ -10,7 +10,6 @@ from datetime import date, timedelta
 
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
@@ -39,14 +38,11 @@ def _admin() -> User:
 
 def _affected_message(result: capacity.Reconciled) -> str:
     n = len(result.affected)
-    return (
-        ngettext(
-            "%(num)d 个已有预约的时段不再开放：预约保留，已通知办事群众，请在“需要联系的预约”中联系。",
-            "%(num)d 个已有预约的时段不再开放：预约保留，已通知办事群众，请在“需要联系的预约”中联系。",
-            n,
-        )
-        if n
-        else ""
+    if not n:
+        return ""
+    return _(
+        "%(n)d 个预约所在的时段不再开放：预约保留，已通知办事群众，请在“需要联系的预约”中联系。",
+        n=n,
     )
 
 

@@ -2,13 +2,14 @@
 next to the field, nothing changed), and the audit event naming the admin."""
 
 import re
-from datetime import time, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
 from portal.extensions import db
 from portal.models import (
+    Appointment,
     AppointmentClosure,
     AppointmentSession,
     AppointmentSlot,
@@ -89,3 +90,243 @@ def test_every_page_opens(admin, query):
         response = admin.get(path)
         assert response.status_code == 200, path
     assert admin.get(f"/admin/halls/{hall_id}/slots?day=2026-13-01").status_code == 422
+
+
+def test_a_hall_a_window_a_category_and_a_template_through_the_pages(admin, query):
+    response = post(
+        admin,
+        "/admin/halls/new",
+        {
+            "code": "rtest",
+            "name": "路由测试大厅",
+            "address": "测试路 9 号",
+            "hours": "",
+            "phone": "",
+        },
+    )
+    assert response.status_code == 302
+    hall_id = query(
+        lambda: db.session.scalar(select(ServiceHall.id).where(ServiceHall.code == "RTEST"))
+    )
+    base = f"/admin/halls/{hall_id}"
+    assert (
+        post(
+            admin, f"{base}/categories/new", {"code": "A", "name": "综合受理", "open": "y"}
+        ).status_code
+        == 302
+    )
+    category_id = query(
+        lambda: db.session.scalar(select(QueueCategory.id).where(QueueCategory.hall_id == hall_id))
+    )
+    assert (
+        post(
+            admin, f"{base}/windows/new", {"number": "1", "name": "", "category_codes": ["A"]}
+        ).status_code
+        == 302
+    )
+    template = f"{base}/categories/{category_id}/template"
+    response = post(
+        admin,
+        template,
+        {
+            "week-weekdays": ["0", "1", "2", "3", "4"],
+            "week-starts_at": "09:00",
+            "week-ends_at": "12:00",
+            "week-slot_minutes": "60",
+            "week-capacity": "6",
+        },
+    )
+    assert response.status_code == 302
+    page = admin.get(template).get_data(as_text=True)
+    assert "09:00-12:00" in page
+    me = admin_id(query)
+    for action in (
+        "hall.created",
+        "hall.category_created",
+        "hall.window_created",
+        "hall.template_added",
+    ):
+        assert [a for a, d in events(query, action) if d.get("hall") == hall_id] == [me], action
+    slots = query(
+        lambda: db.session.scalar(
+            select(func.count())
+            .select_from(AppointmentSlot)
+            .where(AppointmentSlot.category_id == category_id)
+        )
+    )
+    assert slots > 0
+
+
+def test_each_bad_input_is_said_next_to_its_field_and_changes_nothing(admin, query):
+    hall_id, cats = smzx(query)
+    base = f"/admin/halls/{hall_id}"
+    template = f"{base}/categories/{cats['A']}/template"
+
+    def counts():
+        return query(
+            lambda: tuple(
+                db.session.scalar(select(func.count()).select_from(model))
+                for model in (
+                    ServiceHall,
+                    QueueCategory,
+                    CounterWindow,
+                    AppointmentSession,
+                    AppointmentClosure,
+                    Event,
+                )
+            )
+        )
+
+    before = counts()
+    week = {"week-weekdays": ["0"], "week-slot_minutes": "60", "week-capacity": "6"}
+    cases = [
+        # overlapping sessions (the demo's Monday 09:00-12:00)
+        (
+            template,
+            {**week, "week-starts_at": "11:00", "week-ends_at": "13:00"},
+            "week-starts_at",
+            "重叠",
+        ),
+        # end before start
+        (
+            template,
+            {**week, "week-starts_at": "17:00", "week-ends_at": "16:00"},
+            "week-ends_at",
+            "结束时间必须晚于开始时间",
+        ),
+        (
+            template,
+            {**week, "week-starts_at": "25:00", "week-ends_at": "16:00"},
+            "week-starts_at",
+            "请按 时:分 填写时间",
+        ),
+        # a window number and a category letter already used in the hall
+        (
+            f"{base}/windows/new",
+            {"number": "1", "category_codes": ["A"]},
+            "number",
+            "本大厅已有 1 号窗口",
+        ),
+        (
+            f"{base}/categories/new",
+            {"code": "B", "name": "重复"},
+            "code",
+            "本大厅已有字母为 B 的服务类别",
+        ),
+        (f"{base}/windows/new", {"number": "abc", "category_codes": ["A"]}, "number", "请填写整数"),
+        # a closure in the past, backwards, a bad date
+        (
+            f"{base}/closures",
+            {"first_day": "2020-01-06", "part": "day", "category_id": "0", "reason": "维修"},
+            "first_day",
+            "不能暂停已经过去的日期",
+        ),
+        (
+            f"{base}/closures",
+            {
+                "first_day": (clock.local_today() + timedelta(days=5)).isoformat(),
+                "last_day": (clock.local_today() + timedelta(days=4)).isoformat(),
+                "part": "day",
+                "category_id": "0",
+                "reason": "维修",
+            },
+            "last_day",
+            "结束日期不能早于开始日期",
+        ),
+        (
+            f"{base}/closures",
+            {"first_day": "2026-02-30", "part": "day", "category_id": "0", "reason": "维修"},
+            "first_day",
+            "请按 年-月-日 填写日期",
+        ),
+        (
+            f"{base}/closures",
+            {
+                "first_day": clock.local_today().isoformat(),
+                "part": "night",
+                "category_id": "0",
+                "reason": "维修",
+            },
+            "part",
+            "请从列表中选择",
+        ),
+        (f"{base}/edit", {"name": ""}, "name", "请填写大厅名称"),
+    ]
+    for path, data, field, message in cases:
+        token_from = template if path.endswith("/extra") else None
+        response = post(admin, path, data, token_from=token_from)
+        html = response.get_data(as_text=True)
+        assert response.status_code == 422, (path, data)
+        assert message in error_for(html, field), (path, field, error_for(html, field))
+    assert counts() == before
+
+
+def booked_slot_id(query) -> tuple[int, int]:
+    """A future SMZX slot holding the demo booking of 13800000001."""
+
+    def load():
+        a = db.session.scalar(
+            select(Appointment)
+            .join(User, User.citizen_id == Appointment.citizen_id)
+            .where(User.phone == "13800000001", Appointment.status == "booked")
+        )
+        return a.slot.hall_id, a.slot_id
+
+    return query(load)
+
+
+def test_a_slot_capacity_below_its_bookings_is_refused_with_422(admin, query):
+    hall_id, slot_id = booked_slot_id(query)
+    day = query(lambda: db.session.get(AppointmentSlot, slot_id).day.isoformat())
+    page = f"/admin/halls/{hall_id}/slots?day={day}"
+    response = post(
+        admin,
+        f"/admin/halls/{hall_id}/slots/{slot_id}",
+        {f"slot{slot_id}-capacity": "0"},
+        token_from=page,
+    )
+    assert response.status_code == 422
+    assert "名额不能少于 1" in error_for(response.get_data(as_text=True), f"slot{slot_id}-capacity")
+    assert query(lambda: db.session.get(AppointmentSlot, slot_id).capacity) == 4
+    response = post(
+        admin,
+        f"/admin/halls/{hall_id}/slots/{slot_id}",
+        {f"slot{slot_id}-capacity": "2"},
+        token_from=page,
+    )
+    assert response.status_code == 302
+    assert query(lambda: db.session.get(AppointmentSlot, slot_id).capacity) == 2
+    assert [a for a, d in events(query, "hall.slot_capacity") if d["slot"] == slot_id] == [
+        admin_id(query)
+    ]
+
+
+def test_a_closure_lists_the_bookings_to_contact(admin, query):
+    hall_id, slot_id = booked_slot_id(query)
+    day = query(lambda: db.session.get(AppointmentSlot, slot_id).day.isoformat())
+    response = post(
+        admin,
+        f"/admin/halls/{hall_id}/closures",
+        {"first_day": day, "last_day": "", "part": "pm", "category_id": "0", "reason": "系统升级"},
+    )
+    assert response.status_code == 302
+    page = admin.get(response.headers["Location"]).get_data(as_text=True)
+    assert "受影响" in page and "需要联系的预约" in page
+    code = query(
+        lambda: db.session.scalar(select(Appointment.code).where(Appointment.slot_id == slot_id))
+    )
+    assert code in page
+    assert "138****0001" in page  # masked
+    assert [a for a, d in events(query, "hall.closure_added") if d["hall"] == hall_id] == [
+        admin_id(query)
+    ]
+
+
+def test_the_counters_day_list_goes_to_any_day_with_prev_and_next(client, query):
+    assert login(client, "counter01").status_code == 302
+    today = clock.local_today()
+    page = client.get("/appointments/hall").get_data(as_text=True)
+    assert f"day={(today - timedelta(days=1)).isoformat()}" in page
+    assert f"day={(today + timedelta(days=1)).isoformat()}" in page
+    past = client.get("/appointments/hall?day=2025-03-03")
+    assert past.status_code == 200 and "day=2025-03-04" in past.get_data(as_text=True)

@@ -119,6 +119,19 @@ def test_roll_forward_is_idempotent_and_adds_only_the_new_week(app_ctx):
     assert max(slots_by_day(category)) == date(2026, 10, 31)
 
 
+def test_the_roll_forward_never_undoes_an_admins_change_to_one_slot(app_ctx):
+    _, category = new_hall()
+    template_week(category)
+    capacity.roll_forward(SUNDAY, weeks=1)
+    slot = db.session.scalar(
+        select(AppointmentSlot).where(AppointmentSlot.category_id == category.id).limit(1)
+    )
+    capacity.set_slot_capacity(admin(), slot, 2)
+    capacity.roll_forward(SUNDAY, weeks=1)
+    capacity.roll_forward(SUNDAY, weeks=2)
+    assert db.session.get(AppointmentSlot, slot.id).capacity == 2
+
+
 def test_the_job_rolls_forward_with_the_configured_weeks(app_ctx):
     app_ctx.config["APPOINTMENT_WEEKS_AHEAD"] = 2
     try:
