@@ -17,3 +17,40 @@ GET = {
 POST_ONLY = {
     "auth.resend_code": "/auth/code/register/resend",
 }
+
+
+# test_every_page: a code page shows its form only after its first step in the same browser
+def _register_first(page, base: str) -> None:
+    page.goto(f"{base}/auth/register")
+    page.fill("#name", "周八")
+    page.fill("#id_number", "11010519491231002X")
+    page.fill("#phone", "13922220001")
+    page.fill("#password", "Secret123")
+    page.fill("#confirm", "Secret123")
+    with page.expect_navigation():
+        page.click("main form button[type=submit]")
+    assert page.url.endswith("/code"), page.url
+
+
+def _forgot_first(page, base: str) -> None:
+    page.goto(f"{base}/auth/forgot")
+    page.fill("#phone", "13800000002")
+    with page.expect_navigation():
+        page.click("main form button[type=submit]")
+    assert page.url.endswith("/code"), page.url
+
+
+def _phone_first(page, base: str) -> None:
+    page.goto(f"{base}/auth/phone")
+    page.fill("#phone", "13922220002")
+    page.fill("#current_password", "Demo@2026")
+    with page.expect_navigation():
+        page.click("main form button[type=submit]")
+    assert page.url.endswith("/code"), page.url
+
+
+PREPARE = {
+    "auth.register_code": _register_first,
+    "auth.forgot_code": _forgot_first,
+    "auth.change_phone_code": _phone_first,
+}
