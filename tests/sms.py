@@ -30,3 +30,19 @@ def sms_count(phone: str) -> int:
     return len(
         db.session.scalars(select(OutboxMessage.id).where(OutboxMessage.recipient == phone)).all()
     )
+
+
+def code_in_outbox(app, phone: str) -> str:
+    """``last_sms_code`` for a live portal's app (browser tests)."""
+    with app.app_context():
+        try:
+            return last_sms_code(phone)
+        finally:
+            db.session.remove()
+
+
+def confirm_registration(page, app, phone: str) -> None:
+    """A browser on the code step of registration: type the code the SMS carried."""
+    page.wait_for_url("**/auth/register/code")
+    page.fill("#code", code_in_outbox(app, phone))
+    page.click("main form[action$='/register/code'] button[type=submit]")

@@ -6,6 +6,7 @@ from datetime import date
 import pytest
 
 from tests.browser.conftest import assert_accessible, browser_login
+from tests.sms import confirm_registration
 
 pytestmark = pytest.mark.browser
 
@@ -101,7 +102,8 @@ def test_new_citizen_uploads_files_and_submits(page, live_server, tmp_path):
     assert "本次上传" in page.inner_text("main")
 
 
-def test_a_citizen_without_cases_sees_an_empty_list(page, live_server):
+def test_a_citizen_without_cases_sees_an_empty_list(page, live):
+    live_server, live_app = live
     page.goto(f"{live_server}/auth/register")
     page.fill("#name", "钱九")
     page.fill("#id_number", "110101199001010015")
@@ -109,6 +111,7 @@ def test_a_citizen_without_cases_sees_an_empty_list(page, live_server):
     page.fill("#password", "Secret123")
     page.fill("#confirm", "Secret123")
     page.click("main button[type=submit]")
+    confirm_registration(page, live_app, "13955556666")
     page.wait_for_url("**/profile")
     page.goto(f"{live_server}/cases")
     assert "您还没有办件" in page.inner_text("main")
@@ -143,6 +146,10 @@ def test_a_bundle_is_one_application_fanned_out_to_child_cases(page, live_server
     page.click("main button[type=submit]")
 
     assert "第 2 步，共 4 步" in page.inner_text("main")
+    # the items' rules: work started at 16 or later, retirement after it at 45 or later
+    # (张伟明 was born on 1985-03-12)
+    page.fill("#q_work_start", "2005-07-01")
+    page.fill("#q_retire_date", "2045-03-12")
     for field in page.locator(
         "main form input:not([type=hidden]):not([type=checkbox]), main form select"
     ).all():

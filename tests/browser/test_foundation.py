@@ -4,6 +4,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import assert_accessible, browser_login, toggle_elder
+from tests.sms import confirm_registration
 
 pytestmark = pytest.mark.browser
 
@@ -15,7 +16,8 @@ def test_home_register_and_login_pages_are_accessible(page, live_server):
         assert_accessible(page, path)
 
 
-def test_register_with_errors_then_success(page, live_server):
+def test_register_with_errors_then_success(page, live):
+    live_server, live_app = live
     page.goto(live_server + "/auth/register")
     page.fill("#name", "周八")
     page.fill("#id_number", "110105194912310021")
@@ -35,6 +37,7 @@ def test_register_with_errors_then_success(page, live_server):
     page.fill("#password", "Secret123")
     page.fill("#confirm", "Secret123")
     page.click("main button[type=submit]")
+    confirm_registration(page, live_app, "13922223333")
     page.wait_for_url("**/profile")
     assert "110105********002X" in page.content()
     assert_accessible(page, "profile after register")

@@ -7,21 +7,12 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from portal.extensions import db
 from tests.browser.conftest import assert_accessible, browser_login
-from tests.sms import last_sms_code
+from tests.sms import code_in_outbox as code_for
 
 pytestmark = pytest.mark.browser
 
 PHONE = "13933334444"
-
-
-def code_for(live_app, phone: str) -> str:
-    with live_app.app_context():
-        try:
-            return last_sms_code(phone)
-        finally:
-            db.session.remove()
 
 
 def test_register_log_out_forget_reset_and_log_in_with_the_new_password(page, live):
