@@ -4,9 +4,11 @@ password, enrolment), the authenticator step, the half-logged-in state, the role
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
 import pyotp
 import pytest
+import time_machine
 from sqlalchemy import select
 
 from portal.extensions import db
@@ -262,6 +264,39 @@ def test_the_half_logged_in_state_opens_no_page(client, query):
     assert client.get("/auth/change-password").status_code == 200
     assert client.get("/auth/enrol").status_code == 302  # not this step yet
     assert client.get("/auth/second-factor").status_code == 302
+
+
+def test_a_login_in_progress_expires(client, query):
+    make_clerk(query)
+    login(client, "clerk01", INITIAL)
+    assert client.get("/auth/change-password").status_code == 200
+    later = datetime.now(UTC) + timedelta(minutes=11)  # STAFF_LOGIN_STEP_MINUTES is 10
+    with time_machine.travel(later, tick=False):
+        response = client.get("/auth/change-password")
+    assert response.status_code == 302 and response.headers["Location"] == "/auth/login"
+    assert query(lambda: user("clerk01").must_change_password)
+
+
+@pytest.mark.parametrize("action", ["deactivate", "reset_second_factor"])
+def test_an_admins_action_ends_a_login_in_progress(client, query, action):
+    """Deactivation (the account) and a reset of the second factor (the session epoch)."""
+    make_clerk(query)
+    login(client, "clerk01", INITIAL)
+    token = csrf_token(client, "/auth/change-password")
+
+    def act():
+        if action == "deactivate":
+            staff.set_staff_active(user("clerk01"), False, actor=user("admin"))
+        else:
+            staff.reset_second_factor(user("clerk01"), actor=user("admin"))
+        db.session.commit()
+
+    query(act)
+    response = client.post(
+        "/auth/change-password", data={"password": NEW, "confirm": NEW, "csrf_token": token}
+    )
+    assert response.status_code == 302 and response.headers["Location"] == "/auth/login"
+    assert query(lambda: user("clerk01").must_change_password)
 
 
 def test_a_step_page_without_a_password_first_sends_to_login(client):
