@@ -209,12 +209,60 @@ def find_citizen(query: str, field: str = LOOKUP_FIELD) -> Citizen | None:
 
 def lookup_citizen(staff: User, query: str) -> Citizen | None:
     """Find the walk-in by 身份证号 or phone and start serving them; None when the portal does
-    not know them yet (the clerk then registers them on the spot)."""
+    not know them yet (the clerk then registers them on the spot).
+
+    The queue ticket the clerk is serving comes along; the appointment and case it names are
+    linked only when the person was identified by 身份证号 and is the one they belong to."""
     _require_counter(staff)
     citizen = find_citizen(query)
     if citizen is not None:
-        begin_context(staff, citizen)
+        identified = not _looks_like_phone(_compact(query))
+        begin_context(staff, citizen, **_ticket_link(staff, citizen, identified=identified))
     return citizen
+
+
+def serving_ticket(staff: User) -> Ticket | None:
+    """The queue ticket this clerk started serving (开始接待) and has not finished."""
+    return db.session.scalar(
+        select(Ticket)
+        .where(Ticket.staff_id == staff.id, Ticket.status == "serving")
+        .order_by(Ticket.called_at.desc(), Ticket.id.desc())
+        .limit(1)
+    )
+
+
+def _ticket_link(staff: User, citizen: Citizen, *, identified: bool) -> dict[str, int | None]:
+    """The ticket (and what it names) that the new counter context carries."""
+    ticket = serving_ticket(staff)
+    if ticket is None:
+        return {}
+    if ticket.appointment_id is None and ticket.application_id is None:
+        return {"ticket_id": ticket.id}
+    owners = set()
+    if ticket.appointment_id is not None:
+        owners.add(
+            db.session.scalar(
+                select(Appointment.citizen_id).where(Appointment.id == ticket.appointment_id)
+            )
+        )
+    if ticket.application_id is not None:
+        owners.add(
+            db.session.scalar(
+                select(Application.applicant_id).where(Application.id == ticket.application_id)
+            )
+        )
+    if identified and citizen.id in owners:
+        return {"ticket_id": ticket.id, "appointment_id": ticket.appointment_id}
+    audit.record_event(
+        "queue_link_refused",
+        actor=staff,
+        details={
+            "ticket": ticket.id,
+            "citizen": citizen.id,
+            "reason": "not identified by id number" if not identified else "another person",
+        },
+    )
+    return {"ticket_id": ticket.id}
 
 
 def check_phone_free(phone: str, citizen: Citizen | None, field: str = "phone") -> None:
@@ -270,7 +318,7 @@ def register_walk_in(
     citizen may activate one later with the same phone), then serve them."""
     _require_counter(staff)
     citizen = _person(name=name, id_number=id_number, phone=phone, address=address)
-    ctx = begin_context(staff, citizen)
+    ctx = begin_context(staff, citizen, **_ticket_link(staff, citizen, identified=True))
     audit.record_event(
         "counter_register", actor=staff, details={"context": ctx.id, "citizen": citizen.id}
     )

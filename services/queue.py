@@ -22,7 +22,6 @@ from portal.models import (
     Application,
     Appointment,
     AppointmentSlot,
-    Citizen,
     CounterWindow,
     QueueCategory,
     Role,
@@ -32,7 +31,7 @@ from portal.models import (
     User,
 )
 from portal.models.base import utcnow
-from services import audit, clock, counter, kiosk
+from services import audit, clock, kiosk
 from services.errors import Conflict, NotAuthorized, NotFound, ValidationError
 from services.numbering import next_ticket_number
 
@@ -447,35 +446,28 @@ def recall_skipped(staff: User, ticket_id: int) -> Ticket:
     return ticket
 
 
-def start_serving(staff: User, ticket_id: int) -> tuple[Ticket, Citizen | None]:
-    """开始接待: the called ticket is being served; returns it and the citizen it names, if any."""
+def start_serving(staff: User, ticket_id: int) -> Ticket:
+    """开始接待: the called ticket is being served.
+
+    A ticket is taken anonymously, so the appointment code or case number it names proves
+    nothing about who holds it (case numbers are sequential). No citizen comes onto the clerk's
+    screen here: the clerk identifies the person (身份证号 read or typed) and the ticket's
+    appointment and case are linked only when they are that person's (counter.lookup_citizen).
+    """
     _window, ticket = _own_ticket(staff, ticket_id, (CALLED, SERVING))
     ticket.status = SERVING
-    citizen = None
-    if ticket.appointment_id is not None:
-        citizen = db.session.scalar(
-            select(Citizen)
-            .join(Appointment, Appointment.citizen_id == Citizen.id)
-            .where(Appointment.id == ticket.appointment_id)
-        )
-    if citizen is None and ticket.application_id is not None:
-        citizen = db.session.scalar(
-            select(Citizen)
-            .join(Application, Application.applicant_id == Citizen.id)
-            .where(Application.id == ticket.application_id)
-        )
     db.session.flush()
     audit.record_event(
         "queue_serve",
         actor=staff,
-        application_id=ticket.application_id,
         details={"ticket": ticket.id, "code": ticket.code},
     )
-    if citizen is not None:
-        counter.begin_context(
-            staff, citizen, ticket_id=ticket.id, appointment_id=ticket.appointment_id
-        )
-    return ticket, citizen
+    return ticket
+
+
+def names_someone(ticket: Ticket) -> bool:
+    """The ticket was taken with an appointment code or a case number."""
+    return ticket.appointment_id is not None or ticket.application_id is not None
 
 
 def finish(staff: User, ticket_id: int) -> Ticket:

@@ -212,11 +212,16 @@ def _done_message(action: str, code: str) -> str:
 @roles_required(Role.counter)
 def act(ticket_id: int, action: str):
     if action == "serve":
-        ticket, citizen = svc.start_serving(current_user, ticket_id)
-        if citizen is None:
-            flash(_("正在接待 %(code)s 号，请查找或登记办事群众", code=ticket.code), "success")
+        ticket = svc.start_serving(current_user, ticket_id)
+        if svc.names_someone(ticket):
+            message = _(
+                "正在接待 %(code)s 号。该号关联了预约或办件：请读取或输入身份证号核验身份，"
+                "身份一致才会带出预约和办件",
+                code=ticket.code,
+            )
         else:
-            flash(_("正在接待 %(code)s 号", code=ticket.code), "success")
+            message = _("正在接待 %(code)s 号，请查找或登记办事群众", code=ticket.code)
+        flash(message, "success")
         return redirect(url_for("counter.workstation"))
     if action not in ACTIONS:
         abort(404)

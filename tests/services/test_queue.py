@@ -208,7 +208,16 @@ def test_recall_skip_return_once_and_finish(app_ctx):
     )
 
 
-def test_start_serving_begins_the_counter_context_for_the_appointment(app_ctx):
+def _open_context(clerk):
+    return db.session.scalar(
+        select(CounterContext).where(
+            CounterContext.staff_id == clerk.id, CounterContext.ended_at.is_(None)
+        )
+    )
+
+
+def test_the_ticket_brings_its_appointment_only_once_the_holder_is_identified(app_ctx):
+    """开始接待 shows nobody; the 身份证号 of the appointment's citizen links it."""
     smzx = hall()
     booking = appointment_for("13800000003")
     plain = queue.take_ticket(smzx, "A", day=DAY)
@@ -216,30 +225,66 @@ def test_start_serving_begins_the_counter_context_for_the_appointment(app_ctx):
     clerk = user("counter01")
     queue.choose_window(clerk, window(1).id)
     assert queue.call_next(clerk, day=DAY).id == booked.id
-    ticket, citizen = queue.start_serving(clerk, booked.id)
-    assert ticket.status == "serving" and citizen.id == user("13800000003").citizen_id
-    ctx = db.session.scalar(
-        select(CounterContext).where(
-            CounterContext.staff_id == clerk.id, CounterContext.ended_at.is_(None)
-        )
-    )
+    ticket = queue.start_serving(clerk, booked.id)
+    assert ticket.status == "serving" and queue.names_someone(ticket)
+    assert _open_context(clerk) is None  # nobody on the screen yet
+    owner = user("13800000003").citizen
+    counter.lookup_citizen(clerk, owner.id_number)
+    ctx = _open_context(clerk)
     assert (
-        ctx.citizen_id == citizen.id
+        ctx.citizen_id == owner.id
         and ctx.ticket_id == booked.id
         and ctx.appointment_id == booking.id
     )
     queue.finish(clerk, booked.id)
     assert booked.status == "done"
     queue.call_next(clerk, day=DAY)
-    ticket, citizen = queue.start_serving(clerk, plain.id)
-    assert citizen is None and ticket.status == "serving"
-    counter.begin_context(clerk, user("13800000002").citizen, ticket_id=plain.id)
+    ticket = queue.start_serving(clerk, plain.id)
+    assert not queue.names_someone(ticket) and ticket.status == "serving"
+    counter.lookup_citizen(clerk, user("13800000002").citizen.id_number)
+    assert _open_context(clerk).ticket_id == plain.id
     counter.end_context(clerk)  # 办理下一位 finishes the ticket being served
     db.session.refresh(plain)
     assert plain.status == "done" and plain.finished_at is not None
     # another clerk cannot act on this window's ticket
     with pytest.raises((NotFound, Conflict)):
         queue.finish(second_clerk(), plain.id)
+
+
+@pytest.mark.parametrize("who", ["stranger", "owner by phone"])
+def test_a_ticket_naming_someone_elses_case_brings_nothing(app_ctx, who):
+    """Issue 13 #6: an anonymous ticket with a (sequential) case number must not put that
+    case's citizen on the clerk's screen; neither does a lookup by phone, which proves nothing."""
+    case = submit_case("13800000001", RESIDENCE_PERMIT, {"basis": "work", "agent": "no"})
+    owner = case.applicant
+    booking = appointment_for("13800000001")
+    ticket = queue.take_ticket(hall(), "A", case_number=case.number, day=DAY)
+    named = queue.take_ticket(hall(), "A", appointment_code=booking.code, day=DAY)
+    clerk = user("counter01")
+    queue.choose_window(clerk, window(1).id)
+    for _ in (ticket, named):
+        taken = queue.call_next(clerk, day=DAY)
+        queue.start_serving(clerk, taken.id)
+        assert _open_context(clerk) is None
+        if who == "stranger":
+            person = user("13800000002").citizen
+            counter.lookup_citizen(clerk, person.id_number)
+        else:
+            person = owner
+            counter.lookup_citizen(clerk, owner.phone)
+        ctx = _open_context(clerk)
+        assert ctx.citizen_id == person.id and ctx.ticket_id == taken.id
+        assert ctx.appointment_id is None
+        refused = db.session.scalar(
+            select(Event).where(Event.action == "queue_link_refused").order_by(Event.id.desc())
+        )
+        assert refused is not None and refused.details["ticket"] == taken.id
+        queue.finish(clerk, taken.id)
+        counter.end_context(clerk)
+    assert {ticket.id, named.id} == {
+        e.details["ticket"]
+        for e in db.session.scalars(select(Event).where(Event.action == "queue_link_refused"))
+    }
 
 
 def test_daily_stats(app_ctx):
