@@ -16,6 +16,7 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.models import Department, ItemVersion, MaterialType
 from services import delivery
+from services.answer_rules import check_rules
 from services.catalogue.common import clean_text
 from services.catalogue.vocabulary import (
     AUDIENCES,
@@ -41,6 +42,11 @@ LICENCE_CODE_RE = re.compile(r"^[0-9A-Za-z]{1,40}$")
 KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 PHONE_RE = re.compile(r"^[0-9+\-() ,、转]{3,40}$")
 
+
+# 填报须知 words telling the applicant the material need not be prepared: such a material must
+# not be one the application form demands (必要 or 容缺后补), or the guide and the form disagree
+NOT_PREPARED = ("不用提前准备", "无需提前准备", "不用准备", "无需准备", "不需要准备", "不必准备")
+DEMANDED = ("required", "deferrable")
 
 MAX_LIMIT_DAYS = 3650
 MAX_VISITS = 10
@@ -237,6 +243,8 @@ def check_form(
         )
         if max_length is not None:
             q["max_length"] = max_length
+        if raw.get("rules"):
+            q["rules"] = raw["rules"]
         out_questions.append(q)
     if len(out_questions) > MAX_ROWS:
         checks.fail(
@@ -262,6 +270,8 @@ def check_form(
             "condition_questions",
             _l("%(field)s最多 %(n)d 行", field=FIELD_LABELS["condition_questions"], n=MAX_ROWS),
         )
+    for field, message in check_rules(out_questions, out_conditions).items():
+        checks.fail(field, message)
     return out_questions, out_conditions
 
 
@@ -332,7 +342,8 @@ def check_guide(
             checks.fail("result_term", _l("有效期请写成“1年”“6个月”或“长期”"))
     if "delivery_methods" in g:
         try:
-            out["delivery_methods"] = delivery.check_methods(g["delivery_methods"])
+            methods = g["delivery_methods"]
+            out["delivery_methods"] = delivery.check_methods(methods) if methods else None
         except ValueError:
             checks.fail("delivery_methods", _l("请至少选择一种送达方式"))
     if "fees" in g:
@@ -473,4 +484,16 @@ def publish_errors(version: ItemVersion) -> dict[str, str]:
             errors[f"requirements-{i}"] = str(_l("第 %(n)d 项材料的必要性不正确", n=i))
         elif req.condition and req.condition.get("question") not in condition_keys:
             errors[f"requirements-{i}"] = str(_l("第 %(n)d 项材料的情形条件指向不存在的问题", n=i))
+        elif req.necessity in DEMANDED and any(w in (req.notes or "") for w in NOT_PREPARED):
+            errors[f"requirements-{i}"] = str(
+                _l(
+                    "第 %(n)d 项材料的填报须知说不用提前准备，申请表却要求提交它："
+                    "请把必要性改为“非必要”或“信息免交”，或修改填报须知",
+                    n=i,
+                )
+            )
+    for field, message in check_rules(
+        version.questions or [], version.condition_questions or []
+    ).items():
+        errors[field] = message
     return errors
