@@ -136,6 +136,16 @@ def create_app(config: dict | None = None) -> Flask:
             "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
             "object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
         )
+        # the counter scans with the camera; nothing else needs a device
+        response.headers.setdefault(
+            "Permissions-Policy",
+            "camera=(self), microphone=(), geolocation=(), payment=(), usb=(), "
+            "serial=(), bluetooth=(), interest-cohort=()",
+        )
+        if app.config["PORTAL_ENV"] == "production":  # production is served over TLS only
+            response.headers.setdefault(
+                "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
+            )
         return response
 
     if app.config["PORTAL_ENV"] == "production":

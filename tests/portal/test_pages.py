@@ -1,6 +1,7 @@
 import pytest
 from sqlalchemy import func, select
 
+from portal import create_app
 from portal.extensions import db
 from portal.models import User
 from tests.conftest import csrf_token, login
@@ -124,10 +125,50 @@ def test_unknown_language_is_ignored(client, locale):
     assert '<html lang="zh-CN"' in client.get("/").get_data(as_text=True)
 
 
-def test_security_headers(client):
-    response = client.get("/")
+SECURITY_HEADERS = (
+    "X-Frame-Options",
+    "X-Content-Type-Options",
+    "Content-Security-Policy",
+    "Referrer-Policy",
+    "Permissions-Policy",
+)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",  # a page
+        "/healthz",  # JSON
+        "/no/such/page",  # an error page
+        "/profile",  # a redirect to the login
+        "/static/css/portal.css",  # a static file
+        "/items/no-such-item/guide.pdf",  # a PDF route's refusal
+        "/queue/SMZX/calls.json",  # polled JSON
+    ],
+)
+def test_security_headers_on_every_response_type(client, path):
+    response = client.get(path)
+    response.close()  # a static file's handle
+    missing = [h for h in SECURITY_HEADERS if h not in response.headers]
+    assert not missing, (path, response.status_code, missing)
     assert response.headers["X-Frame-Options"] == "DENY"
     assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+    assert "microphone=()" in response.headers["Permissions-Policy"]
+    assert "Strict-Transport-Security" not in response.headers  # development: plain HTTP
+
+
+def test_production_adds_hsts_and_secure_cookies():
+    app = create_app(
+        {
+            "PORTAL_ENV": "production",
+            "SECRET_KEY": "x" * 64,
+            "PUBLIC_BASE_URL": "https://zwfw.example.gov.cn",
+            "DATABASE_URL": "sqlite://",
+        }
+    )
+    response = app.test_client().get("/healthz")
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=31536000")
+    assert app.config["SESSION_COOKIE_SECURE"] and app.config["REMEMBER_COOKIE_SECURE"]
 
 
 def test_profile_update_and_overlong_address(client, query):
