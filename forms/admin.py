@@ -33,6 +33,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget, NumberInput
 
 from forms.base import PortalForm
+from services.case_states import DELIVERY_KINDS
 from services.catalogue import (
     AUDIENCE_LABELS,
     CASE_TYPE_LABELS,
@@ -50,6 +51,7 @@ from services.catalogue import (
     UNIT_LABELS,
     VALIDITY_LABELS,
 )
+from services.delivery import term_label
 from services.errors import ValidationError
 
 BLANK_ROWS = 2  # empty rows offered under each list
@@ -488,6 +490,17 @@ class GuideForm(AdminForm):
         description=_l("结果是电子证照时填写其类型代码，办结后自动发到申请人的卡包"),
         render_kw={"autocomplete": "off", "spellcheck": "false"},
     )
+    result_term = StringField(
+        _l("审批结果有效期"),
+        validators=[Length(max=20, message=_l("最多 20 个字"))],
+        description=_l("如“1年”“10年”“6个月”或“长期”；电子证照的有效期自签发之日起按此计算"),
+        render_kw={"autocomplete": "off"},
+    )
+    delivery_methods = MultiCheckboxField(
+        _l("送达方式"),
+        choices=choices(DELIVERY_KINDS),
+        description=_l("申请人可选的方式；不选则为电子送达和窗口领取"),
+    )
     faqs = _row_list(FaqRow, _l("常见问题"))
     add_faqs = SubmitField(_l("增加常见问题行"))
     keywords = TextAreaField(
@@ -540,6 +553,8 @@ class GuideForm(AdminForm):
             )
         }
         data["lock"] = version.lock_version
+        data["result_term"] = term_label(version.result_term)
+        data["delivery_methods"] = list(version.delivery_methods or [])
         data["themes"] = [t.id for t in version.themes]
         data["steps"] = [
             {"name": s.get("name", ""), "role": s.get("role", "counter"), "limit": s.get("limit")}
@@ -583,6 +598,8 @@ class GuideForm(AdminForm):
             )
         }
         data["kiosk_enabled"] = bool(self.kiosk_enabled.data)
+        data["result_term"] = (self.result_term.data or "").strip()
+        data["delivery_methods"] = list(self.delivery_methods.data or []) or None
         data["steps"] = self.collect_rows(
             "steps",
             lambda r: {"name": r.name.data, "role": r.role.data, "limit": r.limit.data},

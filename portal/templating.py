@@ -9,7 +9,7 @@ from flask_login import current_user
 from services.case_states import DELIVERY_KINDS, state_label
 from services.catalogue.vocabulary import catalogue_label
 from services.clock import format_local
-from services.delivery import CARRIERS, step_clock
+from services.delivery import CARRIERS, step_clock, term_label
 from services.document_vocabulary import document_label
 from services.identity import mask_id_number, mask_name, mask_phone
 from services.materials import answer_text
@@ -37,6 +37,10 @@ def register_template_helpers(app: Flask) -> None:
         case_step_clock=step_clock,
         carrier_labels=CARRIERS,
         delivery_label=lambda method: str(DELIVERY_KINDS.get(method, method)),
+        delivery_labels=lambda methods: "、".join(
+            str(DELIVERY_KINDS.get(m, m)) for m in methods or []
+        ),
+        result_term_label=term_label,
     )
     app.jinja_env.globals.update(
         elder_mode_active=elder_mode_active,

@@ -22,12 +22,19 @@ ACTION_LABELS = {
     "terminate_false_commitment": _l("承诺不实，终止办理"),
     "terminate_deferral": _l("逾期未补齐容缺材料，终止办理"),
     "complete_bundle": _l("各分项办件均已办结"),
+    # 送达 (services/delivery.py): how the result reached the applicant
+    "deliver_online": _l("电子送达，办结"),
+    "pickup": _l("窗口出件，办结"),
+    "confirm_receipt": _l("邮寄送达，申请人确认收到，办结"),
 }
 # events that are not a state of the case (audit.record_event(kind, application_id=…))
 EVENT_LABELS = {
     "claim": _l("认领办件"),
     "assign": _l("指派办理人"),
     "advance_step": _l("进入下一环节"),
+    "certify": _l("制证完成"),
+    "deliver": _l("送达"),
+    "licence_revoked": _l("电子证照已注销"),
     "supply_materials": _l("补交容缺材料"),
     "material_verdict": _l("材料审核"),
     "auto_check": _l("系统自动审核（秒批）"),

@@ -15,6 +15,7 @@ import pytest
 
 from portal.extensions import db
 from tests.access import ROLES, merged
+from tests.access.delivery import EXTRA_PAGES as DELIVERY_PAGES
 from tests.access.phone import PREPARE
 from tests.browser.conftest import assert_accessible, browser_login, toggle_elder
 from tests.browser.staff_login import new_colleague, walk_first_login
@@ -201,6 +202,8 @@ def test_every_page_in_both_modes(browser, live, elder):
     base, live_app = live
     pages = pages_for(live_app)
     assert len(pages) >= (1 if os.environ.get("PAGES") else 10)
+    if not os.environ.get("PAGES"):
+        pages += DELIVERY_PAGES  # case pages in the delivery states (tests/access/delivery.py)
     contexts = {}
     failures = []
     try:

@@ -557,13 +557,10 @@ def test_steps_suspension_and_delivery_through_the_web(client, query):
     assert "特别程序中，计时暂停" in queue
     act(client, case_id, "resume", state()[1])
     act(client, case_id, "approve", state()[1], opinion="")
-    assert state()[0] == "approved"
-    refused = act(client, case_id, "complete", state()[1])
-    assert refused.status_code == 422 and 'id="complete-delivery-error"' in refused.get_data(
-        as_text=True
-    )
-    assert act(client, case_id, "complete", state()[1], delivery="pickup").status_code == 302
+    # no 制证 step, and the applicant's method is the guide's first: 电子送达 completes at once
+    # (the mail form's refusals: tests/portal/test_delivery_routes.py)
     assert state()[0] == "completed"
+    assert query(lambda: db.session.get(Application, case_id).delivery_method) == "online"
     kinds = query(
         lambda: db.session.scalars(
             select(Notice.kind).where(Notice.application_id == case_id).order_by(Notice.id)
