@@ -657,16 +657,17 @@ def _resubmit(
     material_keys = {int(i["key"]) for i in request.items if i["kind"] == "material"}
     if set(answers) - field_keys or set(documents) - material_keys:
         raise ValidationError({"": str(_l("只能修改补正通知书列出的项目，其他内容已锁定"))})
-    questions = {q["key"]: q for q in app.item_version.questions or []}
     errors: dict[str, str] = {}
     form_data = dict(app.form_data or {})
+    # the corrected answers, checked by the item's rules against the answers that stay
+    corrected = materials.check_form(app, {**form_data, **{k: answers.get(k) for k in field_keys}})
     for key in field_keys:
-        try:
-            form_data[key] = materials.clean_answer(
-                {**questions[key], "required": True}, answers.get(key)
-            )
-        except ValueError as exc:
-            errors[f"q_{key}"] = str(exc)
+        if key in corrected.errors:
+            errors[f"q_{key}"] = corrected.errors[key]
+        elif corrected.clean.get(key) in (None, "", []):
+            errors[f"q_{key}"] = str(_l("此项必填"))
+        else:
+            form_data[key] = corrected.clean[key]
     for req_id in material_keys:
         field_name = f"m_{req_id}"
         doc_id = documents.get(req_id)

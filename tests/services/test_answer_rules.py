@@ -12,13 +12,13 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import Bundle, ItemVersion, MaterialRequirement, ServiceItem, VersionStatus
-from services import applications, bundle_applications, counter, offline_intake
+from services import applications, bundle_applications, counter, offline_intake, workflow
 from services.answer_rules import AnswerContext, check_answers, check_rules, pattern_problem
 from services.catalogue.checks import NOT_PREPARED, publish_errors
 from services.clock import local_today
 from services.errors import ValidationError
 from tests.services.test_offline_intake import resident_id
-from tests.workflow_cases import user
+from tests.workflow_cases import submit_case, user
 
 BIRTH = date(1985, 3, 12)  # 张伟明 (13800000001), 41 in 2026
 
@@ -371,6 +371,29 @@ def in_a_bundle(app_ctx) -> dict[str, str]:
 def test_the_same_refusal_online_at_the_counter_offline_and_in_a_bundle(app_ctx, path):
     errors = path(app_ctx)
     assert errors["q_baby_birth_date"] == f"不能晚于今天（{local_today().isoformat()}）"
+
+
+def test_a_correction_is_checked_by_the_same_rules(app_ctx):
+    """补正: the corrected answer goes through the item's rules like the first one."""
+    permit = submit_case("13800000002", "居住证申领", {"basis": "work", "agent": "no"})
+    workflow.perform(
+        user("reviewer01"),
+        permit.id,
+        "request_correction",
+        permit.version,
+        fields={"move_in_date": "与居住登记不符"},
+    )
+    citizen = user("13800000002")
+    errors = refusal(
+        lambda: workflow.perform(
+            citizen, permit.id, "resubmit", permit.version, answers={"move_in_date": "2030-01-01"}
+        )
+    )
+    assert errors == {"q_move_in_date": f"不能晚于今天（{local_today().isoformat()}）"}
+    workflow.perform(
+        citizen, permit.id, "resubmit", permit.version, answers={"move_in_date": "2024-05-06"}
+    )
+    assert permit.form_data["move_in_date"] == "2024-05-06"
 
 
 # ---- the pre-check lists every violation at once -------------------------------------------------
