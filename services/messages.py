@@ -19,6 +19,7 @@ from sqlalchemy import func, select, update
 from portal.extensions import db
 from portal.models import Application, Citizen, Message, OutboxMessage, User
 from portal.models.base import utcnow
+from services.identity import mask_phone
 
 log = logging.getLogger(__name__)
 
@@ -80,10 +81,17 @@ class Sender(Protocol):
 
 
 class LogSender:
-    """The default sender: writes each message to the log instead of a gateway."""
+    """The default sender: writes each message to the log instead of a gateway.
+
+    In development the whole message is written (that is how a developer reads an SMS code).
+    In production the log is not a place for citizens' data: the phone is masked and the text
+    left out (the message centre and the outbox keep it)."""
 
     def send(self, channel: str, recipient: str, subject: str, body: str) -> None:
-        log.info("outbox %s to %s: %s %s", channel, recipient, subject, body)
+        if current_app.config.get("PORTAL_ENV") == "production":
+            log.info("outbox %s to %s: %d characters", channel, mask_phone(recipient), len(body))
+        else:
+            log.info("outbox %s to %s: %s %s", channel, recipient, subject, body)
 
 
 def get_sender() -> Sender:

@@ -144,3 +144,20 @@ def test_submission_notifies_the_applicant(app_ctx):
     applications.submit_application(citizen_user, draft.id, draft.submit_token)
     message = db.session.scalar(select(Message).where(Message.application_id == draft.id))
     assert message.kind == "submitted" and draft.number in message.body
+
+
+@pytest.mark.parametrize("env", ["development", "production"])
+def test_the_log_sender_keeps_citizens_data_out_of_the_production_log(app_ctx, caplog, env):
+    """Issue 13 #9: in production the log gets a masked phone and no text."""
+    app_ctx.config["PORTAL_ENV"] = env
+    try:
+        with caplog.at_level("INFO", logger="services.messages"):
+            messages.LogSender().send("sms", "13800000001", "验证码", "您的验证码是 482913")
+    finally:
+        app_ctx.config["PORTAL_ENV"] = "development"
+    logged = caplog.text
+    if env == "production":
+        assert "138****0001" in logged
+        assert "13800000001" not in logged and "482913" not in logged and "验证码" not in logged
+    else:
+        assert "13800000001" in logged and "482913" in logged
