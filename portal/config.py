@@ -17,6 +17,9 @@ DEFAULTS: dict[str, object] = {
     "SECRET_KEY": None,
     "UPLOAD_DIR": str(INSTANCE_DIR / "uploads"),
     "MAX_UPLOAD_MB": 20,
+    # a citizen's library: uploads a day into it, and documents it may hold
+    "UPLOADS_PER_DAY": 60,
+    "LIBRARY_MAX_DOCUMENTS": 300,
     "SQLITE_BUSY_TIMEOUT_MS": 15000,
     "BABEL_DEFAULT_LOCALE": "zh_CN",
     # the city's zone: instants are stored in UTC; every date or time a person or a deadline

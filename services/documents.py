@@ -14,7 +14,7 @@ from datetime import date, timedelta
 from dateutil.relativedelta import relativedelta
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import joinedload
 
 from portal.extensions import db
@@ -39,6 +39,7 @@ from services.case_access import can_view as can_view  # re-exported: may this u
 from services.case_access import document_access
 from services.case_states import CLOSED_STATES
 from services.errors import Conflict, NotFound, ValidationError
+from services.numbering import next_in_sequence
 from services.uploads import SUFFIX, check_upload
 
 CONTENT_SUFFIX = SUFFIX
@@ -213,6 +214,8 @@ def upload_document(
         errors.update(exc.errors)
     if errors:
         raise ValidationError(errors)
+    if source == "upload":
+        _check_quota(owner, today)
     return add_document(
         owner=owner,
         material_type=material_type,
@@ -224,6 +227,27 @@ def upload_document(
         issued_on=issued_on,
         own_expiry=own_expiry,
     )
+
+
+def _check_quota(owner: Citizen, today: date) -> None:
+    """A library is for one person's papers: at most UPLOADS_PER_DAY uploads a day into it
+    (counted by a per-day counter, so deleting and uploading again does not reset it) and
+    at most LIBRARY_MAX_DOCUMENTS documents in it. Staff scans at the counter do not count."""
+    per_day = int(current_app.config["UPLOADS_PER_DAY"])
+    if next_in_sequence(f"upload-{owner.id}", today) > per_day:
+        raise ValidationError(
+            {
+                "file": str(
+                    _l("今天上传的文件已达 %(n)d 个，请明天再传；急需办理请到窗口", n=per_day)
+                )
+            }
+        )
+    most = int(current_app.config["LIBRARY_MAX_DOCUMENTS"])
+    held = db.session.scalar(select(func.count(Document.id)).where(Document.owner_id == owner.id))
+    if held >= most:
+        raise ValidationError(
+            {"file": str(_l("材料库最多存放 %(n)d 份材料，请先删除不再需要的材料", n=most))}
+        )
 
 
 def document_state(

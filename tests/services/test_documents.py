@@ -19,7 +19,7 @@ from portal.models import (
 )
 from services import case_access, data_use, documents, storage
 from services import counter as counter_desk
-from services.errors import Conflict, NotFound
+from services.errors import Conflict, NotFound, ValidationError
 from tests import files
 from tests.helpers import make_case
 
@@ -320,3 +320,39 @@ def test_record_use_counts_and_skips_the_owner(app_ctx):
     )
     assert (row.actor_role, row.actor_department_id, row.reason) == ("system", None, "case_reuse")
     assert db.session.scalar(select(func.count()).select_from(DataUseLog)) == before + 1
+
+
+# --- quota (issue 13 #9) ---------------------------------------------------------------------
+
+
+def test_uploads_a_day_are_limited_and_deleting_does_not_reset_the_count(app_ctx):
+    app_ctx.config["UPLOADS_PER_DAY"] = 3
+    try:
+        citizen = user("13800000002")
+        first = [upload(citizen, today=TODAY) for _ in range(3)]
+        with pytest.raises(ValidationError) as exc:
+            upload(citizen, today=TODAY)
+        assert "今天上传的文件已达 3 个" in exc.value.errors["file"]
+        documents.delete_document(citizen, first[0].id)
+        with pytest.raises(ValidationError):  # deleting one does not give a try back
+            upload(citizen, today=TODAY)
+        assert upload(citizen, today=TODAY + timedelta(days=1)).id  # a new day
+        # another citizen's count is their own
+        assert upload(user("13800000003"), today=TODAY).id
+    finally:
+        app_ctx.config["UPLOADS_PER_DAY"] = 60
+
+
+def test_a_library_holds_at_most_its_quota(app_ctx):
+    citizen = user("13800000002")
+    held = db.session.scalar(
+        select(func.count(Document.id)).where(Document.owner_id == citizen.citizen_id)
+    )
+    app_ctx.config["LIBRARY_MAX_DOCUMENTS"] = held + 1
+    try:
+        upload(citizen, today=TODAY)
+        with pytest.raises(ValidationError) as exc:
+            upload(citizen, today=TODAY)
+        assert f"最多存放 {held + 1} 份" in exc.value.errors["file"]
+    finally:
+        app_ctx.config["LIBRARY_MAX_DOCUMENTS"] = 300
