@@ -37,6 +37,7 @@ from services import (
     case_states,
     clock,
     messages,
+    sms_codes,
     workdays,
     workflow,
 )
@@ -61,6 +62,7 @@ class JobReport:
     no_shows: int = 0
     appointment_reminders: int = 0
     appointment_slots: int = 0
+    phone_challenges_purged: int = 0
     delivered: int = 0
 
 
@@ -362,6 +364,8 @@ def run_jobs(day: date | None = None) -> JobReport:
         report.no_shows = mark_missed_appointments(now)
         report.appointment_reminders = remind_appointments(day)
         report.appointment_slots = roll_appointment_slots(day)
+    report.phone_challenges_purged = sms_codes.purge_old_challenges()
+    db.session.commit()
     report.delivered = messages.deliver_pending(limit=1000)
     log.info("jobs run: %s", report)
     return report

@@ -26,7 +26,7 @@ from typing import Any
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
 from portal.extensions import db
 from portal.models import OutboxMessage, PhoneChallenge, SmsCode, User
@@ -271,3 +271,35 @@ def close_challenge(challenge: PhoneChallenge) -> None:
     challenge.completed_at = challenge.completed_at or utcnow()
     challenge.payload = {}
     db.session.flush()
+
+
+def purge_old_challenges(keep_days: int = 1) -> int:
+    """For the scheduled jobs: a flow nobody finished forgets its pending data once it can no
+    longer be finished (a registration's name, 身份证号 and password hash), and challenges with
+    their codes are deleted after ``keep_days`` (the audit trail keeps that each code was sent).
+    Returns how many challenges were deleted."""
+    now = utcnow()
+    db.session.execute(
+        update(PhoneChallenge)
+        .where(
+            PhoneChallenge.completed_at.is_(None),
+            PhoneChallenge.created_at < now - timedelta(hours=CHALLENGE_HOURS),
+        )
+        .values(payload={}, completed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    old = select(PhoneChallenge.id).where(
+        PhoneChallenge.created_at < now - timedelta(days=keep_days)
+    )
+    db.session.execute(
+        delete(SmsCode)
+        .where(SmsCode.challenge_id.in_(old))
+        .execution_options(synchronize_session=False)
+    )
+    deleted = db.session.execute(
+        delete(PhoneChallenge)
+        .where(PhoneChallenge.id.in_(old))
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.flush()
+    return deleted
