@@ -171,4 +171,5 @@ def calendar_day(day: str):
         "admin/calendar_day.html",
         cell=cell,
         form=form,
+        library_known=calendar_admin.library_knows(the_day.year),
     ), (422 if form.errors else 200)

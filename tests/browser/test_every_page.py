@@ -15,6 +15,7 @@ import pytest
 
 from portal.extensions import db
 from tests.access import ROLES, merged
+from tests.access.calendar import EXTRA_PAGES as CALENDAR_PAGES
 from tests.access.delivery import EXTRA_PAGES as DELIVERY_PAGES
 from tests.access.phone import PREPARE
 from tests.browser.conftest import assert_accessible, browser_login, toggle_elder
@@ -204,6 +205,8 @@ def test_every_page_in_both_modes(browser, live, elder):
     assert len(pages) >= (1 if os.environ.get("PAGES") else 10)
     if not os.environ.get("PAGES"):
         pages += DELIVERY_PAGES  # case pages in the delivery states (tests/access/delivery.py)
+    if not os.environ.get("PAGES") or "admin.calendar" in os.environ["PAGES"]:
+        pages += CALENDAR_PAGES  # a schedule import's record (tests/access/calendar.py)
     contexts = {}
     failures = []
     try:
