@@ -131,7 +131,9 @@ def _issue_code(challenge: PhoneChallenge, client: str, *, send: bool) -> SmsCod
         db.session.add(
             OutboxMessage(channel="sms", recipient=challenge.phone, subject=subject, body=body)
         )
-        db.session.info["outbox_pending"] = True
+    # the delivery runs after the commit whether or not an SMS was written, so that a reset
+    # for a phone without an account takes the same steps as one for a known phone
+    db.session.info["outbox_pending"] = True
     db.session.flush()
     return row
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import time_machine
@@ -436,3 +437,19 @@ def test_new_pages_refuse_a_post_without_csrf(client, query):
     assert client.post("/auth/forgot", data={"phone": "13800000002"}).status_code == 400
     assert client.post("/auth/register", data=NEW).status_code == 400
     assert query(lambda: db.session.scalar(select(func.count()).select_from(SmsCode))) == before
+
+
+def test_no_page_reads_the_outbox():
+    """The outbox holds each SMS code in clear (the SMS has to carry it): no view or template
+    reads it. A page that lists sent messages must show a code SMS only as sent, never its body;
+    whoever adds one changes this test knowingly."""
+    root = Path(__file__).resolve().parents[2]
+    views = [
+        p
+        for p in (root / "portal").rglob("*.py")
+        if "models" not in p.parts
+        and p.name != "transaction.py"
+        and "OutboxMessage" in p.read_text()
+    ]
+    templates = [p for p in (root / "templates").rglob("*.html") if "outbox" in p.read_text()]
+    assert not views + templates
