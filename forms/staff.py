@@ -100,3 +100,14 @@ class EnrolForm(PortalForm):
         description=_l("扫码后验证器应用中显示的 6 位数字"),
         render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"},
     )
+
+
+class PasswordResetForm(PortalForm):
+    """An admin gives a colleague who forgot their password a new initial one."""
+
+    initial_password = PasswordField(
+        _l("新的初始密码"),
+        validators=[DataRequired(_l("请设置初始密码")), Length(max=128)],
+        description=_l("至少 8 位，同时包含字母和数字；请当面或电话告知本人，下次登录须修改"),
+        render_kw={"autocomplete": "new-password"},
+    )

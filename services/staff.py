@@ -276,6 +276,22 @@ def reset_second_factor(target: User, *, actor: User) -> None:
     )
 
 
+def reset_password(target: User, new_password: str, *, actor: User) -> None:
+    """A colleague forgot their password: the admin gives a new initial password, to be
+    changed at the next login (after the second factor, which stays). Sessions end now."""
+    if target.id == actor.id:
+        raise NotAuthorized(str(_l("请在个人中心修改自己的密码")))
+    check_password_strength(new_password, field="initial_password")
+    target.password_hash = hash_password(new_password)
+    target.must_change_password = True
+    end_sessions(target)
+    audit.record_event(
+        "staff_password_reset",
+        actor=actor,
+        details={"user_id": target.id, "username": target.username},
+    )
+
+
 def change_initial_password(user: User, new_password: str) -> None:
     """The person replaces the password an admin gave them; never the same one again."""
     check_password_strength(new_password, field="password")

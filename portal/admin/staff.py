@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
-from forms.staff import StaffCreateForm, StaffForm
+from forms.staff import PasswordResetForm, StaffCreateForm, StaffForm
 from portal.admin import bp
 from portal.extensions import db
 from portal.form_flow import form_status, save_form
@@ -77,16 +77,20 @@ def staff_new():
     return render_template("admin/staff_form.html", form=form, person=None), form_status(form)
 
 
+def _filled(person: User) -> StaffForm:
+    form = _with_choices(StaffForm(formdata=None), person)
+    form.display_name.data = person.display_name
+    form.roles.data = [role.value for role in person.roles_held]
+    form.acting_role.data = person.role.value
+    form.department_id.data = person.department_id or 0
+    form.hall_id.data = person.hall_id or 0
+    return form
+
+
 @bp.route("/staff/<int:user_id>/edit", methods=["GET", "POST"])
 def staff_edit(user_id: int):
     person = staff.get_staff(user_id)
-    form = _with_choices(StaffForm(), person)
-    if request.method == "GET":
-        form.display_name.data = person.display_name
-        form.roles.data = [role.value for role in person.roles_held]
-        form.acting_role.data = person.role.value
-        form.department_id.data = person.department_id or 0
-        form.hall_id.data = person.hall_id or 0
+    form = _filled(person) if request.method == "GET" else _with_choices(StaffForm(), person)
     if form.validate_on_submit() and (
         done := save_form(
             form,
@@ -96,7 +100,41 @@ def staff_edit(user_id: int):
         )
     ):
         return done
-    return render_template("admin/staff_form.html", form=form, person=person), form_status(form)
+    return render_template(
+        "admin/staff_form.html", form=form, person=person, password_form=PasswordResetForm()
+    ), form_status(form)
+
+
+@bp.route("/staff/<int:user_id>/password", methods=["POST"])
+def staff_password(user_id: int):
+    """A new initial password for a colleague who forgot theirs (shown again with its error)."""
+    person = staff.get_staff(user_id)
+    password_form = PasswordResetForm()
+    if password_form.validate_on_submit():
+        try:
+            with attempt():
+                staff.reset_password(person, password_form.initial_password.data, actor=_admin())
+        except ValidationError as exc:
+            password_form.apply_errors(exc)
+        except NotAuthorized as exc:
+            flash(exc.message, "error")
+            return redirect(url_for("admin.staff_edit", user_id=person.id))
+        else:
+            flash(
+                _(
+                    "已为 %(name)s 设置新的初始密码：其登录已失效，下次登录时须修改密码。",
+                    name=person.display_name,
+                ),
+                "success",
+            )
+            return redirect(url_for("admin.staff_edit", user_id=person.id))
+    return render_template(
+        "admin/staff_form.html",
+        form=_filled(person),
+        person=person,
+        password_form=password_form,
+        password_errors=True,
+    ), 422
 
 
 @bp.route("/staff/<int:user_id>/active", methods=["POST"])

@@ -21,5 +21,6 @@ GET = {
 POST_ONLY = {
     "admin.staff_active": "/admin/staff/1/active",
     "admin.staff_reset_second_factor": "/admin/staff/1/reset-second-factor",
+    "admin.staff_password": "/admin/staff/1/password",
     "auth.switch_role": "/auth/acting-role",
 }

@@ -174,6 +174,22 @@ def test_an_admin_resets_a_colleagues_second_factor(client, app, query):
     assert response.headers["Location"] == "/auth/enrol"
 
 
+def test_an_admin_sets_a_new_initial_password(client, app, query):
+    make_clerk(query)
+    first_login(app.test_client(), query)
+    clerk_id = query(lambda: user("clerk01").id)
+    login(client, "admin")
+    edit = f"/admin/staff/{clerk_id}/edit"
+    weak = post(client, f"/admin/staff/{clerk_id}/password", {"initial_password": "abc"}, edit)
+    assert weak.status_code == 422
+    assert "密码至少 8 位" in error_for(weak.get_data(as_text=True), "initial_password")
+    assert query(lambda: user("clerk01").must_change_password) is False
+    done = post(client, f"/admin/staff/{clerk_id}/password", {"initial_password": INITIAL}, edit)
+    assert done.status_code == 302 and query(lambda: user("clerk01").must_change_password)
+    colleague = app.test_client()
+    assert login(colleague, "clerk01", INITIAL).headers["Location"] == "/auth/second-factor"
+
+
 # ---------------------------------------------------------------------------- login steps
 
 

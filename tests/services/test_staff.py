@@ -230,6 +230,25 @@ def test_the_initial_password_must_change_to_a_strong_new_one(app_ctx):
     assert two_factor.next_login_step(person, verified=False) == LoginStep.enrol
 
 
+def test_an_admin_gives_a_colleague_who_forgot_a_new_initial_password(app_ctx):
+    person = new_clerk()
+    staff.change_initial_password(person, "Mine2026now")
+    enrolled(person)
+    with pytest.raises(ValidationError) as weak:
+        staff.reset_password(person, "short", actor=user("admin"))
+    assert "initial_password" in weak.value.errors and not person.must_change_password
+    with pytest.raises(NotAuthorized):
+        staff.reset_password(user("admin"), "Again2026ok", actor=user("admin"))
+    epoch = person.session_epoch
+    staff.reset_password(person, "Again2026ok", actor=user("admin"))
+    assert person.must_change_password and person.session_epoch == epoch + 1
+    assert last_event("staff_password_reset").actor_id == user("admin").id
+    assert accounts.authenticate("clerk01", "Again2026ok") is person
+    # the authenticator stays: first the code, then the new password
+    assert two_factor.next_login_step(person, verified=False) == LoginStep.verify
+    assert two_factor.next_login_step(person, verified=True) == LoginStep.change_password
+
+
 # ---------------------------------------------------------------------------- second factor
 
 
