@@ -46,21 +46,23 @@ def upgrade():
 
 
 def downgrade():
+    # elicences is referenced by no table: copied without its three columns (SQLite batch mode)
     with op.batch_alter_table("elicences", schema=None) as batch_op:
         batch_op.drop_constraint("fk_elicences_revoked_by_id_users", type_="foreignkey")
         batch_op.drop_column("revoked_by_id")
         batch_op.drop_column("revoke_reason")
         batch_op.drop_column("revoked_on")
-    with op.batch_alter_table("applications", schema=None) as batch_op:
-        for column in (
-            "delivered_at",
-            "mailed_at",
-            "post_tracking",
-            "post_carrier",
-            "delivery_address",
-            "delivery_method",
-        ):
-            batch_op.drop_column(column)
-    with op.batch_alter_table("item_versions", schema=None) as batch_op:
-        batch_op.drop_column("delivery_methods")
-        batch_op.drop_column("result_term")
+    # applications and item_versions are referenced by other tables: copying them would break
+    # those references on SQLite, so their plain columns are dropped in place (SQLite >= 3.35
+    # and PostgreSQL both have ALTER TABLE … DROP COLUMN)
+    for column in (
+        "delivered_at",
+        "mailed_at",
+        "post_tracking",
+        "post_carrier",
+        "delivery_address",
+        "delivery_method",
+    ):
+        op.drop_column("applications", column)
+    op.drop_column("item_versions", "delivery_methods")
+    op.drop_column("item_versions", "result_term")
