@@ -8,6 +8,7 @@ from pathlib import Path
 from flask import Flask, g, has_request_context, request, session
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal import database
 from portal.config import INSTANCE_DIR, PROJECT_ROOT, load_config
@@ -38,6 +39,13 @@ def select_locale() -> str:
     return "zh_CN"
 
 
+def trust_proxies(app: Flask, hops: int) -> None:
+    """Take the client's address, scheme and host from the headers of the last ``hops``
+    proxies (PROXY_HOPS); with 0, a forged X-Forwarded-For changes nothing."""
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+
+
 def create_app(config: dict | None = None) -> Flask:
     """Build the portal. ``config`` overrides the environment (tests pass their own)."""
     from portal.params import BoundedIntConverter
@@ -57,6 +65,7 @@ def create_app(config: dict | None = None) -> Flask:
         minutes=float(app.config["PERMANENT_SESSION_MINUTES"])
     )
     app.url_map.converters["int"] = BoundedIntConverter  # before any route is added
+    trust_proxies(app, int(app.config["PROXY_HOPS"]))
     database.configure_sqlite(int(app.config["SQLITE_BUSY_TIMEOUT_MS"]))
     app.session_interface = PortalSessionInterface()
 

@@ -31,6 +31,9 @@ DEFAULTS: dict[str, object] = {
     "SERVICE_HALL_HOURS": "周一至周五 9:00-17:00，周六 9:00-12:00",
     "SITE_NAME": "一网通办",
     "LOGIN_MAX_FAILURES": 5,
+    # proxies in front of the portal whose X-Forwarded-For / -Proto / -Host are trusted (nginx: 1);
+    # 0 trusts none, so a client cannot choose the address its limits are counted on
+    "PROXY_HOPS": 0,
     "LOGIN_FAILURE_WINDOW_MINUTES": 15,
     # SMS codes (services/sms_codes.py): registration, 忘记密码, change of phone
     "SMS_CODE_MINUTES": 10,  # how long a code is valid

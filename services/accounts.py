@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -200,6 +201,45 @@ def find_login(login: str) -> User | None:
     return db.session.scalar(select(User).where(User.username == login))
 
 
+# A hash to check a password against when the login names nobody, so that the answer takes
+# as long as for a real account (timing must not tell which accounts exist).
+_dummy_hashes: dict[str, str] = {}
+
+
+def _dummy_hash() -> str:
+    method = current_app.config["PASSWORD_HASH_METHOD"]
+    if method not in _dummy_hashes:
+        _dummy_hashes[method] = hash_password(secrets.token_urlsafe(16))
+    return _dummy_hashes[method]
+
+
+def failure_key(login: str, user: User | None) -> str:
+    """What failures are counted on: the account the login resolves to (however the phone is
+    written: spaces, dashes, +86), else the login itself, normalised."""
+    if user is not None:
+        return f"user:{user.id}"
+    compact = re.sub(r"[\s-]", "", (login or "").strip().lower())
+    return f"unknown:{compact}"[:40]
+
+
+def _failures(*where, since) -> tuple[int, object]:
+    """How many failures match, and when the latest was."""
+    count, latest = db.session.execute(
+        select(func.count(LoginFailure.id), func.max(LoginFailure.created_at)).where(
+            LoginFailure.created_at >= since, *where
+        )
+    ).one()
+    return int(count), latest
+
+
+def _wait_after(failures: int, free: int, cap_seconds: int) -> int:
+    """Seconds to wait after the latest failure: none for the first ``free`` failures, then
+    30 s, doubling with each further failure, never more than ``cap_seconds``."""
+    if failures < free:
+        return 0
+    return min(30 * 2 ** (failures - free), cap_seconds)
+
+
 def authenticate(
     login: str,
     password: str,
@@ -207,29 +247,63 @@ def authenticate(
     remote_addr: str = "",
     max_failures: int = 5,
     window_minutes: int = 15,
+    client_max_failures: int = 20,
+    account_max_failures_per_hour: int = 50,
 ) -> User:
-    """Check a login; too many recent failures for the same login refuse it (429)."""
-    key = (login or "").strip()[:40]
-    since = utcnow() - timedelta(minutes=window_minutes)
-    failures = db.session.scalar(
-        select(func.count())
-        .select_from(LoginFailure)
-        .where(LoginFailure.login == key, LoginFailure.created_at >= since)
-    )
-    if failures >= max_failures:
-        raise TooManyAttempts(
-            str(_l("登录失败次数过多，请 %(minutes)d 分钟后再试", minutes=window_minutes))
+    """Check a login, slowing guessing down without letting anyone lock the owner out.
+
+    - Failures are counted on the account the login resolves to, not on the text typed, so
+      writing the same phone another way gives no fresh tries.
+    - From one client, ``max_failures`` free tries per account, then growing waits (30 s,
+      1 min, 2 min … up to the window). Another client (the owner at home) is not held up.
+    - One client may fail ``client_max_failures`` times in the window, on any accounts
+      (unknown ones too), then it waits out the window.
+    - A citizen's account failing more than ``account_max_failures_per_hour`` times an hour
+      from everywhere (many clients) allows one try a minute. Staff accounts have no such
+      account-wide limit: their second factor stands between a guessed password and the
+      account, and an attacker must not be able to lock staff out.
+    - An unknown login costs the same password check as a known one.
+    """
+    now = utcnow()
+    since = now - timedelta(minutes=window_minutes)
+    cap = window_minutes * 60
+    addr = (remote_addr or "")[:64]
+    user = find_login(login)
+    key = failure_key(login, user)
+
+    def refuse(wait_seconds: int) -> TooManyAttempts:
+        minutes = max(1, -(-wait_seconds // 60))
+        return TooManyAttempts(
+            str(_l("登录失败次数过多，请 %(minutes)d 分钟后再试", minutes=minutes))
         )
-    user = find_login(key)
-    if (
-        user is None
-        or not user.active
-        or not check_password_hash(user.password_hash, password or "")
-    ):
-        db.session.add(LoginFailure(login=key, remote_addr=remote_addr[:64]))
+
+    def waiting(count: int, latest, free: int, cap_seconds: int) -> int:
+        if latest is None:
+            return 0
+        left = _wait_after(count, free, cap_seconds) - (now - latest).total_seconds()
+        return int(left) if left > 0 else 0
+
+    client_count, _latest = _failures(LoginFailure.remote_addr == addr, since=since)
+    if client_count >= client_max_failures:
+        raise refuse(cap)
+    pair_count, pair_latest = _failures(
+        LoginFailure.login == key, LoginFailure.remote_addr == addr, since=since
+    )
+    if wait := waiting(pair_count, pair_latest, max_failures, cap):
+        raise refuse(wait)
+    if user is not None and not user.is_staff:
+        hour_count, hour_latest = _failures(
+            LoginFailure.login == key, since=now - timedelta(hours=1)
+        )
+        if wait := waiting(hour_count, hour_latest, account_max_failures_per_hour, 60):
+            raise refuse(wait)
+    stored = user.password_hash if user is not None else _dummy_hash()
+    matches = check_password_hash(stored, password or "")
+    if user is None or not user.active or not matches:
+        db.session.add(LoginFailure(login=key, remote_addr=addr))
         db.session.flush()
         raise NotAuthorized(str(_l("账号或密码不正确")))
-    user.last_login_at = utcnow()
+    user.last_login_at = now
     db.session.flush()
     return user
 

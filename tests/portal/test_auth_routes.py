@@ -2,9 +2,11 @@ import re
 
 import pytest
 from sqlalchemy import func, select
+from werkzeug.middleware.proxy_fix import ProxyFix
 
+from portal import create_app, trust_proxies
 from portal.extensions import db
-from portal.models import Citizen, User
+from portal.models import Citizen, LoginFailure, User
 from tests.conftest import csrf_token, login
 from tests.sms import last_sms_code
 
@@ -165,3 +167,27 @@ def test_cookies_are_httponly_and_lax(client):
     response = login(client, "13800000002")
     cookie = response.headers.get("Set-Cookie", "")
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+@pytest.mark.parametrize("hops, counted", [(0, "127.0.0.1"), (1, "198.51.100.23")])
+def test_failures_count_on_the_client_the_trusted_proxies_saw(app, client, query, hops, counted):
+    """Issue 13 #3: behind nginx (PROXY_HOPS=1) each citizen has their own address; without a
+    trusted proxy a forged X-Forwarded-For is ignored."""
+    plain = app.wsgi_app
+    trust_proxies(app, hops)
+    try:
+        token = csrf_token(client)
+        client.post(
+            "/auth/login",
+            data={"login": "13800000001", "password": "wrong-pass1", "csrf_token": token},
+            headers={"X-Forwarded-For": "198.51.100.23"},
+        )
+    finally:
+        app.wsgi_app = plain
+    addrs = query(lambda: db.session.scalars(select(LoginFailure.remote_addr)).all())
+    assert addrs == [counted]
+
+
+def test_proxy_hops_from_the_configuration():
+    assert isinstance(create_app({"PROXY_HOPS": 1}).wsgi_app, ProxyFix)
+    assert not isinstance(create_app({"PROXY_HOPS": 0}).wsgi_app, ProxyFix)
