@@ -771,11 +771,8 @@ class QuestionRow(RowForm):
         _l("校验规则"),
         validators=[Length(max=2000, message=_l("最多 2000 个字"))],
         description=_l(
-            "可不填。JSON 格式，例如 "
-            '{"required_if": {"question": "delivery", "equals": "post"}}、'
-            '{"date": {"not_future": true, "not_before_birth": true, "after": "work_start", '
-            '"min_age": 45}}、{"pattern": {"regex": "^\\d{6}$", "message": "请填写 6 位邮政编码"}}、'
-            '{"differs_from": "id_number"}'
+            '可不填。JSON，如 {"required_if": {"question": "delivery", "equals": "post"}}；'
+            "写法见本节开头的“校验规则的写法”"
         ),
         render_kw={"spellcheck": "false", "rows": 2},
     )

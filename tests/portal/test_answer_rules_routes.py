@@ -84,6 +84,8 @@ def test_the_form_shows_a_broken_rule_next_to_its_field_and_keeps_nothing(client
     assert response.status_code == 422
     assert "“领证方式”为“邮寄到家”时必填" in error_for(html, "q_address")
     assert "“领证方式”为“邮寄到家”时必填" in error_for(html, "q_postcode")
+    summary = html.split('id="error-summary"', 1)[1].split("</ul>", 1)[0]
+    assert "收件地址：“领证方式”为“邮寄到家”时必填" in summary  # the summary names the field
     assert query(lambda: applications.get_own_draft(user("13800000002"), draft_id).form_data) == {}
 
 
