@@ -31,10 +31,32 @@ from services.identity import mask_phone, normalise_phone
 def start_registration(
     *, phone: str, password: str, name: str, id_number: str, address: str, remote_addr: str
 ) -> tuple[PhoneChallenge, str]:
-    """Step 1 of 实名注册: check everything, keep it server-side, send a code to the phone."""
-    checked = accounts.check_registration(
-        phone=phone, password=password, name=name, id_number=id_number
+    """Step 1 of 实名注册: check everything, keep it server-side, send a code to the phone.
+
+    The form has to say when a phone is already registered, so that answer is rationed: each
+    one counts against the client address, and past ``SMS_CODES_PER_CLIENT_HOUR`` in an hour the
+    address is refused before anything is checked (the caller must not roll back, so that the
+    count is kept). Otherwise the form would tell what 忘记密码 is careful not to."""
+    probe = f"register:{sms_codes.client_key(remote_addr)}"[:40]
+    since = utcnow() - timedelta(hours=1)
+    told = db.session.scalar(
+        select(func.count())
+        .select_from(LoginFailure)
+        .where(LoginFailure.login == probe, LoginFailure.created_at >= since)
     )
+    if told >= int(current_app.config["SMS_CODES_PER_CLIENT_HOUR"]):
+        raise TooManyAttempts(
+            str(_l("您所在的网络在一小时内注册失败的次数过多，请稍后再试")), field="phone"
+        )
+    try:
+        checked = accounts.check_registration(
+            phone=phone, password=password, name=name, id_number=id_number
+        )
+    except ValidationError as exc:
+        if "phone" in exc.errors:
+            db.session.add(LoginFailure(login=probe, remote_addr=(remote_addr or "")[:64]))
+            db.session.flush()
+        raise
     address = (address or "").strip()
     if len(address) > 200:
         raise ValidationError({"address": str(_l("地址最多 200 个字"))})

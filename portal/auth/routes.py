@@ -12,7 +12,6 @@ from forms.auth import EmptyForm, LoginForm, RegisterForm
 from portal.auth import bp, staff_login
 from portal.extensions import db, login_manager
 from portal.models import Role, User
-from portal.transaction import attempt
 from services import accounts, phone_accounts
 from services.errors import NotAuthorized, TooManyAttempts, ValidationError
 
@@ -68,16 +67,15 @@ def register():
     if form.validate_on_submit():
         # step 1 of 2: a code goes to the phone; the account is made only when it comes back
         # right (phone_routes.register_code), from what the challenge keeps server-side
-        try:
-            with attempt():
-                _challenge, token = phone_accounts.start_registration(
-                    phone=form.phone.data,
-                    password=form.password.data,
-                    name=form.name.data,
-                    id_number=form.id_number.data,
-                    address=form.address.data or "",
-                    remote_addr=request.remote_addr or "",
-                )
+        try:  # not in attempt(): a refusal that says a phone is taken is counted (and kept)
+            _challenge, token = phone_accounts.start_registration(
+                phone=form.phone.data,
+                password=form.password.data,
+                name=form.name.data,
+                id_number=form.id_number.data,
+                address=form.address.data or "",
+                remote_addr=request.remote_addr or "",
+            )
         except TooManyAttempts as exc:
             form.phone.errors.append(exc.message)
             status = 429

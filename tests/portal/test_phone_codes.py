@@ -453,3 +453,32 @@ def test_no_page_reads_the_outbox():
     ]
     templates = [p for p in (root / "templates").rglob("*.html") if "outbox" in p.read_text()]
     assert not views + templates
+
+
+def test_the_register_form_rations_its_phone_taken_answers_per_client(client, query, app):
+    """实名注册 must say a phone is taken, so it cannot be used to list registered phones:
+    past the hourly budget of such answers the address is refused before any check."""
+    budget = app.config["SMS_CODES_PER_CLIENT_HOUR"]
+    here = {"environ_base": {"REMOTE_ADDR": "203.0.113.9"}}
+
+    def post(**changes):
+        data = {**NEW, **changes, "csrf_token": csrf_token(client, "/auth/register")}
+        return client.post("/auth/register", data=data, **here)
+
+    # other refusals are not counted
+    assert post(password="weakpass", confirm="weakpass").status_code == 422
+    for n in range(budget):
+        response = post(phone=f"1380000000{n % 3 + 1}")
+        assert response.status_code == 422
+        assert "该手机号已注册" in error_for(response.get_data(as_text=True), "phone")
+    response = post()  # a free phone, but this address has asked too often
+    assert response.status_code == 429
+    assert "注册失败的次数过多" in error_for(response.get_data(as_text=True), "phone")
+    assert query(lambda: sms_count(NEW["phone"])) == 0
+    token = csrf_token(client, "/auth/register")
+    other = client.post(
+        "/auth/register",
+        data={**NEW, "csrf_token": token},
+        environ_base={"REMOTE_ADDR": "198.51.100.1"},
+    )
+    assert other.status_code == 302
