@@ -71,8 +71,9 @@ def start_registration(
     )
 
 
-def complete_registration(challenge: PhoneChallenge) -> User:
-    """Step 2, after the right code: the account is created now, never before."""
+def complete_registration(challenge: PhoneChallenge, *, elder_mode: bool = False) -> User:
+    """Step 2, after the right code: the account is created now, never before. ``elder_mode``:
+    the browser was in 长辈模式 while registering, and the account keeps it."""
     data = challenge.payload
     # the phone or the 身份证号 may have been registered meanwhile: the same rules again
     _check_still_free(challenge.phone, data["id_number"])
@@ -83,6 +84,7 @@ def complete_registration(challenge: PhoneChallenge) -> User:
         id_number=data["id_number"],
         address=data.get("address", ""),
     )
+    user.elder_mode = elder_mode
     sms_codes.close_challenge(challenge)
     audit.record_event(
         "account_registered",

@@ -24,6 +24,7 @@ from portal.access import login_required_any, roles_required
 from portal.auth import bp
 from portal.auth.routes import REGISTER_FLOW, home_for, start_session
 from portal.models import PhoneChallenge, Role
+from portal.templating import elder_mode_active
 from portal.transaction import attempt
 from services import phone_accounts, sms_codes
 from services.errors import TooManyAttempts, ValidationError
@@ -82,7 +83,9 @@ def register_code():
         try:
             sms_codes.check_code(challenge, form.code.data)
             with attempt():
-                user = phone_accounts.complete_registration(challenge)
+                user = phone_accounts.complete_registration(
+                    challenge, elder_mode=elder_mode_active()
+                )
         except ValidationError as exc:
             form.apply_errors(exc)
             status = 422

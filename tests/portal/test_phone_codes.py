@@ -482,3 +482,13 @@ def test_the_register_form_rations_its_phone_taken_answers_per_client(client, qu
         environ_base={"REMOTE_ADDR": "198.51.100.1"},
     )
     assert other.status_code == 302
+
+
+def test_an_account_registered_in_elder_mode_keeps_it(client, query):
+    client.set_cookie("elder_mode", "1")
+    start_register(client)
+    code = query(lambda: last_sms_code(NEW["phone"]))
+    assert post_code(client, "/auth/register/code", code).status_code == 302
+    user = query(lambda: db.session.scalar(select(User).where(User.phone == NEW["phone"])))
+    assert user.elder_mode is True
+    assert 'class="elder"' in client.get("/profile").get_data(as_text=True)
