@@ -96,6 +96,7 @@ def create_app(config: dict | None = None) -> Flask:
     from portal.documents import verify_bp
     from portal.errors import register_error_handlers
     from portal.kiosk import bp as kiosk_bp
+    from portal.limits import register_limits
     from portal.main import bp as main_bp
     from portal.queue import bp as queue_bp
     from portal.review import admin_bp as review_admin_bp
@@ -122,6 +123,7 @@ def create_app(config: dict | None = None) -> Flask:
     register_template_helpers(app)
     register_cli(app)
     register_cache_policy(app)
+    register_limits(app)
 
     @app.before_request
     def _declare_read_only() -> None:

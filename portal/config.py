@@ -35,6 +35,10 @@ DEFAULTS: dict[str, object] = {
     # 0 trusts none, so a client cannot choose the address its limits are counted on
     "PROXY_HOPS": 0,
     "LOGIN_FAILURE_WINDOW_MINUTES": 15,
+    # per-client rate limits by name (portal/limits.py: DEFAULT_RATE_LIMITS), e.g.
+    # {"login": "20 per minute; 200 per hour"}; counted in Redis when REDIS_URL is set
+    "RATE_LIMITS": {},
+    "REDIS_URL": "",
     # SMS codes (services/sms_codes.py): registration, 忘记密码, change of phone
     "SMS_CODE_MINUTES": 10,  # how long a code is valid
     "SMS_CODE_MAX_TRIES": 5,  # wrong tries before a code is dead

@@ -32,6 +32,7 @@ from sqlalchemy import event
 
 from portal import create_app
 from portal.extensions import db
+from portal.limits import DEFAULT_RATE_LIMITS
 
 PG_ADMIN_URL = os.environ.get("PORTAL_TEST_PG_ADMIN_URL")
 BACKEND = "postgresql" if PG_ADMIN_URL else "sqlite"
@@ -92,6 +93,9 @@ def make_app(url: str, upload_dir: Path, **extra) -> Flask:
             "TESTING": True,
             "PROPAGATE_EXCEPTIONS": True,
             "PASSWORD_HASH_METHOD": TEST_PASSWORD_HASH_METHOD,
+            # the suite logs in and uploads far more often than a person: the limits are
+            # lifted here and tests/portal/test_rate_limits.py lowers each one to test it
+            "RATE_LIMITS": dict.fromkeys(DEFAULT_RATE_LIMITS, "100000 per minute"),
             **extra,
         }
     )
