@@ -57,6 +57,7 @@ LINT_PATHS := portal services forms seeds tests scripts
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check $(LINT_PATHS)
 	$(VENV)/bin/ruff format --check $(LINT_PATHS)
+	$(VENV)/bin/bandit -q -r portal services forms seeds --severity-level medium
 
 clean:
 	rm -rf $(VENV) .test-results
