@@ -123,7 +123,7 @@ def files_cleanup(older_than: int) -> None:
 
 @jobs_cli.command("run")
 def jobs_run() -> None:
-    """Reminders, overdue and 视为受理 flags, 容缺 deadlines, post-checks, the outbox (idempotent)."""
+    """Reminders, overdue and 视为受理 flags, 容缺 deadlines, post-checks, appointment slots, the outbox (idempotent)."""
     from services.jobs import run_jobs
 
     report = run_jobs()

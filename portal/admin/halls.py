@@ -27,6 +27,7 @@ from forms.halls import (
 from portal.admin import bp
 from portal.form_flow import form_status, save_form
 from portal.models import QueueCategory, ServiceHall, User
+from portal.params import parse_int
 from portal.transaction import attempt
 from services import appointments, capacity, clock, halls
 from services.errors import ValidationError
@@ -466,9 +467,18 @@ def _day(raw: str | None) -> date | None:
         return None
 
 
-def _slots_page(hall: ServiceHall, day: date, day_error: str = "", typed: str = "", forms=None):
+def _slots_page(
+    hall: ServiceHall,
+    day: date,
+    day_error: str = "",
+    typed: str = "",
+    forms=None,
+    category_id: int | None = None,
+):
     today = clock.local_today()
-    slots = capacity.hall_slots(hall, day)
+    if category_id not in {c.id for c in hall.categories}:
+        category_id = None
+    slots = [s for s in capacity.hall_slots(hall, day) if category_id in (None, s.category_id)]
     forms = {
         s.id: SlotCapacityForm(prefix=f"slot{s.id}", formdata=None, data={"capacity": s.capacity})
         for s in slots
@@ -485,6 +495,7 @@ def _slots_page(hall: ServiceHall, day: date, day_error: str = "", typed: str = 
         slots=slots,
         forms=forms,
         weekday_labels=capacity.WEEKDAY_LABELS,
+        category_id=category_id,
     )
 
 
@@ -496,7 +507,10 @@ def hall_slots(hall_id: int):
     raw = (request.args.get("day") or "").strip()
     day = _day(raw) if raw else today
     error = "" if day else _("请按 年-月-日 填写日期，例如 %(day)s", day=today.isoformat())
-    return _slots_page(hall, day or today, error, raw), (422 if error else 200)
+    category_id = parse_int(request.args.get("category"))
+    return _slots_page(hall, day or today, error, raw, category_id=category_id), (
+        422 if error else 200
+    )
 
 
 @bp.route("/halls/<int:hall_id>/slots/<int:slot_id>", methods=["POST"])
@@ -504,7 +518,12 @@ def slot_capacity(hall_id: int, slot_id: int):
     hall = halls.get_hall(hall_id)
     slot = capacity.get_slot(hall, slot_id)
     form = SlotCapacityForm(prefix=f"slot{slot.id}")
-    back = url_for("admin.hall_slots", hall_id=hall.id, day=slot.day.isoformat())
+    back = url_for(
+        "admin.hall_slots",
+        hall_id=hall.id,
+        day=slot.day.isoformat(),
+        category=slot.category_id,
+    )
     if form.validate_on_submit():
         try:
             with attempt():
@@ -522,4 +541,6 @@ def slot_capacity(hall_id: int, slot_id: int):
             )
             return redirect(back)
     slot = capacity.get_slot(hall, slot_id)
-    return _slots_page(hall, slot.day, forms={slot.id: form}), form_status(form)
+    return _slots_page(
+        hall, slot.day, forms={slot.id: form}, category_id=slot.category_id
+    ), form_status(form)

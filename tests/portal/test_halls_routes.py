@@ -330,3 +330,16 @@ def test_the_counters_day_list_goes_to_any_day_with_prev_and_next(client, query)
     assert f"day={(today + timedelta(days=1)).isoformat()}" in page
     past = client.get("/appointments/hall?day=2025-03-03")
     assert past.status_code == 200 and "day=2025-03-04" in past.get_data(as_text=True)
+
+
+def test_the_slots_page_shows_one_category_when_asked(admin, query):
+    hall_id, cats = smzx(query)
+    _, slot_id = booked_slot_id(query)
+    day = query(lambda: db.session.get(AppointmentSlot, slot_id).day.isoformat())
+    every = admin.get(f"/admin/halls/{hall_id}/slots?day={day}").get_data(as_text=True)
+    one = admin.get(f"/admin/halls/{hall_id}/slots?day={day}&category={cats['A']}")
+    html = one.get_data(as_text=True)
+    assert one.status_code == 200
+    assert "B 社保医保与公积金</td>" in every and "B 社保医保与公积金</td>" not in html
+    assert "A 户籍与出入境</td>" in html
+    assert f"category={cats['A']}" in html  # previous / next day keep the category

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, time, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from portal.extensions import db
 from portal.models import (
@@ -287,7 +287,7 @@ def test_removing_a_session_keeps_booked_slots_lists_and_messages_their_citizens
             appointments.target_for_item(other, item_named(RESIDENCE_PERMIT).code),
             slot.id,
         )
-    assert "slot" in refused.value.errors
+    assert refused.value.errors == {"slot": "该时段已停止预约，请选择其他时段"}
     event = db.session.scalar(select(Event).where(Event.action == "hall.session_deleted"))
     assert event.actor_id == admin().id
     assert set(event.details["kept"]) >= {a.id for a in made}
@@ -410,6 +410,9 @@ def test_overlapping_and_backwards_sessions_are_refused(app_ctx):
 
     assert refused(add()) == {"starts_at": "与已有的时段 周二 09:00-12:00 重叠"}
     assert refused(add(starts_at=time(14), ends_at=time(13))) == {
+        "ends_at": "结束时间必须晚于开始时间"
+    }
+    assert refused(add(starts_at=time(14), ends_at=time(14))) == {
         "ends_at": "结束时间必须晚于开始时间"
     }
     assert refused(add(starts_at=time(13), ends_at=time(14, 30))) == {
@@ -591,3 +594,95 @@ def test_the_demo_rolls_its_template_forward(app_ctx):
     last = db.session.scalar(select(func.max(AppointmentSlot.day)))
     assert today + timedelta(days=21) < last <= today + timedelta(days=28)
     assert count(JobClaim, JobClaim.job == capacity.CLAIM_JOB) > 0
+
+
+def test_withdrawing_a_slot_while_citizens_book_leaves_no_booking_unannounced(database_factory):
+    """A booking either lands before the withdrawal (and its citizen is messaged and listed)
+    or is refused: none slips into a withdrawn slot unnoticed."""
+    app = database_factory("capacity-withdraw", seed=True)
+    with app.app_context():
+        actor_ids = register_citizens(3, 35)
+        code = item_named(RESIDENCE_PERMIT).code
+        target = appointments.target_for_item(db.session.get(User, actor_ids[0]), code)
+        category = appointments.category_for(
+            db.session.scalar(select(ServiceHall).where(ServiceHall.code == "SMZX")),
+            target.department_id,
+        )
+        slot = db.session.scalar(
+            select(AppointmentSlot)
+            .where(
+                AppointmentSlot.category_id == category.id,
+                AppointmentSlot.day > appointments.local_now().date() + timedelta(days=2),
+                AppointmentSlot.starts_at == time(10),
+            )
+            .order_by(AppointmentSlot.day)
+        )
+        slot_id, session_id = slot.id, session_of(slot).id
+        db.session.commit()
+        db.session.remove()
+
+    def withdraw(prepared):
+        if prepared is None:
+            return True
+        return capacity.delete_session(
+            db.session.get(
+                User, db.session.scalar(select(User.id).where(User.username == "admin"))
+            ),
+            db.session.get(AppointmentSession, session_id),
+        )
+
+    attempts = {str(a): booking_attempt(a, code, slot_id) for a in actor_ids}
+    attempts["withdraw"] = withdraw
+    outcomes = race(app, attempts)
+
+    assert outcomes["withdraw"] == "done", outcomes
+    with app.app_context():
+        slot = db.session.get(AppointmentSlot, slot_id)
+        booked = list(db.session.scalars(select(Appointment).where(Appointment.slot_id == slot_id)))
+        done = sum(1 for k, o in outcomes.items() if k != "withdraw" and o == "done")
+        assert len(booked) == done
+        if slot is None:
+            assert done == 0
+        else:
+            assert not slot.active and slot.booked == done
+            for a in booked:
+                assert db.session.scalar(
+                    select(Message.id).where(
+                        Message.citizen_id == a.citizen_id,
+                        Message.kind == "appointment_slot_removed",
+                    )
+                ), "a booking slipped into the withdrawn slot unannounced"
+        db.session.remove()
+
+
+def test_a_booking_checked_before_a_withdrawal_is_refused_by_its_update(database_factory, backend):
+    """PostgreSQL (READ COMMITTED): the booking's rules pass, the hall withdraws the slot in
+    another transaction, then the booking's conditional UPDATE takes nothing. (SQLite writers
+    are serialised from their first statement, so the interleaving cannot happen there.)"""
+    if backend != "postgresql":
+        pytest.skip("PostgreSQL only: SQLite serialises writers")
+    app = database_factory("capacity-interleave", seed=True)
+    with app.app_context():
+        actor = db.session.get(User, register_citizens(1, 36)[0])
+        db.session.commit()
+        target = appointments.target_for_item(actor, item_named(RESIDENCE_PERMIT).code)
+        category = appointments.category_for(
+            db.session.scalar(select(ServiceHall).where(ServiceHall.code == "SMZX")),
+            target.department_id,
+        )
+        slot = db.session.scalar(
+            select(AppointmentSlot)
+            .where(
+                AppointmentSlot.category_id == category.id,
+                AppointmentSlot.day > appointments.local_now().date() + timedelta(days=2),
+            )
+            .order_by(AppointmentSlot.day)
+        )
+        appointments.check_booking(actor.citizen, target, slot, appointments.local_now())
+        with db.engine.begin() as other:  # the admin's withdrawal, committed meanwhile
+            other.execute(
+                update(AppointmentSlot).where(AppointmentSlot.id == slot.id).values(active=False)
+            )
+        assert appointments._take_place(slot.id) is False
+        db.session.rollback()
+        db.session.remove()
