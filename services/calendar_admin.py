@@ -482,16 +482,22 @@ def plan_moves(first_changed: date, after: dict[date, bool | None]) -> MovePlan:
 
 
 def _apply_moves(plan: MovePlan, actor: User, reason: dict[str, object]) -> None:
-    for move in plan.moves:
-        app = db.session.get(Application, move.id)
-        app.due_date = move.after
-        audit.record_event(
-            "due_date_recalculated",
-            actor=actor,
-            application_id=app.id,
-            details={"before": move.before.isoformat(), "after": move.after.isoformat(), **reason},
-        )
-    db.session.flush()
+    """Move the due dates (one flush) and then append their events to the audit chain."""
+    with audit.deferred_events():
+        for move in plan.moves:
+            app = db.session.get(Application, move.id)
+            app.due_date = move.after
+            audit.record_event(
+                "due_date_recalculated",
+                actor=actor,
+                application_id=app.id,
+                details={
+                    "before": move.before.isoformat(),
+                    "after": move.after.isoformat(),
+                    **reason,
+                },
+            )
+        db.session.flush()
 
 
 # ---------------------------------------------------------------------------- import

@@ -8,6 +8,7 @@ Overrides win over the package, so a correction never needs a code change.
 from __future__ import annotations
 
 from datetime import date, timedelta
+from functools import lru_cache
 
 import chinese_calendar
 from sqlalchemy import select
@@ -30,6 +31,14 @@ def is_workday(day: date, overrides: dict[date, bool] | None = None) -> bool:
         overrides = load_overrides(day, day)
     if overrides and day in overrides:
         return overrides[day]
+    return _statutory_workday(day)
+
+
+@lru_cache(maxsize=8192)
+def _statutory_workday(day: date) -> bool:
+    """chinese-calendar's answer, or the weekend for a year it does not know. Cached: the
+    package checks each date against its whole table (about 65 µs a call), and a calendar
+    import recalculates thousands of due dates."""
     try:
         return chinese_calendar.is_workday(day)
     except NotImplementedError:
