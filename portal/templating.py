@@ -6,6 +6,7 @@ from flask import Flask, request
 from flask_babel import get_locale
 from flask_login import current_user
 
+from services.answer_rules import describe_rules
 from services.case_states import DELIVERY_KINDS, state_label
 from services.catalogue.vocabulary import catalogue_label
 from services.clock import format_local
@@ -31,7 +32,7 @@ def html_lang() -> str:
 
 def register_template_helpers(app: Flask) -> None:
     app.jinja_env.add_extension("jinja2.ext.do")
-    app.jinja_env.globals.update(answer_text=answer_text)
+    app.jinja_env.globals.update(answer_text=answer_text, describe_rules=describe_rules)
     # 送达 and the guide's steps (services/delivery.py): templates/_macros/delivery.html
     app.jinja_env.globals.update(
         case_step_clock=step_clock,

@@ -352,6 +352,60 @@ def compile_pattern(pattern: str) -> re.Pattern[str] | None:
     return None if pattern_problem(pattern) else re.compile(pattern)
 
 
+# ---- the rules in words, for the admin's version page and the diff a reviewer reads ------------
+
+
+def describe_rules(
+    q: dict[str, Any],
+    questions: list[dict[str, Any]],
+    condition_questions: list[dict[str, Any]] = (),
+) -> str:
+    """A question's rules as people read them: “领证方式”为“邮寄到家”时必填；不晚于今天 …"""
+    rules = q.get("rules") or {}
+    if not isinstance(rules, dict):
+        return ""
+    every = {c.get("key"): c for c in [*condition_questions, *questions]}
+
+    def label(key: Any) -> str:
+        return str(every.get(key, {}).get("label", key))
+
+    parts: list[str] = []
+    rule = rules.get("required_if")
+    if isinstance(rule, dict):
+        other = every.get(rule.get("question"))
+        parts.append(
+            str(
+                _l(
+                    "“%(other)s”为“%(value)s”时必填",
+                    other=label(rule.get("question")),
+                    value=_option_label(other, rule.get("equals")),
+                )
+            )
+        )
+    rule = rules.get("date")
+    if isinstance(rule, dict):
+        if rule.get("not_future"):
+            parts.append(str(_l("不晚于今天")))
+        if rule.get("not_past"):
+            parts.append(str(_l("不早于今天")))
+        if rule.get("max_days_ahead") is not None:
+            parts.append(str(_l("最多在今天之后 %(n)d 天", n=rule["max_days_ahead"])))
+        if rule.get("not_before_birth"):
+            parts.append(str(_l("不早于申请人的出生日期")))
+        if rule.get("after"):
+            parts.append(str(_l("晚于“%(other)s”", other=label(rule["after"]))))
+        if rule.get("before"):
+            parts.append(str(_l("早于“%(other)s”", other=label(rule["before"]))))
+        if rule.get("min_age") is not None:
+            parts.append(str(_l("申请人当天年满 %(n)d 周岁", n=rule["min_age"])))
+    rule = rules.get("pattern")
+    if isinstance(rule, dict):
+        parts.append(str(_l("格式 %(regex)s", regex=rule.get("regex", ""))))
+    if rules.get("differs_from"):
+        parts.append(str(_l("不能与“%(other)s”相同", other=label(rules["differs_from"]))))
+    return "；".join(parts)
+
+
 # ---- the rules themselves, as an admin writes them ---------------------------------------------
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.models import Department, ItemVersion, MaterialRequirement, MaterialType
 from services import delivery
+from services.answer_rules import describe_rules
 from services.case_states import DELIVERY_KINDS
 from services.catalogue.vocabulary import (
     AUDIENCE_LABELS,
@@ -93,12 +94,17 @@ def _describe(field: str, value: Any, departments: dict[int, str]) -> str:
     if field == "questions":
         return (
             "\n".join(
-                "{key} {label}（{kind}{req}）{opts}".format(
+                "{key} {label}（{kind}{req}）{opts}{rules}".format(
                     key=q.get("key", ""),
                     label=q.get("label", ""),
                     kind=_label(QUESTION_TYPE_LABELS, q.get("type")),
                     req="，" + str(_l("必填")) if q.get("required") else "",
                     opts=" / ".join(str(o[1]) for o in q.get("options", []) or []),
+                    rules=(
+                        " " + str(_l("规则：%(rules)s", rules=describe_rules(q, value)))
+                        if q.get("rules")
+                        else ""
+                    ),
                 )
                 for q in value or []
             )

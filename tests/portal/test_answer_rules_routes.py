@@ -145,3 +145,14 @@ def test_the_correction_notice_names_the_question_by_its_label(app_ctx):
     text = pdf_text(notices.notice_file(notice).read_bytes())
     assert "证明用途" in text and "用途与单位开具要求不符" in text
     assert "purpose" not in text and "job" not in text
+
+
+def test_the_version_page_shows_each_questions_rules_in_words(admin, query):
+    version_id = query(
+        lambda: db.session.scalar(
+            select(ServiceItem.published_version_id).where(ServiceItem.code == PASSPORT)
+        )
+    )
+    html = admin.get(f"/admin/versions/{version_id}").get_data(as_text=True)
+    table = html.split("申请表问题", 1)[1]
+    assert "“领证方式”为“邮寄到家”时必填；格式 ^[0-9]{6}$" in table

@@ -12,9 +12,16 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import Bundle, ItemVersion, MaterialRequirement, ServiceItem, VersionStatus
-from services import applications, bundle_applications, counter, offline_intake, workflow
-from services.answer_rules import AnswerContext, check_answers, check_rules, pattern_problem
+from services import applications, bundle_applications, catalogue, counter, offline_intake, workflow
+from services.answer_rules import (
+    AnswerContext,
+    check_answers,
+    check_rules,
+    describe_rules,
+    pattern_problem,
+)
 from services.catalogue.checks import NOT_PREPARED, publish_errors
+from services.catalogue.diff import diff_versions
 from services.clock import local_today
 from services.errors import ValidationError
 from tests.services.test_offline_intake import resident_id
@@ -470,3 +477,29 @@ def test_what_the_guide_says_need_not_be_prepared_is_not_demanded(app_ctx):
     told = [r for r in requirements if any(w in r.notes for w in NOT_PREPARED)]
     assert told  # the demo has such materials (护照's photo is taken at the window)
     assert all(r.necessity not in ("required", "deferrable") for r in told)
+
+
+def test_a_reviewer_of_a_new_version_sees_its_rules_change(app_ctx):
+    """Four-eyes publishing reads the diff: a change of rules alone must show in it."""
+    published_version = published(PASSPORT)
+    admin = user("admin")
+    with db.session.no_autoflush:  # the item's loaded versions would be flushed half-made
+        draft_version = catalogue.create_draft_from(published_version, admin)
+    draft_version.questions = [
+        {k: v for k, v in q.items() if k != "rules"} if q["key"] == "address" else q
+        for q in draft_version.questions
+    ]
+    changes = {
+        label: (old, new) for label, old, new in diff_versions(published_version, draft_version)
+    }
+    old, new = changes["申请表问题"]
+    before = next(line for line in old.splitlines() if line.startswith("address "))
+    after = next(line for line in new.splitlines() if line.startswith("address "))
+    assert before.endswith("规则：“领证方式”为“邮寄到家”时必填")
+    assert "规则" not in after
+
+
+def test_rules_in_words(app_ctx):
+    version = published("330100RS0003")
+    retire = next(q for q in version.questions if q["key"] == "retire_date")
+    assert describe_rules(retire, version.questions) == "晚于“参加工作时间”；申请人当天年满 45 周岁"
