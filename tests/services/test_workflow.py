@@ -623,7 +623,9 @@ def test_a_bundle_parent_completes_when_every_child_is_decided(app_ctx):
     counter.begin_context(clerk, owner.citizen)
     for child in waiting:
         if child.status == "awaiting_pickup":
-            counter.decide(clerk, child.id, "pickup", child.version)
+            counter.decide(
+                clerk, child.id, "pickup", child.version, visit_reason="申请人选择窗口领取"
+            )
         else:
             workflow.perform(
                 clerk, child.id, "mail", child.version, carrier="ems", tracking="EA123456789CN"
