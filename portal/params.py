@@ -9,6 +9,7 @@ A value outside that is simply not a number: a 404 in a path, ``None`` elsewhere
 from __future__ import annotations
 
 import re
+from datetime import date
 
 from flask import abort, request
 from werkzeug.routing import IntegerConverter
@@ -45,3 +46,20 @@ def form_version() -> int:
     if version is None:
         abort(400)
     return version
+
+
+# the days a page may be asked to show: far enough for any booking or record, near enough that
+# the previous and next day still exist (date.max + 1 day is an OverflowError)
+FIRST_DAY = date(2000, 1, 1)
+LAST_DAY = date(2099, 12, 31)
+
+
+def parse_day(raw: object) -> date | None:
+    """``YYYY-MM-DD`` as a date between FIRST_DAY and LAST_DAY, or None."""
+    if not isinstance(raw, str):
+        return None
+    try:
+        day = date.fromisoformat(raw.strip())
+    except ValueError:
+        return None
+    return day if FIRST_DAY <= day <= LAST_DAY else None

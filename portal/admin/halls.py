@@ -27,7 +27,7 @@ from forms.halls import (
 from portal.admin import bp
 from portal.form_flow import form_status, save_form
 from portal.models import QueueCategory, ServiceHall, User
-from portal.params import parse_int
+from portal.params import parse_day, parse_int
 from portal.transaction import attempt
 from services import appointments, capacity, clock, halls
 from services.errors import ValidationError
@@ -461,10 +461,7 @@ def closure_delete(hall_id: int, closure_id: int):
 
 
 def _day(raw: str | None) -> date | None:
-    try:
-        return date.fromisoformat((raw or "").strip())
-    except ValueError:
-        return None
+    return parse_day(raw)
 
 
 def _slots_page(

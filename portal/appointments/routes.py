@@ -12,7 +12,7 @@ from flask_login import current_user
 from portal.access import roles_required
 from portal.appointments import bp
 from portal.models import Role
-from portal.params import parse_int
+from portal.params import parse_day, parse_int
 from portal.transaction import attempt
 from services import appointments as svc
 from services.errors import Conflict, ValidationError
@@ -25,11 +25,8 @@ def _int(value: str | None) -> int | None:
     return parse_int(value)
 
 
-def _day(value: str | None) -> date | None:
-    try:
-        return date.fromisoformat(value) if value else None
-    except ValueError:
-        return None
+def _day(raw: str | None) -> date | None:
+    return parse_day(raw)
 
 
 def _change(action: Callable[[], object], done: str = "") -> bool:
