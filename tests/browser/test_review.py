@@ -12,14 +12,26 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.models import Application, MaterialType
 from seeds.factories import make_id_number
-from services import accounts
+from services import accounts, counter
 from tests.browser.conftest import assert_accessible, browser_login, toggle_elder
 from tests.conftest import DEMO_PASSWORD
-from tests.workflow_cases import RESIDENCE_PERMIT, submit_case, upload
+from tests.workflow_cases import RESIDENCE_PERMIT, submit_case, upload, user
 
 pytestmark = pytest.mark.browser
 
 CITIZEN = "13800000009"
+
+
+def hand_over_at_a_counter(live_app, case_id: int) -> None:
+    """出件: counter01 serves the holder and hands the result over (through the services, as
+    tests/browser/test_counter.py does it in the browser)."""
+    with live_app.test_request_context():
+        case = db.session.get(Application, case_id)
+        clerk = user("counter01")
+        counter.begin_context(clerk, case.applicant)
+        counter.decide(clerk, case_id, "pickup", case.version, visit_reason="申请人选择窗口领取")
+        counter.end_context(clerk)
+        db.session.commit()
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +145,15 @@ def test_itemised_correction_then_approval_licence_and_rating(
     page.goto(case_url)
     page.fill("#approve-opinion", "符合居住证申领条件")
     page.click("form[action$='/actions/approve'] button")
-    assert status_of(live_app, case_id) == "completed"
+    # 准予 leads to the guide's 制证 step, then to 窗口领取 (the item's one method), then 出件
+    assert status_of(live_app, case_id) == "certifying"
+    assert "制证中" in page.inner_text("main")
+    page.click("form[action$='/actions/certify'] button")
+    assert status_of(live_app, case_id) == "awaiting_pickup"
+    assert "待领取" in page.inner_text("main")
+    assert_accessible(page, "review case waiting for pickup")
+    hand_over_at_a_counter(live_app, case_id)
+    page.goto(case_url)
     assert "已办结" in page.inner_text("main")
     assert_accessible(page, "review case completed")
     page.goto(f"{live_server}/review/post-checks")
