@@ -100,7 +100,7 @@ def files_cleanup(older_than: int) -> None:
     from sqlalchemy import select
 
     from portal.models import Document, MaterialType, Notice
-    from services.storage import remove_orphan_files, remove_stray_files
+    from services.storage import remove_orphan_files, remove_stray_files, remove_unused_derived
 
     def known(keys) -> set[str]:
         """Every stored file a row still names: documents, notices, material types' forms and examples."""
@@ -118,7 +118,11 @@ def files_cleanup(older_than: int) -> None:
     upload_dir = current_app.config["UPLOAD_DIR"]
     removed = remove_stray_files(upload_dir, older_than)
     orphans = remove_orphan_files(upload_dir, known, older_than)
-    click.echo(f"removed {removed} stray temporary files and {orphans} files no row refers to")
+    unused = remove_unused_derived(upload_dir)
+    click.echo(
+        f"removed {removed} stray temporary files, {orphans} files no row refers to and "
+        f"{unused} rendered PDFs unread for 30 days"
+    )
 
 
 @jobs_cli.command("run")

@@ -7,12 +7,15 @@ paths (``css/pdf.css``) resolved against a base URL that only this fetcher under
 
 from __future__ import annotations
 
+import hashlib
 import mimetypes
 from pathlib import Path
 
 from flask import current_app, render_template
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+from services import storage
 
 BASE_URL = "http://portal.static.invalid/"
 
@@ -38,8 +41,31 @@ class StaticOnlyFetcher(URLFetcher):
 
 def render_pdf(template: str, **context) -> bytes:
     """Render ``templates/pdf/<template>`` to a tagged PDF (PDF/UA-1)."""
-    html = render_template(f"pdf/{template}", **context)
+    return _write_pdf(render_template(f"pdf/{template}", **context))
+
+
+def _write_pdf(html: str) -> bytes:
     fetcher = StaticOnlyFetcher(Path(current_app.static_folder))
     return HTML(string=html, url_fetcher=fetcher, base_url=BASE_URL).write_pdf(
         pdf_variant="pdf/ua-1"
     )
+
+
+def render_pdf_once(template: str, **context) -> bytes:
+    """``render_pdf`` for public documents that many people fetch (guides, checklists).
+
+    The HTML is rendered (milliseconds) and hashed; the PDF (WeasyPrint: most of a second
+    of CPU) is made only the first time that exact HTML is seen and then read from storage
+    (services/storage.save_derived). Any change that shows in the document (a new version,
+    a department renamed, another language) changes the hash, so nothing is ever stale.
+    """
+    html = render_template(f"pdf/{template}", **context)
+    digest = hashlib.sha256(html.encode("utf-8")).hexdigest()[:32]
+    name = f"{Path(template).stem}-{digest}.pdf"
+    upload_dir = current_app.config["UPLOAD_DIR"]
+    cached = storage.read_derived(upload_dir, name)
+    if cached is not None:
+        return cached
+    pdf = _write_pdf(html)
+    storage.save_derived(upload_dir, name, pdf)
+    return pdf

@@ -75,6 +75,55 @@ def save_bytes(upload_dir: str | os.PathLike, data: bytes, suffix: str) -> Store
     )
 
 
+DERIVED = "rendered"  # files made from other data, re-made when missing (not in any row)
+DERIVED_NAME_RE = re.compile(r"[a-z0-9-]{1,100}\.[a-z]{3,4}")
+
+
+def _derived_path(upload_dir: str | os.PathLike, name: str) -> Path:
+    if not DERIVED_NAME_RE.fullmatch(name):
+        raise ValueError(f"not a derived file name: {name!r}")
+    return _root(upload_dir) / DERIVED / name
+
+
+def read_derived(upload_dir: str | os.PathLike, name: str) -> bytes | None:
+    """A derived file's bytes, or None when it has not been made (or was cleaned up)."""
+    path = _derived_path(upload_dir, name)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    with contextlib.suppress(OSError):
+        os.utime(path)  # recently used: kept by remove_unused_derived
+    return data
+
+
+def save_derived(upload_dir: str | os.PathLike, name: str, data: bytes) -> None:
+    """Write a derived file atomically; two processes making the same one at once both write
+    the same bytes, and the last rename wins."""
+    path = _derived_path(upload_dir, name)
+    path.parent.mkdir(exist_ok=True)
+    tmp = path.with_name(f"{name}.{secrets.token_hex(4)}{TMP_SUFFIX}")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def remove_unused_derived(upload_dir: str | os.PathLike, older_than_days: int = 30) -> int:
+    """Remove derived files nobody has read for ``older_than_days`` (old versions' PDFs)."""
+    folder = _root(upload_dir) / DERIVED
+    if not folder.is_dir():
+        return 0
+    cutoff = time.time() - older_than_days * 86400
+    removed = 0
+    for path in folder.iterdir():
+        if path.is_file() and path.stat().st_mtime < cutoff:
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
 def delete(upload_dir: str | os.PathLike, key: str) -> None:
     with contextlib.suppress(FileNotFoundError):
         path_for(upload_dir, key).unlink()

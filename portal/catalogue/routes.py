@@ -17,7 +17,7 @@ from portal.models import Role
 from services import catalogue_query
 from services.bundles import merge_bundle_guide
 from services.guide_cache import guide_cache
-from services.pdf import render_pdf
+from services.pdf import render_pdf_once
 
 # Slots the cached guide fragment leaves for what differs per reader (see _guide_body.html).
 ON_FILE_SLOT = re.compile(r"<!--onfile:(\d+)-->")
@@ -154,7 +154,7 @@ def guide_pdf(code: str):
     version = catalogue_query.published_guide(code)
     if version is None:
         abort(404)
-    pdf = render_pdf("guide.html", v=version, item=version.item)
+    pdf = render_pdf_once("guide.html", v=version, item=version.item)
     return pdf_response(pdf, f"guide-{version.item.code}.pdf")
 
 
@@ -164,7 +164,7 @@ def checklist_pdf(code: str):
     version = catalogue_query.published_guide(code)
     if version is None:
         abort(404)
-    pdf = render_pdf("checklist.html", v=version, item=version.item)
+    pdf = render_pdf_once("checklist.html", v=version, item=version.item)
     return pdf_response(pdf, f"checklist-{version.item.code}.pdf")
 
 

@@ -2,6 +2,7 @@
 
 import io
 import re
+from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
@@ -485,3 +486,32 @@ def test_checklist_pdf_is_one_page_with_the_materials_and_the_phones(client, app
         "居住登记凭证",
     ):
         assert expected in flat, expected
+
+
+def test_a_guide_pdf_is_made_once_then_served_from_storage(app, client, query):
+    """Issue 13 #8: WeasyPrint runs once per distinct document; later requests read the stored
+    file; anything that changes the document (here the department's name) makes a new one."""
+    folder = Path(app.config["UPLOAD_DIR"]) / "rendered"
+    first = client.get(f"/items/{JZZ}/guide.pdf")
+    stored = [p for p in folder.glob("guide-*.pdf") if p.read_bytes() == first.data]
+    assert len(stored) == 1
+    original = stored[0].read_bytes()
+    stored[0].write_bytes(original + b"%stored-copy")  # what is served is the stored file
+    try:
+        assert client.get(f"/items/{JZZ}/guide.pdf").data == original + b"%stored-copy"
+    finally:
+        stored[0].write_bytes(original)
+
+    def rename():
+        version = db.session.scalar(
+            select(ItemVersion)
+            .join(ServiceItem, ServiceItem.published_version_id == ItemVersion.id)
+            .where(ServiceItem.code == JZZ)
+        )
+        version.department.name = "杭州市公安局出入境与户政管理处"
+        db.session.commit()
+
+    query(rename)
+    renamed = client.get(f"/items/{JZZ}/guide.pdf")
+    assert renamed.data != original and "出入境与户政管理处" in pdf_text(renamed.data)
+    assert len([p for p in folder.glob("guide-*.pdf") if p.read_bytes() == renamed.data]) == 1
