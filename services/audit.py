@@ -120,6 +120,45 @@ def _append(events: list[Event]) -> None:
         session.flush()  # one at a time, so that ids follow the chain
 
 
+def record_many(
+    action: str, *, actor: User | None, items: list[tuple[int | None, dict[str, Any]]]
+) -> None:
+    """Append many events of one kind (a calendar import's due-date moves: thousands at once)
+    with one INSERT statement each instead of an ORM flush each; the chain is the same."""
+    session = db.session
+    if session.info.get(_BUFFER) is not None or not items:
+        for application_id, details in items:
+            record_event(action, actor=actor, application_id=application_id, details=details)
+        return
+    session.flush()  # nothing of the ORM's may be inserted after these, out of chain order
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CHAIN_LOCK})
+    prev = session.scalar(select(Event.hash).order_by(Event.id.desc()).limit(1)) or GENESIS
+    insert_one = Event.__table__.insert()  # compiled once; one row per statement keeps id order
+    for application_id, details in items:
+        event = Event(
+            application_id=application_id,
+            actor_id=actor.id if actor is not None else None,
+            action=action,
+            created_at=utcnow(),
+            details=json.loads(json.dumps(details, ensure_ascii=False, default=str)),
+        )
+        event.prev_hash = prev
+        event.hash = prev = compute_hash(prev, event)
+        session.execute(
+            insert_one,
+            {
+                "application_id": event.application_id,
+                "actor_id": event.actor_id,
+                "action": event.action,
+                "created_at": event.created_at,
+                "details": event.details,
+                "prev_hash": event.prev_hash,
+                "hash": event.hash,
+            },
+        )
+
+
 @contextmanager
 def deferred_events() -> Iterator[None]:
     """Collect the events of a block and append them, in order, when it ends.

@@ -25,7 +25,7 @@ from datetime import date, timedelta
 
 import chinese_calendar
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, exists, select
+from sqlalchemy import bindparam, delete, exists, select
 from sqlalchemy.orm import selectinload
 
 from portal.extensions import db
@@ -482,22 +482,32 @@ def plan_moves(first_changed: date, after: dict[date, bool | None]) -> MovePlan:
 
 
 def _apply_moves(plan: MovePlan, actor: User, reason: dict[str, object]) -> None:
-    """Move the due dates (one flush) and then append their events to the audit chain."""
-    with audit.deferred_events():
-        for move in plan.moves:
-            app = db.session.get(Application, move.id)
-            app.due_date = move.after
-            audit.record_event(
-                "due_date_recalculated",
-                actor=actor,
-                application_id=app.id,
-                details={
-                    "before": move.before.isoformat(),
-                    "after": move.after.isoformat(),
-                    **reason,
-                },
+    """Move the due dates (one flush), then put each move on its case's audit trail."""
+    if not plan.moves:
+        return
+    table = Application.__table__
+    # one statement for all; the version bump tells a reviewer's open page that the case changed
+    db.session.execute(
+        table.update()
+        .where(table.c.id == bindparam("move_id"))
+        .values(due_date=bindparam("move_after"), version=table.c.version + 1),
+        [{"move_id": m.id, "move_after": m.after} for m in plan.moves],
+    )
+    moved = {m.id for m in plan.moves}
+    for obj in list(db.session.identity_map.values()):
+        if isinstance(obj, Application) and obj.id in moved:
+            db.session.expire(obj)
+    audit.record_many(
+        "due_date_recalculated",
+        actor=actor,
+        items=[
+            (
+                move.id,
+                {"before": move.before.isoformat(), "after": move.after.isoformat(), **reason},
             )
-        db.session.flush()
+            for move in plan.moves
+        ],
+    )
 
 
 # ---------------------------------------------------------------------------- import

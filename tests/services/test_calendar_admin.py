@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from portal.extensions import db
 from portal.models import Application, CalendarDay, CalendarImport, Event
-from services import calendar_admin, workdays, workflow
+from services import audit, calendar_admin, workdays, workflow
 from services.calendar_admin import parse_schedule
 from services.errors import Conflict, ValidationError
 from tests.workflow_cases import submit_case, user
@@ -210,6 +210,7 @@ def test_due_dates_computed_while_the_year_was_unknown_are_recalculated(app_ctx)
     )
     assert trail.actor_id == user("admin").id
     assert trail.details["before"] == "2027-01-06" and trail.details["after"] == "2027-01-07"
+    assert audit.verify_chain().broken_at is None  # the moves were appended in chain order
 
 
 def test_a_case_past_its_suspension_keeps_the_paused_days(app_ctx):
