@@ -354,3 +354,16 @@ def test_each_step_has_a_due_date_and_is_flagged_overdue(app, tx):
         workflow.perform(user("reviewer01"), case.id, "advance_step", case.version)
         step = delivery.step_clock(case)
         assert step.name == "决定" and step.due == date(2026, 3, 6) and not step.overdue
+
+
+def test_a_case_decided_before_delivery_existed_is_sent_on_its_way(reviewer):
+    """A case left in "approved" (decided before these states, e.g. the scale seed's): its
+    department delivers it by its method; nothing else moves it."""
+    case = permit_case(delivery_methods=["pickup"])
+    case.status, case.delivery_method = "approved", None
+    db.session.flush()
+    assert "deliver" in workflow.offered_actions(case, reviewer)
+    with pytest.raises(Conflict):
+        workflow.perform(reviewer, case.id, "certify", case.version)
+    workflow.perform(reviewer, case.id, "deliver", case.version)
+    assert case.status == "awaiting_pickup" and case.delivery_method == "pickup"
