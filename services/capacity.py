@@ -381,8 +381,23 @@ def _claim(key: str) -> bool:
         return False
 
 
-def _key(category_id: int, day: date) -> str:
-    return f"{category_id}:{day.isoformat()}"
+def _marks(days: list[date]) -> dict[date, str]:
+    """Each day's schedule as the calendar has it now (the weekday whose sessions run, or x)."""
+    if not days:
+        return {}
+    overrides = _overrides(min(days), max(days))
+    marks = {}
+    for day in days:
+        weekday = schedule_weekday(day, overrides)
+        marks[day] = "x" if weekday is None else str(weekday)
+    return marks
+
+
+def _keys(category_id: int, marks: dict[date, str]) -> dict[date, str]:
+    """The claim of a (category, day) names the day's schedule too: when the calendar changes
+    a generated day (next year's holidays imported, an override), its key changes and the
+    roll forward reconciles that day again (its slots withdrawn, their citizens messaged)."""
+    return {day: f"{category_id}:{day.isoformat()}:{mark}" for day, mark in marks.items()}
 
 
 def _claimed(keys: list[str]) -> set[str]:
@@ -396,14 +411,14 @@ def _claimed(keys: list[str]) -> set[str]:
 
 
 def days_to_roll(today: date, weeks: int | None = None) -> dict[int, list[date]]:
-    """{category id: the days of the window not generated yet}."""
+    """{category id: the days of the window not generated yet (or since re-scheduled)}."""
     first, last = window(today, weeks)
-    days = _days(first, last)
+    marks = _marks(_days(first, last))
     out = {}
     for category_id in db.session.scalars(select(QueueCategory.id).order_by(QueueCategory.id)):
-        keys = [_key(category_id, d) for d in days]
-        done = _claimed(keys)
-        todo = [d for d, k in zip(days, keys, strict=True) if k not in done]
+        keys = _keys(category_id, marks)
+        done = _claimed(list(keys.values()))
+        todo = [d for d, k in keys.items() if k not in done]
         if todo:
             out[category_id] = todo
     return out
@@ -412,7 +427,8 @@ def days_to_roll(today: date, weeks: int | None = None) -> dict[int, list[date]]
 def roll_category(category_id: int, days: list[date]) -> Reconciled:
     """Generate the days of one category that this worker claims first."""
     category = db.session.get(QueueCategory, category_id)
-    mine = [d for d in days if _claim(_key(category_id, d))]
+    keys = _keys(category_id, _marks(days))
+    mine = [d for d, k in keys.items() if _claim(k)]
     return reconcile(category, mine) if category is not None else Reconciled()
 
 
@@ -429,9 +445,9 @@ def _reconcile_window(category: QueueCategory, today: date) -> Reconciled:
     """After a template change: the whole window again, every day claimed as generated."""
     first, last = window(today)
     days = _days(first, last)
-    keys = [_key(category.id, d) for d in days]
-    done = _claimed(keys)
-    for key in keys:
+    keys = _keys(category.id, _marks(days))
+    done = _claimed(list(keys.values()))
+    for key in keys.values():
         if key not in done:
             _claim(key)
     return reconcile(category, days)
@@ -439,7 +455,7 @@ def _reconcile_window(category: QueueCategory, today: date) -> Reconciled:
 
 def _generated_days(category: QueueCategory, days: list[date]) -> list[date]:
     """The days among ``days`` the roll forward has generated already (others wait for it)."""
-    keys = {_key(category.id, d): d for d in days}
+    keys = {k: d for d, k in _keys(category.id, _marks(days)).items()}
     return [keys[k] for k in _claimed(list(keys))]
 
 

@@ -686,3 +686,35 @@ def test_a_booking_checked_before_a_withdrawal_is_refused_by_its_update(database
         assert appointments._take_place(slot.id) is False
         db.session.rollback()
         db.session.remove()
+
+
+def test_a_calendar_change_after_generation_is_followed_by_the_roll_forward(app_ctx):
+    """Next year's holidays are imported after its days were generated (2027 is unknown to
+    the package until an admin enters it): the next run withdraws that day's slots."""
+    _, category = new_hall()
+    template_week(category)
+    capacity.roll_forward(SUNDAY, weeks=3)
+    day = date(2026, 10, 13)  # a working Tuesday
+    slots = count(
+        AppointmentSlot, AppointmentSlot.category_id == category.id, AppointmentSlot.day == day
+    )
+    assert slots == 3
+    db.session.add(CalendarDay(day=day, is_workday=False, note="测试：临时放假"))
+    db.session.flush()
+
+    capacity.roll_forward(SUNDAY, weeks=3)
+
+    assert (
+        count(
+            AppointmentSlot, AppointmentSlot.category_id == category.id, AppointmentSlot.day == day
+        )
+        == 0
+    )
+    assert (
+        count(
+            AppointmentSlot,
+            AppointmentSlot.category_id == category.id,
+            AppointmentSlot.day == day + timedelta(days=1),
+        )
+        == 3
+    )
