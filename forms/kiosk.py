@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from wtforms import StringField
+from wtforms import SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
 from forms.base import PortalForm
@@ -27,4 +27,19 @@ class CaseCheckForm(PortalForm):
         ],
         description=_l("18 位，最后一位可能是 X"),
         render_kw={"autocomplete": "off", "spellcheck": "false", "inputmode": "text"},
+    )
+
+
+class KioskDeviceForm(PortalForm):
+    """把本机设为自助终端 (counter staff for their hall, admins for any)."""
+
+    hall = SelectField(_l("服务大厅"), choices=[], validate_choice=False)
+    terminal = StringField(
+        _l("本机名称和位置"),
+        validators=[
+            DataRequired(_l("请填写本机的名称和位置，例如“B区2号机（取号机右侧）”")),
+            Length(max=40, message=_l("最多 40 个字")),
+        ],
+        description=_l("群众呼叫工作人员时，窗口会看到这个名称，例如“B区2号机（取号机右侧）”"),
+        render_kw={"autocomplete": "off"},
     )

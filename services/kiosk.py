@@ -30,7 +30,7 @@ from portal.models import (
 )
 from portal.models.base import utcnow
 from services import applications, audit
-from services.errors import NotFound, TooManyAttempts, ValidationError
+from services.errors import NotAuthorized, NotFound, TooManyAttempts, ValidationError
 from services.identity import mask_name
 
 HELP_KIND = "kiosk_help"
@@ -128,6 +128,51 @@ def terminal_name(raw: str | None) -> str:
     （取号机右侧）"): spaces collapsed, control characters dropped, at most 40 characters."""
     text = "".join(ch for ch in (raw or "") if ch.isprintable())
     return " ".join(text.split())[:TERMINAL_MAX]
+
+
+def device_halls(staff: User) -> list[ServiceHall]:
+    """The halls whose kiosks this member of staff may set up: a clerk their own hall, an
+    admin any open hall."""
+    query = select(ServiceHall).where(ServiceHall.active.is_(True)).order_by(ServiceHall.id)
+    if staff.role == Role.counter:
+        query = query.where(ServiceHall.id == staff.hall_id)
+    elif staff.role != Role.admin:
+        return []
+    return list(db.session.scalars(query))
+
+
+def hall_name(code: str) -> str:
+    """A hall's name by its code (a kiosk's setting names its hall by code)."""
+    return db.session.scalar(select(ServiceHall.name).where(ServiceHall.code == code)) or code
+
+
+def set_up_device(staff: User, hall_code: str, terminal: str) -> tuple[ServiceHall, str]:
+    """把本机设为自助终端: checks the hall is one this member of staff may set kiosks up for,
+    cleans the terminal's name and place (required) and writes the audit event. The browser's
+    signed setting is the view's to write."""
+    hall = next((h for h in device_halls(staff) if h.code == hall_code), None)
+    if hall is None:
+        raise ValidationError({"hall": str(_l("请选择您所在的服务大厅"))})
+    name = terminal_name(terminal)
+    if not name:
+        raise ValidationError(
+            {"terminal": str(_l("请填写本机的名称和位置，例如“B区2号机（取号机右侧）”"))}
+        )
+    audit.record_event(
+        "kiosk_device_set", actor=staff, details={"hall": hall.code, "terminal": name}
+    )
+    return hall, name
+
+
+def clear_device(staff: User, hall_code: str, terminal: str) -> None:
+    """取消本机的自助终端设置: staff who may set kiosks up anywhere or for that hall; audited."""
+    if not device_halls(staff):
+        raise NotAuthorized(str(_l("只有窗口工作人员和管理员可以设置自助终端")))
+    audit.record_event(
+        "kiosk_device_cleared",
+        actor=staff,
+        details={"hall": hall_code[:16], "terminal": terminal_name(terminal)},
+    )
 
 
 def request_help(hall: ServiceHall, where: str = "", terminal: str = "") -> int:

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote, unquote
-
-from flask import current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 
-from forms.kiosk import CaseCheckForm
+from forms.auth import EmptyForm
+from forms.kiosk import CaseCheckForm, KioskDeviceForm
+from portal.access import roles_required
 from portal.auth.routes import safe_next
-from portal.kiosk import bp
+from portal.kiosk import bp, device
 from portal.models import Role
 from portal.params import parse_int
 from portal.templating import ELDER_COOKIE
@@ -19,58 +19,99 @@ from services import catalogue_query, kiosk
 from services import queue as queue_svc
 from services.errors import TooManyAttempts, ValidationError
 
-KIOSK_FLAG = "kiosk_hall"
-TERMINAL_COOKIE = "kiosk_terminal"  # this kiosk's name and place, set when staff set it up
-TERMINAL_DAYS = 3650
+
+def _enter(hall_code: str):
+    """The hall of a kiosk page. Opening it sets nothing: kiosk mode is this browser's device
+    setting (portal/kiosk/device.py), made by staff on 把本机设为自助终端."""
+    return queue_svc.get_hall(hall_code)
 
 
 def _terminal() -> str:
-    """This kiosk's name and place: ``?terminal=`` on its start page (staff setting it up), else
-    what the browser kept from then; empty for a kiosk never set up."""
-    if "terminal" in request.args and request.endpoint == "kiosk.start":
-        g.kiosk_terminal_set = kiosk.terminal_name(request.args["terminal"])
-        return g.kiosk_terminal_set
-    return kiosk.terminal_name(unquote(request.cookies.get(TERMINAL_COOKIE, "")))
+    """This kiosk's name and place, from its device setting; empty for any other browser."""
+    setting = device.current()
+    return setting.terminal if setting else ""
 
 
-def _enter(hall_code: str):
-    """The hall, with the browser marked as this hall's kiosk (the idle timer runs on every page).
-
-    Staff looking at the kiosk pages from their own browser are not put in kiosk mode: the
-    idle reset would log them out."""
-    hall = queue_svc.get_hall(hall_code)
-    if not current_user.is_authenticated or current_user.role == Role.citizen:
-        session[KIOSK_FLAG] = g.kiosk_hall = hall.code
-    g.kiosk_terminal = _terminal()
-    return hall
-
-
-@bp.after_request
-def _remember_kiosk(response):
-    """Also mark the browser (until it closes): a login renews the session and would drop
-    the flag, yet a citizen who logs in on the kiosk must still be logged out when idle."""
-    if g.get("kiosk_hall"):
-        response.set_cookie(KIOSK_FLAG, g.kiosk_hall, httponly=True, samesite="Lax")
-    if g.get("kiosk_terminal_set") is not None:  # kept through idle resets and restarts
-        response.set_cookie(
-            TERMINAL_COOKIE,
-            quote(g.kiosk_terminal_set),
-            max_age=TERMINAL_DAYS * 86400,
-            httponly=True,
-            samesite="Lax",
-        )
-    return response
+@bp.app_context_processor
+def _kiosk_globals():
+    return {"kiosk_idle_hall": device.idle_hall, "kiosk_terminal": _terminal}
 
 
 def _page(template: str, hall, status: int = 200, **context):
     return render_template(template, hall=hall, **context), status
 
 
+@bp.route("/setup", methods=["GET", "POST"])
+@roles_required(Role.counter, Role.admin)
+def setup():
+    """把本机设为自助终端: the hall and the terminal's name and place, kept in a signed cookie.
+    The member of staff is logged out afterwards, so the kiosk is handed over ready."""
+    form = KioskDeviceForm()
+    halls = kiosk.device_halls(current_user)
+    form.hall.choices = [(h.code, h.name) for h in halls]
+    current = device.current()
+    if request.method == "GET" and current is None and halls:
+        form.hall.data = halls[0].code
+    status = 200
+    if form.validate_on_submit():
+        try:
+            with attempt():
+                hall, name = kiosk.set_up_device(current_user, form.hall.data, form.terminal.data)
+        except ValidationError as exc:
+            form.apply_errors(exc)
+            status = 422
+        else:
+            logout_user()
+            keep = session.get("locale")
+            session.clear()
+            if keep:
+                session["locale"] = keep
+            flash(
+                _(
+                    "本机已设为%(hall)s的自助终端：%(terminal)s。您已退出登录。",
+                    hall=hall.name,
+                    terminal=name,
+                ),
+                "success",
+            )
+            response = redirect(url_for("kiosk.start", hall_code=hall.code))
+            device.set_cookie(response, device.Device(hall.code, name))
+            response.set_cookie(ELDER_COOKIE, "1", httponly=True, samesite="Lax")
+            return response
+    elif form.errors:
+        status = 422
+    return render_template(
+        "kiosk/setup.html",
+        form=form,
+        halls=halls,
+        current=current,
+        current_hall=kiosk.hall_name(current.hall) if current else "",
+        clear_form=EmptyForm(),
+    ), status
+
+
+@bp.route("/setup/clear", methods=["POST"])
+@roles_required(Role.counter, Role.admin)
+def clear_setup():
+    """取消本机的自助终端设置: the browser is an ordinary one again."""
+    current = device.current()
+    if current is not None:
+        kiosk.clear_device(current_user, current.hall, current.terminal)
+        flash(_("本机已不再是自助终端"), "success")
+    response = redirect(url_for("kiosk.setup"))
+    device.clear_cookie(response)
+    return response
+
+
 @bp.route("/<hall_code>/")
 def start(hall_code: str):
-    """The kiosk's start page. Opening it makes this browser a kiosk, in 长辈模式 by default."""
-    first = session.get(KIOSK_FLAG) is None and not current_user.is_authenticated
+    """The kiosk's start page; on a kiosk, in 长辈模式 until the citizen switches it off."""
     hall = _enter(hall_code)
+    first = (
+        device.hall_code() == hall.code
+        and not current_user.is_authenticated
+        and request.cookies.get(ELDER_COOKIE) is None
+    )
     extra = {"elder_mode_active": lambda: True} if first else {}
     response = current_app.make_response(render_template("kiosk/start.html", hall=hall, **extra))
     if first:
@@ -169,5 +210,6 @@ def reset(hall_code: str):
     logout_user()
     session.clear()
     response = redirect(url_for("kiosk.start", hall_code=hall.code))
-    response.set_cookie(ELDER_COOKIE, "1", httponly=True, samesite="Lax")
+    if device.hall_code():  # an ordinary browser posting here keeps its own mode
+        response.set_cookie(ELDER_COOKIE, "1", httponly=True, samesite="Lax")
     return response

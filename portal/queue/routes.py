@@ -11,13 +11,13 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal.access import roles_required
+from portal.kiosk import device as kiosk_device
 from portal.models import Role
 from portal.params import parse_int
 from portal.queue import bp
@@ -44,14 +44,14 @@ def take(hall_code: str):
         queues=svc.hall_queues(hall),
         errors={},
         values={},
-        in_kiosk=session.get("kiosk_hall") == hall.code,
+        in_kiosk=kiosk_device.hall_code() == hall.code,
     )
 
 
 @bp.route("/<hall_code>/tickets", methods=["POST"])
 def issue(hall_code: str):
     hall = svc.get_hall(hall_code)
-    in_kiosk = session.get("kiosk_hall") == hall.code
+    in_kiosk = kiosk_device.hall_code() == hall.code
     values = {k: request.form.get(k, "").strip()[:32] for k in ("appointment_code", "case_number")}
     try:
         with attempt():
@@ -91,7 +91,7 @@ def ticket(hall_code: str, ticket_id: int):
         hall=hall,
         ticket=found,
         ahead=svc.people_ahead(found),
-        in_kiosk=session.get("kiosk_hall") == hall.code,
+        in_kiosk=kiosk_device.hall_code() == hall.code,
     )
 
 

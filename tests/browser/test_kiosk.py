@@ -1,4 +1,5 @@
-"""The kiosk in Chromium: the idle countdown (on Playwright's clock) returns to the start and
+"""The kiosk in Chromium, on a browser counter01 set up as SMZX's kiosk first (a device
+setting, tests/kiosk_device.py): the idle countdown (on Playwright's clock) returns to the start and
 forgets a typed value and a login; the kiosk pages are axe clean in their default 长辈模式."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.models import ServiceItem
 from tests.browser.conftest import assert_accessible
+from tests.kiosk_device import set_up_kiosk_in_browser
 
 pytestmark = pytest.mark.browser
 
@@ -36,6 +38,7 @@ def test_idle_countdown_continue_then_reset_clears_everything(
     base, code = live_server, kiosk_code
     idle_ms = int(live_app.config["KIOSK_IDLE_SECONDS"]) * 1000
     countdown_ms = int(live_app.config["KIOSK_COUNTDOWN_SECONDS"]) * 1000
+    set_up_kiosk_in_browser(page, base)
     page.clock.install()
     page.goto(f"{base}/kiosk/SMZX/case")
     page.fill("#number", "WB20261124000001")
@@ -79,6 +82,13 @@ def test_idle_countdown_continue_then_reset_clears_everything(
 
 def test_kiosk_pages_are_accessible_in_elder_mode(page, live_server):
     page.goto(f"{live_server}/kiosk/SMZX/")
+    assert not page.evaluate("document.documentElement.classList.contains('elder')")
+    assert page.locator("#kiosk-idle").count() == 0  # a link makes no kiosk
+    page.goto(f"{live_server}/kiosk/setup")
+    assert "/auth/login" in page.url  # staff only
+    set_up_kiosk_in_browser(page, live_server)
+    assert "本机已设为" in page.inner_text("main")
+    assert_accessible(page, "kiosk set up")
     assert page.evaluate("document.documentElement.classList.contains('elder')")
     assert_accessible(page, "kiosk start")
     for label, link in (

