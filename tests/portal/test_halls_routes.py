@@ -19,7 +19,7 @@ from portal.models import (
     ServiceHall,
     User,
 )
-from services import clock
+from services import capacity, clock, workdays
 from tests.conftest import csrf_token, login
 
 
@@ -178,6 +178,14 @@ def test_each_bad_input_is_said_next_to_its_field_and_changes_nothing(admin, que
         )
 
     before = counts()
+    today = clock.local_today()
+
+    def a_monday_schedule():  # the next day that opens with Monday's sessions (not a holiday)
+        days = [today + timedelta(days=i) for i in range(1, 30)]
+        overrides = workdays.load_overrides(days[0] - timedelta(days=15), days[-1])
+        return next(d for d in days if capacity.schedule_weekday(d, overrides) == 0)
+
+    next_monday = query(a_monday_schedule)
     week = {"week-weekdays": ["0"], "week-slot_minutes": "60", "week-capacity": "6"}
     cases = [
         # overlapping sessions (the demo's Monday 09:00-12:00)
@@ -251,6 +259,31 @@ def test_each_bad_input_is_said_next_to_its_field_and_changes_nothing(admin, que
             "请从列表中选择",
         ),
         (f"{base}/edit", {"name": ""}, "name", "请填写大厅名称"),
+        # an extra session in the past, or overlapping the template (Monday 09:00-12:00)
+        (
+            f"{base}/categories/{cats['A']}/extra",
+            {
+                "extra-day": "2020-01-06",
+                "extra-starts_at": "14:00",
+                "extra-ends_at": "15:00",
+                "extra-slot_minutes": "60",
+                "extra-capacity": "3",
+            },
+            "extra-day",
+            "不能在已经过去的日期加开时段",
+        ),
+        (
+            f"{base}/categories/{cats['A']}/extra",
+            {
+                "extra-day": next_monday.isoformat(),
+                "extra-starts_at": "11:00",
+                "extra-ends_at": "12:00",
+                "extra-slot_minutes": "60",
+                "extra-capacity": "3",
+            },
+            "extra-starts_at",
+            "与已有的时段 周一 09:00-12:00 重叠",
+        ),
     ]
     for path, data, field, message in cases:
         token_from = template if path.endswith("/extra") else None
