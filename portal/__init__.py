@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from flask import Flask, g, has_request_context, request, session
+from flask import Flask, abort, g, has_request_context, request, session
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -124,6 +124,16 @@ def create_app(config: dict | None = None) -> Flask:
     register_cli(app)
     register_cache_policy(app)
     register_limits(app)
+
+    @app.before_request
+    def _refuse_nul_bytes() -> None:
+        """No text a person types holds a NUL byte, and PostgreSQL refuses one in any text
+        column: a 400 here instead of a database error deep in a view."""
+        values = [request.path, *request.args.keys(), *request.form.keys()]
+        values += [v for _, v in request.args.items(multi=True)]
+        values += [v for _, v in request.form.items(multi=True)]
+        if any("\x00" in v for v in values):
+            abort(400)
 
     @app.before_request
     def _declare_read_only() -> None:
