@@ -51,7 +51,7 @@ from portal.models import (
     ServiceHall,
     User,
 )
-from services import appointments, audit, clock, messages, workdays
+from services import appointments, audit, clock, data_use, messages, workdays
 from services.catalogue.checks import Checks
 from services.errors import NotFound, ValidationError
 
@@ -893,14 +893,14 @@ def set_slot_capacity(actor: User, slot: AppointmentSlot, capacity: int | None) 
     return slot
 
 
-def to_contact(hall: ServiceHall, today: date) -> list[Appointment]:
+def to_contact(hall_id: int, today: date) -> list[Appointment]:
     """需要联系的预约: upcoming bookings in slots the hall no longer offers."""
     return list(
         db.session.scalars(
             select(Appointment)
             .join(AppointmentSlot, Appointment.slot_id == AppointmentSlot.id)
             .where(
-                AppointmentSlot.hall_id == hall.id,
+                AppointmentSlot.hall_id == hall_id,
                 AppointmentSlot.active.is_(False),
                 AppointmentSlot.day >= today,
                 Appointment.status == appointments.UPCOMING,
@@ -912,3 +912,23 @@ def to_contact(hall: ServiceHall, today: date) -> list[Appointment]:
             .order_by(AppointmentSlot.day, AppointmentSlot.starts_at, Appointment.id)
         )
     )
+
+
+def contact_phone(staff: User, appointment_id: int) -> str:
+    """A clerk of the booking's hall asks for the citizen's full phone number to call them
+    (a withdrawn slot, a no-show): written to the citizen's 数据使用记录 and the audit trail."""
+    appointment = appointments.hall_appointment(staff, appointment_id)
+    data_use.record_use(
+        staff,
+        appointment.citizen_id,
+        data_use.REVEAL_PERSONAL_DATA,
+        reason=data_use.COUNTER_SERVICE,
+        application_id=appointment.application_id,
+    )
+    audit.record_event(
+        "appointment_contact_revealed",
+        actor=staff,
+        application_id=appointment.application_id,
+        details={"appointment": appointment.id, "code": appointment.code},
+    )
+    return appointment.citizen.phone or ""

@@ -86,7 +86,7 @@ def hall_new():
 def hall(hall_id: int):
     hall = halls.get_hall(hall_id)
     today = clock.local_today()
-    to_contact = capacity.to_contact(hall, today)
+    to_contact = capacity.to_contact(hall.id, today)
     return render_template(
         "admin/halls_detail.html",
         hall=hall,
@@ -436,7 +436,7 @@ def hall_closures(hall_id: int):
     ):
         return done
     today = clock.local_today()
-    to_contact = capacity.to_contact(hall, today)
+    to_contact = capacity.to_contact(hall.id, today)
     return render_template(
         "admin/halls_closures.html",
         hall=hall,

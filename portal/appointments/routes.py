@@ -15,6 +15,7 @@ from portal.models import Role
 from portal.params import parse_day, parse_int
 from portal.transaction import attempt
 from services import appointments as svc
+from services import capacity
 from services.errors import Conflict, ValidationError
 
 citizen_only = roles_required(Role.citizen)
@@ -163,6 +164,7 @@ def hall_today():
     day = day or today
     rows = svc.hall_day(current_user, day)
     cases = svc.cases_of(rows)
+    to_contact = capacity.to_contact(current_user.hall_id, today)
     return render_template(
         "appointments/hall_today.html",
         rows=rows,
@@ -176,12 +178,14 @@ def hall_today():
         prep_labels=svc.PREPARATION_LABELS,
         prep_kinds={a.id: svc.preparation_kind(cases.get(a.application_id)) for a in rows},
         started={a.id: svc.has_started(a.slot) for a in rows},
+        to_contact=to_contact,
+        contact_titles=svc.titles_of(to_contact),
     ), (422 if error else 200)
 
 
 @bp.route("/hall/<int:appointment_id>")
 @counter_only
-def hall_detail(appointment_id: int):
+def hall_detail(appointment_id: int, phone: str | None = None):
     """One booking of the hall and the state of its case (what is prepared, what is missing)."""
     appointment = svc.hall_appointment(current_user, appointment_id)
     target = svc.target_of(appointment)
@@ -192,7 +196,17 @@ def hall_detail(appointment_id: int):
         preparation=svc.prepare(target),
         labels=svc.STATUS_LABELS,
         started=svc.has_started(appointment.slot),
+        phone=phone,
     )
+
+
+@bp.route("/hall/<int:appointment_id>/contact", methods=["POST"])
+@counter_only
+def contact(appointment_id: int):
+    """The citizen's full phone number, to call them (recorded in their 数据使用记录); shown in
+    this response only, never in a URL."""
+    phone = capacity.contact_phone(current_user, appointment_id)
+    return hall_detail(appointment_id, phone=phone)
 
 
 @bp.route("/hall/<int:appointment_id>/receive", methods=["POST"])

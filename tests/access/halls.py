@@ -63,4 +63,5 @@ POST_ONLY = {
     "admin.session_delete": "/admin/halls/1/categories/1/sessions/1/delete",
     "admin.closure_delete": "/admin/halls/1/closures/1/delete",
     "admin.slot_capacity": "/admin/halls/1/slots/1",
+    "appointments.contact": "/appointments/hall/1/contact",
 }

@@ -376,3 +376,55 @@ def test_the_slots_page_shows_one_category_when_asked(admin, query):
     assert "B 社保医保与公积金</td>" in every and "B 社保医保与公积金</td>" not in html
     assert "A 户籍与出入境</td>" in html
     assert f"category={cats['A']}" in html  # previous / next day keep the category
+
+
+def test_the_counter_sees_the_bookings_to_contact_and_may_reveal_the_phone(client, query):
+    from portal.models import DataUseLog
+
+    hall_id, slot_id = booked_slot_id(query)
+
+    def close():
+        slot = db.session.get(AppointmentSlot, slot_id)
+        capacity.add_closure(
+            db.session.scalar(select(User).where(User.username == "admin")),
+            slot.hall,
+            first_day=slot.day,
+            last_day=slot.day,
+            part="day",
+            category_id=None,
+            reason="系统升级",
+        )
+        db.session.commit()
+        return db.session.scalar(select(Appointment).where(Appointment.slot_id == slot_id)).id
+
+    appointment_id = query(close)
+    assert login(client, "counter01").status_code == 302
+    page = client.get("/appointments/hall").get_data(as_text=True)
+    assert "需要联系的预约" in page and f"/appointments/hall/{appointment_id}" in page
+    detail = client.get(f"/appointments/hall/{appointment_id}").get_data(as_text=True)
+    assert "138****0001" in detail and "13800000001" not in detail
+    uses = query(lambda: db.session.scalar(select(func.count()).select_from(DataUseLog)))
+
+    response = client.post(
+        f"/appointments/hall/{appointment_id}/contact",
+        data={"csrf_token": csrf_token(client, f"/appointments/hall/{appointment_id}")},
+    )
+    assert response.status_code == 200
+    assert "13800000001" in response.get_data(as_text=True)
+    assert "no-store" in response.headers["Cache-Control"]
+    assert (
+        query(lambda: db.session.scalar(select(func.count()).select_from(DataUseLog))) == uses + 1
+    )
+    counter_id = query(
+        lambda: db.session.scalar(select(User.id).where(User.username == "counter01"))
+    )
+    assert [
+        a
+        for a, d in events(query, "appointment_contact_revealed")
+        if d["appointment"] == appointment_id
+    ] == [counter_id]
+    # without CSRF: refused, nothing written
+    assert client.post(f"/appointments/hall/{appointment_id}/contact").status_code == 400
+    assert (
+        query(lambda: db.session.scalar(select(func.count()).select_from(DataUseLog))) == uses + 1
+    )

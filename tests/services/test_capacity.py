@@ -268,7 +268,7 @@ def test_removing_a_session_keeps_booked_slots_lists_and_messages_their_citizens
     assert db.session.get(AppointmentSlot, empty) is None  # nothing pointed at it: gone
     assert {a.id for a in result.affected} >= {a.id for a in made}
     assert all(db.session.get(Appointment, a.id).status == "booked" for a in made)
-    listed = capacity.to_contact(slot.hall, appointments.local_now().date())
+    listed = capacity.to_contact(slot.hall_id, appointments.local_now().date())
     assert {a.id for a in made} <= {a.id for a in listed}
     assert count(Message, Message.kind == "appointment_slot_removed") - messages_before == len(
         result.affected
@@ -335,7 +335,7 @@ def test_a_closure_withdraws_its_slots_lists_and_messages_the_citizens(app_ctx):
     )
     assert open_after and all(s.starts_at >= time(12) for s in open_after)
     assert len(open_after) < morning
-    assert made[0].id in {a.id for a in capacity.to_contact(hall, appointments.local_now().date())}
+    assert made[0].id in {a.id for a in capacity.to_contact(hall.id, appointments.local_now().date())}
     event = db.session.scalar(select(Event).where(Event.action == "hall.closure_added"))
     assert event.actor_id == admin().id and event.details["affected"] == [made[0].id]
 
