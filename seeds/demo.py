@@ -216,16 +216,16 @@ def load_accounts() -> dict[str, User]:
         ),
     }
     people = (
-        ("13800000001", "张伟明", date(1985, 3, 12), False, "上海市徐汇区漕溪北路 90 号"),
+        ("13800000001", "张伟明", date(1985, 3, 12), False, "杭州市西湖区文三路 90 号"),
         ("13800000002", "李晓静", date(1996, 8, 23), True, ""),
-        ("13800000003", "王秀兰", date(1948, 5, 6), True, "上海市徐汇区天平路 12 号"),
+        ("13800000003", "王秀兰", date(1948, 5, 6), True, "杭州市西湖区保俶路 12 号"),
     )
     for phone, name, born, female, address in people:
         users[phone] = accounts.register_citizen(
             phone=phone,
             password=DEMO_PASSWORD,
             name=name,
-            id_number=make_id_number(born, rng, female=female, area="310104"),
+            id_number=make_id_number(born, rng, female=female, area="330106"),
             address=address,
         )
     users["13800000003"].elder_mode = True

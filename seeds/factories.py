@@ -10,7 +10,7 @@ from faker import Faker
 from PIL import Image
 from stdnum.cn import ric
 
-AREA_CODES = ("310104", "310101", "110105", "110101", "110102")  # valid for every birth year
+AREA_CODES = ("330106", "330102", "330105", "330108", "330110")  # 杭州: 西湖 上城 拱墅 滨江 余杭
 SEED = 20261124
 
 
@@ -23,7 +23,8 @@ def make_faker(seed: int = SEED) -> Faker:
 def make_id_number(
     birth: date, rng: random.Random, *, female: bool | None = None, area: str | None = None
 ) -> str:
-    """A 居民身份证号 that passes python-stdnum's checks (area, birth date, checksum)."""
+    """A 居民身份证号 with the area, the birth date and a right check character. As on real
+    cards, the area need not have existed in the birth year (services/identity.py)."""
     area = area or rng.choice(AREA_CODES)
     seq = rng.randint(0, 99)
     gender_digit = (
@@ -32,9 +33,7 @@ def make_id_number(
         else rng.randint(0, 9)
     )
     body = f"{area}{birth:%Y%m%d}{seq:02d}{gender_digit}"
-    number = body + ric.calc_check_digit(body + "0")
-    ric.validate(number)
-    return number
+    return body + ric.calc_check_digit(body + "0")
 
 
 def make_person(

@@ -362,7 +362,7 @@ def load_departments(report: ScaleReport) -> tuple[dict[str, int], dict[str, dic
         d = {
             "code": PREFIX + kind,
             "name": name,
-            "phone": f"021-6321{n:04d}",
+            "phone": f"0571-8721{n:04d}",
             "address": f"市民服务中心{n % 5 + 1}号楼（{name}综合窗口）",
             "hours": "工作日 9:00-17:00",
             "active": True,

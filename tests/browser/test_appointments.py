@@ -33,7 +33,7 @@ def test_a_citizen_books_from_their_case_and_sees_it_is_ready(page, live):
     assert_accessible(page, "booking page")
 
     # another hall: 街道便民服务中心 has one 综合受理 category
-    page.select_option("#hall", "XJZX")
+    page.select_option("#hall", "BSZX")
     page.get_by_role("button", name="查看可预约时段").click()
     page.wait_for_load_state("load")
     assert "办理类别：综合受理" in page.content()

@@ -78,7 +78,7 @@ def test_elderly_citizen_applies_with_the_keyboard_only(page, live_server):
     assert page.input_value("#q_name") == "王秀兰"
     tab_to(page, "#q_address")
     page.keyboard.press("Control+A")
-    page.keyboard.type("上海市徐汇区天平路 12 号")
+    page.keyboard.type("杭州市西湖区保俶路 12 号")
     tab_to(page, "main form button[type=submit]")
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r".*/materials$"))

@@ -31,7 +31,7 @@ if (window.speechSynthesis) {
 def _clerk_at_xjzx(live_app) -> tuple[int, int]:
     """A clerk of the township centre sitting at its window 2 (ids)."""
     with live_app.app_context():
-        hall = db.session.scalar(select(ServiceHall).where(ServiceHall.code == "XJZX"))
+        hall = db.session.scalar(select(ServiceHall).where(ServiceHall.code == "BSZX"))
         counter01 = db.session.scalar(select(User).where(User.username == "counter01"))
         clerk = accounts.create_staff(
             username=f"xj{uuid.uuid4().hex[:8]}",
@@ -65,7 +65,7 @@ def test_call_display_updates_and_speaks(page, live):
     base, live_app = live
     clerk_id, hall_id = _clerk_at_xjzx(live_app)
     page.add_init_script(RECORD_SPEECH)
-    page.goto(f"{base}/queue/XJZX/display")
+    page.goto(f"{base}/queue/BSZX/display")
     assert_accessible(page, "call display")
     page.evaluate("window.__sameDocument = 'yes'")
 

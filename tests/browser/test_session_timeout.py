@@ -43,7 +43,7 @@ def test_warning_extend_with_enter_and_expiry_keeps_the_draft(page, live_server,
     dialog.wait_for(state="hidden")
 
     # type without submitting, then let the session run out: warned again (and saved) …
-    page.fill("#q_address", "上海市徐汇区天平路 99 号")
+    page.fill("#q_address", "杭州市西湖区保俶路 99 号")
     with page.expect_response(is_autosave):
         page.clock.fast_forward(lifetime_ms - warn_ahead_ms + 1000)
     dialog.wait_for(state="visible")
@@ -60,4 +60,4 @@ def test_warning_extend_with_enter_and_expiry_keeps_the_draft(page, live_server,
     page.fill("#password", "Demo@2026")
     page.click("main button[type=submit]")
     page.wait_for_url(form_url)
-    assert page.input_value("#q_address") == "上海市徐汇区天平路 99 号"
+    assert page.input_value("#q_address") == "杭州市西湖区保俶路 99 号"

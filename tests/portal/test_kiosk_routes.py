@@ -70,7 +70,7 @@ def test_only_counter_staff_or_admins_set_a_kiosk_up_and_it_is_audited(app, clie
     refused = clerk.post("/kiosk/setup", data={"csrf_token": token, "hall": "SMZX"})
     assert refused.status_code == 422 and "请填写本机的名称和位置" in refused.get_data(as_text=True)
     foreign = clerk.post(
-        "/kiosk/setup", data={"csrf_token": token, "hall": "XJZX", "terminal": "A机"}
+        "/kiosk/setup", data={"csrf_token": token, "hall": "BSZX", "terminal": "A机"}
     )
     assert foreign.status_code == 422 and DEVICE_COOKIE not in _cookies(foreign)
     no_token = clerk.post("/kiosk/setup", data={"hall": "SMZX", "terminal": "A机"})

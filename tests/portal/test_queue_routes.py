@@ -122,7 +122,7 @@ def test_desk_shows_kiosk_help_until_acknowledged(client, login_as, query):
             select(StaffReminder.id).where(StaffReminder.kind == f"kiosk_help:{code}")
         )
 
-    other_hall = query(lambda: ask("XJZX"))
+    other_hall = query(lambda: ask("BSZX"))
     login_as("counter01")
     desk = client.get("/queue/desk").get_data(as_text=True)
     assert "自助终端求助" not in desk  # another hall's request is not counter01's
@@ -141,8 +141,8 @@ def test_desk_shows_kiosk_help_until_acknowledged(client, login_as, query):
 
 def test_admin_chooses_the_hall_for_statistics(client, login_as):
     login_as("admin")
-    page = client.get("/queue/stats?hall=XJZX").get_data(as_text=True)
-    assert "徐家汇街道便民服务中心" in page and "综合受理" in page and "户籍与出入境" not in page
+    page = client.get("/queue/stats?hall=BSZX").get_data(as_text=True)
+    assert "北山街道便民服务中心" in page and "综合受理" in page and "户籍与出入境" not in page
     assert client.get("/queue/stats?hall=NOPE").status_code == 404
 
 

@@ -76,7 +76,7 @@ def test_the_category_follows_the_items_department(app_ctx):
     assert appointments.category_for(hall(), police.department_id).name == "户籍与出入境"
     assert appointments.category_for(hall(), labour.department_id).name == "社保医保与公积金"
     # the township centre has only 综合受理, which serves any item
-    assert appointments.category_for(hall("XJZX"), police.department_id).name == "综合受理"
+    assert appointments.category_for(hall("BSZX"), police.department_id).name == "综合受理"
 
 
 def test_a_full_slot_is_refused_next_to_the_field_and_nothing_is_written(app_ctx):
@@ -319,7 +319,7 @@ def test_receiving_begins_the_counter_context(app_ctx):
 def test_another_halls_clerk_cannot_see_or_receive(app_ctx):
     booked, slot = _booked_today(app_ctx)
     clerk = user("counter01")
-    clerk.hall_id = hall("XJZX").id
+    clerk.hall_id = hall("BSZX").id
     db.session.flush()
     assert appointments.hall_day(clerk, slot.day) == []
     with pytest.raises(NotFound):
@@ -395,7 +395,7 @@ def register_citizens(count: int, seed: int) -> list[int]:
         ids.append(
             accounts.register_citizen(
                 phone=person["phone"],
-                password="Secret123x",
+                password="Qingshan2026!x",
                 name=person["name"],
                 id_number=person["id_number"],
             ).id

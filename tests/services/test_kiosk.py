@@ -76,7 +76,7 @@ def clerk_of(hall_code: str, username: str):
 
 def test_help_request_reaches_the_hall_clerks_until_acknowledged(app_ctx):
     clerk = user("counter01")
-    elsewhere = clerk_of("XJZX", "counter_xjzx")
+    elsewhere = clerk_of("BSZX", "counter_bszx")
     assert kiosk.request_help(hall(), where="kiosk.case_status") == 1
     assert kiosk.request_help(hall(), where="kiosk.case_status") == 0  # tapped again: one reminder
     open_requests = kiosk.help_requests(clerk)
@@ -94,8 +94,8 @@ def test_help_request_reaches_the_hall_clerks_until_acknowledged(app_ctx):
     assert db.session.get(StaffReminder, open_requests[0].id).read_at is not None
     assert kiosk.request_help(hall()) == 1  # answered: the next request is a new reminder
     # the other hall's request is its own, shown only to its clerk
-    assert kiosk.request_help(hall("XJZX")) == 1
-    assert [r.kind for r in kiosk.help_requests(elsewhere)] == ["kiosk_help:XJZX"]
+    assert kiosk.request_help(hall("BSZX")) == 1
+    assert [r.kind for r in kiosk.help_requests(elsewhere)] == ["kiosk_help:BSZX"]
     assert [r.kind for r in kiosk.help_requests(clerk)] == ["kiosk_help:SMZX"]
     kiosk.acknowledge_help(elsewhere, kiosk.help_requests(elsewhere)[0].id)
     assert kiosk.help_requests(elsewhere) == [] and len(kiosk.help_requests(clerk)) == 1
