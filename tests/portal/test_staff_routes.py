@@ -427,3 +427,16 @@ def test_flask_users_create_admin(app, tx, query):
     assert two_factor.LoginStep.enrol == query(
         lambda: two_factor.next_login_step(user("chief"), verified=False)
     )
+
+
+def test_the_staff_list_does_not_query_per_person(client, query, count_queries):
+    login(client, "admin")
+    client.get("/admin/staff")
+    with count_queries as few:
+        client.get("/admin/staff")
+    for n in range(20):
+        make_clerk(query, f"clerk{n:02d}", roles={Role.counter, Role.reviewer})
+    with count_queries as many:
+        page = client.get("/admin/staff").get_data(as_text=True)
+    assert page.count("/edit") >= 25
+    assert len(many) == len(few) <= 5
