@@ -14,6 +14,39 @@ from portal.extensions import db
 from portal.models import Application, Citizen, User
 from services import applications, counter, materials
 from services.errors import NotFound, ValidationError
+from services.identity import mask_id_number, mask_phone
+
+# answers filled from the citizen's real-name data that the intake page shows only masked
+# (取自实名信息) unless the clerk reveals them (a logged data use): never in full in the HTML
+PROTECTED_PREFILL = {"id_number": mask_id_number, "phone": mask_phone}
+
+
+def protected_keys(app: Application) -> dict[str, str]:
+    """The form's questions prefilled with the 身份证号 or the phone: key → profile field."""
+    return {
+        q["key"]: q["prefill"]
+        for q in app.item_version.questions or []
+        if q.get("prefill") in PROTECTED_PREFILL
+    }
+
+
+def masked_answers(app: Application, values: dict[str, Any]) -> dict[str, str]:
+    """What the page shows of each protected answer that has a value: masked."""
+    return {
+        key: PROTECTED_PREFILL[field](str(values[key]))
+        for key, field in protected_keys(app).items()
+        if values.get(key)
+    }
+
+
+def keep_protected(app: Application, answers: dict[str, Any]) -> dict[str, Any]:
+    """A protected answer the page showed masked comes back absent (None): it keeps the value
+    the server holds (the saved answer, an earlier one, else the real-name data)."""
+    missing = [key for key in protected_keys(app) if answers.get(key) is None]
+    if not missing:
+        return answers
+    held = materials.prefill(app, db.session.get(Citizen, app.applicant_id))
+    return {**answers, **{key: held.get(key, "") for key in missing}}
 
 
 def keep_typed(

@@ -15,12 +15,13 @@ from forms.counter import AgentForm, LookupForm, PickupForm, RegisterForm
 from forms.review import ACTION_FORMS
 from portal.apply.casework import CorrectionSide, correction_flow, correction_upload_flow
 from portal.apply.routes import take_upload
+from portal.auth.routes import safe_next
 from portal.counter import bp
 from portal.files import notice_response
 from portal.form_flow import act_on_case, save_form
 from portal.params import form_version, parse_int
 from portal.transaction import attempt
-from services import applications, counter, counter_intake, notices, workflow
+from services import applications, case_access, counter, counter_intake, notices, workflow
 from services.errors import Conflict, ValidationError
 
 REVEALED_KEY = "counter_revealed"  # the context whose full personal data the clerk asked to see
@@ -103,7 +104,7 @@ def reveal():
     ctx = counter.reveal_citizen(current_user)
     session[REVEALED_KEY] = ctx.id
     flash(_("已显示完整信息，本次查看已记录，办事群众可以看到"), "success")
-    return redirect(url_for("counter.workstation"))
+    return redirect(safe_next(request.form.get("next")) or url_for("counter.workstation"))
 
 
 @bp.route("/agent", methods=["POST"])
@@ -161,13 +162,21 @@ def _intake_page(
     typed = typed or {}
     if problems is None and request.args.get("checked"):  # just saved with 保存
         problems = applications.precheck(app, snapshot)
+    values = typed["answers"] if "answers" in typed else applications.prefill(app, citizen)
+    ctx = case_access.current_context(current_user)
+    revealed = (
+        ctx is not None
+        and ctx.citizen_id == app.applicant_id
+        and session.get(REVEALED_KEY) == ctx.id
+    )
     return render_template(
         "counter/intake.html",
         app=app,
         version=app.item_version,
         errors=errors or {},
         answers={**(app.condition_answers or {}), **typed.get("conditions", {})},
-        values=typed["answers"] if "answers" in typed else applications.prefill(app, citizen),
+        values=values,
+        masked={} if revealed else counter_intake.masked_answers(app, values),
         chosen=typed.get("choices", {}),
         scan_values=_scan_values() if request.method == "POST" else {},
         rows=snapshot.rows(),
@@ -177,12 +186,15 @@ def _intake_page(
     ), status
 
 
-def _typed(version, *, own_form: bool = False) -> dict | None:
+def _typed(app, *, own_form: bool = False) -> dict | None:
     """What the clerk typed on the intake page, which every action on it posts (one form);
-    None for a post that did not carry the page's form (unless it is the form's own save)."""
+    None for a post that did not carry the page's form (unless it is the form's own save).
+    An answer shown masked (取自实名信息) is not posted: it keeps the server's value."""
     if request.form.get("intake_form") != "1" and not own_form:
         return None
-    return {
+    version = app.item_version
+    protected = counter_intake.protected_keys(app)
+    typed = {
         "conditions": {
             q["key"]: request.form.get(f"c_{q['key']}", "")
             for q in version.condition_questions or []
@@ -191,7 +203,7 @@ def _typed(version, *, own_form: bool = False) -> dict | None:
             q["key"]: (
                 request.form.getlist(f"q_{q['key']}")
                 if q["type"] == "multiselect"
-                else request.form.get(f"q_{q['key']}", "")
+                else request.form.get(f"q_{q['key']}", None if q["key"] in protected else "")
             )
             for q in version.questions or []
         },
@@ -201,6 +213,8 @@ def _typed(version, *, own_form: bool = False) -> dict | None:
             if k.startswith("m_") and parse_int(k[2:]) is not None
         },
     }
+    typed["answers"] = counter_intake.keep_protected(app, typed["answers"])
+    return typed
 
 
 def _scan_values(done: str = "") -> dict[str, str]:
@@ -215,7 +229,7 @@ def _scan_values(done: str = "") -> dict[str, str]:
 def _after_action(app, errors: dict[str, str], done: str, anchor: str):
     """After a scan or the 授权委托书: keep what the clerk typed, then back to the page; a
     redirect when everything typed is saved, else the page again with the typed values."""
-    typed = _typed(app.item_version)
+    typed = _typed(app)
     left = {}
     if typed is not None:
         if not errors:
@@ -234,7 +248,7 @@ def intake(draft_id: int):
     app = counter.get_intake(current_user, draft_id)
     if request.method == "GET":
         return _intake_page(app)
-    typed = _typed(app.item_version, own_form=True)
+    typed = _typed(app, own_form=True)
     try:
         with attempt():
             counter.save_intake(current_user, draft_id, **typed)
@@ -290,7 +304,7 @@ def authorisation(draft_id: int):
 @bp.route("/intake/<int:draft_id>/submit", methods=["POST"])
 def submit(draft_id: int):
     app = counter.get_intake(current_user, draft_id)
-    typed = _typed(app.item_version)
+    typed = _typed(app)
     token = request.form.get("token", "")
     try:
         with attempt():
