@@ -9,8 +9,10 @@ from datetime import timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from pypinyin import lazy_pinyin
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
+from zxcvbn import zxcvbn
 
 from portal.extensions import db
 from portal.models import Citizen, Department, LoginFailure, Role, StaffRole, User
@@ -22,14 +24,68 @@ PASSWORD_MIN_LENGTH = 8
 NAME_RE = re.compile(r"^[\u3400-\u9fff·•A-Za-z ]{2,30}$")
 
 
-def check_password_strength(password: str, field: str = "password") -> None:
-    """At least 8 characters with letters and digits; long passphrases are welcome."""
+PASSWORD_MIN_SCORE = 2  # zxcvbn: 2 = more than a million guesses (its common-password lists)
+
+
+def personal_words(
+    *, name: str = "", phone: str = "", id_number: str = "", username: str = ""
+) -> list[str]:
+    """What a password must not contain, from what the account knows of its person: the phone,
+    the 身份证号's birth date (19850312) and last six, the name in pinyin (zhangweiming,
+    weiming) and the account name. Lower case; pieces under 4 characters are left out."""
+    digits = re.sub(r"\D", "", phone or "")
+    words = [digits[-11:] if digits.startswith("86") and len(digits) == 13 else digits]
+    words.append((username or "").strip())
+    id_number = (id_number or "").strip().upper()
+    if len(id_number) == 18:
+        words += [id_number[6:14], id_number[-6:]]
+    han = "".join(ch for ch in (name or "") if "\u3400" <= ch <= "\u9fff")
+    if han:
+        words += ["".join(lazy_pinyin(han)), "".join(lazy_pinyin(han[1:]))]
+    return sorted({w.lower() for w in words if len(w) >= 4})
+
+
+def user_words(user: User) -> list[str]:
+    """``personal_words`` of an account: its own fields and, for a citizen, the real name."""
+    citizen = db.session.get(Citizen, user.citizen_id) if user.citizen_id else None
+    return personal_words(
+        name=citizen.name if citizen else user.display_name,
+        phone=user.phone or "",
+        id_number=citizen.id_number if citizen else "",
+        username=user.username or "",
+    )
+
+
+def check_password_strength(
+    password: str, field: str = "password", *, personal: list[str] | tuple = ()
+) -> None:
+    """At least 8 characters with letters and digits, none of the person's own data
+    (``personal_words``), and not a common or easily guessed password (zxcvbn's lists of
+    common passwords, names and words; keyboard rows, dates, repeats); long passphrases are
+    welcome."""
     if len(password) < PASSWORD_MIN_LENGTH:
         raise ValidationError({field: str(_l("密码至少 8 位"))})
     if len(password) > 128:
         raise ValidationError({field: str(_l("密码最多 128 位"))})
     if not (re.search(r"[A-Za-z]", password) and re.search(r"\d", password)):
         raise ValidationError({field: str(_l("密码需同时包含字母和数字"))})
+    lowered = password.lower()
+    if any(word in lowered for word in personal):
+        raise ValidationError(
+            {
+                field: str(
+                    _l("密码不能包含您的手机号、身份证号中的数字、姓名拼音或账号，别人容易猜到")
+                )
+            }
+        )
+    if zxcvbn(password[:64], user_inputs=list(personal))["score"] < PASSWORD_MIN_SCORE:
+        raise ValidationError(
+            {
+                field: str(
+                    _l("这个密码太常见，很容易被猜中。请换一个，例如用几个不相关的词加上数字和符号")
+                )
+            }
+        )
 
 
 def hash_password(password: str) -> str:
@@ -106,7 +162,9 @@ def check_registration(*, phone: str, password: str, name: str, id_number: str) 
     except ValidationError as exc:
         errors.update(exc.errors)
     try:
-        check_password_strength(password)
+        check_password_strength(
+            password, personal=personal_words(name=name, phone=phone, id_number=id_number)
+        )
     except ValidationError as exc:
         errors.update(exc.errors)
     try:
@@ -175,7 +233,7 @@ def create_staff(
         raise ValidationError({"role": "staff role required"})
     if role in (Role.reviewer, Role.counter) and department is None:
         raise ValidationError({"department": "reviewers and counter staff belong to a department"})
-    check_password_strength(password)
+    check_password_strength(password, personal=personal_words(name=display_name, username=username))
     user = User(
         role=role,
         username=username,

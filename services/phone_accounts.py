@@ -126,7 +126,7 @@ def start_reset(phone: str, *, remote_addr: str) -> tuple[PhoneChallenge, str]:
 
 
 def _check_new_password(user: User, password: str, field: str = "password") -> None:
-    accounts.check_password_strength(password, field)
+    accounts.check_password_strength(password, field, personal=accounts.user_words(user))
     if check_password_hash(user.password_hash, password or ""):
         raise ValidationError({field: str(_l("新密码不能与当前密码相同"))})
 

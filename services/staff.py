@@ -20,7 +20,13 @@ from werkzeug.security import check_password_hash
 from portal.extensions import db
 from portal.models import Department, Role, ServiceHall, StaffRole, User
 from services import audit, two_factor
-from services.accounts import check_password_strength, end_sessions, hash_password
+from services.accounts import (
+    check_password_strength,
+    end_sessions,
+    hash_password,
+    personal_words,
+    user_words,
+)
 from services.errors import Conflict, NotAuthorized, NotFound, ValidationError
 
 STAFF_ROLES = (Role.counter, Role.reviewer, Role.admin)
@@ -125,7 +131,11 @@ def create_staff_account(
     for check in (
         lambda: _normalise_username(username),
         lambda: _display_name(display_name),
-        lambda: check_password_strength(initial_password, field="initial_password"),
+        lambda: check_password_strength(
+            initial_password,
+            field="initial_password",
+            personal=personal_words(name=display_name, username=username),
+        ),
     ):
         try:
             check()
@@ -281,7 +291,7 @@ def reset_password(target: User, new_password: str, *, actor: User) -> None:
     changed at the next login (after the second factor, which stays). Sessions end now."""
     if target.id == actor.id:
         raise NotAuthorized(str(_l("请在个人中心修改自己的密码")))
-    check_password_strength(new_password, field="initial_password")
+    check_password_strength(new_password, field="initial_password", personal=user_words(target))
     target.password_hash = hash_password(new_password)
     target.must_change_password = True
     end_sessions(target)
@@ -294,7 +304,7 @@ def reset_password(target: User, new_password: str, *, actor: User) -> None:
 
 def change_initial_password(user: User, new_password: str) -> None:
     """The person replaces the password an admin gave them; never the same one again."""
-    check_password_strength(new_password, field="password")
+    check_password_strength(new_password, field="password", personal=user_words(user))
     if check_password_hash(user.password_hash, new_password):
         raise ValidationError({"password": str(_l("新密码不能与当前密码相同"))})
     user.password_hash = hash_password(new_password)
@@ -326,7 +336,9 @@ def create_first_admin(*, username: str, display_name: str, password: str) -> Us
     for check in (
         lambda: _normalise_username(username),
         lambda: _display_name(display_name),
-        lambda: check_password_strength(password),
+        lambda: check_password_strength(
+            password, personal=personal_words(name=display_name, username=username)
+        ),
     ):
         try:
             check()

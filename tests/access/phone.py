@@ -25,8 +25,8 @@ def _register_first(page, base: str) -> None:
     page.fill("#name", "周八")
     page.fill("#id_number", "11010519491231002X")
     page.fill("#phone", "13922220001")
-    page.fill("#password", "Secret123")
-    page.fill("#confirm", "Secret123")
+    page.fill("#password", "Qingshan2026!")
+    page.fill("#confirm", "Qingshan2026!")
     with page.expect_navigation():
         page.click("main form button[type=submit]")
     assert page.url.endswith("/code"), page.url

@@ -86,7 +86,7 @@ def test_the_data_use_log_shows_a_reviewers_view(page, live_server, live_app):
 
     with live_app.app_context():  # a citizen with no documents and no history at all
         newcomer = accounts.register_citizen(
-            phone="13966667777", password="Secret123", name="孙十", id_number="110101199001010015"
+            phone="13966667777", password="Qingshan2026!", name="孙十", id_number="110101199001010015"
         )
         db.session.commit()
         assert (
@@ -94,7 +94,7 @@ def test_the_data_use_log_shows_a_reviewers_view(page, live_server, live_app):
             is None
         )
         db.session.remove()
-    browser_login(page, live_server, "13966667777", "Secret123")
+    browser_login(page, live_server, "13966667777", "Qingshan2026!")
     page.goto(live_server + "/documents/data-use")
     assert "暂无记录" in page.locator("main").inner_text()
     assert_accessible(page, "empty data-use log")

@@ -14,8 +14,8 @@ GOOD = {
     "name": "孙七",
     "id_number": "11010519491231002X",
     "phone": "13911112222",
-    "password": "Secret123",
-    "confirm": "Secret123",
+    "password": "Qingshan2026!",
+    "confirm": "Qingshan2026!",
     "address": "",
 }
 

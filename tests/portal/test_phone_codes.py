@@ -30,8 +30,8 @@ NEW = {
     "name": "孙七",
     "id_number": "11010519491231002X",
     "phone": "13911112222",
-    "password": "Secret123",
-    "confirm": "Secret123",
+    "password": "Qingshan2026!",
+    "confirm": "Qingshan2026!",
     "address": "",
 }
 
@@ -269,7 +269,7 @@ def test_forgot_password_answers_the_same_for_an_unknown_phone_and_sends_nothing
     assert query(lambda: sms_count("13912345678")) == 0
     # a guess at the code of an unknown phone is refused like a wrong code
     response = post_code(
-        other, "/auth/forgot/code", "123456", password="NewPass123", confirm="NewPass123"
+        other, "/auth/forgot/code", "123456", password="Lakeside#Path42", confirm="Lakeside#Path42"
     )
     assert response.status_code == 422
     assert "验证码不正确" in error_for(response.get_data(as_text=True), "code")
@@ -283,13 +283,13 @@ def test_reset_ends_every_other_session_and_the_new_password_works(app, client, 
     start_reset(client, phone)
     code = query(lambda: last_sms_code(phone))
     response = post_code(
-        client, "/auth/forgot/code", code, password="NewPass123", confirm="NewPass123"
+        client, "/auth/forgot/code", code, password="Lakeside#Path42", confirm="Lakeside#Path42"
     )
     assert response.status_code == 302
     assert response.headers["Location"] == "/auth/login"
     assert elsewhere.get("/profile").status_code == 302  # the other session has ended
     assert login(app.test_client(), phone, DEMO_PASSWORD).status_code == 422
-    assert login(app.test_client(), phone, "NewPass123").status_code == 302
+    assert login(app.test_client(), phone, "Lakeside#Path42").status_code == 302
     assert "password_reset" in query(
         lambda: list(db.session.scalars(select(Event.action).order_by(Event.id.desc()).limit(2)))
     )
@@ -331,15 +331,15 @@ def test_change_password_keeps_this_session_and_ends_the_others(app, client, que
         "/auth/password",
         data={
             "current_password": DEMO_PASSWORD,
-            "new_password": "Changed123",
-            "confirm": "Changed123",
+            "new_password": "Changed#Road77",
+            "confirm": "Changed#Road77",
             "csrf_token": token,
         },
     )
     assert response.status_code == 302
     assert client.get("/profile").status_code == 200
     assert elsewhere.get("/profile").status_code == 302
-    assert login(app.test_client(), phone, "Changed123").status_code == 302
+    assert login(app.test_client(), phone, "Changed#Road77").status_code == 302
     assert "password_changed" in query(
         lambda: list(db.session.scalars(select(Event.action).order_by(Event.id.desc()).limit(2)))
     )
@@ -348,7 +348,7 @@ def test_change_password_keeps_this_session_and_ends_the_others(app, client, que
 @pytest.mark.parametrize(
     "current,new,field,message",
     [
-        ("Wrong12345", "Changed123", "current_password", "当前密码不正确"),
+        ("Wrong12345", "Changed#Road77", "current_password", "当前密码不正确"),
         (DEMO_PASSWORD, DEMO_PASSWORD, "new_password", "不能与当前密码相同"),
         (DEMO_PASSWORD, "abcdefgh", "new_password", "字母和数字"),
     ],

@@ -15,7 +15,7 @@ VALID_ID = "11010519491231002X"
 def test_register_creates_citizen_and_user(app_ctx):
     user = accounts.register_citizen(
         phone="13912345678",
-        password="Secret123",
+        password="Qingshan2026!",
         name="赵六",
         id_number=VALID_ID.lower(),
         address="人民路 1 号",
@@ -24,7 +24,7 @@ def test_register_creates_citizen_and_user(app_ctx):
     assert user.citizen.id_number == VALID_ID
     assert user.citizen.birth_date.year == 1949
     assert user.password_hash.startswith(TEST_PASSWORD_HASH_METHOD + "$")  # cheap in tests
-    assert accounts.authenticate("13912345678", "Secret123") is user
+    assert accounts.authenticate("13912345678", "Qingshan2026!") is user
 
 
 def test_passwords_are_hashed_with_scrypt_unless_configured_otherwise(app_ctx):
@@ -33,12 +33,12 @@ def test_passwords_are_hashed_with_scrypt_unless_configured_otherwise(app_ctx):
     app_ctx.config["PASSWORD_HASH_METHOD"] = "scrypt"
     try:
         user = accounts.register_citizen(
-            phone="13912345678", password="Secret123", name="赵六", id_number=VALID_ID
+            phone="13912345678", password="Qingshan2026!", name="赵六", id_number=VALID_ID
         )
     finally:
         app_ctx.config["PASSWORD_HASH_METHOD"] = TEST_PASSWORD_HASH_METHOD
     assert user.password_hash.startswith("scrypt:")
-    assert accounts.authenticate("13912345678", "Secret123") is user
+    assert accounts.authenticate("13912345678", "Qingshan2026!") is user
     assert accounts.authenticate("13800000001", DEMO_PASSWORD).phone == "13800000001"
 
 
@@ -57,7 +57,7 @@ def test_register_refuses_an_id_number_that_already_has_an_account(app_ctx):
     with pytest.raises(ValidationError) as err:
         accounts.register_citizen(
             phone="13912345670",
-            password="Secret123",
+            password="Qingshan2026!",
             name=existing.citizen.name,
             id_number=existing.citizen.id_number,
         )

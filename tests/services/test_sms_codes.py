@@ -17,7 +17,7 @@ START = datetime(2026, 12, 2, 2, 0, tzinfo=UTC)
 def _register() -> PhoneChallenge:
     challenge, _token = phone_accounts.start_registration(
         phone="13911112222",
-        password="Secret123",
+        password="Qingshan2026!",
         name="孙七",
         id_number="11010519491231002X",
         address="",
