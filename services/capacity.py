@@ -648,6 +648,32 @@ def update_weekly_session(
     return result
 
 
+def bookings_in_session(session: AppointmentSession, today: date) -> list[Appointment]:
+    """The upcoming bookings in slots this session makes from tomorrow on: what deleting it
+    would leave to contact (shown before the admin confirms)."""
+    query = (
+        select(Appointment)
+        .join(AppointmentSlot, Appointment.slot_id == AppointmentSlot.id)
+        .where(
+            AppointmentSlot.category_id == session.category_id,
+            AppointmentSlot.active.is_(True),
+            AppointmentSlot.day > today,
+            AppointmentSlot.starts_at >= session.starts_at,
+            AppointmentSlot.starts_at < session.ends_at,
+            Appointment.status == appointments.UPCOMING,
+        )
+        .options(selectinload(Appointment.slot), selectinload(Appointment.citizen))
+        .order_by(AppointmentSlot.day, AppointmentSlot.starts_at, Appointment.id)
+    )
+    if session.day is not None:
+        return list(db.session.scalars(query.where(AppointmentSlot.day == session.day)))
+    rows = list(db.session.scalars(query))
+    if not rows:
+        return []
+    marks = _marks(sorted({a.slot.day for a in rows}))
+    return [a for a in rows if marks[a.slot.day] == str(session.weekday)]
+
+
 def delete_session(
     actor: User, session: AppointmentSession, today: date | None = None
 ) -> Reconciled:

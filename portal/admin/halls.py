@@ -388,12 +388,24 @@ def session_edit(hall_id: int, category_id: int, session_id: int):
 
 @bp.route(
     "/halls/<int:hall_id>/categories/<int:category_id>/sessions/<int:session_id>/delete",
-    methods=["POST"],
+    methods=["GET", "POST"],
 )
 def session_delete(hall_id: int, category_id: int, session_id: int):
+    """GET: what deleting the session would leave to contact; POST: delete it."""
     hall = halls.get_hall(hall_id)
     category = halls.get_category(hall, category_id)
     session = capacity.get_session(category, session_id)
+    if request.method == "GET":
+        booked = capacity.bookings_in_session(session, clock.local_today())
+        return render_template(
+            "admin/halls_session_delete.html",
+            hall=hall,
+            category=category,
+            period=session,
+            booked=booked,
+            titles=appointments.titles_of(booked),
+            weekday_labels=capacity.WEEKDAY_LABELS,
+        )
     result = capacity.delete_session(_admin(), session)
     flash(_done(_("已删除时段"), result), "success")
     return redirect(url_for("admin.hall_template", hall_id=hall.id, category_id=category.id))

@@ -35,12 +35,18 @@ def window_path():
     return f"/admin/halls/{hall.id}/windows/{window.id}/edit"
 
 
-def session_path():
-    category = _category()
-    session = db.session.scalar(
-        select(AppointmentSession).where(AppointmentSession.category_id == category.id)
-    )
-    return f"/admin/halls/{category.hall_id}/categories/{category.id}/sessions/{session.id}/edit"
+def session_path(action: str = "edit"):
+    def path():
+        category = _category()
+        session = db.session.scalar(
+            select(AppointmentSession).where(AppointmentSession.category_id == category.id)
+        )
+        return (
+            f"/admin/halls/{category.hall_id}/categories/{category.id}"
+            f"/sessions/{session.id}/{action}"
+        )
+
+    return path
 
 
 GET = {
@@ -53,14 +59,14 @@ GET = {
     "admin.window_new": (hall_path("/windows/new"), ADMIN_ONLY),
     "admin.window_edit": (window_path, ADMIN_ONLY),
     "admin.hall_template": (category_path("/template"), ADMIN_ONLY),
-    "admin.session_edit": (session_path, ADMIN_ONLY),
+    "admin.session_edit": (session_path(), ADMIN_ONLY),
+    "admin.session_delete": (session_path("delete"), ADMIN_ONLY),
     "admin.hall_closures": (hall_path("/closures"), ADMIN_ONLY),
     "admin.hall_slots": (hall_path("/slots"), ADMIN_ONLY),
 }
 POST_ONLY = {
     "admin.hall_active": "/admin/halls/1/active",
     "admin.extra_add": "/admin/halls/1/categories/1/extra",
-    "admin.session_delete": "/admin/halls/1/categories/1/sessions/1/delete",
     "admin.closure_delete": "/admin/halls/1/closures/1/delete",
     "admin.slot_capacity": "/admin/halls/1/slots/1",
     "appointments.contact": "/appointments/hall/1/contact",

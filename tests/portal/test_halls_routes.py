@@ -428,3 +428,31 @@ def test_the_counter_sees_the_bookings_to_contact_and_may_reveal_the_phone(clien
     assert (
         query(lambda: db.session.scalar(select(func.count()).select_from(DataUseLog))) == uses + 1
     )
+
+
+def test_deleting_a_session_shows_its_bookings_first(admin, query):
+    hall_id, slot_id = booked_slot_id(query)
+
+    def load():
+        slot = db.session.get(AppointmentSlot, slot_id)
+        session = db.session.scalar(
+            select(AppointmentSession).where(
+                AppointmentSession.category_id == slot.category_id,
+                AppointmentSession.weekday == slot.day.weekday(),
+                AppointmentSession.starts_at <= slot.starts_at,
+                AppointmentSession.ends_at > slot.starts_at,
+            )
+        )
+        code = db.session.scalar(select(Appointment.code).where(Appointment.slot_id == slot_id))
+        return slot.category_id, session.id, code
+
+    category_id, session_id, code = query(load)
+    path = f"/admin/halls/{hall_id}/categories/{category_id}/sessions/{session_id}/delete"
+    page = admin.get(path)
+    assert page.status_code == 200 and code in page.get_data(as_text=True)
+    assert query(lambda: db.session.get(AppointmentSession, session_id)) is not None  # GET: nothing
+    response = post(admin, path, {})
+    assert response.status_code == 302
+    assert query(lambda: db.session.get(AppointmentSession, session_id)) is None
+    assert query(lambda: db.session.get(AppointmentSlot, slot_id).active) is False
+    assert [a for a, _ in events(query, "hall.session_deleted")] == [admin_id(query)]
