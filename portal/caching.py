@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import Flask, Response, request
-from flask_login import current_user
+from flask import Flask, Response, request, session
 
 PUBLIC_ATTRIBUTE = "public_page"
 
@@ -36,7 +35,9 @@ def register_cache_policy(app: Flask) -> None:
             return response
         if request.endpoint == "static":
             return response
-        if is_public(app, request.endpoint) and not current_user.is_authenticated:
+        # the session's user id, not current_user: after the commit its row is expired, and
+        # asking whether it is active would cost every page a query
+        if is_public(app, request.endpoint) and session.get("_user_id") is None:
             response.vary.add("Cookie")
             return response
         response.headers["Cache-Control"] = "no-store"
