@@ -52,6 +52,7 @@ SCHEDULE_2027 = (
     "春节：2月6日至12日放假调休，共7天。2月20日（周六）上班。"
 )
 FOUR_EYES_OFF = {"PUBLISH_FOUR_EYES": False}
+WEEKDAYS = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
 
 
 @pytest.fixture(scope="module")
@@ -312,6 +313,8 @@ def test_a_fresh_instance_is_set_up_through_its_pages_and_a_citizen_books(browse
         try:
             first_login(colleague, base, shots, "reviewer", REVIEWER, REVIEWER_NEW)
             expect(colleague.locator("header")).to_contain_text("赵青")
+            follow(colleague, "审批工作台", "nav.site-nav")
+            expect(colleague).to_have_url(re.compile(r"/review/"))
             expect(colleague.locator("h1")).to_be_visible()
             shots(colleague, "reviewer-home")
         finally:
@@ -363,7 +366,9 @@ def test_a_fresh_instance_is_set_up_through_its_pages_and_a_citizen_books(browse
         expect(page.locator("h1")).to_have_text(ITEM_NAME)
         follow(page, "预约到现场办理")
         expect(page.locator("h1")).to_have_text("预约到现场办理")
+        # the last day offered is four weeks out (the last working day up to today + 28)
         far = working_day_on_or_before(today + timedelta(days=28))
+        assert page.locator("#day option").last.get_attribute("value") == far.isoformat()
         page.select_option("#day", far.isoformat())
         press(page, "查看可预约时段")
         page.locator("input[name=slot]:not([disabled])").first.check()
@@ -371,8 +376,10 @@ def test_a_fresh_instance_is_set_up_through_its_pages_and_a_citizen_books(browse
         assert_accessible(page, "booking page")
         press(page, "确认预约")
         assert "预约成功" in flash(page)
-        expect(page.locator("main")).to_contain_text(far.isoformat())
-        expect(page.locator("main")).to_contain_text("西湖区行政服务中心")
+        expect(page.locator("h1")).to_have_text("预约详情")
+        when = page.locator("dt:has-text('时间') + dd")
+        expect(when).to_contain_text(f"{far.isoformat()} {WEEKDAYS[far.weekday()]} 09:00-10:00")
+        expect(page.locator("dt:has-text('地点') + dd")).to_contain_text("西湖区行政服务中心")
         shots(page, "citizen-booked")
         log_out(page)
 
