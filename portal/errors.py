@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 
 from flask import Flask, jsonify, render_template, request
 from flask_babel import lazy_gettext as _l
@@ -30,14 +31,19 @@ def wants_json() -> bool:
     return request.path.startswith("/api/")
 
 
-def render_error(status: int, detail: str | None = None):
+def render_error(status: int, detail: str | None = None, reference: str = ""):
     title, message = MESSAGES.get(status, MESSAGES[500 if status >= 500 else 400])
     if wants_json():
-        return jsonify(
-            error={"status": status, "title": str(title), "message": detail or str(message)}
-        ), status
+        body = {"status": status, "title": str(title), "message": detail or str(message)}
+        if reference:
+            body["reference"] = reference
+        return jsonify(error=body), status
     return render_template(
-        "errors/error.html", status=status, title=title, message=detail or message
+        "errors/error.html",
+        status=status,
+        title=title,
+        message=detail or message,
+        reference=reference,
     ), status
 
 
@@ -61,7 +67,12 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
         transaction.roll_back()
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        # a reference the person can quote on the phone (12345), found in the log with the
+        # traceback; the page shows nothing of the exception
+        reference = secrets.token_hex(6)
+        log.exception(
+            "unhandled error [request %s] on %s %s", reference, request.method, request.path
+        )
         if app.config.get("PROPAGATE_EXCEPTIONS"):
             raise exc
-        return render_error(InternalServerError.code)
+        return render_error(InternalServerError.code, reference=reference)
