@@ -17,6 +17,7 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.models import (
     Application,
+    Appointment,
     Authorisation,
     Document,
     Role,
@@ -47,8 +48,10 @@ ACTORS = {
 }
 ROUTES = {  # endpoint → (path template, kind)
     "apply.case": ("/cases/{case}", "citizen_case"),
+    "appointments.detail": ("/appointments/{appointment}", "citizen_case"),
     "counter.case": ("/counter/cases/{case}", "counter_case"),
     "review.case": ("/review/cases/{case}", "review_case"),
+    "review.material_file": ("/review/cases/{case}/materials/{material}/file", "review_case"),
     "documents.view": ("/documents/{document}/view", "document"),
     "documents.download": ("/documents/{document}/download", "document"),
 }
@@ -137,7 +140,13 @@ def _setup() -> dict:
     db.session.commit()
     of_dept = next(u for u in reviewers.values() if u.department_id == case.department_id)
     elsewhere = next(u for u in reviewers.values() if u.department_id != case.department_id)
+    appointment = db.session.scalar(
+        select(Appointment.id).where(Appointment.citizen_id == owner.citizen_id).limit(1)
+    )
+    db.session.commit()
     return {
+        "appointment": appointment,
+        "material": case.materials[0].id,
         "case": case.id,
         "document": document.id,
         "reviewer_of_dept": of_dept.username,
