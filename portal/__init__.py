@@ -8,6 +8,7 @@ from pathlib import Path
 from flask import Flask, abort, g, has_request_context, request, session
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user
+from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal import database
@@ -126,14 +127,23 @@ def create_app(config: dict | None = None) -> Flask:
     register_limits(app)
 
     @app.before_request
-    def _refuse_nul_bytes() -> None:
+    def _drop_nul_bytes() -> None:
         """No text a person types holds a NUL byte, and PostgreSQL refuses one in any text
-        column: a 400 here instead of a database error deep in a view."""
-        values = [request.path, *request.args.keys(), *request.form.keys()]
-        values += [v for _, v in request.args.items(multi=True)]
-        values += [v for _, v in request.form.items(multi=True)]
-        if any("\x00" in v for v in values):
+        column: NULs are removed from query strings and forms before any view reads them
+        (a view still judges what is left), and a path holding one is a 400."""
+        if "\x00" in request.path:
             abort(400)
+        for name in ("args", "form"):
+            values = getattr(request, name)
+            if any("\x00" in k or "\x00" in v for k, v in values.items(multi=True)):
+                setattr(
+                    request,
+                    name,
+                    ImmutableMultiDict(
+                        (k.replace("\x00", ""), v.replace("\x00", ""))
+                        for k, v in values.items(multi=True)
+                    ),
+                )
 
     @app.before_request
     def _declare_read_only() -> None:

@@ -46,6 +46,7 @@ EVENT_LABELS = {
     "correction_exception": _l("管理员登记再次补正的例外"),
     "post_check_passed": _l("告知承诺核查属实"),
     "personal_data_revealed": _l("工作人员查看完整身份信息"),
+    "appointment_contact_revealed": _l("窗口人员查看预约人的完整手机号"),
     "resubmit": _l("补正后重新提交"),
     "agent_authorisation": _l("窗口登记代理人的授权委托书"),
     "counter_offline_intake": _l("窗口代为提交线下收取的材料"),

@@ -416,6 +416,6 @@ def test_files_cleanup_removes_crash_leftovers_and_keeps_documents(database_fact
         os.utime(path, (old, old))
     result = app.test_cli_runner().invoke(args=["files", "cleanup"])
     assert result.exit_code == 0, result.output
-    assert "removed 1 stray temporary files and 1 files no row refers to" in result.output
+    assert "removed 1 stray temporary files, 1 files no row refers to" in result.output
     assert not part.exists() and not orphan.exists()
     assert kept.is_file() and blank_form.is_file()
