@@ -105,9 +105,8 @@ def _setup() -> dict:
     document = db.session.scalar(
         select(Document).where(Document.owner_id == owner.citizen_id).order_by(Document.id)
     )
-    case.materials[
-        0
-    ].document_id = document.id  # the case uses the document (its reviewer may open it)
+    material = case.materials[0]
+    material.document_id = document.id  # the case uses the document: its reviewer may open it
     today = clock.local_today()
     rng = random.Random(2026)
     for phone, (name, state) in AGENTS.items():
@@ -146,7 +145,7 @@ def _setup() -> dict:
     db.session.commit()
     return {
         "appointment": appointment,
-        "material": case.materials[0].id,
+        "material": material.id,
         "case": case.id,
         "document": document.id,
         "reviewer_of_dept": of_dept.username,
