@@ -27,7 +27,14 @@ OPEN_STATES = (
 DELIVERY_STATES = ("approved", "certifying", "awaiting_pickup", "awaiting_post", "mailed")
 # states in which the department still owes the citizen something
 STAFF_OPEN_STATES = (*OPEN_STATES, *DELIVERY_STATES)
-DECIDED_STATES = (*DELIVERY_STATES, "denied", "completed", "not_accepted", "withdrawn", "terminated")
+DECIDED_STATES = (
+    *DELIVERY_STATES,
+    "denied",
+    "completed",
+    "not_accepted",
+    "withdrawn",
+    "terminated",
+)
 # the case is closed: nothing more will happen on it (a document it used may be deleted)
 CLOSED_STATES = ("completed", "denied", "not_accepted", "withdrawn", "terminated")
 # the promised time limit runs (时限计时)

@@ -29,6 +29,7 @@ from portal.admin import bp
 from portal.extensions import db
 from portal.form_flow import form_status, save_form
 from portal.models import Bundle, Department, ItemVersion, MaterialType, Theme, User
+from portal.params import arg_int
 from portal.transaction import attempt
 from services import calendar_admin, catalogue
 from services.errors import Conflict, NotFound, ValidationError
@@ -39,10 +40,7 @@ def _admin() -> User:
 
 
 def _page() -> int:
-    try:
-        return max(1, min(int(request.args.get("page", 1)), 100000))
-    except ValueError:
-        return 1
+    return arg_int("page", lo=1, hi=100000) or 1
 
 
 def _get(model, object_id: int):

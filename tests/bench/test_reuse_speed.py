@@ -22,7 +22,10 @@ def library(database_factory):
     app = database_factory("reuse-bench", seed=False)
     with app.app_context():
         user = accounts.register_citizen(
-            phone="13900001111", password="Qingshan2026!", name="赵六", id_number="11010519491231002X"
+            phone="13900001111",
+            password="Qingshan2026!",
+            name="赵六",
+            id_number="11010519491231002X",
         )
         types = [
             catalogue.create_material_type(code=f"RB{i:03d}", name=f"材料{i}") for i in range(40)

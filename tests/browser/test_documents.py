@@ -86,7 +86,10 @@ def test_the_data_use_log_shows_a_reviewers_view(page, live_server, live_app):
 
     with live_app.app_context():  # a citizen with no documents and no history at all
         newcomer = accounts.register_citizen(
-            phone="13966667777", password="Qingshan2026!", name="孙十", id_number="110101199001010015"
+            phone="13966667777",
+            password="Qingshan2026!",
+            name="孙十",
+            id_number="110101199001010015",
         )
         db.session.commit()
         assert (

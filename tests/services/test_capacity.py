@@ -335,7 +335,9 @@ def test_a_closure_withdraws_its_slots_lists_and_messages_the_citizens(app_ctx):
     )
     assert open_after and all(s.starts_at >= time(12) for s in open_after)
     assert len(open_after) < morning
-    assert made[0].id in {a.id for a in capacity.to_contact(hall.id, appointments.local_now().date())}
+    assert made[0].id in {
+        a.id for a in capacity.to_contact(hall.id, appointments.local_now().date())
+    }
     event = db.session.scalar(select(Event).where(Event.action == "hall.closure_added"))
     assert event.actor_id == admin().id and event.details["affected"] == [made[0].id]
 

@@ -393,7 +393,10 @@ def test_files_cleanup_removes_crash_leftovers_and_keeps_documents(database_fact
     app = database_factory("cleanup", seed=False)
     with app.app_context():
         user = accounts.register_citizen(
-            phone="13900000009", password="Qingshan2026!", name="赵六", id_number="11010519491231002X"
+            phone="13900000009",
+            password="Qingshan2026!",
+            name="赵六",
+            id_number="11010519491231002X",
         )
         mt = catalogue.create_material_type(code="T001", name="测试材料")
         doc = documents.upload_document(
