@@ -20,6 +20,7 @@ from portal.models import (
     CounterWindow,
     Department,
     QueueCategory,
+    Role,
     ServiceHall,
     User,
 )
@@ -62,6 +63,20 @@ def list_halls() -> list[HallRow]:
     return [
         HallRow(h, windows.get(h.id, 0), categories.get(h.id, 0), staff.get(h.id, 0)) for h in halls
     ]
+
+
+def operations_counts() -> dict[str, int]:
+    """For the admin home: halls in service and staff accounts in use."""
+    return {
+        "halls": db.session.scalar(
+            select(func.count()).select_from(ServiceHall).where(ServiceHall.active.is_(True))
+        ),
+        "staff": db.session.scalar(
+            select(func.count())
+            .select_from(User)
+            .where(User.role != Role.citizen, User.active.is_(True))
+        ),
+    }
 
 
 def get_hall(hall_id: int) -> ServiceHall:

@@ -31,7 +31,7 @@ from portal.form_flow import form_status, save_form
 from portal.models import Bundle, Department, ItemVersion, MaterialType, Theme, User
 from portal.params import arg_int
 from portal.transaction import attempt
-from services import calendar_admin, catalogue
+from services import calendar_admin, catalogue, halls
 from services.errors import Conflict, NotFound, ValidationError
 
 
@@ -57,7 +57,7 @@ def _get(model, object_id: int):
 def index():
     return render_template(
         "admin/index.html",
-        counts=catalogue.count_catalogue(),
+        counts={**catalogue.count_catalogue(), **halls.operations_counts()},
         in_review=catalogue.list_versions_in_review(),
         calendar_warnings=[
             (year, calendar_admin.missing_schedule_message(year))

@@ -7,7 +7,17 @@ import pytest
 from sqlalchemy import func, select
 
 from portal.extensions import db
-from portal.models import Bundle, Department, ItemVersion, MaterialType, ServiceItem, VersionStatus
+from portal.models import (
+    Bundle,
+    Department,
+    ItemVersion,
+    MaterialType,
+    Role,
+    ServiceHall,
+    ServiceItem,
+    User,
+    VersionStatus,
+)
 from services import storage
 from tests.admin_data import JPEG, PDF, PNG
 from tests.conftest import csrf_token, login
@@ -928,6 +938,14 @@ def test_every_figure_on_the_admin_home_is_read_back(admin, query):
             "个事项": count(select(func.count()).select_from(ServiceItem)),
             "个草稿": versions(VersionStatus.draft),
             "个一件事": count(select(func.count()).select_from(Bundle)),
+            "个服务大厅": count(
+                select(func.count()).select_from(ServiceHall).where(ServiceHall.active.is_(True))
+            ),
+            "名工作人员": count(
+                select(func.count())
+                .select_from(User)
+                .where(User.role != Role.citizen, User.active.is_(True))
+            ),
         }, {
             "已发布": count(
                 select(func.count())
