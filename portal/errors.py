@@ -7,10 +7,13 @@ import secrets
 
 from flask import Flask, jsonify, render_template, request
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from portal import transaction
+from portal.extensions import db
+from services import audit
 from services.errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -55,12 +58,17 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(DomainError)
     def _domain(exc: DomainError):
+        if exc.status_code == 403:
+            _record_access_refused()
         transaction.roll_back()
         return render_error(exc.status_code, exc.message)
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
-        if exc.code and exc.code >= 500:
+        if exc.code == 403:
+            _record_access_refused()
+            transaction.roll_back()  # writes the refusal on its own, even in a GET
+        elif exc.code and exc.code >= 500:
             transaction.roll_back()
         return render_error(exc.code or 500)
 
@@ -76,3 +84,21 @@ def register_error_handlers(app: Flask) -> None:
         if app.config.get("PROPAGATE_EXCEPTIONS"):
             raise exc
         return render_error(InternalServerError.code, reference=reference)
+
+
+def _record_access_refused() -> None:
+    """Every 403 leaves an audit event naming who asked for what (ASVS: access refusals are
+    logged); the transaction boundary keeps it though the request is rolled back. A refusal
+    the service already recorded in its own words (``counter_access_refused``) is enough."""
+    if audit.refusal_recorded(db.session):
+        return
+    actor = current_user._get_current_object() if current_user.is_authenticated else None
+    audit.record_refusal(
+        "access_refused",
+        actor=actor,
+        details={
+            "method": request.method,
+            "path": request.path[:200],
+            "endpoint": request.endpoint,
+        },
+    )

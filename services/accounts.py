@@ -17,6 +17,7 @@ from zxcvbn import zxcvbn
 from portal.extensions import db
 from portal.models import Citizen, Department, LoginFailure, Role, StaffRole, User
 from portal.models.base import utcnow
+from services import audit
 from services.errors import NotAuthorized, TooManyAttempts, ValidationError
 from services.identity import normalise_phone, parse_resident_id
 
@@ -359,6 +360,12 @@ def authenticate(
     matches = check_password_hash(stored, password or "")
     if user is None or not user.active or not matches:
         db.session.add(LoginFailure(login=key, remote_addr=addr))
+        # the account it resolved to (never what was typed as a password), for the audit trail
+        audit.record_event(
+            "login_failed",
+            actor=None,
+            details={"account": user.id if user else None, "login": key, "client": addr},
+        )
         db.session.flush()
         raise NotAuthorized(str(_l("账号或密码不正确")))
     user.last_login_at = now

@@ -69,6 +69,7 @@ def record_event(
     return event
 
 
+_REFUSED = "audit_refusal_recorded"
 _REFUSALS = "audit_refusals"
 
 
@@ -85,10 +86,16 @@ def record_refusal(
     rolls the refused action back, records the event again (``replay_refusals``) and commits it
     on its own. Services never commit: this is how a refusal is kept."""
     event = record_event(action, actor=actor, application_id=application_id, details=details)
+    db.session.info[_REFUSED] = True  # for the request's whole life, replays included
     db.session.info.setdefault(_REFUSALS, []).append(
         (action, actor.id if actor is not None else None, application_id, event.details)
     )
     return event
+
+
+def refusal_recorded(session) -> bool:
+    """True when this request (this session) has recorded a refusal event at all."""
+    return bool(session.info.get(_REFUSED))
 
 
 def pending_refusals(session) -> bool:

@@ -177,6 +177,7 @@ def check_throttle(user: User, remote_addr: str) -> None:
 def record_failure(user: User, remote_addr: str) -> None:
     """Keep the wrong code's trace for the throttle and refuse (never returns)."""
     db.session.add(SecondFactorFailure(user_id=user.id, remote_addr=remote_addr[:64]))
+    audit.record_event("second_factor_failed", actor=user, details={"client": remote_addr[:64]})
     db.session.flush()
     raise ValidationError({"code": str(_l("验证码不正确，请查看验证器中的 6 位数字"))})
 

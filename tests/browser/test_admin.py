@@ -18,6 +18,14 @@ def go(page: Page, url: str, label: str) -> None:
     assert_accessible(page, label)
 
 
+def switch_admin(page: Page, base: str, account: str, url: str) -> None:
+    """Log out and in as another admin, back on ``url``."""
+    with page.expect_navigation():
+        page.get_by_role("button", name="退出").click()
+    browser_login(page, base, account)
+    page.goto(url)
+
+
 def save(page: Page, name: str) -> None:
     page.get_by_role("button", name=name).first.click()
     page.wait_for_load_state("networkidle")
@@ -158,20 +166,23 @@ def test_admin_publishes_an_item_then_edits_it_into_version_two(page, live_serve
     assert page.url == version_url
     expect(page.locator("#form-title + .table-wrap")).to_contain_text("申请人姓名")
 
-    # review and publish version 1
+    # review and publish version 1: four eyes, so another admin publishes what admin submitted
     save(page, "提交审核")
     expect(page.locator(".badge")).to_have_text("待审核")
     assert_accessible(page, "version in review")
+    expect(page.get_by_role("button", name="审核通过并发布")).to_have_count(0)
+    switch_admin(page, live_server, "admin2", version_url)
     save(page, "审核通过并发布")
     expect(page.locator(".badge")).to_have_text("已发布")
     assert_accessible(page, "published version")
 
-    # version 2: copy, rename, publish
+    # version 2: admin2 copies, renames and submits; admin publishes
     save(page, "以此为基础创建新版本")
     assert page.url.endswith("/edit") and page.url != edit_url
     page.fill("#name", "浏览器测试事项（第二版）")
     save(page, "保存草稿")
     save(page, "提交审核")
+    switch_admin(page, live_server, "admin", page.url)
     save(page, "审核通过并发布")
     expect(page.locator("h1")).to_contain_text("第 2 版")
     expect(page.locator(".badge")).to_have_text("已发布")
