@@ -108,7 +108,7 @@ def test_pages_cover_every_item_once(client, query):
     assert 'rel="next"' in html(client.get("/catalogue?page=1"))
 
 
-@pytest.mark.parametrize("page", ["abc", "0", "-1", "1.5", "99999999999", "%00", "１e3", "²", "１"])
+@pytest.mark.parametrize("page", ["abc", "0", "-1", "1.5", "99999999999", "%01", "１e3", "²", "１"])
 def test_a_bad_page_number_is_a_bad_request(client, page):
     assert client.get(f"/catalogue?page={page}").status_code == 400
     assert client.get(f"/search?q=jzz&page={page}").status_code == 400
