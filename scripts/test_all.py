@@ -114,6 +114,15 @@ def parallel_args(args: list[str]) -> list[str]:
     return ["-n", str(workers), "--dist", "loadfile"]
 
 
+def browser_args(backend: str) -> list[str]:
+    """The Chromium suite runs once, on SQLite: on two cores it is the longest part of each run,
+    and its pages read the same services that both backends test without a browser.
+    PORTAL_TEST_BROWSER_BOTH=1 runs it on PostgreSQL too."""
+    if backend == "postgresql" and os.environ.get("PORTAL_TEST_BROWSER_BOTH") != "1":
+        return ["--ignore=tests/browser"]
+    return []
+
+
 def start_pytest(backend: str, extra_env: dict[str, str], args: list[str]) -> subprocess.Popen:
     """Start one backend's run; its output goes to .test-results/<backend>.log."""
     RESULTS.mkdir(exist_ok=True)
@@ -128,6 +137,7 @@ def start_pytest(backend: str, extra_env: dict[str, str], args: list[str]) -> su
         f"--junitxml={xml}",
         f"--basetemp={RESULTS / f'tmp-{backend}'}",  # two runs at once never share a folder
         *parallel_args(args),
+        *browser_args(backend),
         *args,
     ]
     log = (RESULTS / f"{backend}.log").open("w")
