@@ -8,7 +8,7 @@ WORKERS ?= 2
 export FLASK_APP := portal
 
 APT_RUN := fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
-APT_TEST := $(APT_RUN) chromium postgresql
+APT_TEST := $(APT_RUN) chromium postgresql redis-server
 
 .PHONY: run test bench lint translations messages install-run install-test clean
 
@@ -50,6 +50,7 @@ test: install-test lint
 # (BENCH_ARGS="--json", "--postgres", "--url /path" …). In-process p95 benchmarks:
 # $(PY) -m pytest -m bench tests/bench
 bench: install-run
+	@bash scripts/apt_ensure.sh wrk
 	$(PY) scripts/bench.py $(BENCH_ARGS)
 
 LINT_PATHS := portal services forms seeds tests scripts
