@@ -33,6 +33,7 @@ from sqlalchemy import event
 from portal import create_app
 from portal.extensions import db
 from portal.limits import DEFAULT_RATE_LIMITS
+from tests.servers import clean_redis, redis_url, s3_store  # noqa: F401  (fixtures: real servers)
 
 PG_ADMIN_URL = os.environ.get("PORTAL_TEST_PG_ADMIN_URL")
 BACKEND = "postgresql" if PG_ADMIN_URL else "sqlite"
