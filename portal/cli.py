@@ -47,7 +47,19 @@ def seed_demo() -> None:
     type=click.IntRange(min=0),
     help="Synthetic applications to add (with one citizen per two applications).",
 )
-def seed_scale(items: int, applications: int) -> None:
+@click.option(
+    "--citizens",
+    type=click.IntRange(min=0),
+    help="Synthetic citizens the applications are spread over (default: one per two).",
+)
+@click.option(
+    "--accounts",
+    default=0,
+    type=click.IntRange(min=0),
+    help="Citizens who can log in (17000000001 …, the demo password); the first with 50 cases "
+    "and 100 documents.",
+)
+def seed_scale(items: int, applications: int, citizens: int | None, accounts: int) -> None:
     """Add a Shanghai-size catalogue and synthetic applications with bulk inserts (refused in production)."""
     from seeds.scale import ScaleRefused, check_allowed, load_scale, max_items, planned_records
 
@@ -59,9 +71,17 @@ def seed_scale(items: int, applications: int) -> None:
         check_allowed()
         started, cpu_started = time.perf_counter(), time.process_time()
         with click.progressbar(
-            length=planned_records(items, applications), label="scale seed", show_pos=True
+            length=planned_records(items, applications, citizens),
+            label="scale seed",
+            show_pos=True,
         ) as bar:
-            report = load_scale(items=items, applications=applications, progress=bar.update)
+            report = load_scale(
+                items=items,
+                applications=applications,
+                progress=bar.update,
+                citizens=citizens,
+                accounts=accounts,
+            )
         db.session.commit()
     except ScaleRefused as exc:
         db.session.rollback()
@@ -96,33 +116,11 @@ def audit_verify() -> None:
 @files_cli.command("cleanup")
 @click.option("--older-than", default=3600, show_default=True, help="Seconds since last write.")
 def files_cleanup(older_than: int) -> None:
-    """Remove temporary files and files without a database row that a crash left in UPLOAD_DIR."""
-    from sqlalchemy import select
+    """Remove temporary files and files without a database row that a crash left in the
+    storage backend (UPLOAD_DIR or the S3 store), and rendered PDFs unread for 30 days."""
+    from services.storage import cleanup
 
-    from portal.models import Document, MaterialType, Notice
-    from services.storage import remove_orphan_files, remove_stray_files, remove_unused_derived
-
-    def known(keys) -> set[str]:
-        """Every stored file a row still names: documents, notices, material types' forms and examples."""
-        keys = list(keys)
-        found = set()
-        for column in (
-            Document.storage_key,
-            Notice.storage_key,
-            MaterialType.blank_form_key,
-            MaterialType.example_key,
-        ):
-            found |= set(db.session.scalars(select(column).where(column.in_(keys))))
-        return found
-
-    upload_dir = current_app.config["UPLOAD_DIR"]
-    removed = remove_stray_files(upload_dir, older_than)
-    orphans = remove_orphan_files(upload_dir, known, older_than)
-    unused = remove_unused_derived(upload_dir)
-    click.echo(
-        f"removed {removed} stray temporary files, {orphans} files no row refers to and "
-        f"{unused} rendered PDFs unread for 30 days"
-    )
+    click.echo(str(cleanup(older_than)))
 
 
 @jobs_cli.command("run")
@@ -165,9 +163,58 @@ def users_create_admin(username: str, display_name: str, password: str) -> None:
     )
 
 
+@click.command("simulate")
+@click.option("--days", default=365, show_default=True, type=click.IntRange(min=1, max=3660))
+@click.option("--citizens", default=20000, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--seed", default=7, show_default=True, type=int, help="The same seed replays the same cases."
+)
+def simulate(days: int, citizens: int, seed: int) -> None:
+    """Replay the days before today through the services: applications, counters, reviews, deliveries, ratings (refused in production)."""
+    if current_app.config["PORTAL_ENV"] == "production":
+        raise click.ClickException(
+            "the simulation writes fake people and cases: never in production"
+        )
+    try:
+        from services.simulation import run_simulation
+    except ModuleNotFoundError as exc:  # time-machine comes with the test extra
+        raise click.ClickException(f"{exc.name} is missing: pip install -e '.[test]'") from exc
+    from services.errors import DomainError
+
+    try:
+        with (
+            current_app.test_request_context(),
+            click.progressbar(length=days, label=f"simulating {days} days", show_pos=True) as bar,
+        ):
+            report = run_simulation(days=days, citizens=citizens, seed=seed, progress=bar.update)
+    except DomainError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from exc
+    counts = report.counts
+    click.echo(
+        "cases: "
+        + ", ".join(
+            f"{k.removeprefix('case_')} {counts[k]}"
+            for k in sorted(counts)
+            if k.startswith("case_")
+        )
+        + f" (total {report.cases}); "
+        + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if not k.startswith("case_"))
+    )
+    if report.refused:
+        click.echo(f"refused by the services: {sum(report.refused.values())}", err=True)
+        for reason, n in report.refused.most_common(10):
+            click.echo(f"  {n} × {reason}", err=True)
+    click.echo(
+        f"{report.events} events in {report.seconds:.1f} s: {report.rate(report.events):.1f} events/s, "
+        f"{report.rate(report.cases):.2f} cases/s"
+    )
+
+
 def register_cli(app: Flask) -> None:
     app.cli.add_command(seed_cli)
     app.cli.add_command(audit_cli)
     app.cli.add_command(files_cli)
     app.cli.add_command(jobs_cli)
     app.cli.add_command(users_cli)
+    app.cli.add_command(simulate)

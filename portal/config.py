@@ -16,6 +16,19 @@ DEFAULTS: dict[str, object] = {
     "DATABASE_URL": f"sqlite:///{INSTANCE_DIR / 'portal.db'}",
     "SECRET_KEY": None,
     "UPLOAD_DIR": str(INSTANCE_DIR / "uploads"),
+    # where stored files live (services/storage.py): empty = the local directory UPLOAD_DIR;
+    # s3://bucket/prefix = an S3-compatible store (MinIO, SeaweedFS, a cloud's), whose address
+    # is STORAGE_S3_ENDPOINT_URL (empty: AWS itself) and whose keys are STORAGE_S3_ACCESS_KEY /
+    # STORAGE_S3_SECRET_KEY (empty: boto3's usual AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY,
+    # ~/.aws or an instance role). Timeouts in seconds; attempts include the first try.
+    "STORAGE_URL": "",
+    "STORAGE_S3_ENDPOINT_URL": "",
+    "STORAGE_S3_REGION": "us-east-1",
+    "STORAGE_S3_ACCESS_KEY": "",
+    "STORAGE_S3_SECRET_KEY": "",
+    "STORAGE_S3_CONNECT_TIMEOUT": 5,
+    "STORAGE_S3_READ_TIMEOUT": 60,
+    "STORAGE_S3_MAX_ATTEMPTS": 4,
     "MAX_UPLOAD_MB": 20,
     # a citizen's library: uploads a day into it, and documents it may hold
     "UPLOADS_PER_DAY": 60,
@@ -39,6 +52,10 @@ DEFAULTS: dict[str, object] = {
     # {"login": "20 per minute; 200 per hour"}; counted in Redis when REDIS_URL is set
     "RATE_LIMITS": {},
     "REDIS_URL": "",
+    # the ops kit (portal/ops.py, portal/logging_setup.py): /metrics answers only a bearer of
+    # this token (unset: refused); log lines are "json" or "text" (empty: json in production)
+    "METRICS_TOKEN": "",
+    "LOG_FORMAT": "",
     # SMS codes (services/sms_codes.py): registration, 忘记密码, change of phone
     "SMS_CODE_MINUTES": 10,  # how long a code is valid
     "SMS_CODE_MAX_TRIES": 5,  # wrong tries before a code is dead

@@ -1,15 +1,15 @@
-"""Serving stored files (UPLOAD_DIR, never static/): one response for every download route —
-the library's documents, case materials, notices, e-licences, a material type's blank form."""
+"""Serving stored files (services/storage: UPLOAD_DIR or the S3 store, never static/): one
+response for every download route — the library's documents, case materials, notices,
+e-licences, a material type's blank form. The bytes are streamed through the portal, after its
+access checks, with ``no-store``."""
 
 from __future__ import annotations
 
 import logging
 import unicodedata
-from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import quote
 
-from flask import Response, abort, current_app
+from flask import Response, abort
 
 from services import storage
 
@@ -18,13 +18,6 @@ log = logging.getLogger(__name__)
 FILE_CSP = (
     "default-src 'none'; img-src 'self'; object-src 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
-
-
-def _chunks(path: Path, size: int = 64 * 1024) -> Iterator[bytes]:
-    """The file's bytes, opened only when the server starts sending (and always closed)."""
-    with path.open("rb") as fh:
-        while chunk := fh.read(size):
-            yield chunk
 
 
 def _content_disposition(response: Response, name: str, *, as_attachment: bool) -> None:
@@ -54,12 +47,16 @@ def send_stored(
 ) -> Response:
     """Stream the stored file ``key`` with its type, its name, no sniffing and a CSP that lets
     the browser only show it; 404 (and a log line) when the file is missing."""
-    path = storage.path_for(current_app.config["UPLOAD_DIR"], key) if key else None
-    if path is None or not path.is_file():
+    try:
+        stored = storage.open(key) if key else None
+    except (storage.MissingFile, ValueError):
+        stored = None
+    if stored is None:
         log.error("no stored file at %s", key)
         abort(404)
-    response = Response(_chunks(path), mimetype=content_type, direct_passthrough=True)
-    response.headers["Content-Length"] = str(path.stat().st_size)
+    # the file (or the object's body) is opened only when the server starts sending
+    response = Response(stored.chunks(), mimetype=content_type, direct_passthrough=True)
+    response.headers["Content-Length"] = str(stored.size)
     _content_disposition(response, name, as_attachment=as_attachment)
     response.headers["Cache-Control"] = cache_control
     response.headers["X-Content-Type-Options"] = "nosniff"

@@ -55,10 +55,6 @@ def _not_found() -> NotFound:
     return NotFound(str(_l("没有找到您要的页面，可能链接有误或内容已下线。")))
 
 
-def upload_dir() -> str:
-    return current_app.config["UPLOAD_DIR"]
-
-
 def max_upload_bytes() -> int:
     return int(current_app.config["MAX_UPLOAD_MB"]) * 1024 * 1024
 
@@ -91,8 +87,7 @@ def add_document(
     """Store a checked file and its library row. The file is in place before the caller
     commits, and is removed again if the transaction does not commit."""
     suffix = CONTENT_SUFFIX[content_type]
-    stored = storage.save_bytes(upload_dir(), data, suffix)
-    storage.track_new_file(db.session, upload_dir(), stored.key)
+    stored = storage.save(data, suffix)  # gone on rollback, final after the commit
     doc = Document(
         owner=owner,
         material_type=material_type,
@@ -113,7 +108,7 @@ def add_document(
     try:
         db.session.flush()
     except Exception:
-        storage.delete(upload_dir(), stored.key)
+        storage.backend().discard(stored.key)
         raise
     return doc
 
@@ -443,4 +438,4 @@ def delete_document(user: User, document_id: int) -> None:
     db.session.delete(document)
     db.session.flush()
     if key:
-        storage.delete_after_commit(db.session, upload_dir(), key)
+        storage.delete_after_commit(key)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 from flask import current_app
@@ -86,10 +85,7 @@ def issue_notice(app: Application, kind: str, *, actor: User | None, **context: 
         hotline=current_app.config["SERVICE_HOTLINE"],
         **context,
     )
-    stored = storage.save_bytes(current_app.config["UPLOAD_DIR"], pdf, ".pdf")
-    storage.track_new_file(
-        db.session, current_app.config["UPLOAD_DIR"], stored.key
-    )  # gone on rollback
+    stored = storage.save(pdf, ".pdf")  # gone on rollback, final after the commit
     notice = Notice(
         number=number,
         application_id=app.id,
@@ -187,9 +183,9 @@ def summaries(application_id: int) -> dict[int, list[str]]:
     return result
 
 
-def notice_file(notice: Notice) -> Path:
+def notice_pdf(notice: Notice) -> bytes:
     """The stored PDF, exactly as issued."""
-    return storage.path_for(current_app.config["UPLOAD_DIR"], notice.storage_key)
+    return storage.read(notice.storage_key)
 
 
 def get_case_notice(application_id: int, notice_id: int) -> Notice:

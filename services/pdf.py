@@ -62,10 +62,9 @@ def render_pdf_once(template: str, **context) -> bytes:
     html = render_template(f"pdf/{template}", **context)
     digest = hashlib.sha256(html.encode("utf-8")).hexdigest()[:32]
     name = f"{Path(template).stem}-{digest}.pdf"
-    upload_dir = current_app.config["UPLOAD_DIR"]
-    cached = storage.read_derived(upload_dir, name)
+    cached = storage.read_derived(name)
     if cached is not None:
         return cached
     pdf = _write_pdf(html)
-    storage.save_derived(upload_dir, name, pdf)
+    storage.save_derived(name, pdf)
     return pdf

@@ -1,189 +1,192 @@
-"""Files on disk under UPLOAD_DIR with server-made names, written atomically.
+"""Stored files — uploads, notices, e-licences, a material type's blank form and example, and
+rendered guide PDFs — behind one interface with two backends, chosen by ``STORAGE_URL``:
 
-A file is written to a temporary name, fsynced and renamed into place before the database
-commit; a crash between the two leaves at worst a stray file that ``remove_stray_files``
-cleans up, never a row pointing at nothing.
+- empty (the embedded default): the local directory ``UPLOAD_DIR`` (``LocalStorage`` here);
+- ``s3://bucket/prefix``: any S3-compatible store (``S3Storage`` in services/storage_s3.py;
+  endpoint and keys from ``STORAGE_S3_*`` or boto3's usual ``AWS_*`` variables).
 
-Files are tied to the database transaction that refers to them: a file written for a row
-(``track_new_file``) is removed again if that transaction does not commit, and a file whose
-row is deleted (``delete_after_commit``) is removed only once the deletion has committed.
+Public API (inside an app context; the backend comes from ``current_app``'s config)::
+
+    stored = storage.save(data, suffix)   # -> StoredFile(key, size, sha256); tied to db.session:
+                                          #    removed again if the transaction does not commit,
+                                          #    made final once it has committed
+    storage.open(key)                     # -> StoredObject(.size, .chunks(), .read()); streamed
+    storage.read(key)                     # -> bytes
+    storage.exists(key)                   # -> bool
+    storage.delete_after_commit(key)      # the row naming ``key`` is being deleted: the file goes
+                                          #    once that deletion has committed
+    storage.read_derived(name)            # rendered guide PDFs (no row names them; re-made when
+    storage.save_derived(name, data)      #    missing): bytes or None / write
+    storage.cleanup(older_than_seconds)   # -> CleanupReport: `flask files cleanup`
+    storage.backend()                     # the configured Storage (backup/restore, tests)
+
+``open`` and ``read`` raise ``MissingFile`` (a ``FileNotFoundError``) for a key that is not
+stored, and ``ValueError`` for a string this module never made as a key.
+
+How a file becomes final:
+
+- local: written to ``<key>.part``, fsynced and renamed into place before the commit; a
+  rollback removes it. A crash between leaves a stray ``.part`` file or a file no row names,
+  both removed by ``cleanup`` after the grace period.
+- S3: put under ``<prefix>/tmp/<key>`` before the commit, copied to ``<prefix>/<key>`` after
+  it and the temporary object deleted; a rollback deletes the temporary object. Reading a key
+  whose final object is missing falls back to its temporary object (the row is in this very
+  transaction, or a crash came between the commit and the copy), and ``cleanup`` promotes a
+  temporary object a row names and deletes one no row names.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import os
-import re
-import secrets
-import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from pathlib import Path
+import logging
+from collections.abc import Iterable
 
-from sqlalchemy import event
+from flask import current_app
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-TMP_SUFFIX = ".part"
-KEY_RE = re.compile(r"[0-9a-f]{2}/[0-9a-f]{32}\.[a-z]{3,4}")
-SHARD_RE = re.compile(r"[0-9a-f]{2}")
+from portal.extensions import db
+from portal.models import Document, MaterialType, Notice
+from services.storage_core import (
+    KEY_RE,
+    TMP_SUFFIX,
+    CleanupReport,
+    FileInfo,
+    LocalStorage,
+    MissingFile,
+    Storage,
+    StoredFile,
+    StoredObject,
+    check_key,
+    new_key,
+    path_for,
+)
+from services.storage_s3 import S3Storage
+
+__all__ = [
+    "KEY_RE",
+    "TMP_SUFFIX",
+    "CleanupReport",
+    "FileInfo",
+    "LocalStorage",
+    "MissingFile",
+    "S3Storage",
+    "Storage",
+    "StoredFile",
+    "StoredObject",
+    "backend",
+    "cleanup",
+    "delete_after_commit",
+    "exists",
+    "known_keys",
+    "make_backend",
+    "open",
+    "path_for",
+    "read",
+    "read_derived",
+    "save",
+    "save_derived",
+]
+
+log = logging.getLogger(__name__)
 _NEW = "storage_new_files"
 _DOOMED = "storage_files_to_delete"
+_EXTENSION = "portal_storage"
 
 
-@dataclass(frozen=True)
-class StoredFile:
-    key: str
-    size: int
-    sha256: str
+# --- the configured backend and the transaction -----------------------------------------
 
 
-def _root(upload_dir: str | os.PathLike) -> Path:
-    root = Path(upload_dir)
-    root.mkdir(parents=True, exist_ok=True)
-    return root
+def make_backend(config) -> Storage:
+    """The backend ``config`` (a Flask config or a dict) describes."""
+    url = str(config.get("STORAGE_URL") or "").strip()
+    if not url:
+        return LocalStorage(config["UPLOAD_DIR"])
+    if url.startswith("s3://"):
+        return S3Storage.from_config(url, config)
+    raise ValueError(f"STORAGE_URL must be empty or s3://bucket/prefix, not {url!r}")
 
 
-def path_for(upload_dir: str | os.PathLike, key: str) -> Path:
-    """The path of a stored key; refuses anything that is not a key this module made."""
-    if not KEY_RE.fullmatch(key or ""):
-        raise ValueError("bad storage key")
-    return _root(upload_dir) / key
+def backend() -> Storage:
+    """The app's configured backend (made once per app and configuration)."""
+    config = current_app.config
+    ident = (config.get("STORAGE_URL") or "", config["UPLOAD_DIR"])
+    made = current_app.extensions.get(_EXTENSION)
+    if made is None or made[0] != ident:
+        made = (ident, make_backend(config))
+        current_app.extensions[_EXTENSION] = made
+    return made[1]
 
 
-def save_bytes(upload_dir: str | os.PathLike, data: bytes, suffix: str) -> StoredFile:
-    """Write ``data`` under a new random name: tmp file, fsync, rename, fsync the folder."""
-    root = _root(upload_dir)
-    shard = secrets.token_hex(1)
-    folder = root / shard
-    folder.mkdir(exist_ok=True)
-    name = f"{secrets.token_hex(16)}{suffix}"
-    final = folder / name
-    tmp = folder / f"{name}{TMP_SUFFIX}"
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, final)
-    dir_fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-    return StoredFile(
-        key=f"{shard}/{name}", size=len(data), sha256=hashlib.sha256(data).hexdigest()
-    )
+def save(data: bytes, suffix: str, session: Session | None = None) -> StoredFile:
+    """Store ``data`` under a new key, removed again unless ``session``'s (db.session's)
+    current transaction commits and made final once it has."""
+    store = backend()
+    key = new_key(suffix)
+    (session or db.session).info.setdefault(_NEW, []).append((store, key))
+    store.put_pending(key, data)
+    return StoredFile(key=key, size=len(data), sha256=hashlib.sha256(data).hexdigest())
 
 
-DERIVED = "rendered"  # files made from other data, re-made when missing (not in any row)
-DERIVED_NAME_RE = re.compile(r"[a-z0-9-]{1,100}\.[a-z]{3,4}")
+def open(key: str) -> StoredObject:  # noqa: A001 (storage.open reads naturally)
+    return backend().open(check_key(key))
 
 
-def _derived_path(upload_dir: str | os.PathLike, name: str) -> Path:
-    if not DERIVED_NAME_RE.fullmatch(name):
-        raise ValueError(f"not a derived file name: {name!r}")
-    return _root(upload_dir) / DERIVED / name
+def read(key: str) -> bytes:
+    return open(key).read()
 
 
-def read_derived(upload_dir: str | os.PathLike, name: str) -> bytes | None:
+def exists(key: str) -> bool:
+    return backend().exists(check_key(key))
+
+
+def delete_after_commit(key: str, session: Session | None = None) -> None:
+    """Remove the file ``key`` once ``session``'s (db.session's) transaction has committed."""
+    (session or db.session).info.setdefault(_DOOMED, []).append((backend(), check_key(key)))
+
+
+def read_derived(name: str) -> bytes | None:
     """A derived file's bytes, or None when it has not been made (or was cleaned up)."""
-    path = _derived_path(upload_dir, name)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return None
-    with contextlib.suppress(OSError):
-        os.utime(path)  # recently used: kept by remove_unused_derived
-    return data
+    return backend().read_derived(name)
 
 
-def save_derived(upload_dir: str | os.PathLike, name: str, data: bytes) -> None:
-    """Write a derived file atomically; two processes making the same one at once both write
-    the same bytes, and the last rename wins."""
-    path = _derived_path(upload_dir, name)
-    path.parent.mkdir(exist_ok=True)
-    tmp = path.with_name(f"{name}.{secrets.token_hex(4)}{TMP_SUFFIX}")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+def save_derived(name: str, data: bytes) -> None:
+    """Write a derived file (atomically: a reader sees the old bytes, the new ones or none)."""
+    backend().save_derived(name, data)
 
 
-def remove_unused_derived(upload_dir: str | os.PathLike, older_than_days: int = 30) -> int:
-    """Remove derived files nobody has read for ``older_than_days`` (old versions' PDFs)."""
-    folder = _root(upload_dir) / DERIVED
-    if not folder.is_dir():
-        return 0
-    cutoff = time.time() - older_than_days * 86400
-    removed = 0
-    for path in folder.iterdir():
-        if path.is_file() and path.stat().st_mtime < cutoff:
-            path.unlink(missing_ok=True)
-            removed += 1
-    return removed
-
-
-def delete(upload_dir: str | os.PathLike, key: str) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        path_for(upload_dir, key).unlink()
-
-
-def remove_stray_files(upload_dir: str | os.PathLike, older_than_seconds: int = 3600) -> int:
-    """Remove temporary files left by a crash mid-write; returns how many were removed."""
-    removed = 0
-    cutoff = time.time() - older_than_seconds
-    for tmp in _root(upload_dir).glob(f"*/*{TMP_SUFFIX}"):
-        if tmp.stat().st_mtime < cutoff:
-            tmp.unlink(missing_ok=True)
-            removed += 1
-    return removed
-
-
-def remove_orphan_files(
-    upload_dir: str | os.PathLike,
-    known_keys: Callable[[Iterable[str]], set[str]],
-    older_than_seconds: int = 3600,
-) -> int:
-    """Remove stored files that no database row names (a crash after the rename, before the
-    commit). ``known_keys(keys)`` answers which of ``keys`` the database refers to; it is asked
-    at most 500 keys at a time."""
-    removed = 0
-    cutoff = time.time() - older_than_seconds
-    for folder in sorted(
-        p for p in _root(upload_dir).iterdir() if p.is_dir() and SHARD_RE.fullmatch(p.name)
+def known_keys(keys: Iterable[str]) -> set[str]:
+    """Which of ``keys`` a row names: documents, notices, material types' forms and examples."""
+    keys = list(keys)
+    found: set[str] = set()
+    for column in (
+        Document.storage_key,
+        Notice.storage_key,
+        MaterialType.blank_form_key,
+        MaterialType.example_key,
     ):
-        candidates = {
-            f"{folder.name}/{f.name}": f
-            for f in folder.iterdir()
-            if f.is_file()
-            and KEY_RE.fullmatch(f"{folder.name}/{f.name}")
-            and f.stat().st_mtime < cutoff
-        }
-        keys = sorted(candidates)
-        for start in range(0, len(keys), 500):
-            batch = keys[start : start + 500]
-            for key in set(batch) - known_keys(batch):
-                candidates[key].unlink(missing_ok=True)
-                removed += 1
-    return removed
+        found |= set(db.session.scalars(select(column).where(column.in_(keys))))
+    return found
 
 
-def track_new_file(session: Session, upload_dir: str | os.PathLike, key: str) -> None:
-    """Remove the file ``key`` again unless ``session``'s current transaction commits."""
-    session.info.setdefault(_NEW, []).append((str(upload_dir), key))
-
-
-def delete_after_commit(session: Session, upload_dir: str | os.PathLike, key: str) -> None:
-    """Remove the file ``key`` once ``session``'s current transaction has committed."""
-    session.info.setdefault(_DOOMED, []).append((str(upload_dir), key))
+def cleanup(older_than_seconds: int = 3600) -> CleanupReport:
+    """Remove what crashes left in the configured backend: temporary files and objects and
+    files no row names, older than the grace period; and rendered PDFs unread for 30 days."""
+    return backend().cleanup(known_keys, older_than_seconds)
 
 
 @event.listens_for(Session, "after_commit")
 def _files_after_commit(session: Session) -> None:
-    session.info.pop(_NEW, None)  # their rows are committed: the files stay
-    for upload_dir, key in session.info.pop(_DOOMED, []):
-        delete(upload_dir, key)
+    for store, key in session.info.pop(_NEW, []):  # their rows are committed: the files stay
+        try:
+            store.finalise(key)
+        except Exception:  # the commit stands; cleanup promotes the temporary object later
+            log.exception("could not make stored file %s final", key)
+    for store, key in session.info.pop(_DOOMED, []):
+        try:
+            store.delete(key)
+        except Exception:  # an orphan now: cleanup removes it later
+            log.exception("could not delete stored file %s", key)
 
 
 @event.listens_for(Session, "after_transaction_end")
@@ -191,6 +194,9 @@ def _files_after_transaction_end(session: Session, transaction) -> None:
     if transaction.parent is not None:
         return
     # the outermost transaction ended without a commit (rollback, close, failed commit)
-    for upload_dir, key in session.info.pop(_NEW, []):
-        delete(upload_dir, key)
+    for store, key in session.info.pop(_NEW, []):
+        try:
+            store.discard(key)
+        except Exception:  # a stale temporary file: cleanup removes it later
+            log.exception("could not remove stored file %s", key)
     session.info.pop(_DOOMED, None)

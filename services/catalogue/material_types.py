@@ -87,17 +87,15 @@ def _check_material_type(
 
 def _store_uploads(mt: MaterialType, uploads: dict[str, tuple[bytes, str] | None]) -> None:
     """Point the type at its new files; the files replaced go only once the commit succeeds."""
-    upload_dir = current_app.config["UPLOAD_DIR"]
     for kind, checked in uploads.items():
         if checked is None:
             continue
         data, suffix = checked
-        stored = storage.save_bytes(upload_dir, data, suffix)
-        storage.track_new_file(db.session, upload_dir, stored.key)
+        stored = storage.save(data, suffix)  # gone on rollback, final after the commit
         old = getattr(mt, f"{kind}_key")
         setattr(mt, f"{kind}_key", stored.key)
         if old:
-            storage.delete_after_commit(db.session, upload_dir, old)
+            storage.delete_after_commit(old)
 
 
 def create_material_type(

@@ -142,7 +142,7 @@ def test_the_correction_notice_names_the_question_by_its_label(app_ctx):
         fields={"purpose": "用途与单位开具要求不符"},
     )
     notice = next(n for n in notices.notices_of(case.id) if n.kind == "correction")
-    text = pdf_text(notices.notice_file(notice).read_bytes())
+    text = pdf_text(notices.notice_pdf(notice))
     assert "证明用途" in text and "用途与单位开具要求不符" in text
     assert "purpose" not in text and "job" not in text
 

@@ -402,7 +402,7 @@ def test_files_cleanup_removes_crash_leftovers_and_keeps_documents(database_fact
         doc = documents.upload_document(
             user, material_type_id=mt.id, data=files.png(), filename="a.png"
         )
-        form = storage.save_bytes(app.config["UPLOAD_DIR"], files.pdf(), ".pdf")
+        form = storage.save(files.pdf(), ".pdf")
         mt.blank_form_key = form.key  # a blank form an admin published: a row names it too
         db.session.commit()
         kept = storage.path_for(app.config["UPLOAD_DIR"], doc.storage_key)

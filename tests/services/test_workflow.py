@@ -35,7 +35,7 @@ from tests.workflow_cases import (
 
 def notice_text(notice: Notice) -> str:
     """The stored notice PDF's text, after checking the file is the one the row promises."""
-    data = notices.notice_file(notice).read_bytes()
+    data = notices.notice_pdf(notice)
     assert hashlib.sha256(data).hexdigest() == notice.sha256
     return pdf_text(data)
 
