@@ -23,6 +23,8 @@ class PortalSessionInterface(SecureCookieSessionInterface):
     timeout warning the page shows would no longer tell the truth."""
 
     def should_set_cookie(self, app: Flask, session) -> bool:
+        if request.blueprint == "ops":  # health checks and metrics have no session
+            return False
         if request.headers.get("X-Requested-With") == "autosave":
             return session.modified
         return super().should_set_cookie(app, session)
@@ -98,7 +100,9 @@ def create_app(config: dict | None = None) -> Flask:
     from portal.errors import register_error_handlers
     from portal.kiosk import bp as kiosk_bp
     from portal.limits import register_limits
+    from portal.logging_setup import register_request_ids
     from portal.main import bp as main_bp
+    from portal.ops import register_ops
     from portal.queue import bp as queue_bp
     from portal.review import admin_bp as review_admin_bp
     from portal.review import bp as review_bp
@@ -125,6 +129,8 @@ def create_app(config: dict | None = None) -> Flask:
     register_cli(app)
     register_cache_policy(app)
     register_limits(app)
+    register_request_ids(app)
+    register_ops(app)
 
     @app.before_request
     def _drop_nul_bytes() -> None:

@@ -14,6 +14,7 @@ from sqlalchemy import select, text
 from portal.extensions import db
 from portal.models import Event, User
 from portal.models.base import utcnow
+from services import request_ids
 
 GENESIS = "0" * 64
 # an arbitrary constant naming the PostgreSQL advisory lock that serialises appends
@@ -21,14 +22,19 @@ _CHAIN_LOCK = 7_160_716
 
 
 def canonical_payload(event: Event) -> str:
+    """What an event's hash covers. The request id is covered when the event has one (events
+    recorded before request ids existed keep their hashes)."""
+    payload = {
+        "application_id": event.application_id,
+        "actor_id": event.actor_id,
+        "action": event.action,
+        "created_at": event.created_at.isoformat(),
+        "details": event.details,
+    }
+    if event.request_id:
+        payload["request_id"] = event.request_id
     return json.dumps(
-        {
-            "application_id": event.application_id,
-            "actor_id": event.actor_id,
-            "action": event.action,
-            "created_at": event.created_at.isoformat(),
-            "details": event.details,
-        },
+        payload,
         ensure_ascii=False,
         sort_keys=True,
         separators=(",", ":"),
@@ -60,6 +66,7 @@ def record_event(
         action=action,
         created_at=utcnow(),
         details=json.loads(json.dumps(details or {}, ensure_ascii=False, default=str)),
+        request_id=request_ids.current(),
     )
     buffer = session.info.get(_BUFFER)
     if buffer is not None:

@@ -1,18 +1,16 @@
-"""Thin views: home, /healthz, profile, and the switches in the header."""
+"""Thin views: home, profile, and the switches in the header."""
 
 from __future__ import annotations
 
 from flask import current_app, flash, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import text
 
 from forms.auth import EmptyForm, ProfileForm
 from forms.catalogue import SearchForm
 from portal.access import login_required_any
 from portal.auth.routes import safe_next
 from portal.caching import public_page
-from portal.extensions import db
 from portal.main import bp
 from portal.templating import ELDER_COOKIE
 from portal.transaction import attempt
@@ -30,16 +28,6 @@ def index():
         overview=catalogue_query.home_overview(),
         search_form=SearchForm(formdata=None),
     )
-
-
-@bp.route("/healthz")
-def healthz():
-    try:
-        with attempt():
-            db.session.execute(text("SELECT 1"))
-    except Exception:  # any failure to answer means unhealthy
-        return jsonify(status="error", database="unavailable"), 503
-    return jsonify(status="ok", database="ok")
 
 
 @bp.route("/profile", methods=["GET", "POST"])

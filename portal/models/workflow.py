@@ -15,10 +15,14 @@ from portal.models.base import TimestampMixin, UTCDateTime, utcnow
 
 
 class Notice(db.Model):
-    """A legal notice (受理通知书, 补正材料通知书 …) rendered once when issued and kept as issued.
+    """A legal notice (受理通知书, 补正材料通知书 …) rendered once and kept as issued.
 
-    The PDF lives in storage under ``storage_key``; its sha256 is also in the issuing event.
-    Rows are written once and never updated."""
+    The row is written when the notice is issued, with what it is rendered with
+    (``render_context``); the PDF is rendered then or by a background task a moment later
+    (services/notices.py), and attached once: ``storage_key``, ``sha256`` and ``rendered_at``
+    are set by one conditional UPDATE (… WHERE storage_key IS NULL), so a task run twice
+    still leaves one file. The sha256 is in the issuing event, or in the ``notice_rendered``
+    event of a task. Otherwise rows are never updated."""
 
     __tablename__ = "notices"
     __table_args__ = (Index("ix_notices_application", "application_id", "id"),)
@@ -30,9 +34,11 @@ class Notice(db.Model):
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     issued_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    storage_key: Mapped[str] = mapped_column(String(200))
-    sha256: Mapped[str] = mapped_column(String(64))
+    storage_key: Mapped[str | None] = mapped_column(String(200))  # None: being rendered
+    sha256: Mapped[str | None] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(default=0)
+    render_context: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    rendered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # printed in the QR code, so that anyone holding the paper can verify it
     check_code: Mapped[str] = mapped_column(String(16))
     # the random code in the QR (/verify/c/<code>): the public page by code, with no input
@@ -44,6 +50,11 @@ class Notice(db.Model):
 @event.listens_for(Notice, "before_update")
 def _notices_are_immutable(mapper, connection, target: Notice) -> None:
     raise ValueError("a notice is kept exactly as issued; issue a new one instead")
+
+
+def notice_ready(notice: Notice) -> bool:
+    """The notice's PDF is made and stored (until then the pages say 通知书生成中)."""
+    return notice.storage_key is not None
 
 
 class CorrectionRequest(db.Model):

@@ -2,7 +2,6 @@ from tests.access import ALL_200, ANONYMOUS_ONLY, LOGGED_IN_ONLY
 
 GET = {
     "main.index": ("/", ALL_200),
-    "main.healthz": ("/healthz", ALL_200),
     "main.profile": ("/profile", LOGGED_IN_ONLY),
     "auth.register": ("/auth/register", ANONYMOUS_ONLY),
     "auth.login": ("/auth/login", ANONYMOUS_ONLY),

@@ -30,7 +30,13 @@ ACCOUNTS = {
     "admin": "admin",
 }
 GET_MATRIX, _ = merged()
-NOT_PAGES = {"main.healthz", "queue.calls", "queue.desk_status"}  # JSON, not pages
+NOT_PAGES = {  # JSON or text, not pages
+    "ops.healthz",
+    "ops.readyz",
+    "ops.metrics",
+    "queue.calls",
+    "queue.desk_status",
+}
 
 ELDER_METRICS = """() => {
   const px = v => parseFloat(v);

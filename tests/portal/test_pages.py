@@ -17,10 +17,10 @@ def test_home_is_chinese_with_landmarks_and_help(client):
 def test_healthz_ok(client):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.get_json() == {"status": "ok", "database": "ok"}
+    assert response.get_json() == {"status": "ok"}
 
 
-def test_healthz_503_when_the_database_is_gone(tmp_path):
+def test_readyz_503_when_the_database_is_gone(tmp_path):
     from portal import create_app
 
     broken = create_app(
@@ -30,9 +30,10 @@ def test_healthz_503_when_the_database_is_gone(tmp_path):
             "UPLOAD_DIR": str(tmp_path),
         }
     )
-    response = broken.test_client().get("/healthz")
+    assert broken.test_client().get("/healthz").status_code == 200  # liveness: no database
+    response = broken.test_client().get("/readyz")
     assert response.status_code == 503
-    assert response.get_json()["status"] == "error"
+    assert response.get_json()["checks"]["database"] == "unavailable"
 
 
 def test_404_page_in_the_portals_look_and_json_under_api(client):
