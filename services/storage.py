@@ -92,6 +92,16 @@ log = logging.getLogger(__name__)
 _NEW = "storage_new_files"
 _DOOMED = "storage_files_to_delete"
 _EXTENSION = "portal_storage"
+STORAGE_SETTINGS = (
+    "STORAGE_URL",
+    "STORAGE_S3_ENDPOINT_URL",
+    "STORAGE_S3_REGION",
+    "STORAGE_S3_ACCESS_KEY",
+    "STORAGE_S3_SECRET_KEY",
+    "STORAGE_S3_CONNECT_TIMEOUT",
+    "STORAGE_S3_READ_TIMEOUT",
+    "STORAGE_S3_MAX_ATTEMPTS",
+)
 
 
 # --- the configured backend and the transaction -----------------------------------------
@@ -110,7 +120,7 @@ def make_backend(config) -> Storage:
 def backend() -> Storage:
     """The app's configured backend (made once per app and configuration)."""
     config = current_app.config
-    ident = (config.get("STORAGE_URL") or "", config["UPLOAD_DIR"])
+    ident = (config["UPLOAD_DIR"], *(config.get(k) for k in STORAGE_SETTINGS))
     made = current_app.extensions.get(_EXTENSION)
     if made is None or made[0] != ident:
         made = (ident, make_backend(config))
@@ -123,7 +133,10 @@ def save(data: bytes, suffix: str, session: Session | None = None) -> StoredFile
     current transaction commits and made final once it has."""
     store = backend()
     key = new_key(suffix)
-    (session or db.session).info.setdefault(_NEW, []).append((store, key))
+    session = session or db.session()
+    if not session.in_transaction():
+        session.begin()  # the file belongs to this transaction, even before any SQL is sent
+    session.info.setdefault(_NEW, []).append((store, key))
     store.put_pending(key, data)
     return StoredFile(key=key, size=len(data), sha256=hashlib.sha256(data).hexdigest())
 
@@ -142,7 +155,10 @@ def exists(key: str) -> bool:
 
 def delete_after_commit(key: str, session: Session | None = None) -> None:
     """Remove the file ``key`` once ``session``'s (db.session's) transaction has committed."""
-    (session or db.session).info.setdefault(_DOOMED, []).append((backend(), check_key(key)))
+    session = session or db.session()
+    if not session.in_transaction():
+        session.begin()
+    session.info.setdefault(_DOOMED, []).append((backend(), check_key(key)))
 
 
 def read_derived(name: str) -> bytes | None:
