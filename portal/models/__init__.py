@@ -38,6 +38,7 @@ from portal.models.documents import Document, DocumentStatus, ELicence, Grade
 from portal.models.messages import Authorisation, Message, OutboxMessage
 from portal.models.phone_codes import PhoneChallenge, SmsCode
 from portal.models.staff import RecoveryCode, SecondFactorFailure, StaffRole
+from portal.models.statistics import StatDaily, StatDuration, StatQueue, StatState
 from portal.models.workflow import (
     CorrectionException,
     CorrectionRequest,
@@ -88,6 +89,10 @@ __all__ = [
     "RecoveryCode",
     "SecondFactorFailure",
     "StaffRole",
+    "StatDaily",
+    "StatDuration",
+    "StatQueue",
+    "StatState",
     "MaterialRequirement",
     "MaterialType",
     "Message",

@@ -1,0 +1,178 @@
+"""Daily summaries of the statistics (services/statistics.py), kept by `flask jobs run`.
+
+Each row counts what happened on one local day (PORTAL_TZ) for one combination of the
+dashboard's filters (department, item, channel, hall): the dashboard for a year sums a few
+hundred thousand small rows instead of reading a million cases. The rows hold nothing that
+is not in the cases, ratings and tickets; the job rebuilds a day whenever any of those that
+count on it change, and a test checks that they equal a recomputation from the cases.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Date, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from portal.extensions import db
+from portal.models.applications import Application, Rating
+from portal.models.base import UTCDateTime
+
+# The statistics count cases by these instants (a day's summary, today's live figures, the
+# changes since the last run): indexes on the cases' and ratings' tables, declared here
+# beside their one user so that the tables' own modules stay about the cases.
+STATISTICS_INDEXES = (
+    Index("ix_applications_submitted_at", Application.submitted_at),
+    Index("ix_applications_accepted_at", Application.accepted_at),
+    Index("ix_applications_decided_at", Application.decided_at),
+    Index("ix_applications_completed_at", Application.completed_at),
+    Index("ix_applications_updated_at", Application.updated_at),
+    Index("ix_ratings_created_at", Rating.created_at),
+)
+
+# the counters of StatDaily, in the order the summary query fills them
+DAILY_COUNTERS = (
+    "received",
+    "accepted",
+    "not_accepted",
+    "completed",
+    "denied",
+    "withdrawn",
+    "visits_0",
+    "visits_1",
+    "visits_2",
+    "visits_3",
+    "over_promise",
+    "decided",
+    "on_time",
+    "instant",
+    "auto",
+    "corrections",
+    "corrected_cases",
+    "exceptions",
+    "deferred",
+    "commitment",
+    "checks_passed",
+    "checks_false",
+    "materials",
+    "by_shared",
+    "by_elicence",
+    "by_library",
+    "by_commitment",
+    "ret_materials",
+    "ret_shared",
+    "ret_elicence",
+    "ret_library",
+    "ret_commitment",
+    "score_1",
+    "score_2",
+    "score_3",
+    "score_4",
+    "score_5",
+)
+
+
+class StatDaily(db.Model):
+    """One local day × department × item × channel × hall: the counts the dashboard sums.
+
+    ``hall_id`` is the hall of the clerk who took the case in (None online and at kiosks)."""
+
+    __tablename__ = "stat_daily"
+    __table_args__ = (
+        Index("ix_stat_daily_day", "day"),
+        Index("ix_stat_daily_item_day", "item_id", "day"),
+        Index("ix_stat_daily_department_day", "department_id", "day"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+    department_id: Mapped[int | None] = mapped_column()
+    item_id: Mapped[int | None] = mapped_column()
+    channel: Mapped[str] = mapped_column(String(16))
+    hall_id: Mapped[int | None] = mapped_column()
+    received: Mapped[int] = mapped_column(default=0)
+    accepted: Mapped[int] = mapped_column(default=0)
+    not_accepted: Mapped[int] = mapped_column(default=0)
+    completed: Mapped[int] = mapped_column(default=0)
+    denied: Mapped[int] = mapped_column(default=0)
+    withdrawn: Mapped[int] = mapped_column(default=0)
+    visits_0: Mapped[int] = mapped_column(default=0)
+    visits_1: Mapped[int] = mapped_column(default=0)
+    visits_2: Mapped[int] = mapped_column(default=0)
+    visits_3: Mapped[int] = mapped_column(default=0)  # 3 or more
+    over_promise: Mapped[int] = mapped_column(default=0)
+    decided: Mapped[int] = mapped_column(default=0)
+    on_time: Mapped[int] = mapped_column(default=0)
+    instant: Mapped[int] = mapped_column(default=0)
+    auto: Mapped[int] = mapped_column(default=0)
+    corrections: Mapped[int] = mapped_column(default=0)
+    corrected_cases: Mapped[int] = mapped_column(default=0)
+    exceptions: Mapped[int] = mapped_column(default=0)
+    deferred: Mapped[int] = mapped_column(default=0)
+    commitment: Mapped[int] = mapped_column(default=0)
+    checks_passed: Mapped[int] = mapped_column(default=0)
+    checks_false: Mapped[int] = mapped_column(default=0)
+    materials: Mapped[int] = mapped_column(default=0)
+    by_shared: Mapped[int] = mapped_column(default=0)
+    by_elicence: Mapped[int] = mapped_column(default=0)
+    by_library: Mapped[int] = mapped_column(default=0)
+    by_commitment: Mapped[int] = mapped_column(default=0)
+    ret_materials: Mapped[int] = mapped_column(default=0)
+    ret_shared: Mapped[int] = mapped_column(default=0)
+    ret_elicence: Mapped[int] = mapped_column(default=0)
+    ret_library: Mapped[int] = mapped_column(default=0)
+    ret_commitment: Mapped[int] = mapped_column(default=0)
+    score_1: Mapped[int] = mapped_column(default=0)
+    score_2: Mapped[int] = mapped_column(default=0)
+    score_3: Mapped[int] = mapped_column(default=0)
+    score_4: Mapped[int] = mapped_column(default=0)
+    score_5: Mapped[int] = mapped_column(default=0)
+
+
+class StatDuration(db.Model):
+    """How many cases decided on ``day`` took ``working_days`` from acceptance to decision: a
+    histogram, so that medians and 90th percentiles come from summaries too."""
+
+    __tablename__ = "stat_durations"
+    __table_args__ = (
+        Index("ix_stat_durations_day", "day"),
+        Index("ix_stat_durations_item_day", "item_id", "day"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+    department_id: Mapped[int | None] = mapped_column()
+    item_id: Mapped[int | None] = mapped_column()
+    channel: Mapped[str] = mapped_column(String(16))
+    hall_id: Mapped[int | None] = mapped_column()
+    working_days: Mapped[int] = mapped_column()
+    cases: Mapped[int] = mapped_column(default=0)
+
+
+class StatQueue(db.Model):
+    """Queue tickets of one day, hall and category; ``kind`` says what ``minutes`` measures:
+    ``wait`` (issued → called) and ``service`` (called → finished) are histograms by whole
+    minute; ``issued``, ``served``, ``skipped`` and ``no_show`` (missed appointments) are plain
+    counts with minutes 0."""
+
+    __tablename__ = "stat_queue"
+    __table_args__ = (Index("ix_stat_queue_day", "day", "hall_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+    hall_id: Mapped[int] = mapped_column()
+    category_id: Mapped[int] = mapped_column()
+    kind: Mapped[str] = mapped_column(String(16))
+    minutes: Mapped[int] = mapped_column(default=0)
+    tickets: Mapped[int] = mapped_column(default=0)
+
+
+class StatState(db.Model):
+    """Where the summaries stand: every day up to ``summarised_until`` is summarised, from
+    the changes seen up to ``checked_at`` (the next run re-reads changes from a little before)."""
+
+    __tablename__ = "stat_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    summarised_until: Mapped[date | None] = mapped_column(Date)
+    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
