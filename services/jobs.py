@@ -38,6 +38,7 @@ from services import (
     clock,
     messages,
     sms_codes,
+    statistics,
     workdays,
     workflow,
 )
@@ -64,6 +65,7 @@ class JobReport:
     appointment_slots: int = 0
     phone_challenges_purged: int = 0
     delivered: int = 0
+    statistics_days: int = 0
 
 
 def claim(job: str, key: str) -> bool:
@@ -365,6 +367,9 @@ def run_jobs(day: date | None = None) -> JobReport:
         report.appointment_reminders = remind_appointments(day)
         report.appointment_slots = roll_appointment_slots(day)
     report.phone_challenges_purged = sms_codes.purge_old_challenges()
+    db.session.commit()
+    # the statistics' daily summaries up to yesterday (services/statistics.py)
+    report.statistics_days = statistics.summarise(db.session, day)
     db.session.commit()
     report.delivered = messages.deliver_pending(limit=1000)
     log.info("jobs run: %s", report)

@@ -731,8 +731,13 @@ def _live_queue(session: Session, f: StatsFilter) -> dict[tuple, int]:
 # ---- summaries ---------------------------------------------------------------------------
 
 
-def _state(session: Session) -> StatState | None:
-    return session.scalar(select(StatState).order_by(StatState.id).limit(1))
+def _state(session: Session, *, lock: bool = False) -> StatState | None:
+    """The summaries' one state row (made by the migration); ``lock`` holds it for update
+    until the commit, so that a second run waits and then finds the work done."""
+    stmt = select(StatState).order_by(StatState.id).limit(1)
+    if lock:
+        stmt = stmt.with_for_update()
+    return session.scalar(stmt)
 
 
 def summarised_until(session: Session) -> date | None:
@@ -825,7 +830,7 @@ def summarise(session: Session, today: date, now: datetime | None = None) -> int
     Safe to rerun; two workers at once compute the same rows (the jobs runner claims the run)."""
     now = now or clock.utc_now()
     yesterday = today - timedelta(days=1)
-    state = _state(session)
+    state = _state(session, lock=True)
     if state is None:
         state = StatState()
         session.add(state)

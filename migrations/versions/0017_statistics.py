@@ -108,13 +108,15 @@ def upgrade():
     )
     with op.batch_alter_table("stat_queue", schema=None) as batch_op:
         batch_op.create_index("ix_stat_queue_day", ["day", "hall_id"], unique=False)
-    op.create_table(
+    state = op.create_table(
         "stat_state",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("summarised_until", sa.Date(), nullable=True),
         sa.Column("checked_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_stat_state")),
     )
+    # the one row a summary run locks (SELECT … FOR UPDATE), so two runs take turns
+    op.bulk_insert(state, [{"id": 1, "summarised_until": None, "checked_at": None}])
     with op.batch_alter_table("applications", schema=None) as batch_op:
         for column in CASE_INSTANTS:
             batch_op.create_index(f"ix_applications_{column}", [column], unique=False)
