@@ -18,6 +18,7 @@ Public API (inside an app context; the backend comes from ``current_app``'s conf
     storage.read_derived(name)            # rendered guide PDFs (no row names them; re-made when
     storage.save_derived(name, data)      #    missing): bytes or None / write
     storage.cleanup(older_than_seconds)   # -> CleanupReport: `flask files cleanup`
+    storage.check()                       # raises unless the backend answers (/readyz)
     storage.backend()                     # the configured Storage (backup/restore, tests)
 
 ``open`` and ``read`` raise ``MissingFile`` (a ``FileNotFoundError``) for a key that is not
@@ -64,6 +65,7 @@ from services.storage_core import (
 from services.storage_s3 import S3Storage
 
 __all__ = [
+    "KEY_COLUMNS",
     "KEY_RE",
     "TMP_SUFFIX",
     "CleanupReport",
@@ -75,6 +77,8 @@ __all__ = [
     "StoredFile",
     "StoredObject",
     "backend",
+    "check",
+    "check_key",
     "cleanup",
     "delete_after_commit",
     "exists",
@@ -161,6 +165,12 @@ def delete_after_commit(key: str, session: Session | None = None) -> None:
     session.info.setdefault(_DOOMED, []).append((backend(), check_key(key)))
 
 
+def check() -> None:
+    """Raise unless the configured backend answers: the local folder is writable, or the S3
+    bucket answers (a readiness check)."""
+    backend().check()
+
+
 def read_derived(name: str) -> bytes | None:
     """A derived file's bytes, or None when it has not been made (or was cleaned up)."""
     return backend().read_derived(name)
@@ -171,16 +181,20 @@ def save_derived(name: str, data: bytes) -> None:
     backend().save_derived(name, data)
 
 
+# every column that names a stored file (an e-licence's PDF is a Document)
+KEY_COLUMNS = (
+    Document.storage_key,
+    Notice.storage_key,
+    MaterialType.blank_form_key,
+    MaterialType.example_key,
+)
+
+
 def known_keys(keys: Iterable[str]) -> set[str]:
     """Which of ``keys`` a row names: documents, notices, material types' forms and examples."""
     keys = list(keys)
     found: set[str] = set()
-    for column in (
-        Document.storage_key,
-        Notice.storage_key,
-        MaterialType.blank_form_key,
-        MaterialType.example_key,
-    ):
+    for column in KEY_COLUMNS:
         found |= set(db.session.scalars(select(column).where(column.in_(keys))))
     return found
 

@@ -122,6 +122,10 @@ class Storage:
         """Write a file straight to its final place (restore from a backup)."""
         raise NotImplementedError
 
+    def check(self) -> None:
+        """Raise unless the backend can be used (readiness checks)."""
+        raise NotImplementedError
+
     def list_files(self) -> Iterator[FileInfo]:
         """Every final file (not temporary ones, not derived ones)."""
         raise NotImplementedError
@@ -239,6 +243,10 @@ class LocalStorage(Storage):
 
     def finalise(self, key: str) -> None:
         return None
+
+    def check(self) -> None:
+        if not (self.root.is_dir() and os.access(self.root, os.W_OK | os.X_OK)):
+            raise OSError(f"{self.root} is not a writable folder")
 
     def discard(self, key: str) -> None:
         self.delete(key)
