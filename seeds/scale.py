@@ -41,6 +41,7 @@ from portal.models import (
     Channel,
     Citizen,
     Department,
+    Grade,
     ItemVersion,
     MaterialRequirement,
     MaterialType,
@@ -55,9 +56,11 @@ from portal.models.catalogue import version_themes
 from seeds import catalogue_data as demo_data
 from seeds import scale_data as data
 from seeds.demo import ORG_THEMES, PERSON_THEMES, guide_from_spec
-from seeds.factories import SEED, make_faker, make_id_number
+from seeds.factories import SEED, make_faker, make_id_number, make_png
 from services import search
+from services.accounts import create_citizen_account, hash_password
 from services.catalogue import GUIDE_FIELDS, get_or_create_theme
+from services.documents import add_document
 from services.search import build_search_text
 
 PREFIX = "SC"
@@ -96,6 +99,14 @@ MOBILE_PREFIXES = (
     "199",
 )
 SUBMITTED_WITHIN = timedelta(days=180)
+# login accounts for benchmarks (--accounts): phones 17000000001 … ("170" is not in
+# MOBILE_PREFIXES, so they never collide with a generated citizen), the demo password; the
+# first holds ACCOUNT_CASES cases and ACCOUNT_DOCUMENTS documents, the size the personal pages
+# are measured at
+ACCOUNT_PHONE_PREFIX = "170"
+ACCOUNT_PASSWORD = "Demo@2026"
+ACCOUNT_CASES = 50
+ACCOUNT_DOCUMENTS = 100
 
 Progress = Callable[[int], None]
 
@@ -214,9 +225,14 @@ def citizens_for(applications: int) -> int:
     return math.ceil(applications / APPLICATIONS_PER_CITIZEN)
 
 
-def planned_records(items: int, applications: int) -> int:
+def planned_records(items: int, applications: int, citizens: int | None = None) -> int:
     """The progress bar's length: items, citizens and applications."""
-    return items + citizens_for(applications) + applications
+    return items + (citizens_for(applications) if citizens is None else citizens) + applications
+
+
+def account_phone(index: int) -> str:
+    """The phone (login name) of the index-th benchmark account, from 0."""
+    return f"{ACCOUNT_PHONE_PREFIX}{index + 1:08d}"
 
 
 def scale_present() -> str | None:
@@ -994,7 +1010,11 @@ def load_applications(
     versions: list[VersionInfo],
     people: list[Person],
     progress: Progress,
+    *,
+    first_seq: int = 0,
 ) -> None:
+    """`count` applications by people chosen at random (one person: all theirs); the case
+    numbers count on from first_seq."""
     if not count:
         return
     now = utcnow()
@@ -1002,7 +1022,7 @@ def load_applications(
     fake = make_faker(SEED + 2)
     companies = [fake.company() for _ in range(200)]
     weights = [v.popularity + 1 for v in versions]
-    seq = 0
+    seq = first_seq
     for start in range(0, count, APPLICATION_BATCH):
         size = min(APPLICATION_BATCH, count - start)
         chosen = rng.choices(versions, weights=weights, k=size)
@@ -1136,12 +1156,83 @@ def synthetic_application(
 # ---------------------------------------------------------------- entry point
 
 
-def load_scale(items: int, applications: int, progress: Progress | None = None) -> ScaleReport:
-    """Insert the scale data set in the current transaction (the caller commits)."""
+def load_accounts(
+    count: int,
+    report: ScaleReport,
+    rng: random.Random,
+    versions: list[VersionInfo],
+    first_seq: int,
+) -> None:
+    """`count` citizens who can log in (account_phone(i), ACCOUNT_PASSWORD), made through the
+    registration service; the first gets ACCOUNT_CASES cases and ACCOUNT_DOCUMENTS documents
+    in its library (one per material type, stored files, through the library service)."""
+    fake = make_faker(SEED + 3)
+    password_hash = hash_password(ACCOUNT_PASSWORD)
+    id_numbers = set(db.session.scalars(select(Citizen.id_number)))
+    users = []
+    for i in range(count):
+        born = date(1950, 1, 1) + timedelta(days=rng.randint(0, 365 * 56))
+        female = rng.random() < 0.5
+        id_number = make_id_number(born, rng, female=female)
+        while id_number in id_numbers:
+            id_number = make_id_number(born, rng, female=female)
+        id_numbers.add(id_number)
+        users.append(
+            create_citizen_account(
+                phone=account_phone(i),
+                password_hash=password_hash,
+                name=fake.name_female() if female else fake.name_male(),
+                id_number=id_number,
+                address=fake.address().split(" ")[0][:100],
+            )
+        )
+        report.citizens += 1
+    if not users:
+        return
+    holder = users[0].citizen
+    person = Person(holder.id, holder.name, holder.id_number, holder.phone, holder.address)
+    load_applications(
+        ACCOUNT_CASES, report, rng, versions, [person], lambda n: None, first_seq=first_seq
+    )
+    kinds = db.session.scalars(
+        select(MaterialType).order_by(MaterialType.id).limit(ACCOUNT_DOCUMENTS)
+    ).all()
+    scan = make_png()
+    today = utcnow().date()
+    for n, kind in enumerate(kinds):
+        add_document(
+            owner=holder,
+            material_type=kind,
+            data=scan,
+            content_type="image/png",
+            filename=f"{kind.name}.png",
+            grade=Grade.C,
+            source="upload",
+            issued_on=today - timedelta(days=30 + 7 * n),
+        )
+
+
+def load_scale(
+    items: int,
+    applications: int,
+    progress: Progress | None = None,
+    *,
+    citizens: int | None = None,
+    accounts: int = 0,
+) -> ScaleReport:
+    """Insert the scale data set in the current transaction (the caller commits): `items`
+    published items, `applications` cases spread over `citizens` synthetic citizens (by
+    default one per two cases), and `accounts` citizens who can log in (see load_accounts)."""
     if not 1 <= items <= max_items():
         raise ScaleRefused(f"--items must be between 1 and {max_items()}")
     if applications < 0:
         raise ScaleRefused("--applications must not be negative")
+    if citizens is None:
+        citizens = citizens_for(applications)
+    if citizens < 0 or accounts < 0:
+        raise ScaleRefused("--citizens and --accounts must not be negative")
+    if applications and not citizens:
+        raise ScaleRefused("applications need at least one citizen")
     check_allowed()
     progress = progress or (lambda n: None)
     rng = random.Random(SEED)
@@ -1151,6 +1242,7 @@ def load_scale(items: int, applications: int, progress: Progress | None = None) 
     themes = load_themes(report)
     with memoised_pinyin():
         versions = load_items(items, report, rng, dept_ids, dept_info, materials, themes, progress)
-    people = load_citizens(citizens_for(applications), report, rng, progress)
+    people = load_citizens(citizens, report, rng, progress)
     load_applications(applications, report, rng, versions, people, progress)
+    load_accounts(accounts, report, rng, versions, first_seq=applications)
     return report

@@ -282,3 +282,43 @@ def test_cli_refuses_in_production_and_bad_sizes(database_factory):
     with app.app_context():
         assert count(ServiceItem) == 0 and count(Department) == 0
         db.session.remove()
+
+
+def test_citizens_and_accounts_for_benchmarks(database_factory):
+    """--citizens spreads the cases over that many people; --accounts makes citizens who log
+    in, the first with the 50 cases and 100 documents the personal pages are measured at."""
+    from portal.models import Document, User
+    from seeds.scale import ACCOUNT_CASES, ACCOUNT_DOCUMENTS, ACCOUNT_PASSWORD, account_phone
+    from tests.conftest import login
+
+    app = database_factory("scale-accounts", seed=False)
+    args = ["--items", "20", "--applications", "40", "--citizens", "4", "--accounts", "3"]
+    result = app.test_cli_runner().invoke(args=["seed", "scale", *args])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        holders = {
+            phone: db.session.scalar(select(User.citizen_id).where(User.phone == phone))
+            for phone in map(account_phone, range(3))
+        }
+        assert None not in holders.values()
+        assert count(Citizen) == 4 + 3
+        assert count(Application) == 40 + ACCOUNT_CASES
+        first, *others = holders.values()
+        assert count(Application, Application.applicant_id == first) == ACCOUNT_CASES
+        assert count(Document, Document.owner_id == first) == ACCOUNT_DOCUMENTS
+        for other in others:
+            assert count(Application, Application.applicant_id == other) == 0
+            assert count(Document, Document.owner_id == other) == 0
+        spread = db.session.scalar(
+            select(func.count(func.distinct(Application.applicant_id))).where(
+                Application.applicant_id.not_in(holders.values())
+            )
+        )
+        assert spread <= 4
+        numbers = db.session.scalars(select(Application.number)).all()
+        assert len(set(numbers)) == len(numbers)
+        db.session.remove()
+    client = app.test_client()
+    response = login(client, account_phone(0), ACCOUNT_PASSWORD)
+    assert response.status_code == 302
+    assert client.get("/cases").status_code == 200
