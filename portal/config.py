@@ -56,6 +56,13 @@ DEFAULTS: dict[str, object] = {
     # this token (unset: refused); log lines are "json" or "text" (empty: json in production)
     "METRICS_TOKEN": "",
     "LOG_FORMAT": "",
+    # background tasks (services/tasks.py, portal/celery_app.py): with a broker (this, or else
+    # REDIS_URL) notice PDFs, the SMS outbox and the scheduled jobs run in Celery workers;
+    # without one they run in-process as before. A task whose worker died is handed to another
+    # after TASK_VISIBILITY_TIMEOUT_SECONDS
+    "CELERY_BROKER_URL": "",
+    "TASK_VISIBILITY_TIMEOUT_SECONDS": 300,
+    "NOTICE_RENDER_DELAY_MS": 0,  # tests only: a pause between storing a notice and attaching it
     # SMS codes (services/sms_codes.py): registration, 忘记密码, change of phone
     "SMS_CODE_MINUTES": 10,  # how long a code is valid
     "SMS_CODE_MAX_TRIES": 5,  # wrong tries before a code is dead
@@ -81,8 +88,13 @@ DEFAULTS: dict[str, object] = {
     # failed e-licence verifications allowed per address and per licence number in the window
     "VERIFY_MAX_FAILURES": 10,
     "VERIFY_FAILURE_WINDOW_MINUTES": 15,
-    "GUIDE_CACHE_SIZE": 512,  # rendered guides kept per process (services/guide_cache.py); 0 = off
-    "GUIDE_CACHE_SECONDS": 600,  # how long a rendered guide is kept at most
+    # caches (services/cache.py): values kept per process (without Redis) or in front of Redis
+    # (REDIS_URL); the publish generation in CACHE_GENERATION_FILE without Redis (empty: one
+    # file per database in the system's temporary directory, shared by this machine's workers)
+    "CACHE_SIZE": 2048,
+    "CACHE_GENERATION_FILE": "",
+    "PAGE_CACHE": True,  # anonymous catalogue pages from the cache (portal/caching.py)
+    "GUIDE_CACHE_SIZE": 512,  # 0 turns off the rendered guides' cache (services/guide_cache.py)
     "KIOSK_IDLE_SECONDS": 120,  # 自助终端: no input for this long shows the countdown dialog
     "KIOSK_COUNTDOWN_SECONDS": 20,  # then the kiosk returns to its start and forgets everything
     "APPOINTMENT_WEEKS_AHEAD": 4,  # weeks of appointment slots `flask jobs run` keeps open

@@ -33,6 +33,7 @@ from sqlalchemy import event
 from portal import create_app
 from portal.extensions import db
 from portal.limits import DEFAULT_RATE_LIMITS
+from services.cache import forget_everything
 from tests.servers import clean_redis, redis_url, s3_store  # noqa: F401  (fixtures: real servers)
 
 PG_ADMIN_URL = os.environ.get("PORTAL_TEST_PG_ADMIN_URL")
@@ -221,6 +222,8 @@ def tx(app: Flask) -> Iterator[None]:
             outer.rollback()
             connection.close()
             engines[None] = engine
+        # the rollback is invisible to the caches (services/cache.py): drop what they hold
+        forget_everything(app)
 
 
 @pytest.fixture

@@ -11,10 +11,10 @@ from flask_login import current_user
 from markupsafe import Markup
 
 from forms.catalogue import CatalogueFilterForm, SearchForm
-from portal.caching import public_page
+from portal.caching import cached_page, public_page
 from portal.catalogue import bp
 from portal.models import Role
-from services import catalogue_query
+from services import cache, catalogue_query
 from services.bundles import merge_bundle_guide
 from services.guide_cache import guide_cache
 from services.pdf import render_pdf_once
@@ -56,10 +56,11 @@ def filters_from(form: CatalogueFilterForm) -> catalogue_query.CatalogueFilters:
 
 
 @bp.route("/catalogue")
-@public_page
+@cached_page
 def index():
-    themes = catalogue_query.theme_counts()
-    departments = catalogue_query.department_counts()
+    # the filters' choices and counts: computed once per publish generation
+    themes = cache.get_or_set_scoped(catalogue_query.theme_counts, "theme_counts")
+    departments = cache.get_or_set_scoped(catalogue_query.department_counts, "department_counts")
     form = CatalogueFilterForm(formdata=request.args)
     form.set_choices(themes, departments)
     form.validate()
@@ -75,7 +76,7 @@ def index():
 
 
 @bp.route("/search")
-@public_page
+@cached_page
 def search():
     raw = request.args.get("q", "")
     results = catalogue_query.search_catalogue(raw, requested_page())
@@ -93,9 +94,9 @@ class RenderedGuide:
 
 def rendered_guide(key: catalogue_query.PublishedKey) -> RenderedGuide | None:
     """The guide fragment of a published version, from the cache or freshly rendered."""
-    cache = guide_cache()
+    guides = guide_cache()
     cache_key = (key.version_id, key.published_at, str(get_locale()))
-    entry = cache.get(cache_key)
+    entry = guides.get(cache_key)
     if entry is None:
         version = catalogue_query.load_guide(key.version_id)
         if version is None:
@@ -104,7 +105,7 @@ def rendered_guide(key: catalogue_query.PublishedKey) -> RenderedGuide | None:
             title=version.name,
             html=render_template("catalogue/_guide_body.html", v=version, item=version.item),
         )
-        cache.put(cache_key, entry)
+        guides.put(cache_key, entry)
     return entry
 
 
@@ -115,7 +116,7 @@ def citizen_id() -> int | None:
 
 
 @bp.route("/items/<code>")
-@public_page
+@cached_page
 def item(code: str):
     key = catalogue_query.published_key(code)
     if key is None:
@@ -169,7 +170,7 @@ def checklist_pdf(code: str):
 
 
 @bp.route("/bundles/<code>")
-@public_page
+@cached_page
 def bundle(code: str):
     loaded = catalogue_query.load_bundle(code)
     if loaded is None:

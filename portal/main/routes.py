@@ -10,22 +10,23 @@ from forms.auth import EmptyForm, ProfileForm
 from forms.catalogue import SearchForm
 from portal.access import login_required_any
 from portal.auth.routes import safe_next
-from portal.caching import public_page
+from portal.caching import cached_page
 from portal.main import bp
 from portal.templating import ELDER_COOKIE
 from portal.transaction import attempt
-from services import accounts, catalogue_query
+from services import accounts, cache, catalogue_query
 from services.errors import ValidationError
 
 COOKIE_MAX_AGE = 365 * 24 * 3600
 
 
 @bp.route("/")
-@public_page
+@cached_page
 def index():
     return render_template(
         "main/index.html",
-        overview=catalogue_query.home_overview(),
+        # counts and rankings over the whole catalogue: computed once per publish generation
+        overview=cache.get_or_set_scoped(catalogue_query.home_overview, "home_overview"),
         search_form=SearchForm(formdata=None),
     )
 
