@@ -46,9 +46,10 @@ run: install-run
 test: install-test lint
 	$(PY) scripts/test_all.py $(PYTEST_ARGS)
 
-# Scale seed rows/s and page speed under gunicorn beside a bare Flask route: scripts/bench.py
-# (BENCH_ARGS="--json", "--postgres", "--url /path" …). In-process p95 benchmarks:
-# $(PY) -m pytest -m bench tests/bench
+# Page speed at 1,000,000 cases with wrk beside a bare Flask route, submissions/s through the
+# apply flow and the notice PDF, on SQLite and a throwaway PostgreSQL: scripts/bench.py
+# (BENCH_ARGS="--quick", "--db sqlite", "--cases 100000", "--page home", "--json" …; the seeded
+# databases are kept in .bench-cache/). In-process p95 benchmarks: $(PY) -m pytest -m bench tests/bench
 bench: install-run
 	@bash scripts/apt_ensure.sh wrk
 	$(PY) scripts/bench.py $(BENCH_ARGS)

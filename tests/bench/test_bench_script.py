@@ -1,0 +1,71 @@
+"""scripts/bench.py's reading of wrk's output and its verdicts (no server, no wrk: cheap)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "bench.py"
+spec = importlib.util.spec_from_file_location("bench_script", SCRIPT)
+bench = importlib.util.module_from_spec(spec)
+sys.modules[spec.name] = bench  # its dataclasses look their module up
+spec.loader.exec_module(bench)
+
+WRK = """Running 3s test @ http://127.0.0.1:40123/cases
+  2 threads and 8 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency    12.31ms    4.02ms  61.20ms   80.00%
+    Req/Sec   325.12     40.10   400.00     70.00%
+  Latency Distribution
+     50%  {p50}
+     75%   13.01ms
+     90%   16.20ms
+     99%  {p99}
+  1950 requests in 3.01s, 20.10MB read
+{extra}Requests/sec:    647.84
+Transfer/sec:      6.68MB
+"""
+
+
+def test_wrk_figures_in_every_unit():
+    result = bench.parse_wrk(WRK.format(p50="850.00us", p99="1.20s", extra=""))
+    assert (result.requests, result.seconds, result.rps) == (1950, 3.01, 647.84)
+    assert (result.p50_ms, result.p99_ms, result.bad) == (0.85, 1200.0, 0)
+
+
+def test_wrong_statuses_and_socket_errors_are_counted():
+    extra = (
+        "  Socket errors: connect 0, read 2, write 0, timeout 3\n  Non-2xx or 3xx responses: 7\n"
+    )
+    result = bench.parse_wrk(WRK.format(p50="11.00ms", p99="40.00ms", extra=extra))
+    assert result.bad == 7 + 2 + 3
+
+
+def test_output_that_is_not_wrk_is_refused():
+    with pytest.raises(ValueError, match="unexpected wrk output"):
+        bench.parse_wrk("unable to connect to 127.0.0.1:1 Connection refused")
+
+
+@pytest.mark.parametrize(
+    ("ratio", "p99", "bad", "note", "ok"),
+    [
+        (0.30, 40.0, 0, "", True),
+        (0.20, 40.0, 0, "", False),  # too slow beside the bare route
+        (0.30, 60.0, 0, "", False),  # the tail is too long
+        (0.30, 40.0, 1, "", False),  # a wrong answer under load
+        (0.30, 40.0, 0, "HTTP 302 /auth/login", False),  # measured something else
+    ],
+)
+def test_a_page_passes_only_on_every_count(ratio, p99, bad, note, ok):
+    page = next(p for p in bench.PAGES if p.label == "我的办件")
+    row = bench.Row(page.label, ratio=ratio, p99_ms=p99, bad=bad, note=note)
+    assert bench.judge(row, page) is ok
+
+
+def test_table_columns_line_up_with_chinese_labels():
+    text = bench.table(("page", "req/s"), [("我的办件", "12"), ("home", "1,234")])
+    widths = {bench.display_width(line) for line in text.splitlines()}
+    assert len(widths) == 1
