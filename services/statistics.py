@@ -38,6 +38,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     Date,
+    String,
     and_,
     case,
     cast,
@@ -454,7 +455,8 @@ def _case_keys(session: Session, instant: Any) -> list[Any]:
         _local_day(session, instant).label("day"),
         Application.department_id.label("department_id"),
         ItemVersion.item_id.label("item_id"),
-        Application.channel.label("channel"),
+        # as text: the same on both databases, and no enum made per row
+        type_coerce(Application.channel, String(16)).label("channel"),
         Creator.hall_id.label("hall_id"),
     ]
 
@@ -489,6 +491,12 @@ def _filter_cases(stmt, f: StatsFilter):
     return stmt
 
 
+def _rows(session: Session, stmt: Any) -> Any:
+    """Run a grouped count on the session's connection: plain rows, without the ORM's
+    per-row work (these queries name columns, never entities; the caller has flushed)."""
+    return session.connection().execute(stmt)
+
+
 def _count_if(condition: Any) -> Any:
     return func.sum(case((condition, 1), else_=0))
 
@@ -520,11 +528,12 @@ class Live:
 
 def compute_live(session: Session, f: StatsFilter) -> Live:
     """Every count of the period straight from the cases, ratings and tickets."""
+    session.flush()
     live = Live()
     daily: dict[Key, dict[str, int]] = defaultdict(_new_counts)
 
     def add(stmt, names: Sequence[str]) -> None:
-        for row in session.execute(stmt):
+        for row in _rows(session, stmt):
             counts = daily[_key(row)]
             for name in names:
                 counts[name] += int(getattr(row, name) or 0)
@@ -578,13 +587,12 @@ def compute_live(session: Session, f: StatsFilter) -> Live:
         extra=(accepted_day,),
     )
     stmt = stmt.where(decision, Application.accepted_at.is_not(None)).group_by(*keys)
-    pairs = session.execute(stmt).all()
+    pairs = _rows(session, stmt).all()
     if pairs:
-        first = min(row.accepted_day for row in pairs)
-        overrides = workdays.load_overrides(first, f.end)
+        ordinal = _workday_ordinals(min(row.accepted_day for row in pairs), f.end)
         durations: dict[tuple, int] = defaultdict(int)
         for row in pairs:
-            taken = workdays.working_days_between(row.accepted_day, row.day, overrides)
+            taken = ordinal[row.day] - ordinal[row.accepted_day]
             durations[(*_key(row), max(taken, 0))] += row.cases
         live.durations = dict(durations)
     # closed: 办结 with its visits, 撤回
@@ -655,7 +663,7 @@ def compute_live(session: Session, f: StatsFilter) -> Live:
         .where(not_parent, MaterialRequirement.necessity != "optional")
         .group_by(*keys)
     )
-    for row in session.execute(stmt):
+    for row in _rows(session, stmt):
         counts = daily[_key(row)]
         source = SatisfiedBy(row.satisfied_by).value if row.satisfied_by else ""
         counts["materials"] += row.materials
@@ -680,6 +688,19 @@ def compute_live(session: Session, f: StatsFilter) -> Live:
     return live
 
 
+def _workday_ordinals(first: date, last: date) -> dict[date, int]:
+    """Day → working days after ``first`` up to that day (services/workdays' rule: holidays,
+    调休 and the admin's overrides), so a duration is a subtraction."""
+    overrides = workdays.load_overrides(first, last)
+    ordinals, count, day = {}, 0, first
+    while day <= last:
+        if day > first and workdays.is_workday(day, overrides):
+            count += 1
+        ordinals[day] = count
+        day += timedelta(days=1)
+    return ordinals
+
+
 def _live_queue(session: Session, f: StatsFilter) -> dict[tuple, int]:
     """Tickets of the period by (day, hall, category, kind, minutes)."""
     queue: dict[tuple, int] = defaultdict(int)
@@ -693,7 +714,7 @@ def _live_queue(session: Session, f: StatsFilter) -> dict[tuple, int]:
         _count_if(Ticket.status == "done").label("served"),
         _count_if(Ticket.status == "skipped").label("skipped"),
     ).where(*where)
-    for row in session.execute(counts.group_by(*keys)):
+    for row in _rows(session, counts.group_by(*keys)):
         for kind in ("issued", "served", "skipped"):
             if getattr(row, kind):
                 queue[(row.day, row.hall_id, row.category_id, kind, 0)] += getattr(row, kind)
@@ -709,7 +730,7 @@ def _live_queue(session: Session, f: StatsFilter) -> dict[tuple, int]:
         )
         if kind == "service":
             stmt = stmt.where(Ticket.status == "done")
-        for row in session.execute(stmt):
+        for row in _rows(session, stmt):
             queue[(row.day, row.hall_id, row.category_id, kind, int(row.minutes))] += row.n
     no_shows = select(
         AppointmentSlot.day, AppointmentSlot.hall_id, AppointmentSlot.category_id, func.count()
@@ -721,8 +742,11 @@ def _live_queue(session: Session, f: StatsFilter) -> dict[tuple, int]:
     )
     if f.hall_id is not None:
         no_shows = no_shows.where(AppointmentSlot.hall_id == f.hall_id)
-    for day, hall_id, category_id, n in session.execute(
-        no_shows.group_by(AppointmentSlot.day, AppointmentSlot.hall_id, AppointmentSlot.category_id)
+    for day, hall_id, category_id, n in _rows(
+        session,
+        no_shows.group_by(
+            AppointmentSlot.day, AppointmentSlot.hall_id, AppointmentSlot.category_id
+        ),
     ):
         queue[(day, hall_id, category_id, "no_show", 0)] += n
     return dict(queue)
@@ -745,8 +769,19 @@ def summarised_until(session: Session) -> date | None:
     return state.summarised_until if state else None
 
 
+SUMMARY_CHUNK_DAYS = 31
+
+
 def summarise_range(session: Session, start: date, end: date) -> None:
-    """Replace the summaries of days start … end by a recomputation from the cases."""
+    """Replace the summaries of days start … end by a recomputation from the cases, a month
+    at a time (so that a year of a large catalogue never sits in memory at once)."""
+    while start <= end:
+        last = min(end, start + timedelta(days=SUMMARY_CHUNK_DAYS - 1))
+        _summarise_chunk(session, start, last)
+        start = last + timedelta(days=1)
+
+
+def _summarise_chunk(session: Session, start: date, end: date) -> None:
     live = compute_live(session, StatsFilter(start, end))
     for table in (StatDaily, StatDuration, StatQueue):
         session.execute(delete(table).where(table.day >= start, table.day <= end))
@@ -903,7 +938,7 @@ class _Period:
             stmt = _summary_filter(stmt, StatDaily, self.summary)
             if groups:
                 stmt = stmt.group_by(*groups)
-            for row in self.session.execute(stmt):
+            for row in _rows(self.session, stmt):
                 counts = result[tuple(row[: len(by)])]
                 for name in DAILY_COUNTERS:
                     counts[name] += int(getattr(row, name) or 0)
@@ -924,7 +959,7 @@ class _Period:
             ).where(StatDuration.day >= self.summary.start, StatDuration.day <= self.summary.end)
             stmt = _summary_filter(stmt, StatDuration, self.summary)
             stmt = stmt.group_by(*groups, StatDuration.working_days)
-            for row in self.session.execute(stmt):
+            for row in _rows(self.session, stmt):
                 result[tuple(row[: len(by)])][row.working_days] += int(row.n)
         for key, n in self.live.durations.items():
             result[tuple(key[p] for p in positions)][key[5]] += n
@@ -942,7 +977,7 @@ class _Period:
             )
             if self.f.hall_id is not None:
                 stmt = stmt.where(StatQueue.hall_id == self.f.hall_id)
-            for row in self.session.execute(stmt.group_by(*keys)):
+            for row in _rows(self.session, stmt.group_by(*keys)):
                 result[(row.hall_id, row.category_id, row.kind, row.minutes)] += int(row.n)
         for (_day, hall, category, kind, minutes), n in self.live.queue.items():
             result[(hall, category, kind, minutes)] += n
@@ -965,7 +1000,7 @@ class _Period:
             )
             if self.f.hall_id is not None:
                 stmt = stmt.where(StatQueue.hall_id == self.f.hall_id)
-            for hall, day in self.session.execute(stmt):
+            for hall, day in _rows(self.session, stmt):
                 days[hall].add(day)
         for day, hall, _category, kind, _minutes in self.live.queue:
             if kind == "issued":
@@ -1003,8 +1038,11 @@ def dashboard(
 ) -> Dashboard:
     """Every KPI of the period and filters (see the module's docstring for what counts when)."""
     period = _Period(session, f, today, use_summaries)
-    total = period.daily()[()]
     by_channel = period.daily(["channel"])
+    total = _new_counts()
+    for counts in by_channel.values():
+        for name, n in counts.items():
+            total[name] += n
     histogram = period.durations()[()]
     return Dashboard(
         filter=f,
@@ -1040,12 +1078,17 @@ def dashboard(
 
 
 def _cases_now(f: StatsFilter):
+    """Counting cases as they stand now: joined only to what the filter needs, so that the
+    count runs on the index of status and due date."""
     stmt = (
         select(func.count())
         .select_from(Application)
-        .join(ItemVersion, Application.item_version_id == ItemVersion.id)
-        .outerjoin(Creator, Application.created_by_id == Creator.id)
+        .where(Application.item_version_id.is_not(None))
     )
+    if f.item_id is not None or f.theme_id is not None:
+        stmt = stmt.join(ItemVersion, Application.item_version_id == ItemVersion.id)
+    if f.hall_id is not None:
+        stmt = stmt.outerjoin(Creator, Application.created_by_id == Creator.id)
     return _filter_cases(stmt, f)
 
 

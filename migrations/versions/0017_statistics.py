@@ -58,6 +58,19 @@ DAILY_COUNTERS = (
     "score_5",
 )
 
+OTHER_INDEXES = (
+    ("correction_requests", "ix_correction_requests_requested_at", ["requested_at"]),
+    ("correction_exceptions", "ix_correction_exceptions_created_at", ["created_at"]),
+    ("post_check_tasks", "ix_post_check_tasks_checked_at", ["checked_at"]),
+    ("tickets", "ix_tickets_day", ["day"]),
+    ("applications", "ix_applications_status_due", ["status", "due_date"]),
+    (
+        "applications",
+        "ix_applications_applicant_completed",
+        ["applicant_id", "status", "completed_at"],
+    ),
+)
+
 CASE_INSTANTS = ("submitted_at", "accepted_at", "decided_at", "completed_at", "updated_at")
 
 
@@ -122,9 +135,15 @@ def upgrade():
             batch_op.create_index(f"ix_applications_{column}", [column], unique=False)
     with op.batch_alter_table("ratings", schema=None) as batch_op:
         batch_op.create_index("ix_ratings_created_at", ["created_at"], unique=False)
+    for table, name, columns in OTHER_INDEXES:
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.create_index(name, columns, unique=False)
 
 
 def downgrade():
+    for table, name, _columns in reversed(OTHER_INDEXES):
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.drop_index(name)
     with op.batch_alter_table("ratings", schema=None) as batch_op:
         batch_op.drop_index("ix_ratings_created_at")
     with op.batch_alter_table("applications", schema=None) as batch_op:

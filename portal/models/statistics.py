@@ -17,6 +17,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from portal.extensions import db
 from portal.models.applications import Application, Rating
 from portal.models.base import UTCDateTime
+from portal.models.counter import Ticket
+from portal.models.workflow import CorrectionException, CorrectionRequest, PostCheckTask
 
 # The statistics count cases by these instants (a day's summary, today's live figures, the
 # changes since the last run): indexes on the cases' and ratings' tables, declared here
@@ -28,6 +30,19 @@ STATISTICS_INDEXES = (
     Index("ix_applications_completed_at", Application.completed_at),
     Index("ix_applications_updated_at", Application.updated_at),
     Index("ix_ratings_created_at", Rating.created_at),
+    Index("ix_correction_requests_requested_at", CorrectionRequest.requested_at),
+    Index("ix_correction_exceptions_created_at", CorrectionException.created_at),
+    Index("ix_post_check_tasks_checked_at", PostCheckTask.checked_at),
+    Index("ix_tickets_day", Ticket.day),
+    # open and overdue now, over every department
+    Index("ix_applications_status_due", Application.status, Application.due_date),
+    # 减材料 for returning applicants: had this applicant completed a case before?
+    Index(
+        "ix_applications_applicant_completed",
+        Application.applicant_id,
+        Application.status,
+        Application.completed_at,
+    ),
 )
 
 # the counters of StatDaily, in the order the summary query fills them

@@ -510,6 +510,18 @@ def test_summaries_equal_a_recomputation_also_after_an_old_case_changes(data):
     assert stats.promise_breakers(db.session, f, today=TODAY) == stats.promise_breakers(
         db.session, f, today=TODAY, use_summaries=False
     )
+    # a decision recorded late for an old day (an import of paper records): case 6 was in
+    # fact approved and handed over on 10 October 2025, with one visit
+    data.c6.status = "completed"
+    data.c6.decided_at = data.c6.completed_at = at(D(2025, 10, 10), 16)
+    data.c6.visit_count = 1
+    db.session.flush()
+    before = stats.dashboard(db.session, f, today=TODAY)
+    stats.summarise(db.session, TODAY)
+    after = stats.dashboard(db.session, f, today=TODAY)
+    assert after == stats.dashboard(db.session, f, today=TODAY, use_summaries=False)
+    assert (before.timeliness.decided, after.timeliness.decided) == (5, 6)
+    assert after.visits[-1].one == before.visits[-1].one + 1
 
 
 def test_public_item_figures_need_twenty_cases(data):
