@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from pathlib import Path
@@ -148,6 +149,8 @@ def load_config(overrides: dict | None = None) -> dict:
             value = value.strip().lower() in ("1", "true", "yes", "on")
         elif isinstance(default, int) and isinstance(value, str):
             value = int(value)
+        elif isinstance(default, dict) and isinstance(value, str):
+            value = json.loads(value)  # e.g. RATE_LIMITS='{"login": "20 per minute"}'
         cfg[key] = value
     cfg.update(overrides)
 

@@ -1,0 +1,227 @@
+"""Portal nodes as a city runs them: gunicorn processes on loopback ports sharing one database
+(and, when given, one Redis and one S3 store), and an HTTP client that speaks the Flask test
+client's small API (``get``/``post`` returning ``status_code``, ``headers``, ``get_data``) so the
+route tests' helpers (``csrf_token``, ``login``, ``start`` …) drive real servers unchanged.
+
+``RoundRobin`` sends each request to the next node in turn: one session cookie, every step on a
+different machine than the one before.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+from sqlalchemy import select
+
+from portal.config import DEFAULTS
+from portal.extensions import db
+from portal.models import ELicence
+from services import storage
+from tests.conftest import dispose_app, make_app
+from tests.servers import free_port, storage_environment
+
+BIN = Path(sys.executable).parent
+S3_READY = "STORAGE_URL" in DEFAULTS  # the object-storage backend exists in this version
+START_TIMEOUT = 180.0  # a loaded 2-core machine boots four WeasyPrint-importing workers slowly
+
+
+@dataclass
+class Node:
+    name: str
+    base: str
+    process: subprocess.Popen
+    log: Path
+
+    def worker_pids(self) -> list[int]:
+        """The pids of this node's gunicorn workers (children of the arbiter)."""
+        out = subprocess.run(
+            ["ps", "-o", "pid=", "--ppid", str(self.process.pid)],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout
+        return [int(pid) for pid in out.split()]
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+
+def _wait_until_up(node: Node) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        if node.process.poll() is not None:
+            raise RuntimeError(f"{node.name} exited:\n{node.log_text()[-3000:]}")
+        try:
+            if requests.get(node.base + "/", timeout=2).status_code < 500:
+                return
+        except requests.RequestException:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{node.name} did not answer:\n{node.log_text()[-3000:]}")
+        time.sleep(0.2)
+
+
+def _stop(process: subprocess.Popen, grace: float = 10.0) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGQUIT)  # quick shutdown: nothing is left to finish
+        try:
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+
+
+@contextmanager
+def portal_nodes(
+    env: dict[str, str], count: int = 2, workers: int = 2, log_dir: Path | None = None
+) -> Iterator[list[Node]]:
+    """Start ``count`` gunicorn nodes of the portal with ``env`` added to this environment
+    (DATABASE_URL, SECRET_KEY, UPLOAD_DIR … each node may get its own UPLOAD_DIR through
+    ``env[f"NODE{i}_UPLOAD_DIR"]``); stop them all afterwards, also on failure."""
+    log_dir = log_dir or Path(os.environ.get("TMPDIR", "/tmp"))
+    nodes: list[Node] = []
+    with ExitStack() as stack:
+        for i in range(count):
+            port = free_port()
+            node_env = {**os.environ, **env}
+            if f"NODE{i}_UPLOAD_DIR" in env:
+                node_env["UPLOAD_DIR"] = env[f"NODE{i}_UPLOAD_DIR"]
+            log = log_dir / f"node{i}-{port}.log"
+            with open(log, "wb") as log_file:
+                process = subprocess.Popen(  # nosec B603
+                    [
+                        str(BIN / "gunicorn"),
+                        "--bind",
+                        f"127.0.0.1:{port}",
+                        "--workers",
+                        str(workers),
+                        "--timeout",
+                        "60",
+                        "--graceful-timeout",
+                        "5",
+                        "--no-control-socket",  # nodes on one machine would share its path
+                        "--access-logfile",
+                        "-",
+                        "portal:create_app()",
+                    ],
+                    env=node_env,
+                    stdout=log_file,
+                    stderr=subprocess.STDOUT,
+                    cwd=Path(__file__).resolve().parents[2],
+                )
+            stack.callback(_stop, process)
+            nodes.append(Node(f"node{i}", f"http://127.0.0.1:{port}", process, log))
+        for node in nodes:
+            _wait_until_up(node)
+        yield nodes
+
+
+class Response:
+    """The parts of a Flask test response the route tests' helpers use."""
+
+    def __init__(self, response: requests.Response, node: str) -> None:
+        self.status_code = response.status_code
+        self.headers = response.headers
+        self.data = response.content
+        self.node = node
+        self.url = response.url
+
+    def get_data(self, as_text: bool = False):
+        return self.data.decode("utf-8") if as_text else self.data
+
+
+@dataclass
+class RoundRobin:
+    """One browser session whose requests go to the nodes in turn."""
+
+    nodes: list[Node]
+    session: requests.Session = field(default_factory=requests.Session)
+    turn: int = 0
+    log: list[tuple[str, str, str, int, float]] = field(default_factory=list)
+
+    def _next(self) -> Node:
+        node = self.nodes[self.turn % len(self.nodes)]
+        self.turn += 1
+        return node
+
+    def _send(self, method: str, path: str, **kw) -> Response:
+        node = self._next()
+        began = time.monotonic()
+        response = self.session.request(
+            method, node.base + path, allow_redirects=False, timeout=60, **kw
+        )
+        self.log.append(
+            (node.name, method, path, response.status_code, round(time.monotonic() - began, 3))
+        )
+        return Response(response, node.name)
+
+    def get(self, path: str, **kw) -> Response:
+        kw.pop("follow_redirects", None)
+        return self._send("GET", path, **kw)
+
+    def post(self, path: str, data: dict | None = None, **kw) -> Response:
+        """``data`` as the Flask test client takes it: a value ``(stream, filename)`` is a file."""
+        kw.pop("follow_redirects", None)
+        kw.pop("content_type", None)
+        fields: dict[str, str] = {}
+        files: dict[str, tuple] = {}
+        for key, value in (data or {}).items():
+            if isinstance(value, tuple):
+                stream, filename = value[0], value[1]
+                body = stream.read() if isinstance(stream, io.IOBase) else stream
+                files[key] = (filename, body)
+            else:
+                fields[key] = value
+        return self._send("POST", path, data=fields, files=files or None, **kw)
+
+
+def hidden(html: str, name: str) -> str:
+    match = re.search(rf'name="{name}" (?:type="hidden" )?value="([^"]*)"', html)
+    if not match:
+        match = re.search(rf'type="hidden" name="{name}" value="([^"]*)"', html)
+    assert match, f"no hidden {name}"
+    return match.group(1)
+
+
+def storage_env(store: dict | None) -> dict[str, str]:
+    return storage_environment(store) if store else {}
+
+
+def stored_keys(app) -> set[str]:
+    """Every file key in the app's storage (local directory or S3 bucket)."""
+    root = Path(app.config["UPLOAD_DIR"])
+    return {
+        f"{path.parent.name}/{path.name}"
+        for path in root.glob("*/*")
+        if storage.KEY_RE.fullmatch(f"{path.parent.name}/{path.name}")
+    }
+
+
+def licence_number_from(url, uploads, store, case_id) -> str:
+    app = checker(url, uploads, store)
+    try:
+        with app.app_context():
+            return db.session.scalar(
+                select(ELicence.number).where(ELicence.application_id == case_id)
+            )
+    finally:
+        dispose_app(app)
+
+
+def checker(url: str, uploads: Path, store: dict | None):
+    """An app bound to the cluster's database (and store) for reading back."""
+    extra = {}
+    if store:
+        extra = {key: value for key, value in storage_environment(store).items()}
+    return make_app(url, uploads, **extra)
