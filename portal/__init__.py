@@ -107,6 +107,9 @@ def create_app(config: dict | None = None) -> Flask:
     from portal.review import admin_bp as review_admin_bp
     from portal.review import bp as review_bp
     from portal.review import public_bp as notices_bp
+    from portal.statistics import admin_bp as statistics_admin_bp
+    from portal.statistics import department_bp as statistics_department_bp
+    from portal.statistics import public_bp as performance_bp
     from portal.templating import register_template_helpers
 
     app.register_blueprint(main_bp)
@@ -124,6 +127,9 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(queue_bp)
     app.register_blueprint(kiosk_bp)
     app.register_blueprint(appointments_bp)
+    app.register_blueprint(statistics_admin_bp)  # /admin/statistics
+    app.register_blueprint(statistics_department_bp)  # /review/statistics
+    app.register_blueprint(performance_bp)  # /performance
     register_error_handlers(app)
     register_template_helpers(app)
     register_cli(app)
