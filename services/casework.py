@@ -19,6 +19,7 @@ from portal.models import (
     Document,
     ELicence,
     Event,
+    MaterialRequirement,
     Notice,
     Rating,
     Role,
@@ -193,7 +194,10 @@ def case_page(actor: User, app: Application) -> CasePage:
                 select(ApplicationMaterial)
                 .where(ApplicationMaterial.application_id == app.id)
                 .options(
-                    selectinload(ApplicationMaterial.requirement),
+                    # the page names each material by its type: no query per material
+                    selectinload(ApplicationMaterial.requirement).selectinload(
+                        MaterialRequirement.material_type
+                    ),
                     selectinload(ApplicationMaterial.document).selectinload(Document.material_type),
                 )
             )

@@ -7,18 +7,20 @@ Everything here is scoped to the reviewer's own department; another department's
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, update
-from sqlalchemy.orm import selectinload
+from sqlalchemy import and_, false, func, or_, select, text, update
+from sqlalchemy.orm import load_only, selectinload
 
 from portal.extensions import db
 from portal.models import (
     Application,
     ApplicationMaterial,
+    Citizen,
     CorrectionRequest,
     Document,
     Event,
@@ -31,6 +33,7 @@ from portal.models import (
     Suspension,
     User,
 )
+from portal.models.applications import QUEUE_OPEN_PREDICATE
 from portal.models.base import utcnow
 from services import (
     audit,
@@ -101,13 +104,176 @@ def _received_dates(app_ids: list[int]) -> dict[int, date]:
 
 
 def department_items(actor: User) -> list[ItemVersion]:
+    """The department's published items (name, item id and steps only: the filters' choices)."""
     return list(
         db.session.scalars(
             select(ItemVersion)
             .join(ServiceItem, ServiceItem.published_version_id == ItemVersion.id)
             .where(ServiceItem.department_id == actor.department_id)
+            .options(load_only(ItemVersion.item_id, ItemVersion.name, ItemVersion.steps))
             .order_by(ItemVersion.name)
         )
+    )
+
+
+# ---- the queue: keyset pages over a partial index ---------------------------------------------
+#
+# The department's open cases are read a page at a time in index order, never all of them:
+# due-first walks ix_applications_queue_due (department, 承诺办结日 with the cases still waiting
+# for acceptance first, id), newest-first ix_applications_queue_new (department, id). Both are
+# partial indexes over the open states (migration 0018); the query names those states as
+# literals, exactly as the index does, so that SQLite sees the index applies. The next and
+# previous links carry the last and first row's sort key (keyset), never an OFFSET, so a page
+# costs the same on the first page and the thousandth, with 1,000 cases or 1,000,000.
+# The counts per state come from ix_applications_department_status_due alone (index-only).
+
+PAGE_SIZE = 50
+_CURSOR_ID = re.compile(r"[0-9]{1,10}")
+_CURSOR_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+MAX_CURSOR_ID = 2**31 - 1
+SORTS = ("due", "new")
+# the open states as the partial indexes' predicate spells them (the same literal SQL)
+OPEN_STATES_SQL = text("applications." + QUEUE_OPEN_PREDICATE)
+
+
+@dataclass
+class QueuePage:
+    rows: list[QueueRow]
+    counts: dict[str, int]  # open cases of the department per state, whatever the filters
+    next_cursor: str | None  # ?after= for the next page, None on the last
+    prev_cursor: str | None  # ?before= for the previous page, None on the first
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+def _parse_cursor(raw: str, sort: str) -> tuple[date | None, int] | None:
+    """A page boundary from the URL: ``<id>`` (newest first) or ``<YYYY-MM-DD or empty>.<id>``
+    (due first). Anything else is no boundary at all (the first page), never an error."""
+    head, dot, tail = (raw or "").rpartition(".")
+    if sort == "new":
+        head, tail = "", raw or ""
+    elif not dot:
+        return None
+    if not _CURSOR_ID.fullmatch(tail) or int(tail) > MAX_CURSOR_ID:
+        return None
+    if not head:
+        return None, int(tail)
+    if not _CURSOR_DAY.fullmatch(head):
+        return None
+    try:
+        return date.fromisoformat(head), int(tail)
+    except ValueError:
+        return None
+
+
+def _cursor(app: Application, sort: str) -> str:
+    if sort == "new":
+        return str(app.id)
+    return f"{app.due_date.isoformat() if app.due_date else ''}.{app.id}"
+
+
+def _after(key: tuple[date | None, int], sort: str, forward: bool):
+    """Rows after (forward) or before the boundary ``key`` in the page order."""
+    day, case_id = key
+    if sort == "new":  # id descending
+        return Application.id < case_id if forward else Application.id > case_id
+    due, ident = Application.due_date, Application.id
+    if forward:  # (NULL first, then dates ascending), id ascending
+        if day is None:
+            return or_(and_(due.is_(None), ident > case_id), due.is_not(None))
+        return or_(due > day, and_(due == day, ident > case_id))
+    if day is None:
+        return and_(due.is_(None), ident < case_id)
+    return or_(due.is_(None), due < day, and_(due == day, ident < case_id))
+
+
+def _order(sort: str, forward: bool) -> tuple:
+    if sort == "new":
+        return (Application.id.desc(),) if forward else (Application.id.asc(),)
+    if forward:
+        return (Application.due_date.asc().nulls_first(), Application.id.asc())
+    return (Application.due_date.desc().nulls_last(), Application.id.desc())
+
+
+def _first_arrival(target: date, overrides: dict[date, bool]) -> date:
+    """The earliest arrival date whose answer deadline (受理答复期限) is on or after ``target``."""
+    arrival = target
+    while (
+        workdays.add_working_days(
+            arrival - timedelta(days=1), workflow.DEEMED_ACCEPTANCE_WORKING_DAYS, overrides
+        )
+        >= target
+    ):
+        arrival -= timedelta(days=1)
+    return arrival
+
+
+def _due_filter(due: str, day: date):
+    """The deadline filters as SQL, matching the badge each row then shows (_badge): a case
+    waiting for acceptance is measured by its answer deadline (arrival + 5 working days, the
+    arrival being the last resubmission or else the submission), a case in a delivery state has
+    no deadline, a suspended one is paused, any other by its 承诺办结日."""
+    if due not in DUE_FILTERS:
+        return None
+    awaiting = and_(Application.status == "submitted", Application.due_date.is_(None))
+    no_deadline = Application.status.in_(case_states.DELIVERY_STATES)
+    if due == "none":
+        return or_(no_deadline, and_(~awaiting, Application.due_date.is_(None)))
+    dated = and_(~no_deadline, Application.status != "suspended", ~awaiting)
+    overrides = workdays.load_overrides(day - timedelta(days=90), day + timedelta(days=90))
+    arrival = func.coalesce(
+        select(func.max(CorrectionRequest.resubmitted_at))
+        .where(CorrectionRequest.application_id == Application.id)
+        .scalar_subquery(),
+        Application.submitted_at,
+        type_=Application.submitted_at.type,
+    )
+
+    def arrived_from(first: date):
+        return arrival >= clock.local_instant(first, time(0))
+
+    def arrived_before(first: date):
+        return arrival < clock.local_instant(first, time(0))
+
+    if due == "overdue":
+        lo, hi = None, day  # deadline < today
+    elif due == "today":
+        lo, hi = day, day + timedelta(days=1)
+    else:  # soon: today, or at most SOON_WORKING_DAYS working days left
+        lo, hi = day, workdays.add_working_days(day, SOON_WORKING_DAYS + 1, overrides)
+    dated_range = [Application.due_date < hi]
+    awaiting_range = [arrived_before(_first_arrival(hi, overrides))]
+    if lo is not None:
+        dated_range.append(Application.due_date >= lo)
+        awaiting_range.append(arrived_from(_first_arrival(lo, overrides)))
+    return or_(and_(dated, *dated_range), and_(awaiting, *awaiting_range))
+
+
+def _step_filter(actor: User, step: str):
+    """Cases whose current step (办理流程, in their own guide version) is named ``step``."""
+    pairs = [
+        and_(Application.item_version_id == version_id, Application.current_step == index)
+        for version_id, steps in db.session.execute(
+            select(ItemVersion.id, ItemVersion.steps).where(
+                ItemVersion.department_id == actor.department_id
+            )
+        )
+        for index, s in enumerate(steps or [])
+        if s.get("name") == step
+    ]
+    return or_(*pairs) if pairs else false()
+
+
+def queue_counts(actor: User) -> dict[str, int]:
+    """Open cases of the department per state, counted in the index alone."""
+    return dict(
+        db.session.execute(
+            select(Application.status, func.count())
+            .where(Application.department_id == actor.department_id, OPEN_STATES_SQL)
+            .group_by(Application.status)
+        ).all()
     )
 
 
@@ -118,27 +284,96 @@ def queue(
     item_id: int | None = None,
     step: str = "",
     due: str = "",
+    sort: str = "due",
+    after: str = "",
+    before: str = "",
     day: date | None = None,
-) -> list[QueueRow]:
-    """The department's open cases, most urgent first, in a fixed number of queries."""
+    page_size: int = PAGE_SIZE,
+) -> QueuePage:
+    """One page of the department's open cases, due first (the cases still waiting for
+    acceptance, oldest first, then by 承诺办结日) or newest first, in a fixed number of queries."""
     day = day or clock.local_today()
-    stmt = (
-        select(Application)
-        .where(
-            Application.department_id == actor.department_id,
-            Application.status.in_(case_states.STAFF_OPEN_STATES),
+    sort = sort if sort in SORTS else "due"
+    department = Application.department_id == actor.department_id
+    if item_id:
+        # one item's cases are few beside the department's: found through
+        # ix_applications_item_version_id and sorted, rather than by walking the department's
+        # index in page order and skipping the other items' cases (the planner cannot tell
+        # the two apart; this spelling of the department's condition takes its index away)
+        department = func.coalesce(Application.department_id, 0) == actor.department_id
+    stmt = select(Application).where(department)
+    if status in case_states.STAFF_OPEN_STATES:
+        # one state: ix_applications_department_status_due / _status_id, in the page's order
+        stmt = stmt.where(Application.status == status)
+    else:
+        stmt = stmt.where(OPEN_STATES_SQL)
+    if item_id:
+        stmt = stmt.where(
+            Application.item_version_id.in_(
+                select(ItemVersion.id).where(ItemVersion.item_id == item_id)
+            )
         )
-        .options(
-            selectinload(Application.item_version),
-            selectinload(Application.applicant),
-            selectinload(Application.assignee),
+    if step:
+        stmt = stmt.where(_step_filter(actor, step))
+    if (deadline := _due_filter(due, day)) is not None:
+        stmt = stmt.where(deadline)
+    forward = True
+    key = _parse_cursor(after, sort) if after else None
+    if key is None and before:
+        key = _parse_cursor(before, sort)
+        forward = key is None
+    if key is not None:
+        stmt = stmt.where(_after(key, sort, forward))
+    apps = list(
+        db.session.scalars(
+            stmt.options(
+                load_only(*(getattr(Application, c) for c in QUEUE_COLUMNS)),
+                selectinload(Application.item_version).load_only(
+                    ItemVersion.name, ItemVersion.steps
+                ),
+                selectinload(Application.bundle),
+                selectinload(Application.applicant).load_only(Citizen.name),
+                selectinload(Application.assignee).load_only(User.display_name),
+            )
+            .order_by(*_order(sort, forward))
+            .limit(page_size + 1)
         )
     )
-    if status in case_states.STAFF_OPEN_STATES:
-        stmt = stmt.where(Application.status == status)
-    if item_id:
-        stmt = stmt.where(Application.item_version.has(ItemVersion.item_id == item_id))
-    apps = list(db.session.scalars(stmt.limit(500)))
+    more = len(apps) > page_size
+    apps = apps[:page_size]
+    if not forward:
+        apps.reverse()
+    has_next = more if forward else key is not None
+    has_prev = (key is not None) if forward else more
+    return QueuePage(
+        rows=_queue_rows(apps, day),
+        counts=queue_counts(actor),
+        next_cursor=_cursor(apps[-1], sort) if apps and has_next else None,
+        prev_cursor=_cursor(apps[0], sort) if apps and has_prev else None,
+    )
+
+
+# what a queue row shows: enough of the case for its badge, its links and the claim form
+QUEUE_COLUMNS = (
+    "id",
+    "number",
+    "item_version_id",
+    "bundle_id",
+    "department_id",
+    "applicant_id",
+    "assignee_id",
+    "status",
+    "submitted_at",
+    "due_date",
+    "deemed_accepted_at",
+    "overdue_at",
+    "supply_deadline",
+    "current_step",
+    "version",
+)
+
+
+def _queue_rows(apps: list[Application], day: date) -> list[QueueRow]:
     received = _received_dates([a.id for a in apps])
     arrivals = {
         a.id: received.get(a.id) or (clock.local_date(a.submitted_at) if a.submitted_at else day)
@@ -153,8 +388,6 @@ def queue(
     for app in apps:
         steps = app.item_version.steps or []
         step_name = steps[app.current_step]["name"] if app.current_step < len(steps) else ""
-        if step and step_name != step:
-            continue
         answer_by = workdays.add_working_days(
             arrivals[app.id], workflow.DEEMED_ACCEPTANCE_WORKING_DAYS, overrides
         )
@@ -168,27 +401,18 @@ def queue(
         else:
             deadline, label = app.due_date, str(_l("承诺办结日"))
         badge = _badge(deadline, day, overrides, app.status == "suspended")
-        if due == "overdue" and badge.kind != "overdue":
-            continue
-        if due == "today" and badge.kind != "today":
-            continue
-        if due == "soon" and badge.kind not in ("today", "soon"):
-            continue
-        if due == "none" and deadline is not None:
-            continue
         flags = []
         if app.supply_deadline:
             flags.append(str(_l("容缺材料 %(day)s 前补齐", day=app.supply_deadline.isoformat())))
         if app.overdue_at:
             flags.append(str(_l("已标记超期")))
         rows.append(QueueRow(app, badge, label, deadline, deemed, step_name, flags))
-    rows.sort(key=lambda r: (r.badge.sort_key, r.deadline or date.max, r.app.id))
     return rows
 
 
-def step_names(actor: User) -> list[str]:
+def step_names(versions: list[ItemVersion]) -> list[str]:
     names: dict[str, None] = {}
-    for version in department_items(actor):
+    for version in versions:
         for step in version.steps or []:
             names.setdefault(step.get("name", ""), None)
     return [n for n in names if n]

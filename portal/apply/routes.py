@@ -262,7 +262,11 @@ def submit(draft_id: int):
 
 @bp.route("/cases")
 def cases():
-    return render_template("apply/cases.html", cases=svc.list_own_applications(current_user))
+    after = request.args.get("after", "")[:40]
+    page = svc.own_cases(current_user, after=after)
+    return render_template(
+        "apply/cases.html", cases=page.rows, next_cursor=page.next_cursor, paged=bool(after)
+    )
 
 
 @bp.route("/apply/drafts/<int:draft_id>/delete", methods=["POST"])

@@ -6,7 +6,18 @@ import enum
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Date,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    column,
+    nulls_first,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -32,6 +43,26 @@ class SatisfiedBy(enum.StrEnum):
     missing = "missing"
 
 
+# the states in which a department still owes the citizen something: services.case_states'
+# STAFF_OPEN_STATES, spelled out here for the reviewer queue's partial indexes (a test checks
+# they agree); the queue's query names them in this very text so that SQLite uses the indexes
+QUEUE_OPEN_STATES = (
+    "submitted",
+    "correction_required",
+    "accepted",
+    "accepted_pending_materials",
+    "accepted_on_commitment",
+    "in_review",
+    "suspended",
+    "approved",
+    "certifying",
+    "awaiting_pickup",
+    "awaiting_post",
+    "mailed",
+)
+QUEUE_OPEN_PREDICATE = "status IN (" + ", ".join(f"'{s}'" for s in QUEUE_OPEN_STATES) + ")"
+
+
 class Application(TimestampMixin, db.Model):
     """办件: one application for one item version, online or at a counter."""
 
@@ -39,6 +70,27 @@ class Application(TimestampMixin, db.Model):
     __table_args__ = (
         Index("ix_applications_applicant_status", "applicant_id", "status"),
         Index("ix_applications_department_status_due", "department_id", "status", "due_date"),
+        # the citizen's own cases and those they handle as an agent (我的办件, the counter)
+        Index("ix_applications_applicant_parent", "applicant_id", "parent_id"),
+        Index("ix_applications_agent_parent", "agent_id", "parent_id"),
+        # the reviewer queue's keyset pages (services/review.py), over the open cases only:
+        # due first (those without a 承诺办结日 first, as SQLite orders NULL), newest first
+        Index(
+            "ix_applications_queue_due",
+            "department_id",
+            nulls_first(column("due_date")),  # SQLite's only order of NULL; PostgreSQL's too here
+            "id",
+            sqlite_where=text(QUEUE_OPEN_PREDICATE),
+            postgresql_where=text(QUEUE_OPEN_PREDICATE),
+        ),
+        Index(
+            "ix_applications_queue_new",
+            "department_id",
+            "id",
+            sqlite_where=text(QUEUE_OPEN_PREDICATE),
+            postgresql_where=text(QUEUE_OPEN_PREDICATE),
+        ),
+        Index("ix_applications_department_status_id", "department_id", "status", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

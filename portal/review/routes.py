@@ -30,19 +30,41 @@ def _int_arg(name: str) -> int | None:
 
 @bp.route("/")
 def queue():
+    """The department's open cases a page at a time; the filters, the sort and the page boundary
+    are all in the URL (?status=&item=&step=&due=&sort=due|new&after=|before=)."""
     filters = {
         "status": request.args.get("status", ""),
         "item_id": _int_arg("item"),
-        "step": request.args.get("step", ""),
+        "step": request.args.get("step", "")[:100],
         "due": request.args.get("due", ""),
+        "sort": request.args.get("sort", "") if request.args.get("sort") in review.SORTS else "due",
     }
-    rows = review.queue(current_user, **filters)
+    page = review.queue(
+        current_user,
+        **filters,
+        after=request.args.get("after", "")[:40],
+        before=request.args.get("before", "")[:40],
+    )
+    items = review.department_items(current_user)
+    # the query string of this view of the queue, without the page boundary
+    kept = {
+        "status": filters["status"],
+        "item": filters["item_id"] or "",
+        "step": filters["step"],
+        "due": filters["due"],
+        "sort": filters["sort"],
+    }
+    kept = {k: v for k, v in kept.items() if v and not (k == "sort" and v == "due")}
     return render_template(
         "review/queue.html",
-        rows=rows,
+        page=page,
+        rows=page.rows,
         filters=filters,
-        items=review.department_items(current_user),
-        steps=review.step_names(current_user),
+        kept=kept,
+        other_than_status={k: v for k, v in kept.items() if k != "status"},
+        page_size=review.PAGE_SIZE,
+        items=items,
+        steps=review.step_names(items),
         reminders=review.reminders(current_user),
     )
 
