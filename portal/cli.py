@@ -222,6 +222,7 @@ def users_create_admin(username: str, display_name: str, password: str) -> None:
 
 
 @click.command("simulate")
+@with_appcontext
 @click.option("--days", default=365, show_default=True, type=click.IntRange(min=1, max=3660))
 @click.option("--citizens", default=20000, show_default=True, type=click.IntRange(min=1))
 @click.option(

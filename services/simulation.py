@@ -540,6 +540,9 @@ class Simulation:
             return make_id_number(born, self.rng)
         if kind == "phone":
             return f"1470{self.rng.randint(0, 9_999_999):07d}"
+        pattern = ((question.get("rules") or {}).get("pattern") or {}).get("regex", "")
+        if pattern:  # the one pattern the catalogue uses: a 6-digit postcode
+            return "310012"
         return {
             "select": str(options[0][0]),
             "multiselect": [str(options[0][0])],
