@@ -91,6 +91,7 @@ def create_app(config: dict | None = None) -> Flask:
     from portal.apply import bp as apply_bp
     from portal.appointments import bp as appointments_bp
     from portal.auth import bp as auth_bp
+    from portal.assets import register_assets
     from portal.caching import register_cache_policy
     from portal.catalogue import bp as catalogue_bp
     from portal.cli import register_cli
@@ -134,6 +135,7 @@ def create_app(config: dict | None = None) -> Flask:
     register_template_helpers(app)
     register_cli(app)
     register_cache_policy(app)
+    register_assets(app)  # static URLs with a content hash; gzip
     register_limits(app)
     register_request_ids(app)
     register_ops(app)
