@@ -245,7 +245,8 @@ class LocalStorage(Storage):
         return None
 
     def check(self) -> None:
-        if not (self.root.is_dir() and os.access(self.root, os.W_OK | os.X_OK)):
+        _root(self.root)  # made if missing, as at start-up; raises if it cannot be
+        if not os.access(self.root, os.W_OK | os.X_OK):
             raise OSError(f"{self.root} is not a writable folder")
 
     def discard(self, key: str) -> None:

@@ -242,10 +242,3 @@ class S3Storage(Storage):
     def check(self) -> None:
         """Raise unless the bucket answers (readiness checks)."""
         self.client.head_bucket(Bucket=self.bucket)
-
-    def ensure_bucket(self) -> None:
-        """Create the bucket if it does not exist (tests, a first start against MinIO)."""
-        try:
-            self.client.head_bucket(Bucket=self.bucket)
-        except ClientError:
-            self.client.create_bucket(Bucket=self.bucket)

@@ -63,6 +63,19 @@ def test_the_configured_backend_is_the_one_asked_for(store, request):
     assert store.name == request.node.callspec.params["store"]
 
 
+def test_the_readiness_check_answers_and_names_a_store_it_cannot_use(
+    store, app, tmp_path, monkeypatch
+):
+    storage.check()  # raises unless usable
+    if isinstance(store, S3Storage):
+        monkeypatch.setitem(app.config, "STORAGE_URL", "s3://no-such-bucket/x")
+    else:
+        (tmp_path / "not-a-folder").write_text("")
+        monkeypatch.setitem(app.config, "UPLOAD_DIR", str(tmp_path / "not-a-folder"))
+    with pytest.raises(Exception):  # noqa: B017 (OSError, botocore's ClientError …)
+        storage.check()
+
+
 def test_a_saved_file_reads_back_before_and_after_the_commit(store):
     data = files.pdf()
     saved = storage.save(data, ".pdf")
