@@ -94,6 +94,7 @@ def create_app(config: dict | None = None) -> Flask:
     from portal.assets import register_assets
     from portal.caching import register_cache_policy
     from portal.catalogue import bp as catalogue_bp
+    from portal.celery_app import register_task_queue
     from portal.cli import register_cli
     from portal.counter import bp as counter_bp
     from portal.documents import bp as documents_bp
@@ -139,6 +140,7 @@ def create_app(config: dict | None = None) -> Flask:
     register_limits(app)
     register_request_ids(app)
     register_ops(app)
+    register_task_queue(app)
 
     @app.before_request
     def _drop_nul_bytes() -> None:

@@ -57,10 +57,10 @@ DEFAULTS: dict[str, object] = {
     # this token (unset: refused); log lines are "json" or "text" (empty: json in production)
     "METRICS_TOKEN": "",
     "LOG_FORMAT": "",
-    # background tasks (services/tasks.py, portal/celery_app.py): with a broker (this, or else
-    # REDIS_URL) notice PDFs, the SMS outbox and the scheduled jobs run in Celery workers;
-    # without one they run in-process as before. A task whose worker died is handed to another
-    # after TASK_VISIBILITY_TIMEOUT_SECONDS
+    # background tasks (services/tasks.py, portal/celery_app.py): with a broker (a Redis URL,
+    # e.g. REDIS_URL's server with another database number) notice PDFs, the SMS outbox and the
+    # scheduled jobs run in Celery workers; without one they run in-process as before. A task
+    # whose worker died is handed to another after TASK_VISIBILITY_TIMEOUT_SECONDS
     "CELERY_BROKER_URL": "",
     "TASK_VISIBILITY_TIMEOUT_SECONDS": 300,
     "NOTICE_RENDER_DELAY_MS": 0,  # tests only: a pause between storing a notice and attaching it

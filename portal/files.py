@@ -66,9 +66,12 @@ def send_stored(
 
 
 def notice_response(notice) -> Response:
-    """A notice's PDF exactly as issued, shown in the browser."""
+    """A notice's PDF exactly as issued, shown in the browser; 404 while it is being rendered
+    (the case page links to it only once it is there)."""
     from services.notices import download_name
 
+    if notice.storage_key is None:
+        abort(404)
     return send_stored(
         notice.storage_key,
         content_type="application/pdf",

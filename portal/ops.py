@@ -4,7 +4,8 @@
 - ``/healthz``: liveness. Answers 200 while the process can answer at all; it touches no
   database, so a slow database does not make the orchestrator restart healthy workers.
 - ``/readyz``: readiness. The database answers, its schema is at the migrations' head, Redis
-  answers (when ``REDIS_URL`` is set) and the storage backend answers; 200 or 503 with a JSON
+  and the task broker answer (when ``REDIS_URL`` / ``CELERY_BROKER_URL`` are set) and the
+  storage backend answers; 200 or 503 with a JSON
   body naming each check, so nginx or the orchestrator sends no traffic to a node that would
   fail it.
 - ``/metrics``: Prometheus text format, only with ``Authorization: Bearer <METRICS_TOKEN>``
@@ -21,7 +22,6 @@ from __future__ import annotations
 import hmac
 import os
 import time
-from pathlib import Path
 
 from alembic.script import ScriptDirectory
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
@@ -37,7 +37,7 @@ from sqlalchemy import text
 from portal.config import PROJECT_ROOT
 from portal.extensions import db
 from portal.transaction import attempt
-from services import metrics
+from services import metrics, storage
 
 bp = Blueprint("ops", __name__)
 ENDPOINTS = ("ops.healthz", "ops.readyz", "ops.metrics")
@@ -82,24 +82,27 @@ def _redis_client(url: str):
 
 
 def _check_redis() -> dict[str, str]:
-    url = current_app.config.get("REDIS_URL")
-    if not url:
-        return {}
-    try:
-        _redis_client(url).ping()
-    except Exception:  # connection refused, timeout, authentication …
-        return {"redis": "unavailable"}
-    return {"redis": "ok"}
+    """Redis (limits, caches) and the task broker, when configured."""
+    checks = {}
+    for name, key in (("redis", "REDIS_URL"), ("broker", "CELERY_BROKER_URL")):
+        url = current_app.config.get(key)
+        if not url:
+            continue
+        try:
+            _redis_client(url).ping()
+            checks[name] = "ok"
+        except Exception:  # connection refused, timeout, authentication …
+            checks[name] = "unavailable"
+    return checks
 
 
 def _check_storage() -> dict[str, str]:
-    """The storage backend answers: the local directory is there and writable."""
+    """The storage backend answers: the local directory is writable, or the S3 bucket answers."""
     try:
-        folder = Path(current_app.config["UPLOAD_DIR"])
-        ok = folder.is_dir() and os.access(folder, os.W_OK | os.X_OK)
-    except Exception:  # a broken configuration
-        ok = False
-    return {"storage": "ok" if ok else "unavailable"}
+        storage.backend().check()
+    except Exception:  # missing folder, refused connection, wrong keys, no bucket …
+        return {"storage": "unavailable"}
+    return {"storage": "ok"}
 
 
 @bp.route("/readyz")

@@ -88,10 +88,14 @@ def _deliver_outbox(response: Response) -> None:
     """Messages written by this request go out after its commit (never before)."""
     if not db.session.info.pop("outbox_pending", False) or response.status_code >= 400:
         return
+    from services import tasks
     from services.messages import deliver_pending
 
     try:
-        deliver_pending(limit=20)
+        if tasks.queued():  # a worker sends them (portal/celery_app.py)
+            tasks.send(tasks.DELIVER_OUTBOX)
+        else:
+            deliver_pending(limit=20)
     except Exception:  # delivery is retried by `flask jobs run`; never fail the page
         current_app.logger.exception("outbox delivery failed")
         db.session.rollback()

@@ -51,6 +51,8 @@ EVENT_LABELS = {
     "agent_authorisation": _l("窗口登记代理人的授权委托书"),
     "counter_offline_intake": _l("窗口代为提交线下收取的材料"),
     "counter_access_refused": _l("窗口人员打开非本人接待群众的办件，已拒绝"),
+    # a background worker attached a notice's PDF (services/notices.render_notice)
+    "notice_rendered": _l("通知书已生成"),
     # 叫号 in the hall, for a ticket taken for this case
     "queue_call": _l("大厅叫号"),
     "queue_recall": _l("大厅再次叫号"),
