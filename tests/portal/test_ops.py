@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import shutil
 
 from sqlalchemy import select, text
 
@@ -51,9 +50,10 @@ def test_readyz_503_when_the_schema_is_behind_the_migrations(client, query):
     assert body["checks"]["migrations"] == "not at head" and body["failed"] == ["migrations"]
 
 
-def test_readyz_503_when_redis_or_storage_is_gone(database_factory):
+def test_readyz_503_when_redis_or_storage_is_gone(database_factory, tmp_path):
     app = database_factory("ops-ready", REDIS_URL="redis://127.0.0.1:1/0")
-    shutil.rmtree(app.config["UPLOAD_DIR"])
+    (tmp_path / "a-file").write_text("not a folder")
+    app.config["UPLOAD_DIR"] = str(tmp_path / "a-file" / "uploads")  # cannot be made
     response = app.test_client().get("/readyz")
     assert response.status_code == 503
     body = response.get_json()
