@@ -371,6 +371,8 @@ def run_jobs(day: date | None = None) -> JobReport:
     # the statistics' daily summaries up to yesterday (services/statistics.py)
     report.statistics_days = statistics.summarise(db.session, day)
     db.session.commit()
+    statistics.item_figures(db.session, None, day)  # the day's public figures, once
+    db.session.commit()
     report.delivered = messages.deliver_pending(limit=1000)
     log.info("jobs run: %s", report)
     return report

@@ -28,7 +28,6 @@ A bundle's parent case (一件事) is not counted: its child cases are. Drafts a
 from __future__ import annotations
 
 import math
-import threading
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -81,7 +80,7 @@ from portal.models import (
 )
 from portal.models.catalogue import version_themes
 from portal.models.statistics import DAILY_COUNTERS
-from services import case_states, clock, workdays
+from services import cache, case_states, clock, workdays
 
 MIN_CASES_FOR_SHARES = 20  # public figures: fewer cases than this → no percentages
 CHANNELS = ("online", "counter", "kiosk")
@@ -1512,33 +1511,25 @@ def list_cases(
 
 # ---- public per-item figures ---------------------------------------------------------------
 
-_figures_lock = threading.Lock()
-_figures_cache: dict[tuple, dict[int, ItemFigures]] = {}
+FIGURES_TTL_SECONDS = 26 * 3600  # a day's figures outlive the day a little, then go
 
 
 def item_figures(
     session: Session, item_ids: Iterable[int] | None, today: date
 ) -> dict[int, ItemFigures]:
     """The last 12 months' figures of the given items (None: every item with cases), for the
-    guide pages and the public performance page. Computed once per local day and database
-    (kept in this process); an item without cases is absent."""
-    cache_key = (str(session.get_bind().engine.url), today)
-    with _figures_lock:
-        figures = _figures_cache.get(cache_key)
-    if figures is None:
-        figures = compute_item_figures(session, today)
-        with _figures_lock:
-            for key in [k for k in _figures_cache if k[0] == cache_key[0]]:
-                del _figures_cache[key]
-            _figures_cache[cache_key] = figures
+    guide pages and the public performance page. Computed once per local day and kept in
+    services/cache (in-process, or Redis shared by every worker and node); `flask jobs run`
+    computes the day's figures after midnight, so no reader waits for them. An item without
+    cases in the 12 months is absent."""
+    figures = cache.get_or_set(
+        f"statistics:item_figures:{today.isoformat()}",
+        lambda: compute_item_figures(session, today),
+        ttl=FIGURES_TTL_SECONDS,
+    )
     if item_ids is None:
         return dict(figures)
     return {i: figures[i] for i in item_ids if i in figures}
-
-
-def clear_item_figures() -> None:
-    with _figures_lock:
-        _figures_cache.clear()
 
 
 def compute_item_figures(

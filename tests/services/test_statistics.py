@@ -557,7 +557,6 @@ def test_public_item_figures_need_twenty_cases(data):
 
 
 def test_item_figures_are_cached_for_the_day(data):
-    stats.clear_item_figures()
     today = D(2025, 10, 12)
     first = stats.item_figures(db.session, [data.item_a.id], today)
     assert first[data.item_a.id].cases == 5
@@ -579,4 +578,3 @@ def test_item_figures_are_cached_for_the_day(data):
         ].cases
         == 6
     )
-    stats.clear_item_figures()
