@@ -163,6 +163,12 @@ def load_config(overrides: dict | None = None) -> dict:
         raise ConfigError(f"SECRET_KEY must be at least {MIN_SECRET_BYTES} bytes in production")
 
     cfg["PUBLIC_BASE_URL"] = _public_base_url(cfg.get("PUBLIC_BASE_URL"), production)
+    storage_url = str(cfg.get("STORAGE_URL") or "").strip()
+    if storage_url and (urlsplit(storage_url).scheme != "s3" or not urlsplit(storage_url).netloc):
+        raise ConfigError(
+            "STORAGE_URL must be empty (files in UPLOAD_DIR) or s3://bucket/prefix, "
+            f"not {storage_url!r}"
+        )
 
     url = str(cfg["DATABASE_URL"])
     if url.startswith("postgresql://"):

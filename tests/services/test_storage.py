@@ -12,6 +12,8 @@ import uuid
 import pytest
 from sqlalchemy import select
 
+from portal import create_app
+from portal.config import ConfigError
 from portal.extensions import db
 from portal.models import ApplicationMaterial, Document, MaterialType, User
 from services import storage
@@ -281,3 +283,9 @@ def test_a_citizen_uploads_and_the_reviewer_opens_the_file(
         storage.backend().delete(key)  # the store lost it
     missing = reviewer.get(f"/review/cases/{case_id}/materials/{material}/file")
     assert missing.status_code == 404
+
+
+@pytest.mark.parametrize("url", ["s3:/bucket", "https://bucket.example/x", "/srv/files", "s3://"])
+def test_a_storage_url_that_is_not_s3_stops_the_start(url, tmp_path):
+    with pytest.raises(ConfigError, match="STORAGE_URL"):
+        create_app({"STORAGE_URL": url, "UPLOAD_DIR": str(tmp_path), "SECRET_KEY": "x" * 40})
