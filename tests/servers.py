@@ -147,7 +147,7 @@ def seaweedfs_s3(bucket: str = S3_BUCKET, prefix: str = "files") -> Iterator[dic
         "filer.port.grpc",
         "s3.port",
         "s3.port.grpc",
-        "s3.port.iceberg",
+        "iam.port",
         "metricsPort",
     ]
     ports = {name: free_port() for name in names}
@@ -163,6 +163,9 @@ def seaweedfs_s3(bucket: str = S3_BUCKET, prefix: str = "files") -> Iterator[dic
         f"-s3.config={config}",
         "-volume.max=8",
         "-master.volumeSizeLimitMB=64",
+        # listeners with fixed default ports would clash between servers on one machine
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
         *(f"-{name}={port}" for name, port in ports.items()),
     ]
     with open(log, "wb") as log_file:
@@ -205,14 +208,15 @@ def seaweedfs_s3(bucket: str = S3_BUCKET, prefix: str = "files") -> Iterator[dic
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def storage_environment(store: dict) -> dict[str, str]:
-    """The environment a portal process needs to use ``store`` (see portal/config.py)."""
+def storage_environment(store: dict, prefix: str | None = None) -> dict[str, str]:
+    """The settings (environment or config) a portal needs to use ``store`` (portal/config.py);
+    ``prefix`` gives a test its own part of the bucket."""
     return {
-        "STORAGE_URL": store["storage_url"],
+        "STORAGE_URL": f"s3://{store['bucket']}/{prefix or store['prefix']}",
         "STORAGE_S3_ENDPOINT_URL": store["endpoint_url"],
-        "AWS_ACCESS_KEY_ID": store["access_key"],
-        "AWS_SECRET_ACCESS_KEY": store["secret_key"],
-        "AWS_DEFAULT_REGION": store["region"],
+        "STORAGE_S3_ACCESS_KEY": store["access_key"],
+        "STORAGE_S3_SECRET_KEY": store["secret_key"],
+        "STORAGE_S3_REGION": store["region"],
     }
 
 

@@ -43,15 +43,17 @@ class Node:
     process: subprocess.Popen
     log: Path
 
-    def worker_pids(self) -> list[int]:
-        """The pids of this node's gunicorn workers (children of the arbiter)."""
+    def worker_pids(self, min_age: int = 0) -> list[int]:
+        """The pids of this node's gunicorn workers (children of the arbiter) that have run for
+        at least ``min_age`` seconds (a worker still booting serves nothing yet)."""
         out = subprocess.run(
-            ["ps", "-o", "pid=", "--ppid", str(self.process.pid)],
+            ["ps", "-o", "pid=,etimes=", "--ppid", str(self.process.pid)],
             capture_output=True,
             text=True,
             check=False,
         ).stdout
-        return [int(pid) for pid in out.split()]
+        rows = [line.split() for line in out.splitlines() if line.strip()]
+        return [int(pid) for pid, age in rows if int(age) >= min_age]
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
@@ -89,7 +91,10 @@ def portal_nodes(
     """Start ``count`` gunicorn nodes of the portal with ``env`` added to this environment
     (DATABASE_URL, SECRET_KEY, UPLOAD_DIR … each node may get its own UPLOAD_DIR through
     ``env[f"NODE{i}_UPLOAD_DIR"]``); stop them all afterwards, also on failure."""
-    log_dir = log_dir or Path(os.environ.get("TMPDIR", "/tmp"))
+    # PORTAL_TEST_NODE_LOGS keeps the nodes' logs where pytest's rotation of tmp_path won't reach
+    kept = os.environ.get("PORTAL_TEST_NODE_LOGS")
+    log_dir = Path(kept) if kept else (log_dir or Path(os.environ.get("TMPDIR", "/tmp")))
+    log_dir.mkdir(parents=True, exist_ok=True)
     nodes: list[Node] = []
     with ExitStack() as stack:
         for i in range(count):
@@ -194,22 +199,30 @@ def hidden(html: str, name: str) -> str:
     return match.group(1)
 
 
-def storage_env(store: dict | None) -> dict[str, str]:
-    return storage_environment(store) if store else {}
+def storage_env(store: dict | None, prefix: str = "files") -> dict[str, str]:
+    """The storage settings of a cluster: its own prefix of the S3 store, or none (local)."""
+    return storage_environment(store, prefix) if store else {}
 
 
 def stored_keys(app) -> set[str]:
-    """Every file key in the app's storage (local directory or S3 bucket)."""
-    root = Path(app.config["UPLOAD_DIR"])
-    return {
-        f"{path.parent.name}/{path.name}"
-        for path in root.glob("*/*")
-        if storage.KEY_RE.fullmatch(f"{path.parent.name}/{path.name}")
-    }
+    """Every file key in the app's storage (local directory or S3 bucket); app context."""
+    return {info.key for info in storage.backend().list_files()}
 
 
-def licence_number_from(url, uploads, store, case_id) -> str:
-    app = checker(url, uploads, store)
+def copy_files_into(app, source_dir: Path) -> int:
+    """Put the files a seeded template keeps on disk into ``app``'s store (a city moving its
+    files to S3 does the same with ``flask backup`` / ``flask restore``)."""
+    local = storage.LocalStorage(source_dir)
+    target = storage.backend()
+    copied = 0
+    for info in local.list_files():
+        target.put_final(info.key, local.open(info.key).read())
+        copied += 1
+    return copied
+
+
+def licence_number_from(url, uploads, settings, case_id) -> str:
+    app = checker(url, uploads, settings)
     try:
         with app.app_context():
             return db.session.scalar(
@@ -219,9 +232,6 @@ def licence_number_from(url, uploads, store, case_id) -> str:
         dispose_app(app)
 
 
-def checker(url: str, uploads: Path, store: dict | None):
-    """An app bound to the cluster's database (and store) for reading back."""
-    extra = {}
-    if store:
-        extra = {key: value for key, value in storage_environment(store).items()}
-    return make_app(url, uploads, **extra)
+def checker(url: str, uploads: Path, settings: dict[str, str]):
+    """An app bound to the cluster's database and store (``settings`` from ``storage_env``)."""
+    return make_app(url, uploads, **settings)

@@ -33,6 +33,7 @@ from tests.system.cluster import (
     BIN,
     S3_READY,
     RoundRobin,
+    copy_files_into,
     hidden,
     portal_nodes,
     storage_env,
@@ -82,7 +83,7 @@ class Retrying(RoundRobin):
         for attempt in range(6):
             try:
                 return super()._send(method, path, **kw)
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
                 self.retries += 1
                 time.sleep(0.2 * (attempt + 1))
         raise AssertionError(f"{method} {path} failed six times")
@@ -139,9 +140,14 @@ def cluster(database_templates, tmp_path, redis_url, request):
         # the load logs in and uploads far more often than a person
         "RATE_LIMITS": json.dumps(dict.fromkeys(DEFAULT_RATE_LIMITS, "100000 per minute")),
     }
-    store = request.getfixturevalue("s3_store") if S3_READY else None
-    env.update(storage_env(store))
-    app = make_app(url, uploads, **({k: v for k, v in storage_env(store).items()} if store else {}))
+    settings: dict[str, str] = {}
+    if S3_READY:
+        settings = storage_env(request.getfixturevalue("s3_store"), f"k-{uuid.uuid4().hex[:10]}")
+    env.update(settings)
+    app = make_app(url, uploads, **settings)
+    if settings:
+        with app.app_context():
+            copy_files_into(app, uploads)
     phones = add_citizens(app)
     try:
         with portal_nodes(env, count=2, workers=2, log_dir=tmp_path) as nodes:
@@ -171,7 +177,7 @@ def test_sigkill_workers_during_uploads_and_submissions_loses_nothing(cluster):
     time.sleep(1.0)
     while killed < KILLS:
         node = rng.choice(nodes)
-        pids = node.worker_pids()
+        pids = node.worker_pids(min_age=2)  # one that has booted and is serving
         if pids:
             os.kill(rng.choice(pids), 9)
             killed += 1

@@ -18,14 +18,15 @@ from portal.models import Application, Document, ELicence, Event, Notice
 from services import audit
 from tests import files
 from tests.conftest import DEMO_PASSWORD, TEST_SECRET, csrf_token, dispose_app, login
-from tests.servers import storage_environment
 from tests.system.cluster import (
     S3_READY,
     RoundRobin,
     checker,
+    copy_files_into,
     hidden,
     licence_number_from,
     portal_nodes,
+    storage_env,
     stored_keys,
 )
 
@@ -45,23 +46,29 @@ def cluster(database_templates, tmp_path, redis_url, request):
         "REDIS_URL": redis_url,
         "PORTAL_ENV": "development",
     }
-    store = None
+    settings: dict[str, str] = {}
     if S3_READY:
-        store = request.getfixturevalue("s3_store")
-        env.update(storage_environment(store))
+        settings = storage_env(request.getfixturevalue("s3_store"), f"c-{uuid.uuid4().hex[:10]}")
+        env.update(settings)
+        app = checker(url, uploads, settings)
+        try:
+            with app.app_context():
+                assert copy_files_into(app, uploads) > 0  # the seed's files, into the store
+        finally:
+            dispose_app(app)
         # no shared disk: each node has its own directory, so only the store can carry a file
         for i in range(2):
             own = tmp_path / f"node{i}-uploads"
             own.mkdir()
             env[f"NODE{i}_UPLOAD_DIR"] = str(own)
     with portal_nodes(env, count=2, workers=2, log_dir=tmp_path) as nodes:
-        yield nodes, url, uploads, store
+        yield nodes, url, uploads, settings
     for node in nodes:
         assert "Traceback" not in node.log_text(), node.log_text()[-4000:]
 
 
 def test_citizen_reviewer_licence_and_reuse_alternating_between_two_nodes(cluster):
-    nodes, url, uploads, store = cluster
+    nodes, url, uploads, settings = cluster
     citizen = RoundRobin(nodes)
     assert login(citizen, "13800000002", DEMO_PASSWORD).status_code == 302
 
@@ -149,7 +156,7 @@ def test_citizen_reviewer_licence_and_reuse_alternating_between_two_nodes(cluste
         },
     )
     assert received.status_code == 302
-    app = checker(url, uploads, store)
+    app = checker(url, uploads, settings)
     try:
         with app.app_context():
             case = db.session.get(Application, draft)
@@ -187,10 +194,12 @@ def test_citizen_reviewer_licence_and_reuse_alternating_between_two_nodes(cluste
     )
     materials = citizen.get(f"/apply/drafts/{draft2}/materials").get_data(as_text=True)
     row = re.sub(r"<[^>]+>|\s+", " ", materials)
-    assert licence_number_from(url, uploads, store, draft) in row or "电子证照" in row, row[:4000]
+    assert licence_number_from(url, uploads, settings, draft) in row or "电子证照" in row, row[
+        :4000
+    ]
     assert {node for node, *_ in citizen.log} == {"node0", "node1"}
 
-    app = checker(url, uploads, store)
+    app = checker(url, uploads, settings)
     try:
         with app.app_context():
             keys = stored_keys(app)
