@@ -216,14 +216,18 @@ def backup(path: str | os.PathLike) -> BackupReport:
     with snapshot(db_file) as conn:
         tables = _count_rows(conn)
         revision = _revision(conn)
-        for key in _named_keys(conn):
-            try:
-                size, sha = _copy_file(key, folder / FILES / key)
-            except storage.MissingFile:
-                missing.append(key)
-                (folder / FILES / key).unlink(missing_ok=True)
-                continue
-            files[key] = {"size": size, "sha256": sha}
+        keys = _named_keys(conn)
+    # the snapshot is released before the (long) copy of the files: files only ever appear
+    # before their rows commit and go after their rows are deleted, so every file a row of the
+    # snapshot names is still there unless it was deleted meanwhile (then listed as missing)
+    for key in keys:
+        try:
+            size, sha = _copy_file(key, folder / FILES / key)
+        except storage.MissingFile:
+            missing.append(key)
+            (folder / FILES / key).unlink(missing_ok=True)
+            continue
+        files[key] = {"size": size, "sha256": sha}
     manifest = {
         "format": FORMAT,
         "created_at": clock.utc_now().isoformat(),
