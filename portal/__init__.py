@@ -15,12 +15,25 @@ from portal import database
 from portal.config import INSTANCE_DIR, PROJECT_ROOT, load_config
 from portal.extensions import babel, csrf, db, login_manager, migrate
 
+STATIC_PREFIX = "/static/"
+
 
 class PortalSessionInterface(SecureCookieSessionInterface):
     """Background requests (autosave) keep the session's expiry where it was.
 
     Otherwise a periodic autosave would keep an idle session alive for ever, and the
     timeout warning the page shows would no longer tell the truth."""
+
+    def open_session(self, app: Flask, request):
+        """Static files never read the session: no cookie to verify, none to sign."""
+        if request.path.startswith(STATIC_PREFIX):
+            return self.session_class()
+        return super().open_session(app, request)
+
+    def save_session(self, app: Flask, session, response) -> None:
+        if request.path.startswith(STATIC_PREFIX):  # the throwaway session above: never saved
+            return
+        super().save_session(app, session, response)
 
     def should_set_cookie(self, app: Flask, session) -> bool:
         if request.blueprint == "ops":  # health checks and metrics have no session
@@ -34,7 +47,12 @@ def select_locale() -> str:
     if not has_request_context():  # the CLI and scheduled jobs speak Chinese
         return "zh_CN"
     languages = ("zh_CN", "en")
-    if current_user and current_user.is_authenticated and current_user.locale in languages:
+    # an anonymous reader's session has no user id: no need to load the user (every page asks)
+    if (
+        session.get("_user_id") is not None
+        and current_user.is_authenticated
+        and current_user.locale in languages
+    ):
         return current_user.locale
     chosen = session.get("locale")
     if chosen in languages:
@@ -90,8 +108,8 @@ def create_app(config: dict | None = None) -> Flask:
     from portal.admin import downloads_bp
     from portal.apply import bp as apply_bp
     from portal.appointments import bp as appointments_bp
-    from portal.auth import bp as auth_bp
     from portal.assets import register_assets
+    from portal.auth import bp as auth_bp
     from portal.caching import register_cache_policy
     from portal.catalogue import bp as catalogue_bp
     from portal.celery_app import register_task_queue
@@ -149,6 +167,9 @@ def create_app(config: dict | None = None) -> Flask:
         (a view still judges what is left), and a path holding one is a 400."""
         if "\x00" in request.path:
             abort(400)
+        raw = request.query_string
+        if b"%00" not in raw and b"\x00" not in raw and request.method in ("GET", "HEAD"):
+            return  # nothing to clean, and no form to parse (every page pays this check)
         for name in ("args", "form"):
             values = getattr(request, name)
             if any("\x00" in k or "\x00" in v for k, v in values.items(multi=True)):

@@ -97,6 +97,7 @@ def compress(response: Response) -> Response:
         response.status_code != 200
         or response.direct_passthrough
         or response.is_streamed
+        or (response.content_length or 0) < COMPRESS_MIN_BYTES
         or "Content-Encoding" in response.headers
         or response.mimetype not in COMPRESSIBLE
     ):
@@ -105,8 +106,6 @@ def compress(response: Response) -> Response:
     if not accepts_gzip():
         return response
     data = response.get_data()
-    if len(data) < COMPRESS_MIN_BYTES:
-        return response
     response.set_data(gzip.compress(data, 6, mtime=0))
     response.headers["Content-Encoding"] = "gzip"
     etag, weak = response.get_etag()

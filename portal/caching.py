@@ -139,7 +139,11 @@ def register_cache_policy(app: Flask) -> None:
     def _read_generation_first() -> None:
         """A public page reads the publish generation before any query: read after, a
         publish committed in between would let it keep old rows under the new generation."""
-        if request.method == "GET" and is_public(app, request.endpoint):
+        if (
+            request.method == "GET"
+            and request.endpoint != "static"
+            and is_public(app, request.endpoint)
+        ):
             cache.generation()
 
     @app.after_request

@@ -50,7 +50,8 @@ def run_view(view: Callable[[], Any]) -> Response:
     if response.status_code >= 500:
         roll_back()
         return response
-    db.session.commit()
+    if db.session().in_transaction():  # a page served from the cache opened none: no commit
+        db.session.commit()
     audit.forget_refusals(db.session)  # committed with the rest
     _deliver_outbox(response)
     return response

@@ -8,6 +8,8 @@ import hashlib
 import re
 from pathlib import Path
 
+from tests.conftest import login
+
 ROOT = Path(__file__).resolve().parents[2]
 STATIC_URL = re.compile(r'(?:href|src)="(/static/[^"]+)"')
 
@@ -65,3 +67,12 @@ def test_pdfs_images_and_small_answers_are_not_compressed(client):
     assert pdf.data.startswith(b"%PDF")
     health = client.get("/healthz", headers=accept)
     assert "Content-Encoding" not in health.headers  # a few bytes: not worth it
+
+
+def test_static_files_neither_read_nor_write_the_session(client):
+    login(client, "13800000001")
+    css = static_urls(client.get("/cases").get_data(as_text=True))[0]
+    with client.get(css) as response:
+        assert response.status_code == 200 and "Set-Cookie" not in response.headers
+        assert "Cookie" not in response.headers.get("Vary", "")
+    assert client.get("/cases").status_code == 200  # still logged in
