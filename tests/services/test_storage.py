@@ -15,12 +15,13 @@ from sqlalchemy import select
 from portal import create_app
 from portal.config import ConfigError
 from portal.extensions import db
-from portal.models import ApplicationMaterial, Document, MaterialType, User
-from services import storage
+from portal.models import Application, ApplicationMaterial, Document, MaterialType, Notice, User
+from services import storage, workflow
 from services.storage_s3 import S3Storage
 from tests import files
 from tests.conftest import csrf_token, login
 from tests.helpers import submit_committed_case
+from tests.workflow_cases import user
 
 BACKENDS = ["local", "s3"]
 
@@ -278,6 +279,20 @@ def test_a_citizen_uploads_and_the_reviewer_opens_the_file(
     assert opened.status_code == 200 and opened.headers["Cache-Control"] == "private, no-store"
     with app.app_context():
         assert opened.get_data() == storage.read(key)
+
+    def accept():
+        case = db.session.get(Application, case_id)
+        workflow.perform(user("reviewer01"), case_id, "accept", case.version)
+        db.session.commit()
+        notice = db.session.scalar(select(Notice).where(Notice.application_id == case_id))
+        return notice.id, notice.storage_key, notice.sha256
+
+    notice_id, notice_key, notice_sha = query(accept)  # the 受理通知书, stored in the same store
+    with app.app_context():
+        assert notice_key in objects(storage.backend())
+    pdf = client.get(f"/cases/{case_id}/notices/{notice_id}")
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    assert hashlib.sha256(pdf.get_data()).hexdigest() == notice_sha
 
     with app.app_context():
         storage.backend().delete(key)  # the store lost it
