@@ -19,10 +19,12 @@ import pytest
 import redis
 from sqlalchemy import func, select
 from sqlalchemy.orm.attributes import set_committed_value
+from werkzeug.wrappers import Response
 
 from portal.extensions import db
 from portal.limits import limiter_of
-from portal.models import Event, Notice
+from portal.models import Event, Notice, OutboxMessage
+from portal.transaction import _deliver_outbox
 from services import audit, notices, storage, workflow
 from tests.conftest import TEST_PASSWORD_HASH_METHOD, TEST_SECRET, login, make_app
 from tests.workflow_cases import RESIDENCE_PERMIT, submit_case, user
@@ -149,6 +151,25 @@ def test_a_task_is_sent_after_the_commit_and_never_after_a_rollback(queued_app):
         workflow.perform(user("reviewer01"), case.id, "accept", case.version)
         db.session.commit()
         assert _queue_length(url) == 1
+        db.session.remove()
+
+
+def test_the_outbox_is_left_to_a_worker_after_the_commit(queued_app):
+    """A request that wrote messages hands their delivery to a task instead of sending them
+    itself (portal/transaction.py); the rows stay pending for the worker."""
+    url = queued_app.config["CELERY_BROKER_URL"]
+    with queued_app.test_request_context():
+        db.session.add(
+            OutboxMessage(channel="sms", recipient="13800000002", subject="测试", body="测试")
+        )
+        db.session.info["outbox_pending"] = True
+        db.session.commit()
+        _deliver_outbox(Response("ok"))
+        assert _queue_length(url) == 1
+        pending = db.session.scalar(
+            select(func.count(OutboxMessage.id)).where(OutboxMessage.status == "pending")
+        )
+        assert pending >= 1
         db.session.remove()
 
 
