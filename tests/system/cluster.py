@@ -74,9 +74,12 @@ def _wait_until_up(node: Node) -> None:
         time.sleep(0.2)
 
 
-def _stop(process: subprocess.Popen, grace: float = 10.0) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGQUIT)  # quick shutdown: nothing is left to finish
+def _stop(processes: list[subprocess.Popen], grace: float = 10.0) -> None:
+    """Stop every node at once (quick shutdown: nothing is left to finish), then wait."""
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGQUIT)
+    for process in processes:
         try:
             process.wait(grace)
         except subprocess.TimeoutExpired:
@@ -96,7 +99,9 @@ def portal_nodes(
     log_dir = Path(kept) if kept else (log_dir or Path(os.environ.get("TMPDIR", "/tmp")))
     log_dir.mkdir(parents=True, exist_ok=True)
     nodes: list[Node] = []
+    processes: list[subprocess.Popen] = []
     with ExitStack() as stack:
+        stack.callback(_stop, processes)
         for i in range(count):
             port = free_port()
             node_env = {**os.environ, **env}
@@ -125,7 +130,7 @@ def portal_nodes(
                     stderr=subprocess.STDOUT,
                     cwd=Path(__file__).resolve().parents[2],
                 )
-            stack.callback(_stop, process)
+            processes.append(process)
             nodes.append(Node(f"node{i}", f"http://127.0.0.1:{port}", process, log))
         for node in nodes:
             _wait_until_up(node)
