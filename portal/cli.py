@@ -126,14 +126,17 @@ def files_cleanup(older_than: int) -> None:
 
 @click.command("backup")
 @click.argument("path", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--jobs", default=8, show_default=True, type=click.IntRange(1, 64), help="Files copied at once."
+)
 @with_appcontext
-def backup_command(path: Path) -> None:
+def backup_command(path: Path, jobs: int) -> None:
     """Back up the database and every stored file into PATH (a new or empty folder), with a
     manifest of row counts and SHA-256 checksums."""
     from services.backup import BackupError, backup
 
     try:
-        report = backup(path)
+        report = backup(path, workers=jobs)
     except BackupError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(
@@ -152,15 +155,18 @@ def backup_command(path: Path) -> None:
 
 @click.command("restore")
 @click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--jobs", default=8, show_default=True, type=click.IntRange(1, 64), help="Files copied at once."
+)
 @with_appcontext
-def restore_command(path: Path) -> None:
+def restore_command(path: Path, jobs: int) -> None:
     """Restore a backup made by `flask backup` into this EMPTY instance (a new database
     without tables and an empty storage), checking every checksum before and after."""
     from services.audit import verify_chain
     from services.backup import BackupError, restore
 
     try:
-        report = restore(path)
+        report = restore(path, workers=jobs)
     except BackupError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(
