@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import mimetypes
+from dataclasses import dataclass
 from pathlib import Path
 
 from flask import current_app, render_template
@@ -51,20 +52,43 @@ def _write_pdf(html: str) -> bytes:
     )
 
 
-def render_pdf_once(template: str, **context) -> bytes:
+@dataclass(frozen=True)
+class DerivedPdf:
+    name: str  # the stored file's name: the template and the digest of its HTML
+    data: bytes
+
+    @property
+    def etag(self) -> str:
+        return self.name.rsplit("-", 1)[-1].removesuffix(".pdf")
+
+
+def derived_pdf(template: str, **context) -> DerivedPdf:
     """``render_pdf`` for public documents that many people fetch (guides, checklists).
 
     The HTML is rendered (milliseconds) and hashed; the PDF (WeasyPrint: most of a second
     of CPU) is made only the first time that exact HTML is seen and then read from storage
     (services/storage.save_derived). Any change that shows in the document (a new version,
-    a department renamed, another language) changes the hash, so nothing is ever stale.
+    a department renamed, another language) changes the hash, so nothing is ever stale. The
+    views remember the name per publish generation (services/cache.py), so a PDF asked for
+    again is read from storage without rendering even its HTML (``read_derived_pdf``).
     """
     html = render_template(f"pdf/{template}", **context)
     digest = hashlib.sha256(html.encode("utf-8")).hexdigest()[:32]
     name = f"{Path(template).stem}-{digest}.pdf"
     cached = storage.read_derived(name)
     if cached is not None:
-        return cached
+        return DerivedPdf(name, cached)
     pdf = _write_pdf(html)
     storage.save_derived(name, pdf)
-    return pdf
+    return DerivedPdf(name, pdf)
+
+
+def read_derived_pdf(name: str) -> DerivedPdf | None:
+    """A PDF ``derived_pdf`` made earlier, from storage (None: gone, e.g. cleaned up)."""
+    data = storage.read_derived(name)
+    return DerivedPdf(name, data) if data is not None else None
+
+
+def render_pdf_once(template: str, **context) -> bytes:
+    """The bytes of ``derived_pdf``."""
+    return derived_pdf(template, **context).data

@@ -17,7 +17,7 @@ from portal.models import Role
 from services import cache, catalogue_query
 from services.bundles import merge_bundle_guide
 from services.guide_cache import guide_cache
-from services.pdf import render_pdf_once
+from services.pdf import DerivedPdf, derived_pdf, read_derived_pdf
 
 # Slots the cached guide fragment leaves for what differs per reader (see _guide_body.html).
 ON_FILE_SLOT = re.compile(r"<!--onfile:(\d+)-->")
@@ -142,31 +142,49 @@ def item(code: str):
     return render_template("catalogue/guide.html", title=guide.title, body=body)
 
 
-def pdf_response(data: bytes, filename: str):
-    response = make_response(data)
-    response.headers["Content-Type"] = "application/pdf"
-    response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
+def pdf_response(pdf: DerivedPdf, filename: str):
+    """The PDF with its digest as ETag: a browser that has it gets a 304. The same for every
+    reader (no personal data), so any cache may keep it, revalidating each time."""
+    if request.if_none_match.contains(pdf.etag):
+        response = make_response("", 304)
+    else:
+        response = make_response(pdf.data)
+        response.headers["Content-Type"] = "application/pdf"
+        response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
+    response.set_etag(pdf.etag)
+    response.headers["Cache-Control"] = "public, no-cache"
     return response
+
+
+def public_pdf(template: str, code: str):
+    """A guide's PDF: rendered once per published content, then read from storage. Its name is
+    remembered per publish generation and language, so asking again renders nothing."""
+    if not code or len(code) > catalogue_query.MAX_CODE_LENGTH:
+        abort(404)
+    remembered = ("pdf", template, code, str(get_locale()))
+    name = cache.get_scoped(*remembered)
+    if name and request.if_none_match.contains(DerivedPdf(name, b"").etag):
+        return pdf_response(DerivedPdf(name, b""), "")  # a 304: not even read from storage
+    pdf = read_derived_pdf(name) if name else None
+    if pdf is None:
+        version = catalogue_query.published_guide(code)
+        if version is None:
+            abort(404)
+        pdf = derived_pdf(template, v=version, item=version.item)
+        cache.set_scoped(pdf.name, *remembered)
+    return pdf_response(pdf, f"{template.removesuffix('.html')}-{code}.pdf")
 
 
 @bp.route("/items/<code>/guide.pdf")
 @public_page
 def guide_pdf(code: str):
-    version = catalogue_query.published_guide(code)
-    if version is None:
-        abort(404)
-    pdf = render_pdf_once("guide.html", v=version, item=version.item)
-    return pdf_response(pdf, f"guide-{version.item.code}.pdf")
+    return public_pdf("guide.html", code)
 
 
 @bp.route("/items/<code>/checklist.pdf")
 @public_page
 def checklist_pdf(code: str):
-    version = catalogue_query.published_guide(code)
-    if version is None:
-        abort(404)
-    pdf = render_pdf_once("checklist.html", v=version, item=version.item)
-    return pdf_response(pdf, f"checklist-{version.item.code}.pdf")
+    return public_pdf("checklist.html", code)
 
 
 @bp.route("/bundles/<code>")
