@@ -137,6 +137,40 @@ def portal_nodes(
         yield nodes
 
 
+@contextmanager
+def celery_worker(env: dict[str, str], log_dir: Path, name: str = "worker") -> Iterator[Path]:
+    """A real Celery worker (portal/worker.py) on the cluster's broker; yields its log path."""
+    log = log_dir / f"{name}.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(  # nosec B603
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "portal.worker",
+                "worker",
+                "--pool=solo",
+                "--without-heartbeat",
+                "--without-gossip",
+                "--without-mingle",
+                "-Q",
+                "portal",
+                "-n",
+                f"{name}@127.0.0.1",
+                "--loglevel=INFO",
+            ],
+            env={**os.environ, "LOG_FORMAT": "text", **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=Path(__file__).resolve().parents[2],
+        )
+    try:
+        yield log
+    finally:
+        _stop([process], grace=15)
+
+
 class Response:
     """The parts of a Flask test response the route tests' helpers use."""
 

@@ -8,6 +8,7 @@ audit chain verifies.
 from __future__ import annotations
 
 import re
+import time
 import uuid
 
 import pytest
@@ -21,6 +22,7 @@ from tests.conftest import DEMO_PASSWORD, TEST_SECRET, csrf_token, dispose_app, 
 from tests.system.cluster import (
     S3_READY,
     RoundRobin,
+    celery_worker,
     checker,
     copy_files_into,
     hidden,
@@ -61,7 +63,12 @@ def cluster(database_templates, tmp_path, redis_url, request):
             own = tmp_path / f"node{i}-uploads"
             own.mkdir()
             env[f"NODE{i}_UPLOAD_DIR"] = str(own)
-    with portal_nodes(env, count=2, workers=2, log_dir=tmp_path) as nodes:
+    # slow work (notice and licence PDFs, SMS) goes through Redis to a Celery worker
+    env["CELERY_BROKER_URL"] = redis_url.rsplit("/", 1)[0] + "/1"
+    with (
+        celery_worker(env, tmp_path),
+        portal_nodes(env, count=2, workers=2, log_dir=tmp_path) as nodes,
+    ):
         yield nodes, url, uploads, settings
     for node in nodes:
         assert "Traceback" not in node.log_text(), node.log_text()[-4000:]
@@ -166,8 +173,13 @@ def test_citizen_reviewer_licence_and_reuse_alternating_between_two_nodes(cluste
     finally:
         dispose_app(app)
 
+    # the worker renders the notices; until then the case page says so (not a timing assertion:
+    # a generous bound for a busy machine)
+    deadline = time.monotonic() + 180
+    while "通知书生成中" in (case_html := citizen.get(f"/cases/{draft}").get_data(as_text=True)):
+        assert time.monotonic() < deadline, "the worker never rendered the notices"
+        time.sleep(0.5)
     # each notice, from both nodes, is the same stored PDF
-    case_html = citizen.get(f"/cases/{draft}").get_data(as_text=True)
     links = sorted(set(re.findall(rf'href="(/cases/{draft}/notices/\d+[^"]*)"', case_html)))
     assert links, case_html[:3000]
     for link in links:
