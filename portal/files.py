@@ -5,11 +5,12 @@ access checks, with ``no-store``."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import unicodedata
 from urllib.parse import quote
 
-from flask import Response, abort
+from flask import Response, abort, request
 
 from services import storage
 
@@ -46,7 +47,17 @@ def send_stored(
     cache_control: str = "private, no-store",
 ) -> Response:
     """Stream the stored file ``key`` with its type, its name, no sniffing and a CSP that lets
-    the browser only show it; 404 (and a log line) when the file is missing."""
+    the browser only show it; 404 (and a log line) when the file is missing.
+
+    A stored key's bytes never change (a new file gets a new key), so the key's digest is the
+    ETag: a client that has the file (a PDF viewer asking again) gets a 304 without a read."""
+    etag = hashlib.sha256((key or "").encode()).hexdigest()[:24]
+    if key and request.if_none_match.contains(etag):
+        response = Response(status=304)
+        response.set_etag(etag)
+        response.headers["Cache-Control"] = cache_control
+        response.headers["Vary"] = "Cookie"
+        return response
     try:
         stored = storage.open(key) if key else None
     except (storage.MissingFile, ValueError):
@@ -57,6 +68,7 @@ def send_stored(
     # the file (or the object's body) is opened only when the server starts sending
     response = Response(stored.chunks(), mimetype=content_type, direct_passthrough=True)
     response.headers["Content-Length"] = str(stored.size)
+    response.set_etag(etag)
     _content_disposition(response, name, as_attachment=as_attachment)
     response.headers["Cache-Control"] = cache_control
     response.headers["X-Content-Type-Options"] = "nosniff"
