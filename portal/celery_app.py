@@ -106,6 +106,7 @@ def make_celery(app: Flask) -> Celery:
                     request_ids.reset(token)
 
     retry = {
+        "shared": False,  # this app's tasks only (tests build several apps in one process)
         "bind": True,
         "base": AppTask,
         "autoretry_for": (Exception,),
@@ -130,12 +131,20 @@ def make_celery(app: Flask) -> Celery:
     @celery.task(name=tasks.RUN_JOBS, **retry)
     def run_jobs(self) -> str:
         report = jobs.run_jobs()
-        for notice_id in notices.pending_notice_ids(older_than_seconds=NOTICE_SWEEP_SECONDS):
-            tasks.send(tasks.RENDER_NOTICE, notice_id)
+        resent = resend_pending_notices()
         db.session.commit()
-        return str(report)
+        return f"{report}; render tasks sent again: {resent}"
 
     return celery
+
+
+def resend_pending_notices() -> int:
+    """Send again the render task of every notice still without its PDF after
+    NOTICE_SWEEP_SECONDS (the broker lost it, or its worker died and none took it over)."""
+    pending = notices.pending_notice_ids(older_than_seconds=NOTICE_SWEEP_SECONDS)
+    for notice_id in pending:
+        tasks.send(tasks.RENDER_NOTICE, notice_id)
+    return len(pending)
 
 
 def register_task_queue(app: Flask) -> None:

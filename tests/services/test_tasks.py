@@ -13,14 +13,16 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import redis
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.wrappers import Response
 
+from portal.celery_app import NOTICE_SWEEP_SECONDS, resend_pending_notices
 from portal.extensions import db
 from portal.limits import limiter_of
 from portal.models import Event, Notice, OutboxMessage
@@ -170,6 +172,27 @@ def test_the_outbox_is_left_to_a_worker_after_the_commit(queued_app):
             select(func.count(OutboxMessage.id)).where(OutboxMessage.status == "pending")
         )
         assert pending >= 1
+        db.session.remove()
+
+
+def test_the_scheduled_sweep_sends_a_lost_render_task_again(queued_app):
+    """The broker lost a notice's task (or no worker came back): beat's run_jobs task sends it
+    again once the notice has waited NOTICE_SWEEP_SECONDS; a fresh notice is left alone."""
+    url = queued_app.config["CELERY_BROKER_URL"]
+    case_id = _accepted_case(queued_app)
+    redis.Redis.from_url(url).delete("portal")  # the task is lost
+    with queued_app.app_context():
+        assert resend_pending_notices() == 0  # issued just now: its task may be on its way
+        assert _queue_length(url) == 0
+        [notice] = [n for n in notices.notices_of(case_id) if n.kind == "acceptance"]
+        db.session.execute(
+            update(Notice)
+            .where(Notice.id == notice.id)
+            .values(issued_at=notice.issued_at - timedelta(seconds=NOTICE_SWEEP_SECONDS + 1))
+        )
+        db.session.commit()
+        assert resend_pending_notices() == 1
+        assert _queue_length(url) == 1
         db.session.remove()
 
 
