@@ -79,7 +79,8 @@ def create_app(config: dict | None = None) -> Flask:
         instance_path=str(INSTANCE_DIR),
     )
     app.config.update(load_config(config))
-    Path(app.config["UPLOAD_DIR"]).mkdir(parents=True, exist_ok=True)
+    if not app.config.get("STORAGE_URL"):  # files in the local folder (else in S3)
+        Path(app.config["UPLOAD_DIR"]).mkdir(parents=True, exist_ok=True)
     from datetime import timedelta
 
     app.permanent_session_lifetime = timedelta(
