@@ -304,3 +304,11 @@ def test_a_citizen_uploads_and_the_reviewer_opens_the_file(
 def test_a_storage_url_that_is_not_s3_stops_the_start(url, tmp_path):
     with pytest.raises(ConfigError, match="STORAGE_URL"):
         create_app({"STORAGE_URL": url, "UPLOAD_DIR": str(tmp_path), "SECRET_KEY": "x" * 40})
+
+
+def test_with_s3_configured_the_start_makes_no_local_folder(tmp_path):
+    unused = tmp_path / "uploads"
+    create_app({"STORAGE_URL": "s3://b/p", "UPLOAD_DIR": str(unused), "SECRET_KEY": "x" * 40})
+    assert not unused.exists()
+    create_app({"UPLOAD_DIR": str(unused), "SECRET_KEY": "x" * 40})
+    assert unused.is_dir()
