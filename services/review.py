@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date, time, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, false, func, or_, select, text, update
@@ -38,6 +38,7 @@ from portal.models.base import utcnow
 from services import (
     audit,
     auto_approval,
+    cache,
     case_states,
     clock,
     data_use,
@@ -416,6 +417,34 @@ def step_names(versions: list[ItemVersion]) -> list[str]:
         for step in version.steps or []:
             names.setdefault(step.get("name", ""), None)
     return [n for n in names if n]
+
+
+class ItemChoice(NamedTuple):
+    item_id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class QueueChoices:
+    """The item and step filters' choices: the department's published items and their steps."""
+
+    items: tuple[ItemChoice, ...]
+    steps: tuple[str, ...]
+
+
+def queue_choices(actor: User) -> QueueChoices:
+    """The filters' choices change only when something is published, so they are kept under
+    the publish generation (services/cache.py): no query, no JSON read on most requests."""
+    department_id = actor.department_id
+
+    def make() -> QueueChoices:
+        versions = department_items(actor)
+        return QueueChoices(
+            items=tuple(ItemChoice(v.item_id, v.name) for v in versions),
+            steps=tuple(step_names(versions)),
+        )
+
+    return cache.get_or_set(cache.scoped("review-queue-choices", department_id), make)
 
 
 # the reviewer's message centre shows each reminder under a title by its kind

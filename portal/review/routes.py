@@ -45,7 +45,7 @@ def queue():
         after=request.args.get("after", "")[:40],
         before=request.args.get("before", "")[:40],
     )
-    items = review.department_items(current_user)
+    choices = review.queue_choices(current_user)
     # the query string of this view of the queue, without the page boundary
     kept = {
         "status": filters["status"],
@@ -63,8 +63,8 @@ def queue():
         kept=kept,
         other_than_status={k: v for k, v in kept.items() if k != "status"},
         page_size=review.PAGE_SIZE,
-        items=items,
-        steps=review.step_names(items),
+        items=choices.items,
+        steps=choices.steps,
         reminders=review.reminders(current_user),
     )
 

@@ -290,3 +290,19 @@ def test_the_partial_indexes_cover_the_open_states(app, app_ctx, backend):
     ]
     assert "ix_applications_queue_due" in plans[0] and "TEMP B-TREE" not in plans[0], plans[0]
     assert "ix_applications_queue_new" in plans[1] and "TEMP B-TREE" not in plans[1], plans[1]
+
+
+def test_the_filter_choices_follow_a_change_to_the_catalogue(client, query):
+    """The item and step choices are cached under the publish generation: a renamed item shows
+    on the next request (a catalogue commit starts a new generation)."""
+    login(client, "reviewer01")
+    version_id = query(lambda: police_item().id)
+    assert "改名后的事项" not in client.get("/review/").get_data(as_text=True)
+
+    def rename():
+        version = db.session.get(ItemVersion, version_id)
+        version.name = "改名后的事项"
+        db.session.commit()
+
+    query(rename)
+    assert "改名后的事项" in client.get("/review/").get_data(as_text=True)
