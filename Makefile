@@ -10,7 +10,7 @@ export FLASK_APP := portal
 APT_RUN := fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
 APT_TEST := $(APT_RUN) chromium postgresql redis-server
 
-.PHONY: run test bench lint translations messages install-run install-test clean
+.PHONY: run test bench soak lint translations messages install-run install-test clean
 
 $(VENV)/.installed-run: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -53,6 +53,11 @@ test: install-test lint
 bench: install-run
 	@bash scripts/apt_ensure.sh wrk
 	$(PY) scripts/bench.py $(BENCH_ARGS)
+
+# Mixed journeys by 50 locust users on two gunicorn nodes, one PostgreSQL (Redis, Celery and an
+# S3 store when configured) for SOAK_MINUTES (10); then 0 server errors and no submission lost.
+soak: install-test
+	$(PY) scripts/soak.py $(SOAK_ARGS)
 
 LINT_PATHS := portal services forms seeds tests scripts
 

@@ -16,6 +16,8 @@ CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 DRAFT = re.compile(r"/apply/drafts/(\d+)/")
 PREFILLED = re.compile(r'name="(q_\w+)" id="q_\w+" value="([^"]*)"')
 UPLOAD_ACTION = re.compile(r'action="(/apply/drafts/\d+/materials/\d+/upload)"')
+UPLOAD_REQUIREMENT = re.compile(r"/materials/(\d+)/upload")
+INPUT = re.compile(r"<input\b[^>]*>")
 SUBMIT_TOKEN = re.compile(r'name="token" value="([^"]+)"')
 CASE = re.compile(r"/cases/(\d+)$")
 
@@ -35,6 +37,7 @@ class Draft:
     id: int
     token: str  # the confirm page's one-time submit token
     csrf: str
+    reused: int = 0  # materials given from the citizen's library instead of an upload
 
 
 def csrf_of(html: str) -> str:
@@ -42,6 +45,17 @@ def csrf_of(html: str) -> str:
     if not match:
         raise JourneyError("no CSRF token on the page")
     return match[1]
+
+
+def library_choices(html: str) -> dict[str, str]:
+    """Requirement id → the first library document offered for it (value "doc:<id>")."""
+    choices: dict[str, str] = {}
+    for tag in INPUT.findall(html):
+        name = re.search(r'name="m_(\d+)"', tag)
+        value = re.search(r'value="(doc:\d+)"', tag)
+        if name and value:
+            choices.setdefault(name[1], value[1])
+    return choices
 
 
 def expect(response, step: str, *statuses: int) -> None:
@@ -107,7 +121,10 @@ def prepare_application(session, base: str, upload: bytes) -> Draft:
     expect(response, "form", 302)
     materials = session.get(f"{prefix}/materials", name="/apply/drafts/[id]/materials")
     expect(materials, "materials page", 200)
+    choices = library_choices(materials.text)
     for action in UPLOAD_ACTION.findall(materials.text):
+        if UPLOAD_REQUIREMENT.search(action)[1] in choices:
+            continue  # reused from the library: nothing to upload
         response = session.post(
             f"{base}{action}",
             data={"csrf_token": csrf},
@@ -118,7 +135,7 @@ def prepare_application(session, base: str, upload: bytes) -> Draft:
         expect(response, "upload", 302)
     response = session.post(
         f"{prefix}/materials",
-        data={"csrf_token": csrf},
+        data={"csrf_token": csrf, **{f"m_{req}": value for req, value in choices.items()}},
         allow_redirects=False,
         name="/apply/drafts/[id]/materials",
     )
@@ -128,7 +145,7 @@ def prepare_application(session, base: str, upload: bytes) -> Draft:
     token = SUBMIT_TOKEN.search(confirm.text)
     if not token:
         raise JourneyError("confirm page: no submit token (a material still missing?)")
-    return Draft(draft, token[1], csrf)
+    return Draft(draft, token[1], csrf, reused=len(choices))
 
 
 def submit(session, base: str, draft: Draft) -> int:
@@ -144,3 +161,102 @@ def submit(session, base: str, draft: Draft) -> int:
     if not match:
         raise JourneyError(f"submit: sent to {response.headers['Location']} (not a case page)")
     return int(match[1])
+
+
+# ---------------------------------------------------------------- the soak's other journeys
+
+BROWSE = ("/", "/catalogue", "/search?q=居住证", "/search?q=社保", f"/items/{ITEM}")
+# review actions that need nothing but the case's version, in the order a case moves
+SIMPLE_ACTIONS = (
+    "claim",
+    "accept",
+    "materials_complete",
+    "start_review",
+    "approve",
+    "certify",
+    "deliver",
+    "confirm_receipt",
+)
+ACTION_FORM = re.compile(
+    r'<form[^>]*action="(/review/cases/\d+/actions/(\w+))"[^>]*>(.*?)</form>', re.S
+)
+HIDDEN = re.compile(r'<input type="hidden" name="(\w+)" value="([^"]*)"')
+
+
+def browse(session, base: str, rng) -> None:
+    """Home, then a couple of the public pages, then a guide found in the catalogue."""
+    for path in ("/", rng.choice(BROWSE)):
+        expect(session.get(f"{base}{path}", name=path.split("?")[0]), f"browse {path}", 200)
+    catalogue = session.get(f"{base}/catalogue", name="/catalogue")
+    expect(catalogue, "catalogue", 200)
+    items = re.findall(r'href="(/items/\w+)"', catalogue.text)
+    if items:
+        guide = session.get(f"{base}{rng.choice(items)}", name="/items/[code]")
+        expect(guide, "guide", 200)
+
+
+def review_one(session, base: str, rng) -> str | None:
+    """Open the queue and a case in it, and take the next simple step; returns the action."""
+    queue = session.get(f"{base}/review/", name="/review/")
+    expect(queue, "review queue", 200)
+    cases = re.findall(r'href="/review/cases/(\d+)"', queue.text)
+    if not cases:
+        return None
+    case = rng.choice(cases[:20])
+    page = session.get(f"{base}/review/cases/{case}", name="/review/cases/[id]")
+    expect(page, "review case", 200)
+    offered = {action: (url, body) for url, action, body in ACTION_FORM.findall(page.text)}
+    for action in SIMPLE_ACTIONS:
+        if action in offered:
+            url, body = offered[action]
+            response = session.post(
+                f"{base}{url}",
+                data={"csrf_token": csrf_of(page.text), **dict(HIDDEN.findall(body))},
+                allow_redirects=False,
+                name=f"/review/cases/[id]/actions/{action}",
+            )
+            expect(response, f"review {action}", 302)
+            return action
+    return None
+
+
+def rate_a_case(session, base: str, rng) -> bool:
+    """Rate one of the citizen's cases that asks for a rating (best marks); False if none."""
+    cases = session.get(f"{base}/cases", name="/cases")
+    expect(cases, "my cases", 200)
+    ids = re.findall(r'href="/cases/(\d+)"', cases.text)
+    rng.shuffle(ids)
+    for case in ids[:5]:
+        form = session.get(f"{base}/cases/{case}/rate", name="/cases/[id]/rate")
+        if form.status_code != 200:
+            continue  # not ready for a rating, or rated already
+        marks: dict[str, str] = {}
+        for tag in INPUT.findall(form.text):
+            name, value = re.search(r'name="(\w+)"', tag), re.search(r'value="(\d+)"', tag)
+            if 'type="radio"' in tag and name and value:
+                marks[name[1]] = max(marks.get(name[1], "0"), value[1])
+        response = session.post(
+            f"{base}/cases/{case}/rate",
+            data={"csrf_token": csrf_of(form.text), **marks},
+            allow_redirects=False,
+            name="/cases/[id]/rate",
+        )
+        expect(response, "rate", 302)
+        return True
+    return False
+
+
+def take_ticket(session, base: str, hall: str, rng) -> None:
+    """At the hall's 取号 page, take a ticket for one of its categories."""
+    page = session.get(f"{base}/queue/{hall}/", name="/queue/[hall]/")
+    expect(page, "queue page", 200)
+    categories = re.findall(r'name="category" value="(\w+)"', page.text)
+    if not categories:
+        raise JourneyError("queue page: no category to take a ticket for")
+    response = session.post(
+        f"{base}/queue/{hall}/tickets",
+        data={"csrf_token": csrf_of(page.text), "category": rng.choice(categories)},
+        allow_redirects=False,
+        name="/queue/[hall]/tickets",
+    )
+    expect(response, "take a ticket", 302, 303)
