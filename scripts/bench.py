@@ -125,7 +125,8 @@ class Row:
     p99_ms: float = 0.0
     bare_rps: float = 0.0
     ratio: float = 0.0
-    sql: int | None = None
+    sql: int | None = None  # statements of a warm request (the second)
+    sql_cold: int | None = None  # of the first request of a fresh app
     bad: int = 0
     kb: float = 0.0
     ok: bool = False
@@ -250,14 +251,15 @@ def format_report(report: Report, settings: str) -> str:
                 f"{r.p99_ms:.1f}",
                 f"{r.bare_rps:,.0f}",
                 f"{r.ratio:.2f}",
-                "-" if r.sql is None else str(r.sql),
+                "-" if r.sql is None else f"{r.sql_cold}/{r.sql}",
                 f"{r.kb:.0f}",
                 goal,
                 ("✓" if r.ok else "✗") + (f" {r.bad} bad responses" if r.bad else ""),
             )
         )
     if lines:
-        header = ("page", "req/s", "p50 ms", "p99 ms", "bare req/s", "ratio", "SQL", "KiB")
+        header = ("page", "req/s", "p50 ms", "p99 ms", "bare req/s", "ratio", "SQL 1st/2nd")
+        header += ("KiB",)
         out.append(table((*header, "target", ""), lines))
     sub = report.submissions
     if sub.get("error"):
@@ -622,14 +624,14 @@ class InProcess:
             self.clients[who] = client
         return self.clients[who]
 
-    def statements(self, who: str | None, path: str) -> tuple[int, int]:
-        """(status, SQL statements) of the second of two GETs of path."""
+    def statements(self, who: str | None, path: str) -> tuple[int, int, int]:
+        """(status, SQL statements of the first GET, of a second GET) of path: the first
+        pays for whatever caches are empty in a fresh app, the second is what wrk sees."""
         from sqlalchemy import event
 
         from portal.extensions import db
 
         client = self.client(who)
-        client.get(path)
         counted: list[str] = []
 
         def count(conn, cursor, statement, *args) -> None:
@@ -640,10 +642,12 @@ class InProcess:
             engine = db.engine
         event.listen(engine, "before_cursor_execute", count)
         try:
+            client.get(path)
+            first = len(counted)
             status = client.get(path).status_code
         finally:
             event.remove(engine, "before_cursor_execute", count)
-        return status, len(counted)
+        return status, first, len(counted) - first
 
     def holder_case(self) -> int:
         from sqlalchemy import select
@@ -821,9 +825,9 @@ def measure_pages(
         row.ratio = round(row.rps / row.bare_rps, 3) if row.bare_rps else 0.0
         row.bad = sum(r.bad for r in page_runs)
         try:
-            status, row.sql = inproc.statements(page.who, path)
+            status, row.sql_cold, row.sql = inproc.statements(page.who, path)
             if status != 200:
-                row.sql = None
+                row.sql = row.sql_cold = None
         except Exception as exc:  # the count is extra information; the wrk figures stand
             log(f"SQL count of {path} failed: {exc}")
         row.ok = judge(row, page)
@@ -1061,7 +1065,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = (
         f"gunicorn {args.workers} sync workers; wrk 2 threads, 8 connections, {args.rounds} "
         f"× {args.duration:g} s per page alternating with the bare route; ratio = page req/s ÷ "
-        "bare req/s; p99 the worst round; SQL = statements of one warm request, in-process"
+        "bare req/s; p99 the worst round; SQL = statements of a page's first request in a fresh "
+        "app and of the next one (in-process, on the same database)"
     )
     reports = []
     failed = False
