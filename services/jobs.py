@@ -39,6 +39,7 @@ from services import (
     messages,
     sms_codes,
     statistics,
+    storage,
     workdays,
     workflow,
 )
@@ -66,6 +67,7 @@ class JobReport:
     phone_challenges_purged: int = 0
     delivered: int = 0
     statistics_days: int = 0
+    files_removed: int = 0
 
 
 def claim(job: str, key: str) -> bool:
@@ -374,5 +376,10 @@ def run_jobs(day: date | None = None) -> JobReport:
     statistics.item_figures(db.session, None, day)  # the day's public figures, once
     db.session.commit()
     report.delivered = messages.deliver_pending(limit=1000)
+    # what crashes left in the storage backend, once an hour on whichever machine claims it
+    if claim("files_cleanup", clock.utc_now().strftime("%Y-%m-%dT%H")):
+        db.session.commit()
+        cleaned = storage.cleanup()
+        report.files_removed = cleaned.stray + cleaned.orphans + cleaned.derived
     log.info("jobs run: %s", report)
     return report

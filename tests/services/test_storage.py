@@ -16,7 +16,7 @@ from portal import create_app
 from portal.config import ConfigError
 from portal.extensions import db
 from portal.models import Application, ApplicationMaterial, Document, MaterialType, Notice, User
-from services import storage, workflow
+from services import jobs, storage, workflow
 from services.storage_s3 import S3Storage
 from tests import files
 from tests.conftest import csrf_token, login
@@ -312,3 +312,21 @@ def test_with_s3_configured_the_start_makes_no_local_folder(tmp_path):
     assert not unused.exists()
     create_app({"UPLOAD_DIR": str(unused), "SECRET_KEY": "x" * 40})
     assert unused.is_dir()
+
+
+def test_the_scheduled_jobs_clean_up_once_an_hour(app, tx, monkeypatch, tmp_path):
+    """`flask jobs run` (cron or Celery beat, every minute) runs the cleanup once an hour,
+    on whichever machine claims it first."""
+    monkeypatch.setitem(app.config, "UPLOAD_DIR", str(tmp_path / "uploads"))
+    with app.test_request_context():
+        store = storage.backend()
+        first = storage.save(files.png(), ".png")  # committed, but no row names it
+        db.session.commit()
+        _age(store, [first.key])
+        assert jobs.run_jobs().files_removed == 1
+        assert not storage.exists(first.key)
+        second = storage.save(files.png(), ".png")
+        db.session.commit()
+        _age(store, [second.key])
+        assert jobs.run_jobs().files_removed == 0  # this hour's cleanup has run
+        assert storage.exists(second.key)
