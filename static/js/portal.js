@@ -37,7 +37,8 @@
 
   // ---- dates and codes in running text (2026-12-09, SHA-256) never break at their hyphen: the
   // browser may wrap after any "-", which on a phone leaves "2026-12-" on one line and "09" on
-  // the next. Pages written by the templates already mark theirs; this covers text from data.
+  // the next. Pages written by the templates already mark theirs; this covers text from data
+  // (never inside an SVG chart: its text does not wrap, and an HTML span there is not drawn).
   var main = document.getElementById("main");
   var HYPHENATED = /\d{4}-\d{1,2}-\d{1,2}|[A-Za-z]{2,}-\d+/g;
   if (main && document.createTreeWalker) {
@@ -45,7 +46,7 @@
     var found = [];
     for (var n = walker.nextNode(); n; n = walker.nextNode()) {
       HYPHENATED.lastIndex = 0;
-      if (HYPHENATED.test(n.nodeValue) && !n.parentElement.closest(".nowrap, .time-range, option, script, style, textarea, pre")) {
+      if (HYPHENATED.test(n.nodeValue) && !n.parentElement.closest(".nowrap, .time-range, option, script, style, textarea, pre, svg")) {
         found.push(n);
       }
     }

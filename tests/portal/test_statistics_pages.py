@@ -250,6 +250,7 @@ def test_department_view_never_shows_another_departments_cases(client, query):
     assert rows[1] == ["收件量", str(own)]
     html = client.get(f"/review/statistics/?department={labour}").get_data(as_text=True)
     assert 'name="department"' not in html  # there is nothing to choose
+    assert 'id="sec-counters"' not in html  # queue tickets carry no department
     assert "只统计本部门（市公安局）的办件" in html
 
 
