@@ -10,7 +10,7 @@
   fail it.
 - ``/metrics``: Prometheus text format, only with ``Authorization: Bearer <METRICS_TOKEN>``
   (refused while no token is configured). Request latency by endpoint, responses by status
-  class, cases submitted, background tasks queued, done and failed, and the guide cache's
+  class, cases submitted, background tasks queued, done and failed, and the caches'
   hits and misses in this process. Under gunicorn with ``PROMETHEUS_MULTIPROC_DIR`` the values
   are summed over the workers (services/metrics.py).
 
@@ -151,10 +151,15 @@ def metrics_page():
 
 
 def _publish_cache_counts() -> None:
-    cache = current_app.extensions.get("guide_cache")
-    if cache is not None:
-        metrics.GUIDE_CACHE_HITS.set(getattr(cache, "hits", 0))
-        metrics.GUIDE_CACHE_MISSES.set(getattr(cache, "misses", 0))
+    """The caches' hit and miss counts in this process, where their modules keep them."""
+    found = {
+        "pages": getattr(current_app.extensions.get("portal_cache"), "local", None),
+        "guide": current_app.extensions.get("guide_cache"),
+    }
+    for name, cache in found.items():
+        if cache is not None and hasattr(cache, "hits"):
+            metrics.CACHE_HITS.labels(cache=name).set(cache.hits)
+            metrics.CACHE_MISSES.labels(cache=name).set(cache.misses)
 
 
 def register_ops(app: Flask) -> None:

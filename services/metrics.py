@@ -36,13 +36,14 @@ TASKS_FAILED = Counter(
     ["task"],
 )
 TASKS_DONE = Counter("portal_tasks_done", "Background tasks finished.", ["task"])
-# the guide cache's own counts (services/guide_cache.py), read when /metrics is asked; the hit
-# rate is hits / (hits + misses)
-GUIDE_CACHE_HITS = Gauge(
-    "portal_guide_cache_hits", "Guide cache hits in this process.", multiprocess_mode="livesum"
+# the caches' own counts in this process (services/cache.py's local LRU, services/guide_cache.py),
+# read when /metrics is asked; the hit rate is hits / (hits + misses). Reads that go to Redis
+# are not counted by the cache module, so with REDIS_URL these cover the in-process part only.
+CACHE_HITS = Gauge(
+    "portal_cache_hits", "Cache hits in this process.", ["cache"], multiprocess_mode="livesum"
 )
-GUIDE_CACHE_MISSES = Gauge(
-    "portal_guide_cache_misses", "Guide cache misses in this process.", multiprocess_mode="livesum"
+CACHE_MISSES = Gauge(
+    "portal_cache_misses", "Cache misses in this process.", ["cache"], multiprocess_mode="livesum"
 )
 
 

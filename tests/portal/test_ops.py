@@ -75,6 +75,7 @@ def test_metrics_need_the_bearer_token(client, app, monkeypatch):
     assert 'portal_request_seconds_bucket{endpoint="catalogue.index"' in body
     assert "portal_cases_submitted_total" in body
     assert "portal_tasks_failed_total" in body
+    assert 'portal_cache_misses{cache="pages"}' in body  # the catalogue page was cached
 
 
 def _metric(client, name: str) -> float:
