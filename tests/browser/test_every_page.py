@@ -18,6 +18,7 @@ from tests.access import ROLES, merged
 from tests.access.calendar import EXTRA_PAGES as CALENDAR_PAGES
 from tests.access.delivery import EXTRA_PAGES as DELIVERY_PAGES
 from tests.access.phone import PREPARE
+from tests.access.review_queue import EXTRA_PAGES as REVIEW_QUEUE_PAGES
 from tests.access.statistics import EXTRA_PAGES as STATISTICS_PAGES
 from tests.browser.conftest import assert_accessible, browser_login, toggle_elder
 from tests.browser.staff_login import new_colleague, walk_first_login
@@ -217,6 +218,8 @@ def test_every_page_in_both_modes(browser, live, elder):
     pages += [p for p in CALENDAR_PAGES if not wanted or p[0].startswith(wanted)]
     # statistics: case lists with a case in them, a filtered dashboard (tests/access/statistics.py)
     pages += [p for p in STATISTICS_PAGES if not wanted or p[0].startswith(wanted)]
+    # the reviewer queue's later page and a deadline filter (tests/access/review_queue.py)
+    pages += [p for p in REVIEW_QUEUE_PAGES if not wanted or p[0].startswith(wanted)]
     contexts = {}
     failures = []
     try:
