@@ -257,6 +257,10 @@ def test_a_worker_killed_mid_render_leaves_exactly_one_notice(queued_app, tmp_pa
             first,
             first_log,
         )
+        # the task is delivered but not acknowledged: Redis still holds it for another worker
+        broker = redis.Redis.from_url(queued_app.config["CELERY_BROKER_URL"])
+        assert broker.hlen("unacked") == 1
+        broker.close()
         first.send_signal(signal.SIGKILL)
         first.wait(10)
     finally:
