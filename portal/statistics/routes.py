@@ -94,6 +94,7 @@ def _dashboard_tables(
             t.CASE_COLUMNS,
             [t.case_cells(row, scope.case_url(row)) for row in over.rows],
             row_header=False,
+            css_class="case-table",
         ),
         "timeliness": t.timeliness_table(board),
         "compression": t.compression_table(board, limit=None if for_csv else 20),
@@ -116,7 +117,7 @@ def _load(scope: Scope, filters: Filters):
         filters.filter,
         stats.CaseFilter("over_promised_visits"),
         today=today,
-        limit=20,
+        limit=10,
     )
     return board, rankings, over
 
@@ -176,6 +177,7 @@ def cases_page(scope: Scope):
         t.CASE_COLUMNS,
         [t.case_cells(row, scope.case_url(row)) for row in listing.rows],
         row_header=False,
+        css_class="case-table",
     )
     args = {**filters.filter.query_args(), **case_filter.query_args()}
     pages = max(1, -(-listing.total // CASES_PER_PAGE))

@@ -74,6 +74,7 @@ class Table:
     rows: Iterable[Sequence[object]]
     note: str = ""
     row_header: bool = True  # the first cell names its row
+    css_class: str = ""
 
 
 def channel_label(channel: str | None) -> str:
@@ -179,7 +180,7 @@ def timeliness_table(board: stats.Dashboard) -> Table:
     t = board.timeliness
     return Table(
         "timeliness",
-        _("办理时效"),
+        _("时效指标"),
         [Column(_("指标"), "text"), Column(_("数值"), "text")],
         [
             (_("作出决定的办件"), cell_text(t.decided, "int")),
@@ -392,6 +393,7 @@ def ranking_table(
             for n, r in enumerate(items, start=1)
         ],
         row_header=False,
+        css_class="ranking-table",
     )
 
 
