@@ -782,6 +782,8 @@ def summarise_range(session: Session, start: date, end: date) -> None:
 
 def _summarise_chunk(session: Session, start: date, end: date) -> None:
     live = compute_live(session, StatsFilter(start, end))
+    # plain executemany on the table (batched VALUES, no RETURNING of each row's id)
+    connection = session.connection()
     for table in (StatDaily, StatDuration, StatQueue):
         session.execute(delete(table).where(table.day >= start, table.day <= end))
     rows = [
@@ -796,7 +798,7 @@ def _summarise_chunk(session: Session, start: date, end: date) -> None:
         for key, counts in live.daily.items()
     ]
     if rows:
-        session.execute(insert(StatDaily), rows)
+        connection.execute(insert(StatDaily.__table__), rows)
     rows = [
         {
             "day": key[0],
@@ -810,7 +812,7 @@ def _summarise_chunk(session: Session, start: date, end: date) -> None:
         for key, n in live.durations.items()
     ]
     if rows:
-        session.execute(insert(StatDuration), rows)
+        connection.execute(insert(StatDuration.__table__), rows)
     rows = [
         {
             "day": key[0],
@@ -823,7 +825,7 @@ def _summarise_chunk(session: Session, start: date, end: date) -> None:
         for key, n in live.queue.items()
     ]
     if rows:
-        session.execute(insert(StatQueue), rows)
+        connection.execute(insert(StatQueue.__table__), rows)
     session.flush()
 
 
