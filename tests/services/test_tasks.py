@@ -7,6 +7,7 @@ instances (two nodes)."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import signal
@@ -55,7 +56,7 @@ def _tail(log: Path | None) -> str:
 
 
 def start_worker(app, tmp_path: Path, name: str, **extra_env) -> tuple[subprocess.Popen, Path]:
-    """A real Celery worker (solo pool) serving ``app``'s database, files and broker."""
+    """A real Celery worker (prefork, one child) serving ``app``'s database, files and broker."""
     env = {
         **os.environ,
         "DATABASE_URL": str(app.config["DATABASE_URL"]),
@@ -76,7 +77,8 @@ def start_worker(app, tmp_path: Path, name: str, **extra_env) -> tuple[subproces
         "-A",
         "portal.worker",
         "worker",
-        "--pool=solo",
+        "--pool=prefork",  # as in production: the task runs in a child process
+        "--concurrency=1",
         "--without-heartbeat",
         "--without-gossip",
         "--without-mingle",
@@ -87,18 +89,25 @@ def start_worker(app, tmp_path: Path, name: str, **extra_env) -> tuple[subproces
         "--loglevel=INFO",
     ]
     with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)  # noqa: S603
+        proc = subprocess.Popen(  # noqa: S603
+            cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
     return proc, log
+
+
+def kill_all(proc: subprocess.Popen) -> None:
+    """SIGKILL the worker and its pool's child: the whole process group, as a machine dies."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(10)
 
 
 def stop(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+    kill_all(proc)
 
 
 @pytest.fixture
@@ -261,8 +270,7 @@ def test_a_worker_killed_mid_render_leaves_exactly_one_notice(queued_app, tmp_pa
         broker = redis.Redis.from_url(queued_app.config["CELERY_BROKER_URL"])
         assert broker.hlen("unacked") == 1
         broker.close()
-        first.send_signal(signal.SIGKILL)
-        first.wait(10)
+        kill_all(first)
     finally:
         stop(first)
     [notice] = _acceptance_notices(queued_app, case_id)
