@@ -47,6 +47,7 @@ from portal.models import (
     Department,
     FollowUpTicket,
     ItemVersion,
+    MaterialType,
     OutboxMessage,
     PostCheckTask,
     Role,
@@ -64,6 +65,7 @@ from services import (
     clock,
     counter,
     documents,
+    elicences,
     jobs,
     kiosk,
     materials,
@@ -86,6 +88,7 @@ class Odds:
     weekend_share: float = 0.25  # a weekend day sees this share of a working day's online cases
     returning: float = 0.45  # a new case comes from someone who has applied before
     online_account: float = 0.75  # citizens who register an online account (the rest: counter)
+    id_elicence: float = 0.6  # … who then hold the 居民身份证 e-licence (电子身份证: 秒批 needs it)
     channel_online: float = 0.55  # of account holders' cases: applied for online (网上办)
     channel_kiosk: float = 0.08  # … at a hall's self-service kiosk (kiosk items only)
     channel_bundle: float = 0.04  # … as a 一件事 bundle, online
@@ -125,6 +128,7 @@ ODDS = Odds()
 HALL_OPENS, HALL_CLOSES = time(9), time(16, 30)
 REVIEW_START, REVIEW_END = 9, 17  # reviewers act between these local hours on working days
 PERSON_AUDIENCE = "person"
+ID_CARD_CODE, ID_CARD_ISSUER = "M001", "GA"  # 居民身份证, issued by 市公安局
 SIMULATION_MARK = "sim"
 PICKUP_REASON = "申请人选择到窗口领取办理结果"  # a visit the guide did not ask for: the citizen's choice  # staff account names made by the simulation start with it
 
@@ -276,6 +280,11 @@ class Simulation:
             )
         )
         self.reviewers = self._reviewers()
+        id_type = db.session.scalar(select(MaterialType).where(MaterialType.code == ID_CARD_CODE))
+        issuer = db.session.scalar(select(Department).where(Department.code == ID_CARD_ISSUER))
+        self.id_card = (
+            (id_type, issuer) if id_type and issuer and id_type.licence_type_code else None
+        )
         self.clerks = self._clerks()
         jobs.roll_appointment_slots(self.first_day)
         self._password_hash = accounts.hash_password(self._password)
@@ -448,7 +457,22 @@ class Simulation:
         )
         person.citizen_id, person.user_id = user.citizen_id, user.id
         self.report.counts["registered_online"] += 1
+        if self.id_card is not None and self.rng.random() < self.odds.id_elicence:
+            self._issue_id_card(user.citizen)
         return user
+
+    def _issue_id_card(self, citizen: Citizen) -> None:
+        """The 电子身份证 the public security department issues into the citizen's library."""
+        material_type, department = self.id_card
+        issued_on = clock.local_today() - timedelta(days=self.rng.randint(200, 3000))
+        elicences.issue_elicence(
+            holder=citizen,
+            material_type=material_type,
+            department=department,
+            issued_on=issued_on,
+            valid_until=issued_on.replace(year=issued_on.year + 20),
+        )
+        self.report.counts["id_elicences"] += 1
 
     def _pick_item(self, items: list[ServiceItem]) -> ServiceItem:
         weights = [max(i.popularity or 0, 1) for i in items]
