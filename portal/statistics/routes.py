@@ -74,7 +74,7 @@ def _case_filter(kind: str | None, item: int | None) -> stats.CaseFilter:
 
 
 def _dashboard_tables(
-    scope: Scope, filters: Filters, board, rankings, over, *, for_csv: bool = False
+    scope: Scope, filters: Filters, board, rankings, *, for_csv: bool = False
 ) -> tuple[dict[str, t.Table], list]:
     args = filters.filter.query_args()
 
@@ -88,14 +88,6 @@ def _dashboard_tables(
         "volume": t.volume_table(board),
         "daily": t.daily_table(buckets, _("办件走势（%(how)s）", how=trend_title)),
         "visits": t.visits_table(board),
-        "over_promise": t.Table(
-            "over_promise",
-            str(t.CASE_LIST_TITLES["over_promised_visits"]),
-            t.CASE_COLUMNS,
-            [t.case_cells(row, scope.case_url(row)) for row in over.rows],
-            row_header=False,
-            css_class="case-table",
-        ),
         "timeliness": t.timeliness_table(board),
         "compression": t.compression_table(board, limit=None if for_csv else 20),
         "corrections": t.corrections_table(board),
@@ -108,24 +100,19 @@ def _dashboard_tables(
     return tables, buckets
 
 
-def _load(scope: Scope, filters: Filters):
+def _load(filters: Filters):
+    """The dashboard and the rankings: two calls. The cases behind a figure are listed on
+    their own page (a list of cases costs more than every figure of the year together)."""
     today = clock.local_today()
     board = stats.dashboard(db.session, filters.filter, today=today)
     rankings = stats.promise_breakers(db.session, filters.filter, today=today, limit=10)
-    over = stats.list_cases(
-        db.session,
-        filters.filter,
-        stats.CaseFilter("over_promised_visits"),
-        today=today,
-        limit=10,
-    )
-    return board, rankings, over
+    return board, rankings
 
 
 def dashboard_page(scope: Scope):
     filters = _filters(scope)
-    board, rankings, over = _load(scope, filters)
-    tables, buckets = _dashboard_tables(scope, filters, board, rankings, over)
+    board, rankings = _load(filters)
+    tables, buckets = _dashboard_tables(scope, filters, board, rankings)
     args = filters.filter.query_args()
     return render_template(
         "statistics/dashboard.html",
@@ -136,8 +123,8 @@ def dashboard_page(scope: Scope):
         tables=tables,
         headlines=headlines(board),
         charts=dashboard_charts(board, buckets, elder_mode_active()),
-        over=over,
         over_url=scope.url("cases", **args, kind="over_promised_visits"),
+        over_csv_url=scope.url("export", table="cases", **args, kind="over_promised_visits"),
         csv_url=lambda key: scope.url("export", table=key, **args),
         with_department=scope.department_id is None,
     ), (200 if filters.valid else 400)
@@ -231,27 +218,22 @@ def export(scope: Scope, table: str):
     filters = _filters(scope)
     if not filters.valid:
         abort(400)
-    if table == "cases":
-        case_filter = _case_filter(
-            request.args.get("kind"), parse_int(request.args.get("item", ""))
-        )
+    if table in ("cases", "over_promise"):
+        kind = "over_promised_visits" if table == "over_promise" else request.args.get("kind")
+        case_filter = _case_filter(kind, parse_int(request.args.get("item", "")))
         title = str(t.CASE_LIST_TITLES[case_filter.kind])
         header = [c.csv_label for c in t.CASE_COLUMNS]
         rows = _case_rows(scope, filters, case_filter)
     else:
-        board, rankings, over = _load(scope, filters)
-        tables, _buckets = _dashboard_tables(scope, filters, board, rankings, over, for_csv=True)
+        board, rankings = _load(filters)
+        tables, _buckets = _dashboard_tables(scope, filters, board, rankings, for_csv=True)
         if table not in tables:
             abort(404)
         chosen = tables[table]
-        if table == "over_promise":  # the whole list, not the page's first rows
-            chosen.rows = _case_rows(scope, filters, stats.CaseFilter("over_promised_visits"))
-            rows = chosen.rows
-        else:
-            rows = (
-                tuple(t.csv_value(v, c.kind) for v, c in zip(row, chosen.columns, strict=True))
-                for row in chosen.rows
-            )
+        rows = (
+            tuple(t.csv_value(v, c.kind) for v, c in zip(row, chosen.columns, strict=True))
+            for row in chosen.rows
+        )
         title = chosen.title
         header = [c.csv_label for c in chosen.columns]
     name = download_name([_("统计"), scope.title, title, *filters.describe()])
