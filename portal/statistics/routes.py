@@ -95,18 +95,22 @@ def _dashboard_tables(
         "ratings": t.ratings_table(board),
         "counters": t.counters_table(board),
     }
-    for key in t.RANKINGS:
+    for key in t.RANKINGS if rankings is not None else ():
         tables[f"rank_{key}"] = t.ranking_table(key, getattr(rankings, key), ranked_url)
     return tables, buckets
 
 
-def _load(filters: Filters):
+def _load(filters: Filters, *, rankings: bool = True):
     """The dashboard and the rankings: two calls. The cases behind a figure are listed on
     their own page (a list of cases costs more than every figure of the year together)."""
     today = clock.local_today()
     board = stats.dashboard(db.session, filters.filter, today=today)
-    rankings = stats.promise_breakers(db.session, filters.filter, today=today, limit=10)
-    return board, rankings
+    ranked = (
+        stats.promise_breakers(db.session, filters.filter, today=today, limit=10)
+        if rankings
+        else None
+    )
+    return board, ranked
 
 
 def dashboard_page(scope: Scope):
@@ -225,7 +229,7 @@ def export(scope: Scope, table: str):
         header = [c.csv_label for c in t.CASE_COLUMNS]
         rows = _case_rows(scope, filters, case_filter)
     else:
-        board, rankings = _load(filters)
+        board, rankings = _load(filters, rankings=table.startswith("rank_"))
         tables, _buckets = _dashboard_tables(scope, filters, board, rankings, for_csv=True)
         if table not in tables:
             abort(404)
