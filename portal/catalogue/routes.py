@@ -144,7 +144,8 @@ def item(code: str):
 
 def pdf_response(pdf: DerivedPdf, filename: str):
     """The PDF with its digest as ETag: a browser that has it gets a 304. The same for every
-    reader (no personal data), so any cache may keep it, revalidating each time."""
+    reader (no personal data), so any cache may keep it, revalidating each time; but, like every
+    page a logged-in person sees, not on a shared computer in the hall (portal/caching.py)."""
     if request.if_none_match.contains(pdf.etag):
         response = make_response("", 304)
     else:
@@ -152,7 +153,9 @@ def pdf_response(pdf: DerivedPdf, filename: str):
         response.headers["Content-Type"] = "application/pdf"
         response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
     response.set_etag(pdf.etag)
-    response.headers["Cache-Control"] = "public, no-cache"
+    response.headers["Cache-Control"] = (
+        "no-store" if current_user.is_authenticated else "public, no-cache"
+    )
     return response
 
 
