@@ -1087,28 +1087,37 @@ class Simulation:
         self.at(clock.utc_now() + timedelta(seconds=30), self.call, hall.id)
 
     def call(self, hall_id: int) -> None:
-        """Every free clerk of the hall calls the next ticket of their window (叫号)."""
+        """Every free clerk of the hall calls the next ticket of their window (叫号). Each call is
+        kept even when the errand is refused (the person leaves; the ticket still finishes)."""
         now = clock.utc_now()
         for clerk in self.clerks.get(hall_id, []):
             if self._busy.get(clerk.id, now) > now:
                 continue
-            ticket = queue.call_next(clerk)
+            with db.session.begin_nested():
+                ticket = queue.call_next(clerk)
+                if ticket is not None:
+                    queue.start_serving(clerk, ticket.id)
             if ticket is None:
                 continue
             visit = self._ticket_visits.pop(ticket.id, None)
-            queue.start_serving(clerk, ticket.id)
             minutes = self.rng.randint(*self.odds.service_minutes)
             self._busy[clerk.id] = now + timedelta(minutes=minutes)
-            if visit is not None:
-                self._serve(clerk, visit)
             self.at(self._busy[clerk.id], self.finish, clerk.id, ticket.id, hall_id)
+            if visit is not None:
+                try:
+                    with db.session.begin_nested():
+                        self._serve(clerk, visit)
+                except DomainError as exc:
+                    self.report.refused[f"serve: {exc}"[:160]] += 1
+                    db.session.expire_all()
 
     def finish(self, clerk_id: int, ticket_id: int, hall_id: int) -> None:
         clerk = db.session.get(User, clerk_id)
-        counter.end_context(clerk)  # 办理下一位: closes the ticket and the booking too
-        ticket = queue.get_ticket(db.session.get(ServiceHall, hall_id), ticket_id)
-        if ticket.status in ("called", "serving"):
-            queue.finish(clerk, ticket_id)
+        with db.session.begin_nested():
+            counter.end_context(clerk)  # 办理下一位: closes the ticket and the booking too
+            ticket = queue.get_ticket(db.session.get(ServiceHall, hall_id), ticket_id)
+            if ticket.status in ("called", "serving"):
+                queue.finish(clerk, ticket_id)
         self._busy.pop(clerk_id, None)
         self.call(hall_id)
 

@@ -153,6 +153,10 @@ def test_journeys_record_what_the_dashboard_reads(simulated):
             )
         ).all()
         assert served and all(i <= c <= f for i, c, f in served)
+        # every ticket called is finished: a refused errand must not leave a window blocked
+        assert not db.session.scalar(
+            select(func.count(Ticket.id)).where(Ticket.status.in_(("called", "serving")))
+        )
         booked = select(Appointment.status).join(Citizen, Citizen.id == Appointment.citizen_id)
         booked = booked.where(Citizen.phone.like("147%"))
         statuses = Counter(db.session.scalars(booked))
