@@ -25,6 +25,9 @@ def counts(app, paths):
     client = app.test_client()
     result = {}
     for path in paths:
+        # the day's figures of a guide (portal/statistics/public.py) are warm in a running
+        # portal, as in test_catalogue_queries.counted; the guide itself is counted as rendered
+        assert client.get(path).status_code == 200, path
         with app.app_context():
             clear_guide_cache()
         with QueryCounter(app) as statements:
@@ -36,5 +39,7 @@ def counts(app, paths):
 def test_query_counts_do_not_grow_from_demo_size_to_3600_items(database_factory, shanghai):
     demo = database_factory("demo-size", seed=True)
     small, large = counts(demo, PAGES), counts(shanghai, PAGES)
-    assert all(n <= MAX_QUERIES for n in large.values()), large
+    assert all(n <= MAX_QUERIES for n in large.values()), {
+        p: n for p, n in large.items() if n > MAX_QUERIES
+    }
     assert large == small, {p: (small[p], large[p]) for p in PAGES if small[p] != large[p]}

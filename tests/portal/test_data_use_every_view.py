@@ -40,6 +40,8 @@ NOT_A_STAFF_VIEW = {
     "apply.licence": "the holder downloads their own licence (own cases only)",
     "downloads.material_file": "a blank form or example from the catalogue, nobody's data",
     "counter.original_checked": "a POST that notes the original was seen; shows nothing",
+    "statistics_admin.admin_export": "counts and case numbers without personal data (CSV)",
+    "statistics_department.department_export": "the same, for the reviewer's own department",
 }
 
 
