@@ -708,8 +708,8 @@ class Simulation:
     def precheck(self, case_id: int, person: Person) -> None:
         """预审: correction once in a while, 不予受理 rarely, else the right kind of acceptance."""
         app = workflow.load_case(case_id)
-        if app.status != "submitted":
-            return
+        if app.status != "submitted" or app.department_id is None:
+            return  # (no department: a 一件事 parent, whose children each go to their own)
         reviewer, odds, rng = self._reviewer(app), self.odds, self.rng
         if app.correction_rounds == 0 and rng.random() < odds.correction:
             self._request_correction(app, reviewer, person)
@@ -864,6 +864,8 @@ class Simulation:
     def decide(self, case_id: int, person: Person) -> None:
         """审查 through the guide's steps to the decision: 准予, or now and then 不予许可."""
         app = workflow.load_case(case_id)
+        if app.department_id is None:
+            return  # a 一件事 parent is decided through its children, each by its department
         reviewer = self._reviewer(app)
         if app.status == "accepted_pending_materials":
             if any(m.satisfied_by == SatisfiedBy.deferred for m in app.materials):
