@@ -53,7 +53,10 @@ def test_all_rules_pass_accept_approve_complete_and_issue_the_licence(app_ctx):
     assert licence is not None and licence.type_code == case.item_version.result_licence_type_code
     assert db.session.get(type(id_licence.document), licence.document_id).grade == Grade.A
     kinds = [
-        n.kind for n in db.session.scalars(select(Notice).where(Notice.application_id == case.id))
+        n.kind
+        for n in db.session.scalars(
+            select(Notice).where(Notice.application_id == case.id).order_by(Notice.id)
+        )
     ]
     assert kinds == ["approval", "completion"]
     # the submitted, auto-check, approval and completion events follow each other in one chain
