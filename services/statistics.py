@@ -29,9 +29,11 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from time import perf_counter
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -404,6 +406,19 @@ class ItemFigures:
 
 
 # ---- SQL building blocks ------------------------------------------------------------------
+
+
+@contextmanager
+def _part(timings: dict[str, float] | None, name: str) -> Iterator[None]:
+    """Adds the seconds the block took to ``timings[name]`` (nothing when timings is None)."""
+    if timings is None:
+        yield
+        return
+    started = perf_counter()
+    try:
+        yield
+    finally:
+        timings[name] = timings.get(name, 0.0) + perf_counter() - started
 
 
 def _dialect(session: Session) -> str:
@@ -1035,19 +1050,40 @@ def _nth(ordered: list[tuple[int, int]], rank: int) -> int:
 
 
 def dashboard(
-    session: Session, f: StatsFilter, *, today: date, use_summaries: bool = True
+    session: Session,
+    f: StatsFilter,
+    *,
+    today: date,
+    use_summaries: bool = True,
+    timings: dict[str, float] | None = None,
 ) -> Dashboard:
-    """Every KPI of the period and filters (see the module's docstring for what counts when)."""
-    period = _Period(session, f, today, use_summaries)
-    by_channel = period.daily(["channel"])
+    """Every KPI of the period and filters (see the module's docstring for what counts when).
+    ``timings``, when given, receives the seconds each part took (scripts/bench_statistics)."""
+    with _part(timings, "period: live counts of the days not summarised"):
+        period = _Period(session, f, today, use_summaries)
+    with _part(timings, "totals by channel (volume, visits, timeliness, …)"):
+        by_channel = period.daily(["channel"])
     total = _new_counts()
     for counts in by_channel.values():
         for name, n in counts.items():
             total[name] += n
-    histogram = period.durations()[()]
+    with _part(timings, "open and overdue now"):
+        volume = _volume(session, f, total, today)
+    with _part(timings, "durations (median, 90th percentile)"):
+        histogram = period.durations()[()]
+    with _part(timings, "compression per item"):
+        compressions = compression(session, f)
+    with _part(timings, "corrections, post-checks open"):
+        corrections = _corrections(session, f, total)
+    with _part(timings, "ratings, follow-ups open"):
+        ratings = _ratings(session, f, total, today)
+    with _part(timings, "counters (queue)"):
+        counters = _queue_rows(session, period)
+    with _part(timings, "daily rows"):
+        daily = _daily_rows(f, period.daily(["day"]))
     return Dashboard(
         filter=f,
-        volume=_volume(session, f, total, today),
+        volume=volume,
         visits=[
             *[
                 _visit_row(channel, by_channel[(channel,)])
@@ -1066,15 +1102,15 @@ def dashboard(
             instant_share=_share(total["instant"], total["decided"]),
             auto=total["auto"],
             auto_share=_share(total["auto"], total["decided"]),
-            compression=compression(session, f),
+            compression=compressions,
         ),
-        corrections=_corrections(session, f, total),
+        corrections=corrections,
         materials=Materials(
             all=_material_share(total, "by"), returning=_material_share(total, "ret")
         ),
-        ratings=_ratings(session, f, total, today),
-        counters=_queue_rows(session, period),
-        daily=_daily_rows(f, period.daily(["day"])),
+        ratings=ratings,
+        counters=counters,
+        daily=daily,
     )
 
 
@@ -1299,13 +1335,29 @@ def compression(session: Session, f: StatsFilter) -> list[ItemCompression]:
 
 
 def promise_breakers(
-    session: Session, f: StatsFilter, *, today: date, limit: int = 10, use_summaries: bool = True
+    session: Session,
+    f: StatsFilter,
+    *,
+    today: date,
+    limit: int = 10,
+    use_summaries: bool = True,
+    timings: dict[str, float] | None = None,
 ) -> Rankings:
     """The items worst at keeping the promise in the period, worst first, each with the
     filter that lists its cases."""
-    period = _Period(session, f, today, use_summaries)
-    by_item = {key[0]: c for key, c in period.daily(["item_id"]).items() if key[0] is not None}
-    overdue_now = dict(
+    with _part(timings, "rankings: live counts of the days not summarised"):
+        period = _Period(session, f, today, use_summaries)
+    with _part(timings, "rankings: counts by item"):
+        by_item = {key[0]: c for key, c in period.daily(["item_id"]).items() if key[0] is not None}
+    with _part(timings, "rankings: overdue now by item"):
+        overdue_now = _overdue_now_by_item(session, f, today)
+    with _part(timings, "rankings: item names"):
+        names = _item_names(session, set(by_item) | set(overdue_now))
+    return _rank(by_item, overdue_now, names, limit)
+
+
+def _overdue_now_by_item(session: Session, f: StatsFilter, today: date) -> dict[int, int]:
+    return dict(
         session.execute(
             _filter_cases(
                 select(ItemVersion.item_id, func.count())
@@ -1320,8 +1372,14 @@ def promise_breakers(
             ).group_by(ItemVersion.item_id)
         ).all()
     )
-    names = _item_names(session, set(by_item) | set(overdue_now))
 
+
+def _rank(
+    by_item: dict[int, dict[str, int]],
+    overdue_now: dict[int, int],
+    names: dict[int, tuple[str, int, str]],
+    limit: int,
+) -> Rankings:
     def ranked(kind: str, values: dict[int, tuple[float, int]], reverse: bool = True):
         order = sorted(
             ((v, n, item) for item, (v, n) in values.items() if item in names),
