@@ -204,9 +204,9 @@ def generate(cases: int, today: date, seed: int = 7) -> Iterator[dict[str, list[
                                 "id": event_id,
                                 "application_id": app_id,
                                 "actor_id": None,
-                                "action": "approve_instantly",
+                                "action": "approved",
                                 "created_at": decided,
-                                "details": {"auto": True},
+                                "details": {"action": "approve_instantly", "auto": True},
                                 "prev_hash": "0" * 64,
                                 "hash": secrets.token_hex(32),
                             }

@@ -8,7 +8,8 @@ walks over cases. Each fact counts on the local day (PORTAL_TZ) it happened:
 - 不予受理, 不予许可 and every decision (准予 or 不予许可) on the decision day: on time when
   decided on or before the case's due date (which already carries the 特别程序 pauses);
   即办 when decided on the day of acceptance; 秒批 when the item's rules decided it (the
-  ``approve_instantly`` event without an actor); the time taken in working days from the
+  ``approved`` event without an actor: workflow records ``approve_instantly`` under the state
+  it reaches, and only 秒批 takes it with no one acting); the time taken in working days from the
   day of acceptance to the day of decision (services/workdays: holidays and 调休 count);
 - 办结 and 撤回 on the day the case closed, with the in-person visits of each completed case;
 - 补正 rounds on the day they were requested, 补正例外 on the day granted, post-check
@@ -572,7 +573,7 @@ def compute_live(session: Session, f: StatsFilter) -> Live:
     decision = Application.status != "not_accepted"
     automatic = exists().where(
         Event.application_id == Application.id,
-        Event.action == "approve_instantly",
+        Event.action == "approved",
         Event.actor_id.is_(None),
     )
     stmt, keys = _cases_on(

@@ -237,9 +237,9 @@ def data(app_ctx) -> Dataset:
             Event(
                 application_id=ds.c4.id,
                 actor_id=None,
-                action="approve_instantly",
+                action="approved",  # as workflow records 秒批's approve_instantly
                 created_at=at(D(2025, 10, 9), 9),
-                details={"auto": True},
+                details={"action": "approve_instantly", "auto": True},
                 prev_hash="0" * 64,
                 hash="statistics-test-auto-" + "0" * 43,
             ),
