@@ -30,11 +30,14 @@ from werkzeug.wrappers import Response
 
 from portal import database
 from portal.extensions import db
+from portal.template_i18n import PortalEnvironment
 from services import audit
 
 
 class Portal(Flask):
     """The portal's Flask class: every view runs inside the one transaction boundary."""
+
+    jinja_environment = PortalEnvironment  # templates compiled per language (fixed texts)
 
     def dispatch_request(self) -> Any:
         return run_view(super().dispatch_request)

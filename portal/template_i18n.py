@@ -1,0 +1,102 @@
+"""Templates compiled once per language, with their fixed texts already translated.
+
+A page holds hundreds of ``{{ _('…') }}`` calls (a table of 50 cases repeats its column labels
+in every row), and each call through Flask-Babel looks up the request's locale and catalogue
+again: on 我的办件 they were a third of the page's time. A fixed text, ``_('事项')`` with a
+plain string and nothing else, is the same for every reader of one language, so each language
+gets its own compiled copy of a template (an overlay of the app's Jinja environment: the same
+loader, globals and filters, its own cache) in which such calls are replaced, when the
+template is compiled, by their translation marked safe: exactly what the call returned at run
+time (Jinja's newstyle gettext: the translation as Markup, ``% {}`` applied). Calls with
+arguments (``_('%(n)d 条', n=…)``) stay calls and are translated at run time.
+
+The language is the request's (``flask_babel.get_locale()``, so ``force_locale`` is honoured);
+outside a request the app's own environment compiles templates as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from flask import templating
+from flask_babel import get_locale, get_translations
+from jinja2.ext import Extension
+from jinja2.lexer import Token, TokenStream
+from markupsafe import Markup
+
+
+class FixedTextTranslation(Extension):
+    """Rewrites ``_('text')`` into the translated constant ``'…'|safe`` (autoescaped
+    templates) or ``'…'`` (others), for the catalogue of the environment's language."""
+
+    def filter_stream(self, stream: TokenStream) -> Iterator[Token]:
+        translations = getattr(self.environment, "compile_translations", None)
+        if translations is None:
+            yield from stream
+            return
+        autoescape = self.environment.autoescape
+        if callable(autoescape):
+            autoescape = autoescape(stream.name)
+        tokens = list(stream)
+        i = 0
+        while i < len(tokens):
+            token = tokens[i]
+            window = tokens[i : i + 4]
+            if (
+                token.type == "name"
+                and token.value == "_"
+                and len(window) == 4
+                and window[1].type == "lparen"
+                and window[2].type == "string"
+                and window[3].type == "rparen"
+                and (i == 0 or tokens[i - 1].type != "dot")
+            ):
+                text = translate_fixed(translations, window[2].value, autoescape)
+                if text is not None:
+                    yield Token(token.lineno, "string", text)
+                    if autoescape:
+                        yield Token(token.lineno, "pipe", "|")
+                        yield Token(token.lineno, "name", "safe")
+                    i += 4
+                    continue
+            yield token
+            i += 1
+
+
+def translate_fixed(translations: Any, msgid: str, autoescape: bool) -> str | None:
+    """What ``_(msgid)`` renders in this language, or None to leave the call to run time."""
+    text = translations.ugettext(msgid)
+    try:  # Jinja's newstyle gettext always formats: "%%" becomes "%"
+        return str((Markup(text) if autoescape else text) % {})
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+class PortalEnvironment(templating.Environment):
+    """The app's Jinja environment; inside a request, templates are loaded from the overlay of
+    the request's language (created on first use; it shares globals and filters)."""
+
+    compile_locale: str | None = None  # set on the language overlays
+
+    def _load_template(self, name: str, globals: Any) -> Any:
+        if self.compile_locale is None:
+            overlay = self.language_overlay()
+            if overlay is not None:
+                return overlay._load_template(name, globals)
+        return super()._load_template(name, globals)
+
+    def language_overlay(self) -> PortalEnvironment | None:
+        locale = get_locale()  # None outside an app context
+        if locale is None:
+            return None
+        overlays: dict[str, PortalEnvironment] = self.__dict__.setdefault("_overlays", {})
+        key = str(locale)
+        overlay = overlays.get(key)
+        if overlay is None:
+            # its own template cache; no shared bytecode cache (it is keyed by the source alone)
+            overlay = self.overlay(extensions=[FixedTextTranslation], bytecode_cache=None)
+            overlay.compile_locale = key
+            overlay.compile_translations = get_translations()
+            overlays[key] = overlay
+        return overlay
