@@ -37,6 +37,7 @@ from datetime import date, datetime, time, timedelta
 from time import perf_counter
 from typing import Any
 
+from flask import has_app_context
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     Date,
@@ -45,6 +46,7 @@ from sqlalchemy import (
     case,
     cast,
     delete,
+    event,
     exists,
     func,
     insert,
@@ -53,6 +55,7 @@ from sqlalchemy import (
     select,
     type_coerce,
 )
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session, aliased
 
 from portal.models import (
@@ -76,6 +79,7 @@ from portal.models import (
     StatDaily,
     StatDuration,
     StatQueue,
+    StatStaleDay,
     StatState,
     Ticket,
     User,
@@ -845,39 +849,82 @@ def _summarise_chunk(session: Session, start: date, end: date) -> None:
     session.flush()
 
 
-def _first_changed_day(session: Session, since: datetime) -> date | None:
-    """The earliest local day any change since ``since`` counts on: a changed case may have
-    moved a count from any day since its submission (a decision revoked, a case closed
-    again), so its whole life is re-summarised; new ratings, post-checks, exceptions and
-    tickets count on their own day."""
-    candidates = [
-        session.scalar(
-            select(func.min(Application.submitted_at)).where(Application.updated_at >= since)
-        ),
-        session.scalar(select(func.min(Rating.created_at)).where(Rating.created_at >= since)),
-        session.scalar(
-            select(func.min(PostCheckTask.checked_at)).where(PostCheckTask.checked_at >= since)
-        ),
-        session.scalar(
-            select(func.min(CorrectionException.created_at)).where(
-                CorrectionException.created_at >= since
+# the instants a case counts on (each only ever set once by the workflow)
+CASE_INSTANTS = ("submitted_at", "accepted_at", "decided_at", "completed_at")
+
+
+@event.listens_for(Session, "before_flush")
+def _note_moved_instants(session: Session, flush_context, instances) -> None:
+    """A case instant that moves or is cleared through the ORM (an import of paper records, a
+    correction of the record) leaves its old day to be summarised again: that day's summaries
+    still count the case there, and the case's new days no longer include it."""
+    if not has_app_context():
+        return
+    days: set[date] = set()
+    for obj in session.dirty:
+        if not isinstance(obj, Application):
+            continue
+        state = sa_inspect(obj)
+        for name in CASE_INSTANTS:
+            history = state.attrs[name].load_history()
+            days.update(clock.local_date(old) for old in history.deleted or () if old is not None)
+    for day in sorted(days):
+        session.add(StatStaleDay(day=day))
+
+
+def _changed_days(session: Session, since: datetime) -> set[date]:
+    """The local days the changes since ``since`` count on: every day a changed case counts
+    on (its instants, its correction requests, exceptions, post-checks and ratings), the days
+    of new ratings, post-checks, exceptions and tickets, and the days noted stale. Only these
+    days need summarising again."""
+    changed = select(Application.id).where(Application.updated_at >= since)
+    days: set[date] = set()
+
+    def add(column: Any, *where: Any) -> None:
+        day = _local_day(session, column)
+        days.update(session.scalars(select(day).where(column.is_not(None), *where).distinct()))
+
+    for name in CASE_INSTANTS:
+        add(getattr(Application, name), Application.updated_at >= since)
+    for column, owner in (
+        (CorrectionRequest.requested_at, CorrectionRequest.application_id),
+        (CorrectionException.created_at, CorrectionException.application_id),
+        (PostCheckTask.checked_at, PostCheckTask.application_id),
+        (Rating.created_at, Rating.application_id),
+    ):
+        add(column, column >= since)
+        add(column, owner.in_(changed))
+    days.update(
+        session.scalars(
+            select(Ticket.day)
+            .where(
+                or_(
+                    Ticket.issued_at >= since,
+                    Ticket.called_at >= since,
+                    Ticket.finished_at >= since,
+                )
             )
-        ),
-    ]
-    days = [clock.local_date(c) for c in candidates if c is not None]
-    ticket_day = session.scalar(
-        select(func.min(Ticket.day)).where(
-            or_(Ticket.issued_at >= since, Ticket.finished_at >= since)
+            .distinct()
         )
     )
-    if ticket_day is not None:
-        days.append(ticket_day)
-    return min(days) if days else None
+    return {d if isinstance(d, date) else date.fromisoformat(d) for d in days}
+
+
+def _runs(days: Iterable[date]) -> list[tuple[date, date]]:
+    """Consecutive days as (first, last) runs."""
+    runs: list[tuple[date, date]] = []
+    for day in sorted(set(days)):
+        if runs and runs[-1][1] + timedelta(days=1) == day:
+            runs[-1] = (runs[-1][0], day)
+        else:
+            runs.append((day, day))
+    return runs
 
 
 def summarise(session: Session, today: date, now: datetime | None = None) -> int:
-    """Bring the summaries up to yesterday: the days not summarised yet and every day a change
-    since the last run counts on. Returns the number of days (re)summarised. The caller commits.
+    """Bring the summaries up to yesterday: the days not summarised yet, and only the days
+    that changes since the last run count on (see ``_changed_days``). Returns the number of
+    days (re)summarised. The caller commits.
 
     Safe to rerun; two workers at once compute the same rows (the jobs runner claims the run)."""
     now = now or clock.utc_now()
@@ -886,22 +933,30 @@ def summarise(session: Session, today: date, now: datetime | None = None) -> int
     if state is None:
         state = StatState()
         session.add(state)
-    start: date | None = None
+    stale = session.execute(select(StatStaleDay.id, StatStaleDay.day)).all()
+    days: set[date] = set()
     if state.summarised_until is None:
         first = session.scalar(select(func.min(Application.submitted_at)))
         first_ticket = session.scalar(select(func.min(Ticket.day)))
-        days = [d for d in (first and clock.local_date(first), first_ticket) if d is not None]
-        start = min(days) if days else None
+        starts = [d for d in (first and clock.local_date(first), first_ticket) if d is not None]
+        start = min(starts) if starts else None
     else:
         start = state.summarised_until + timedelta(days=1)
         if state.checked_at is not None:
-            changed = _first_changed_day(session, state.checked_at - CHANGE_MARGIN)
-            if changed is not None:
-                start = min(start, changed)
-    done = 0
+            days.update(_changed_days(session, state.checked_at - CHANGE_MARGIN))
+        days.update(day for _id, day in stale)
+    days = {d for d in days if d <= yesterday}
+    runs = _runs(days)
     if start is not None and start <= yesterday:
-        summarise_range(session, start, yesterday)
-        done = (yesterday - start).days + 1
+        # the days not summarised yet are summarised whole below
+        runs = [(a, min(b, start - timedelta(days=1))) for a, b in runs if a < start]
+        runs.append((start, yesterday))
+    done = 0
+    for first, last in runs:
+        summarise_range(session, first, last)
+        done += (last - first).days + 1
+    if stale:
+        session.execute(delete(StatStaleDay).where(StatStaleDay.id <= max(i for i, _ in stale)))
     state.summarised_until = yesterday
     state.checked_at = now
     session.flush()

@@ -38,7 +38,7 @@ from portal.models.documents import Document, DocumentStatus, ELicence, Grade
 from portal.models.messages import Authorisation, Message, OutboxMessage
 from portal.models.phone_codes import PhoneChallenge, SmsCode
 from portal.models.staff import RecoveryCode, SecondFactorFailure, StaffRole
-from portal.models.statistics import StatDaily, StatDuration, StatQueue, StatState
+from portal.models.statistics import StatDaily, StatDuration, StatQueue, StatStaleDay, StatState
 from portal.models.workflow import (
     CorrectionException,
     CorrectionRequest,
@@ -92,6 +92,7 @@ __all__ = [
     "StatDaily",
     "StatDuration",
     "StatQueue",
+    "StatStaleDay",
     "StatState",
     "MaterialRequirement",
     "MaterialType",

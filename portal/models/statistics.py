@@ -182,6 +182,19 @@ class StatQueue(db.Model):
     tickets: Mapped[int] = mapped_column(default=0)
 
 
+class StatStaleDay(db.Model):
+    """A day whose summaries still count a case where it no longer counts: an instant of the
+    case (submitted, accepted, decided, completed) moved or was cleared, so its old day is
+    not among the case's days any more. Written in the transaction that moves the instant
+    (services/statistics: a flush hook); the next `flask jobs run` summarises the day again
+    and removes the row. The same day may be noted more than once."""
+
+    __tablename__ = "stat_stale_days"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+
+
 class StatState(db.Model):
     """Where the summaries stand: every day up to ``summarised_until`` is summarised, from
     the changes seen up to ``checked_at`` (the next run re-reads changes from a little before)."""

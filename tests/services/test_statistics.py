@@ -13,7 +13,7 @@ from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, func, select, update
 
 from portal.extensions import db
 from portal.models import (
@@ -33,6 +33,8 @@ from portal.models import (
     Rating,
     SatisfiedBy,
     ServiceItem,
+    StatDaily,
+    StatStaleDay,
     Ticket,
     Visit,
 )
@@ -578,3 +580,55 @@ def test_item_figures_are_cached_for_the_day(data):
         ].cases
         == 6
     )
+
+
+def _received_on(day: date) -> int:
+    return db.session.scalar(select(func.sum(StatDaily.received)).where(StatDaily.day == day)) or 0
+
+
+def _quiet_hour_ago() -> None:
+    """The dataset was written an hour ago and summarised since: only later changes count."""
+    db.session.execute(update(Application).values(updated_at=clock.utc_now() - timedelta(hours=1)))
+    stats.summarise(db.session, TODAY)
+
+
+def test_a_changed_old_case_summarises_only_the_days_it_counts_on_again(data):
+    f = stats.StatsFilter(*PERIOD)
+    _quiet_hour_ago()
+    # markers the next run must leave (a day the change does not count on) or replace
+    for day in (D(2025, 10, 1), D(2025, 10, 9)):
+        db.session.add(
+            StatDaily(day=day, department_id=data.dept.id, channel="online", received=1000)
+        )
+    db.session.flush()
+    # case 6 (submitted and accepted on 9 October) is decided: recorded for 10 October
+    data.c6.status = "denied"
+    data.c6.decided_at = at(D(2025, 10, 10), 9)
+    db.session.flush()
+    assert stats.summarise(db.session, TODAY) == 2  # 9 and 10 October, nothing else
+    assert _received_on(D(2025, 10, 1)) == 1000  # left alone
+    assert _received_on(D(2025, 10, 9)) < 1000  # summarised again
+    db.session.execute(delete(StatDaily).where(StatDaily.day == D(2025, 10, 1)))
+    assert stats.dashboard(db.session, f, today=TODAY) == stats.dashboard(
+        db.session, f, today=TODAY, use_summaries=False
+    )
+    # the next runs re-read changes from a quarter of an hour before the last one, then none
+    later = clock.utc_now() + timedelta(hours=1)
+    assert stats.summarise(db.session, TODAY, now=later) == 2
+    assert stats.summarise(db.session, TODAY, now=later) == 0
+
+
+def test_a_moved_instant_summarises_its_old_day_again(data):
+    f = stats.StatsFilter(*PERIOD)
+    _quiet_hour_ago()
+    # the record of the 秒批 case 4 is corrected: it all happened on 10 October, not the 9th;
+    # the 9th is none of its days any more, but its summaries still count it
+    for name in stats.CASE_INSTANTS:
+        setattr(data.c4, name, at(D(2025, 10, 10), 9))
+    db.session.flush()
+    assert db.session.scalars(select(StatStaleDay.day)).all() == [D(2025, 10, 9)]
+    stats.summarise(db.session, TODAY)
+    assert stats.dashboard(db.session, f, today=TODAY) == stats.dashboard(
+        db.session, f, today=TODAY, use_summaries=False
+    )
+    assert db.session.scalars(select(StatStaleDay.day)).all() == []
