@@ -98,6 +98,7 @@ def seed_scale(items: int, applications: int, citizens: int | None, accounts: in
         f"{report.rows} rows in {seconds:.1f} s: {report.rows / seconds:,.0f} rows/s "
         f"({cpu:.1f} s of CPU in this process, {report.rows / cpu:,.0f} rows per CPU second)"
     )
+    click.echo("steps: " + ", ".join(f"{step} {s:.1f} s" for step, s in report.phases.items()))
 
 
 @audit_cli.command("verify")

@@ -25,6 +25,7 @@ import itertools
 import json
 import math
 import random
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -32,7 +33,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import JSON, Table, bindparam, func, insert, select, text, update
+from sqlalchemy import JSON, Table, bindparam, func, select, text, update
 
 from portal.extensions import db
 from portal.models import (
@@ -65,8 +66,8 @@ from services.search import build_search_text
 
 PREFIX = "SC"
 ITEM_BATCH = 400
-CITIZEN_BATCH = 2000
-APPLICATION_BATCH = 2000
+CITIZEN_BATCH = 10_000
+APPLICATION_BATCH = 5_000
 APPLICATIONS_PER_CITIZEN = 2
 MAX_REQUIREMENTS = 10
 STATUSES = ("submitted", "accepted", "in_review", "approved", "completed")
@@ -146,10 +147,19 @@ class ScaleReport:
     citizens: int = 0
     applications: int = 0
     application_materials: int = 0
+    phases: dict[str, float] = field(default_factory=dict)  # step → seconds
 
     @property
     def rows(self) -> int:
-        return sum(self.__dict__.values())
+        return sum(v for v in self.__dict__.values() if isinstance(v, int))
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.phases[name] = round(time.perf_counter() - started, 1)
 
 
 @dataclass
@@ -260,6 +270,20 @@ def check_allowed() -> None:
 
 # ---------------------------------------------------------------- bulk insert
 
+# the tables that grow with the number of cases: their secondary indexes (and on PostgreSQL
+# their unique and foreign-key constraints) are dropped while loading and built again after it,
+# in one sort each, instead of being updated row by row in random order
+BULK_TABLES = ("citizens", "applications", "application_materials")
+
+
+def dialect_name() -> str:
+    return db.session.get_bind().dialect.name
+
+
+def driver_connection() -> Any:
+    """The DB-API connection of the session's transaction (sqlite3 or psycopg)."""
+    return db.session.connection().connection.driver_connection
+
 
 def reserve_ids(table: Table, count: int) -> list[int]:
     """Ids for rows not yet inserted, so that children can point at them in the same batch.
@@ -271,7 +295,7 @@ def reserve_ids(table: Table, count: int) -> list[int]:
     """
     if not count:
         return []
-    if db.session.get_bind().dialect.name == "postgresql":
+    if dialect_name() == "postgresql":
         return list(
             db.session.scalars(
                 text(
@@ -284,9 +308,62 @@ def reserve_ids(table: Table, count: int) -> list[int]:
     return list(range(start, start + count))
 
 
+def json_serializer() -> Callable[[Any], str]:
+    """What SQLAlchemy's JSON type writes with (the engine's serializer, else json.dumps)."""
+    return db.session.get_bind().dialect._json_serializer or json.dumps
+
+
+def converters(table: Table, keys: list[str]) -> list[Callable[[Any], Any] | None]:
+    """Per column, the function turning a Python value into what the driver is given, exactly
+    as SQLAlchemy would (its bind processors: dates as text on SQLite, enums by value, the
+    UTC check of UTCDateTime); JSON columns as JSON text (COPY and the raw executemany take
+    no Python objects for them)."""
+    dialect = db.session.get_bind().dialect
+    serialise = json_serializer()
+    return [
+        serialise
+        if isinstance(table.c[k].type, JSON)
+        else table.c[k].type._cached_bind_processor(dialect)
+        for k in keys
+    ]
+
+
+@functools.cache
+def _unfilled(table: Table, keys: tuple[str, ...]) -> list[str]:
+    # raw inserts skip SQLAlchemy's Python-side defaults; the server's own defaults still apply
+    return [
+        c.name
+        for c in table.c
+        if c.default is not None and c.server_default is None and c.name not in keys
+    ]
+
+
+def insert_tuples(table: Table, keys: list[str] | tuple[str, ...], rows: list[tuple]) -> None:
+    """The fast path: rows as tuples in the order of `keys`, values already as the driver takes
+    them (see Stored). executemany on the raw sqlite3 connection; COPY on PostgreSQL (psycopg's
+    executemany sends one INSERT per row, several times slower)."""
+    if not rows:
+        return
+    if unfilled := _unfilled(table, tuple(keys)):
+        raise ValueError(f"{table.name}: give {', '.join(unfilled)} explicitly")
+    columns = ", ".join(f'"{k}"' for k in keys)
+    connection = driver_connection()
+    if dialect_name() == "postgresql":
+        with (
+            connection.cursor() as cursor,
+            cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
+    else:
+        marks = ", ".join("?" * len(keys))
+        connection.executemany(f'INSERT INTO "{table.name}" ({columns}) VALUES ({marks})', rows)
+
+
 def insert_rows(table: Table, rows: list[dict[str, Any]], *, ids: bool = False) -> list[int]:
-    """A bulk insert (executemany on SQLite, COPY on PostgreSQL); with ids=True the rows get
-    reserved ids, returned in row order."""
+    """A bulk insert of rows given as dicts (all with the keys of the first), converted as
+    SQLAlchemy would convert them; with ids=True the rows get reserved ids, returned in row
+    order."""
     if not rows:
         return []
     new_ids: list[int] = []
@@ -294,44 +371,143 @@ def insert_rows(table: Table, rows: list[dict[str, Any]], *, ids: bool = False) 
         new_ids = reserve_ids(table, len(rows))
         for row, new_id in zip(rows, new_ids, strict=True):
             row["id"] = new_id
-    if db.session.get_bind().dialect.name == "postgresql":
-        copy_rows(table, rows)
-    else:
-        db.session.execute(insert(table), rows)
+    keys = list(rows[0])
+    convert = list(zip(keys, converters(table, keys), strict=True))
+    insert_tuples(
+        table,
+        keys,
+        [
+            tuple(f(row[k]) if f is not None and row[k] is not None else row[k] for k, f in convert)
+            for row in rows
+        ],
+    )
     return new_ids
 
 
-def copy_rows(table: Table, rows: list[dict[str, Any]]) -> None:
-    """PostgreSQL's COPY, in the session's transaction: psycopg's executemany sends one INSERT
-    per row, which is several times slower. Values are given as SQLAlchemy would store them:
-    enums by value, JSON columns as JSON text (None as JSON null)."""
-    keys = list(rows[0])
-    # COPY skips SQLAlchemy's Python-side defaults; the server's own defaults still apply
-    unfilled = [
-        c.name
-        for c in table.c
-        if c.default is not None and c.server_default is None and c.name not in keys
-    ]
-    if unfilled:
-        raise ValueError(f"{table.name}: give {', '.join(unfilled)} explicitly for COPY")
-    json_keys = {k for k in keys if isinstance(table.c[k].type, JSON)}
-    columns = ", ".join(f'"{k}"' for k in keys)
-    driver = db.session.connection().connection.driver_connection
-    with (
-        driver.cursor() as cursor,
-        cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy,
-    ):
-        for row in rows:
-            copy.write_row(
-                [
-                    json.dumps(row[k], ensure_ascii=False)
-                    if k in json_keys
-                    else row[k].value
-                    if isinstance(row[k], enum.Enum)
-                    else row[k]
-                    for k in keys
-                ]
-            )
+@dataclass(frozen=True)
+class Stored:
+    """Values as the driver takes them, for the hot loops that build tuples directly: what
+    SQLAlchemy's bind processors give, without a function call per value
+    (tests/services/test_scale_seed.py checks they agree)."""
+
+    stamp: Callable[[datetime], Any]  # a UTC datetime
+    day: Callable[[date], Any]
+    json: Callable[[Any], str]
+    enum: Callable[[enum.Enum], str]
+
+    @classmethod
+    def here(cls) -> Stored:
+        serialise = json_serializer()
+        if dialect_name() == "postgresql":
+            return cls(_same, _same, serialise, _enum_value)
+        # SQLAlchemy's SQLite DATETIME text: "2026-12-02 08:30:00.000123", the zone dropped
+        return cls(_sqlite_stamp, date.isoformat, serialise, _enum_value)
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _sqlite_stamp(value: datetime) -> str:
+    return value.isoformat(" ", "microseconds")[:26]
+
+
+def _enum_value(member: enum.Enum) -> str:
+    return member.value  # enum_column stores values (values_callable)
+
+
+@dataclass
+class Dropped:
+    """What drop_bulk_indexes() dropped: statements that make it again, in order."""
+
+    statements: list[str] = field(default_factory=list)
+
+
+def drop_bulk_indexes(tables: tuple[str, ...] = BULK_TABLES) -> Dropped:
+    """Drop the tables' secondary indexes for the load, to be made again by restore_indexes
+    after it (one sort each instead of a random-order insert per row); on PostgreSQL also the
+    unique and foreign-key constraints, which are added back (and so checked) at the end. All
+    inside the transaction: a failed load rolls the drops back too. SQLite's unique
+    constraints and foreign keys stay (they cannot be dropped; its foreign keys are checked
+    as rows arrive), and so do PostgreSQL's partial and expression indexes."""
+    dropped = Dropped()
+    if dialect_name() == "postgresql":
+        names = {"tables": list(tables)}
+        # unique constraints that a foreign key leans on stay
+        constraints = db.session.execute(
+            text(
+                "SELECT con.conname, con.conrelid::regclass::text, pg_get_constraintdef(con.oid)"
+                " FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid"
+                " WHERE c.relname = ANY(:tables) AND (con.contype = 'f' OR con.contype = 'u'"
+                "   AND NOT EXISTS (SELECT 1 FROM pg_constraint f WHERE f.contype = 'f'"
+                "   AND f.conindid = con.conindid))"
+                " ORDER BY con.contype DESC, con.conname"  # unique (u) before foreign (f)
+            ),
+            names,
+        ).all()
+        indexes = db.session.execute(
+            text(
+                "SELECT ic.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i"
+                " JOIN pg_class c ON c.oid = i.indrelid JOIN pg_class ic ON ic.oid = i.indexrelid"
+                " WHERE c.relname = ANY(:tables) AND NOT i.indisprimary"
+                # pg_get_indexdef does not give back a partial index's predicate word for word
+                " AND i.indpred IS NULL AND i.indexprs IS NULL"
+                " AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid"
+                "   AND k.conrelid = i.indrelid AND k.contype IN ('p', 'u', 'x'))"
+                " ORDER BY ic.relname"
+            ),
+            names,
+        ).all()
+        for name, table, _definition in reversed(constraints):  # foreign keys first
+            db.session.execute(text(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"'))
+        for name, _definition in indexes:
+            db.session.execute(text(f'DROP INDEX "{name}"'))
+        dropped.statements.append("SET LOCAL maintenance_work_mem = '512MB'")
+        dropped.statements += [
+            f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}'
+            for name, table, definition in constraints
+        ]
+        dropped.statements += [definition for _name, definition in indexes]
+        return dropped
+    indexes = db.session.execute(
+        text(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+            " AND tbl_name IN (SELECT value FROM json_each(:tables)) ORDER BY name"
+        ),
+        {"tables": json.dumps(list(tables))},
+    ).all()
+    for name, sql in indexes:
+        db.session.execute(text(f'DROP INDEX "{name}"'))
+        dropped.statements.append(sql)
+    return dropped
+
+
+def restore_indexes(dropped: Dropped) -> None:
+    for statement in dropped.statements:
+        db.session.execute(text(statement))
+
+
+@contextmanager
+def sqlite_bulk_settings() -> Iterator[None]:
+    """On SQLite, for this connection while loading: a page cache big enough for a million
+    cases' tables and indexes (the default 2 MB makes every index insert read and write pages
+    again) and sorts for CREATE INDEX in memory; both set back afterwards (the connection
+    returns to the pool). Journal and synchronous modes cannot change inside the transaction
+    the caller began; in WAL mode nothing is synced before the commit anyway."""
+    if dialect_name() != "sqlite":
+        yield
+        return
+    saved = {
+        pragma: db.session.execute(text(f"PRAGMA {pragma}")).scalar()
+        for pragma in ("cache_size", "temp_store")
+    }
+    db.session.execute(text("PRAGMA cache_size = -1000000"))  # KiB: up to 1 GB
+    db.session.execute(text("PRAGMA temp_store = MEMORY"))
+    try:
+        yield
+    finally:
+        for pragma, value in saved.items():
+            db.session.execute(text(f"PRAGMA {pragma} = {int(value)}"))
 
 
 def batched(seq: list, size: int) -> Iterable[list]:
@@ -932,10 +1108,23 @@ class Person:
     address: str
 
 
+CITIZEN_COLUMNS = (
+    "id",
+    "name",
+    "id_number",
+    "phone",
+    "address",
+    "birth_date",
+    "gender",
+    "commitment_barred",
+)
+
+
 def load_citizens(
     count: int, report: ScaleReport, rng: random.Random, progress: Progress
 ) -> list[Person]:
     fake = make_faker(SEED + 1)
+    stored = Stored.here()
     id_numbers = set(db.session.scalars(select(Citizen.id_number)))
     phones = {p for p in db.session.scalars(select(Citizen.phone).union(select(User.phone))) if p}
     addresses = [fake.address().split(" ")[0][:100] for _ in range(min(count, 500) or 1)]
@@ -943,11 +1132,13 @@ def load_citizens(
         [fake.name_female() for _ in range(min(count, NAME_POOL))],
         [fake.name_male() for _ in range(min(count, NAME_POOL))],
     )
+    first_day = date(1950, 1, 1)
     people: list[Person] = []
     for start in range(0, count, CITIZEN_BATCH):
+        size = min(CITIZEN_BATCH, count - start)
         rows = []
-        for _ in range(min(CITIZEN_BATCH, count - start)):
-            born = date(1950, 1, 1) + timedelta(days=rng.randint(0, 365 * 56))
+        for citizen_id in reserve_ids(Citizen.__table__, size):
+            born = first_day + timedelta(days=rng.randint(0, 365 * 56))
             female = rng.random() < 0.5
             id_number = make_id_number(born, rng, female=female)
             while id_number in id_numbers:
@@ -957,25 +1148,24 @@ def load_citizens(
             while phone in phones:
                 phone = f"{rng.choice(MOBILE_PREFIXES)}{rng.randint(0, 99_999_999):08d}"
             phones.add(phone)
+            name = rng.choice(names[0] if female else names[1])
+            address = rng.choice(addresses)
             rows.append(
-                {
-                    "name": rng.choice(names[0] if female else names[1]),
-                    "id_number": id_number,
-                    "phone": phone,
-                    "address": rng.choice(addresses),
-                    "birth_date": born,
-                    "gender": "F" if female else "M",
-                    "commitment_barred": False,
-                }
+                (
+                    citizen_id,
+                    name,
+                    id_number,
+                    phone,
+                    address,
+                    stored.day(born),
+                    "F" if female else "M",
+                    False,
+                )
             )
-        for row, citizen_id in zip(
-            rows, insert_rows(Citizen.__table__, rows, ids=True), strict=True
-        ):
-            people.append(
-                Person(citizen_id, row["name"], row["id_number"], row["phone"], row["address"])
-            )
-        report.citizens += len(rows)
-        progress(len(rows))
+            people.append(Person(citizen_id, name, id_number, phone, address))
+        insert_tuples(Citizen.__table__, CITIZEN_COLUMNS, rows)
+        report.citizens += size
+        progress(size)
     return people
 
 
@@ -1003,6 +1193,42 @@ class Workdays:
         return self.days[i] if i < len(self.days) else start + timedelta(days=count * 7 // 5 + 1)
 
 
+APPLICATION_COLUMNS = (
+    "id",
+    "number",
+    "item_version_id",
+    "department_id",
+    "applicant_id",
+    "channel",
+    "status",
+    "form_data",
+    "condition_answers",
+    "submitted_at",
+    "accepted_at",
+    "due_date",
+    "decided_at",
+    "completed_at",
+    "visit_count",
+    "materials_required",
+    "materials_reused",
+    "created_at",
+    "updated_at",
+    "version",
+)
+MATERIAL_COLUMNS = ("application_id", "requirement_id", "satisfied_by", "verdict", "verdict_reason")
+
+
+@dataclass
+class Synthesis:
+    """What every synthetic application of one run shares."""
+
+    rng: random.Random
+    now: datetime
+    workdays: Workdays
+    companies: list[str]
+    stored: Stored
+
+
 def load_applications(
     count: int,
     report: ScaleReport,
@@ -1018,55 +1244,61 @@ def load_applications(
     if not count:
         return
     now = utcnow()
-    workdays = Workdays((now - SUBMITTED_WITHIN).date(), (now + timedelta(days=200)).date())
     fake = make_faker(SEED + 2)
-    companies = [fake.company() for _ in range(200)]
-    weights = [v.popularity + 1 for v in versions]
+    run = Synthesis(
+        rng=rng,
+        now=now,
+        workdays=Workdays((now - SUBMITTED_WITHIN).date(), (now + timedelta(days=200)).date()),
+        companies=[fake.company() for _ in range(200)],
+        stored=Stored.here(),
+    )
+    cumulative = list(itertools.accumulate(v.popularity + 1 for v in versions))
     seq = first_seq
     for start in range(0, count, APPLICATION_BATCH):
         size = min(APPLICATION_BATCH, count - start)
-        chosen = rng.choices(versions, weights=weights, k=size)
-        app_rows, materials_of = [], []
-        for version in chosen:
+        chosen = rng.choices(versions, cum_weights=cumulative, k=size)
+        app_rows: list[tuple] = []
+        material_rows: list[tuple] = []
+        for app_id, version in zip(reserve_ids(Application.__table__, size), chosen, strict=True):
             seq += 1
-            person = rng.choice(people)
-            row, materials = synthetic_application(
-                seq, version, person, rng, now, workdays, companies
+            app_rows.append(
+                synthetic_application(app_id, seq, version, rng.choice(people), run, material_rows)
             )
-            app_rows.append(row)
-            materials_of.append(materials)
-        app_ids = insert_rows(Application.__table__, app_rows, ids=True)
-        material_rows = [
-            {**m, "application_id": app_id}
-            for app_id, materials in zip(app_ids, materials_of, strict=True)
-            for m in materials
-        ]
-        insert_rows(ApplicationMaterial.__table__, material_rows)
+        insert_tuples(Application.__table__, APPLICATION_COLUMNS, app_rows)
+        insert_tuples(ApplicationMaterial.__table__, MATERIAL_COLUMNS, material_rows)
         report.applications += len(app_rows)
         report.application_materials += len(material_rows)
         progress(size)
 
 
+STAGE = {status: n for n, status in enumerate(STATUSES)}
+SUBMITTED_SECONDS = SUBMITTED_WITHIN.total_seconds()
+STAYS_OPEN = (SatisfiedBy.missing, SatisfiedBy.deferred)
+REUSED = (SatisfiedBy.shared, SatisfiedBy.elicence, SatisfiedBy.library)
+
+
 def synthetic_application(
+    app_id: int,
     seq: int,
     version: VersionInfo,
     person: Person,
-    rng: random.Random,
-    now: datetime,
-    workdays: Workdays,
-    companies: list[str],
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    run: Synthesis,
+    material_rows: list[tuple],
+) -> tuple:
+    """One case as a row of APPLICATION_COLUMNS; its materials are appended to material_rows
+    (rows of MATERIAL_COLUMNS)."""
+    rng, now, stored = run.rng, run.now, run.stored
     status = STATUS.pick(rng)
-    stage = STATUSES.index(status)
+    stage = STAGE[status]
     channel = CHANNEL.pick(rng)
-    if channel == Channel.kiosk and not version.kiosk:
+    if channel is Channel.kiosk and not version.kiosk:
         channel = Channel.counter
-    submitted = now - timedelta(seconds=rng.uniform(600, SUBMITTED_WITHIN.total_seconds()))
+    submitted = now - timedelta(seconds=rng.uniform(600, SUBMITTED_SECONDS))
     accepted = decided = completed = None
     due = None
     if stage >= 1:
         accepted = min(now, submitted + timedelta(minutes=rng.uniform(5, 2880)))
-        due = workdays.add(accepted.date(), version.promised_limit, version.promised_unit)
+        due = run.workdays.add(accepted.date(), version.promised_limit, version.promised_unit)
     if stage >= 3:
         decided = min(
             now, accepted + timedelta(days=rng.uniform(0, max(version.promised_limit, 1)))
@@ -1084,7 +1316,7 @@ def synthetic_application(
         if q.get("prefill") in values:
             form_data[q["key"]] = values[q["prefill"]]
         elif q["key"] == "company_name":
-            form_data[q["key"]] = rng.choice(companies)
+            form_data[q["key"]] = rng.choice(run.companies)
         elif q.get("type") == "select" and q.get("options"):
             form_data[q["key"]] = q["options"][0][0]
     answers = {
@@ -1092,65 +1324,52 @@ def synthetic_application(
         for q in version.condition_questions
         if q.get("options")
     }
-    materials: list[dict[str, Any]] = []
     required = reused = 0
+    random_ = rng.random
     for req_id, necessity, condition, licensed, commitment in version.requirements:
         if condition and answers.get(condition.get("question")) != condition.get("equals"):
             continue
         if necessity == "shared":
             how = SatisfiedBy.shared
-        elif licensed and rng.random() < 0.6:
+        elif licensed and random_() < 0.6:
             how = SatisfiedBy.elicence
-        elif commitment and rng.random() < 0.2:
+        elif commitment and random_() < 0.2:
             how = SatisfiedBy.commitment
-        elif necessity == "deferrable" and stage <= 1 and rng.random() < 0.4:
+        elif necessity == "deferrable" and stage <= 1 and random_() < 0.4:
             how = SatisfiedBy.deferred
-        elif necessity == "optional" and rng.random() < 0.5:
+        elif necessity == "optional" and random_() < 0.5:
             how = SatisfiedBy.missing
         else:
             how = KEPT_DOCUMENT.pick(rng)
         if necessity != "optional":
             required += 1
-        if how in (SatisfiedBy.shared, SatisfiedBy.elicence, SatisfiedBy.library):
+        if how in REUSED:
             reused += 1
-        checked = how not in (SatisfiedBy.missing, SatisfiedBy.deferred) and (
-            stage >= 3 or (stage == 2 and rng.random() < 0.5)
-        )
-        materials.append(
-            {
-                "requirement_id": req_id,
-                "document_id": None,
-                "satisfied_by": how,
-                "verdict": "ok" if checked else None,
-                "verdict_reason": "",
-            }
-        )
-    row = {
-        "number": f"{PREFIX}{submitted:%Y%m%d}{seq:07d}",
-        "item_version_id": version.id,
-        "department_id": version.department_id,
-        "applicant_id": person.id,
-        "agent_id": None,
-        "created_by_id": None,
-        "parent_id": None,
-        "channel": channel,
-        "status": status,
-        "form_data": form_data,
-        "condition_answers": answers,
-        "submit_token": None,
-        "submitted_at": submitted,
-        "accepted_at": accepted,
-        "due_date": due,
-        "decided_at": decided,
-        "completed_at": completed,
-        "visit_count": 1 if channel == Channel.counter else 0,
-        "materials_required": required,
-        "materials_reused": reused,
-        "created_at": submitted,
-        "updated_at": completed or decided or accepted or submitted,
-        "version": 1,
-    }
-    return row, materials
+        checked = how not in STAYS_OPEN and (stage >= 3 or (stage == 2 and random_() < 0.5))
+        material_rows.append((app_id, req_id, stored.enum(how), "ok" if checked else None, ""))
+    stamp = stored.stamp
+    return (
+        app_id,
+        f"{PREFIX}{submitted:%Y%m%d}{seq:07d}",
+        version.id,
+        version.department_id,
+        person.id,
+        stored.enum(channel),
+        status,
+        stored.json(form_data),
+        stored.json(answers),
+        stamp(submitted),
+        None if accepted is None else stamp(accepted),
+        None if due is None else stored.day(due),
+        None if decided is None else stamp(decided),
+        None if completed is None else stamp(completed),
+        1 if channel is Channel.counter else 0,
+        required,
+        reused,
+        stamp(submitted),
+        stamp(completed or decided or accepted or submitted),
+        1,
+    )
 
 
 # ---------------------------------------------------------------- entry point
@@ -1222,7 +1441,8 @@ def load_scale(
 ) -> ScaleReport:
     """Insert the scale data set in the current transaction (the caller commits): `items`
     published items, `applications` cases spread over `citizens` synthetic citizens (by
-    default one per two cases), and `accounts` citizens who can log in (see load_accounts)."""
+    default one per two cases), and `accounts` citizens who can log in (see load_accounts).
+    The report says how long each step took (report.phases)."""
     if not 1 <= items <= max_items():
         raise ScaleRefused(f"--items must be between 1 and {max_items()}")
     if applications < 0:
@@ -1234,20 +1454,25 @@ def load_scale(
     if applications and not citizens:
         raise ScaleRefused("applications need at least one citizen")
     check_allowed()
-    if db.session.get_bind().dialect.name == "sqlite":
-        # a million cases' indexes do not fit SQLite's default 2 MB page cache, and inserting
-        # in random index order then reads and writes the same pages again and again; this
-        # connection only (the pool's other connections keep the default)
-        db.session.execute(text("PRAGMA cache_size = -1000000"))  # KiB: up to 1 GB
     progress = progress or (lambda n: None)
     rng = random.Random(SEED)
     report = ScaleReport()
-    dept_ids, dept_info = load_departments(report)
-    materials = load_material_types(report)
-    themes = load_themes(report)
-    with memoised_pinyin():
-        versions = load_items(items, report, rng, dept_ids, dept_info, materials, themes, progress)
-    people = load_citizens(citizens, report, rng, progress)
-    load_applications(applications, report, rng, versions, people, progress)
-    load_accounts(accounts, report, rng, versions, first_seq=applications)
+    with sqlite_bulk_settings():
+        with report.phase("catalogue"):
+            dept_ids, dept_info = load_departments(report)
+            materials = load_material_types(report)
+            themes = load_themes(report)
+            with memoised_pinyin():
+                versions = load_items(
+                    items, report, rng, dept_ids, dept_info, materials, themes, progress
+                )
+        dropped = drop_bulk_indexes()
+        with report.phase("citizens"):
+            people = load_citizens(citizens, report, rng, progress)
+        with report.phase("applications"):
+            load_applications(applications, report, rng, versions, people, progress)
+        with report.phase("indexes"):
+            restore_indexes(dropped)
+        with report.phase("accounts"):
+            load_accounts(accounts, report, rng, versions, first_seq=applications)
     return report

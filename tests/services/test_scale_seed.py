@@ -5,11 +5,13 @@ Small numbers keep it quick; `flask seed scale` runs the same code at 3,600 item
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
+from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import selectinload
 
 from portal.extensions import db
@@ -25,7 +27,7 @@ from portal.models import (
     ServiceItem,
     VersionStatus,
 )
-from seeds.scale import ScaleRefused, item_patterns, load_scale, max_items
+from seeds.scale import ScaleRefused, Stored, item_patterns, load_scale, max_items
 from services.catalogue import publish_errors
 from services.identity import parse_resident_id
 from services.search import build_search_text
@@ -51,21 +53,39 @@ def table_counts() -> dict[str, int]:
     }
 
 
+def schema_objects() -> set[tuple[str, str]]:
+    """Every index and constraint with its definition, as the database describes it."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        rows = db.session.execute(
+            text(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public'"
+                " UNION SELECT con.conname, pg_get_constraintdef(con.oid) FROM pg_constraint con"
+                " JOIN pg_namespace n ON n.oid = con.connamespace WHERE n.nspname = 'public'"
+            )
+        )
+    else:
+        rows = db.session.execute(
+            text("SELECT name, coalesce(sql, tbl_name) FROM sqlite_master WHERE type = 'index'")
+        )
+    return {(name, definition) for name, definition in rows}
+
+
 @pytest.fixture(scope="module")
 def seeded(database_factory):
     """A demo database with the scale seed run once on top; the tests only read it."""
     app = database_factory("scale", seed=True)
     with app.app_context():
         before = table_counts()
+        schema = schema_objects()
         report = load_scale(ITEMS, APPLICATIONS)
         db.session.commit()
         db.session.remove()
-    return app, report, before
+    return app, report, before, schema
 
 
 @pytest.fixture
 def ctx(seeded):
-    app, report, before = seeded
+    app, report, before, _schema = seeded
     with app.app_context():
         yield report, before
         db.session.remove()
@@ -220,6 +240,56 @@ def test_applications_are_consistent_with_their_versions(ctx):
             assert a.accepted_at <= a.decided_at
         assert (a.completed_at is not None) == (a.status == "completed")
         assert a.form_data.get("name") and a.form_data.get("phone")
+
+
+def test_indexes_and_constraints_are_back_as_the_migrations_made_them(seeded):
+    """The load drops the case tables' indexes (and on PostgreSQL their unique and foreign-key
+    constraints) and makes them again: afterwards the schema is exactly what it was."""
+    app, _report, _before, schema = seeded
+    with app.app_context():
+        assert schema_objects() == schema
+        db.session.remove()
+
+
+def test_rows_built_as_tuples_hold_what_sqlalchemy_would_write(ctx):
+    """The hot loops build stored values themselves (Stored): each raw value in the database
+    is what SQLAlchemy's own conversion of the loaded value gives (dates as SQLite text with
+    microseconds, enums by value, JSON text)."""
+    dialect = db.session.get_bind().dialect
+    columns = ("submitted_at", "accepted_at", "due_date", "updated_at", "channel", "form_data")
+    table = Application.__table__
+    raw = db.session.execute(
+        text(f"SELECT id, {', '.join(columns)} FROM applications WHERE number LIKE 'SC%'")
+    ).all()
+    loaded = {
+        a.id: a
+        for a in db.session.scalars(select(Application).where(Application.number.like("SC%")))
+    }
+    assert len(raw) == APPLICATIONS
+    stored = Stored.here()
+    checked = 0
+    for row in raw:
+        case = loaded[row.id]
+        for column in columns:
+            value = getattr(case, column)
+            if value is None:
+                assert getattr(row, column) is None
+                continue
+            kind = table.c[column].type
+            if column == "form_data":
+                assert json.loads(stored.json(value)) == value
+                written = getattr(row, column)
+                assert (json.loads(written) if isinstance(written, str) else written) == value
+                continue
+            convert = kind._cached_bind_processor(dialect)  # None: the driver takes it as is
+            expected = convert(value) if convert else value
+            assert getattr(row, column) == expected, (column, getattr(row, column), expected)
+            checked += 1
+    assert checked > APPLICATIONS * 4
+    when = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)  # no microseconds: still six digits
+    convert = table.c.submitted_at.type._cached_bind_processor(dialect)
+    assert stored.stamp(when) == (convert(when) if convert else when)
+    assert stored.day(when.date()) in (when.date(), "2026-03-04")
 
 
 def test_a_second_run_is_refused_and_writes_nothing(ctx):
