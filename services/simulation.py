@@ -137,6 +137,31 @@ def _png_bytes() -> bytes:
     return make_png(width=160, height=100)
 
 
+def _years(born: date, day: date) -> int:
+    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+
+def _min_age(version: ItemVersion) -> int:
+    return max(
+        (
+            int(((q.get("rules") or {}).get("date") or {}).get("min_age") or 0)
+            for q in version.questions or []
+        ),
+        default=0,
+    )
+
+
+def _stale_date(question: dict, value: Any) -> bool:
+    """A date prefilled from an earlier case that the rule now refuses (须不早于今天)."""
+    rules = (question.get("rules") or {}).get("date") or {}
+    if question.get("type") != "date" or not rules.get("not_past") or not value:
+        return False
+    try:
+        return date.fromisoformat(str(value)) < clock.local_today()
+    except ValueError:
+        return True
+
+
 # ---- the report --------------------------------------------------------------------------
 
 
@@ -167,6 +192,7 @@ class Person:
     phone: str
     address: str
     online: bool  # will hold an online account
+    born: date | None = None
     citizen_id: int | None = None
     user_id: int | None = None
     cases: int = 0
@@ -202,8 +228,9 @@ class Simulation:
         self.report = SimulationReport(days=days)
         self._heap: list[tuple[datetime, int, Callable, tuple]] = []
         self._seq = itertools.count()
-        self._busy: dict[int, datetime] = {}  # clerk id → busy until
+        self._busy: set[int] = set()  # clerks serving someone, until their finish event runs
         self._ticket_visits: dict[int, Visit] = {}  # waiting ticket id → the visit
+        self._waiting: Counter = Counter()  # hall id → tickets taken and not yet called
         self._png = _png_bytes()
         self._password = secrets.token_urlsafe(24) + "Aa1!"  # nobody knows it: no one logs in
         self._password_hash = ""
@@ -273,6 +300,14 @@ class Simulation:
             if i.published_version is not None and i.published_version.audience == PERSON_AUDIENCE
         ]
         self.kiosk_items = [i for i in self.items if i.kiosk_enabled]
+        # weights read once: after each commit the items are expired, and reading every item's
+        # popularity again cost a query per item for each case
+        self._weights = {
+            id(items): [max(i.popularity or 0, 1) for i in items]
+            for items in (self.items, self.kiosk_items)
+        }
+        # the age an item's form asks of the applicant (a date question's min_age rule)
+        self._min_age = {i.id: _min_age(i.published_version) for i in self.items}
         self.bundles = list(db.session.scalars(select(Bundle).order_by(Bundle.id)))
         self.halls = list(
             db.session.scalars(
@@ -367,6 +402,7 @@ class Simulation:
                     phone=f"147{(self.seed % 10)}{index:07d}",
                     address=fake.street_address()[:60],
                     online=rng.random() < self.odds.online_account,
+                    born=born,
                 )
             )
         return people
@@ -474,27 +510,33 @@ class Simulation:
         )
         self.report.counts["id_elicences"] += 1
 
-    def _pick_item(self, items: list[ServiceItem]) -> ServiceItem:
-        weights = [max(i.popularity or 0, 1) for i in items]
-        return self.rng.choices(items, weights=weights, k=1)[0]
+    def _pick_item(self, items: list[ServiceItem], person: Person) -> ServiceItem:
+        """A popular item more often; one whose form asks an age (年满 45 周岁) only of someone
+        that old (a citizen does not apply for what the guide says they cannot have)."""
+        age = _years(person.born, clock.local_today()) if person.born else 200
+        for _ in range(20):
+            item = self.rng.choices(items, weights=self._weights[id(items)], k=1)[0]
+            if self._min_age[item.id] <= age:
+                return item
+        return item
 
     # ---- applying online, at the kiosk, as a bundle -------------------------------------------
 
     def apply_online(self, kind: str) -> None:
         person = self._choose_person(online=True)
         if not person.online:
-            self._queue_visit(Visit(person, "intake", self._pick_item(self.items)))
+            self._queue_visit(Visit(person, "intake", self._pick_item(self.items, person)))
             return
         user = self._account(person)
         if kind == "bundle" and self.bundles:
             self._apply_bundle(user)
             return
         if kind == "kiosk" and self.kiosk_items:
-            item = self._pick_item(self.kiosk_items)
+            item = self._pick_item(self.kiosk_items, person)
             app = kiosk.start_kiosk_application(user, item.code)
         else:
             kind = "online"
-            item = self._pick_item(self.items)
+            item = self._pick_item(self.items, person)
             app = applications.start_draft(actor=user, applicant=user.citizen, item=item)
         self._fill(app, user, user.citizen)
         app = applications.submit_application(user, app.id, app.submit_token)
@@ -517,7 +559,7 @@ class Simulation:
         ]
         keys = [m.key for m in bundle_applications.merge_questions(parent.children, "form")]
         for key, question in zip(keys, questions, strict=True):
-            if values.get(key) in (None, "", []):
+            if values.get(key) in (None, "", []) or _stale_date(question, values.get(key)):
                 values[key] = self._answer(question, None)
         bundle_applications.save_bundle_form(parent, values)
         for row in bundle_applications.material_rows(parent):
@@ -604,7 +646,8 @@ class Simulation:
     def _answers(self, app: Application, citizen: Citizen) -> dict[str, Any]:
         values = applications.prefill(app, citizen)
         for q in app.item_version.questions or []:
-            if q["key"] == DELIVERY_QUESTION or values.get(q["key"]) in (None, "", []):
+            value = values.get(q["key"])
+            if q["key"] == DELIVERY_QUESTION or value in (None, "", []) or _stale_date(q, value):
                 values[q["key"]] = self._answer(q, citizen)
         return values
 
@@ -894,7 +937,7 @@ class Simulation:
 
     def _after_decision(self, case_id: int, person: Person) -> None:
         app = db.session.get(Application, case_id)
-        db.session.refresh(app)
+        db.session.refresh(app, ["status"])
         if app.status == "certifying":
             self.at(self._review_time(2, 14), self.certify, case_id, person)
         elif app.status == "awaiting_post":
@@ -1004,7 +1047,7 @@ class Simulation:
     def book_visit(self, day: date, no_show: bool) -> None:
         """预约 days ahead for a counter visit; without a free slot the person just walks in."""
         person = self._choose_person(online=True)
-        item = self._pick_item(self.items)
+        item = self._pick_item(self.items, person)
         visit = Visit(person, "intake", item)
         user = self._account(person)
         if user is None:
@@ -1054,7 +1097,7 @@ class Simulation:
 
     def walk_in(self) -> None:
         person = self._choose_person(online=False)
-        self._queue_visit_now(Visit(person, "intake", self._pick_item(self.items)))
+        self._queue_visit_now(Visit(person, "intake", self._pick_item(self.items, person)))
 
     def _queue_visit(self, visit: Visit) -> None:
         """Come to the hall at the next opening hour (the hall is closed now)."""
@@ -1085,26 +1128,38 @@ class Simulation:
             source="appointment" if visit.appointment_code else "kiosk",
         )
         self._ticket_visits[ticket.id] = visit
+        self._waiting[hall.id] += 1
         self.report.counts["tickets"] += 1
-        self.at(clock.utc_now() + timedelta(seconds=30), self.call, hall.id)
+        wait = timedelta(minutes=self.rng.randint(*self.odds.wait_minutes))
+        self.at(clock.utc_now() + wait, self.call, hall.id)
 
     def call(self, hall_id: int) -> None:
         """Every free clerk of the hall calls the next ticket of their window (叫号). Each call is
-        kept even when the errand is refused (the person leaves; the ticket still finishes)."""
+        kept even when the errand is refused (the person leaves; the ticket still finishes). A
+        clerk is free once their finish event has run (not at the instant it is due: a call due
+        at the same instant could come first and be refused, 请先完成或过号当前的…)."""
         now = clock.utc_now()
         for clerk in self.clerks.get(hall_id, []):
-            if self._busy.get(clerk.id, now) > now:
+            if not self._waiting[hall_id]:
+                return  # nobody is waiting: no window has anyone to call
+            if clerk.id in self._busy:
                 continue
-            with db.session.begin_nested():
-                ticket = queue.call_next(clerk)
-                if ticket is not None:
-                    queue.start_serving(clerk, ticket.id)
+            try:
+                with db.session.begin_nested():
+                    ticket = queue.call_next(clerk)
+                    if ticket is not None:
+                        queue.start_serving(clerk, ticket.id)
+            except DomainError as exc:  # this window only: the others still call
+                self.report.refused[f"call: {exc}"[:160]] += 1
+                db.session.expire_all()
+                continue
             if ticket is None:
                 continue
+            self._waiting[hall_id] -= 1
             visit = self._ticket_visits.pop(ticket.id, None)
             minutes = self.rng.randint(*self.odds.service_minutes)
-            self._busy[clerk.id] = now + timedelta(minutes=minutes)
-            self.at(self._busy[clerk.id], self.finish, clerk.id, ticket.id, hall_id)
+            self._busy.add(clerk.id)
+            self.at(now + timedelta(minutes=minutes), self.finish, clerk.id, ticket.id, hall_id)
             if visit is not None:
                 try:
                     with db.session.begin_nested():
@@ -1120,7 +1175,7 @@ class Simulation:
             ticket = queue.get_ticket(db.session.get(ServiceHall, hall_id), ticket_id)
             if ticket.status in ("called", "serving"):
                 queue.finish(clerk, ticket_id)
-        self._busy.pop(clerk_id, None)
+        self._busy.discard(clerk_id)
         self.call(hall_id)
 
     def _serve(self, clerk: User, visit: Visit) -> None:
