@@ -1635,24 +1635,40 @@ def item_figures(
 ) -> dict[int, ItemFigures]:
     """The last 12 months' figures of the given items (None: every item with cases), for the
     guide pages and the public performance page. Computed once per local day and kept in
-    services/cache (in-process, or Redis shared by every worker and node); `flask jobs run`
-    computes the day's figures after midnight, so no reader waits for them. An item without
-    cases in the 12 months is absent."""
-    figures = cache.get_or_set(
-        f"statistics:item_figures:{today.isoformat()}",
-        lambda: compute_item_figures(session, today),
-        ttl=FIGURES_TTL_SECONDS,
-    )
+    services/cache (in-process, or Redis shared by every worker and node): `flask jobs run`
+    computes every item's after midnight, so no reader waits for them; before that, a guide
+    page computes and keeps only its own item's (a few summary rows), never every item's.
+    An item without cases in the 12 months is absent."""
+    key = f"statistics:item_figures:{today.isoformat()}"
     if item_ids is None:
+        figures = cache.get_or_set(
+            key, lambda: compute_item_figures(session, today), ttl=FIGURES_TTL_SECONDS
+        )
         return dict(figures)
-    return {i: figures[i] for i in item_ids if i in figures}
+    figures = cache.get(key)
+    if figures is not None:
+        return {i: figures[i] for i in item_ids if i in figures}
+    result = {}
+    for item_id in item_ids:
+        # kept as a 1-tuple: an item without cases is remembered too
+        (one,) = cache.get_or_set(
+            f"{key}:{item_id}",
+            lambda item_id=item_id: (
+                compute_item_figures(session, today, item_id=item_id).get(item_id),
+            ),
+            ttl=FIGURES_TTL_SECONDS,
+        )
+        if one is not None:
+            result[item_id] = one
+    return result
 
 
 def compute_item_figures(
-    session: Session, today: date, *, use_summaries: bool = True
+    session: Session, today: date, *, use_summaries: bool = True, item_id: int | None = None
 ) -> dict[int, ItemFigures]:
+    """Every item's figures (or only ``item_id``'s) of the twelve months up to yesterday."""
     start, end = last_12_months(today)
-    period = _Period(session, StatsFilter(start, end), today, use_summaries)
+    period = _Period(session, StatsFilter(start, end, item_id=item_id), today, use_summaries)
     durations = period.durations(["item_id"])
     figures = {}
     for (item_id,), c in period.daily(["item_id"]).items():

@@ -38,7 +38,7 @@ from portal.models import (
     Ticket,
     Visit,
 )
-from services import clock
+from services import cache, clock
 from services import statistics as stats
 from tests.workflow_cases import user
 
@@ -632,3 +632,20 @@ def test_a_moved_instant_summarises_its_old_day_again(data):
         db.session, f, today=TODAY, use_summaries=False
     )
     assert db.session.scalars(select(StatStaleDay.day)).all() == []
+
+
+def test_a_guide_page_computes_only_its_own_items_figures_on_a_cold_cache(data):
+    today = D(2025, 10, 12)
+    day_key = f"statistics:item_figures:{today.isoformat()}"
+    cache.current().local.clear()
+    one = stats.item_figures(db.session, [data.item_a.id], today)
+    assert one == {data.item_a.id: stats.compute_item_figures(db.session, today)[data.item_a.id]}
+    assert cache.get(day_key) is None  # every item's figures were not computed
+    assert cache.get(f"{day_key}:{data.item_a.id}") is not None
+    assert cache.get(f"{day_key}:{data.item_c.id}") is None
+    # once the jobs run has computed every item's, a guide page reads those
+    everything = stats.item_figures(db.session, None, today)
+    assert set(everything) == {data.item_a.id, data.item_b.id, data.item_c.id}
+    assert stats.item_figures(db.session, [data.item_c.id], today) == {
+        data.item_c.id: everything[data.item_c.id]
+    }
