@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ from portal.config import DEFAULTS
 from portal.extensions import db
 from portal.models import ELicence
 from services import storage
-from tests.conftest import dispose_app, make_app
+from tests.conftest import TEST_SECRET, dispose_app, make_app
 from tests.servers import free_port, storage_environment
 
 BIN = Path(sys.executable).parent
@@ -274,3 +275,32 @@ def licence_number_from(url, uploads, settings, case_id) -> str:
 def checker(url: str, uploads: Path, settings: dict[str, str]):
     """An app bound to the cluster's database and store (``settings`` from ``storage_env``)."""
     return make_app(url, uploads, **settings)
+
+
+def shared_environment(
+    database_templates, name: str, redis_url: str, store: dict | None, **extra: str
+) -> tuple[str, Path, dict[str, str], dict[str, str]]:
+    """What a cluster's nodes share: a seeded copy of the test database, Redis, and with a
+    ``store`` a fresh prefix of it holding the seed's files. Returns the database URL, the
+    seed's upload directory, the nodes' environment (``extra`` added) and the storage
+    settings (empty without a store)."""
+    url, uploads = database_templates.copy(name, seed=True)
+    env = {
+        "DATABASE_URL": url,
+        "SECRET_KEY": TEST_SECRET,
+        "UPLOAD_DIR": str(uploads),
+        "PUBLIC_BASE_URL": "http://127.0.0.1",
+        "REDIS_URL": redis_url,
+        "PORTAL_ENV": "development",
+        **extra,
+    }
+    settings = storage_env(store, f"{name}-{uuid.uuid4().hex[:10]}")
+    env.update(settings)
+    if settings:
+        app = checker(url, uploads, settings)
+        try:
+            with app.app_context():
+                assert copy_files_into(app, uploads) > 0  # the seed's files, into the store
+        finally:
+            dispose_app(app)
+    return url, uploads, env, settings

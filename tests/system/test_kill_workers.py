@@ -31,7 +31,6 @@ from tests import files
 from tests.conftest import (
     BACKEND,
     DEMO_PASSWORD,
-    TEST_SECRET,
     csrf_token,
     dispose_app,
     login,
@@ -41,10 +40,9 @@ from tests.system.cluster import (
     BIN,
     S3_READY,
     RoundRobin,
-    copy_files_into,
     hidden,
     portal_nodes,
-    storage_env,
+    shared_environment,
     stored_keys,
 )
 from tests.system.test_two_nodes import ID_RENEWAL
@@ -91,7 +89,8 @@ def add_citizens(app) -> list[str]:
 
 
 class Retrying(RoundRobin):
-    """A person who presses again when the connection broke (the worker was killed)."""
+    """A person who presses again when the connection broke (the worker was killed): before
+    the answer, or in the middle of its body (``ChunkedEncodingError``)."""
 
     retries: int = 0
 
@@ -99,7 +98,11 @@ class Retrying(RoundRobin):
         for attempt in range(6):
             try:
                 return super()._send(method, path, **kw)
-            except (requests.ConnectionError, requests.Timeout):
+            except (
+                requests.ConnectionError,
+                requests.Timeout,
+                requests.exceptions.ChunkedEncodingError,
+            ):
                 self.retries += 1
                 time.sleep(0.2 * (attempt + 1))
         raise AssertionError(f"{method} {path} failed six times")
@@ -145,25 +148,16 @@ def journey(client: Retrying, confirmed: list[int], errors: list[str], stop) -> 
 
 @pytest.fixture
 def cluster(database_templates, tmp_path, redis_url, request):
-    url, uploads = database_templates.copy("kill", seed=True)
-    env = {
-        "DATABASE_URL": url,
-        "SECRET_KEY": TEST_SECRET,
-        "UPLOAD_DIR": str(uploads),
-        "PUBLIC_BASE_URL": "http://127.0.0.1",
-        "REDIS_URL": redis_url,
-        "PORTAL_ENV": "development",
+    store = request.getfixturevalue("s3_store") if S3_READY else None
+    url, uploads, env, settings = shared_environment(
+        database_templates,
+        "kill",
+        redis_url,
+        store,
         # the load logs in and uploads far more often than a person
-        "RATE_LIMITS": json.dumps(dict.fromkeys(DEFAULT_RATE_LIMITS, "100000 per minute")),
-    }
-    settings: dict[str, str] = {}
-    if S3_READY:
-        settings = storage_env(request.getfixturevalue("s3_store"), f"k-{uuid.uuid4().hex[:10]}")
-    env.update(settings)
+        RATE_LIMITS=json.dumps(dict.fromkeys(DEFAULT_RATE_LIMITS, "100000 per minute")),
+    )
     app = make_app(url, uploads, **settings)
-    if settings:
-        with app.app_context():
-            copy_files_into(app, uploads)
     phones = add_citizens(app)
     try:
         with portal_nodes(env, count=2, workers=2, log_dir=tmp_path) as nodes:

@@ -19,17 +19,16 @@ from portal.extensions import db
 from portal.models import Application, Document, ELicence, Event, Notice
 from services import audit
 from tests import files
-from tests.conftest import BACKEND, DEMO_PASSWORD, TEST_SECRET, csrf_token, dispose_app, login
+from tests.conftest import BACKEND, DEMO_PASSWORD, csrf_token, dispose_app, login
 from tests.system.cluster import (
     S3_READY,
     RoundRobin,
     celery_worker,
     checker,
-    copy_files_into,
     hidden,
     licence_number_from,
     portal_nodes,
-    storage_env,
+    shared_environment,
     stored_keys,
 )
 
@@ -48,25 +47,11 @@ ID_RENEWAL = "330100GA0004"  # 居民身份证换领: issues the 身份证 e-lic
 
 @pytest.fixture
 def cluster(database_templates, tmp_path, redis_url, request):
-    url, uploads = database_templates.copy("twonodes", seed=True)
-    env = {
-        "DATABASE_URL": url,
-        "SECRET_KEY": TEST_SECRET,
-        "UPLOAD_DIR": str(uploads),
-        "PUBLIC_BASE_URL": "http://127.0.0.1",
-        "REDIS_URL": redis_url,
-        "PORTAL_ENV": "development",
-    }
-    settings: dict[str, str] = {}
-    if S3_READY:
-        settings = storage_env(request.getfixturevalue("s3_store"), f"c-{uuid.uuid4().hex[:10]}")
-        env.update(settings)
-        app = checker(url, uploads, settings)
-        try:
-            with app.app_context():
-                assert copy_files_into(app, uploads) > 0  # the seed's files, into the store
-        finally:
-            dispose_app(app)
+    store = request.getfixturevalue("s3_store") if S3_READY else None
+    url, uploads, env, settings = shared_environment(
+        database_templates, "twonodes", redis_url, store
+    )
+    if settings:
         # no shared disk: each node has its own directory, so only the store can carry a file
         for i in range(2):
             own = tmp_path / f"node{i}-uploads"
