@@ -19,8 +19,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from flask import templating
-from flask_babel import get_locale, get_translations
+from flask import Flask, templating
+from flask_babel import Babel, Domain, _get_current_context, get_locale, get_translations
 from jinja2.ext import Extension
 from jinja2.lexer import Token, TokenStream
 from markupsafe import Markup
@@ -100,3 +100,26 @@ class PortalEnvironment(templating.Environment):
             overlay.compile_translations = get_translations()
             overlays[key] = overlay
         return overlay
+
+
+class RequestDomain(Domain):
+    """Flask-Babel's message domain, remembering the catalogue for the request's locale: each
+    look-up that remains (lazy labels, texts with arguments, flashes) asked for the locale
+    again and rebuilt its name as the cache key (6 µs of a 7 µs label)."""
+
+    def get_translations(self) -> Any:
+        ctx = _get_current_context()
+        if ctx is None:
+            return super().get_translations()
+        locale = getattr(ctx, "babel_locale", None)  # None until the locale is first asked
+        remembered = getattr(ctx, "portal_translations", None)
+        if locale is not None and remembered is not None and remembered[0] is locale:
+            return remembered[1]
+        translations = super().get_translations()  # asks the locale (force_locale's wins)
+        ctx.portal_translations = (ctx.babel_locale, translations)
+        return translations
+
+
+def install_request_domain(app: Flask, babel: Babel) -> None:
+    """After ``babel.init_app(app)``: the default domain remembers the request's catalogue."""
+    babel.domain_instance = RequestDomain(domain=app.extensions["babel"].default_domain)

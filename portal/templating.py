@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Flask, request
+from collections.abc import Callable
+
+from flask import Flask, request, url_for
 from flask_babel import get_locale
 from flask_login import current_user
 
+from portal.extensions import babel
+from portal.template_i18n import install_request_domain
 from services.answer_rules import describe_rules
 from services.case_states import DELIVERY_KINDS, state_label
 from services.catalogue.vocabulary import catalogue_label
@@ -17,6 +21,15 @@ from services.materials import answer_text
 from services.timeline import event_kind_label
 
 ELDER_COOKIE = "elder_mode"
+_ID_MARK = 2**31 - 1  # portal/params.py MAX_ID: the largest id a URL takes
+
+
+def url_with_id(endpoint: str, name: str, **values) -> Callable[[int], str]:
+    """``url_for(endpoint, **{name: id}, **values)`` for the rows of a list: the URL is built
+    once and each row's id put in its place (url_for costs ~10 µs; a list of 50 cases built
+    three per row)."""
+    head, _mark, tail = url_for(endpoint, **{name: _ID_MARK}, **values).rpartition(str(_ID_MARK))
+    return lambda value: f"{head}{int(value)}{tail}"
 
 
 def elder_mode_active() -> bool:
@@ -31,6 +44,7 @@ def html_lang() -> str:
 
 
 def register_template_helpers(app: Flask) -> None:
+    install_request_domain(app, babel)  # one catalogue look-up per request
     app.jinja_env.add_extension("jinja2.ext.do")
     app.jinja_env.globals.update(answer_text=answer_text, describe_rules=describe_rules)
     # 送达 and the guide's steps (services/delivery.py): templates/_macros/delivery.html
@@ -45,6 +59,7 @@ def register_template_helpers(app: Flask) -> None:
     )
     app.jinja_env.globals.update(
         elder_mode_active=elder_mode_active,
+        url_with_id=url_with_id,
         html_lang=html_lang,
         catalogue_label=catalogue_label,
         case_state_label=state_label,

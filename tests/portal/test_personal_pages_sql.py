@@ -108,6 +108,7 @@ def test_my_cases_cost_the_same_with_5_or_50_cases(client, query, count_queries)
     html = client.get("/cases").get_data(as_text=True)
     assert html.count("查看详情") + html.count("继续填写") == 50
     assert statements(client, count_queries, "/cases") == few
+    assert few == 2, "我的办件: the user, then one query for the page's cases and their names"
 
 
 def test_my_cases_page_by_keyset_without_skipping_or_repeating(client, query):

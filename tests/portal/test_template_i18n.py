@@ -86,3 +86,21 @@ def test_outside_a_request_templates_compile_as_before(app):
         env = app.jinja_env
         assert isinstance(env, PortalEnvironment) and env.compile_locale is None
         assert FixedTextTranslation not in {type(e) for e in env.extensions.values()}
+
+
+def test_labels_follow_the_locale_the_request_has_now(app):
+    """RequestDomain remembers the catalogue of the request's locale, not of the first one
+    asked: force_locale and a refresh after a change of language still count."""
+    from flask import session
+    from flask_babel import lazy_gettext, refresh
+
+    label = lazy_gettext("我的办件")
+    with app.test_request_context("/"):
+        session["locale"] = "en"
+        assert str(label) == "My cases"
+        with force_locale("zh_CN"):
+            assert str(label) == "我的办件"
+        assert str(label) == "My cases"
+        session["locale"] = "zh_CN"
+        refresh()
+        assert str(label) == "我的办件"
