@@ -139,6 +139,7 @@ class Report:
     seed: dict = field(default_factory=dict)
     rows: list[Row] = field(default_factory=list)
     submissions: dict = field(default_factory=dict)
+    submit_cost: dict = field(default_factory=dict)
     notice: dict = field(default_factory=dict)
     load_average: str = ""
 
@@ -234,6 +235,10 @@ def format_report(report: Report, settings: str) -> str:
             f"{seed['citizens']:,} citizens: {figure} ({how}; database ready in "
             f"{seed['ready_seconds']} s)"
         )
+        if seed.get("steps"):
+            out.append(f"  seed steps: {seed['steps']} (load average then {seed['load_average']})")
+        if seed.get("note"):
+            out.append(f"  note: {seed['note']}")
     out.append(f"load average at the start: {report.load_average}; {settings}")
     targets = {p.label: p for p in PAGES}
     lines = []
@@ -280,6 +285,17 @@ def format_report(report: Report, settings: str) -> str:
         )
         mark = "✓" if sub["reconciled"] else "✗"
         out.append(f"reconciled {mark}: {sub['reconcile_note']}")
+    cost = report.submit_cost
+    if cost.get("error"):
+        out.append(f"one submission in-process: failed: {cost['error']}")
+    elif cost:
+        out.append(
+            f"one submission in-process (提交 alone, test client, median of {cost['runs']}): "
+            f"{cost['cpu_ms']} ms CPU, {cost['wall_ms']} ms, {cost['statements']} SQL statements"
+            + (f" in {cost['transactions']} transactions" if cost["transactions"] else "")
+            + f"; {cost['workers']} workers on {cost['cores']} cores can serve at most "
+            f"≈ {cost['ceiling']:.0f} submissions/s"
+        )
     notice = report.notice
     if notice.get("error"):
         out.append(f"notice PDF: failed: {notice['error']}")
@@ -475,16 +491,53 @@ def flask(env: dict[str, str], *args: str) -> str:
     return result.stdout
 
 
-def cache_key(backend: str, args: argparse.Namespace) -> str:
-    digest = hashlib.sha256()
+def source_digests() -> dict[str, str]:
+    """The seed's source files (name → short sha256): a cache is made by these."""
+    return {
+        name: hashlib.sha256((ROOT / name).read_bytes()).hexdigest()[:12]
+        if (ROOT / name).exists()
+        else "-"
+        for name in SEED_SOURCES
+    }
+
+
+def cache_prefix(backend: str, args: argparse.Namespace) -> str:
     params = (backend, args.items, args.cases, args.citizens, args.accounts)
-    digest.update(repr(params).encode())
     if backend == "postgresql":
-        digest.update(str(PG_BIN).encode())
-    for name in SEED_SOURCES:
-        path = ROOT / name
-        digest.update(path.read_bytes() if path.exists() else b"-")
-    return f"{backend}-{args.cases}-{digest.hexdigest()[:12]}"
+        params += (str(PG_BIN),)
+    return f"{backend}-{args.cases}-{hashlib.sha256(repr(params).encode()).hexdigest()[:8]}"
+
+
+def cache_key(backend: str, args: argparse.Namespace) -> str:
+    sources = hashlib.sha256(repr(sorted(source_digests().items())).encode()).hexdigest()[:12]
+    return f"{cache_prefix(backend, args)}-{sources}"
+
+
+def find_cache(backend: str, args: argparse.Namespace) -> tuple[Path | None, str]:
+    """The cached database to copy, and a note when it is not the exact one: without --fresh
+    a cache of the same sizes made by older seed sources is taken (another session's edit of
+    seeds/demo.py would otherwise cost a full seed of a million cases), naming the files that
+    changed since; --exact-cache refuses it."""
+    if args.fresh:
+        return None, ""
+    exact = CACHE / cache_key(backend, args)
+    if (exact / "done.json").exists():
+        return exact, ""
+    if args.exact_cache:
+        return None, ""
+    candidates = sorted(
+        (p for p in CACHE.glob(f"{cache_prefix(backend, args)}-*") if (p / "done.json").exists()),
+        key=lambda p: (p / "done.json").stat().st_mtime,
+        reverse=True,
+    )
+    if not candidates:
+        return None, ""
+    made_by = json.loads((candidates[0] / "done.json").read_text()).get("sources", {})
+    changed = [name for name, digest in source_digests().items() if made_by.get(name) != digest]
+    return candidates[0], (
+        f"the cache {candidates[0].name} was seeded before changes to "
+        f"{', '.join(changed) or 'the seed sources'} (--fresh seeds again)"
+    )
 
 
 def seed(env: dict[str, str], args: argparse.Namespace) -> dict:
@@ -507,11 +560,14 @@ def seed(env: dict[str, str], args: argparse.Namespace) -> dict:
     match = re.search(r"(\d+) rows in ([\d.]+) s: ([\d,]+) rows/s", output)
     if not match:
         raise RuntimeError(f"unexpected output from flask seed scale:\n{output}")
+    steps = re.search(r"^steps: (.*)$", output, re.M)
     return {
         "rows": int(match[1]),
         "seconds": float(match[2]),
         "rows_per_second": int(match[3].replace(",", "")),
+        "steps": steps[1] if steps else "",
         "load_average": load,
+        "sources": source_digests(),
     }
 
 
@@ -523,11 +579,11 @@ def log(message: str) -> None:
 def sqlite_database(tmp: Path, args: argparse.Namespace) -> Iterator[tuple[str, Path, dict]]:
     """(database URL, upload directory, seed record) of a seeded SQLite copy in tmp."""
     started = time.perf_counter()
-    key = cache_key("sqlite", args)
-    cached = CACHE / key
+    cached, note = find_cache("sqlite", args)
     db_file, uploads = tmp / "bench.db", tmp / "uploads"
     url = f"sqlite:///{db_file}"
-    if args.fresh or not (cached / "done.json").exists():
+    if cached is None:
+        cached = CACHE / cache_key("sqlite", args)
         log(f"seeding SQLite: {args.items} items, {args.cases:,} cases …")
         record = seed(portal_env(tmp, url, uploads), args)
         if not args.no_cache:
@@ -538,10 +594,10 @@ def sqlite_database(tmp: Path, args: argparse.Namespace) -> Iterator[tuple[str, 
             (cached / "done.json").write_text(json.dumps(record))
         record["cached"] = False
     else:
-        log(f"copying the seeded SQLite database from {cached}")
+        log(f"copying the seeded SQLite database from {cached}" + (f": {note}" if note else ""))
         shutil.copy2(cached / "bench.db", db_file)
         shutil.copytree(cached / "uploads", uploads)
-        record = {**json.loads((cached / "done.json").read_text()), "cached": True}
+        record = {**json.loads((cached / "done.json").read_text()), "cached": True, "note": note}
         flask(portal_env(tmp, url, uploads), "db", "upgrade")
     record["ready_seconds"] = round(time.perf_counter() - started, 1)
     yield url, uploads, record
@@ -551,24 +607,28 @@ def sqlite_database(tmp: Path, args: argparse.Namespace) -> Iterator[tuple[str, 
 def postgres_database(tmp: Path, args: argparse.Namespace) -> Iterator[tuple[str, Path, dict]]:
     """The same on a throwaway PostgreSQL server: the seeded cluster's directory is cached."""
     started = time.perf_counter()
-    key = cache_key("postgresql", args)
-    cached = CACHE / key
+    cached, note = find_cache("postgresql", args)
     tmp.chmod(0o711)  # the postgres user reaches its cluster below
     pg = tmp / "pg"
     pg.mkdir()
     data, uploads = pg / "data", tmp / "uploads"
     own_by_postgres(pg)
     pg.chmod(0o700)
-    if args.fresh or not (cached / "done.json").exists():
+    if cached is None:
+        cached = CACHE / cache_key("postgresql", args)
         log(f"seeding PostgreSQL: {args.items} items, {args.cases:,} cases …")
         initdb(data)
         with postgres(data, f"{PG_OPTIONS} {PG_FAST_LOAD}") as port:
-            subprocess.run(
-                [str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres"]
-                + ["portal"],
-                check=True,
-            )
+            server = ["-h", "127.0.0.1", "-p", str(port), "-U", "postgres"]
+            subprocess.run([str(PG_BIN / "createdb"), *server, "portal"], check=True)
             record = seed(portal_env(tmp, pg_url(port), uploads), args)
+            # planner statistics and the visibility map, as a database that has lived has them
+            # (else autovacuum analyses the new tables during the first measurements)
+            vacuum = time.perf_counter()
+            subprocess.run(
+                [str(PG_BIN / "vacuumdb"), *server, "--analyze", "--quiet", "portal"], check=True
+            )
+            record["vacuum_seconds"] = round(time.perf_counter() - vacuum, 1)
         if not args.no_cache:
             shutil.rmtree(cached, ignore_errors=True)
             cached.mkdir(parents=True)
@@ -577,10 +637,10 @@ def postgres_database(tmp: Path, args: argparse.Namespace) -> Iterator[tuple[str
             (cached / "done.json").write_text(json.dumps(record))
         record["cached"] = False
     else:
-        log(f"copying the seeded PostgreSQL cluster from {cached}")
+        log(f"copying the seeded PostgreSQL cluster from {cached}" + (f": {note}" if note else ""))
         subprocess.run(["cp", "-a", str(cached / "data"), str(data)], check=True)
         shutil.copytree(cached / "uploads", uploads)
-        record = {**json.loads((cached / "done.json").read_text()), "cached": True}
+        record = {**json.loads((cached / "done.json").read_text()), "cached": True, "note": note}
     own_by_postgres(pg)
     with postgres(data) as port:
         url = pg_url(port)
@@ -694,6 +754,50 @@ class InProcess:
             )
             return {number: n for number, n in rows}
 
+    def time_submit(self, phones: list[str]) -> dict:
+        """One submission each for these accounts through the real forms, on a test client in
+        this process: the CPU time and the SQL statements of the 提交 request alone (the
+        figure that bounds submissions/s: 2 sync workers on 2 cores manage about
+        2000 ÷ CPU ms per second, less what the database and the load generator take)."""
+        from sqlalchemy import event
+
+        from portal.extensions import db
+        from seeds.factories import make_png
+
+        upload = make_png()
+        with self.app.app_context():
+            engine = db.engine
+        counted: list[str] = []
+
+        def count(conn, cursor, statement, *args) -> None:
+            counted.append(statement)
+
+        cpu, wall, statements = [], [], []
+        for phone in phones:
+            client = TestClientSession(self.app.test_client())
+            journeys.login(client, "", phone, PASSWORD)
+            draft = journeys.prepare_application(client, "", upload)
+            counted.clear()
+            event.listen(engine, "before_cursor_execute", count)
+            try:
+                started, cpu_started = time.perf_counter(), time.process_time()
+                journeys.submit(client, "", draft)
+                cpu.append((time.process_time() - cpu_started) * 1000)
+                wall.append((time.perf_counter() - started) * 1000)
+            finally:
+                event.remove(engine, "before_cursor_execute", count)
+            statements.append(
+                sum(1 for s in counted if not re.match(r"\s*(BEGIN|COMMIT|ROLLBACK)\b", s, re.I))
+            )
+        return {
+            "runs": len(cpu),
+            "cpu_ms": round(statistics.median(cpu), 1),
+            "wall_ms": round(statistics.median(wall), 1),
+            "statements": max(statements),
+            # SQLite's BEGIN IMMEDIATE are statements (PostgreSQL's BEGIN is implicit)
+            "transactions": sum(1 for s in counted if re.match(r"\s*BEGIN\b", s, re.I)),
+        }
+
     def time_notice(self, runs: int) -> dict:
         """Issue a 受理通知书 for a case of reviewer01's department `runs` times, rolled back."""
         from sqlalchemy import select
@@ -727,6 +831,31 @@ class InProcess:
             "median_ms": round(statistics.median(times[1:] or times), 1),
             "runs": len(times[1:] or times),
         }
+
+
+class TestClientSession:
+    """A Flask test client answering as journeys.py expects of a requests.Session."""
+
+    class Response:
+        def __init__(self, response) -> None:
+            self.status_code = response.status_code
+            self.headers = response.headers
+            self.content = response.data
+            self.text = response.get_data(as_text=True)
+
+    def __init__(self, client) -> None:
+        self.client = client
+
+    def get(self, url: str, name: str | None = None, **kwargs):
+        return self.Response(self.client.get(url))
+
+    def post(self, url: str, data=None, files=None, allow_redirects=False, name=None):
+        import io
+
+        form = dict(data or {})
+        for key, (filename, blob, content_type) in (files or {}).items():
+            form[key] = (io.BytesIO(blob), filename, content_type)
+        return self.Response(self.client.post(url, data=form))
 
 
 # ---------------------------------------------------------------- measuring
@@ -992,6 +1121,22 @@ def run_backend(backend: str, args, stack: ExitStack) -> Report:
             report.submissions = measure_submissions(base, inproc, args)
         except Exception as exc:
             report.submissions = {"error": str(exc)}
+    if args.submit_runs:
+        try:
+            from seeds.scale import account_phone
+
+            runs = min(args.submit_runs, args.accounts - 1)
+            cost = inproc.time_submit([account_phone(i) for i in range(1, runs + 1)])
+            # the workers' CPU alone, without the database's or the load generator's share
+            parallel = min(args.workers, os.cpu_count() or 1)
+            cost.update(
+                workers=args.workers,
+                cores=os.cpu_count(),
+                ceiling=parallel * 1000 / cost["cpu_ms"] if cost["cpu_ms"] else 0.0,
+            )
+            report.submit_cost = cost
+        except Exception as exc:
+            report.submit_cost = {"error": f"{type(exc).__name__}: {exc}"}
     try:
         report.notice = inproc.time_notice(args.notice_runs)
     except Exception as exc:
@@ -1022,7 +1167,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--submitters", type=int, default=64, help="citizens applying at once")
     p.add_argument("--submissions", type=int, help="applications to submit (default 256; 0: skip)")
     p.add_argument("--notice-runs", type=int, default=4, help="notices to time (default 4)")
+    p.add_argument(
+        "--submit-runs", type=int, default=5, help="submissions timed in-process (default 5)"
+    )
     p.add_argument("--fresh", action="store_true", help="seed again instead of using the cache")
+    p.add_argument(
+        "--exact-cache",
+        action="store_true",
+        help="seed again when the seed's sources changed since the cache was made",
+    )
     p.add_argument("--no-cache", action="store_true", help="do not keep the seeded database")
     p.add_argument("--seed-only", action="store_true", help="only seed (and cache)")
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
