@@ -60,6 +60,30 @@ def select_locale() -> str:
     return "zh_CN"
 
 
+def security_headers(config) -> tuple[tuple[str, str], ...]:
+    """The headers every answer carries (unless it set its own); portal/fastpath.py sends
+    them too."""
+    headers = [
+        ("X-Content-Type-Options", "nosniff"),
+        ("X-Frame-Options", "DENY"),
+        ("Referrer-Policy", "same-origin"),
+        (
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+            "object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
+        ),
+        # the counter scans with the camera; nothing else needs a device
+        (
+            "Permissions-Policy",
+            "camera=(self), microphone=(), geolocation=(), payment=(), usb=(), "
+            "serial=(), bluetooth=(), interest-cohort=()",
+        ),
+    ]
+    if config["PORTAL_ENV"] == "production":  # production is served over TLS only
+        headers.append(("Strict-Transport-Security", "max-age=31536000; includeSubDomains"))
+    return tuple(headers)
+
+
 def trust_proxies(app: Flask, hops: int) -> None:
     """Take the client's address, scheme and host from the headers of the last ``hops``
     proxies (PROXY_HOPS); with 0, a forged X-Forwarded-For changes nothing."""
@@ -87,6 +111,9 @@ def create_app(config: dict | None = None) -> Flask:
         minutes=float(app.config["PERMANENT_SESSION_MINUTES"])
     )
     app.url_map.converters["int"] = BoundedIntConverter  # before any route is added
+    from portal.fastpath import FastPath
+
+    app.wsgi_app = FastPath(app, app.wsgi_app)  # cached anonymous pages; inside the ProxyFix
     trust_proxies(app, int(app.config["PROXY_HOPS"]))
     database.configure_sqlite(int(app.config["SQLITE_BUSY_TIMEOUT_MS"]))
     app.session_interface = PortalSessionInterface()
@@ -195,26 +222,12 @@ def create_app(config: dict | None = None) -> Flask:
         if token is not None:
             database.reset_read_only(token)
 
+    security = security_headers(app.config)
+
     @app.after_request
     def _security_headers(response):
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-            "object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
-        )
-        # the counter scans with the camera; nothing else needs a device
-        response.headers.setdefault(
-            "Permissions-Policy",
-            "camera=(self), microphone=(), geolocation=(), payment=(), usb=(), "
-            "serial=(), bluetooth=(), interest-cohort=()",
-        )
-        if app.config["PORTAL_ENV"] == "production":  # production is served over TLS only
-            response.headers.setdefault(
-                "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
-            )
+        for name, value in security:
+            response.headers.setdefault(name, value)
         return response
 
     if app.config["PORTAL_ENV"] == "production":

@@ -8,31 +8,42 @@ whose name is in the header, and vary on the cookie (长辈模式 and the langua
 Static files and responses that set their own ``Cache-Control`` are left alone.
 
 ``@cached_page`` (implies ``@public_page``) keeps the whole anonymous response of a view in the
-portal's cache (services/cache.py) under the catalogue's publish generation, the path with its
-query, the language, 长辈模式 and the host. A publish, unpublish or edit of anything the
-catalogue shows starts a new generation after its commit, on every worker and node, so no
-page is served stale. Never cached: a logged-in reader, a session holding anything but the
-language and the CSRF secret (flashed messages, a logout's clean-up), a kiosk browser, any
-answer but a 200.
+portal's cache (services/cache.py) under the catalogue's publish generation, the URL (scheme,
+host, path and query), the session's chosen language, the 长辈模式 cookie and the city's day
+(a guide shows its item's figures of the last 12 months). A publish, unpublish or edit of
+anything the catalogue shows starts a new generation after its commit, on every worker and
+node, so no page is served stale. Never cached: a logged-in reader, a session holding anything
+but the language and the CSRF secret (flashed messages, a logout's clean-up), a kiosk browser,
+any answer but a 200.
 
-The page's CSRF token is never kept: the cached body holds a slot that each request fills with
-its own session's token (the header's 长辈模式 and language switches are forms). The ETag is
-the cached body's digest and the session's CSRF secret's, so a revisit in the same session is
-a 304, and the copy the browser keeps (``private, no-cache``: revalidated every time, never
-in a shared cache) carries a token that is still valid.
+The page's CSRF token is never kept: the cached body is kept split where the token goes, and
+each request joins the parts with its own session's token (the header's 长辈模式 and language
+switches are forms). The parts are also kept deflated, each ending on a full flush, so a
+gzipped answer costs a CRC over the page instead of compressing it again (``CachedPage``). The
+ETag is the cached body's digest and the session's CSRF secret's, so a revisit in the same
+session is a 304, and the copy the browser keeps (``private, no-cache``: revalidated every
+time, never in a shared cache) carries a token that is still valid.
+
+Most hits never reach Flask: portal/fastpath.py answers them in front of the app with the same
+key, body and headers; what it does not answer (a miss, a logged-in reader, …) comes here.
 """
 
 from __future__ import annotations
 
 import hashlib
+import struct
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import wraps
+from datetime import UTC, datetime
+from functools import lru_cache, wraps
+from zoneinfo import ZoneInfo
 
 from flask import Flask, Response, current_app, g, request, session
-from flask_babel import get_locale
 from flask_wtf.csrf import generate_csrf
+from werkzeug.datastructures import ETags
 
+from portal.assets import COMPRESS_MIN_BYTES, COMPRESSIBLE, accepts_gzip
 from portal.kiosk.device import DEVICE_COOKIE
 from portal.templating import ELDER_COOKIE
 from services import cache, clock
@@ -42,7 +53,11 @@ CSRF_SLOT = b"__portal-csrf-slot__"
 PUBLIC_PAGE_CACHE_CONTROL = "private, no-cache"
 # what an anonymous visitor's session may hold for the page to come from the cache
 ANONYMOUS_SESSION_KEYS = frozenset({"_permanent", "csrf_token", "locale", "_fresh", "_id"})
-PUBLIC_PATHS_PREFIX = "page"
+# the cache's key prefix; a new version whenever CachedPage changes (Redis keeps old pickles)
+PUBLIC_PATHS_PREFIX = "page:v2"
+CACHEABLE_METHODS = frozenset({"GET", "HEAD"})
+# a gzip member's header: no name, no time, "unknown" system (as gzip.compress(mtime=0))
+GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
 
 
 def public_page(view: Callable) -> Callable:
@@ -56,28 +71,157 @@ def is_public(app: Flask, endpoint: str | None) -> bool:
     return endpoint == "static" or bool(getattr(view, PUBLIC_ATTRIBUTE, False))
 
 
+def _deflate_parts(parts: tuple[bytes, ...]) -> tuple[bytes, ...]:
+    """Each part raw-deflated, ending on a full flush (byte-aligned, no reference back into an
+    earlier part), the last one finishing the stream: anything may be put between them as a
+    stored block."""
+    packer = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
+    packed = [packer.compress(part) + packer.flush(zlib.Z_FULL_FLUSH) for part in parts[:-1]]
+    packed.append(packer.compress(parts[-1]) + packer.flush(zlib.Z_FINISH))
+    return tuple(packed)
+
+
+def _stored_block(data: bytes) -> bytes:
+    """``data`` as one uncompressed, not final deflate block (RFC 1951, 3.2.4)."""
+    return b"\x00" + struct.pack("<HH", len(data), len(data) ^ 0xFFFF) + data
+
+
 @dataclass(frozen=True)
 class CachedPage:
-    body: bytes  # with CSRF_SLOT where the token goes
+    """A cached 200: the body split where the reader's CSRF token goes (one part: no token)."""
+
+    parts: tuple[bytes, ...]
+    deflated: tuple[bytes, ...]  # the same parts deflated (see _deflate_parts)
     mimetype: str
     digest: str
-    has_slot: bool
+    endpoint: str  # for the request metrics of an answer that never reaches Flask
+
+    @classmethod
+    def of(cls, body: bytes, token: str | None, mimetype: str, endpoint: str) -> CachedPage:
+        parts = tuple(body.split(token.encode())) if token else (body,)
+        digest = hashlib.sha256(CSRF_SLOT.join(parts)).hexdigest()[:20]
+        return cls(parts, _deflate_parts(parts), mimetype, digest, endpoint)
+
+    @property
+    def has_slot(self) -> bool:
+        return len(self.parts) > 1
+
+    def size(self, token: bytes) -> int:
+        return sum(map(len, self.parts)) + len(token) * (len(self.parts) - 1)
+
+    def compressible(self, token: bytes) -> bool:
+        """Whether portal/assets.py's ``compress`` would gzip this page."""
+        return self.mimetype in COMPRESSIBLE and self.size(token) >= COMPRESS_MIN_BYTES
+
+    def body(self, token: bytes) -> bytes:
+        return token.join(self.parts)
+
+    def gzipped(self, token: bytes) -> bytes:
+        """The page with ``token`` in it as one gzip member, without compressing it again."""
+        crc = 0
+        chunks = [GZIP_HEADER]
+        for i, part in enumerate(self.parts):
+            if i:
+                crc = zlib.crc32(token, crc)
+                chunks.append(_stored_block(token))
+            crc = zlib.crc32(part, crc)
+            chunks.append(self.deflated[i])
+        chunks.append(struct.pack("<II", crc, self.size(token) & 0xFFFFFFFF))
+        return b"".join(chunks)
+
+    def etag(self, csrf_secret: object) -> str:
+        """The body's digest, and the CSRF secret's when the page carries a token (a page
+        confirmed by a 304 must hold a token of the reader's session)."""
+        if not self.has_slot:
+            return self.digest
+        return self.digest + "-" + hashlib.sha256(str(csrf_secret).encode()).hexdigest()[:10]
+
+
+@dataclass(frozen=True)
+class PageAnswer:
+    """What a cached page answers one reader: status, headers (in Flask's order) and body."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+def answer(
+    page: CachedPage, token: bytes, csrf_secret: object, if_none_match: ETags, gzip_ok: bool
+) -> PageAnswer:
+    """The cached page for this reader: their token in it, gzipped when the client takes it
+    (as portal/assets.py would), or a 304 when their copy is current. The session's cookie,
+    ``Vary: Cookie`` included, and the security headers are the caller's."""
+    etag = page.etag(csrf_secret)
+    if if_none_match.contains_weak(etag):  # weak: the gzipped copy's ETag is
+        headers = [
+            ("ETag", f'"{etag}"'),
+            ("Cache-Control", PUBLIC_PAGE_CACHE_CONTROL),
+            ("Vary", "Cookie"),
+        ]
+        return PageAnswer(304, headers, b"")
+    vary = "Cookie"
+    if page.compressible(token):
+        vary = "Cookie, Accept-Encoding"
+    if gzip_ok and vary != "Cookie":
+        body, quoted = page.gzipped(token), f'W/"{etag}"'
+    else:
+        body, quoted, gzip_ok = page.body(token), f'"{etag}"', False
+    headers = [
+        ("Content-Type", f"{page.mimetype}; charset=utf-8"),
+        ("Content-Length", str(len(body))),
+        ("ETag", quoted),
+        ("Cache-Control", PUBLIC_PAGE_CACHE_CONTROL),
+        ("Vary", vary),
+    ]
+    if gzip_ok:
+        headers.append(("Content-Encoding", "gzip"))
+    return PageAnswer(200, headers, body)
+
+
+@lru_cache(maxsize=8)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def city_day(config) -> str:
+    """Today in the city (services/clock.py's ``local_today``), from the app's configuration
+    rather than ``current_app``: the fast path has no app context."""
+    zone = _zone(config.get("PORTAL_TZ") or clock.DEFAULT_ZONE)
+    return datetime.now(UTC).astimezone(zone).date().isoformat()
+
+
+def key_of(environ: dict, locale: object, elder: object, day: str) -> str:
+    """The cache key of an anonymous page: the URL as the client asked it, the session's
+    chosen language (an anonymous reader's language follows from it alone), the 长辈模式
+    cookie and the city's day. The same function for portal/fastpath.py and the views."""
+    parts = (
+        environ.get("wsgi.url_scheme"),
+        environ.get("HTTP_HOST") or f"{environ.get('SERVER_NAME')}:{environ.get('SERVER_PORT')}",
+        environ.get("SCRIPT_NAME", ""),
+        environ.get("PATH_INFO", ""),
+        environ.get("QUERY_STRING", ""),
+        locale,
+        elder,
+        day,
+    )
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
 
 
 def page_key() -> str | None:
     """The cache key of this request's page, or None when it must be rendered for the reader."""
-    if request.method != "GET" or not current_app.config.get("PAGE_CACHE", True):
+    if request.method not in CACHEABLE_METHODS or not current_app.config.get("PAGE_CACHE", True):
         return None
     if session.get("_user_id") is not None or not ANONYMOUS_SESSION_KEYS.issuperset(session):
         return None
     if DEVICE_COOKIE in request.cookies:  # a kiosk: its idle reset is part of every page
         return None
-    elder = request.cookies.get(ELDER_COOKIE) == "1"
-    # the local day too: a guide shows its item's figures of the last 12 months, which change
-    # each day (portal/statistics/public.py), whatever the publish generation
-    day = clock.local_today().isoformat()
-    parts = (request.host_url, request.full_path, str(get_locale()), elder, day)
-    return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
+    return key_of(
+        request.environ,
+        session.get("locale"),
+        request.cookies.get(ELDER_COOKIE),
+        city_day(current_app.config),
+    )
 
 
 def _store(response: Response) -> CachedPage | None:
@@ -87,29 +231,20 @@ def _store(response: Response) -> CachedPage | None:
         return None
     body = response.get_data()
     token = g.get("csrf_token")
-    has_slot = bool(token) and token.encode() in body
-    if has_slot:
-        body = body.replace(token.encode(), CSRF_SLOT)
-    digest = hashlib.sha256(body).hexdigest()[:20]
-    return CachedPage(body, response.mimetype, digest, has_slot)
+    if not (token and token.encode() in body):
+        token = None
+    return CachedPage.of(body, token, response.mimetype, request.endpoint or "")
 
 
 def serve(page: CachedPage) -> Response:
     """The cached page for this reader: their CSRF token filled in, or a 304."""
-    etag = page.digest
-    token = b""
-    if page.has_slot:
-        token = generate_csrf().encode()
-        secret = str(session.get("csrf_token", ""))
-        etag += "-" + hashlib.sha256(secret.encode()).hexdigest()[:10]
-    if request.if_none_match.contains_weak(etag):  # weak: the gzipped copy's ETag is
-        response = Response(status=304)
-    else:
-        body = page.body.replace(CSRF_SLOT, token) if page.has_slot else page.body
-        response = Response(body, mimetype=page.mimetype)
-    response.set_etag(etag)
-    response.headers["Cache-Control"] = PUBLIC_PAGE_CACHE_CONTROL
-    response.vary.add("Cookie")
+    token = generate_csrf().encode() if page.has_slot else b""
+    result = answer(
+        page, token, session.get("csrf_token", ""), request.if_none_match, accepts_gzip()
+    )
+    response = Response(result.body, status=result.status)
+    response.headers.clear()
+    response.headers.extend(result.headers)
     return response
 
 
@@ -140,7 +275,7 @@ def register_cache_policy(app: Flask) -> None:
         """A public page reads the publish generation before any query: read after, a
         publish committed in between would let it keep old rows under the new generation."""
         if (
-            request.method == "GET"
+            request.method in CACHEABLE_METHODS
             and request.endpoint != "static"
             and is_public(app, request.endpoint)
         ):

@@ -9,7 +9,9 @@ The API, small on purpose (all functions need an app context):
   (Flask's ``g``). Keys that contain it (``scoped(...)``) never go stale: when anything the
   public pages show changes, the token changes and every worker and node asks for new keys.
 - ``scoped(*parts)``: a key inside the current generation, for what the public catalogue
-  shows (rendered guides and pages, the home page's counts and rankings).
+  shows (rendered guides and pages, the home page's counts and rankings); ``key_in(token,
+  *parts)`` the same for a caller outside an app context that read the token itself
+  (``cache_for(app).generation()``: portal/fastpath.py, in front of Flask).
 - ``bump_generation()``: a new generation once the current transaction commits (at once
   outside one); a rollback leaves it. Changes to catalogue rows (items, versions, departments,
   material types, themes, bundles) bump it by themselves (``_watch_catalogue`` below); call it
@@ -324,7 +326,13 @@ def generation() -> str:
 
 def scoped(*parts: object) -> str:
     """A key inside the current generation (what the public catalogue shows)."""
-    return "g:" + generation() + ":" + ":".join(str(p) for p in parts)
+    return key_in(generation(), *parts)
+
+
+def key_in(token: str, *parts: object) -> str:
+    """A key inside the generation ``token`` (for a caller without an app context, which
+    reads the token from ``cache_for(app).generation()`` itself: portal/fastpath.py)."""
+    return "g:" + token + ":" + ":".join(str(p) for p in parts)
 
 
 def get_scoped(*parts: object) -> Any | None:
