@@ -69,3 +69,40 @@ def test_table_columns_line_up_with_chinese_labels():
     text = bench.table(("page", "req/s"), [("我的办件", "12"), ("home", "1,234")])
     widths = {bench.display_width(line) for line in text.splitlines()}
     assert len(widths) == 1
+
+
+def cache_args(**changes):
+    args = bench.parse_args(["--db", "sqlite", "--cases", "1000", "--seed-only"])
+    for key, value in changes.items():
+        setattr(args, key, value)
+    return args
+
+
+def make_cache(path: Path, sources: dict[str, str]) -> Path:
+    path.mkdir(parents=True)
+    (path / "done.json").write_text(bench.json.dumps({"rows": 1, "sources": sources}))
+    return path
+
+
+def test_the_exact_cache_is_taken_without_a_note(tmp_path, monkeypatch):
+    monkeypatch.setattr(bench, "CACHE", tmp_path)
+    args = cache_args()
+    exact = make_cache(tmp_path / bench.cache_key("sqlite", args), bench.source_digests())
+    assert bench.find_cache("sqlite", args) == (exact, "")
+    assert bench.find_cache("sqlite", cache_args(fresh=True)) == (None, "")
+
+
+def test_a_cache_of_the_same_sizes_by_older_sources_is_taken_and_named(tmp_path, monkeypatch):
+    """Another session's edit of seeds/demo.py must not cost a seed of a million cases; the
+    report says which sources changed since; --exact-cache seeds again instead."""
+    monkeypatch.setattr(bench, "CACHE", tmp_path)
+    args = cache_args()
+    older = {**bench.source_digests(), "seeds/demo.py": "0123456789ab"}
+    stale = make_cache(tmp_path / f"{bench.cache_prefix('sqlite', args)}-0123456789ab", older)
+    make_cache(tmp_path / bench.cache_key("sqlite", cache_args(cases=2000)), {})  # other sizes
+    make_cache(tmp_path / bench.cache_key("postgresql", args), {})  # the other database
+    found, note = bench.find_cache("sqlite", args)
+    assert found == stale
+    assert "seeds/demo.py" in note and "seeds/scale.py" not in note
+    assert bench.find_cache("sqlite", cache_args(exact_cache=True)) == (None, "")
+    assert bench.find_cache("sqlite", cache_args(cases=3000)) == (None, "")
