@@ -42,6 +42,7 @@ goes through Flask, hits included); the tests compare both ways.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import time
@@ -50,6 +51,7 @@ from datetime import UTC, datetime
 
 from flask import Flask
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from itsdangerous.encoding import base64_encode, want_bytes
 from werkzeug.http import dump_cookie, parse_accept_header, parse_cookie, parse_etags
 
 from portal.caching import (
@@ -76,6 +78,35 @@ STATUS_LINES = {200: "200 OK", 304: "304 NOT MODIFIED"}
 CSRF_SALT = "wtf-csrf-token"  # Flask-WTF's
 
 
+def _plain(value: object) -> bool:
+    """A string, or a mapping of strings to strings and booleans (an anonymous session)."""
+    if isinstance(value, str):
+        return True
+    return isinstance(value, dict) and all(
+        isinstance(k, str) and isinstance(v, str | bool) for k, v in value.items()
+    )
+
+
+class QuickDumps:
+    """``serializer.dumps`` without its set-up on every call: itsdangerous makes a new signer
+    (deriving its key again) each time, and Flask's session serializer tags every value and
+    tries zlib on every cookie. Here the signer is made once, and a plain payload (an
+    anonymous session, a CSRF secret) is written as compact JSON, as the serializer writes it
+    when zlib does not shorten it; anything else goes through the serializer. What is
+    written is read back by the serializer's own ``loads`` (Flask, Flask-WTF)."""
+
+    def __init__(self, serializer: URLSafeTimedSerializer) -> None:
+        self.serializer = serializer
+        self.signer = serializer.make_signer()
+
+    def __call__(self, obj: object) -> str:
+        if _plain(obj):
+            payload = base64_encode(json.dumps(obj, separators=(",", ":")).encode())
+        else:
+            payload = want_bytes(self.serializer.dump_payload(obj))
+        return self.signer.sign(payload).decode()
+
+
 class Settings:
     """What the fast path reads from the app once, on its first request (the configuration
     is complete by then)."""
@@ -85,7 +116,7 @@ class Settings:
 
         config = app.config
         face = app.session_interface
-        self.sessions = face.get_signing_serializer(app)
+        self.sessions = face.get_signing_serializer(app)  # None without a SECRET_KEY
         self.cookie_name = face.get_cookie_name(app)
         self.cookie = {
             "domain": face.get_cookie_domain(app),
@@ -99,8 +130,11 @@ class Settings:
         self.max_age = int(self.lifetime.total_seconds())
         self.refresh = bool(config["SESSION_REFRESH_EACH_REQUEST"])
         self.csrf_field = config.get("WTF_CSRF_FIELD_NAME") or "csrf_token"
-        self.csrf = URLSafeTimedSerializer(
-            config.get("WTF_CSRF_SECRET_KEY") or app.secret_key, salt=CSRF_SALT
+        self.sign_session = QuickDumps(self.sessions) if self.sessions is not None else None
+        self.sign_csrf = QuickDumps(
+            URLSafeTimedSerializer(
+                config.get("WTF_CSRF_SECRET_KEY") or app.secret_key, salt=CSRF_SALT
+            )
         )
         self.security = list(security_headers(config))
         self.proxy_hops = int(config["PROXY_HOPS"])
@@ -176,7 +210,7 @@ class FastPath:
                 secret = hashlib.sha1(os.urandom(64)).hexdigest()  # nosec B324
                 session[settings.csrf_field] = secret
                 modified = True
-            token = settings.csrf.dumps(session[settings.csrf_field]).encode()
+            token = settings.sign_csrf(session[settings.csrf_field]).encode()
         result = answer(
             page,
             token,
@@ -217,7 +251,7 @@ class FastPath:
     @staticmethod
     def cookie(settings: Settings, session: dict) -> str:
         """The session cookie as Flask's ``save_session`` writes it."""
-        value = settings.sessions.dumps(session)
+        value = settings.sign_session(session)
         expires = datetime.now(UTC) + settings.lifetime
         return dump_cookie(settings.cookie_name, value, expires=expires, **settings.cookie)
 

@@ -14,11 +14,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import pytest
-from flask import Flask, request_started
+from flask import Flask, request_started, session
+from flask_wtf.csrf import validate_csrf
+from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import select
+from wtforms import ValidationError
 
 from portal.extensions import db
-from portal.fastpath import EXTENSION_KEY
+from portal.fastpath import CSRF_SALT, EXTENSION_KEY, QuickDumps
 from portal.kiosk.device import DEVICE_COOKIE
 from portal.models import User
 from tests.conftest import dispose_app, login, make_app
@@ -293,3 +296,25 @@ def test_the_fast_path_can_be_turned_off(app, client, monkeypatch):
     client.get("/")
     monkeypatch.setitem(app.config, "PAGE_FAST_PATH", False)
     assert slow(app, client, "/").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "9f" * 20,
+        {"_permanent": True, "csrf_token": "9f" * 20, "locale": "en"},
+        {"_permanent": True, "when": (1, 2)},  # not plain: through the serializer itself
+    ],
+)
+def test_what_the_fast_path_signs_is_read_by_the_apps_own_serializers(app, value):
+    with app.test_request_context():
+        serializer = app.session_interface.get_signing_serializer(app)
+        signed = QuickDumps(serializer)(value)
+        assert serializer.loads(signed) == value == serializer.loads(serializer.dumps(value))
+        if isinstance(value, str):
+            csrf = URLSafeTimedSerializer(app.secret_key, salt=CSRF_SALT)
+            token = QuickDumps(csrf)(value)
+            session["csrf_token"] = value
+            validate_csrf(token)  # Flask-WTF's own check
+            with pytest.raises(ValidationError):
+                validate_csrf(QuickDumps(csrf)("0" * 40))
