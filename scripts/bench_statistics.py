@@ -375,10 +375,9 @@ def year_filter(today: date) -> stats.StatsFilter:
 
 def year_dashboard(today: date, use_summaries: bool, timings: dict[str, float] | None = None):
     f = year_filter(today)
-    board = stats.dashboard(
+    board, _rankings = stats.dashboard_and_rankings(
         db.session, f, today=today, use_summaries=use_summaries, timings=timings
     )
-    stats.promise_breakers(db.session, f, today=today, use_summaries=use_summaries, timings=timings)
     db.session.rollback()
     return board
 

@@ -53,6 +53,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    text,
     type_coerce,
 )
 from sqlalchemy import inspect as sa_inspect
@@ -85,6 +86,7 @@ from portal.models import (
     User,
     Visit,
 )
+from portal.models.applications import QUEUE_OPEN_PREDICATE
 from portal.models.catalogue import version_themes
 from portal.models.statistics import DAILY_COUNTERS
 from services import cache, case_states, clock, workdays
@@ -1117,6 +1119,32 @@ def dashboard(
     ``timings``, when given, receives the seconds each part took (scripts/bench_statistics)."""
     with _part(timings, "period: live counts of the days not summarised"):
         period = _Period(session, f, today, use_summaries)
+    return _dashboard(session, f, today, period, timings)
+
+
+def dashboard_and_rankings(
+    session: Session,
+    f: StatsFilter,
+    *,
+    today: date,
+    limit: int = 10,
+    use_summaries: bool = True,
+    timings: dict[str, float] | None = None,
+) -> tuple[Dashboard, Rankings]:
+    """``dashboard`` and ``promise_breakers`` of one period, counting its live days once."""
+    with _part(timings, "period: live counts of the days not summarised"):
+        period = _Period(session, f, today, use_summaries)
+    board = _dashboard(session, f, today, period, timings)
+    return board, _promise_breakers(session, f, today, period, limit, timings)
+
+
+def _dashboard(
+    session: Session,
+    f: StatsFilter,
+    today: date,
+    period: _Period,
+    timings: dict[str, float] | None,
+) -> Dashboard:
     with _part(timings, "totals by channel (volume, visits, timeliness, …)"):
         by_channel = period.daily(["channel"])
     total = _new_counts()
@@ -1170,31 +1198,53 @@ def dashboard(
     )
 
 
-def _cases_now(f: StatsFilter):
-    """Counting cases as they stand now: joined only to what the filter needs, so that the
-    count runs on the index of status and due date."""
+# the open cases' own condition, in the very text of the partial index ix_applications_open_now
+# (portal/models/statistics.py): SQLite uses a partial index only for a query that names it
+OPEN_NOW_SQL = text("applications." + QUEUE_OPEN_PREDICATE)
+
+
+def _cases_now(f: StatsFilter, *columns: Any):
+    """Cases as they stand now (open, overdue), read from the partial index of the open cases
+    alone (status, due date, item version, department, channel, clerk): no join, so the
+    count never touches the cases' rows; an item, theme or hall filter is a sub-select."""
     stmt = (
-        select(func.count())
+        select(*columns)
         .select_from(Application)
-        .where(Application.item_version_id.is_not(None))
+        .where(OPEN_NOW_SQL, Application.item_version_id.is_not(None))
     )
-    if f.item_id is not None or f.theme_id is not None:
-        stmt = stmt.join(ItemVersion, Application.item_version_id == ItemVersion.id)
+    if f.department_id is not None:
+        stmt = stmt.where(Application.department_id == f.department_id)
+    if f.item_id is not None:
+        stmt = stmt.where(
+            Application.item_version_id.in_(
+                select(ItemVersion.id).where(ItemVersion.item_id == f.item_id)
+            )
+        )
+    if f.theme_id is not None:
+        stmt = stmt.where(
+            Application.item_version_id.in_(
+                select(ItemVersion.id).where(ItemVersion.item_id.in_(_items_with_theme(f.theme_id)))
+            )
+        )
+    if f.channel is not None:
+        stmt = stmt.where(Application.channel == f.channel)
     if f.hall_id is not None:
-        stmt = stmt.outerjoin(Creator, Application.created_by_id == Creator.id)
-    return _filter_cases(stmt, f)
+        stmt = stmt.where(
+            Application.created_by_id.in_(select(User.id).where(User.hall_id == f.hall_id))
+        )
+    return stmt
+
+
+def _overdue_now(today: date) -> Any:
+    return and_(
+        Application.status.in_((*case_states.CLOCK_STATES, "submitted")),
+        Application.due_date < today,
+    )
 
 
 def _volume(session: Session, f: StatsFilter, total: dict[str, int], today: date) -> Volume:
-    open_now = session.scalar(
-        _cases_now(f).where(Application.status.in_(case_states.STAFF_OPEN_STATES))
-    )
-    overdue_now = session.scalar(
-        _cases_now(f).where(
-            Application.status.in_((*case_states.CLOCK_STATES, "submitted")),
-            Application.due_date < today,
-        )
-    )
+    open_now = session.scalar(_cases_now(f, func.count()))
+    overdue_now = session.scalar(_cases_now(f, func.count()).where(_overdue_now(today)))
     return Volume(
         received=total["received"],
         accepted=total["accepted"],
@@ -1403,6 +1453,17 @@ def promise_breakers(
     filter that lists its cases."""
     with _part(timings, "rankings: live counts of the days not summarised"):
         period = _Period(session, f, today, use_summaries)
+    return _promise_breakers(session, f, today, period, limit, timings)
+
+
+def _promise_breakers(
+    session: Session,
+    f: StatsFilter,
+    today: date,
+    period: _Period,
+    limit: int,
+    timings: dict[str, float] | None,
+) -> Rankings:
     with _part(timings, "rankings: counts by item"):
         by_item = {key[0]: c for key, c in period.daily(["item_id"]).items() if key[0] is not None}
     with _part(timings, "rankings: overdue now by item"):
@@ -1413,21 +1474,22 @@ def promise_breakers(
 
 
 def _overdue_now_by_item(session: Session, f: StatsFilter, today: date) -> dict[int, int]:
-    return dict(
+    """Item → its cases overdue now (grouped by item version on the open cases' index)."""
+    by_version = dict(
         session.execute(
-            _filter_cases(
-                select(ItemVersion.item_id, func.count())
-                .select_from(Application)
-                .join(ItemVersion, Application.item_version_id == ItemVersion.id)
-                .outerjoin(Creator, Application.created_by_id == Creator.id)
-                .where(
-                    Application.status.in_((*case_states.CLOCK_STATES, "submitted")),
-                    Application.due_date < today,
-                ),
-                f,
-            ).group_by(ItemVersion.item_id)
+            _cases_now(f, Application.item_version_id, func.count())
+            .where(_overdue_now(today))
+            .group_by(Application.item_version_id)
         ).all()
     )
+    if not by_version:
+        return {}
+    items: dict[int, int] = defaultdict(int)
+    for version_id, item_id in session.execute(
+        select(ItemVersion.id, ItemVersion.item_id).where(ItemVersion.id.in_(by_version))
+    ):
+        items[item_id] += by_version[version_id]
+    return dict(items)
 
 
 def _rank(

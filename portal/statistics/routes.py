@@ -101,16 +101,13 @@ def _dashboard_tables(
 
 
 def _load(filters: Filters, *, rankings: bool = True):
-    """The dashboard and the rankings: two calls. The cases behind a figure are listed on
-    their own page (a list of cases costs more than every figure of the year together)."""
+    """The dashboard and the rankings: one call, which counts the period's live days once.
+    The cases behind a figure are listed on their own page (a list of cases costs more than
+    every figure of the year together)."""
     today = clock.local_today()
-    board = stats.dashboard(db.session, filters.filter, today=today)
-    ranked = (
-        stats.promise_breakers(db.session, filters.filter, today=today, limit=10)
-        if rankings
-        else None
-    )
-    return board, ranked
+    if not rankings:
+        return stats.dashboard(db.session, filters.filter, today=today), None
+    return stats.dashboard_and_rankings(db.session, filters.filter, today=today, limit=10)
 
 
 def dashboard_page(scope: Scope):
