@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import mimetypes
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,11 +83,13 @@ _renderers = threading.local()
 
 
 def renderer() -> Renderer:
-    """This thread's renderer for the current app (its static and instance folders)."""
+    """This thread's renderer for the current app (its static and instance folders). A
+    process forked after one was made (a pre-forking server) makes its own: Pango's and
+    fontconfig's state is not shared across a fork."""
     static = Path(current_app.static_folder).resolve()
     font_folder = Path(current_app.instance_path) / "fonts"
     base_css = static / BASE_STYLESHEET
-    key = (static, font_folder, base_css.stat().st_mtime_ns)
+    key = (os.getpid(), static, font_folder, base_css.stat().st_mtime_ns)
     made = getattr(_renderers, "by_key", None)
     if made is None:
         made = _renderers.by_key = {}

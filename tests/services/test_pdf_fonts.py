@@ -7,6 +7,7 @@ thread."""
 from __future__ import annotations
 
 import io
+import os
 import re
 import threading
 from pathlib import Path
@@ -189,6 +190,29 @@ def test_the_renderer_is_made_once_per_thread(app_ctx):
         thread.join()
     assert len({id(r) for r in others}) == 2 and first not in others
     assert len(texts) == 2 and all(licence.number in text for text in texts)
+
+
+def test_a_forked_process_makes_its_own_renderer(app_ctx):
+    """A pre-forking server's worker must not use the Pango state its parent made."""
+    parent = pdf.renderer()
+    licence = a_licence()
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: no database here, the licence is loaded already
+        answer = b"error"
+        try:
+            own = pdf.renderer() is not parent
+            text = pdf_text(pdf.render_pdf("elicence.html", licence=licence, qr=""))
+            answer = b"own" if own and licence.number in text else b"shared"
+        finally:
+            os.write(write_end, answer)
+            os._exit(0)
+    os.close(write_end)
+    answer = os.read(read_end, 16)
+    os.close(read_end)
+    os.waitpid(pid, 0)
+    assert answer == b"own"
+    assert pdf.renderer() is parent  # and the parent keeps its own
 
 
 def test_a_derived_pdf_is_named_after_the_stylesheet_and_font_too(app_ctx, monkeypatch):
