@@ -9,12 +9,13 @@ from flask_babel import get_locale
 from flask_login import current_user
 
 from portal.extensions import babel
-from portal.template_i18n import install_request_domain
+from portal.template_i18n import install_request_domain, labels_in_locale
 from services.answer_rules import describe_rules
-from services.case_states import DELIVERY_KINDS, state_label
+from services.case_states import DELIVERY_KINDS, STATE_LABELS, state_label
 from services.catalogue.vocabulary import catalogue_label
 from services.clock import format_local
 from services.delivery import CARRIERS, step_clock, term_label
+from services.document_vocabulary import LABELS as DOCUMENT_LABELS
 from services.document_vocabulary import document_label
 from services.identity import mask_id_number, mask_name, mask_phone
 from services.materials import answer_text
@@ -30,6 +31,19 @@ def url_with_id(endpoint: str, name: str, **values) -> Callable[[int], str]:
     three per row)."""
     head, _mark, tail = url_for(endpoint, **{name: _ID_MARK}, **values).rpartition(str(_ID_MARK))
     return lambda value: f"{head}{int(value)}{tail}"
+
+
+_paths: dict[tuple[str, str], str] = {}
+
+
+def path_for(endpoint: str) -> str:
+    """``url_for(endpoint)`` of a route that takes no values, built once per process: the
+    header, menu and footer of every page hold about fifteen."""
+    key = (request.script_root, endpoint)
+    path = _paths.get(key)
+    if path is None:
+        path = _paths[key] = url_for(endpoint)
+    return path
 
 
 def elder_mode_active() -> bool:
@@ -60,6 +74,10 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.globals.update(
         elder_mode_active=elder_mode_active,
         url_with_id=url_with_id,
+        path_for=path_for,
+        # a list takes the labels once (a lazy label per row costs a catalogue look-up)
+        case_state_labels=lambda: labels_in_locale(STATE_LABELS),
+        document_labels=lambda kind: labels_in_locale(DOCUMENT_LABELS[kind]),
         html_lang=html_lang,
         catalogue_label=catalogue_label,
         case_state_label=state_label,

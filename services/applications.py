@@ -9,9 +9,10 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import cache
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Row, Select, and_, func, or_, select, union_all
+from sqlalchemy import Date, Row, Select, and_, bindparam, func, or_, select, union_all
 from sqlalchemy.orm import selectinload
 
 from portal.extensions import db
@@ -31,6 +32,7 @@ from portal.models import (
 )
 from services import (
     case_access,
+    clock,
     delivery,
     documents,
     materials,
@@ -337,14 +339,26 @@ def _parse_own_cursor(raw: str) -> tuple[datetime, int] | None:
 def own_cases(actor: User, *, after: str = "", page_size: int = OWN_CASES_PAGE) -> OwnCases:
     """A page of the actor's cases and drafts, and those they handle as a still-authorised
     agent, the most recently changed first, as rows of the columns the list shows: one query
-    whatever the number of cases. Its two halves (own cases; a principal's cases the actor is
-    the agent of) each use their index (ix_applications_applicant_parent /
-    ix_applications_agent_parent: one OR would lead SQLite to the parent_id index, i.e. to
-    every case); the next page starts after the last row's (updated_at, id), never at an
-    OFFSET."""
+    whatever the number of cases (built once per page size, run with the actor's parameters);
+    the next page starts after the last row's (updated_at, id), never at an OFFSET."""
     if actor.citizen_id is None:
         return OwnCases([], None)
     key = _parse_own_cursor(after)
+    params = {"citizen": actor.citizen_id, "today": clock.local_today()}
+    if key is not None:
+        params["moment"], params["after_id"] = key
+    rows = db.session.execute(_own_cases_statement(key is not None, page_size + 1), params).all()
+    more = len(rows) > page_size
+    rows = rows[:page_size]
+    return OwnCases(rows, _own_cursor(rows[-1]) if more else None)
+
+
+@cache
+def _own_cases_statement(paged: bool, limit: int) -> Select:
+    """own_cases's query. Its two halves (own cases; a principal's cases the actor is the
+    agent of) each use their index (ix_applications_applicant_parent / _agent_parent: one OR
+    would lead SQLite to the parent_id index, i.e. to every case)."""
+    citizen = bindparam("citizen")
 
     def cases_where(*conditions) -> Select:
         stmt = select(
@@ -355,25 +369,27 @@ def own_cases(actor: User, *, after: str = "", page_size: int = OWN_CASES_PAGE) 
             Application.item_version_id,
             Application.bundle_id,
         ).where(Application.parent_id.is_(None), *conditions)
-        if key is not None:
-            moment, case_id = key
+        if paged:
+            moment = bindparam("moment", type_=Application.updated_at.type)
             stmt = stmt.where(
                 or_(
                     Application.updated_at < moment,
-                    and_(Application.updated_at == moment, Application.id < case_id),
+                    and_(Application.updated_at == moment, Application.id < bindparam("after_id")),
                 )
             )
         return stmt
 
     cases = union_all(
-        cases_where(Application.applicant_id == actor.citizen_id),
+        cases_where(Application.applicant_id == citizen),
         cases_where(
-            Application.agent_id == actor.citizen_id,
-            Application.applicant_id.in_(proxies.principal_ids_of(actor)),
-            Application.applicant_id != actor.citizen_id,
+            Application.agent_id == citizen,
+            Application.applicant_id.in_(
+                proxies.principal_ids_query(citizen, bindparam("today", type_=Date()))
+            ),
+            Application.applicant_id != citizen,
         ),
     ).subquery()
-    rows = db.session.execute(
+    return (
         select(
             cases.c.id,
             cases.c.number,
@@ -384,11 +400,8 @@ def own_cases(actor: User, *, after: str = "", page_size: int = OWN_CASES_PAGE) 
         .outerjoin(Bundle, Bundle.id == cases.c.bundle_id)
         .outerjoin(ItemVersion, ItemVersion.id == cases.c.item_version_id)
         .order_by(cases.c.updated_at.desc(), cases.c.id.desc())
-        .limit(page_size + 1)
-    ).all()
-    more = len(rows) > page_size
-    rows = rows[:page_size]
-    return OwnCases(rows, _own_cursor(rows[-1]) if more else None)
+        .limit(limit)
+    )
 
 
 def list_own_applications(actor: User) -> list[Row]:

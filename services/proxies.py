@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, select
@@ -69,9 +70,14 @@ def principals_of(agent: User) -> list[Citizen]:
 
 def principal_ids_of(agent: User) -> Select:
     """The citizens who authorise ``agent`` today, as a subquery (of their citizen ids)."""
-    today = clock.local_today()
+    return principal_ids_query(agent.citizen_id, clock.local_today())
+
+
+def principal_ids_query(agent_citizen_id: Any, today: Any) -> Select:
+    """The same for an agent's citizen id and a day given as values or bound parameters (a
+    statement built once and run with its parameters: services.applications.own_cases)."""
     return select(Authorisation.principal_id).where(
-        Authorisation.agent_id == agent.citizen_id,
+        Authorisation.agent_id == agent_citizen_id,
         Authorisation.revoked_at.is_(None),
         Authorisation.valid_from <= today,
         Authorisation.valid_until >= today,

@@ -10,7 +10,7 @@ from flask_login import current_user, login_user, logout_user
 
 from forms.auth import EmptyForm, LoginForm, RegisterForm
 from portal.auth import bp, staff_login
-from portal.extensions import db, login_manager
+from portal.extensions import login_manager
 from portal.models import Role, User
 from services import accounts, phone_accounts
 from services.errors import NotAuthorized, TooManyAttempts, ValidationError
@@ -22,7 +22,7 @@ def load_user(user_id: str) -> User | None:
         pk, epoch = (int(part) for part in user_id.split(":", 1))
     except ValueError:
         return None
-    user = db.session.get(User, pk)
+    user = accounts.user_by_id(pk)
     if user is None or user.session_epoch != epoch:
         return None
     return user

@@ -104,3 +104,20 @@ def test_labels_follow_the_locale_the_request_has_now(app):
         session["locale"] = "zh_CN"
         refresh()
         assert str(label) == "我的办件"
+
+
+def test_label_dictionaries_are_made_per_language(app):
+    """labels_in_locale: a list takes its labels once; each language has its own, and an
+    unknown code reads as itself (as case_states.state_label)."""
+    from portal.template_i18n import labels_in_locale
+    from services.case_states import STATE_LABELS, state_label
+
+    with app.test_request_context("/"):
+        with force_locale("en"):
+            english = labels_in_locale(STATE_LABELS)
+            assert english["submitted"] == state_label("submitted") != "submitted"
+            assert english["no_such_state"] == "no_such_state"
+        with force_locale("zh_CN"):
+            chinese = labels_in_locale(STATE_LABELS)
+            assert chinese["submitted"] == state_label("submitted")
+        assert chinese is not english and chinese["submitted"] != english["submitted"]
