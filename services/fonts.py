@@ -23,7 +23,6 @@ import functools
 import hashlib
 import logging
 import os
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,6 +80,20 @@ void hb_set_clear (hb_set_t *set);
 uint32_t hb_tag_from_string (const char *str, int len);
 hb_face_t *hb_subset_or_fail (hb_face_t *source, const hb_subset_input_t *input);
 """
+_FC_DECLARATIONS = """
+typedef struct _FcConfig FcConfig;
+typedef struct _FcPattern FcPattern;
+FcConfig *FcInitLoadConfigAndFonts (void);
+void FcConfigDestroy (FcConfig *config);
+FcPattern *FcNameParse (const unsigned char *name);
+void FcPatternDestroy (FcPattern *p);
+int FcConfigSubstitute (FcConfig *config, FcPattern *p, int kind);
+void FcDefaultSubstitute (FcPattern *pattern);
+FcPattern *FcFontMatch (FcConfig *config, FcPattern *p, int *result);
+int FcPatternGetString (const FcPattern *p, const char *object, int n, unsigned char **s);
+int FcPatternGetInteger (const FcPattern *p, const char *object, int n, int *i);
+"""
+_FC_LIBRARIES = ("libfontconfig.so.1", "fontconfig", "libfontconfig.1.dylib")
 _HB_LIBRARIES = ("libharfbuzz-subset.so.0", "harfbuzz-subset", "libharfbuzz-subset.0.dylib")
 _HB_SUBSET_FLAGS_NOTDEF_OUTLINE = 0x40
 _HB_SUBSET_SETS_DROP_TABLE_TAG = 3
@@ -93,7 +106,7 @@ _KEEP_FEATURES = (b"kern",)
 
 
 class FontUnavailable(Exception):
-    """The subset cannot be made here (no source font, no HarfBuzz subsetter)."""
+    """The subset cannot be made here (no source font, no fontconfig or HarfBuzz subsetter)."""
 
 
 @dataclass(frozen=True)
@@ -134,28 +147,39 @@ def charset(root: Path = PROJECT_ROOT) -> frozenset[int]:
 
 
 def source_font(weight: int) -> tuple[Path, int]:
-    """The installed Noto Sans CJK SC of this weight: (file, face index in the collection)."""
-    try:
-        answer = subprocess.run(
-            [
-                "fc-match",
-                "--format=%{file}\n%{index}\n%{family}\n%{weight}",
-                f"{SOURCE_FAMILY}:weight={WEIGHTS[weight]}",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.split("\n")
-    except (OSError, subprocess.SubprocessError) as error:
+    """The installed Noto Sans CJK SC of this weight: (file, face index in the collection), as
+    fontconfig — which Pango, and so WeasyPrint, asks too — finds it."""
+    fc = _fontconfig()
+    config = fc.FcInitLoadConfigAndFonts()
+    if config == _ffi.NULL:
+        raise FontUnavailable("fontconfig could not load its configuration")
+    config = _ffi.gc(config, fc.FcConfigDestroy)
+    pattern = fc.FcNameParse(f"{SOURCE_FAMILY}:weight={WEIGHTS[weight]}".encode())
+    if pattern == _ffi.NULL:
+        raise FontUnavailable("fontconfig could not be asked for a font")
+    pattern = _ffi.gc(pattern, fc.FcPatternDestroy)
+    fc.FcConfigSubstitute(config, pattern, 0)  # FcMatchPattern
+    fc.FcDefaultSubstitute(pattern)
+    result = _ffi.new("int *")
+    match = fc.FcFontMatch(config, pattern, result)
+    if match == _ffi.NULL:
+        raise FontUnavailable(f"fontconfig found no font for {SOURCE_FAMILY}")
+    match = _ffi.gc(match, fc.FcPatternDestroy)
+    families, value = [], _ffi.new("unsigned char **")
+    while fc.FcPatternGetString(match, b"family", len(families), value) == 0:
+        families.append(_ffi.string(value[0]).decode())
+    number = _ffi.new("int *")
+    found_weight = number[0] if fc.FcPatternGetInteger(match, b"weight", 0, number) == 0 else None
+    if SOURCE_FAMILY not in families or found_weight != WEIGHTS[weight]:
         raise FontUnavailable(
-            f"fontconfig could not be asked for {SOURCE_FAMILY}: {error}"
-        ) from error
-    if len(answer) != 4 or SOURCE_FAMILY not in answer[2].split(","):
-        raise FontUnavailable(f"{SOURCE_FAMILY} is not installed (fontconfig offers {answer!r})")
-    if answer[3] != str(WEIGHTS[weight]):
-        raise FontUnavailable(f"{SOURCE_FAMILY} of weight {weight} is not installed ({answer!r})")
-    return Path(answer[0]), int(answer[1] or 0)
+            f"{SOURCE_FAMILY} of weight {weight} is not installed (fontconfig offers "
+            f"{families} of weight {found_weight})"
+        )
+    if fc.FcPatternGetString(match, b"file", 0, value) != 0:
+        raise FontUnavailable(f"fontconfig gave no file for {SOURCE_FAMILY}")
+    file = Path(_ffi.string(value[0]).decode())
+    index = number[0] if fc.FcPatternGetInteger(match, b"index", 0, number) == 0 else 0
+    return file, index
 
 
 def subset_name(weight: int, source: Path, index: int, points: frozenset[int]) -> str:
@@ -204,18 +228,28 @@ def _remove_stale(folder: Path, weight: int, keep: Path) -> None:
 
 
 _ffi = cffi.FFI()
-_ffi.cdef(_HB_DECLARATIONS)
+_ffi.cdef(_HB_DECLARATIONS + _FC_DECLARATIONS)
+
+
+def _dlopen(names: tuple[str, ...], what: str):
+    for name in names:
+        try:
+            return _ffi.dlopen(name)
+        except OSError:
+            continue
+    raise FontUnavailable(f"{what} is not installed")
+
+
+@functools.cache
+def _fontconfig():
+    """libfontconfig, which Pango uses to find fonts."""
+    return _dlopen(_FC_LIBRARIES, "fontconfig (libfontconfig)")
 
 
 @functools.cache
 def _hb():
     """libharfbuzz-subset, which WeasyPrint itself uses to subset fonts."""
-    for name in _HB_LIBRARIES:
-        try:
-            return _ffi.dlopen(name)
-        except OSError:
-            continue
-    raise FontUnavailable("the HarfBuzz subsetter (libharfbuzz-subset) is not installed")
+    return _dlopen(_HB_LIBRARIES, "the HarfBuzz subsetter (libharfbuzz-subset)")
 
 
 def subset_font(source: Path, index: int, points: frozenset[int]) -> bytes:

@@ -229,3 +229,13 @@ def test_a_derived_pdf_is_named_after_the_stylesheet_and_font_too(app_ctx, monke
     )
     monkeypatch.setattr(pdf, "renderer", lambda: other)
     assert name() != before
+
+
+def test_the_source_is_the_installed_noto_sans_cjk_sc_and_nothing_else(monkeypatch):
+    regular, bold = fonts.source_font(400), fonts.source_font(700)
+    assert regular != bold and all(path.is_file() for path, _ in (regular, bold))
+    with TTFont(regular[0], fontNumber=regular[1], lazy=True) as font:
+        assert font["name"].getDebugName(1) == "Noto Sans CJK SC"
+    monkeypatch.setattr(fonts, "SOURCE_FAMILY", "No Such Font SC")
+    with pytest.raises(fonts.FontUnavailable, match="No Such Font SC"):
+        fonts.source_font(400)  # not whatever fontconfig offers instead
