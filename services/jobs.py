@@ -37,6 +37,7 @@ from services import (
     case_states,
     clock,
     messages,
+    review,
     sms_codes,
     statistics,
     storage,
@@ -369,6 +370,7 @@ def run_jobs(day: date | None = None) -> JobReport:
         report.appointment_reminders = remind_appointments(day)
         report.appointment_slots = roll_appointment_slots(day)
     report.phone_challenges_purged = sms_codes.purge_old_challenges()
+    review.compact_queue_counts()  # the queue's +1/-1 count rows, one per state again
     db.session.commit()
     # the statistics' daily summaries up to yesterday (services/statistics.py)
     report.statistics_days = statistics.summarise(db.session, day)

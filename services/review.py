@@ -8,6 +8,7 @@ Everything here is scoped to the reviewer's own department; another department's
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from datetime import date, time, timedelta
 from typing import Any, NamedTuple
@@ -20,6 +21,7 @@ from portal.extensions import db
 from portal.models import (
     Application,
     ApplicationMaterial,
+    Bundle,
     Citizen,
     CorrectionRequest,
     Document,
@@ -27,6 +29,7 @@ from portal.models import (
     ItemVersion,
     Notice,
     PostCheckTask,
+    QueueCount,
     Role,
     ServiceItem,
     StaffReminder,
@@ -64,44 +67,95 @@ class Badge:
     sort_key: tuple
 
 
-@dataclass
+@dataclass(slots=True)
 class QueueRow:
-    app: Application
+    """One row of the queue, ready to show: ``app`` is the case's columns (a result row with
+    id, number, status, version … and the joined names), never an ORM object."""
+
+    app: Any
     badge: Badge
     deadline_label: str  # what the date is: 受理答复 or 承诺办结
     deadline: date | None
     deemed: bool  # 视为受理
     step_name: str
+    title: str  # the item's name, or the life event's for a bundle
+    applicant: str  # masked (张*三)
+    state: str  # the state's label
     flags: list[str] = field(default_factory=list)
 
 
-def _badge(deadline: date | None, day: date, overrides: dict[date, bool], paused: bool) -> Badge:
+# a badge's words; %(n)d is filled in after translation, so that a page translates each once
+BADGE_TEXTS = {
+    "paused": _l("特别程序中，计时暂停"),
+    "none": _l("无期限"),
+    "overdue": _l("已超期 %(n)d 天"),
+    "today": _l("今日到期"),
+    "left": _l("剩余 %(n)d 个工作日"),
+}
+
+
+def _badge(
+    deadline: date | None,
+    day: date,
+    overrides: dict[date, bool],
+    paused: bool,
+    working_days: _WorkingDays | None = None,
+    texts: dict[str, str] | None = None,
+) -> Badge:
+    """The badge of a deadline; ``texts`` are BADGE_TEXTS already translated (else each is
+    translated here)."""
+
+    def say(key: str, **n: int) -> str:
+        text = texts[key] if texts is not None else str(BADGE_TEXTS[key])
+        return text % n if n else text
+
     if paused:
-        return Badge("paused", str(_l("特别程序中，计时暂停")), (3, 0))
+        return Badge("paused", say("paused"), (3, 0))
     if deadline is None:
-        return Badge("none", str(_l("无期限")), (4, 0))
+        return Badge("none", say("none"), (4, 0))
     if deadline < day:
         late = (day - deadline).days
-        return Badge("overdue", str(_l("已超期 %(n)d 天", n=late)), (0, -late))
+        return Badge("overdue", say("overdue", n=late), (0, -late))
     if deadline == day:
-        return Badge("today", str(_l("今日到期")), (1, 0))
-    left = workdays.working_days_between(day, deadline, overrides)
-    return Badge(
-        "soon" if left <= SOON_WORKING_DAYS else "ok",
-        str(_l("剩余 %(n)d 个工作日", n=left)),
-        (2, left),
-    )
+        return Badge("today", say("today"), (1, 0))
+    if working_days is not None:
+        left = working_days.between(day, deadline)
+    else:
+        left = workdays.working_days_between(day, deadline, overrides)
+    return Badge("soon" if left <= SOON_WORKING_DAYS else "ok", say("left", n=left), (2, left))
 
 
-def _received_dates(app_ids: list[int]) -> dict[int, date]:
-    if not app_ids:
-        return {}
-    rows = db.session.execute(
-        select(CorrectionRequest.application_id, func.max(CorrectionRequest.resubmitted_at))
-        .where(CorrectionRequest.application_id.in_(app_ids))
-        .group_by(CorrectionRequest.application_id)
-    )
-    return {app_id: clock.local_date(moment) for app_id, moment in rows if moment is not None}
+class _WorkingDays:
+    """The working days of one stretch of the calendar, counted once: how many lie between two
+    of its dates, or which date ends N of them, is then a look-up, not a walk day by day (a
+    queue page's fifty rows all fall in one stretch). Dates outside it ask services/workdays."""
+
+    def __init__(self, first: date, last: date, overrides: dict[date, bool]) -> None:
+        self.first, self.overrides = first, overrides
+        self.counts = [0]  # working days after ``first`` up to and including first + i
+        for i in range(1, (last - first).days + 1):
+            worked = workdays.is_workday(first + timedelta(days=i), overrides)
+            self.counts.append(self.counts[-1] + worked)
+
+    def _index(self, day: date) -> int | None:
+        i = (day - self.first).days
+        return i if 0 <= i < len(self.counts) else None
+
+    def between(self, start: date, end: date) -> int:
+        """workdays.working_days_between(start, end) for start <= end."""
+        a, b = self._index(start), self._index(end)
+        if a is None or b is None:
+            return workdays.working_days_between(start, end, self.overrides)
+        return self.counts[b] - self.counts[a]
+
+    def add(self, start: date, days: int) -> date:
+        """workdays.add_working_days(start, days)."""
+        a = self._index(start)
+        if a is not None:
+            i = bisect_left(self.counts, self.counts[a] + days, lo=a)
+            if i < len(self.counts):
+                return self.first + timedelta(days=i)
+        return workdays.add_working_days(start, days, self.overrides)
 
 
 def department_items(actor: User) -> list[ItemVersion]:
@@ -126,7 +180,7 @@ def department_items(actor: User) -> list[ItemVersion]:
 # literals, exactly as the index does, so that SQLite sees the index applies. The next and
 # previous links carry the last and first row's sort key (keyset), never an OFFSET, so a page
 # costs the same on the first page and the thousandth, with 1,000 cases or 1,000,000.
-# The counts per state come from ix_applications_department_status_due alone (index-only).
+# The counts per state are kept by the database (queue_counts, migration 0021): a few rows.
 
 PAGE_SIZE = 50
 _CURSOR_ID = re.compile(r"[0-9]{1,10}")
@@ -169,7 +223,7 @@ def _parse_cursor(raw: str, sort: str) -> tuple[date | None, int] | None:
         return None
 
 
-def _cursor(app: Application, sort: str) -> str:
+def _cursor(app, sort: str) -> str:
     if sort == "new":
         return str(app.id)
     return f"{app.due_date.isoformat() if app.due_date else ''}.{app.id}"
@@ -256,26 +310,71 @@ def _step_filter(actor: User, step: str):
     """Cases whose current step (办理流程, in their own guide version) is named ``step``."""
     pairs = [
         and_(Application.item_version_id == version_id, Application.current_step == index)
-        for version_id, steps in db.session.execute(
-            select(ItemVersion.id, ItemVersion.steps).where(
-                ItemVersion.department_id == actor.department_id
-            )
-        )
-        for index, s in enumerate(steps or [])
-        if s.get("name") == step
+        for version_id, (_name, steps) in department_versions(actor.department_id).items()
+        for index, s in enumerate(steps)
+        if s == step
     ]
     return or_(*pairs) if pairs else false()
 
 
+def department_versions(department_id: int | None) -> dict[int, tuple[str, tuple[str, ...]]]:
+    """Every item version of the department (published, archived): id → (name, step names).
+
+    What a queue row shows of its item. Kept under the publish generation (services/cache.py):
+    a version changes only through the catalogue, whose commits start a new generation."""
+
+    def make() -> dict[int, tuple[str, tuple[str, ...]]]:
+        return _version_facts(ItemVersion.department_id == department_id)
+
+    return cache.get_or_set_scoped(make, "review-queue-versions", department_id)
+
+
+def _version_facts(where) -> dict[int, tuple[str, tuple[str, ...]]]:
+    return {
+        version_id: (name, tuple(s.get("name", "") for s in steps or []))
+        for version_id, name, steps in db.session.execute(
+            select(ItemVersion.id, ItemVersion.name, ItemVersion.steps).where(where)
+        )
+    }
+
+
 def queue_counts(actor: User) -> dict[str, int]:
-    """Open cases of the department per state, counted in the index alone."""
-    return dict(
-        db.session.execute(
-            select(Application.status, func.count())
-            .where(Application.department_id == actor.department_id, OPEN_STATES_SQL)
-            .group_by(Application.status)
-        ).all()
-    )
+    """Open cases of the department per state, from the counts the database keeps (a few rows
+    however many cases there are; models/review.py)."""
+    return {
+        status: n
+        for status, n in db.session.execute(
+            select(QueueCount.status, func.sum(QueueCount.n))
+            .where(QueueCount.department_id == actor.department_id)
+            .group_by(QueueCount.status)
+        )
+        if n
+    }
+
+
+def compact_queue_counts() -> int:
+    """Fold each (department, state)'s +1/-1 rows into one (PostgreSQL; SQLite keeps one row
+    each already). One statement: it sums exactly the rows it deletes, so a change committed
+    meanwhile is neither lost nor counted twice; safe on several machines at once. Returns the
+    rows removed. The caller commits (`flask jobs run`)."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return 0
+    removed = db.session.execute(
+        text(
+            "WITH gone AS ("
+            " DELETE FROM queue_counts WHERE (department_id, status) IN ("
+            "  SELECT department_id, status FROM queue_counts"
+            "  GROUP BY department_id, status HAVING count(*) > 1)"
+            " RETURNING department_id, status, n),"
+            " kept AS ("
+            " INSERT INTO queue_counts (department_id, status, n)"
+            " SELECT department_id, status, sum(n) FROM gone"
+            " GROUP BY department_id, status HAVING sum(n) <> 0"
+            " RETURNING 1)"
+            " SELECT (SELECT count(*) FROM gone) - (SELECT count(*) FROM kept)"
+        )
+    ).scalar()
+    return int(removed or 0)
 
 
 def queue(
@@ -302,7 +401,7 @@ def queue(
         # index in page order and skipping the other items' cases (the planner cannot tell
         # the two apart; this spelling of the department's condition takes its index away)
         department = func.coalesce(Application.department_id, 0) == actor.department_id
-    stmt = select(Application).where(department)
+    stmt = _QUEUE_SELECT.where(department)
     if status in case_states.STAFF_OPEN_STATES:
         # one state: ix_applications_department_status_due / _status_id, in the page's order
         stmt = stmt.where(Application.status == status)
@@ -325,21 +424,7 @@ def queue(
         forward = key is None
     if key is not None:
         stmt = stmt.where(_after(key, sort, forward))
-    apps = list(
-        db.session.scalars(
-            stmt.options(
-                load_only(*(getattr(Application, c) for c in QUEUE_COLUMNS)),
-                selectinload(Application.item_version).load_only(
-                    ItemVersion.name, ItemVersion.steps
-                ),
-                selectinload(Application.bundle),
-                selectinload(Application.applicant).load_only(Citizen.name),
-                selectinload(Application.assignee).load_only(User.display_name),
-            )
-            .order_by(*_order(sort, forward))
-            .limit(page_size + 1)
-        )
-    )
+    apps = db.session.execute(stmt.order_by(*_order(sort, forward)).limit(page_size + 1)).all()
     more = len(apps) > page_size
     apps = apps[:page_size]
     if not forward:
@@ -347,14 +432,16 @@ def queue(
     has_next = more if forward else key is not None
     has_prev = (key is not None) if forward else more
     return QueuePage(
-        rows=_queue_rows(apps, day),
+        rows=_queue_rows(apps, day, department_versions(actor.department_id)),
         counts=queue_counts(actor),
         next_cursor=_cursor(apps[-1], sort) if apps and has_next else None,
         prev_cursor=_cursor(apps[0], sort) if apps and has_prev else None,
     )
 
 
-# what a queue row shows: enough of the case for its badge, its links and the claim form
+# what a queue row shows: enough of the case for its badge, its links and the claim form, the
+# names it shows (applicant, holder, bundle) by a join on their primary keys, and the last
+# resubmission (the arrival a waiting case's answer deadline counts from) per row: one statement
 QUEUE_COLUMNS = (
     "id",
     "number",
@@ -372,42 +459,94 @@ QUEUE_COLUMNS = (
     "current_step",
     "version",
 )
+_QUEUE_SELECT = (
+    select(
+        *(getattr(Application, c) for c in QUEUE_COLUMNS),
+        Citizen.name.label("applicant_name"),
+        User.display_name.label("assignee_name"),
+        Bundle.name.label("bundle_name"),
+        select(func.max(CorrectionRequest.resubmitted_at))
+        .where(CorrectionRequest.application_id == Application.id)
+        .correlate(Application)
+        .scalar_subquery()
+        .label("resubmitted_at"),
+    )
+    .select_from(Application)
+    .outerjoin(Citizen, Citizen.id == Application.applicant_id)
+    .outerjoin(User, User.id == Application.assignee_id)
+    .outerjoin(Bundle, Bundle.id == Application.bundle_id)
+)
 
 
-def _queue_rows(apps: list[Application], day: date) -> list[QueueRow]:
-    received = _received_dates([a.id for a in apps])
+def _queue_rows(
+    apps: list, day: date, versions: dict[int, tuple[str, tuple[str, ...]]]
+) -> list[QueueRow]:
+    """The rows' badges, labels and names. Fifty rows share a handful of dates, states and
+    texts: each is worked out (and translated) once per page, not once per row."""
+    if not apps:
+        return []
+    missing = {a.item_version_id for a in apps if a.item_version_id not in versions}
+    if missing - {None}:  # a version filed under another department (an item that moved)
+        versions = {**versions, **_version_facts(ItemVersion.id.in_(missing - {None}))}
     arrivals = {
-        a.id: received.get(a.id) or (clock.local_date(a.submitted_at) if a.submitted_at else day)
+        a.id: clock.local_date(a.resubmitted_at or a.submitted_at)
+        if (a.resubmitted_at or a.submitted_at)
+        else day
         for a in apps
     }
-    earliest = min(
-        [day, *arrivals.values(), *(a.due_date for a in apps if a.due_date)], default=day
-    )
-    latest = max([day, *(a.due_date for a in apps if a.due_date)], default=day)
+    earliest = min([day, *arrivals.values(), *(a.due_date for a in apps if a.due_date)])
+    latest = max([day, *(a.due_date for a in apps if a.due_date)])
     overrides = workdays.load_overrides(earliest, latest + timedelta(days=60))
+    working_days = _WorkingDays(earliest, latest + timedelta(days=60), overrides)
+    answer_label, due_label = str(_l("受理答复期限")), str(_l("承诺办结日"))
+    overdue_flag, supply_flag = str(_l("已标记超期")), str(_l("容缺材料 %(day)s 前补齐"))
+    texts = {key: str(text) for key, text in BADGE_TEXTS.items()}
+    answer_by: dict[date, date] = {}
+    badges: dict[tuple[date | None, bool], Badge] = {}
+    states: dict[str, str] = {}
     rows = []
     for app in apps:
-        steps = app.item_version.steps or []
-        step_name = steps[app.current_step]["name"] if app.current_step < len(steps) else ""
-        answer_by = workdays.add_working_days(
-            arrivals[app.id], workflow.DEEMED_ACCEPTANCE_WORKING_DAYS, overrides
+        name, steps = versions.get(app.item_version_id, ("", ()))
+        arrival = arrivals[app.id]
+        if arrival not in answer_by:
+            answer_by[arrival] = working_days.add(arrival, workflow.DEEMED_ACCEPTANCE_WORKING_DAYS)
+        status = app.status
+        deemed = status == "submitted" and (
+            app.deemed_accepted_at is not None or answer_by[arrival] < day
         )
-        deemed = app.status == "submitted" and (
-            app.deemed_accepted_at is not None or answer_by < day
-        )
-        if app.status == "submitted" and app.due_date is None:
-            deadline, label = answer_by, str(_l("受理答复期限"))
-        elif app.status in case_states.DELIVERY_STATES:
-            deadline, label = None, str(case_states.state_label(app.status))
+        if status not in states:
+            states[status] = case_states.state_label(status)
+        if status == "submitted" and app.due_date is None:
+            deadline, label = answer_by[arrival], answer_label
+        elif status in case_states.DELIVERY_STATES:
+            deadline, label = None, states[status]
         else:
-            deadline, label = app.due_date, str(_l("承诺办结日"))
-        badge = _badge(deadline, day, overrides, app.status == "suspended")
+            deadline, label = app.due_date, due_label
+        paused = status == "suspended"
+        badge = badges.get((deadline, paused))
+        if badge is None:
+            badge = badges[deadline, paused] = _badge(
+                deadline, day, overrides, paused, working_days, texts
+            )
         flags = []
         if app.supply_deadline:
-            flags.append(str(_l("容缺材料 %(day)s 前补齐", day=app.supply_deadline.isoformat())))
+            flags.append(supply_flag % {"day": app.supply_deadline.isoformat()})
         if app.overdue_at:
-            flags.append(str(_l("已标记超期")))
-        rows.append(QueueRow(app, badge, label, deadline, deemed, step_name, flags))
+            flags.append(overdue_flag)
+        rows.append(
+            QueueRow(
+                app=app,
+                badge=badge,
+                deadline_label=label,
+                deadline=deadline,
+                deemed=deemed,
+                step_name=steps[app.current_step] if app.current_step < len(steps) else "",
+                title=app.bundle_name if app.bundle_id is not None else name,
+                applicant=mask_name(app.applicant_name or ""),
+                state=states[status],
+                flags=flags,
+            )
+        )
     return rows
 
 
@@ -444,7 +583,7 @@ def queue_choices(actor: User) -> QueueChoices:
             steps=tuple(step_names(versions)),
         )
 
-    return cache.get_or_set(cache.scoped("review-queue-choices", department_id), make)
+    return cache.get_or_set_scoped(make, "review-queue-choices", department_id)
 
 
 # the reviewer's message centre shows each reminder under a title by its kind

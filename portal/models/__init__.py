@@ -37,8 +37,18 @@ from portal.models.data_use import DataUseLog, VerificationFailure
 from portal.models.documents import Document, DocumentStatus, ELicence, Grade
 from portal.models.messages import Authorisation, Message, OutboxMessage
 from portal.models.phone_codes import PhoneChallenge, SmsCode
+from portal.models.review import QueueCount
 from portal.models.staff import RecoveryCode, SecondFactorFailure, StaffRole
-from portal.models.statistics import StatDaily, StatDuration, StatQueue, StatStaleDay, StatState
+from portal.models.statistics import (
+    StatDaily,
+    StatDuration,
+    StatDurationMonthly,
+    StatMonthly,
+    StatQueue,
+    StatQueueMonthly,
+    StatStaleDay,
+    StatState,
+)
 from portal.models.workflow import (
     CorrectionException,
     CorrectionRequest,
@@ -91,7 +101,10 @@ __all__ = [
     "StaffRole",
     "StatDaily",
     "StatDuration",
+    "StatDurationMonthly",
+    "StatMonthly",
     "StatQueue",
+    "StatQueueMonthly",
     "StatStaleDay",
     "StatState",
     "MaterialRequirement",
@@ -102,6 +115,7 @@ __all__ = [
     "PhoneChallenge",
     "SmsCode",
     "PostCheckTask",
+    "QueueCount",
     "Rating",
     "Role",
     "SatisfiedBy",

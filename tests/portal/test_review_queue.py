@@ -306,3 +306,29 @@ def test_the_filter_choices_follow_a_change_to_the_catalogue(client, query):
 
     query(rename)
     assert "改名后的事项" in client.get("/review/").get_data(as_text=True)
+
+
+def test_a_case_is_claimed_from_the_queue_as_a_browser_posts_the_button(client, query):
+    """Every 认领 button names the page's one form (form="claim", the CSRF token) and posts its
+    case's version to its own action: the case is then the reviewer's."""
+    ids = query(lambda: add_cases(3, tag="CLM", statuses=("in_review",)))
+    login(client, "reviewer01")
+    html = client.get("/review/?status=in_review&sort=new").get_data(as_text=True)
+    form = re.search(r'<form id="claim" method="post"[^>]*>(.*?)</form>', html, re.S)
+    assert form, "one claim form"
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form.group(1)).group(1)
+    button = re.search(
+        rf'<button type="submit" form="claim" formaction="([^"]+/{ids[-1]}/actions/claim)"'
+        r' name="version" value="(\d+)"',
+        html,
+    )
+    assert button, "a claim button for the newest case"
+    assert html.count("<form") == html.count("</form>")
+    response = client.post(
+        unescape(button.group(1)), data={"csrf_token": token, "version": button.group(2)}
+    )
+    assert response.status_code == 302
+    holder = query(lambda: db.session.get(Application, ids[-1]).assignee_id)
+    assert holder == query(lambda: user("reviewer01").id)
+    shown = client.get("/review/?status=in_review&sort=new").get_data(as_text=True)
+    assert f"/{ids[-1]}/actions/claim" not in shown
