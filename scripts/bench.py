@@ -64,6 +64,7 @@ import journeys  # noqa: E402  (scripts/ is on sys.path)
 from test_all import PG_BIN, as_postgres, free_port  # noqa: E402
 
 CACHE = Path(os.environ.get("BENCH_CACHE", ROOT / ".bench-cache"))
+MIGRATIONS = ROOT / "migrations"
 SEED_SOURCES = ("seeds/scale.py", "seeds/scale_data.py", "seeds/demo.py", "seeds/catalogue_data.py")
 SEED_SOURCES += ("seeds/factories.py", "seeds/cases.py", "seeds/counter.py")
 PASSWORD = "Demo@2026"
@@ -513,35 +514,73 @@ def cache_key(backend: str, args: argparse.Namespace) -> str:
     return f"{cache_prefix(backend, args)}-{sources}"
 
 
+def migration_files(revision: str) -> dict[str, str]:
+    """The migrations up to ``revision`` (file name → sha256 of its text)."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config(str(MIGRATIONS / "alembic.ini"))
+    config.set_main_option("script_location", str(MIGRATIONS))
+    script = ScriptDirectory.from_config(config)
+    return {
+        Path(s.path).name: hashlib.sha256(Path(s.path).read_bytes()).hexdigest()
+        for s in script.walk_revisions("base", revision)
+    }
+
+
+def changed_migrations(record: dict) -> list[str]:
+    """The migrations applied to a cached database whose files changed since (or were
+    removed): such a database has a schema no `flask db upgrade` will correct. A record that
+    does not list them counts as changed."""
+    applied = record.get("migrations")
+    if not applied:
+        return ["(not recorded)"]
+    versions = MIGRATIONS / "versions"
+    return [
+        name
+        for name, digest in applied.items()
+        if not (versions / name).exists()
+        or hashlib.sha256((versions / name).read_bytes()).hexdigest() != digest
+    ]
+
+
 def find_cache(backend: str, args: argparse.Namespace) -> tuple[Path | None, str]:
     """The cached database to copy, and a note when it is not the exact one: without --fresh
     a cache of the same sizes made by older seed sources is taken (another session's edit of
     seeds/demo.py would otherwise cost a full seed of a million cases), naming the files that
-    changed since; --exact-cache refuses it."""
+    changed since; --exact-cache refuses it. A cache is never taken when a migration it has
+    applied changed since (newer migrations run on the copy)."""
     if args.fresh:
         return None, ""
     exact = CACHE / cache_key(backend, args)
-    if (exact / "done.json").exists():
-        return exact, ""
-    if args.exact_cache:
-        return None, ""
     candidates = sorted(
         (p for p in CACHE.glob(f"{cache_prefix(backend, args)}-*") if (p / "done.json").exists()),
-        key=lambda p: (p / "done.json").stat().st_mtime,
-        reverse=True,
+        key=lambda p: (p != exact, -(p / "done.json").stat().st_mtime),
     )
-    if not candidates:
-        return None, ""
-    made_by = json.loads((candidates[0] / "done.json").read_text()).get("sources", {})
-    changed = [name for name, digest in source_digests().items() if made_by.get(name) != digest]
-    return candidates[0], (
-        f"the cache {candidates[0].name} was seeded before changes to "
-        f"{', '.join(changed) or 'the seed sources'} (--fresh seeds again)"
-    )
+    for candidate in candidates:
+        if candidate != exact and args.exact_cache:
+            break
+        record = json.loads((candidate / "done.json").read_text())
+        if changed := changed_migrations(record):
+            log(f"not using {candidate.name}: migrations changed since: {', '.join(changed)}")
+            continue
+        if candidate == exact:
+            return exact, ""
+        made_by = record.get("sources", {})
+        changed = [name for name, digest in source_digests().items() if made_by.get(name) != digest]
+        return candidate, (
+            f"the cache {candidate.name} was seeded before changes to "
+            f"{', '.join(changed) or 'the seed sources'} (--fresh seeds again)"
+        )
+    return None, ""
 
 
 def seed(env: dict[str, str], args: argparse.Namespace) -> dict:
-    flask(env, "db", "upgrade")
+    flask(env, "db", "upgrade", args.cache_revision)
+    current = re.search(r"^(\w+)(?: \(head\))?\s*$", flask(env, "db", "current"), re.M)
+    if not current:
+        raise RuntimeError("flask db current named no revision")
+    revision = current[1]
     flask(env, "seed", "demo")
     load = " ".join(f"{x:.1f}" for x in os.getloadavg())
     output = flask(
@@ -568,6 +607,8 @@ def seed(env: dict[str, str], args: argparse.Namespace) -> dict:
         "steps": steps[1] if steps else "",
         "load_average": load,
         "sources": source_digests(),
+        "revision": revision,
+        "migrations": migration_files(revision),
     }
 
 
@@ -1171,6 +1212,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--submit-runs", type=int, default=5, help="submissions timed in-process (default 5)"
     )
     p.add_argument("--fresh", action="store_true", help="seed again instead of using the cache")
+    p.add_argument(
+        "--cache-revision",
+        default="head",
+        help="the migration a newly seeded database stops at (newer ones run on each copy)",
+    )
     p.add_argument(
         "--exact-cache",
         action="store_true",

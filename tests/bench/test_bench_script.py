@@ -78,9 +78,12 @@ def cache_args(**changes):
     return args
 
 
-def make_cache(path: Path, sources: dict[str, str]) -> Path:
+def make_cache(path: Path, sources: dict[str, str], migrations: dict | None = None) -> Path:
     path.mkdir(parents=True)
-    (path / "done.json").write_text(bench.json.dumps({"rows": 1, "sources": sources}))
+    if migrations is None:
+        migrations = bench.migration_files("head")
+    record = {"rows": 1, "sources": sources, "migrations": migrations}
+    (path / "done.json").write_text(bench.json.dumps(record))
     return path
 
 
@@ -106,3 +109,20 @@ def test_a_cache_of_the_same_sizes_by_older_sources_is_taken_and_named(tmp_path,
     assert "seeds/demo.py" in note and "seeds/scale.py" not in note
     assert bench.find_cache("sqlite", cache_args(exact_cache=True)) == (None, "")
     assert bench.find_cache("sqlite", cache_args(cases=3000)) == (None, "")
+
+
+def test_a_cache_whose_applied_migrations_changed_is_never_taken(tmp_path, monkeypatch):
+    """A migration edited after the cache applied it leaves a schema that no upgrade
+    corrects: the cache is skipped (a later unchanged one is taken, else the seed runs)."""
+    monkeypatch.setattr(bench, "CACHE", tmp_path)
+    args = cache_args()
+    applied = bench.migration_files("head")
+    edited = {**applied, sorted(applied)[-1]: "0" * 64}
+    make_cache(tmp_path / bench.cache_key("sqlite", args), bench.source_digests(), edited)
+    assert bench.find_cache("sqlite", args) == (None, "")
+    older = make_cache(tmp_path / f"{bench.cache_prefix('sqlite', args)}-0123456789ab", {})
+    assert bench.find_cache("sqlite", args)[0] == older
+    assert bench.find_cache("sqlite", cache_args(exact_cache=True)) == (None, "")
+    # a record from before migrations were recorded is not trusted either
+    (older / "done.json").write_text(bench.json.dumps({"rows": 1}))
+    assert bench.find_cache("sqlite", args) == (None, "")
