@@ -79,7 +79,10 @@ from portal.models import (
     ServiceItem,
     StatDaily,
     StatDuration,
+    StatDurationMonthly,
+    StatMonthly,
     StatQueue,
+    StatQueueMonthly,
     StatStaleDay,
     StatState,
     Ticket,
@@ -791,15 +794,52 @@ def summarised_until(session: Session) -> date | None:
 
 
 SUMMARY_CHUNK_DAYS = 31
+KEY_FIELDS = ("day", "department_id", "item_id", "channel", "hall_id")
+QUEUE_KEY_FIELDS = ("hall_id", "category_id", "kind", "minutes")
 
 
 def summarise_range(session: Session, start: date, end: date) -> None:
     """Replace the summaries of days start … end by a recomputation from the cases, a month
-    at a time (so that a year of a large catalogue never sits in memory at once)."""
+    at a time (so that a year of a large catalogue never sits in memory at once), then the
+    monthly sums of the months they fall in."""
+    first = start
     while start <= end:
         last = min(end, start + timedelta(days=SUMMARY_CHUNK_DAYS - 1))
         _summarise_chunk(session, start, last)
         start = last + timedelta(days=1)
+    _roll_up_months(session, first, end)
+
+
+# (daily table, monthly table, the key summed over, the sums)
+MONTHLY_SUMMARIES = (
+    (StatDaily, StatMonthly, KEY_FIELDS[1:], DAILY_COUNTERS),
+    (StatDuration, StatDurationMonthly, (*KEY_FIELDS[1:], "working_days"), ("cases",)),
+    (StatQueue, StatQueueMonthly, QUEUE_KEY_FIELDS, ("tickets",)),
+)
+
+
+def _roll_up_months(session: Session, start: date, end: date) -> None:
+    """Replace the monthly sums of the months days start … end fall in by the sums of their
+    daily rows (INSERT … SELECT: nothing passes through Python)."""
+    month = start.replace(day=1)
+    while month <= end:
+        following = _month_after(month)
+        for daily, monthly, key, sums in MONTHLY_SUMMARIES:
+            session.execute(delete(monthly).where(monthly.month == month))
+            columns = [getattr(daily, name) for name in key]
+            session.execute(
+                insert(monthly.__table__).from_select(
+                    ["month", *key, *sums],
+                    select(
+                        literal(month, Date),
+                        *columns,
+                        *[func.sum(getattr(daily, name)) for name in sums],
+                    )
+                    .where(daily.day >= month, daily.day < following)
+                    .group_by(*columns),
+                )
+            )
+        month = following
 
 
 def _summarise_chunk(session: Session, start: date, end: date) -> None:
@@ -981,11 +1021,35 @@ def _summary_filter(stmt, table, f: StatsFilter):
 
 # ---- reading a period: summaries where they exist, the cases for the rest -----------------
 
-KEY_FIELDS = ("day", "department_id", "item_id", "channel", "hall_id")
+
+def _month_after(day: date) -> date:
+    """The first day of the month after ``day``'s."""
+    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+
+
+def _spans(start: date, end: date) -> tuple[list[tuple[date, date]], tuple[date, date] | None]:
+    """Days start … end as the whole calendar months among them (first and last month's first
+    day, or None) and the day ranges at either edge."""
+    first = start if start.day == 1 else _month_after(start)
+    last = first
+    months = None
+    while _month_after(last) - timedelta(days=1) <= end:
+        months = (first, last)
+        last = _month_after(last)
+    if months is None:
+        return [(start, end)], None
+    ranges = []
+    if start < months[0]:
+        ranges.append((start, months[0] - timedelta(days=1)))
+    if _month_after(months[1]) <= end:
+        ranges.append((_month_after(months[1]), end))
+    return ranges, months
 
 
 class _Period:
-    """One period's counts, grouped as a page needs them ("by" some of KEY_FIELDS)."""
+    """One period's counts, grouped as a page needs them ("by" some of KEY_FIELDS): from the
+    monthly summaries for the whole months summarised, the daily ones for the other days
+    summarised, and the cases for the rest."""
 
     def __init__(self, session: Session, f: StatsFilter, today: date, use_summaries: bool):
         self.session, self.f = session, f
@@ -1000,41 +1064,57 @@ class _Period:
             compute_live(session, f.between(live_start, f.end)) if live_start <= f.end else Live()
         )
 
-    def daily(self, by: Sequence[str] = ()) -> dict[tuple, dict[str, int]]:
+    def _summed(
+        self, daily: Any, monthly: Any, groups: Sequence[str], sums: Sequence[str], *, by_day=False
+    ) -> list[Any]:
+        """Rows of the summaries over the summarised days: ``groups`` then the ``sums``."""
+        if self.summary is None:
+            return []
+        f = self.summary
+        spans, months = ([(f.start, f.end)], None) if by_day else _spans(f.start, f.end)
+        parts = [(daily, daily.day, low, high) for low, high in spans]
+        if months is not None:
+            parts.append((monthly, monthly.month, *months))
+        rows = []
+        for table, when, low, high in parts:
+            keys = [getattr(table, name) for name in groups]
+            stmt = select(
+                *keys, *[func.sum(getattr(table, name)).label(name) for name in sums]
+            ).where(when >= low, when <= high)
+            if table in (StatQueue, StatQueueMonthly):
+                if f.hall_id is not None:
+                    stmt = stmt.where(table.hall_id == f.hall_id)
+            else:
+                stmt = _summary_filter(stmt, table, f)
+            if keys:
+                stmt = stmt.group_by(*keys)
+            rows.extend(_rows(self.session, stmt))
+        return rows
+
+    def daily(
+        self, by: Sequence[str] = (), names: Sequence[str] = DAILY_COUNTERS
+    ) -> dict[tuple, dict[str, int]]:
+        """Per group: the counters (only ``names`` read from the summaries; the rest 0)."""
         result: dict[tuple, dict[str, int]] = defaultdict(_new_counts)
         positions = [KEY_FIELDS.index(name) for name in by]
-        if self.summary is not None:
-            groups = [getattr(StatDaily, name) for name in by]
-            stmt = select(
-                *groups,
-                *[func.sum(getattr(StatDaily, name)).label(name) for name in DAILY_COUNTERS],
-            ).where(StatDaily.day >= self.summary.start, StatDaily.day <= self.summary.end)
-            stmt = _summary_filter(stmt, StatDaily, self.summary)
-            if groups:
-                stmt = stmt.group_by(*groups)
-            for row in _rows(self.session, stmt):
-                counts = result[tuple(row[: len(by)])]
-                for name in DAILY_COUNTERS:
-                    counts[name] += int(getattr(row, name) or 0)
+        for row in self._summed(StatDaily, StatMonthly, by, names, by_day="day" in by):
+            counts = result[tuple(row[: len(by)])]
+            for name in names:
+                counts[name] += int(getattr(row, name) or 0)
         for key, counts in self.live.daily.items():
             target = result[tuple(key[p] for p in positions)]
-            for name, n in counts.items():
-                target[name] += n
+            for name in names:
+                target[name] += counts[name]
         return result
 
     def durations(self, by: Sequence[str] = ()) -> dict[tuple, dict[int, int]]:
         """Per group: working days → decisions."""
         result: dict[tuple, dict[int, int]] = defaultdict(lambda: defaultdict(int))
         positions = [KEY_FIELDS.index(name) for name in by]
-        if self.summary is not None:
-            groups = [getattr(StatDuration, name) for name in by]
-            stmt = select(
-                *groups, StatDuration.working_days, func.sum(StatDuration.cases).label("n")
-            ).where(StatDuration.day >= self.summary.start, StatDuration.day <= self.summary.end)
-            stmt = _summary_filter(stmt, StatDuration, self.summary)
-            stmt = stmt.group_by(*groups, StatDuration.working_days)
-            for row in _rows(self.session, stmt):
-                result[tuple(row[: len(by)])][row.working_days] += int(row.n)
+        for row in self._summed(
+            StatDuration, StatDurationMonthly, [*by, "working_days"], ["cases"]
+        ):
+            result[tuple(row[: len(by)])][row.working_days] += int(row.cases)
         for key, n in self.live.durations.items():
             result[tuple(key[p] for p in positions)][key[5]] += n
         return result
@@ -1044,15 +1124,8 @@ class _Period:
         result: dict[tuple, int] = defaultdict(int)
         if self.f.case_level:
             return result
-        if self.summary is not None:
-            keys = [StatQueue.hall_id, StatQueue.category_id, StatQueue.kind, StatQueue.minutes]
-            stmt = select(*keys, func.sum(StatQueue.tickets).label("n")).where(
-                StatQueue.day >= self.summary.start, StatQueue.day <= self.summary.end
-            )
-            if self.f.hall_id is not None:
-                stmt = stmt.where(StatQueue.hall_id == self.f.hall_id)
-            for row in _rows(self.session, stmt.group_by(*keys)):
-                result[(row.hall_id, row.category_id, row.kind, row.minutes)] += int(row.n)
+        for row in self._summed(StatQueue, StatQueueMonthly, QUEUE_KEY_FIELDS, ["tickets"]):
+            result[(row.hall_id, row.category_id, row.kind, row.minutes)] += int(row.tickets)
         for (_day, hall, category, kind, minutes), n in self.live.queue.items():
             result[(hall, category, kind, minutes)] += n
         return result
@@ -1164,7 +1237,7 @@ def _dashboard(
     with _part(timings, "counters (queue)"):
         counters = _queue_rows(session, period)
     with _part(timings, "daily rows"):
-        daily = _daily_rows(f, period.daily(["day"]))
+        daily = _daily_rows(f, period.daily(["day"], DAY_ROW_COUNTERS))
     return Dashboard(
         filter=f,
         volume=volume,
@@ -1375,6 +1448,11 @@ def _queue_rows(session: Session, period: _Period) -> list[QueueRow]:
             )
         )
     return rows
+
+
+DAY_ROW_COUNTERS = ("received", "completed", "decided", "on_time", "visits_0") + tuple(
+    f"score_{n}" for n in range(1, 6)
+)
 
 
 def _daily_rows(f: StatsFilter, by_day: dict[tuple, dict[str, int]]) -> list[DayRow]:

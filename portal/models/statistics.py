@@ -100,24 +100,18 @@ DAILY_COUNTERS = (
 )
 
 
-class StatDaily(db.Model):
-    """One local day × department × item × channel × hall: the counts the dashboard sums.
+class _Key:
+    """The dashboard's filters, as each summary row carries them."""
 
-    ``hall_id`` is the hall of the clerk who took the case in (None online and at kiosks)."""
-
-    __tablename__ = "stat_daily"
-    __table_args__ = (
-        Index("ix_stat_daily_day", "day"),
-        Index("ix_stat_daily_item_day", "item_id", "day"),
-        Index("ix_stat_daily_department_day", "department_id", "day"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    day: Mapped[date] = mapped_column(Date)
     department_id: Mapped[int | None] = mapped_column()
     item_id: Mapped[int | None] = mapped_column()
     channel: Mapped[str] = mapped_column(String(16))
     hall_id: Mapped[int | None] = mapped_column()
+
+
+class _Counts:
+    """The counters (DAILY_COUNTERS) of a day's or a month's row."""
+
     received: Mapped[int] = mapped_column(default=0)
     accepted: Mapped[int] = mapped_column(default=0)
     not_accepted: Mapped[int] = mapped_column(default=0)
@@ -157,7 +151,39 @@ class StatDaily(db.Model):
     score_5: Mapped[int] = mapped_column(default=0)
 
 
-class StatDuration(db.Model):
+class StatDaily(_Key, _Counts, db.Model):
+    """One local day × department × item × channel × hall: the counts the dashboard sums.
+
+    ``hall_id`` is the hall of the clerk who took the case in (None online and at kiosks)."""
+
+    __tablename__ = "stat_daily"
+    __table_args__ = (
+        Index("ix_stat_daily_day", "day"),
+        Index("ix_stat_daily_item_day", "item_id", "day"),
+        Index("ix_stat_daily_department_day", "department_id", "day"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+
+
+class StatMonthly(_Key, _Counts, db.Model):
+    """The sum of a calendar month's StatDaily rows (``month``: its first day), kept with
+    them: a year's dashboard reads eleven months' rows and the days at its edges instead of
+    every day's."""
+
+    __tablename__ = "stat_monthly"
+    __table_args__ = (
+        Index("ix_stat_monthly_month", "month"),
+        Index("ix_stat_monthly_item_month", "item_id", "month"),
+        Index("ix_stat_monthly_department_month", "department_id", "month"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    month: Mapped[date] = mapped_column(Date)
+
+
+class StatDuration(_Key, db.Model):
     """How many cases decided on ``day`` took ``working_days`` from acceptance to decision: a
     histogram, so that medians and 90th percentiles come from summaries too."""
 
@@ -169,30 +195,58 @@ class StatDuration(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     day: Mapped[date] = mapped_column(Date)
-    department_id: Mapped[int | None] = mapped_column()
-    item_id: Mapped[int | None] = mapped_column()
-    channel: Mapped[str] = mapped_column(String(16))
-    hall_id: Mapped[int | None] = mapped_column()
     working_days: Mapped[int] = mapped_column()
     cases: Mapped[int] = mapped_column(default=0)
 
 
-class StatQueue(db.Model):
+class StatDurationMonthly(_Key, db.Model):
+    """The sum of a calendar month's StatDuration rows (``month``: its first day)."""
+
+    __tablename__ = "stat_durations_monthly"
+    __table_args__ = (
+        Index("ix_stat_durations_monthly_month", "month"),
+        Index("ix_stat_durations_monthly_item_month", "item_id", "month"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    month: Mapped[date] = mapped_column(Date)
+    working_days: Mapped[int] = mapped_column()
+    cases: Mapped[int] = mapped_column(default=0)
+
+
+class _QueueKey:
+    hall_id: Mapped[int] = mapped_column()
+    category_id: Mapped[int] = mapped_column()
+    kind: Mapped[str] = mapped_column(String(16))
+    minutes: Mapped[int] = mapped_column(default=0)
+    tickets: Mapped[int] = mapped_column(default=0)
+
+
+class StatQueue(_QueueKey, db.Model):
     """Queue tickets of one day, hall and category; ``kind`` says what ``minutes`` measures:
     ``wait`` (issued → called) and ``service`` (called → finished) are histograms by whole
     minute; ``issued``, ``served``, ``skipped`` and ``no_show`` (missed appointments) are plain
     counts with minutes 0."""
 
     __tablename__ = "stat_queue"
-    __table_args__ = (Index("ix_stat_queue_day", "day", "hall_id"),)
+    __table_args__ = (
+        Index("ix_stat_queue_day", "day", "hall_id"),
+        # the days each hall issued tickets (tickets per hour)
+        Index("ix_stat_queue_kind_day", "kind", "day", "hall_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     day: Mapped[date] = mapped_column(Date)
-    hall_id: Mapped[int] = mapped_column()
-    category_id: Mapped[int] = mapped_column()
-    kind: Mapped[str] = mapped_column(String(16))
-    minutes: Mapped[int] = mapped_column(default=0)
-    tickets: Mapped[int] = mapped_column(default=0)
+
+
+class StatQueueMonthly(_QueueKey, db.Model):
+    """The sum of a calendar month's StatQueue rows (``month``: its first day)."""
+
+    __tablename__ = "stat_queue_monthly"
+    __table_args__ = (Index("ix_stat_queue_monthly_month", "month", "hall_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    month: Mapped[date] = mapped_column(Date)
 
 
 class StatStaleDay(db.Model):

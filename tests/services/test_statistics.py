@@ -34,6 +34,7 @@ from portal.models import (
     SatisfiedBy,
     ServiceItem,
     StatDaily,
+    StatMonthly,
     StatStaleDay,
     Ticket,
     Visit,
@@ -678,3 +679,45 @@ def test_open_and_overdue_now_are_counted_in_the_open_cases_index(data):
         sql = stmt.compile(db.engine, compile_kwargs={"literal_binds": True})
         plan = " ".join(row[-1] for row in db.session.execute(text(f"EXPLAIN QUERY PLAN {sql}")))
         assert "USING COVERING INDEX ix_applications_open_now" in plan, plan
+
+
+def test_whole_months_are_read_from_the_monthly_sums_and_equal_a_recomputation(data):
+    # September's second half, the whole of October (from its monthly sums), November's first
+    f = stats.StatsFilter(D(2025, 9, 15), D(2025, 11, 20))
+    assert stats._spans(f.start, f.end) == (
+        [(D(2025, 9, 15), D(2025, 9, 30)), (D(2025, 11, 1), D(2025, 11, 20))],
+        (D(2025, 10, 1), D(2025, 10, 1)),
+    )
+    _quiet_hour_ago()
+    assert db.session.scalar(
+        select(func.sum(StatMonthly.received)).where(StatMonthly.month == D(2025, 10, 1))
+    ) == _received_on_days(D(2025, 10, 1), D(2025, 10, 31))
+
+    def same() -> None:
+        assert stats.dashboard(db.session, f, today=TODAY) == stats.dashboard(
+            db.session, f, today=TODAY, use_summaries=False
+        )
+        assert stats.promise_breakers(db.session, f, today=TODAY) == stats.promise_breakers(
+            db.session, f, today=TODAY, use_summaries=False
+        )
+        one = stats.StatsFilter(f.start, f.end, item_id=data.item_a.id, channel="counter")
+        assert stats.dashboard(db.session, one, today=TODAY) == stats.dashboard(
+            db.session, one, today=TODAY, use_summaries=False
+        )
+
+    same()
+    # an October day summarised again: October's monthly sums follow
+    data.c6.status = "denied"
+    data.c6.decided_at = at(D(2025, 10, 20), 9)
+    db.session.flush()
+    stats.summarise(db.session, TODAY)
+    same()
+
+
+def _received_on_days(first: date, last: date) -> int:
+    return (
+        db.session.scalar(
+            select(func.sum(StatDaily.received)).where(StatDaily.day.between(first, last))
+        )
+        or 0
+    )
