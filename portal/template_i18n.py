@@ -16,7 +16,7 @@ outside a request the app's own environment compiles templates as before.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from flask import Flask, templating
@@ -123,3 +123,23 @@ class RequestDomain(Domain):
 def install_request_domain(app: Flask, babel: Babel) -> None:
     """After ``babel.init_app(app)``: the default domain remembers the request's catalogue."""
     babel.domain_instance = RequestDomain(domain=app.extensions["babel"].default_domain)
+
+
+class Labels(dict):
+    """Translated labels; an unknown key reads as itself (as ``case_states.state_label``)."""
+
+    def __missing__(self, key: object) -> str:
+        return "" if key is None else str(key)
+
+
+_translated: dict[tuple[int, str], tuple[Mapping, Labels]] = {}
+
+
+def labels_in_locale(mapping: Mapping) -> Labels:
+    """A module's constant mapping of lazy labels as text in the request's language, made once
+    per process and language: a list page takes it once instead of translating per row."""
+    key = (id(mapping), str(get_locale()))
+    made = _translated.get(key)
+    if made is None:  # the mapping is kept with its labels, so its id is never reused
+        made = _translated[key] = (mapping, Labels({k: str(v) for k, v in mapping.items()}))
+    return made[1]
