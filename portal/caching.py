@@ -18,8 +18,8 @@ any answer but a 200.
 
 The page's CSRF token is never kept: the cached body is kept split where the token goes, and
 each request joins the parts with its own session's token (the header's 长辈模式 and language
-switches are forms). The parts are also kept deflated, each ending on a full flush, so a
-gzipped answer costs a CRC over the page instead of compressing it again (``CachedPage``). The
+switches are forms). The parts are also kept deflated with room for a token between them, so
+a gzipped answer costs a CRC over the page instead of compressing it again (``CachedPage``). The
 ETag is the cached body's digest and the session's CSRF secret's, so a revisit in the same
 session is a 304, and the copy the browser keeps (``private, no-cache``: revalidated every
 time, never in a shared cache) carries a token that is still valid.
@@ -30,6 +30,7 @@ key, body and headers; what it does not answer (a miss, a logged-in reader, …)
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import struct
 import zlib
@@ -54,7 +55,7 @@ PUBLIC_PAGE_CACHE_CONTROL = "private, no-cache"
 # what an anonymous visitor's session may hold for the page to come from the cache
 ANONYMOUS_SESSION_KEYS = frozenset({"_permanent", "csrf_token", "locale", "_fresh", "_id"})
 # the cache's key prefix; a new version whenever CachedPage changes (Redis keeps old pickles)
-PUBLIC_PATHS_PREFIX = "page:v2"
+PUBLIC_PATHS_PREFIX = "page:v3"
 CACHEABLE_METHODS = frozenset({"GET", "HEAD"})
 # a gzip member's header: no name, no time, "unknown" system (as gzip.compress(mtime=0))
 GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
@@ -71,12 +72,20 @@ def is_public(app: Flask, endpoint: str | None) -> bool:
     return endpoint == "static" or bool(getattr(view, PUBLIC_ATTRIBUTE, False))
 
 
-def _deflate_parts(parts: tuple[bytes, ...]) -> tuple[bytes, ...]:
-    """Each part raw-deflated, ending on a full flush (byte-aligned, no reference back into an
-    earlier part), the last one finishing the stream: anything may be put between them as a
-    stored block."""
+def _deflate_parts(parts: tuple[bytes, ...], slot_length: int) -> tuple[bytes, ...]:
+    """Each part raw-deflated as one stream would hold it with a slot of ``slot_length`` bytes
+    between the parts, each ending on a byte boundary (a sync flush), without the slots.
+
+    The compressor is given a slot of 0xFF bytes, whose output is left out: the reader's token
+    goes there as a stored block of the same length, so the distances of later references
+    back past it still hold. No reference can point into it: 0xFF never occurs in UTF-8 text,
+    so no match starts or ends inside the slot."""
     packer = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
-    packed = [packer.compress(part) + packer.flush(zlib.Z_FULL_FLUSH) for part in parts[:-1]]
+    packed = []
+    for part in parts[:-1]:
+        packed.append(packer.compress(part) + packer.flush(zlib.Z_SYNC_FLUSH))
+        packer.compress(b"\xff" * slot_length)
+        packer.flush(zlib.Z_SYNC_FLUSH)
     packed.append(packer.compress(parts[-1]) + packer.flush(zlib.Z_FINISH))
     return tuple(packed)
 
@@ -92,6 +101,7 @@ class CachedPage:
 
     parts: tuple[bytes, ...]
     deflated: tuple[bytes, ...]  # the same parts deflated (see _deflate_parts)
+    slot_length: int  # the length of token the deflated parts leave room for
     mimetype: str
     digest: str
     endpoint: str  # for the request metrics of an answer that never reaches Flask
@@ -100,7 +110,8 @@ class CachedPage:
     def of(cls, body: bytes, token: str | None, mimetype: str, endpoint: str) -> CachedPage:
         parts = tuple(body.split(token.encode())) if token else (body,)
         digest = hashlib.sha256(CSRF_SLOT.join(parts)).hexdigest()[:20]
-        return cls(parts, _deflate_parts(parts), mimetype, digest, endpoint)
+        slot = len(token.encode()) if token else 0
+        return cls(parts, _deflate_parts(parts, slot), slot, mimetype, digest, endpoint)
 
     @property
     def has_slot(self) -> bool:
@@ -117,7 +128,10 @@ class CachedPage:
         return token.join(self.parts)
 
     def gzipped(self, token: bytes) -> bytes:
-        """The page with ``token`` in it as one gzip member, without compressing it again."""
+        """The page with ``token`` in it as one gzip member, without compressing it again
+        (a token of another length than the stored one's: compressed as a whole)."""
+        if self.has_slot and len(token) != self.slot_length:
+            return gzip.compress(self.body(token), 6, mtime=0)
         crc = 0
         chunks = [GZIP_HEADER]
         for i, part in enumerate(self.parts):

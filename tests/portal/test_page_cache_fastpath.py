@@ -20,6 +20,7 @@ from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import select
 from wtforms import ValidationError
 
+from portal.caching import CachedPage
 from portal.extensions import db
 from portal.fastpath import CSRF_SALT, EXTENSION_KEY, QuickDumps
 from portal.kiosk.device import DEVICE_COOKIE
@@ -318,3 +319,16 @@ def test_what_the_fast_path_signs_is_read_by_the_apps_own_serializers(app, value
             validate_csrf(token)  # Flask-WTF's own check
             with pytest.raises(ValidationError):
                 validate_csrf(QuickDumps(csrf)("0" * 40))
+
+
+def test_a_gzipped_page_holds_any_token():
+    filler = "".join(f"<li>事项 {i * 7919 % 1000} 办事指南</li>" for i in range(100)).encode()
+    body = b"<html>{t}" + filler + b"{t}" + filler + b"{t}" + filler + b"</html>"
+    page = CachedPage.of(body.replace(b"{t}", b"a" * 90), "a" * 90, "text/html", "main.index")
+    assert page.has_slot and page.slot_length == 90
+    for token in (b"Z" * 90, b"Q" * 88, b""):  # the stored length, and others
+        assert gzip.decompress(page.gzipped(token)) == body.replace(b"{t}", token)
+    # what follows a slot is compressed with what came before it: smaller than the parts
+    # compressed each on its own
+    alone = 3 * 90 + 3 * len(gzip.compress(filler))
+    assert len(page.gzipped(b"Z" * 90)) < alone - len(gzip.compress(filler))
