@@ -49,6 +49,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
@@ -1277,8 +1278,9 @@ def main(argv: list[str] | None = None) -> int:
         except KeyboardInterrupt:
             print("interrupted; everything started was stopped", file=sys.stderr)
             return 130
-        except (RuntimeError, subprocess.CalledProcessError) as exc:
-            print(f"bench on {backend} failed: {exc}", file=sys.stderr)
+        except Exception as exc:  # one database's failure leaves the other's figures
+            detail = "".join(traceback.format_exception(exc)[-3:])
+            print(f"bench on {backend} failed: {exc}\n{detail}", file=sys.stderr)
             failed = True
             continue
         if not args.json:
