@@ -95,6 +95,7 @@ DEFAULTS: dict[str, object] = {
     "CACHE_SIZE": 2048,
     "CACHE_GENERATION_FILE": "",
     "PAGE_CACHE": True,  # anonymous catalogue pages from the cache (portal/caching.py)
+    "PAGE_FAST_PATH": True,  # … answered in front of Flask when they are there (portal/fastpath.py)
     "GUIDE_CACHE_SIZE": 512,  # 0 turns off the rendered guides' cache (services/guide_cache.py)
     "KIOSK_IDLE_SECONDS": 120,  # 自助终端: no input for this long shows the countdown dialog
     "KIOSK_COUNTDOWN_SECONDS": 20,  # then the kiosk returns to its start and forgets everything
