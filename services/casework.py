@@ -8,8 +8,8 @@ from datetime import date, datetime
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import Row, bindparam, func, select
+from sqlalchemy.orm import aliased
 
 from portal.extensions import db
 from portal.models import (
@@ -20,6 +20,7 @@ from portal.models import (
     ELicence,
     Event,
     MaterialRequirement,
+    MaterialType,
     Notice,
     Rating,
     Role,
@@ -36,6 +37,7 @@ from services import (
     ratings,
     reuse,
     timeline,
+    visits,
     workflow,
 )
 from services.errors import Conflict, NotFound
@@ -166,7 +168,8 @@ def case_licence(actor: User, application_id: int) -> tuple[ELicence, Document]:
 class CasePage:
     """What the citizen's case page shows, loaded in a fixed number of queries."""
 
-    materials: list[ApplicationMaterial]
+    materials: list[Row]  # name (of the document's type, else the requirement's), satisfied_by,
+    # verdict, verdict_reason
     events: list[Event]
     notices: list[Notice]
     summaries: dict[int, list[str]]
@@ -180,47 +183,72 @@ class CasePage:
     merged_materials: list[bundle_applications.MergedMaterial] = field(default_factory=list)
 
 
+_DOCUMENT_TYPE = aliased(MaterialType)
+_REQUIRED_TYPE = aliased(MaterialType)
+# the materials of a case as the page lists them: one query (three with the objects' loaders)
+_CASE_MATERIALS = (
+    select(
+        ApplicationMaterial.id,
+        func.coalesce(_DOCUMENT_TYPE.name, _REQUIRED_TYPE.name).label("name"),
+        ApplicationMaterial.satisfied_by,
+        ApplicationMaterial.verdict,
+        ApplicationMaterial.verdict_reason,
+    )
+    .join(MaterialRequirement, MaterialRequirement.id == ApplicationMaterial.requirement_id)
+    .join(_REQUIRED_TYPE, _REQUIRED_TYPE.id == MaterialRequirement.material_type_id)
+    .outerjoin(Document, Document.id == ApplicationMaterial.document_id)
+    .outerjoin(_DOCUMENT_TYPE, _DOCUMENT_TYPE.id == Document.material_type_id)
+    .where(ApplicationMaterial.application_id == bindparam("case"))
+    .order_by(ApplicationMaterial.id)
+)
+
+
 def case_page(actor: User, app: Application) -> CasePage:
     """The citizen's case page for a case ``actor`` may act on (the caller loaded it through
     ``applications.get_own_application``, which checked that); a 一件事's sub-cases are the
-    same applicant's and need no check of their own."""
+    same applicant's and need no check of their own. Each kind of record is read once: the
+    events serve the timeline and the notices' summaries; the ratings the online rating and
+    the visits'; the correction requests (read only when a notice or the state needs them)
+    the summaries and the open correction."""
     children: list[Application] = []
-    materials: list[ApplicationMaterial] = []
+    materials: list[Row] = []
     if app.bundle_id is not None:
         children = bundle_applications.sub_cases(app.id)
     else:
-        materials = list(
+        materials = db.session.execute(_CASE_MATERIALS, {"case": app.id}).all()
+    events = db.session.scalars(
+        select(Event).where(Event.application_id == app.id).order_by(Event.id)
+    ).all()
+    case_notices = notices.notices_of(app.id)
+    corrections: list[CorrectionRequest] = []
+    if app.status == "correction_required" or any(n.kind == "correction" for n in case_notices):
+        corrections = list(
             db.session.scalars(
-                select(ApplicationMaterial)
-                .where(ApplicationMaterial.application_id == app.id)
-                .options(
-                    # the page names each material by its type: no query per material
-                    selectinload(ApplicationMaterial.requirement).selectinload(
-                        MaterialRequirement.material_type
-                    ),
-                    selectinload(ApplicationMaterial.document).selectinload(Document.material_type),
-                )
+                select(CorrectionRequest).where(CorrectionRequest.application_id == app.id)
             )
         )
-    events = db.session.scalars(
-        select(Event)
-        .where(
-            Event.application_id == app.id,
-            Event.action.not_in(timeline.HIDDEN_FROM_CITIZEN),
-        )
-        .order_by(Event.id)
-    ).all()
-    visits = ratings.visits_to_rate(app.id)
+    open_corrections = [c for c in corrections if c.resubmitted_at is None]
+    given = {
+        r.visit_no: r
+        for r in db.session.scalars(select(Rating).where(Rating.application_id == app.id))
+    }
+    rating = given.get(0)
     return CasePage(
         materials=materials,
-        events=list(events),
-        notices=notices.notices_of(app.id),
-        summaries=notices.summaries(app.id),
-        correction=workflow.open_correction(app) if app.status == "correction_required" else None,
+        events=[e for e in events if e.action not in timeline.HIDDEN_FROM_CITIZEN],
+        notices=case_notices,
+        summaries=notices.summarise(case_notices, events, corrections),
+        # workflow.open_correction's: the latest round not yet resubmitted
+        correction=(
+            max(open_corrections, key=lambda c: c.round)
+            if app.status == "correction_required" and open_corrections
+            else None
+        ),
         licences=licences_of(app.id),
-        rating=ratings.rating_of(app.id),
-        can_rate=ratings.can_rate(actor, app),
-        visits=visits,
+        rating=rating,
+        # ratings.can_rate, less its access check: the caller made it
+        can_rate=app.status in ratings.RATEABLE_STATES and rating is None,
+        visits=[(v, given.get(v.number)) for v in visits.visits_of(app.id)],
         children=children,
         merged_materials=bundle_applications.merged_materials(children),
     )

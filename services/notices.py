@@ -222,22 +222,33 @@ def summaries(application_id: int) -> dict[int, list[str]]:
     """The key text of each notice of a case in plain words, for the HTML summary shown (and
     read aloud) next to its PDF: taken from the event that issued it, which carries what the
     notice was rendered with (what to correct, the reasons, the dates)."""
+    return summarise(
+        notices_of(application_id),
+        db.session.scalars(
+            select(Event).where(Event.application_id == application_id).order_by(Event.id)
+        ).all(),
+        db.session.scalars(
+            select(CorrectionRequest).where(CorrectionRequest.application_id == application_id)
+        ).all(),
+    )
+
+
+def summarise(
+    case_notices: list[Notice], events: list[Event], corrections: list[CorrectionRequest]
+) -> dict[int, list[str]]:
+    """``summaries`` from a case's notices, all its events (in id order) and its correction
+    requests, loaded by the caller (the case page loads them once for everything it shows)."""
     issued: dict[str, dict[str, Any]] = {}
-    for event in db.session.scalars(select(Event).where(Event.application_id == application_id)):
+    for event in events:
         for entry in (event.details or {}).get("notices", []):
             issued[entry.get("number")] = event.details
-    corrections = {
-        c.notice_id: c.items
-        for c in db.session.scalars(
-            select(CorrectionRequest).where(CorrectionRequest.application_id == application_id)
-        )
-    }
+    items_of = {c.notice_id: c.items for c in corrections}
     result: dict[int, list[str]] = {}
-    for notice in notices_of(application_id):
+    for notice in case_notices:
         d = issued.get(notice.number, {})
         lines: list[str] = []
         if notice.kind == "correction":
-            items = corrections.get(notice.id) or d.get("items", [])
+            items = items_of.get(notice.id) or d.get("items", [])
             lines.append(
                 str(
                     _l(
