@@ -32,6 +32,7 @@ from services import fonts, storage
 BASE_URL = "http://portal.static.invalid/"
 FONTS_URL = "http://portal.fonts.invalid/"
 BASE_STYLESHEET = "css/pdf.css"
+PDF_STYLESHEETS = "pdf*.css"  # in static/css: the stylesheets of PDFs, part of the fingerprint
 log = logging.getLogger(__name__)
 
 
@@ -70,7 +71,7 @@ class Renderer:
     font_config: FontConfiguration
     stylesheets: tuple[CSS, ...]
     subset_fonts: tuple[fonts.SubsetFont, ...]  # empty: the system's Noto Sans CJK SC is used whole
-    fingerprint: str  # changes with the base stylesheet and the font: part of derived names
+    fingerprint: str  # changes with the PDF stylesheets and the font: part of derived names
 
     def write_pdf(self, html: str) -> bytes:
         document = HTML(string=html, url_fetcher=self.fetcher, base_url=BASE_URL)
@@ -88,17 +89,17 @@ def renderer() -> Renderer:
     fontconfig's state is not shared across a fork."""
     static = Path(current_app.static_folder).resolve()
     font_folder = Path(current_app.instance_path) / "fonts"
-    base_css = static / BASE_STYLESHEET
-    key = (os.getpid(), static, font_folder, base_css.stat().st_mtime_ns)
+    sheets = tuple(sorted((static / "css").glob(PDF_STYLESHEETS)))
+    key = (os.getpid(), static, font_folder, tuple(sheet.stat().st_mtime_ns for sheet in sheets))
     made = getattr(_renderers, "by_key", None)
     if made is None:
         made = _renderers.by_key = {}
     if key not in made:
-        made[key] = _make_renderer(static, font_folder, base_css)
+        made[key] = _make_renderer(static, font_folder, sheets)
     return made[key]
 
 
-def _make_renderer(static: Path, font_folder: Path, base_css: Path) -> Renderer:
+def _make_renderer(static: Path, font_folder: Path, sheets: tuple[Path, ...]) -> Renderer:
     font_config = FontConfiguration()
     try:
         subset_fonts = tuple(fonts.prepare(font_folder))
@@ -110,13 +111,16 @@ def _make_renderer(static: Path, font_folder: Path, base_css: Path) -> Renderer:
         f'src: url("{FONTS_URL}{font.path.name}"); }}\n'
         for font in subset_fonts
     )
-    base = base_css.read_text(encoding="utf-8")
+    base = (static / BASE_STYLESHEET).read_text(encoding="utf-8")
     stylesheets = [CSS(string=base, base_url=BASE_URL, font_config=font_config)]
     if faces:
         fetcher = FolderFetcher(font_folder, FONTS_URL)
         stylesheets.insert(0, CSS(string=faces, url_fetcher=fetcher, font_config=font_config))
     fingerprint = hashlib.sha256(
-        (base + "|" + "|".join(font.path.name for font in subset_fonts)).encode()
+        "|".join(
+            [sheet.read_text(encoding="utf-8") for sheet in sheets]
+            + [font.path.name for font in subset_fonts]
+        ).encode()
     ).hexdigest()
     return Renderer(
         StaticOnlyFetcher(static), font_config, tuple(stylesheets), subset_fonts, fingerprint
@@ -151,7 +155,7 @@ def derived_pdf(template: str, **context) -> DerivedPdf:
     a department renamed, another language) changes the hash, so nothing is ever stale. The
     views remember the name per publish generation (services/cache.py), so a PDF asked for
     again is read from storage without rendering even its HTML (``read_derived_pdf``). The
-    base stylesheet and the font count as part of the HTML: changing either makes new PDFs.
+    PDF stylesheets and the font count as part of the HTML: changing either makes new PDFs.
     """
     html = render_template(f"pdf/{template}", **context)
     digest = hashlib.sha256((renderer().fingerprint + html).encode("utf-8")).hexdigest()[:32]
