@@ -545,6 +545,15 @@ def changed_migrations(record: dict) -> list[str]:
     ]
 
 
+def drop_older_caches(kept: Path, backend: str, args: argparse.Namespace) -> None:
+    """A new cache replaces those of the same sizes and database (a million cases' copies
+    take gigabytes each); other sizes stay."""
+    for older in CACHE.glob(f"{cache_prefix(backend, args)}-*"):
+        if older != kept:
+            log(f"removing the older cache {older.name}")
+            shutil.rmtree(older, ignore_errors=True)
+
+
 def find_cache(backend: str, args: argparse.Namespace) -> tuple[Path | None, str]:
     """The cached database to copy, and a note when it is not the exact one: without --fresh
     a cache of the same sizes made by older seed sources is taken (another session's edit of
@@ -634,6 +643,7 @@ def sqlite_database(tmp: Path, args: argparse.Namespace) -> Iterator[tuple[str, 
             shutil.copy2(db_file, cached / "bench.db")
             shutil.copytree(uploads, cached / "uploads")
             (cached / "done.json").write_text(json.dumps(record))
+            drop_older_caches(cached, "sqlite", args)
         record["cached"] = False
     else:
         log(f"copying the seeded SQLite database from {cached}" + (f": {note}" if note else ""))
@@ -677,6 +687,7 @@ def postgres_database(tmp: Path, args: argparse.Namespace) -> Iterator[tuple[str
             subprocess.run(["cp", "-a", str(data), str(cached / "data")], check=True)
             shutil.copytree(uploads, cached / "uploads")
             (cached / "done.json").write_text(json.dumps(record))
+            drop_older_caches(cached, "postgresql", args)
         record["cached"] = False
     else:
         log(f"copying the seeded PostgreSQL cluster from {cached}" + (f": {note}" if note else ""))

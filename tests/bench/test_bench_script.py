@@ -126,3 +126,15 @@ def test_a_cache_whose_applied_migrations_changed_is_never_taken(tmp_path, monke
     # a record from before migrations were recorded is not trusted either
     (older / "done.json").write_text(bench.json.dumps({"rows": 1}))
     assert bench.find_cache("sqlite", args) == (None, "")
+
+
+def test_a_new_cache_replaces_older_ones_of_the_same_sizes_only(tmp_path, monkeypatch):
+    monkeypatch.setattr(bench, "CACHE", tmp_path)
+    args = cache_args()
+    older = make_cache(tmp_path / f"{bench.cache_prefix('sqlite', args)}-0123456789ab", {})
+    other_size = make_cache(tmp_path / bench.cache_key("sqlite", cache_args(cases=2000)), {})
+    other_db = make_cache(tmp_path / bench.cache_key("postgresql", args), {})
+    new = make_cache(tmp_path / bench.cache_key("sqlite", args), bench.source_digests())
+    bench.drop_older_caches(new, "sqlite", args)
+    assert not older.exists()
+    assert new.exists() and other_size.exists() and other_db.exists()
