@@ -19,9 +19,12 @@ walks over cases. Each fact counts on the local day (PORTAL_TZ) it happened:
 - ratings on the day given; queue tickets on their day.
 
 The same grouped queries either answer a period straight from the cases or fill the daily
-summaries (portal/models/statistics.py), which `flask jobs run` keeps (``summarise``). A
-period is read from the summaries for the days they cover and from the cases for the rest
-(today, or days the job has not reached yet), so both always give the same numbers.
+summaries (portal/models/statistics.py), which `flask jobs run` keeps (``summarise``): the new
+days, and again only the days that changes since its last run count on; each month's sums are
+kept beside its days. A period is read from the monthly sums for its whole months, the daily
+summaries for the other days they cover and the cases for the rest (today, or days the job
+has not reached yet), so all give the same numbers. Open and overdue now are counted in a
+partial index of the open cases.
 
 A bundle's parent case (一件事) is not counted: its child cases are. Drafts are not cases.
 """
@@ -674,18 +677,21 @@ def compute_live(session: Session, f: StatsFilter) -> Live:
         )
         .label("is_returning")
     )
+    # whether the applicant returns is asked once per case, not once per material: the cases
+    # are a sub-select the databases keep apart (OFFSET 0), then joined to their materials
     stmt, keys = _cases_on(
-        session,
-        f,
-        Application.submitted_at,
-        func.count().label("materials"),
-        extra=(returning, ApplicationMaterial.satisfied_by.label("satisfied_by")),
+        session, f, Application.submitted_at, Application.id.label("case_id"), extra=(returning,)
     )
+    cases = stmt.where(not_parent).offset(0).subquery("submitted_cases")
+    groups = [cases.c[name] for name in (*KEY_FIELDS, "is_returning")]
+    satisfied = ApplicationMaterial.satisfied_by.label("satisfied_by")
     stmt = (
-        stmt.join(ApplicationMaterial, ApplicationMaterial.application_id == Application.id)
+        select(*groups, satisfied, func.count().label("materials"))
+        .select_from(cases)
+        .join(ApplicationMaterial, ApplicationMaterial.application_id == cases.c.case_id)
         .join(MaterialRequirement, MaterialRequirement.id == ApplicationMaterial.requirement_id)
-        .where(not_parent, MaterialRequirement.necessity != "optional")
-        .group_by(*keys)
+        .where(MaterialRequirement.necessity != "optional")
+        .group_by(*groups, ApplicationMaterial.satisfied_by)
     )
     for row in _rows(session, stmt):
         counts = daily[_key(row)]
