@@ -241,3 +241,21 @@ def test_the_source_is_the_installed_noto_sans_cjk_sc_and_nothing_else(monkeypat
     monkeypatch.setattr(fonts, "SOURCE_FAMILY", "No Such Font SC")
     with pytest.raises(fonts.FontUnavailable, match="No Such Font SC"):
         fonts.source_font(400)  # not whatever fontconfig offers instead
+
+
+def test_the_fingerprint_follows_every_pdf_stylesheet(app_ctx, tmp_path):
+    css = tmp_path / "css"
+    css.mkdir()
+    (css / "pdf.css").write_text("body { font-size: 11pt; }")
+    (css / "pdf-catalogue.css").write_text(".key-box { border: 2px solid #000; }")
+    fonts_folder = Path(app_ctx.instance_path) / "fonts"
+
+    def fingerprint() -> str:
+        sheets = tuple(sorted(css.glob(pdf.PDF_STYLESHEETS)))
+        return pdf._make_renderer(tmp_path, fonts_folder, sheets).fingerprint
+
+    first = fingerprint()
+    (css / "pdf-catalogue.css").write_text(".key-box { border: 3px solid #000; }")
+    second = fingerprint()
+    (css / "pdf.css").write_text("body { font-size: 12pt; }")
+    assert len({first, second, fingerprint()}) == 3
