@@ -332,3 +332,22 @@ def test_a_gzipped_page_holds_any_token():
     # compressed each on its own
     alone = 3 * 90 + 3 * len(gzip.compress(filler))
     assert len(page.gzipped(b"Z" * 90)) < alone - len(gzip.compress(filler))
+
+
+def test_in_production_too_the_headers_are_the_slow_paths(database_factory, monkeypatch):
+    """HSTS and the Secure session cookie come with a fast answer as with Flask's."""
+    app = database_factory(
+        "fast-path-production",
+        seed=True,
+        PORTAL_ENV="production",
+        SECRET_KEY="p" * 64,
+        PUBLIC_BASE_URL="https://zwfw.example.gov.cn",
+    )
+    https = {"base_url": "https://zwfw.example.gov.cn"}
+    app.test_client().get("/", **https)
+    one, other = both_ways(app, monkeypatch, app.test_client, "/", **https)
+    assert other.headers["Strict-Transport-Security"].startswith("max-age=")
+    assert "Secure" in cookie_attributes(other.headers["Set-Cookie"])[1]
+    for name in ("ETag", "Content-Length"):
+        del one.headers[name], other.headers[name]
+    assert comparable(one) == comparable(other)
