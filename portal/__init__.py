@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from pathlib import Path
 
@@ -232,4 +233,10 @@ def create_app(config: dict | None = None) -> Flask:
 
     if app.config["PORTAL_ENV"] == "production":
         logging.basicConfig(level=logging.INFO)
+    if not app.testing:
+        # what a worker holds for its whole life (modules, mappers, catalogues, the app) is
+        # set aside from the cyclic garbage collector: a full collection then walks what the
+        # requests made, not the ~430,000 objects the portal is built of (157 ms of CPU once
+        # every few hundred requests, which set the logged-in pages' p99; about 4 ms after)
+        gc.freeze()
     return app
