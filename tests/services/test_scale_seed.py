@@ -392,3 +392,20 @@ def test_citizens_and_accounts_for_benchmarks(database_factory):
     response = login(client, account_phone(0), ACCOUNT_PASSWORD)
     assert response.status_code == 302
     assert client.get("/cases").status_code == 200
+
+
+def test_sqlite_load_settings_are_set_back_on_the_connection(database_factory):
+    """The seed enlarges SQLite's page cache and sorts in memory on its connection only while
+    loading: the pooled connection goes back with the settings it had."""
+    app = database_factory("scale-pragmas", seed=False)
+    with app.app_context():
+        if db.session.get_bind().dialect.name != "sqlite":
+            db.session.remove()
+            pytest.skip("SQLite's connection settings")
+        settings = ("cache_size", "temp_store")
+        before = {p: db.session.execute(text(f"PRAGMA {p}")).scalar() for p in settings}
+        load_scale(5, 5)
+        after = {p: db.session.execute(text(f"PRAGMA {p}")).scalar() for p in settings}
+        db.session.rollback()
+        db.session.remove()
+    assert after == before
