@@ -588,6 +588,8 @@ def compute_live(session: Session, f: StatsFilter) -> Live:
         Event.action == "approved",
         Event.actor_id.is_(None),
     )
+    # and the time each decision took: grouped by the day of acceptance too, in working days
+    accepted_day = _local_day(session, Application.accepted_at).label("accepted_day")
     stmt, keys = _cases_on(
         session,
         f,
@@ -598,29 +600,23 @@ def compute_live(session: Session, f: StatsFilter) -> Live:
         _count_if(
             and_(decision, or_(Application.due_date.is_(None), Application.due_date >= decided_day))
         ).label("on_time"),
-        _count_if(
-            and_(decision, _local_day(session, Application.accepted_at) == decided_day)
-        ).label("instant"),
+        _count_if(and_(decision, accepted_day == decided_day)).label("instant"),
         _count_if(and_(decision, automatic)).label("auto"),
-    )
-    add(stmt.group_by(*keys), ["not_accepted", "denied", "decided", "on_time", "instant", "auto"])
-    # the time each decision took: grouped by the day of acceptance, counted in working days
-    accepted_day = _local_day(session, Application.accepted_at).label("accepted_day")
-    stmt, keys = _cases_on(
-        session,
-        f,
-        Application.decided_at,
-        func.count().label("cases"),
+        _count_if(and_(decision, Application.accepted_at.is_not(None))).label("timed"),
         extra=(accepted_day,),
     )
-    stmt = stmt.where(decision, Application.accepted_at.is_not(None)).group_by(*keys)
-    pairs = _rows(session, stmt).all()
+    decisions = _rows(session, stmt.group_by(*keys)).all()
+    for row in decisions:
+        counts = daily[_key(row)]
+        for name in ("not_accepted", "denied", "decided", "on_time", "instant", "auto"):
+            counts[name] += int(getattr(row, name) or 0)
+    pairs = [row for row in decisions if row.accepted_day is not None and row.timed]
     if pairs:
         ordinal = _workday_ordinals(min(row.accepted_day for row in pairs), f.end)
         durations: dict[tuple, int] = defaultdict(int)
         for row in pairs:
             taken = ordinal[row.day] - ordinal[row.accepted_day]
-            durations[(*_key(row), max(taken, 0))] += row.cases
+            durations[(*_key(row), max(taken, 0))] += int(row.timed)
         live.durations = dict(durations)
     # closed: 办结 with its visits, 撤回
     completed = Application.status == "completed"
