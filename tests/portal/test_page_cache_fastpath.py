@@ -25,6 +25,7 @@ from portal.extensions import db
 from portal.fastpath import CSRF_SALT, EXTENSION_KEY, QuickDumps
 from portal.kiosk.device import DEVICE_COOKIE
 from portal.models import User
+from services import metrics
 from tests.conftest import dispose_app, login, make_app
 from tests.portal.test_catalogue_queries import PAGES
 from tests.portal.test_page_cache import rename_department, token_of
@@ -351,3 +352,21 @@ def test_in_production_too_the_headers_are_the_slow_paths(database_factory, monk
     for name in ("ETag", "Content-Length"):
         del one.headers[name], other.headers[name]
     assert comparable(one) == comparable(other)
+
+
+def sample(metric, suffix: str, **labels) -> float:
+    for family in metric.collect():
+        for s in family.samples:
+            if s.name.endswith(suffix) and s.labels == labels:
+                return s.value
+    return 0.0
+
+
+def test_a_fast_answer_is_counted_in_the_request_metrics(app, client):
+    client.get("/catalogue")
+    before = sample(metrics.REQUEST_SECONDS, "_count", endpoint="catalogue.index", method="GET")
+    answered = sample(metrics.RESPONSES, "_total", status="2xx")
+    fast(app, client, "/catalogue")
+    after = sample(metrics.REQUEST_SECONDS, "_count", endpoint="catalogue.index", method="GET")
+    assert after == before + 1
+    assert sample(metrics.RESPONSES, "_total", status="2xx") == answered + 1
