@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from dateutil.relativedelta import relativedelta
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, update
-from sqlalchemy.orm import joinedload
+from sqlalchemy import Row, and_, func, or_, select, update
 
 from portal.extensions import db
 from portal.models import (
@@ -292,14 +291,27 @@ class LibraryEntry:
         )
 
 
+# 我的材料 shows this many documents a page (a library may hold 300: all at once was a 166 KiB
+# page for 100), grouped by material type as the whole library is
+LIBRARY_PAGE = 20
+
+
 @dataclass
 class Library:
-    groups: list[tuple[MaterialType, list[LibraryEntry]]]
-    licences: list[LibraryEntry]
+    groups: list[tuple[Row, list[LibraryEntry]]]  # this page's documents by type (id, code, name)
+    licences: list[LibraryEntry]  # every e-licence (on the first page of the whole library)
+    # every material type the library holds, with its number of documents (the type filter,
+    # and each group's heading)
+    types: list[tuple[Row, int]] = field(default_factory=list)
+    next_cursor: str | None = None  # ?after= of the next page; None on the last
 
     @property
     def empty(self) -> bool:
-        return not self.groups
+        return not self.types
+
+    @property
+    def counts(self) -> dict[int, int]:
+        return {mt.id: n for mt, n in self.types}
 
 
 def _case_uses(document_filter) -> dict[int, list[CaseUse]]:
@@ -324,42 +336,116 @@ def _case_uses(document_filter) -> dict[int, list[CaseUse]]:
     return uses
 
 
-def library_for(user: User, today: date | None = None) -> Library:
-    """The citizen's documents grouped by material type, each with its state, its e-licence and
-    the cases that used it. Three queries, whatever the size of the library."""
-    owner = _citizen_of(user)
+def _library_cursor(material_type: Row, document: Document) -> str:
+    moment = document.created_at.astimezone(UTC).strftime("%Y%m%d%H%M%S%f")
+    return f"{material_type.code}.{moment}.{document.id}"
+
+
+def _parse_library_cursor(raw: str) -> tuple[str, datetime, int] | None:
+    code, _dot, rest = (raw or "").rpartition(".")
+    code, _dot, moment = code.rpartition(".")
+    if not (0 < len(code) <= 16 and rest.isascii() and rest.isdigit() and len(rest) <= 10):
+        return None
+    if not (len(moment) == 20 and moment.isascii() and moment.isdigit()):
+        return None
+    try:
+        return code, datetime.strptime(moment, "%Y%m%d%H%M%S%f").replace(tzinfo=UTC), int(rest)
+    except ValueError:
+        return None
+
+
+def library_for(
+    user: User,
+    today: date | None = None,
+    *,
+    material_type_id: int | None = None,
+    after: str = "",
+    page_size: int = LIBRARY_PAGE,
+) -> Library:
+    """A page of the citizen's documents (of one material type if asked), grouped by type in
+    the order of the types' codes, the newest first within a type, each with its state, its
+    e-licence and the cases that used it; every type held with its count; on the first page
+    of the whole library, every e-licence. Four queries, whatever the size of the library; the next page starts after the last
+    document's (type code, created_at, id), never at an OFFSET."""
+    if user.role != Role.citizen or user.citizen_id is None:
+        raise _not_found()
+    owner_id = user.citizen_id
     today = today or clock.local_today()
-    docs = list(
-        db.session.scalars(
-            select(Document)
-            .options(joinedload(Document.material_type))
-            .where(Document.owner_id == owner.id)
-            .order_by(Document.created_at.desc(), Document.id.desc())
+    types = [
+        (row, row.documents)
+        for row in db.session.execute(
+            select(
+                MaterialType.id,
+                MaterialType.code,
+                MaterialType.name,
+                func.count(Document.id).label("documents"),
+            )
+            .join(Document, Document.material_type_id == MaterialType.id)
+            .where(Document.owner_id == owner_id)
+            .group_by(MaterialType.id, MaterialType.code, MaterialType.name)
+            .order_by(MaterialType.code)
         )
+    ]
+    if not types:
+        return Library(groups=[], licences=[])
+    stmt = (
+        select(Document)
+        .join(MaterialType, MaterialType.id == Document.material_type_id)
+        .where(Document.owner_id == owner_id)
     )
-    licences = {
-        lic.document_id: lic
-        for lic in db.session.scalars(
-            select(ELicence).where(
-                ELicence.holder_id == owner.id, ELicence.document_id.is_not(None)
+    if material_type_id is not None:
+        stmt = stmt.where(Document.material_type_id == material_type_id)
+    if (key := _parse_library_cursor(after)) is not None:
+        code, moment, document_id = key
+        stmt = stmt.where(
+            or_(
+                MaterialType.code > code,
+                and_(
+                    MaterialType.code == code,
+                    or_(
+                        Document.created_at < moment,
+                        and_(Document.created_at == moment, Document.id < document_id),
+                    ),
+                ),
             )
         )
-    }
-    uses = _case_uses(Document.owner_id == owner.id) if docs else {}
+    docs = list(
+        db.session.scalars(
+            stmt.order_by(MaterialType.code, Document.created_at.desc(), Document.id.desc()).limit(
+                page_size + 1
+            )
+        )
+    )
+    more = len(docs) > page_size
+    docs = docs[:page_size]
+    # the e-licences with their documents (few; the first page lists them all)
+    licensed = db.session.execute(
+        select(ELicence, Document)
+        .join(Document, Document.id == ELicence.document_id)
+        .where(ELicence.holder_id == owner_id)
+        .order_by(Document.created_at.desc(), Document.id.desc())
+    ).all()
+    licences = {document.id: licence for licence, document in licensed}
+    uses = _case_uses(Document.id.in_([d.id for d in docs])) if docs else {}
+    by_type = {mt.id: mt for mt, _n in types}
     grouped: dict[int, list[LibraryEntry]] = defaultdict(list)
-    types: dict[int, MaterialType] = {}
-    licence_entries: list[LibraryEntry] = []
     for doc in docs:
         licence = licences.get(doc.id)
-        entry = LibraryEntry(
-            doc, document_state(doc, licence, today), licence, uses.get(doc.id, [])
+        grouped[doc.material_type_id].append(
+            LibraryEntry(doc, document_state(doc, licence, today), licence, uses.get(doc.id, []))
         )
-        grouped[doc.material_type_id].append(entry)
-        types[doc.material_type_id] = doc.material_type
-        if licence is not None:
-            licence_entries.append(entry)
-    order = sorted(types.values(), key=lambda mt: mt.code)
-    return Library(groups=[(mt, grouped[mt.id]) for mt in order], licences=licence_entries)
+    licence_entries = []
+    if material_type_id is None and key is None:  # the first page of the whole library
+        licence_entries = [
+            LibraryEntry(document, document_state(document, licence, today), licence)
+            for licence, document in licensed
+        ]
+    return Library(
+        groups=[(by_type[type_id], entries) for type_id, entries in grouped.items()],
+        licences=licence_entries,
+        types=types,
+        next_cursor=_library_cursor(by_type[docs[-1].material_type_id], docs[-1]) if more else None,
+    )
 
 
 # --- who may open a document -------------------------------------------------------------

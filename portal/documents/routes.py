@@ -49,8 +49,16 @@ def writes_on_get(view):
 @bp.route("/")
 @roles_required(Role.citizen)
 def index():
-    library = documents.library_for(current_user)
-    return render_template("documents/index.html", library=library)
+    """我的材料, a page at a time; ?type= keeps to one material type, ?after= is the next page."""
+    material_type_id = arg_int("type")
+    after = request.args.get("after", "")[:60]
+    library = documents.library_for(current_user, material_type_id=material_type_id, after=after)
+    return render_template(
+        "documents/index.html",
+        library=library,
+        material_type_id=material_type_id,
+        paged=bool(after),
+    )
 
 
 @bp.route("/upload", methods=["GET", "POST"])
