@@ -13,19 +13,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, or_, select, update
-from sqlalchemy.orm import selectinload
+from sqlalchemy import Select, func, or_, select, update
 
 from portal.extensions import db
 from portal.models import (
     Application,
     ApplicationMaterial,
     Appointment,
+    Bundle,
     Channel,
     Citizen,
     CounterContext,
     Document,
     DocumentStatus,
+    ItemVersion,
     MaterialType,
     Notice,
     Role,
@@ -371,37 +372,42 @@ def reveal_citizen(staff: User) -> CounterContext:
 
 @dataclass(frozen=True)
 class Served:
-    """What the workstation shows of the contact: the citizen, the agent, their cases."""
+    """What the workstation shows of the contact: the citizen, the agent, their cases (rows of
+    id, number, status and title: the item's name, or the life event's for a 一件事)."""
 
     context: CounterContext
     citizen: Citizen
     agent: Citizen | None
-    drafts: list[Application]
-    open_cases: list[Application]
-    ready: list[Application]  # approved, waiting to be handed over (出件)
+    drafts: list[Any]
+    open_cases: list[Any]
+    ready: list[Any]  # approved, waiting to be handed over (出件)
 
 
 def served(staff: User) -> Served | None:
     ctx = current_context(staff)
     if ctx is None or ctx.citizen_id is None:
         return None
-    rows = list(
-        db.session.scalars(
-            select(Application)
-            .where(
-                Application.applicant_id == ctx.citizen_id,
-                Application.parent_id.is_(None),
-                or_(
-                    Application.status.in_(case_states.STAFF_OPEN_STATES),
-                    Application.id.in_(ctx.application_ids or [-1]),
-                    (Application.status == "draft") & (Application.channel == Channel.counter),
-                ),
-            )
-            .options(selectinload(Application.item_version))
-            .order_by(Application.id.desc())
-            .limit(50)
+    rows = db.session.execute(
+        select(
+            Application.id,
+            Application.number,
+            Application.status,
+            func.coalesce(Bundle.name, ItemVersion.name, "").label("title"),
         )
-    )
+        .outerjoin(ItemVersion, ItemVersion.id == Application.item_version_id)
+        .outerjoin(Bundle, Bundle.id == Application.bundle_id)
+        .where(
+            Application.applicant_id == ctx.citizen_id,
+            Application.parent_id.is_(None),
+            or_(
+                Application.status.in_(case_states.STAFF_OPEN_STATES),
+                Application.id.in_(ctx.application_ids or [-1]),
+                (Application.status == "draft") & (Application.channel == Channel.counter),
+            ),
+        )
+        .order_by(Application.id.desc())
+        .limit(50)
+    ).all()
     return Served(
         context=ctx,
         citizen=db.session.get(Citizen, ctx.citizen_id),

@@ -52,7 +52,7 @@ from services import (
 )
 from services.errors import NotFound
 from services.identity import mask_id_number, mask_name, mask_phone
-from services.materials import answer_text, case_materials
+from services.materials import answer_text
 
 DUE_FILTERS = ("overdue", "today", "soon", "none")
 SOON_WORKING_DAYS = 3
@@ -699,7 +699,12 @@ def case_view(actor: User, application_id: int, *, revealed: bool = False) -> Ca
             elif q.get("type") == "address" or q.get("prefill") == "address":
                 value = value[:6] + "……"
         answers.append({"key": q["key"], "label": q["label"], "value": value})
-    materials = case_materials(app.id)
+    # the materials came with the case (load_case), with their requirement and type: only
+    # their documents are read here, in one query, and the order is the guide's
+    materials = sorted(app.materials, key=lambda m: (m.requirement.position, m.id))
+    documents = [m.document_id for m in materials if m.document_id is not None]
+    if documents:  # into the session, where each material's .document then finds its own
+        db.session.scalars(select(Document).where(Document.id.in_(documents))).all()
     events = list(
         db.session.scalars(
             select(Event)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask import abort, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from markupsafe import Markup
 from wtforms.fields.choices import SelectChoice
 
 from forms.review import ACTION_FORMS, PostCheckForm, RevokeForm, VerdictForm, VisitForm
@@ -13,11 +14,13 @@ from portal.form_flow import act_on_case, save_form
 from portal.params import arg_int, form_version
 from portal.review import bp
 from portal.transaction import attempt
-from services import casework, clock, elicences, notices, review, visits, workflow
+from services import cache, casework, clock, elicences, notices, review, visits, workflow
+from services.case_states import STAFF_OPEN_STATES, state_label
 from services.errors import Conflict, ValidationError
 
 REVEALED_KEY = "revealed_cases"
 SAFE_TYPES = {"application/pdf", "image/png", "image/jpeg"}
+REMINDERS_SHOWN = 20  # on the queue page, newest first
 
 
 def _version() -> int:
@@ -46,6 +49,9 @@ def queue():
         before=request.args.get("before", "")[:40],
     )
     choices = review.queue_choices(current_user)
+    reminders = review.reminders(current_user, REMINDERS_SHOWN)
+    if len(reminders) < REMINDERS_SHOWN:  # all the unread ones: the navigation's count too
+        g.reviewer_unread_reminders = len(reminders)
     # the query string of this view of the queue, without the page boundary
     kept = {
         "status": filters["status"],
@@ -63,10 +69,25 @@ def queue():
         kept=kept,
         other_than_status={k: v for k, v in kept.items() if k != "status"},
         page_size=review.PAGE_SIZE,
-        items=choices.items,
+        state_labels=[(s, state_label(s)) for s in STAFF_OPEN_STATES],
+        item_options=_item_options(choices, filters["item_id"]),
         steps=choices.steps,
-        reminders=review.reminders(current_user),
+        reminders=reminders,
     )
+
+
+def _item_options(choices: review.QueueChoices, chosen: int | None) -> Markup:
+    """The item filter's options (a department has hundreds of items): rendered once per
+    department and publish generation, the chosen one marked here."""
+    html = cache.get_or_set_scoped(
+        lambda: render_template("review/_item_options.html", items=choices.items),
+        "review-item-options",
+        current_user.department_id,
+    )
+    if chosen is not None:
+        plain = f'<option value="{chosen}">'
+        html = html.replace(plain, plain[:-1] + " selected>", 1)
+    return Markup(html)  # nosec B704: rendered by the autoescaping template above
 
 
 @bp.route("/messages")
@@ -93,7 +114,10 @@ def mark_reminders_read():
 
 @bp.app_template_global()
 def reviewer_unread_reminders() -> int:
-    """The unread count the reviewer's navigation shows next to 消息."""
+    """The unread count the reviewer's navigation shows next to 消息 (the queue's list of
+    them may have counted them already)."""
+    if "reviewer_unread_reminders" in g:
+        return g.reviewer_unread_reminders
     return review.unread_reminder_count(current_user)
 
 

@@ -12,7 +12,15 @@ import pytest
 from sqlalchemy import event, insert, select, text
 
 from portal.extensions import db
-from portal.models import Application, Channel, Citizen, ItemVersion, ServiceItem, User
+from portal.models import (
+    Application,
+    Channel,
+    Citizen,
+    ItemVersion,
+    ServiceItem,
+    StaffReminder,
+    User,
+)
 from portal.models.applications import QUEUE_OPEN_STATES
 from portal.models.base import utcnow
 from services import case_states, clock, review
@@ -332,3 +340,28 @@ def test_a_case_is_claimed_from_the_queue_as_a_browser_posts_the_button(client, 
     assert holder == query(lambda: user("reviewer01").id)
     shown = client.get("/review/?status=in_review&sort=new").get_data(as_text=True)
     assert f"/{ids[-1]}/actions/claim" not in shown
+
+
+@pytest.mark.parametrize("total", [3, 25])
+def test_the_navigation_counts_every_unread_reminder_whatever_the_queue_lists(client, query, total):
+    """The queue lists the 20 newest unread reminders; the navigation's count is all of them
+    (taken from that list when it holds them all, counted otherwise)."""
+
+    def remind() -> int:
+        reviewer = user("reviewer01")
+        db.session.execute(
+            insert(StaffReminder),
+            [
+                {"department_id": reviewer.department_id, "kind": "due_soon", "body": f"RMD{i}"}
+                for i in range(total)
+            ],
+        )
+        db.session.commit()
+        return review.unread_reminder_count(reviewer)
+
+    unread = query(remind)
+    assert unread >= total
+    login(client, "reviewer01")
+    html = client.get("/review/").get_data(as_text=True)
+    assert f"（{unread} 条未读）" in html
+    assert len(re.findall(r"<li>RMD\d+</li>", html)) == min(total, 20)
