@@ -17,6 +17,7 @@ from portal.extensions import db
 from tests.access import ROLES, merged
 from tests.access.calendar import EXTRA_PAGES as CALENDAR_PAGES
 from tests.access.delivery import EXTRA_PAGES as DELIVERY_PAGES
+from tests.access.my_documents import EXTRA_PAGES as MY_DOCUMENTS_PAGES
 from tests.access.phone import PREPARE
 from tests.access.review_queue import EXTRA_PAGES as REVIEW_QUEUE_PAGES
 from tests.access.statistics import EXTRA_PAGES as STATISTICS_PAGES
@@ -220,6 +221,8 @@ def test_every_page_in_both_modes(browser, live, elder):
     pages += [p for p in STATISTICS_PAGES if not wanted or p[0].startswith(wanted)]
     # the reviewer queue's later page and a deadline filter (tests/access/review_queue.py)
     pages += [p for p in REVIEW_QUEUE_PAGES if not wanted or p[0].startswith(wanted)]
+    # 我的材料 of one material type, and a later page (tests/access/my_documents.py)
+    pages += [p for p in MY_DOCUMENTS_PAGES if not wanted or p[0].startswith(wanted)]
     contexts = {}
     failures = []
     try:
