@@ -243,7 +243,10 @@ def format_report(report: Report, settings: str) -> str:
             f"{seed['ready_seconds']} s)"
         )
         if seed.get("steps"):
-            out.append(f"  seed steps: {seed['steps']} (load average then {seed['load_average']})")
+            cpu = f"; {seed['cpu_seconds']} s of CPU in flask" if seed.get("cpu_seconds") else ""
+            out.append(
+                f"  seed steps: {seed['steps']} (load average then {seed['load_average']}{cpu})"
+            )
         if seed.get("note"):
             out.append(f"  note: {seed['note']}")
     out.append(f"load average at the start: {report.load_average}; {settings}")
@@ -616,11 +619,13 @@ def seed(env: dict[str, str], args: argparse.Namespace) -> dict:
     if not match:
         raise RuntimeError(f"unexpected output from flask seed scale:\n{output}")
     steps = re.search(r"^steps: (.*)$", output, re.M)
+    cpu = re.search(r"\(([\d.]+) s of CPU in this process", output)
     return {
         "rows": int(match[1]),
         "seconds": float(match[2]),
         "rows_per_second": int(match[3].replace(",", "")),
         "steps": steps[1] if steps else "",
+        "cpu_seconds": float(cpu[1]) if cpu else None,
         "load_average": load,
         "sources": source_digests(),
         "revision": revision,
