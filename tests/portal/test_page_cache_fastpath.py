@@ -370,3 +370,12 @@ def test_a_fast_answer_is_counted_in_the_request_metrics(app, client):
     after = sample(metrics.REQUEST_SECONDS, "_count", endpoint="catalogue.index", method="GET")
     assert after == before + 1
     assert sample(metrics.RESPONSES, "_total", status="2xx") == answered + 1
+
+
+def test_a_rate_limit_on_every_route_turns_the_fast_path_off(database_factory):
+    """Flask-Limiter counts in Flask: with a default limit every request must go there."""
+    app = database_factory("fast-path-limited", seed=True, RATELIMIT_DEFAULT="1000 per minute")
+    reader = app.test_client()
+    reader.get("/")
+    page = slow(app, reader, "/")
+    assert page.status_code == 200 and "X-RateLimit-Limit" in page.headers
