@@ -569,6 +569,7 @@ class QueueChoices:
 
     items: tuple[ItemChoice, ...]
     steps: tuple[str, ...]
+    department: str  # the department's name, for the page's heading
 
 
 def queue_choices(actor: User) -> QueueChoices:
@@ -581,6 +582,7 @@ def queue_choices(actor: User) -> QueueChoices:
         return QueueChoices(
             items=tuple(ItemChoice(v.item_id, v.name) for v in versions),
             steps=tuple(step_names(versions)),
+            department=actor.department.name if actor.department else "",
         )
 
     return cache.get_or_set_scoped(make, "review-queue-choices", department_id)

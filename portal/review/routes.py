@@ -72,6 +72,7 @@ def queue():
         state_labels=[(s, state_label(s)) for s in STAFF_OPEN_STATES],
         item_options=_item_options(choices, filters["item_id"]),
         steps=choices.steps,
+        department=choices.department,
         reminders=reminders,
     )
 

@@ -16,6 +16,7 @@ from portal.models import (
     Application,
     Channel,
     Citizen,
+    Department,
     ItemVersion,
     ServiceItem,
     StaffReminder,
@@ -365,3 +366,18 @@ def test_the_navigation_counts_every_unread_reminder_whatever_the_queue_lists(cl
     html = client.get("/review/").get_data(as_text=True)
     assert f"（{unread} 条未读）" in html
     assert len(re.findall(r"<li>RMD\d+</li>", html)) == min(total, 20)
+
+
+def test_the_heading_follows_a_renamed_department(client, query):
+    """The department's name is kept with the filter choices (publish generation): a rename
+    is a catalogue commit, so the next page shows it."""
+    login(client, "reviewer01")
+    assert "改名后的部门" not in client.get("/review/").get_data(as_text=True)
+
+    def rename():
+        department = db.session.get(Department, user("reviewer01").department_id)
+        department.name = "改名后的部门"
+        db.session.commit()
+
+    query(rename)
+    assert '<p class="lead">改名后的部门 · ' in client.get("/review/").get_data(as_text=True)
