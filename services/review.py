@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, false, func, or_, select, text, update
 from sqlalchemy.orm import load_only, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from portal.extensions import db
 from portal.models import (
@@ -704,9 +705,14 @@ def case_view(actor: User, application_id: int, *, revealed: bool = False) -> Ca
     # the materials came with the case (load_case), with their requirement and type: only
     # their documents are read here, in one query, and the order is the guide's
     materials = sorted(app.materials, key=lambda m: (m.requirement.position, m.id))
-    documents = [m.document_id for m in materials if m.document_id is not None]
-    if documents:  # into the session, where each material's .document then finds its own
-        db.session.scalars(select(Document).where(Document.id.in_(documents))).all()
+    wanted = [m.document_id for m in materials if m.document_id is not None]
+    documents = (
+        {d.id: d for d in db.session.scalars(select(Document).where(Document.id.in_(wanted)))}
+        if wanted
+        else {}
+    )
+    for material in materials:  # each material's .document, as a selectin load sets it
+        set_committed_value(material, "document", documents.get(material.document_id))
     events = list(
         db.session.scalars(
             select(Event)
