@@ -473,7 +473,12 @@ class Simulation:
         if not person.online:
             return None
         if person.user_id is not None:
-            return db.session.get(User, person.user_id)
+            user = db.session.get(User, person.user_id)
+            if user is not None and user.citizen and user.citizen.id_number == person.id_number:
+                return user
+            # registered in a step the services then refused: the account went with its
+            # rollback (and on SQLite the next account may have taken its id)
+            person.user_id = None
         existing = accounts.find_citizen_by_id_number(person.id_number)
         if existing is not None and existing.user is not None:  # an earlier run's
             person.citizen_id, person.user_id = existing.id, existing.user.id

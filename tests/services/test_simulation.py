@@ -7,9 +7,10 @@ second run with the same seed on another copy and compares case by case. The odd
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 from dataclasses import replace
-from datetime import time, timedelta
+from datetime import date, time, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -26,9 +27,10 @@ from portal.models import (
     User,
     Visit,
 )
+from seeds.factories import make_id_number
 from services import clock, statistics
 from services.identity import parse_resident_id
-from services.simulation import ODDS, Simulation
+from services.simulation import ODDS, Person, Simulation
 
 DAYS, CITIZENS, SEED = 6, 40, 14  # a seed whose six days hold every journey below
 TEST_ODDS = replace(
@@ -182,6 +184,34 @@ def test_dashboard_counts_the_simulated_miaopi_cases(simulated):
         )
         assert board.timeliness.auto == report.counts["auto_approved"]
         assert board.materials.all.by_source["elicence"] > 0
+
+
+def test_an_account_rolled_back_with_a_refused_step_is_registered_again(simulated, monkeypatch):
+    """A person registered in a step the services refused lost the account with its rollback;
+    they must not act through whichever account took its id next (their own cases showed as
+    办件不存在 when they rated them)."""
+    app, sim, _report, _until = simulated
+    rng = random.Random(3)
+
+    def person(n: int) -> Person:
+        born = date(1980, 1, 1) + timedelta(days=n)
+        number = make_id_number(born, rng)
+        return Person(n, "测试" + "甲乙丙"[n], number, f"1479999{n:04d}", "人民路 1 号", True, born)
+
+    first, second = person(1), person(2)
+    monkeypatch.setattr(sim, "id_card", None)  # (the run's session is gone: no e-licence here)
+    with app.test_request_context():
+        try:
+            with db.session.begin_nested():
+                sim._account(first)
+                raise RuntimeError("the step is refused after the registration")
+        except RuntimeError:
+            pass
+        sim._account(second)  # on SQLite it takes the id the rolled-back account had
+        user = sim._account(first)
+        assert user is not None and user.citizen.id_number == first.id_number
+        assert user.id != sim._account(second).id
+        db.session.rollback()
 
 
 def test_fake_people_have_valid_identity_numbers_and_unique_phones(simulated):
