@@ -1206,7 +1206,7 @@ def run_backend(backend: str, args, stack: ExitStack) -> Report:
         except Exception as exc:
             report.submit_cost = {"error": f"{type(exc).__name__}: {exc}"}
     try:
-        report.notice = inproc.time_notice(args.notice_runs)
+        report.notice = inproc.time_notice(args.notice_runs) if args.notice_runs > 0 else {}
     except Exception as exc:
         report.notice = {"error": f"{type(exc).__name__}: {exc}"}
     errors = server_errors(portal_log)
