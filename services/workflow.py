@@ -1584,11 +1584,14 @@ def _submit_bundle(actor: User | None, parent: Application, version: int) -> Non
 
 
 def after_submission(app: Application) -> None:
-    """Called right after a case is submitted: 秒批 decides it when the item's rules all pass."""
+    """Called right after a case is submitted: 秒批 decides it when the item's rules all pass,
+    unless a material is deferred (容缺) or replaced by a commitment (告知承诺): those need the
+    department's acceptance (and its post-check), so the case waits for review like any other
+    (approving it refused the submission itself)."""
     app.current_step, app.step_started_on = 0, today()
     db.session.flush()
     passed, recorded = auto_approval.check_automatically(app)
-    if passed:
+    if passed and not _materials(app, SatisfiedBy.deferred, SatisfiedBy.commitment):
         perform(None, app.id, "approve_instantly", app.version, auto=True, rules=recorded)
 
 
