@@ -152,9 +152,14 @@ def _min_age(version: ItemVersion) -> int:
 
 
 def _stale_date(question: dict, value: Any) -> bool:
-    """A date prefilled from an earlier case that the rule now refuses (须不早于今天)."""
+    """A prefilled answer this question refuses: a date from an earlier case that the rule now
+    refuses (须不早于今天), or a choice another item's question offered (选项不正确)."""
+    kind = question.get("type")
+    if kind in ("select", "multiselect") and value not in (None, "", []):
+        options = {str(o[0]) for o in question.get("options") or []}
+        return not {str(v) for v in (value if isinstance(value, list) else [value])} <= options
     rules = (question.get("rules") or {}).get("date") or {}
-    if question.get("type") != "date" or not rules.get("not_past") or not value:
+    if kind != "date" or not rules.get("not_past") or not value:
         return False
     try:
         return date.fromisoformat(str(value)) < clock.local_today()
@@ -309,6 +314,13 @@ class Simulation:
         # the age an item's form asks of the applicant (a date question's min_age rule)
         self._min_age = {i.id: _min_age(i.published_version) for i in self.items}
         self.bundles = list(db.session.scalars(select(Bundle).order_by(Bundle.id)))
+        self._bundle_min_age = {
+            b.id: max(
+                (_min_age(e.item.published_version) for e in b.entries if e.item.published_version),
+                default=0,
+            )
+            for b in self.bundles
+        }
         self.halls = list(
             db.session.scalars(
                 select(ServiceHall).where(ServiceHall.active.is_(True)).order_by(ServiceHall.id)
@@ -534,7 +546,7 @@ class Simulation:
             return
         user = self._account(person)
         if kind == "bundle" and self.bundles:
-            self._apply_bundle(user)
+            self._apply_bundle(user, person)
             return
         if kind == "kiosk" and self.kiosk_items:
             item = self._pick_item(self.kiosk_items, person)
@@ -549,8 +561,13 @@ class Simulation:
         self.report.counts[f"case_{kind}"] += 1
         self._after_submit(app, person)
 
-    def _apply_bundle(self, user: User) -> None:
-        bundle = self.bundles[self.rng.randrange(len(self.bundles))]
+    def _apply_bundle(self, user: User, person: Person) -> None:
+        """A 一件事 whose items' age rules the person meets (as for a single item)."""
+        age = _years(person.born, clock.local_today()) if person.born else 200
+        for _ in range(20):
+            bundle = self.bundles[self.rng.randrange(len(self.bundles))]
+            if self._bundle_min_age[bundle.id] <= age:
+                break
         parent = bundle_applications.start_bundle_draft(
             actor=user, applicant=user.citizen, bundle=bundle
         )
@@ -565,7 +582,7 @@ class Simulation:
         keys = [m.key for m in bundle_applications.merge_questions(parent.children, "form")]
         for key, question in zip(keys, questions, strict=True):
             if values.get(key) in (None, "", []) or _stale_date(question, values.get(key)):
-                values[key] = self._answer(question, None)
+                values[key] = self._answer(question, user.citizen)
         bundle_applications.save_bundle_form(parent, values)
         for row in bundle_applications.material_rows(parent):
             needed = row.necessity in ("required", "deferrable")
