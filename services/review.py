@@ -308,14 +308,22 @@ def _due_filter(due: str, day: date):
 
 
 def _step_filter(actor: User, step: str):
-    """Cases whose current step (办理流程, in their own guide version) is named ``step``."""
-    pairs = [
-        and_(Application.item_version_id == version_id, Application.current_step == index)
-        for version_id, (_name, steps) in department_versions(actor.department_id).items()
-        for index, s in enumerate(steps)
-        if s == step
-    ]
-    return or_(*pairs) if pairs else false()
+    """Cases whose current step (办理流程, in their own guide version) is named ``step``: per
+    step position, the versions that have it there (a few IN lists, not one condition per
+    version: a department has hundreds of versions)."""
+    versions_at: dict[int, list[int]] = {}
+    for version_id, (_name, steps) in department_versions(actor.department_id).items():
+        for index, s in enumerate(steps):
+            if s == step:
+                versions_at.setdefault(index, []).append(version_id)
+    if not versions_at:
+        return false()
+    return or_(
+        *(
+            and_(Application.current_step == index, Application.item_version_id.in_(ids))
+            for index, ids in sorted(versions_at.items())
+        )
+    )
 
 
 def department_versions(department_id: int | None) -> dict[int, tuple[str, tuple[str, ...]]]:

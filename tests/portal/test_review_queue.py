@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from html import unescape
 
 import pytest
-from sqlalchemy import event, insert, select, text
+from sqlalchemy import event, insert, select, text, update
 
 from portal.extensions import db
 from portal.models import (
@@ -381,3 +381,31 @@ def test_the_heading_follows_a_renamed_department(client, query):
 
     query(rename)
     assert '<p class="lead">改名后的部门 · ' in client.get("/review/").get_data(as_text=True)
+
+
+def test_the_step_filter_finds_the_cases_at_that_step_of_their_own_version(app_ctx):
+    version = police_item()
+    names = [s["name"] for s in version.steps or []]
+    assert len(names) >= 2
+    ids = add_cases(12, tag="STP", statuses=("in_review",), version=version)
+    db.session.execute(
+        update(Application).where(Application.id.in_(ids[::2])).values(current_step=1)
+    )
+    db.session.commit()
+    reviewer = user("reviewer01")
+
+    def at_step(name: str) -> set[int]:
+        return {
+            a.id
+            for a in db.session.scalars(
+                select(Application).where(Application.id.in_(department_open_ids()))
+            )
+            if a.current_step < len(a.item_version.steps or [])
+            and a.item_version.steps[a.current_step].get("name") == name
+        }
+
+    for index, name in enumerate(names[:2]):
+        shown = {r.app.id for r in review.queue(reviewer, step=name, page_size=1000).rows}
+        assert shown == at_step(name), name
+        assert set(ids[1::2] if index == 0 else ids[::2]) <= shown
+    assert not review.queue(reviewer, step="没有这个环节").rows
