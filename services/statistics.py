@@ -910,6 +910,8 @@ def _note_moved_instants(session: Session, flush_context, instances) -> None:
             continue
         state = sa_inspect(obj)
         for name in CASE_INSTANTS:
+            if name not in state.committed_state:  # not set since loaded: nothing to read
+                continue
             history = state.attrs[name].load_history()
             days.update(clock.local_date(old) for old in history.deleted or () if old is not None)
     for day in sorted(days):
