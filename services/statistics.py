@@ -575,7 +575,13 @@ def compute_live(session: Session, f: StatsFilter) -> Live:
         f,
         Application.accepted_at,
         func.count().label("accepted"),
-        _count_if(Application.supply_deadline.is_not(None)).label("deferred"),
+        # 容缺受理 as recorded by its event: supply_deadline is cleared once the materials come
+        _count_if(
+            exists().where(
+                Event.application_id == Application.id,
+                Event.action == "accepted_pending_materials",
+            )
+        ).label("deferred"),
         func.count(PostCheckTask.id).label("commitment"),
     )
     stmt = stmt.outerjoin(PostCheckTask, PostCheckTask.application_id == Application.id)

@@ -190,7 +190,8 @@ def data(app_ctx) -> Dataset:
         accepted_at=at(D(2025, 10, 9), 14),
         due_date=D(2025, 10, 10),
     )
-    # 8: 容缺, accepted on the make-up Sunday, denied in time after 5 working days
+    # 8: 容缺, accepted on the make-up Sunday, denied in time after 5 working days; its
+    # supply deadline was cleared when the deferred material came (as the workflow does)
     ds.c8 = case(
         ds.va,
         p2,
@@ -199,7 +200,7 @@ def data(app_ctx) -> Dataset:
         accepted_at=at(D(2025, 9, 28), 10),
         decided_at=at(D(2025, 10, 11), 10),
         due_date=D(2025, 10, 14),
-        supply_deadline=D(2025, 10, 9),
+        supply_deadline=None,
     )
     # 7: another department's case: three visits, the worst rating
     ds.c7 = case(
@@ -245,6 +246,15 @@ def data(app_ctx) -> Dataset:
                 details={"action": "approve_instantly", "auto": True},
                 prev_hash="0" * 64,
                 hash="statistics-test-auto-" + "0" * 43,
+            ),
+            Event(
+                application_id=ds.c8.id,
+                actor_id=user("reviewer01").id,
+                action="accepted_pending_materials",  # 容缺受理, as the workflow records it
+                created_at=at(D(2025, 9, 28), 10),
+                details={"action": "accept_pending_materials"},
+                prev_hash="0" * 64,
+                hash="statistics-test-deferred-" + "0" * 39,
             ),
             CorrectionRequest(
                 application_id=ds.c2.id, round=1, requested_at=at(D(2025, 9, 29), 9, 10)
