@@ -3,6 +3,7 @@ their text summaries, and the tables (portal/statistics/tables.py)."""
 
 from __future__ import annotations
 
+import calendar
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -29,16 +30,22 @@ class Bucket:
 
 def bucket_days(days: list[stats.DayRow], start: date, end: date) -> tuple[str, list[Bucket]]:
     """Up to two months by day, up to half a year by week, longer by month (a chart of a
-    year has twelve points). Adds up at most a few hundred day rows, never cases."""
+    year has twelve points). Adds up at most a few hundred day rows, never cases. A week or
+    month the period covers only in part says how many of its days are in it, so that its
+    small counts (and a share of 100% of three cases) are not read as a fall."""
     span = (end - start).days + 1
     if span <= 62:
         title, key = _("按日"), (lambda d: d.isoformat())
+        size = lambda d: 1  # noqa: E731
     elif span <= 190:
         title = _("按周（从周一起）")
         key = lambda d: (d - timedelta(days=d.weekday())).isoformat()  # noqa: E731
+        size = lambda d: 7  # noqa: E731
     else:
         title, key = _("按月"), (lambda d: d.strftime("%Y-%m"))
+        size = lambda d: calendar.monthrange(d.year, d.month)[1]  # noqa: E731
     sums: dict[str, list[int]] = {}
+    covered: dict[str, list[int]] = {}  # label -> [days in the period, days of the bucket]
     for row in days:
         values = (
             row.received,
@@ -49,10 +56,18 @@ def bucket_days(days: list[stats.DayRow], start: date, end: date) -> tuple[str, 
             row.ratings,
             row.good_ratings,
         )
-        bucket = sums.setdefault(key(row.day), [0] * 7)
+        label = key(row.day)
+        bucket = sums.setdefault(label, [0] * 7)
         for i, v in enumerate(values):
             bucket[i] += v
-    return title, [Bucket(label, *values) for label, values in sums.items()]
+        covered.setdefault(label, [0, size(row.day)])[0] += 1
+    buckets = []
+    for label, values in sums.items():
+        n, full = covered[label]
+        if n < full:
+            label = _("%(label)s（仅 %(n)d 天）", label=label, n=n)
+        buckets.append(Bucket(label, *values))
+    return title, buckets
 
 
 def _share(part: int, whole: int) -> float | None:

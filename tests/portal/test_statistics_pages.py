@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import date, timedelta
 from html import unescape
 from urllib.parse import unquote
 
@@ -19,6 +20,7 @@ from portal.charts import Chart, Series, layout_for, render_chart
 from portal.extensions import db
 from portal.models import Department
 from portal.statistics.csv_export import csv_lines
+from portal.statistics.views import bucket_days
 from services import clock, workflow
 from services import statistics as stats
 from tests.conftest import login
@@ -397,3 +399,27 @@ def test_a_warm_guide_page_asks_the_database_nothing_more_for_its_figures(
         globals_["item_performance"] = lookup
     assert "近一年的办理情况" not in html
     assert len(with_figures) == len(without), "\n".join(with_figures)
+
+
+def test_a_month_the_period_covers_in_part_says_how_many_of_its_days_it_holds(app_ctx):
+    """A year ending on the 1st has a one-day month at its end: its counts are not a fall."""
+    start, end = date(2025, 12, 2), date(2026, 12, 1)
+    days = [
+        stats.DayRow(start + timedelta(days=k), 1, 1, 1, 1, 1, 1, 1)
+        for k in range((end - start).days + 1)
+    ]
+    title, buckets = bucket_days(days, start, end)
+    assert title == "按月" and len(buckets) == 13
+    assert buckets[0].day == "2025-12（仅 30 天）" and buckets[0].received == 30
+    assert buckets[-1].day == "2026-12（仅 1 天）" and buckets[-1].received == 1
+    assert [b.day for b in buckets[1:-1]] == [f"2026-{m:02d}" for m in range(1, 12)]
+    assert buckets[2].received == 28  # February 2026 is whole
+    # half a year by week: the first and last weeks are cut by the period, the rest whole
+    start, end = date(2026, 6, 3), date(2026, 11, 30)  # a Wednesday to a Monday
+    days = [
+        stats.DayRow(start + timedelta(days=k), 1, 1, 1, 1, 1, 1, 1)
+        for k in range((end - start).days + 1)
+    ]
+    title, buckets = bucket_days(days, start, end)
+    assert buckets[0].day == "2026-06-01（仅 5 天）" and buckets[-1].day == "2026-11-30（仅 1 天）"
+    assert all("仅" not in b.day for b in buckets[1:-1])
