@@ -289,21 +289,28 @@ def line_layout(chart: Chart, large: bool) -> Layout:
             segments.append(_path(run))
         layout.lines.append(Line(si, points, segments, MARKERS[si], DASHES[si], labels))
     if not single:
-        _spread_end_labels(layout.lines, f)
+        _spread_end_labels(layout.lines, f, lowest=bottom + f * 0.35)
     layout.rules.append((left, bottom, right, bottom))  # the x axis, drawn last (on top)
     layout.height = bottom + f * 2.2
     return layout
 
 
-def _spread_end_labels(lines: list[Line], f: float) -> None:
-    """Lines ending close together: move their end values apart so none covers another."""
+def _spread_end_labels(lines: list[Line], f: float, lowest: float) -> None:
+    """Lines ending close together: move their end values apart so none covers another, and
+    none below ``lowest`` (the baseline of a value on the x axis), where the category labels
+    are: values ending near 0 are spread upwards."""
     ends = sorted((line.labels[-1].y, k) for k, line in enumerate(lines) if line.labels)
+    placed: list[tuple[float, int]] = []
     previous = -math.inf
     for y, k in ends:
-        y = max(y, previous + f * 1.15)
+        previous = max(y, previous + f * 1.15)
+        placed.append((previous, k))
+    following = math.inf
+    for i in range(len(placed) - 1, -1, -1):
+        y, k = placed[i]
+        following = min(y, lowest, following - f * 1.15)
         label = lines[k].labels[-1]
-        lines[k].labels[-1] = Text(label.x, y, label.text, label.anchor, label.bold)
-        previous = y
+        lines[k].labels[-1] = Text(label.x, following, label.text, label.anchor, label.bold)
 
 
 def _path(points: list[tuple[float, float]]) -> str:

@@ -423,3 +423,17 @@ def test_a_month_the_period_covers_in_part_says_how_many_of_its_days_it_holds(ap
     title, buckets = bucket_days(days, start, end)
     assert buckets[0].day == "2026-06-01（仅 5 天）" and buckets[-1].day == "2026-11-30（仅 1 天）"
     assert all("仅" not in b.day for b in buckets[1:-1])
+
+
+def test_end_values_near_zero_stay_above_the_month_labels(app_ctx):
+    """Two lines ending at 0 and 1 (a period's one-day last month): their end values are
+    spread upwards, apart, and none reaches the category labels under the axis."""
+    layout = layout_for(
+        chart("line", Series("收件", [60, 70, 3]), Series("办结", [55, 68, 1]), percent=False)
+    )
+    axis = max(rule[1] for rule in layout.rules)  # the x axis is the lowest rule
+    ends = sorted(line.labels[-1].y for line in layout.lines)
+    assert ends[1] - ends[0] >= layout.font
+    assert ends[1] <= axis + layout.font * 0.35
+    months = [t.y for t in layout.texts if t.text in layout.chart.categories]
+    assert months and min(months) - ends[1] >= layout.font
