@@ -48,8 +48,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from alembic.config import Config  # noqa: E402
-from alembic.script import ScriptDirectory  # noqa: E402
+from bench import migration_files, own_by_postgres, pg_ctl  # noqa: E402  (scripts/bench.py)
 from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import select, text  # noqa: E402
 from test_all import PG_BIN, as_postgres, free_port  # noqa: E402
@@ -546,17 +545,6 @@ def data_key(backend: str, cases: int) -> str:
     return f"stats-{backend}-{cases}-{digest.hexdigest()[:12]}"
 
 
-def migration_files(revision: str) -> dict[str, str]:
-    """The migrations up to ``revision`` (file name → sha256 of its text)."""
-    config = Config(str(MIGRATIONS / "alembic.ini"))
-    config.set_main_option("script_location", str(MIGRATIONS))
-    script = ScriptDirectory.from_config(config)
-    return {
-        Path(s.path).name: hashlib.sha256(Path(s.path).read_bytes()).hexdigest()
-        for s in script.walk_revisions("base", revision)
-    }
-
-
 def usable(cached: Path) -> str | None:
     """Why the cache cannot be used (None: it can)."""
     done = cached / "done.json"
@@ -619,19 +607,6 @@ def sqlite_database(cases: int, args: argparse.Namespace) -> Iterator[tuple[str,
         yield f"sqlite:///{tmp / 'bench.db'}", record
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-
-
-def pg_ctl(data: Path, *args: str) -> None:
-    subprocess.run(
-        as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), *args]),
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-
-
-def own_by_postgres(path: Path) -> None:
-    if os.geteuid() == 0:
-        subprocess.run(["chown", "-R", "postgres:postgres", str(path)], check=True)
 
 
 @contextmanager
