@@ -17,6 +17,10 @@ from portal.config import INSTANCE_DIR, PROJECT_ROOT, load_config
 from portal.extensions import babel, csrf, db, login_manager, migrate
 
 STATIC_PREFIX = "/static/"
+SESSION_SERIALIZER = "session_serializer"  # app.extensions: (the keys, their serializer)
+# the environ key of a session cookie the fast path verified and Flask must answer: (cookie,
+# its data); set by portal/fastpath.py, taken by PortalSessionInterface.open_session
+VERIFIED_SESSION = "portal.verified_session"
 
 
 class PortalSessionInterface(SecureCookieSessionInterface):
@@ -25,10 +29,28 @@ class PortalSessionInterface(SecureCookieSessionInterface):
     Otherwise a periodic autosave would keep an idle session alive for ever, and the
     timeout warning the page shows would no longer tell the truth."""
 
+    def get_signing_serializer(self, app: Flask):
+        """Made once per key: Flask makes a new serializer twice a request (to open the
+        session and to sign it again), deriving nothing it could not keep."""
+        if not app.secret_key:
+            return None
+        keys = (app.secret_key, tuple(app.config.get("SECRET_KEY_FALLBACKS") or ()))
+        made = app.extensions.get(SESSION_SERIALIZER)
+        if made is None or made[0] != keys:
+            made = app.extensions[SESSION_SERIALIZER] = (
+                keys,
+                super().get_signing_serializer(app),
+            )
+        return made[1]
+
     def open_session(self, app: Flask, request):
-        """Static files never read the session: no cookie to verify, none to sign."""
+        """Static files never read the session: no cookie to verify, none to sign. A cookie
+        the fast path has verified already (a logged-in reader's) is not verified again."""
         if request.path.startswith(STATIC_PREFIX):
             return self.session_class()
+        verified = request.environ.pop(VERIFIED_SESSION, None)
+        if verified is not None and verified[0] == request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class(verified[1])
         return super().open_session(app, request)
 
     def save_session(self, app: Flask, session, response) -> None:

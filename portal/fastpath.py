@@ -61,6 +61,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from itsdangerous.encoding import base64_encode, want_bytes
 from werkzeug.http import dump_cookie, parse_accept_header, parse_cookie, parse_etags
 
+from portal import VERIFIED_SESSION
 from portal.caching import (
     ANONYMOUS_SESSION_KEYS,
     CACHEABLE_METHODS,
@@ -195,7 +196,8 @@ class FastPath:
         cookies = parse_cookie(environ.get("HTTP_COOKIE"))
         if DEVICE_COOKIE in cookies or REMEMBER_COOKIE in cookies:
             return None
-        session, fresh = self.open_session(settings, cookies.get(settings.cookie_name))
+        raw = cookies.get(settings.cookie_name)
+        session, fresh = self.open_session(settings, raw, environ)
         if session is None:
             return None
         key = key_of(
@@ -233,9 +235,13 @@ class FastPath:
         return result.status, headers, result.body, page.endpoint
 
     @staticmethod
-    def open_session(settings: Settings, raw: str | None) -> tuple[dict | None, bool]:
+    def open_session(
+        settings: Settings, raw: str | None, environ: dict | None = None
+    ) -> tuple[dict | None, bool]:
         """The anonymous session the cookie holds (fresh: a new one), or None when Flask must
-        answer (a logged-in reader, a flashed message, anything unusual)."""
+        answer (a logged-in reader, a flashed message, anything unusual). A verified cookie
+        that Flask must answer is handed to it in ``environ`` (``VERIFIED_SESSION``), so that
+        the session is not verified twice: portal.PortalSessionInterface takes it from there."""
         if not raw:
             return {}, True
         try:
@@ -245,6 +251,8 @@ class FastPath:
         if not isinstance(data, dict):
             return None, False
         if "_user_id" in data or not ANONYMOUS_SESSION_KEYS.issuperset(data):
+            if environ is not None:
+                environ[VERIFIED_SESSION] = (raw, data)
             return None, False
         return data, not data
 

@@ -379,3 +379,39 @@ def test_a_rate_limit_on_every_route_turns_the_fast_path_off(database_factory):
     reader.get("/")
     page = slow(app, reader, "/")
     assert page.status_code == 200 and "X-RateLimit-Limit" in page.headers
+
+
+def test_a_logged_in_readers_cookie_is_verified_once(app, client):
+    """The fast path verifies the cookie to learn that Flask must answer; Flask then takes the
+    verified session from it instead of verifying the signature again."""
+    assert login(client, "13800000001").status_code == 302
+    with app.test_request_context():
+        serializer = app.session_interface.get_signing_serializer(app)
+    verified = []
+    original = serializer.loads
+
+    def counting(*args, **kwargs):
+        verified.append(1)
+        return original(*args, **kwargs)
+
+    serializer.loads = counting
+    try:
+        response = client.get("/cases")
+    finally:
+        del serializer.loads
+    assert response.status_code == 200
+    assert "13800000001" not in response.get_data(as_text=True)  # masked, as ever
+    assert len(verified) == 1
+
+
+def test_a_session_handed_over_is_taken_only_for_the_cookie_it_came_with(app, client):
+    """What the fast path hands to Flask is the data of the very cookie the request holds; a
+    hand-over that does not match the cookie is ignored (here: none is sent)."""
+    from portal import VERIFIED_SESSION
+
+    with app.app_context():
+        citizen = db.session.scalar(select(User).where(User.phone == "13800000001"))
+        user_id = f"{citizen.id}:{citizen.session_epoch}"
+    forged = ("another cookie", {"_user_id": user_id, "_fresh": True, "_permanent": True})
+    response = client.get("/cases", environ_base={VERIFIED_SESSION: forged})
+    assert response.status_code == 302 and "/auth/login" in response.headers["Location"]

@@ -92,3 +92,11 @@ def test_postgresql_connections_run_without_jit(database_factory, backend):
     app = database_factory("nojit", seed=False)
     with app.app_context():
         assert db.session.execute(text("SHOW jit")).scalar() == "off"
+
+
+def test_connections_are_tested_at_checkout_only_where_they_can_drop(database_factory, backend):
+    """A PostgreSQL connection can drop (a restart, a fail-over): each checkout is tested
+    first. A SQLite file has none to lose: no test statement before every request."""
+    app = database_factory("preping", seed=False)
+    with app.app_context():
+        assert db.engine.pool._pre_ping is (backend == "postgresql")
