@@ -89,17 +89,19 @@ def attempt() -> Iterator[None]:
 
 
 def _deliver_outbox(response: Response) -> None:
-    """Messages written by this request go out after its commit (never before)."""
+    """Messages written by this request go out after its commit (never before): its own rows
+    only; what stays pending (a failed send, a 4xx response) is `flask jobs run`'s."""
+    from services import tasks
+    from services.messages import OWN_OUTBOX, deliver_pending
+
+    own = db.session.info.pop(OWN_OUTBOX, None)
     if not db.session.info.pop("outbox_pending", False) or response.status_code >= 400:
         return
-    from services import tasks
-    from services.messages import deliver_pending
-
     try:
         if tasks.queued():  # a worker sends them (portal/celery_app.py)
             tasks.send(tasks.DELIVER_OUTBOX)
-        else:
-            deliver_pending(limit=20)
+        elif own:
+            deliver_pending(ids=own)
     except Exception:  # delivery is retried by `flask jobs run`; never fail the page
         current_app.logger.exception("outbox delivery failed")
         db.session.rollback()

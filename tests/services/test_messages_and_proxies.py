@@ -161,3 +161,34 @@ def test_the_log_sender_keeps_citizens_data_out_of_the_production_log(app_ctx, c
         assert "13800000001" not in logged and "482913" not in logged and "验证码" not in logged
     else:
         assert "13800000001" in logged and "482913" in logged
+
+
+def test_a_request_sends_its_own_messages_and_leaves_the_others_to_the_jobs(database_factory):
+    """After its commit a request delivers the outbox rows it wrote itself, not those of other
+    requests (64 citizens pressing 提交 at once raced for the same rows); a row left pending
+    elsewhere (a gateway that failed) is sent by `flask jobs run`'s sweep: none is lost."""
+    from portal.transaction import run_view
+
+    app = database_factory("outbox-own", seed=True)
+    with app.test_request_context():
+        citizen = user("13800000002").citizen
+        other = messages.notify(citizen, "licence", item="结婚证").id  # another request's
+        db.session.commit()
+        db.session.remove()
+    with app.test_request_context():
+        citizen = user("13800000002").citizen
+        own: list[int] = []
+        run_view(lambda: own.append(messages.notify(citizen, "licence", item="身份证").id) or "ok")
+        db.session.remove()
+    with app.app_context():
+
+        def status(message_id: int) -> str:
+            return db.session.scalar(
+                select(OutboxMessage.status).where(OutboxMessage.message_id == message_id)
+            )
+
+        assert status(own[0]) == "sent"
+        assert status(other) == "pending"
+        assert messages.deliver_pending() == 1  # what `flask jobs run` calls
+        assert status(other) == "sent"
+        db.session.remove()
