@@ -138,3 +138,35 @@ def test_a_new_cache_replaces_older_ones_of_the_same_sizes_only(tmp_path, monkey
     bench.drop_older_caches(new, "sqlite", args)
     assert not older.exists()
     assert new.exists() and other_size.exists() and other_db.exists()
+
+
+def test_the_reference_pages_are_the_login_and_the_frame_and_only_in_the_bench(
+    database_templates, monkeypatch
+):
+    """scripts/bench_portal.py adds two pages to the portal the benchmark serves: an empty view
+    behind the login, and the page frame with nothing in it. Both refuse a reader who is not
+    logged in, as every personal page does; the portal itself has neither."""
+    import bench_portal
+
+    from tests.conftest import dispose_app, login, make_app
+
+    url, uploads = database_templates.copy("bench-references", True)
+    monkeypatch.setattr(bench_portal, "create_app", lambda config: make_app(url, uploads))
+    app = bench_portal.make_app()
+    plain = make_app(url, uploads)
+    try:
+        client = app.test_client()
+        for path in ("/bench/signed-in", "/bench/frame"):
+            refused = client.get(path)
+            assert refused.status_code == 302 and "/auth/login" in refused.headers["Location"]
+            assert plain.test_client().get(path).status_code == 404
+        assert login(client, "13800000001").status_code == 302
+        empty = client.get("/bench/signed-in")
+        assert empty.status_code == 200 and empty.get_data(as_text=True) == "ok"
+        frame = client.get("/bench/frame")
+        html = frame.get_data(as_text=True)
+        assert frame.status_code == 200 and "no-store" in frame.headers["Cache-Control"]
+        assert "退出" in html and 'id="main"' in html and "data-session-seconds" in html
+    finally:
+        dispose_app(app)
+        dispose_app(plain)
