@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from dateutil.relativedelta import relativedelta
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Row, and_, func, or_, select, update
+from sqlalchemy import Row, and_, bindparam, func, or_, select, update
 
 from portal.extensions import db
 from portal.models import (
@@ -314,21 +314,49 @@ class Library:
         return {mt.id: n for mt, n in self.types}
 
 
-def _case_uses(document_filter) -> dict[int, list[CaseUse]]:
-    rows = db.session.execute(
-        select(
-            ApplicationMaterial.document_id,
-            Application.id,
-            Application.number,
-            Application.status,
-            ItemVersion.name,
-        )
-        .join(Application, Application.id == ApplicationMaterial.application_id)
-        .join(ItemVersion, ItemVersion.id == Application.item_version_id)
-        .join(Document, Document.id == ApplicationMaterial.document_id)
-        .where(document_filter)
-        .order_by(Application.id.desc())
+# the statements 我的材料 runs on every visit, built once (building a select costs about as
+# much as SQLAlchemy's work to run it); each takes its values as bound parameters
+_CASE_USES = (
+    select(
+        ApplicationMaterial.document_id,
+        Application.id,
+        Application.number,
+        Application.status,
+        ItemVersion.name,
     )
+    .join(Application, Application.id == ApplicationMaterial.application_id)
+    .join(ItemVersion, ItemVersion.id == Application.item_version_id)
+    .where(ApplicationMaterial.document_id.in_(bindparam("documents", expanding=True)))
+    .order_by(Application.id.desc())
+)
+_LIBRARY_TYPES = (
+    select(
+        MaterialType.id,
+        MaterialType.code,
+        MaterialType.name,
+        func.count(Document.id).label("documents"),
+    )
+    .join(Document, Document.material_type_id == MaterialType.id)
+    .where(Document.owner_id == bindparam("owner"))
+    .group_by(MaterialType.id, MaterialType.code, MaterialType.name)
+    .order_by(MaterialType.code)
+)
+_LIBRARY_DOCUMENTS = (
+    select(Document)
+    .join(MaterialType, MaterialType.id == Document.material_type_id)
+    .where(Document.owner_id == bindparam("owner"))
+)
+_LIBRARY_LICENCES = (
+    select(ELicence, Document)
+    .join(Document, Document.id == ELicence.document_id)
+    .where(ELicence.holder_id == bindparam("owner"))
+    .order_by(Document.created_at.desc(), Document.id.desc())
+)
+
+
+def _case_uses(document_ids: list[int]) -> dict[int, list[CaseUse]]:
+    """The cases that used each of these documents, newest first, each case once."""
+    rows = db.session.execute(_CASE_USES, {"documents": document_ids})
     uses: dict[int, list[CaseUse]] = defaultdict(list)
     for document_id, app_id, number, status, item_name in rows:
         if all(u.application_id != app_id for u in uses[document_id]):
@@ -371,28 +399,11 @@ def library_for(
         raise _not_found()
     owner_id = user.citizen_id
     today = today or clock.local_today()
-    types = [
-        (row, row.documents)
-        for row in db.session.execute(
-            select(
-                MaterialType.id,
-                MaterialType.code,
-                MaterialType.name,
-                func.count(Document.id).label("documents"),
-            )
-            .join(Document, Document.material_type_id == MaterialType.id)
-            .where(Document.owner_id == owner_id)
-            .group_by(MaterialType.id, MaterialType.code, MaterialType.name)
-            .order_by(MaterialType.code)
-        )
-    ]
+    owner = {"owner": owner_id}
+    types = [(row, row.documents) for row in db.session.execute(_LIBRARY_TYPES, owner)]
     if not types:
         return Library(groups=[], licences=[])
-    stmt = (
-        select(Document)
-        .join(MaterialType, MaterialType.id == Document.material_type_id)
-        .where(Document.owner_id == owner_id)
-    )
+    stmt = _LIBRARY_DOCUMENTS
     if material_type_id is not None:
         stmt = stmt.where(Document.material_type_id == material_type_id)
     if (key := _parse_library_cursor(after)) is not None:
@@ -413,20 +424,16 @@ def library_for(
         db.session.scalars(
             stmt.order_by(MaterialType.code, Document.created_at.desc(), Document.id.desc()).limit(
                 page_size + 1
-            )
+            ),
+            owner,
         )
     )
     more = len(docs) > page_size
     docs = docs[:page_size]
     # the e-licences with their documents (few; the first page lists them all)
-    licensed = db.session.execute(
-        select(ELicence, Document)
-        .join(Document, Document.id == ELicence.document_id)
-        .where(ELicence.holder_id == owner_id)
-        .order_by(Document.created_at.desc(), Document.id.desc())
-    ).all()
+    licensed = db.session.execute(_LIBRARY_LICENCES, owner).all()
     licences = {document.id: licence for licence, document in licensed}
-    uses = _case_uses(Document.id.in_([d.id for d in docs])) if docs else {}
+    uses = _case_uses([d.id for d in docs]) if docs else {}
     by_type = {mt.id: mt for mt, _n in types}
     grouped: dict[int, list[LibraryEntry]] = defaultdict(list)
     for doc in docs:
@@ -495,7 +502,7 @@ def delete_document(user: User, document_id: int) -> None:
     )
     if is_licence:
         raise Conflict(str(_l("电子证照由发证部门管理，不能删除")))
-    uses = _case_uses(Document.id == document.id).get(document.id, [])
+    uses = _case_uses([document.id]).get(document.id, [])
     blocking = [u for u in uses if u.is_open]
     if blocking:
         names = "、".join(
