@@ -210,7 +210,10 @@ def delete_draft(actor: User, application_id: int) -> None:
 def submit_application(actor: User, application_id: int, token: str) -> Application:
     """Submit a draft exactly once. Replaying the token returns the same case."""
     app = db.session.scalar(
-        select(Application).where(Application.id == application_id).with_for_update()
+        select(Application)
+        .where(Application.id == application_id)
+        .options(joinedload(Application.item_version), joinedload(Application.applicant))
+        .with_for_update(of=Application)  # the draft's row; the guide and the person are read
     )
     if app is None or not case_access.may_act_on(actor, app):
         raise NotFound(str(_l("办件不存在")))
@@ -229,7 +232,11 @@ def _submit(actor: User, app: Application, token: str) -> Application:
         raise Conflict(str(_l("提交凭证无效，请回到确认页重新提交")))
     if app.status != DRAFT:
         return app  # a replay of the same submission
-    problems = precheck(app)
+    # a local until the submission is done: its requirements (and their types) stay in the
+    # session's identity map (weak references), so counting the reused materials and
+    # recording their reuse load none of them again
+    snapshot = snapshot_materials(app)
+    problems = precheck(app, snapshot)
     if problems:
         raise ValidationError({p.field: p.message for p in problems})
     return workflow.submit(actor, app)

@@ -16,7 +16,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from portal.extensions import db
 from portal.models import Document, DocumentStatus, Grade, MaterialRequirement
@@ -119,7 +119,7 @@ def requirements_with_types(version_id: int) -> list[MaterialRequirement]:
         db.session.scalars(
             select(MaterialRequirement)
             .where(MaterialRequirement.version_id == version_id)
-            .options(selectinload(MaterialRequirement.material_type))
+            .options(joinedload(MaterialRequirement.material_type, innerjoin=True))
             .order_by(MaterialRequirement.position)
         )
     )

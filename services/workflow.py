@@ -24,8 +24,10 @@ from typing import Any
 
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, update
+from sqlalchemy import Row, func, select, update
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from portal.extensions import db
 from portal.models import (
@@ -313,7 +315,7 @@ def _transition(
     spec = _check(actor, app, action, expected_version)
     source = app.status
     target = spec.target or source
-    changed = db.session.execute(
+    returned = db.session.execute(
         update(Application)
         .where(
             Application.id == app.id,
@@ -321,11 +323,12 @@ def _transition(
             Application.status == source,
         )
         .values(status=target, version=Application.version + 1, **(values or {}))
+        .returning(*Application.__table__.columns)
         .execution_options(synchronize_session=False)
-    ).rowcount
-    if changed != 1:
+    ).all()
+    if len(returned) != 1:
         raise Conflict(str(CONFLICT_MESSAGE))
-    db.session.refresh(app)
+    _take_returned(app, returned[0], set(values or {}))
     if after_update is not None:
         details = {**(details or {}), **after_update(app)}
     issued: list[Notice] = []
@@ -351,6 +354,22 @@ def _transition(
     if target in CLOSED_STATES and app.parent_id is not None:
         _complete_parent_when_all_decided(app.parent_id, actor)
     return app
+
+
+def _take_returned(app: Application, row: Row, changed: set[str]) -> None:
+    """The row the guarded UPDATE returned becomes the case's loaded state: what refreshing it
+    would read, without the SELECT (nor loading its guide, person and materials again). A
+    relationship whose own column the UPDATE set (an assignee) is loaded again when used."""
+    mapper = sa_inspect(Application)
+    for prop in mapper.column_attrs:
+        set_committed_value(app, prop.key, row._mapping[prop.columns[0]])
+    stale = [
+        rel.key
+        for rel in mapper.relationships
+        if any(column.key in changed for column in rel.local_columns)
+    ]
+    if stale:
+        db.session.expire(app, stale)
 
 
 def perform(
@@ -1510,6 +1529,12 @@ def _delivery_choice(app: Application) -> dict[str, Any]:
     return {"delivery_method": method, "delivery_address": address}
 
 
+def _first_step() -> dict[str, Any]:
+    """What ``after_submission`` sets, written by the submission's own UPDATE instead of a
+    second one (the case's version then moves once for both)."""
+    return {"current_step": 0, "step_started_on": today()}
+
+
 def _submit_single(actor: User | None, app: Application, version: int) -> None:
     now = utcnow()
     counted = materials.reuse_count(app.materials)
@@ -1535,6 +1560,7 @@ def _submit_single(actor: User | None, app: Application, version: int) -> None:
             "materials_required": counted.required,
             "materials_reused": counted.reused,
             **_delivery_choice(app),
+            **_first_step(),
         },
         after_update=numbered,
     )
@@ -1578,6 +1604,7 @@ def _submit_bundle(actor: User | None, parent: Application, version: int) -> Non
                 "materials_required": counted.required,
                 "materials_reused": counted.reused,
                 **_delivery_choice(child),
+                **_first_step(),
             },
             details={"number": number, "parent": parent.number},
         )

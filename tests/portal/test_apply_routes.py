@@ -203,6 +203,32 @@ def test_each_apply_step_stays_within_ten_queries(app, client, query):
         assert len(statements) <= 10, (step, len(statements), statements)
 
 
+def test_submitting_reads_the_draft_and_its_requirements_once(app, client, query):
+    """提交 in a small fixed number of statements: the draft is read once (with its guide and
+    applicant), the material requirements once (not again to count the reused materials), the
+    case is not read back after its UPDATE, and one UPDATE moves it to its first step."""
+    login(client, "13800000001")
+    draft_id = start(client)
+    token = walk_to_confirm(client, draft_id)
+    submit_token = query(lambda: db.session.get(Application, draft_id).submit_token)
+    data = {"csrf_token": token, "token": submit_token, "consent": "y"}
+    with counting(app) as statements:
+        response = client.post(f"/apply/drafts/{draft_id}/submit", data=data)
+    assert response.headers["Location"] == f"/cases/{draft_id}"
+
+    def reads(table: str) -> list[str]:
+        return [s for s in statements if re.match(rf"\s*SELECT\b.*\bFROM {table}\b", s, re.S)]
+
+    assert len(reads("applications")) == 1, reads("applications")
+    assert len(reads("material_requirements")) == 1, reads("material_requirements")
+    updates = [s for s in statements if re.match(r"\s*UPDATE applications\b", s)]
+    assert len(updates) == 2, updates  # the submission's guarded UPDATE, then its number
+    assert len(statements) <= 16, statements
+    case = query(lambda: db.session.get(Application, draft_id))
+    assert case.status != "draft" and case.number and case.current_step == 0
+    assert case.step_started_on is not None
+
+
 def test_staff_cannot_use_the_citizen_pages(client):
     login(client, "counter01")
     assert client.get(f"/apply/{ID_RENEWAL}").status_code == 403

@@ -197,6 +197,28 @@ def test_review_steps_follow_the_guide_and_can_be_assigned(permit, reviewer):
     # (a guide with more review steps advances through each: tests/services/test_delivery.py)
 
 
+def test_a_transition_leaves_the_case_as_reading_it_again_would(permit, reviewer):
+    """The guarded UPDATE's RETURNING becomes the case's state instead of a SELECT after it:
+    every column as the database holds it, and a relationship whose column the UPDATE set
+    (the assignee) is the new one, though it was loaded before."""
+    colleague = accounts.create_staff(
+        username="reviewer07",
+        password="Demo@2026x",
+        role=Role.reviewer,
+        display_name="公安审批员七",
+        department=reviewer.department,
+    )
+    workflow.perform(colleague, permit.id, "claim", permit.version)
+    assert permit.assignee is colleague
+    workflow.perform(colleague, permit.id, "assign", permit.version, assignee_id=reviewer.id)
+    assert permit.assignee is reviewer
+    table = Application.__table__
+    stored = db.session.execute(select(table).where(table.c.id == permit.id)).one()._mapping
+    assert {c.key: getattr(permit, c.key) for c in table.columns} == {
+        c.key: stored[c] for c in table.columns
+    }
+
+
 def test_claim_is_refused_when_a_colleague_holds_the_case(permit, reviewer):
     colleague = accounts.create_staff(
         username="reviewer08",
