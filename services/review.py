@@ -352,13 +352,16 @@ def queue_counts(actor: User) -> dict[str, int]:
     however many cases there are; models/review.py)."""
     return {
         status: n
-        for status, n in db.session.execute(
-            select(QueueCount.status, func.sum(QueueCount.n))
-            .where(QueueCount.department_id == actor.department_id)
-            .group_by(QueueCount.status)
-        )
+        for status, n in db.session.execute(_QUEUE_COUNTS, {"department": actor.department_id})
         if n
     }
+
+
+_QUEUE_COUNTS = (
+    select(QueueCount.status, func.sum(QueueCount.n))
+    .where(QueueCount.department_id == bindparam("department"))
+    .group_by(QueueCount.status)
+)
 
 
 def compact_queue_counts() -> int:
@@ -386,12 +389,6 @@ def compact_queue_counts() -> int:
     return int(removed or 0)
 
 
-def _literal(value: int | None):
-    """An integer written into the statement where it runs (each value its own statement
-    text; SQLAlchemy still compiles the statement once)."""
-    return bindparam(None, value, type_=Integer, literal_execute=True)
-
-
 def queue(
     actor: User,
     *,
@@ -409,43 +406,24 @@ def queue(
     acceptance, oldest first, then by 承诺办结日) or newest first, in a fixed number of queries."""
     day = day or clock.local_today()
     sort = sort if sort in SORTS else "due"
-    # the department and the page size are written into the SQL, not bound: the first page
-    # (no filter, no cursor) is then a statement without parameters, which PostgreSQL plans
-    # once per connection. With them bound it re-planned it on every request (1-1.4 ms at a
-    # million cases, more than running it): a big department's custom plan always looks
-    # cheaper than the generic one, so the prepared statement never kept a plan.
-    department = Application.department_id == _literal(actor.department_id)
-    if item_id:
-        # one item's cases are few beside the department's: found through
-        # ix_applications_item_version_id and sorted, rather than by walking the department's
-        # index in page order and skipping the other items' cases (the planner cannot tell
-        # the two apart; this spelling of the department's condition takes its index away)
-        department = func.coalesce(Application.department_id, 0) == actor.department_id
-    stmt = _QUEUE_SELECT.where(department)
-    if status in case_states.STAFF_OPEN_STATES:
-        # one state: ix_applications_department_status_due / _status_id, in the page's order
-        stmt = stmt.where(Application.status == status)
-    else:
-        stmt = stmt.where(OPEN_STATES_SQL)
-    if item_id:
-        stmt = stmt.where(
-            Application.item_version_id.in_(
-                select(ItemVersion.id).where(ItemVersion.item_id == item_id)
-            )
-        )
-    if step:
-        stmt = stmt.where(_step_filter(actor, step))
-    if (deadline := _due_filter(due, day)) is not None:
-        stmt = stmt.where(deadline)
     forward = True
     key = _parse_cursor(after, sort) if after else None
     if key is None and before:
         key = _parse_cursor(before, sort)
         forward = key is None
-    if key is not None:
-        stmt = stmt.where(_after(key, sort, forward))
+    deadline = _due_filter(due, day)
+    if (
+        status not in case_states.STAFF_OPEN_STATES
+        and not item_id
+        and not step
+        and deadline is None
+        and key is None
+    ):
+        stmt = _FIRST_PAGE[sort]  # what a reviewer opens all day: built once
+    else:
+        stmt = _filtered_page(actor, status, item_id, step, deadline, key, sort, forward)
     apps = db.session.execute(
-        stmt.order_by(*_order(sort, forward)).limit(_literal(page_size + 1))
+        stmt, {"department": actor.department_id, "limit": page_size + 1}
     ).all()
     more = len(apps) > page_size
     apps = apps[:page_size]
@@ -498,6 +476,61 @@ _QUEUE_SELECT = (
     .outerjoin(User, User.id == Application.assignee_id)
     .outerjoin(Bundle, Bundle.id == Application.bundle_id)
 )
+
+
+# The department and the page size are written into the SQL where it runs (literal_execute),
+# not bound: the first page (no filter, no cursor) is then a statement without parameters,
+# which PostgreSQL plans once per connection. With them bound it planned the statement again
+# on every request (1-1.4 ms at a million cases, more than running it): a big department's
+# custom plan always looked cheaper than the generic one, so the prepared statement never
+# kept a plan. The values come from the caller: {"department": …, "limit": page size + 1}.
+_DEPARTMENT = bindparam("department", type_=Integer, literal_execute=True)
+_LIMIT = bindparam("limit", type_=Integer, literal_execute=True)
+_FIRST_PAGE = {
+    sort: _QUEUE_SELECT.where(Application.department_id == _DEPARTMENT, OPEN_STATES_SQL)
+    .order_by(*_order(sort, True))
+    .limit(_LIMIT)
+    for sort in SORTS
+}
+
+
+def _filtered_page(
+    actor: User,
+    status: str,
+    item_id: int | None,
+    step: str,
+    deadline,
+    key: tuple | None,
+    sort: str,
+    forward: bool,
+):
+    """The statement of a page with filters or a page boundary."""
+    department = Application.department_id == _DEPARTMENT
+    if item_id:
+        # one item's cases are few beside the department's: found through
+        # ix_applications_item_version_id and sorted, rather than by walking the department's
+        # index in page order and skipping the other items' cases (the planner cannot tell
+        # the two apart; this spelling of the department's condition takes its index away)
+        department = func.coalesce(Application.department_id, 0) == actor.department_id
+    stmt = _QUEUE_SELECT.where(department)
+    if status in case_states.STAFF_OPEN_STATES:
+        # one state: ix_applications_department_status_due / _status_id, in the page's order
+        stmt = stmt.where(Application.status == status)
+    else:
+        stmt = stmt.where(OPEN_STATES_SQL)
+    if item_id:
+        stmt = stmt.where(
+            Application.item_version_id.in_(
+                select(ItemVersion.id).where(ItemVersion.item_id == item_id)
+            )
+        )
+    if step:
+        stmt = stmt.where(_step_filter(actor, step))
+    if deadline is not None:
+        stmt = stmt.where(deadline)
+    if key is not None:
+        stmt = stmt.where(_after(key, sort, forward))
+    return stmt.order_by(*_order(sort, forward)).limit(_LIMIT)
 
 
 def _queue_rows(
