@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from portal.extensions import db
 from portal.models import (
@@ -77,12 +77,16 @@ def current_context(staff: User | None) -> CounterContext | None:
     """The clerk's open context (the citizen being served), or None between two citizens."""
     if staff is None or staff.role != Role.counter:
         return None
-    return db.session.scalar(
-        select(CounterContext)
-        .where(CounterContext.staff_id == staff.id, CounterContext.ended_at.is_(None))
-        .order_by(CounterContext.id.desc())
-        .limit(1)
-    )
+    return db.session.scalar(_OPEN_CONTEXT, {"staff": staff.id})
+
+
+# built once: every counter page asks it (building the select cost as much as running it)
+_OPEN_CONTEXT = (
+    select(CounterContext)
+    .where(CounterContext.staff_id == bindparam("staff"), CounterContext.ended_at.is_(None))
+    .order_by(CounterContext.id.desc())
+    .limit(1)
+)
 
 
 def serving_citizen_id(staff: User | None) -> int | None:

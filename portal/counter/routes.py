@@ -44,9 +44,10 @@ def _workstation(
         "counter/workstation.html",
         served=served,
         revealed=_revealed(served),
-        lookup=lookup or LookupForm(formdata=None, prefix="lookup"),
+        # the page shows the search for a citizen, or the one being served with the agent form
+        lookup=lookup or (None if served else LookupForm(formdata=None, prefix="lookup")),
         register=register,
-        agent=agent or AgentForm(formdata=None, prefix="agent"),
+        agent=agent or (AgentForm(formdata=None, prefix="agent") if served else None),
         q=query,
         items=counter.search_items(query) if query else [],
     ), status
