@@ -128,11 +128,10 @@ def notify(
         body=body,
     )
     db.session.add(message)
-    db.session.flush()
     if citizen.phone:
         db.session.add(
             OutboxMessage(
-                message_id=message.id,
+                message=message,
                 channel="sms",
                 recipient=citizen.phone,
                 subject=title,

@@ -1540,8 +1540,8 @@ def _submit_single(actor: User | None, app: Application, version: int) -> None:
     counted = materials.reuse_count(app.materials)
 
     def numbered(app: Application) -> dict[str, Any]:
+        # written by the next flush (the message's), in this transaction
         app.number = numbering.new_case_number(app.channel, clock.local_date(now))
-        db.session.flush()
         return {
             "number": app.number,
             "channel": str(app.channel),

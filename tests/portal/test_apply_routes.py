@@ -204,9 +204,10 @@ def test_each_apply_step_stays_within_ten_queries(app, client, query):
 
 
 def test_submitting_reads_the_draft_and_its_requirements_once(app, client, query):
-    """提交 in a small fixed number of statements: the draft is read once (with its guide and
-    applicant), the material requirements once (not again to count the reused materials), the
-    case is not read back after its UPDATE, and one UPDATE moves it to its first step."""
+    """提交 in a small fixed number of statements: the draft is read once (with its guide,
+    applicant and materials), the material requirements once (not again to count the reused
+    materials), the case is not read back after its UPDATE, and one UPDATE moves it to its
+    first step."""
     login(client, "13800000001")
     draft_id = start(client)
     token = walk_to_confirm(client, draft_id)
@@ -220,10 +221,12 @@ def test_submitting_reads_the_draft_and_its_requirements_once(app, client, query
         return [s for s in statements if re.match(rf"\s*SELECT\b.*\bFROM {table}\b", s, re.S)]
 
     assert len(reads("applications")) == 1, reads("applications")
+    assert reads("application_materials") == []  # joined to the draft
     assert len(reads("material_requirements")) == 1, reads("material_requirements")
     updates = [s for s in statements if re.match(r"\s*UPDATE applications\b", s)]
     assert len(updates) == 2, updates  # the submission's guarded UPDATE, then its number
-    assert len(statements) <= 16, statements
+    # 14 on SQLite; PostgreSQL also takes the audit chain's advisory lock
+    assert len(statements) <= 15, (len(statements), statements)
     case = query(lambda: db.session.get(Application, draft_id))
     assert case.status != "draft" and case.number and case.current_step == 0
     assert case.step_started_on is not None
