@@ -665,15 +665,34 @@ def _unread_for(actor: User) -> tuple:
 
 def reminders(actor: User, limit: int = 20, *, include_read: bool = False) -> list[StaffReminder]:
     """The reviewer's reminders, newest first: unread only (the queue) or all (the message centre)."""
+    if not include_read:  # the queue's, on every visit: a statement built once
+        return list(
+            db.session.scalars(
+                _UNREAD_REMINDERS,
+                {"department": actor.department_id, "user": actor.id, "limit": limit},
+            )
+        )
     where = _unread_for(actor)
     return list(
         db.session.scalars(
             select(StaffReminder)
-            .where(*(where if not include_read else (where[0], where[2])))
+            .where(where[0], where[2])
             .order_by(StaffReminder.id.desc())
             .limit(limit)
         )
     )
+
+
+_UNREAD_REMINDERS = (
+    select(StaffReminder)
+    .where(
+        StaffReminder.department_id == bindparam("department"),
+        StaffReminder.read_at.is_(None),
+        (StaffReminder.user_id.is_(None)) | (StaffReminder.user_id == bindparam("user")),
+    )
+    .order_by(StaffReminder.id.desc())
+    .limit(bindparam("limit"))
+)
 
 
 def unread_reminder_count(actor: User) -> int:

@@ -11,17 +11,21 @@ from datetime import date, timedelta
 from functools import lru_cache
 
 import chinese_calendar
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from portal.extensions import db
 from portal.models import CalendarDay
 
 
 def load_overrides(start: date, end: date) -> dict[date, bool]:
-    rows = db.session.execute(
-        select(CalendarDay.day, CalendarDay.is_workday).where(CalendarDay.day.between(start, end))
-    )
+    rows = db.session.execute(_OVERRIDES, {"start": start, "end": end})
     return {day: workday for day, workday in rows}
+
+
+# built once: deadlines are worked out on most staff pages (building it cost as much as running it)
+_OVERRIDES = select(CalendarDay.day, CalendarDay.is_workday).where(
+    CalendarDay.day.between(bindparam("start"), bindparam("end"))
+)
 
 
 def is_workday(day: date, overrides: dict[date, bool] | None = None) -> bool:
