@@ -28,7 +28,7 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from portal.extensions import db
 from portal.models import (
@@ -211,11 +211,11 @@ def thaw_context(value: Any) -> Any:
 
 
 def notices_of(application_id: int) -> list[Notice]:
-    return list(
-        db.session.scalars(
-            select(Notice).where(Notice.application_id == application_id).order_by(Notice.id)
-        )
-    )
+    return list(db.session.scalars(_NOTICES_OF, {"case": application_id}))
+
+
+# built once: every case page lists its notices (building it cost as much as running it)
+_NOTICES_OF = select(Notice).where(Notice.application_id == bindparam("case")).order_by(Notice.id)
 
 
 def summaries(application_id: int) -> dict[int, list[str]]:
