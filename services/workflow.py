@@ -1614,9 +1614,8 @@ def after_submission(app: Application) -> None:
     """Called right after a case is submitted: 秒批 decides it when the item's rules all pass,
     unless a material is deferred (容缺) or replaced by a commitment (告知承诺): those need the
     department's acceptance (and its post-check), so the case waits for review like any other
-    (approving it refused the submission itself)."""
-    app.current_step, app.step_started_on = 0, today()
-    db.session.flush()
+    (approving it refused the submission itself). The submission's UPDATE has set the case's
+    first step (``_first_step``)."""
     passed, recorded = auto_approval.check_automatically(app)
     if passed and not _materials(app, SatisfiedBy.deferred, SatisfiedBy.commitment):
         perform(None, app.id, "approve_instantly", app.version, auto=True, rules=recorded)
