@@ -14,7 +14,7 @@ from datetime import date, time, timedelta
 from typing import Any, NamedTuple
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Integer, and_, bindparam, false, func, or_, select, text, update
+from sqlalchemy import Integer, String, and_, bindparam, false, func, or_, select, text, update
 from sqlalchemy.orm import load_only, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -514,8 +514,12 @@ def _filtered_page(
         department = func.coalesce(Application.department_id, 0) == actor.department_id
     stmt = _QUEUE_SELECT.where(department)
     if status in case_states.STAFF_OPEN_STATES:
-        # one state: ix_applications_department_status_due / _status_id, in the page's order
-        stmt = stmt.where(Application.status == status)
+        # one state: ix_applications_queue_state_due / _department_status_id, in page order.
+        # Written into the SQL (one of twelve values) so that PostgreSQL sees the partial
+        # index applies whatever plan it keeps, and keeps one for a state's first page.
+        stmt = stmt.where(
+            Application.status == bindparam(None, status, type_=String, literal_execute=True)
+        )
     else:
         stmt = stmt.where(OPEN_STATES_SQL)
     if item_id:

@@ -83,6 +83,16 @@ class Application(TimestampMixin, db.Model):
             sqlite_where=text(QUEUE_OPEN_PREDICATE),
             postgresql_where=text(QUEUE_OPEN_PREDICATE),
         ),
+        # the same for one state (?status=): migration 0023
+        Index(
+            "ix_applications_queue_state_due",
+            "department_id",
+            "status",
+            nulls_first(column("due_date")),
+            "id",
+            sqlite_where=text(QUEUE_OPEN_PREDICATE),
+            postgresql_where=text(QUEUE_OPEN_PREDICATE),
+        ),
         Index(
             "ix_applications_queue_new",
             "department_id",
