@@ -35,11 +35,12 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def to_local(instant: datetime) -> datetime:
-    """A stored instant in the city's zone (a naive value is taken as UTC, as stored)."""
+def to_local(instant: datetime, zone: ZoneInfo | None = None) -> datetime:
+    """A stored instant in the city's zone (a naive value is taken as UTC, as stored);
+    ``zone``: portal_zone() already looked up (a list of fifty rows asks it once)."""
     if instant.tzinfo is None:
         instant = instant.replace(tzinfo=UTC)
-    return instant.astimezone(portal_zone())
+    return instant.astimezone(zone or portal_zone())
 
 
 def local_now() -> datetime:
@@ -51,9 +52,9 @@ def local_today() -> date:
     return local_now().date()
 
 
-def local_date(instant: datetime) -> date:
+def local_date(instant: datetime, zone: ZoneInfo | None = None) -> date:
     """The legal date of an instant (received, accepted, issued …) in the city."""
-    return to_local(instant).date()
+    return to_local(instant, zone).date()
 
 
 def local_instant(day: date, at: time) -> datetime:

@@ -547,8 +547,9 @@ def _queue_rows(
     missing = {a.item_version_id for a in apps if a.item_version_id not in versions}
     if missing - {None}:  # a version filed under another department (an item that moved)
         versions = {**versions, **_version_facts(ItemVersion.id.in_(missing - {None}))}
+    zone = clock.portal_zone()
     arrivals = {
-        a.id: clock.local_date(a.resubmitted_at or a.submitted_at)
+        a.id: clock.local_date(a.resubmitted_at or a.submitted_at, zone)
         if (a.resubmitted_at or a.submitted_at)
         else day
         for a in apps
