@@ -13,9 +13,10 @@ from portal.files import notice_response, send_stored
 from portal.form_flow import act_on_case, save_form
 from portal.params import arg_int, form_version
 from portal.review import bp
+from portal.template_i18n import labels_in_locale
 from portal.transaction import attempt
 from services import cache, casework, clock, elicences, notices, review, visits, workflow
-from services.case_states import STAFF_OPEN_STATES, state_label
+from services.case_states import STAFF_OPEN_STATES, STATE_LABELS
 from services.errors import Conflict, ValidationError
 
 REVEALED_KEY = "revealed_cases"
@@ -61,6 +62,7 @@ def queue():
         "sort": filters["sort"],
     }
     kept = {k: v for k, v in kept.items() if v and not (k == "sort" and v == "due")}
+    labels = labels_in_locale(STATE_LABELS)  # translated once per language
     return render_template(
         "review/queue.html",
         page=page,
@@ -69,7 +71,7 @@ def queue():
         kept=kept,
         other_than_status={k: v for k, v in kept.items() if k != "status"},
         page_size=review.PAGE_SIZE,
-        state_labels=[(s, state_label(s)) for s in STAFF_OPEN_STATES],
+        state_labels=[(s, labels[s]) for s in STAFF_OPEN_STATES],
         item_options=_item_options(choices, filters["item_id"]),
         steps=choices.steps,
         department=choices.department,
