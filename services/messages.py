@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 import logging
 from collections.abc import Collection
+from datetime import timedelta
 from typing import Protocol
 
 from flask import current_app
@@ -32,6 +33,9 @@ log = logging.getLogger(__name__)
 
 # session.info key: ids of the outbox rows this session (one request) inserted
 OWN_OUTBOX = "outbox_own_ids"
+# a claim whose outcome is not recorded after this long was abandoned (far longer than any
+# gateway call takes): services/jobs.py's delivery makes the row pending again
+CLAIM_TIMEOUT = timedelta(minutes=10)
 
 TEMPLATES = {
     "submitted": (_l("申请已提交"), _l("您的办件 %(number)s（%(item)s）已提交，我们会尽快预审。")),
@@ -157,11 +161,13 @@ def deliver_pending(
     """Send pending outbox rows, each claimed once; returns how many were sent.
 
     Without ``ids``: the oldest ``limit`` pending rows, one at a time (the jobs runner, the
-    worker). With ``ids`` (a request's own rows, after its commit): those still pending, claimed
-    together. Either way each claim is committed before the sending, and the outcome after."""
+    worker), after returning abandoned claims to pending (``release_abandoned_claims``). With
+    ``ids`` (a request's own rows, after its commit): those still pending, claimed together.
+    Either way each claim is committed before the sending, and the outcome after."""
     sender = sender or get_sender()
     if ids is not None:
         return _deliver(sorted(set(ids)), sender) if ids else 0
+    release_abandoned_claims()
     pending = list(
         db.session.scalars(
             select(OutboxMessage.id)
@@ -174,13 +180,34 @@ def deliver_pending(
     return sum(_deliver([outbox_id], sender) for outbox_id in pending)
 
 
+def release_abandoned_claims() -> int:
+    """Rows claimed longer ago than CLAIM_TIMEOUT (or claimed before claims were timed) whose
+    outcome was never recorded: the process sending them died (a restart, a killed worker).
+    They are pending again, so the next delivery sends them: a message may then go out twice
+    (if it had left before the process died), never not at all. Committed."""
+    released = db.session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.status == "sending",
+            (OutboxMessage.claimed_at < utcnow() - CLAIM_TIMEOUT)
+            | OutboxMessage.claimed_at.is_(None),
+        )
+        .values(status="pending")
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    if released:
+        log.warning("outbox: %d abandoned claims returned to pending", released)
+    return released
+
+
 def _deliver(ids: list[int], sender: Sender) -> int:
     """Claim those of ``ids`` still pending (one UPDATE … RETURNING, committed), send them,
     then record each outcome (committed): two statements for any number of rows."""
     claimed = db.session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id.in_(ids), OutboxMessage.status == "pending")
-        .values(status="sending", attempts=OutboxMessage.attempts + 1)
+        .values(status="sending", attempts=OutboxMessage.attempts + 1, claimed_at=utcnow())
         .returning(
             OutboxMessage.id,
             OutboxMessage.channel,

@@ -44,6 +44,9 @@ class OutboxMessage(TimestampMixin, db.Model):
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str] = mapped_column(Text, default="")
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # when a delivery claimed it (status sending): a claim older than
+    # services.messages.CLAIM_TIMEOUT is a delivery that died, and the row is pending again
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # the message written with it: both inserted by one flush (services/messages.notify)
     message: Mapped[Message | None] = relationship()
 

@@ -265,6 +265,7 @@ def test_no_service_commits_or_rolls_back():
         ("simulation.py", None),
         ("messages.py", "deliver_pending"),
         ("messages.py", "_deliver"),
+        ("messages.py", "release_abandoned_claims"),
     }
     found = []
     for path in sorted((PORTAL.parent / "services").rglob("*.py")):

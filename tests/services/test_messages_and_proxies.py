@@ -1,5 +1,5 @@
 import threading
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -192,3 +192,41 @@ def test_a_request_sends_its_own_messages_and_leaves_the_others_to_the_jobs(data
         assert messages.deliver_pending() == 1  # what `flask jobs run` calls
         assert status(other) == "sent"
         db.session.remove()
+
+
+def test_a_claim_whose_sender_died_is_sent_by_the_next_run_and_a_live_one_is_not(app_ctx):
+    """A delivery that died between claiming a row and recording the outcome (a restart, a
+    killed worker) left it "sending", and nothing looked at such rows again: never sent. After
+    CLAIM_TIMEOUT the row is pending again and the jobs' sweep sends it; a claim younger than
+    that is a delivery still under way and is left to it (no second SMS)."""
+    citizen = user("13800000002").citizen
+    died = messages.notify(citizen, "licence", item="结婚证")
+    busy = messages.notify(citizen, "licence", item="居住证")
+    db.session.flush()
+    rows = {
+        m.id: db.session.scalar(select(OutboxMessage).where(OutboxMessage.message_id == m.id))
+        for m in (died, busy)
+    }
+    now = datetime.now(UTC)
+    claims = {died.id: now - messages.CLAIM_TIMEOUT - timedelta(minutes=1), busy.id: now}
+    for message_id, row in rows.items():
+        row.status, row.attempts, row.claimed_at = "sending", 1, claims[message_id]
+    db.session.commit()
+    recorder = Recorder()
+    messages.deliver_pending(recorder)
+    for row in rows.values():
+        db.session.refresh(row)
+    assert rows[died.id].status == "sent" and rows[died.id].attempts == 2
+    assert rows[busy.id].status == "sending" and rows[busy.id].attempts == 1
+    assert [s for s in recorder.sent if s[1] == "13800000002"] == [
+        ("sms", "13800000002", rows[died.id].subject)
+    ]
+
+
+def test_a_claim_records_when_it_was_made(app_ctx):
+    msg = messages.notify(user("13800000002").citizen, "licence", item="结婚证")
+    db.session.commit()
+    before = datetime.now(UTC)
+    messages.deliver_pending(Recorder())
+    row = db.session.scalar(select(OutboxMessage).where(OutboxMessage.message_id == msg.id))
+    assert row.status == "sent" and row.claimed_at >= before - timedelta(seconds=1)
