@@ -15,10 +15,12 @@ order, e.g. the browser modules, which each get their own live database).
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import shutil
 import sqlite3
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,13 +35,16 @@ from sqlalchemy import event
 from portal import create_app
 from portal.extensions import db
 from portal.limits import DEFAULT_RATE_LIMITS
-from services.cache import forget_everything
+from services.cache import default_generation_file, forget_everything
 from tests.servers import clean_redis, redis_url, s3_store  # noqa: F401  (fixtures: real servers)
 
 PG_ADMIN_URL = os.environ.get("PORTAL_TEST_PG_ADMIN_URL")
 BACKEND = "postgresql" if PG_ADMIN_URL else "sqlite"
 DEMO_PASSWORD = "Demo@2026"
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
+# the page cache's generation files of this run's databases (make_app), removed at exit
+GENERATIONS = Path(tempfile.mkdtemp(prefix="portal-test-generations-"))
+atexit.register(shutil.rmtree, GENERATIONS, ignore_errors=True)
 
 
 # Tests only: scrypt costs about 50 ms per hash, and the seed alone makes dozens of accounts.
@@ -92,6 +97,10 @@ def make_app(url: str, upload_dir: Path, **extra) -> Flask:
             "DATABASE_URL": url,
             "SECRET_KEY": TEST_SECRET,
             "UPLOAD_DIR": str(upload_dir),
+            # one per database as by default, but in this run's own directory, removed at its
+            # end (the default is the system's temporary directory, where thousands of test
+            # databases left a file each); apps on the same database share it
+            "CACHE_GENERATION_FILE": str(GENERATIONS / default_generation_file(url).name),
             "TESTING": True,
             "PROPAGATE_EXCEPTIONS": True,
             "PASSWORD_HASH_METHOD": TEST_PASSWORD_HASH_METHOD,
