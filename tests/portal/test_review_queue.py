@@ -5,6 +5,8 @@ badges, and as many SQL statements with 300 open cases as with 30."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from html import unescape
 
@@ -270,12 +272,10 @@ def test_the_queue_issues_as_many_statements_with_300_cases_as_with_30(
     assert sql_count(client, count_queries, following) == small["/review/"]
 
 
-def test_the_partial_indexes_cover_the_open_states(app, app_ctx, backend):
-    assert QUEUE_OPEN_STATES == case_states.STAFF_OPEN_STATES
-    if backend != "sqlite":
-        pytest.skip("the plan is SQLite's (PostgreSQL chooses by statistics)")
-    reviewer = db.session.scalar(select(User).where(User.username == "reviewer01"))
-    statements = []
+@contextmanager
+def queue_statements(app) -> Iterator[list[tuple[str, object]]]:
+    """The queue's page statements run in the block: (SQL, parameters), as the driver got them."""
+    statements: list[tuple[str, object]] = []
 
     def record(conn, cursor, statement, parameters, context, executemany):
         if statement.lstrip().startswith("SELECT applications.id"):
@@ -284,11 +284,20 @@ def test_the_partial_indexes_cover_the_open_states(app, app_ctx, backend):
     engine = db._app_engines[app][None]
     event.listen(engine, "before_cursor_execute", record)
     try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def test_the_partial_indexes_cover_the_open_states(app, app_ctx, backend):
+    assert QUEUE_OPEN_STATES == case_states.STAFF_OPEN_STATES
+    if backend != "sqlite":
+        pytest.skip("the plan is SQLite's (PostgreSQL chooses by statistics)")
+    reviewer = db.session.scalar(select(User).where(User.username == "reviewer01"))
+    with queue_statements(app) as statements:
         review.queue(reviewer)
         review.queue(reviewer, sort="new")
         review.queue(reviewer, status="in_review")
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
     plans = [
         " ".join(
             row[-1]
@@ -423,21 +432,12 @@ def test_the_first_page_is_one_statement_postgresql_plans_once(app, app_ctx, bac
     if backend != "postgresql":
         pytest.skip("PostgreSQL's plan cache (SQLite binds its OFFSET 0 whatever the query)")
     reviewer = db.session.scalar(select(User).where(User.username == "reviewer01"))
-    statements = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        if statement.lstrip().startswith("SELECT applications.id"):
-            statements.append(parameters)
-
-    engine = db._app_engines[app][None]
-    event.listen(engine, "before_cursor_execute", record)
-    try:
+    with queue_statements(app) as statements:
         for _ in range(12):  # psycopg prepares a statement on its fifth run
             review.queue(reviewer)
             review.queue(reviewer, sort="new")
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-    assert len(statements) == 24 and not any(statements), statements[:2]
+    parameters = [p for _statement, p in statements]
+    assert len(parameters) == 24 and not any(parameters), parameters[:2]
     plans = db.session.execute(
         text(
             "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
@@ -455,18 +455,8 @@ def test_a_states_first_page_walks_its_own_index_on_postgresql(app, app_ctx, bac
         pytest.skip("SQLite orders NULL first in ix_applications_department_status_due already")
     add_cases(40, tag="PS")
     reviewer = db.session.scalar(select(User).where(User.username == "reviewer01"))
-    statements = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        if statement.lstrip().startswith("SELECT applications.id"):
-            statements.append((statement, parameters))
-
-    engine = db._app_engines[app][None]
-    event.listen(engine, "before_cursor_execute", record)
-    try:
+    with queue_statements(app) as statements:
         review.queue(reviewer, status="in_review")
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
     ((statement, parameters),) = statements
     assert not parameters, parameters  # the state is written into the SQL, as the index's
     # A test database holds a few dozen cases, where a scan and a sort cost nothing and either
