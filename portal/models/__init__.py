@@ -36,6 +36,7 @@ from portal.models.counter import (
 from portal.models.data_use import DataUseLog, VerificationFailure
 from portal.models.documents import Document, DocumentStatus, ELicence, Grade
 from portal.models.messages import Authorisation, Message, OutboxMessage
+from portal.models.pages import PageGeneration
 from portal.models.phone_codes import PhoneChallenge, SmsCode
 from portal.models.review import QueueCount
 from portal.models.staff import RecoveryCode, SecondFactorFailure, StaffRole
@@ -112,6 +113,7 @@ __all__ = [
     "Message",
     "Notice",
     "OutboxMessage",
+    "PageGeneration",
     "PhoneChallenge",
     "SmsCode",
     "PostCheckTask",
