@@ -245,6 +245,10 @@ def create_app(config: dict | None = None) -> Flask:
         if token is not None:
             database.reset_read_only(token)
 
+    from portal.personal_pages import register_personal_pages
+
+    register_personal_pages(app)  # after the hooks above: the session is as Flask keeps it
+
     security = security_headers(app.config)
 
     @app.after_request

@@ -59,9 +59,11 @@ from datetime import UTC, datetime
 from flask import Flask
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from itsdangerous.encoding import base64_encode, want_bytes
+from werkzeug.exceptions import HTTPException
 from werkzeug.http import dump_cookie, parse_accept_header, parse_cookie, parse_etags
+from werkzeug.routing import RequestRedirect
 
-from portal import VERIFIED_SESSION
+from portal import VERIFIED_SESSION, personal_pages
 from portal.caching import (
     ANONYMOUS_SESSION_KEYS,
     CACHEABLE_METHODS,
@@ -146,6 +148,7 @@ class Settings:
         )
         self.security = list(security_headers(config))
         self.proxy_hops = int(config["PROXY_HOPS"])
+        self.personal_endpoints = personal_pages.pages_of(app).endpoints
         # rate limits for every route would have to be counted by Flask-Limiter: no fast path
         self.usable = self.sessions is not None and not (
             config.get("RATELIMIT_DEFAULT") or config.get("RATELIMIT_APPLICATION")
@@ -199,7 +202,10 @@ class FastPath:
         raw = cookies.get(settings.cookie_name)
         session, fresh = self.open_session(settings, raw, environ)
         if session is None:
-            return None
+            verified = environ.get(VERIFIED_SESSION)
+            if verified is None or verified[0] != raw:
+                return None
+            return self.personal(settings, environ, cookies, verified[1])
         key = key_of(
             environ, session.get("locale"), cookies.get(ELDER_COOKIE), city_day(app.config)
         )
@@ -233,6 +239,74 @@ class FastPath:
         if self.should_set_cookie(settings, environ, modified):
             headers.append(("Set-Cookie", self.cookie(settings, session)))
         return result.status, headers, result.body, page.endpoint
+
+    def personal(
+        self, settings: Settings, environ: dict, cookies: dict, data: dict
+    ) -> tuple[int, list[tuple[str, str]], bytes, str] | None:
+        """A kept personal page of this session (portal/personal_pages.py), or None: Flask
+        answers. The session must be one the page was kept for, under the generations the
+        database holds now, its user still there with the session's epoch."""
+        app = self.app
+        if environ.get("REQUEST_METHOD") != "GET" or not personal_pages.enabled(app):
+            return None
+        if self.endpoint_of(environ) not in settings.personal_endpoints:
+            return None
+        if "_flashes" in data or not personal_pages.protection_holds(data, environ):
+            return None
+        user = personal_pages.session_user(data)
+        if user is None:
+            return None
+        pages = personal_pages.pages_of(app)
+        token = pages.token_for(user[0])
+        if token is None or not token.admits(user[1]):
+            return None
+        environ[personal_pages.TOKEN_READ] = (user[0], token)  # for Flask, on a miss
+        key = personal_pages.key_of(
+            environ,
+            data,
+            cookies.get(ELDER_COOKIE),
+            city_day(app.config),
+            cache_for(app).generation(),
+            token,
+        )
+        page = pages.pages.get(key)
+        if not isinstance(page, CachedPage):
+            return None
+        csrf = b""
+        if page.has_slot:
+            secret = data.get(settings.csrf_field)
+            if not secret:
+                return None
+            csrf = settings.sign_csrf(secret).encode()
+        headers = [("Content-Type", f"{page.mimetype}; charset=utf-8")]
+        if page.compressible(csrf) and "gzip" in parse_accept_header(
+            environ.get("HTTP_ACCEPT_ENCODING")
+        ):
+            body = page.gzipped(csrf)
+            headers.append(("Content-Encoding", "gzip"))
+        else:
+            body = page.body(csrf)
+        headers.append(("Content-Length", str(len(body))))
+        vary = "Accept-Encoding, Cookie" if page.compressible(csrf) else "Cookie"
+        headers.append(("Vary", vary))
+        headers.append(("Cache-Control", personal_pages.PERSONAL_CACHE_CONTROL))
+        headers.append(("Pragma", "no-cache"))
+        headers.extend(settings.security)
+        headers.append((REQUEST_ID_HEADER, self.request_id(settings, environ)))
+        if self.should_set_cookie(settings, environ, False):
+            headers.append(("Set-Cookie", self.cookie(settings, data)))
+        return 200, headers, body, page.endpoint
+
+    def endpoint_of(self, environ: dict) -> str | None:
+        """The endpoint Flask would route this request to (None: none, or a redirect)."""
+        try:
+            adapter = self.app.url_map.bind_to_environ(
+                environ, server_name=self.app.config.get("SERVER_NAME")
+            )
+            endpoint, _args = adapter.match(method="GET")
+        except (HTTPException, RequestRedirect):
+            return None
+        return endpoint
 
     @staticmethod
     def open_session(

@@ -193,7 +193,11 @@ def parse_wrk(output: str) -> WrkResult:
 def run_wrk(url: str, seconds: float, cookie: str | None) -> WrkResult:
     cmd = ["wrk", "-t2", "-c8", f"-d{seconds:g}s", "--latency", "--timeout", "5s"]
     if cookie:
-        cmd += ["-H", f"Cookie: {cookie}"]
+        # the browser that logged in: the same User-Agent as the login's (requests'), or
+        # Flask-Login's session protection sees another browser on every request
+        from requests.utils import default_user_agent
+
+        cmd += ["-H", f"Cookie: {cookie}", "-H", f"User-Agent: {default_user_agent()}"]
     out = subprocess.run(cmd + [url], capture_output=True, text=True, timeout=seconds + 30)
     if out.returncode != 0:
         raise RuntimeError(f"wrk failed on {url}: {out.stderr or out.stdout}")
@@ -731,7 +735,7 @@ class InProcess:
     """The portal app in this process, on the bench database: finds the pages' URLs, counts
     the SQL statements of a request, times a notice, reconciles submissions."""
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], extra: dict | None = None) -> None:
         from bench_portal import make_app
 
         self.app = make_app(
@@ -741,6 +745,7 @@ class InProcess:
                 "UPLOAD_DIR": env["UPLOAD_DIR"],
                 "PUBLIC_BASE_URL": env["PUBLIC_BASE_URL"],
                 "RATE_LIMITS": BENCH_LIMITS,
+                **(extra or {}),
             }
         )
         self.clients: dict[str | None, object] = {}
@@ -1176,7 +1181,10 @@ def run_backend(backend: str, args, stack: ExitStack) -> Report:
     portal = stack.enter_context(
         process(
             gunicorn_cmd(
-                portal_spec(references=True),
+                portal_spec(
+                    {"PERSONAL_PAGE_CACHE": False} if args.render_every_time else None,
+                    references=True,
+                ),
                 portal_port,
                 args.workers,
                 config,
@@ -1200,7 +1208,7 @@ def run_backend(backend: str, args, stack: ExitStack) -> Report:
     wait_ready(bare_port, "/", bare, bare_log)
     base, bare_url = f"http://127.0.0.1:{portal_port}", f"http://127.0.0.1:{bare_port}/"
     report.load_average = " ".join(f"{x:.1f}" for x in os.getloadavg())
-    inproc = InProcess(env)
+    inproc = InProcess(env, {"PERSONAL_PAGE_CACHE": False} if args.render_every_time else None)
     cookies = {}
     for who in {p.who for p in PAGES if p.who}:
         session = Session()
@@ -1274,6 +1282,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="seed again when the seed's sources changed since the cache was made",
     )
     p.add_argument("--no-cache", action="store_true", help="do not keep the seeded database")
+    p.add_argument(
+        "--render-every-time",
+        action="store_true",
+        help="personal pages rendered on every request (PERSONAL_PAGE_CACHE off)",
+    )
     p.add_argument("--seed-only", action="store_true", help="only seed (and cache)")
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
     args = p.parse_args(argv)
@@ -1316,7 +1329,12 @@ def main(argv: list[str] | None = None) -> int:
         f"gunicorn {args.workers} sync workers; wrk 2 threads, 8 connections, {args.rounds} "
         f"× {args.duration:g} s per page alternating with the bare route; ratio = page req/s ÷ "
         "bare req/s; p99 the worst round; SQL = statements of a page's first request in a fresh "
-        "app and of the next one (in-process, on the same database)"
+        "app and of the next one (in-process, on the same database); personal pages "
+        + (
+            "rendered on every request (--render-every-time)"
+            if args.render_every_time
+            else "kept until their data changes (portal/personal_pages.py)"
+        )
     )
     reports = []
     failed = False

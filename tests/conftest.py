@@ -35,6 +35,7 @@ from sqlalchemy import event
 from portal import create_app
 from portal.extensions import db
 from portal.limits import DEFAULT_RATE_LIMITS
+from portal.personal_pages import pages_of
 from services.cache import default_generation_file, forget_everything
 from tests.servers import clean_redis, redis_url, s3_store  # noqa: F401  (fixtures: real servers)
 
@@ -231,8 +232,11 @@ def tx(app: Flask) -> Iterator[None]:
             outer.rollback()
             connection.close()
             engines[None] = engine
-        # the rollback is invisible to the caches (services/cache.py): drop what they hold
+        # the rollback is invisible to the caches (services/cache.py): drop what they hold;
+        # the kept personal pages too (the rollback takes their generations back, so a later
+        # test could bump a scope to a number an earlier test's page was kept under)
         forget_everything(app)
+        pages_of(app).pages.clear()
 
 
 @pytest.fixture

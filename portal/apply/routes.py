@@ -15,6 +15,7 @@ from portal.apply import bp
 from portal.extensions import db
 from portal.models import Application, ServiceItem
 from portal.params import parse_int
+from portal.personal_pages import personal_page
 from portal.transaction import attempt
 from services import applications as svc
 from services import casework, messages, notices, proxies, ratings, workflow
@@ -261,6 +262,7 @@ def submit(draft_id: int):
 
 
 @bp.route("/cases")
+@personal_page
 def cases():
     after = request.args.get("after", "")[:40]
     page = svc.own_cases(current_user, after=after)
@@ -277,6 +279,7 @@ def delete_draft(draft_id: int):
 
 
 @bp.route("/cases/<int:case_id>")
+@personal_page
 def case(case_id: int):
     app = svc.get_own_application(current_user, case_id)
     if app.status == svc.DRAFT:

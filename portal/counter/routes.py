@@ -13,6 +13,7 @@ from flask_login import current_user
 
 from forms.counter import AgentForm, LookupForm, PickupForm, RegisterForm
 from forms.review import ACTION_FORMS
+from portal import personal_pages
 from portal.apply.casework import CorrectionSide, correction_flow, correction_upload_flow
 from portal.apply.routes import take_upload
 from portal.auth.routes import safe_next
@@ -39,6 +40,8 @@ def _workstation(
     status: int = 200,
 ):
     served = counter.served(current_user)
+    if served is not None:  # the served citizen's data: not of the clerk's scopes
+        personal_pages.skip()
     query = (request.args.get("q") or "").strip()[:40] if served else ""
     return render_template(
         "counter/workstation.html",
@@ -54,6 +57,7 @@ def _workstation(
 
 
 @bp.route("/")
+@personal_pages.personal_page
 def workstation():
     """The clerk's desk: the citizen being served now, or the search for the next one."""
     return _workstation()

@@ -27,6 +27,7 @@ from portal.errors import render_error
 from portal.files import send_stored
 from portal.models import Document, Role
 from portal.params import arg_int
+from portal.personal_pages import personal_page
 from portal.transaction import attempt
 from services import data_use, documents, elicences
 from services.errors import Conflict, TooManyAttempts, ValidationError
@@ -48,6 +49,7 @@ def writes_on_get(view):
 
 @bp.route("/")
 @roles_required(Role.citizen)
+@personal_page
 def index():
     """我的材料, a page at a time; ?type= keeps to one material type, ?after= is the next page."""
     material_type_id = arg_int("type")

@@ -12,6 +12,7 @@ from forms.review import ACTION_FORMS, PostCheckForm, RevokeForm, VerdictForm, V
 from portal.files import notice_response, send_stored
 from portal.form_flow import act_on_case, save_form
 from portal.params import arg_int, form_version
+from portal.personal_pages import personal_page
 from portal.review import bp
 from portal.template_i18n import labels_in_locale
 from portal.transaction import attempt
@@ -33,6 +34,7 @@ def _int_arg(name: str) -> int | None:
 
 
 @bp.route("/")
+@personal_page
 def queue():
     """The department's open cases a page at a time; the filters, the sort and the page boundary
     are all in the URL (?status=&item=&step=&due=&sort=due|new&after=|before=)."""

@@ -8,6 +8,7 @@ import re
 from datetime import timedelta
 from html import unescape
 
+import pytest
 from sqlalchemy import func, insert, select
 
 from portal.extensions import db
@@ -30,6 +31,13 @@ from tests.conftest import login
 from tests.workflow_cases import user
 
 CITIZEN = "13800000002"  # the demo's citizen with nothing yet
+
+
+@pytest.fixture(autouse=True)
+def rendered_every_time(app, monkeypatch):
+    """What the views cost: kept pages (portal/personal_pages.py) are off here; what a kept
+    page costs is tests/portal/test_personal_page_cache.py's."""
+    monkeypatch.setitem(app.config, "PERSONAL_PAGE_CACHE", False)
 
 
 def published_versions(limit: int) -> list[ItemVersion]:
