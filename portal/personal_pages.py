@@ -43,7 +43,9 @@ the token goes and each answer signs one for the reader's session. Personal page
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
@@ -173,6 +175,7 @@ class PersonalPages:
         self._bound = None  # the app's engine, and TOKEN_SQL compiled for its driver
         self._sql = ""
         self._positional = False
+        self._local = threading.local()  # each thread's own driver connection
 
     @property
     def endpoints(self) -> frozenset[str]:
@@ -183,9 +186,11 @@ class PersonalPages:
         )
 
     def token_for(self, user_id: int) -> Token | None:
-        """Outside Flask (the fast path): one statement on a connection of the app's pool,
-        through the driver (SQLAlchemy's connection and its events cost more than the query),
-        in autocommit on PostgreSQL (no BEGIN and ROLLBACK round trips)."""
+        """Outside Flask (the fast path): one statement, through the driver on a connection
+        this thread keeps for it, in autocommit (SQLAlchemy's connection, its events, the
+        pool's checkout and PostgreSQL's pre-ping and rollback cost more than the query). A
+        connection that fails is dropped and the error raised: the fast path then leaves the
+        request to Flask, and the next one opens a new connection."""
         with self.app.app_context():
             bind = db.engine
         if not isinstance(bind, Engine):  # the tests' connection, holding their transaction
@@ -195,23 +200,38 @@ class PersonalPages:
             self._sql, self._positional = str(compiled), bool(compiled.positional)
             self._bound = bind
         params = (user_id,) if self._positional else {"user_id": user_id}
-        postgres = bind.dialect.name == "postgresql"
-        raw = bind.raw_connection()
-        try:
+        local = self._local
+        if getattr(local, "bind", None) is not bind:
+            self._drop()
+            raw = bind.raw_connection()  # set up as the pool sets up each of its connections
             driver = raw.driver_connection
-            if postgres:
-                driver.autocommit = True
+            raw.detach()  # this thread's from now on: never handed to a request
+            local.driver, local.bind = driver, bind
+            if bind.dialect.name == "postgresql":
+                local.driver.autocommit = True
+            # pysqlite opens no transaction for a SELECT: each read sees the latest commit
+        try:
+            cursor = local.driver.cursor()
             try:
-                cursor = raw.cursor()
                 cursor.execute(self._sql, params)
                 row = cursor.fetchone()
-                cursor.close()
             finally:
-                if postgres:
-                    driver.autocommit = False
-        finally:
-            raw.close()
+                cursor.close()
+        except Exception:
+            self._drop()
+            raise
         return _token(row)
+
+    def close(self) -> None:
+        """Close this thread's connection (a worker's exit closes its own)."""
+        self._drop()
+
+    def _drop(self) -> None:
+        driver = getattr(self._local, "driver", None)
+        self._local.driver = self._local.bind = None
+        if driver is not None:
+            with contextlib.suppress(Exception):  # a broken connection is thrown away
+                driver.close()
 
 
 def pages_of(app: Flask) -> PersonalPages:

@@ -130,6 +130,7 @@ def dispose_app(app: Flask) -> None:
         db.session.remove()
         for engine in db.engines.values():
             engine.dispose()
+    pages_of(app).close()  # the fast path's own connection (this thread's)
 
 
 class DatabaseTemplates:

@@ -19,6 +19,7 @@ from sqlalchemy import event, select, text
 
 from portal.extensions import db
 from portal.models import Application, User
+from portal.personal_pages import pages_of
 from services.cache import CATALOGUE_MODELS
 from services.page_scopes import CITIZEN, CITY, DEPARTMENT, USER, WATCHED
 from tests.conftest import login
@@ -283,3 +284,22 @@ def test_a_kept_page_costs_one_statement_and_a_miss_one_more(
     with count_queries as missed:
         slow(app, client, path)
     assert len(missed) == len(rendered) + 1
+
+
+def test_on_its_own_connection_the_fast_path_sees_every_commit(database_factory):
+    """Outside the tests' shared transaction the fast path reads the generations on a driver
+    connection of its own, in autocommit: a commit made elsewhere is seen by the next request,
+    and a connection that breaks sends that request to Flask and is replaced."""
+    app = database_factory("personal-pages-driver", seed=True)
+    client = app.test_client()
+    case = case_of(app)
+    path = f"/cases/{case}"
+    kept(app, client, CITIZEN_PHONE, path)
+    fast(app, client, path)
+    write(app, "UPDATE applications SET number = 'DRV-0001' WHERE id = :id", id=case)
+    assert "DRV-0001" in slow(app, client, path).get_data(as_text=True)
+    assert "DRV-0001" in fast(app, client, path).get_data(as_text=True)
+    pages = pages_of(app)
+    pages._local.driver.close()  # the server closed it, say
+    assert slow(app, client, path).status_code == 200
+    fast(app, client, path)
