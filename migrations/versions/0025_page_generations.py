@@ -16,9 +16,13 @@ without an agent) are skipped.
   case, its events, materials and notices: so each statement bumps each of its scopes ONCE
   (statement triggers over the transition tables, one trigger per event because a trigger
   with transition tables has one; a bulk UPDATE of 10,000 cases is one upsert per scope, not
-  10,000 trigger calls), and in sorted order, so that two transactions take the rows' locks
+  10,000 trigger calls), and in sorted order, so that two statements take the rows' locks
   in the same order instead of deadlocking. Writers of one department's cases queue behind
-  each other's commit on that department's row.
+  each other's commit on that department's row. The order holds within a statement only: a
+  transaction that changes a case of A in department 1 and then, by another statement, one
+  of B in department 2, while another changes a case of B in department 1, deadlocks
+  (PostgreSQL aborts one of them): transactions that change several cases should commit after
+  each, as the scheduled jobs do.
 
 SQLite drops a table's triggers with the table: a later migration that rebuilds a watched
 table (op.batch_alter_table with a change SQLite cannot ALTER) must call ``create_triggers``
