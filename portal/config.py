@@ -98,6 +98,10 @@ DEFAULTS: dict[str, object] = {
     "PAGE_CACHE": True,  # anonymous catalogue pages from the cache (portal/caching.py)
     "PAGE_FAST_PATH": True,  # … answered in front of Flask when they are there (portal/fastpath.py)
     "GUIDE_CACHE_SIZE": 512,  # 0 turns off the rendered guides' cache (services/guide_cache.py)
+    # personal pages kept per process until their data changes (portal/personal_pages.py)
+    "PERSONAL_PAGE_CACHE": True,
+    "PERSONAL_CACHE_SIZE": 512,
+    "PERSONAL_CACHE_SECONDS": 600,
     "KIOSK_IDLE_SECONDS": 120,  # 自助终端: no input for this long shows the countdown dialog
     "KIOSK_COUNTDOWN_SECONDS": 20,  # then the kiosk returns to its start and forgets everything
     "APPOINTMENT_WEEKS_AHEAD": 4,  # weeks of appointment slots `flask jobs run` keeps open

@@ -78,13 +78,13 @@ TOKEN_READ = "portal.personal_token"
 # the session's user, and the generations of every scope a page of theirs can show
 TOKEN_SQL = text(
     "SELECT users.session_epoch, users.active,"
-    " (SELECT generation FROM page_generations"
+    " (SELECT sum(generation) FROM page_generations"
     "  WHERE scope = 'u:' || CAST(users.id AS VARCHAR(20))),"
-    " (SELECT generation FROM page_generations"
+    " (SELECT sum(generation) FROM page_generations"
     "  WHERE scope = 'c:' || CAST(users.citizen_id AS VARCHAR(20))),"
-    " (SELECT generation FROM page_generations"
+    " (SELECT sum(generation) FROM page_generations"
     "  WHERE scope = 'd:' || CAST(users.department_id AS VARCHAR(20))),"
-    " (SELECT generation FROM page_generations WHERE scope = 'g')"
+    " (SELECT sum(generation) FROM page_generations WHERE scope = 'g')"
     " FROM users WHERE users.id = :user_id"
 )
 

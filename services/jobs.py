@@ -37,6 +37,7 @@ from services import (
     case_states,
     clock,
     messages,
+    page_scopes,
     review,
     sms_codes,
     statistics,
@@ -371,6 +372,7 @@ def run_jobs(day: date | None = None) -> JobReport:
         report.appointment_slots = roll_appointment_slots(day)
     report.phone_challenges_purged = sms_codes.purge_old_challenges()
     review.compact_queue_counts()  # the queue's +1/-1 count rows, one per state again
+    page_scopes.compact_page_generations()  # the kept pages' appended rows, one a scope again
     db.session.commit()
     # the statistics' daily summaries up to yesterday (services/statistics.py)
     report.statistics_days = statistics.summarise(db.session, day)

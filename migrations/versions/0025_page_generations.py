@@ -3,26 +3,24 @@
 A cached personal page (我的办件, a case, 我的材料, the reviewer queue, the counter workstation)
 is keyed by the generations of the scopes whose data it shows; it is never served stale only
 if every write that changes what it shows bumps its scope's generation, also a bulk UPDATE,
-a job or a raw insert. So the database keeps them: ``page_generations`` holds one row per
-scope (``'c:<citizen id>'``, ``'u:<user id>'``, ``'d:<department id>'``, ``'g'`` the city's
-calendar), and triggers on the tables those pages read add 1 to the scopes of the old and the
-new row (services/page_scopes.py, WATCHED, says which table bumps which kinds). No row is made
-up front: a missing row reads as generation 0, the first bump writes 1. NULL scopes (a case
-without an agent) are skipped.
+a job or a raw insert. So the database keeps them: a scope (``'c:<citizen id>'``,
+``'u:<user id>'``, ``'d:<department id>'``, ``'g'`` the city's calendar) has rows in
+``page_generations`` whose SUM is its generation, and triggers on the tables those pages read
+add 1 to the scopes of the old and the new row (services/page_scopes.py, WATCHED, says which
+table bumps which kinds). No row is made up front: a scope without rows is generation 0.
+NULL scopes (a case without an agent) are skipped.
 
-- SQLite (one writer at a time): row triggers, one upsert per row written.
-- PostgreSQL: writers run concurrently, and an upsert locks its row until the transaction
-  commits. A department's row is shared by every writer of its cases, and a citizen's by the
-  case, its events, materials and notices: so each statement bumps each of its scopes ONCE
+- SQLite (one writer at a time): row triggers; a scope keeps one row, updated in place.
+- PostgreSQL: writers run concurrently. A shared counter row would be locked from a write to
+  its transaction's commit: every writer of a department's cases would wait for the others,
+  and two transactions that change cases of the same two scopes in opposite order would
+  deadlock (PostgreSQL aborts one). So a write APPENDS a row (scope, 1) instead, as 0021's
+  queue counts do: an insert waits for nobody, and the sum grows with every commit whatever
+  order the transactions commit in. Each statement appends each of its scopes once
   (statement triggers over the transition tables, one trigger per event because a trigger
-  with transition tables has one; a bulk UPDATE of 10,000 cases is one upsert per scope, not
-  10,000 trigger calls), and in sorted order, so that two statements take the rows' locks
-  in the same order instead of deadlocking. Writers of one department's cases queue behind
-  each other's commit on that department's row. The order holds within a statement only: a
-  transaction that changes a case of A in department 1 and then, by another statement, one
-  of B in department 2, while another changes a case of B in department 1, deadlocks
-  (PostgreSQL aborts one of them): transactions that change several cases should commit after
-  each, as the scheduled jobs do.
+  with transition tables has one; a bulk UPDATE of 10,000 cases is one row per scope, not
+  10,000). `flask jobs run` folds a scope's rows into one (services/page_scopes.py,
+  ``compact_page_generations``): the sum, and so every key, stays what it was.
 
 SQLite drops a table's triggers with the table: a later migration that rebuilds a watched
 table (op.batch_alter_table with a change SQLite cannot ALTER) must call ``create_triggers``
@@ -120,9 +118,12 @@ def _sqlite_trigger(table: str, event: str) -> str:
     return f"""
     CREATE TRIGGER page_generations_{table}_{event} AFTER {event.upper()} ON {table}
     BEGIN
+        UPDATE page_generations SET generation = generation + 1
+        WHERE scope IN (SELECT scope FROM ({scopes}));
         INSERT INTO page_generations (scope, generation)
-        SELECT DISTINCT scope, 1 FROM ({scopes}) WHERE scope IS NOT NULL
-        ON CONFLICT (scope) DO UPDATE SET generation = generation + 1;
+        SELECT DISTINCT scope, 1 FROM ({scopes}) AS changed
+        WHERE scope IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM page_generations AS p WHERE p.scope = changed.scope);
     END
     """
 
@@ -151,10 +152,8 @@ def _postgresql_scopes(table: str, rows: str) -> str:
 
 def _postgresql_bump(scopes: str) -> str:
     return f"""
-        INSERT INTO page_generations AS p (scope, generation)
-        SELECT DISTINCT scope, 1 FROM ({scopes}) AS changed
-        WHERE scope IS NOT NULL ORDER BY scope
-        ON CONFLICT (scope) DO UPDATE SET generation = p.generation + 1;"""
+        INSERT INTO page_generations (scope, generation)
+        SELECT DISTINCT scope, 1 FROM ({scopes}) AS changed WHERE scope IS NOT NULL;"""
 
 
 def _postgresql_function(table: str) -> str:
@@ -215,13 +214,17 @@ def drop_triggers(tables: tuple[str, ...] = tuple(SCOPES)) -> None:
 def upgrade():
     op.create_table(
         "page_generations",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("scope", sa.String(length=40), nullable=False),
         sa.Column("generation", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint("scope", name=op.f("pk_page_generations")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_page_generations")),
     )
+    # a scope's sum read from the index alone
+    op.create_index("ix_page_generations_scope", "page_generations", ["scope", "generation"])
     create_triggers()
 
 
 def downgrade():
     drop_triggers()
+    op.drop_index("ix_page_generations_scope", table_name="page_generations")
     op.drop_table("page_generations")

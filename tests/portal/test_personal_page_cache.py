@@ -303,3 +303,65 @@ def test_on_its_own_connection_the_fast_path_sees_every_commit(database_factory)
     pages._local.driver.close()  # the server closed it, say
     assert slow(app, client, path).status_code == 200
     fast(app, client, path)
+
+
+def test_no_kept_page_is_rate_limited(app):
+    """The fast path answers kept pages without Flask-Limiter: none of them may be limited."""
+    from portal.limits import LIMITED
+
+    limited = {endpoint for endpoint, (_name, methods) in LIMITED.items() if "GET" in methods}
+    assert pages_of(app).endpoints and not pages_of(app).endpoints & limited
+
+
+def test_writers_of_one_department_never_wait_for_each_other(database_factory, backend):
+    """On PostgreSQL a write appends its scopes' rows instead of updating a shared counter:
+    two transactions changing two cases of one department (or of one citizen) do not wait for
+    each other's commit, and so can never deadlock over the generations."""
+    if backend != "postgresql":
+        pytest.skip("SQLite has one writer at a time")
+    app = database_factory("page-generations-concurrent", seed=True)
+    with app.app_context():
+        one, two = db.session.execute(
+            text(
+                "SELECT a.id, b.id FROM applications AS a JOIN applications AS b"
+                " ON b.department_id = a.department_id AND b.applicant_id <> a.applicant_id"
+                " AND b.id <> a.id ORDER BY a.id LIMIT 1"
+            )
+        ).one()
+        engine = db.engine
+    first, second = engine.connect(), engine.connect()
+    try:
+        first.execute(text("UPDATE applications SET number = 'W-1' WHERE id = :id"), {"id": one})
+        # waiting for the first writer's commit would end in this timeout's error
+        second.execute(text("SET lock_timeout = '2s'"))
+        second.execute(text("UPDATE applications SET number = 'W-2' WHERE id = :id"), {"id": two})
+    finally:
+        first.rollback()
+        second.rollback()
+        first.close()
+        second.close()
+
+
+def test_folding_the_appended_rows_keeps_every_kept_page(database_factory):
+    """`flask jobs run` folds a scope's rows into one: the generations, and so the kept pages'
+    keys, are what they were."""
+    from services.page_scopes import compact_page_generations
+
+    app = database_factory("page-generations-fold", seed=True)
+    client = app.test_client()
+    path = f"/cases/{case_of(app)}"
+    with app.app_context():
+        citizen = db.session.scalar(select(User.citizen_id).where(User.phone == CITIZEN_PHONE))
+    for n in range(3):  # three statements: three rows of the citizen's scope on PostgreSQL
+        write(app, f"UPDATE citizens SET address = 'x{n}' WHERE id = :id", id=citizen)
+    kept(app, client, CITIZEN_PHONE, path)
+    fast(app, client, path)
+    scope = f"c:{citizen}"
+    count = text("SELECT count(*), sum(generation) FROM page_generations WHERE scope = :s")
+    with app.app_context():
+        rows, total = db.session.execute(count, {"s": scope}).one()
+        compact_page_generations()
+        db.session.commit()
+        after = db.session.execute(count, {"s": scope}).one()
+    assert after == (1, total) and (rows > 1 or app.config["DATABASE_URL"].startswith("sqlite"))
+    fast(app, client, path)
