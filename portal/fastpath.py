@@ -1,4 +1,8 @@
-"""The fast path: a cached anonymous page answered in front of Flask.
+"""The fast path: a cached anonymous page, or a kept personal page, answered in front of Flask.
+
+(Kept personal pages, below the anonymous ones: a logged-in reader's GET of a view marked
+``@personal_page`` whose page portal/personal_pages.py kept for this very session, under the
+generations the database holds now, is answered here too; ``FastPath.personal`` says how.)
 
 A hit of the page cache (portal/caching.py) costs little inside a view, but the request around
 it cost about 0.7 ms of CPU: the request context, nine before/after hooks (rate limits, the
