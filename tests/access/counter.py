@@ -3,14 +3,12 @@ case are callables that make counter01 serve a walk-in of their own first (insid
 transaction; no demo citizen's library changes), so the every-page check sees the workstation
 as it looks while serving."""
 
-from datetime import date
-
 from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import Application, Notice, User
 from seeds.factories import make_png
-from services import accounts, applications, counter, workflow
+from services import accounts, applications, clock, counter, workflow
 from tests.access import COUNTER_ONLY
 from tests.workflow_cases import RESIDENCE_PERMIT, UNEMPLOYMENT, item_named, user
 
@@ -40,7 +38,7 @@ def counter_intake(
                 "multiselect": [(q.get("options") or [["x"]])[0][0]],
                 "number": str(q.get("min") or 1),
                 "money": "1",
-                "date": date.today().isoformat(),
+                "date": clock.local_today().isoformat(),
             }.get(q["type"], "测试")
     counter.save_intake(clerk, app.id, conditions=chosen, answers=values, choices={})
     for material in app.materials:
@@ -54,7 +52,7 @@ def counter_intake(
                 material.requirement_id,
                 data=make_png(),
                 filename="scan.png",
-                issued_on=date.today(),
+                issued_on=clock.local_today(),
                 own_expiry=None,
             )
     return app

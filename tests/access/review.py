@@ -4,13 +4,11 @@ admin's follow-up pages, the public notice verification, and the citizen's casew
 Paths that need a case are callables that make one through the services inside the test's
 transaction (see tests/workflow_cases.py)."""
 
-from datetime import date
-
 from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import Application, Department, ELicence, Notice
-from services import workflow
+from services import clock, workflow
 from tests.access import ADMIN_ONLY, ALL_200, REVIEWER_ONLY
 from tests.workflow_cases import RESIDENCE_PERMIT, UNEMPLOYMENT, submit_case, user
 
@@ -102,7 +100,7 @@ def supply_path():
             case.id,
             "accept_pending_materials",
             case.version,
-            supply_deadline=date.today(),
+            supply_deadline=clock.local_today(),
         )
         db.session.commit()
         return f"/cases/{case.id}/supply"

@@ -6,13 +6,13 @@ A benchmark, deselected by default: `.venv/bin/python -m pytest -m bench tests/b
 from __future__ import annotations
 
 import math
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 
 from portal.extensions import db
 from portal.models import Document, Grade, MaterialRequirement
-from services import accounts, catalogue, reuse
+from services import accounts, catalogue, clock, reuse
 
 pytestmark = pytest.mark.bench
 
@@ -30,7 +30,7 @@ def library(database_factory):
         types = [
             catalogue.create_material_type(code=f"RB{i:03d}", name=f"材料{i}") for i in range(40)
         ]
-        today = date.today()
+        today = clock.local_today()
         rows = []
         for n in range(200):  # 200 documents over 40 types, all grades, some expiring
             mt = types[n % 40]
@@ -60,7 +60,7 @@ def library(database_factory):
 def test_reuse_resolution_p95(benchmark, library):
     app, citizen_id, requirements = library
     with app.app_context():
-        due = date.today() + timedelta(days=30)
+        due = clock.local_today() + timedelta(days=30)
         result = benchmark.pedantic(
             reuse.propose_materials,
             args=(citizen_id, requirements, due),

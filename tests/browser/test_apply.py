@@ -1,10 +1,10 @@
 """Applying online in Chromium: a returning citizen reuses everything and uploads nothing."""
 
 import re
-from datetime import date
 
 import pytest
 
+from services import clock
 from tests.browser.conftest import assert_accessible, browser_login
 from tests.sms import confirm_registration
 
@@ -158,7 +158,7 @@ def test_a_bundle_is_one_application_fanned_out_to_child_cases(page, live_server
         if field.evaluate("e => e.tagName") == "SELECT":
             field.select_option(index=1)
         elif field.get_attribute("type") == "date":
-            field.fill(date.today().isoformat())
+            field.fill(clock.local_today().isoformat())
         elif field.get_attribute("inputmode") in ("numeric", "decimal"):
             field.fill("1")
         else:
@@ -174,7 +174,7 @@ def test_a_bundle_is_one_application_fanned_out_to_child_cases(page, live_server
         upload = page.locator("section.material-row:has(.needs-upload) form.upload-form").first
         upload.locator("input[type=file]").set_input_files(str(scan))
         if upload.locator("input[name=issued_on]").count():
-            upload.locator("input[name=issued_on]").fill(date.today().isoformat())
+            upload.locator("input[name=issued_on]").fill(clock.local_today().isoformat())
         upload.locator("button[type=submit]").click()
         page.wait_for_load_state("networkidle")
         assert "已上传，并用于本次申请" in page.inner_text("main"), page.inner_text("main")[:1500]

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from portal.extensions import db
 from portal.models import Application, Document, FollowUpTicket, Rating
 from seeds.factories import make_id_number, make_png
-from services import accounts, visits, workflow
+from services import accounts, clock, visits, workflow
 from tests.browser.conftest import assert_accessible, browser_login
 from tests.conftest import DEMO_PASSWORD
 from tests.workflow_cases import RESIDENCE_PERMIT, submit_case, user
@@ -83,7 +83,7 @@ def test_a_new_file_is_uploaded_on_the_correction_page(
     page.goto(f"{live_server}/cases/{case_id}/correction")
     assert_accessible(page, "correction page with an upload form")
     page.set_input_files(f"#u{req}_file", str(bad))
-    page.fill(f"#u{req}_issued_on", date.today().isoformat())
+    page.fill(f"#u{req}_issued_on", clock.local_today().isoformat())
     page.click(f"#m_{req}-title ~ form button[type=submit]")
     assert page.locator(f"#u{req}_file-error").is_visible()
     assert page.get_attribute(f"#u{req}_file", "aria-invalid") == "true"
@@ -91,7 +91,7 @@ def test_a_new_file_is_uploaded_on_the_correction_page(
     assert documents() == before
 
     page.set_input_files(f"#u{req}_file", str(good))
-    page.fill(f"#u{req}_issued_on", date.today().isoformat())
+    page.fill(f"#u{req}_issued_on", clock.local_today().isoformat())
     page.click(f"#m_{req}-title ~ form button[type=submit]")
     page.wait_for_url(re.compile(rf".*/cases/{case_id}/correction#m_{req}$"))
     assert "已上传，并选为补正材料" in page.inner_text("main")

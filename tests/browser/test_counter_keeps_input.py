@@ -12,6 +12,7 @@ from datetime import date
 import pytest
 
 from seeds.factories import make_id_number
+from services import clock
 from tests.browser.conftest import assert_accessible, browser_login
 from tests.files import png
 from tests.workflow_cases import RESIDENCE_PERMIT
@@ -71,7 +72,7 @@ def test_scan_keeps_every_typed_value_and_no_error_before_submit(page, live_serv
     scan.write_bytes(png())
     photo = page.locator("section.material-row:has-text('证件照数码回执')")
     photo.locator("input[type=file]").set_input_files(str(scan))
-    photo.locator("input[type=date]").fill(date.today().isoformat())
+    photo.locator("input[type=date]").fill(clock.local_today().isoformat())
     photo.locator("button:has-text('扫描入库并使用')").click()
     page.wait_for_load_state("networkidle")
 

@@ -6,7 +6,6 @@ intake is shown to staff next to the field to fix, and kept."""
 from __future__ import annotations
 
 import re
-from datetime import date
 
 import pytest
 from playwright.sync_api import Error as PlaywrightError
@@ -16,7 +15,7 @@ from sqlalchemy import func, select
 from portal.extensions import db
 from portal.models import Application, Citizen, Document, Role, User
 from seeds.factories import make_png
-from services import accounts
+from services import accounts, clock
 from tests.browser.conftest import assert_accessible, browser_login, toggle_elder
 from tests.services.test_offline_intake import requirement, resident_id
 from tests.workflow_cases import RESIDENCE_PERMIT, item_named
@@ -75,7 +74,7 @@ def fill_intake(page, ids, *, name, id_number, scans=True, phone="13900002222"):
                 }
             ],
         )
-        page.fill(f"#m_{ids['M056']}-issued", date.today().isoformat())
+        page.fill(f"#m_{ids['M056']}-issued", clock.local_today().isoformat())
     page.click("#queue-intake")
 
 

@@ -2,12 +2,14 @@
 
 import re
 from contextlib import contextmanager
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import event, func, select
 
 from portal.extensions import db
 from portal.models import Application, User
+from services import clock
 from tests.conftest import csrf_token, login
 
 ID_RENEWAL = "330100GA0004"
@@ -255,9 +257,7 @@ def test_proxy_form_errors_and_authorisation(client, query):
     )
     assert response.status_code == 422
     assert query(lambda: db.session.scalar(select(func.count()).select_from(Authorisation))) == 0
-    until = (
-        __import__("datetime").date.today() + __import__("datetime").timedelta(days=30)
-    ).isoformat()
+    until = (clock.local_today() + timedelta(days=30)).isoformat()
     response = client.post(
         "/proxies", data={"csrf_token": token, "agent_phone": "13800000001", "valid_until": until}
     )
@@ -266,14 +266,16 @@ def test_proxy_form_errors_and_authorisation(client, query):
 
 
 def test_revoking_someone_elses_authorisation_is_404(client, query):
-    from datetime import date, timedelta
+    from datetime import timedelta
 
     from services import proxies
 
     def make():
         principal = db.session.scalar(select(User).where(User.phone == "13800000003"))
         auth = proxies.authorise_agent(
-            principal, agent_phone="13800000001", valid_until=date.today() + timedelta(days=5)
+            principal,
+            agent_phone="13800000001",
+            valid_until=clock.local_today() + timedelta(days=5),
         )
         db.session.commit()
         return auth.id

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.models import Application, ApplicationMaterial
 from seeds.factories import make_id_number, make_png
+from services import clock
 from tests.conftest import csrf_token
 from tests.workflow_cases import RESIDENCE_PERMIT
 
@@ -77,7 +78,7 @@ def test_a_scan_keeps_the_typed_values_and_asks_for_nothing(client, login_as, qu
         {
             **TYPED,
             f"{photo}_file": (io.BytesIO(make_png()), "photo.png"),
-            f"{photo}_issued_on": date.today().isoformat(),
+            f"{photo}_issued_on": clock.local_today().isoformat(),
         },
         intake,
     )

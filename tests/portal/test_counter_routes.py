@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from portal.extensions import db
 from portal.models import Application, Citizen, CounterContext, Event, Notice
 from seeds.factories import make_id_number, make_png
-from services import workflow
+from services import clock, workflow
 from services.identity import mask_id_number, mask_name, mask_phone
 from tests.conftest import csrf_token, login
 from tests.helpers import page_errors
@@ -265,7 +265,7 @@ def test_found_citizen_is_masked_until_revealed_and_the_agent_needs_an_authorisa
         data={
             "csrf_token": token_,
             "file": (io.BytesIO(make_png()), "auth.png"),
-            "issued_on": date.today().isoformat(),
+            "issued_on": clock.local_today().isoformat(),
         },
     )
     assert scanned.status_code == 302

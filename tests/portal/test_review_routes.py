@@ -3,14 +3,13 @@
 import hashlib
 import io
 import re
-from datetime import date
 from pathlib import Path
 
 from sqlalchemy import func, select
 
 from portal.extensions import db
 from portal.models import Application, Event, FollowUpTicket, Notice, Rating
-from services import workflow
+from services import clock, workflow
 from services.identity import mask_id_number, mask_name
 from tests.conftest import csrf_token, login
 from tests.helpers import submit_committed_case
@@ -399,7 +398,7 @@ def test_supplying_deferred_materials_refuses_someone_elses_document(client, que
             case.id,
             "accept_pending_materials",
             case.version,
-            supply_deadline=case.submitted_at.date(),
+            supply_deadline=clock.local_date(case.submitted_at),
         )
         proof = next(m for m in case.materials if m.satisfied_by.value == "deferred")
         from tests.workflow_cases import upload
@@ -648,7 +647,7 @@ def test_a_new_file_uploaded_on_the_correction_page_is_preselected_and_resubmitt
         action,
         data={
             "csrf_token": token,
-            "issued_on": date.today().isoformat(),
+            "issued_on": clock.local_today().isoformat(),
             "file": (io.BytesIO(files.png()), "white.png"),
         },
         content_type="multipart/form-data",

@@ -10,7 +10,7 @@ from portal.extensions import db
 from portal.models import Application, Channel, Document, Event, Grade, ServiceItem, User
 from seeds.factories import make_png
 from services import applications as svc
-from services import numbering
+from services import clock, numbering
 from services.documents import add_document
 from services.errors import Conflict, NotFound, ValidationError
 
@@ -40,7 +40,7 @@ def fill(app, citizen):
                 "checkbox": "y",
                 "number": str(q.get("min") or 1),
                 "money": "1",
-                "date": date.today().isoformat(),
+                "date": clock.local_today().isoformat(),
             }.get(q["type"], "测试")
     svc.save_form(app, values)
     for material in app.materials:
@@ -53,7 +53,7 @@ def fill(app, citizen):
                 filename="scan.png",
                 grade=Grade.C,
                 source="upload",
-                issued_on=date.today(),
+                issued_on=clock.local_today(),
             )
             svc.choose_document(app, material.requirement_id, doc.id)
 
@@ -165,9 +165,9 @@ def test_an_expired_document_chosen_by_hand_is_refused_with_the_reason(newcomer)
         filename="old.png",
         grade=Grade.B,
         source="counter",
-        issued_on=date.today() - timedelta(days=400),
+        issued_on=clock.local_today() - timedelta(days=400),
     )
-    doc.valid_until = date.today() - timedelta(days=1)
+    doc.valid_until = clock.local_today() - timedelta(days=1)
     db.session.flush()
     with pytest.raises(ValidationError) as err:
         svc.choose_document(app, material.requirement_id, doc.id)

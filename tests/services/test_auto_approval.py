@@ -1,12 +1,10 @@
 """秒批: rules evaluated at submission, with the data each rule read, in the same transaction."""
 
-from datetime import date
-
 from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import Department, ELicence, Event, Grade, MaterialType, Notice
-from services import auto_approval
+from services import auto_approval, clock
 from services.elicences import issue_elicence
 from tests.workflow_cases import ELDER_CARD, submit_case, user
 
@@ -20,7 +18,7 @@ def give_id_card_licence(login):
         holder=holder,
         material_type=id_card,
         department=police,
-        issued_on=date.today(),
+        issued_on=clock.local_today(),
         valid_until=None,
     )
 

@@ -1,7 +1,5 @@
 """一件事: each question once, one document per material type, one submission, fan-out."""
 
-from datetime import date
-
 import pytest
 from sqlalchemy import func, select
 
@@ -9,6 +7,7 @@ from portal.extensions import db
 from portal.models import Application, Bundle, Event, Grade, User
 from seeds.factories import make_png
 from services import bundle_applications as svc
+from services import clock
 from services.documents import add_document
 from services.errors import NotFound, ValidationError
 
@@ -55,7 +54,7 @@ def answer_everything(owner, draft):
                 "checkbox": "y",
                 "number": str(q.get("min") or 1),
                 "money": "1",
-                "date": date.today().isoformat(),
+                "date": clock.local_today().isoformat(),
                 "id_number": owner.citizen.id_number,
                 "phone": "13800000002",
             }.get(q["type"], "测试")
@@ -72,7 +71,7 @@ def answer_everything(owner, draft):
             filename="scan.png",
             grade=Grade.C,
             source="upload",
-            issued_on=date.today(),
+            issued_on=clock.local_today(),
         )
         choices[row.material_type.id] = f"doc:{doc.id}"
     svc.choose_bundle_materials(draft, choices, owner.citizen)

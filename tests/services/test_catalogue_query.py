@@ -1,6 +1,6 @@
 """Reading the published catalogue: home overview, filters, guides, materials on file, cache."""
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from flask import current_app
@@ -18,7 +18,7 @@ from portal.models import (
     Theme,
     User,
 )
-from services import catalogue
+from services import catalogue, clock
 from services.catalogue_query import (
     CatalogueFilters,
     home_overview,
@@ -147,11 +147,11 @@ def test_materials_on_file_are_valid_unexpired_documents_of_the_citizen(app_ctx)
 
     _document(other, "居民身份证")  # someone else's
     _document(citizen, "结婚证")  # not needed by this item
-    _document(citizen, "授权委托书", valid_until=date.today() - timedelta(days=1))  # expired
+    _document(citizen, "授权委托书", valid_until=clock.local_today() - timedelta(days=1))  # expired
     _document(citizen, "居民身份证", status=DocumentStatus.revoked)
     assert materials_on_file(citizen.id, version.id) == set()
 
-    _document(citizen, "居民身份证", valid_until=date.today())
+    _document(citizen, "居民身份证", valid_until=clock.local_today())
     _document(citizen, "授权委托书")  # no end of validity
     assert materials_on_file(citizen.id, version.id) == {identity, letter}
 

@@ -24,7 +24,7 @@ from portal.models import (
     Visit,
 )
 from seeds.factories import make_id_number, make_png
-from services import accounts, applications, casework, counter, workflow
+from services import accounts, applications, casework, clock, counter, workflow
 from services.errors import Conflict, NotAuthorized, NotFound, ValidationError
 from tests.access.counter import counter_intake
 from tests.conftest import DEMO_PASSWORD
@@ -53,7 +53,7 @@ def scan(clerk: User, app: Application, requirement_id: int) -> Document:
         requirement_id,
         data=make_png(),
         filename="scan.png",
-        issued_on=date.today(),
+        issued_on=clock.local_today(),
         own_expiry=None,
     )
 
@@ -269,7 +269,12 @@ def test_an_agent_needs_the_authorisation_before_submission(clerk):
         )
     assert "authorisation_issued_on" in err.value.errors
     doc = counter.attach_authorisation(
-        clerk, app.id, data=make_png(), filename="auth.png", issued_on=date.today(), own_expiry=None
+        clerk,
+        app.id,
+        data=make_png(),
+        filename="auth.png",
+        issued_on=clock.local_today(),
+        own_expiry=None,
     )
     assert doc.owner_id == citizen.id and doc.material_type.code == "M030"
     app = counter.submit_intake(clerk, app.id, app.submit_token)
@@ -380,7 +385,7 @@ def test_the_walk_in_brings_the_corrections_back_to_a_counter(clerk):
         photo.requirement_id,
         data=make_png(colour=(250, 250, 250)),
         filename="photo.png",
-        issued_on=date.today(),
+        issued_on=clock.local_today(),
         own_expiry=None,
     )
     assert doc.owner_id == citizen.id and doc.source == "counter"

@@ -3,8 +3,6 @@ on the next working day, made through the booking service; loading the demo agai
 
 from __future__ import annotations
 
-from datetime import date
-
 from sqlalchemy import func, select
 
 from portal.extensions import db
@@ -19,7 +17,7 @@ from portal.models import (
 )
 from seeds.counter import DEMO_BOOKINGS
 from seeds.demo import load_demo
-from services import workdays
+from services import clock, workdays
 from tests.helpers import count
 from tests.workflow_cases import UNEMPLOYMENT, user
 
@@ -37,7 +35,9 @@ def test_demo_bookings_on_the_next_working_day(app_ctx):
     seeded_on = min(slot.day for _, slot, _ in rows)
     for appointment, slot, hall in by_citizen.values():
         assert hall.code == "SMZX" and appointment.status == "booked" and slot.booked >= 1
-        assert slot.day == seeded_on and workdays.add_working_days(date.today(), 1) >= seeded_on
+        assert (
+            slot.day == seeded_on and workdays.add_working_days(clock.local_today(), 1) >= seeded_on
+        )
     case = db.session.get(Application, by_citizen[elder.citizen_id][0].application_id)
     assert case is not None and case.title == UNEMPLOYMENT and case.applicant_id == elder.citizen_id
     item_booking = by_citizen[rich.citizen_id][0]

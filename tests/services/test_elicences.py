@@ -1,6 +1,6 @@
 """E-licences: the QR code's absolute address and the public check by number and holder code."""
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -8,7 +8,7 @@ from stdnum.cn import ric
 
 from portal.extensions import db
 from portal.models import Citizen, Department, ELicence, MaterialType, User, VerificationFailure
-from services import elicences
+from services import clock, elicences
 from services.errors import TooManyAttempts, ValidationError
 
 
@@ -36,7 +36,7 @@ def test_the_qr_code_carries_an_absolute_verification_url(app_ctx, monkeypatch):
         holder=holder(),
         material_type=mt,
         department=dept,
-        issued_on=date.today(),
+        issued_on=clock.local_today(),
         valid_until=None,
         public_base_url="https://zwfw.example.gov.cn/",
     )
@@ -65,8 +65,8 @@ def test_a_valid_licence_is_confirmed_with_the_holder_code(app_ctx):
     [
         ("cancelled", None, "cancelled"),
         ("expired", None, "expired"),
-        ("valid", date.today() - timedelta(days=1), "expired"),
-        ("valid", date.today(), "valid"),
+        ("valid", clock.local_today() - timedelta(days=1), "expired"),
+        ("valid", clock.local_today(), "valid"),
     ],
 )
 def test_cancelled_and_expired_licences(app_ctx, status, valid_until, outcome):

@@ -2,7 +2,7 @@
 overlap on a fresh database (threads, on SQLite and on PostgreSQL)."""
 
 import threading
-from datetime import date, timedelta
+from datetime import timedelta
 
 from sqlalchemy import select, update
 
@@ -17,7 +17,7 @@ from portal.models import (
     StaffReminder,
 )
 from portal.models.base import utcnow
-from services import jobs, workdays, workflow
+from services import clock, jobs, workdays, workflow
 from tests.helpers import count
 from tests.workflow_cases import (
     RESIDENCE_PERMIT,
@@ -42,7 +42,7 @@ class RecordingSender:
 def build_due_work() -> dict[str, int]:
     """One case for each kind of scheduled work; returns their ids."""
     police, labour = user("reviewer01"), user("reviewer02")
-    today = date.today()
+    today = clock.local_today()
     ids = {}
     due_soon = submit_case("13800000002", RESIDENCE_PERMIT, {"basis": "work", "agent": "no"})
     workflow.perform(police, due_soon.id, "accept", due_soon.version)
@@ -195,15 +195,15 @@ def test_two_overlapping_runs_do_each_thing_once(database_factory):
 
 def test_deemed_acceptance_starts_the_clock_on_arrival(app_ctx):
     case = submit_case("13800000002", RESIDENCE_PERMIT, {"basis": "work", "agent": "no"})
-    arrived = date.today() - timedelta(days=20)
+    arrived = clock.local_today() - timedelta(days=20)
     case.submitted_at = utcnow() - timedelta(days=20)
     db.session.flush()
-    assert jobs.flag_deemed_acceptance(date.today()) >= 1
+    assert jobs.flag_deemed_acceptance(clock.local_today()) >= 1
     db.session.refresh(case)
     assert case.deemed_accepted_at is not None
     workflow.perform(user("reviewer01"), case.id, "accept", case.version)
     assert case.due_date == arrived + timedelta(days=7)  # 7 自然日 from arrival, not from today
-    assert jobs.flag_deemed_acceptance(date.today()) == 0
+    assert jobs.flag_deemed_acceptance(clock.local_today()) == 0
 
 
 def test_a_correction_left_waiting_is_reminded_once(app_ctx):
@@ -219,8 +219,8 @@ def test_a_correction_left_waiting_is_reminded_once(app_ctx):
     request.requested_at = utcnow() - timedelta(days=14)
     db.session.flush()
     before = count(Message, Message.application_id == case.id, Message.kind == "reminder")
-    assert jobs.remind_citizens(date.today()) >= 1
-    assert jobs.remind_citizens(date.today()) == 0
+    assert jobs.remind_citizens(clock.local_today()) >= 1
+    assert jobs.remind_citizens(clock.local_today()) == 0
     assert (
         count(Message, Message.application_id == case.id, Message.kind == "reminder") == before + 1
     )

@@ -1,12 +1,12 @@
 import threading
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
 from portal.extensions import db
 from portal.models import Event, Message, OutboxMessage, ServiceItem, User
-from services import applications, messages, proxies
+from services import applications, clock, messages, proxies
 from services.errors import NotFound, ValidationError
 
 
@@ -94,18 +94,22 @@ def test_concurrent_deliveries_never_send_a_message_twice(database_factory):
 
 def test_authorise_agent_validation(app_ctx):
     principal = user("13800000003")
-    tomorrow = date.today() + timedelta(days=1)
+    tomorrow = clock.local_today() + timedelta(days=1)
     with pytest.raises(ValidationError) as err:
         proxies.authorise_agent(principal, agent_phone="13912345678", valid_until=tomorrow)
     assert "agent_phone" in err.value.errors
     with pytest.raises(ValidationError):
         proxies.authorise_agent(principal, agent_phone="13800000003", valid_until=tomorrow)
     with pytest.raises(ValidationError) as err:
-        proxies.authorise_agent(principal, agent_phone="13800000001", valid_until=date.today())
+        proxies.authorise_agent(
+            principal, agent_phone="13800000001", valid_until=clock.local_today()
+        )
     assert "valid_until" in err.value.errors
     with pytest.raises(ValidationError):
         proxies.authorise_agent(
-            principal, agent_phone="13800000001", valid_until=date.today() + timedelta(days=4 * 365)
+            principal,
+            agent_phone="13800000001",
+            valid_until=clock.local_today() + timedelta(days=4 * 365),
         )
 
 
@@ -114,7 +118,7 @@ def test_an_agent_applies_in_the_principals_name_until_revoked(app_ctx):
     with pytest.raises(NotFound):
         applications.start_draft(actor=agent, applicant=principal.citizen, item=an_item())
     auth = proxies.authorise_agent(
-        principal, agent_phone="13800000001", valid_until=date.today() + timedelta(days=30)
+        principal, agent_phone="13800000001", valid_until=clock.local_today() + timedelta(days=30)
     )
     draft = applications.start_draft(actor=agent, applicant=principal.citizen, item=an_item())
     assert draft.applicant_id == principal.citizen_id and draft.agent_id == agent.citizen_id

@@ -7,7 +7,6 @@ open context is left exactly as it was; another clerk's key is not found."""
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date
 from pathlib import Path
 
 import pytest
@@ -30,7 +29,7 @@ from portal.models import (
     VersionStatus,
 )
 from seeds.factories import make_png
-from services import accounts, applications, case_access, counter, offline_intake
+from services import accounts, applications, case_access, clock, counter, offline_intake
 from services.errors import NotFound
 from services.offline_intake import IntakeFile, IntakeRefused
 from tests.workflow_cases import RESIDENCE_PERMIT, item_named, user
@@ -81,7 +80,9 @@ def payload(item, *, name="赵离线", id_number=None, **extra):
             "address": "西湖区文三路 1 号",
             "move_in_date": "2025-01-02",
         },
-        "scans": {str(requirement(item, "M056").id): {"issued_on": date.today().isoformat()}},
+        "scans": {
+            str(requirement(item, "M056").id): {"issued_on": clock.local_today().isoformat()}
+        },
     }
     data.update(extra)
     return data
@@ -330,7 +331,7 @@ def test_an_intake_draft_is_only_its_own_clerks(clerk):
             material_type_id=material_type.id,
             data=make_png(),
             filename="a.png",
-            issued_on=date.today(),
+            issued_on=clock.local_today(),
             owner=citizen,
             intake=claim,
         )

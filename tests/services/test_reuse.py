@@ -1,6 +1,6 @@
 """The reuse resolver: grades, expiry against the promised date, conditions, 信息免交."""
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -8,7 +8,7 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.models import Grade, MaterialRequirement, MaterialType, User
 from seeds.factories import make_png
-from services import reuse
+from services import clock, reuse
 from services.documents import add_document
 
 
@@ -33,7 +33,7 @@ def a_doc(citizen, mt, grade, valid_until=None, source="upload"):
         filename="x.png",
         grade=grade,
         source=source,
-        issued_on=date.today(),
+        issued_on=clock.local_today(),
     )
     doc.valid_until = valid_until
     db.session.flush()
@@ -54,7 +54,7 @@ def test_order_is_elicence_then_checked_then_unchecked_then_upload(citizen):
     unchecked = a_doc(citizen, t3, Grade.C)
     a_doc(citizen, t4, Grade.D)  # a commitment never stands in for a document
     proposals = reuse.propose_materials(
-        citizen.id, [req(t1), req(t2), req(t3), req(t4)], date.today()
+        citizen.id, [req(t1), req(t2), req(t3), req(t4)], clock.local_today()
     )
     assert [p.kind for p in proposals] == ["elicence", "library", "unchecked", "upload"]
     assert proposals[0].document.id == best.id and len(proposals[0].alternatives) == 2
@@ -64,7 +64,7 @@ def test_order_is_elicence_then_checked_then_unchecked_then_upload(citizen):
 
 def test_documents_expiring_before_the_promised_date_are_not_proposed(citizen):
     mt = a_type(code="RTEXP")
-    due = date.today() + timedelta(days=20)
+    due = clock.local_today() + timedelta(days=20)
     expiring = a_doc(citizen, mt, Grade.A, valid_until=due - timedelta(days=1), source="elicence")
     ok = a_doc(citizen, mt, Grade.B, valid_until=due)
     proposals = reuse.propose_materials(citizen.id, [req(mt)], due)
@@ -77,7 +77,9 @@ def test_documents_expiring_before_the_promised_date_are_not_proposed(citizen):
 
 def test_shared_materials_are_never_asked(citizen):
     mt = a_type(code="RTSH")
-    proposals = reuse.propose_materials(citizen.id, [req(mt, necessity="shared")], date.today())
+    proposals = reuse.propose_materials(
+        citizen.id, [req(mt, necessity="shared")], clock.local_today()
+    )
     assert proposals[0].kind == "shared" and proposals[0].reused
 
 
@@ -97,7 +99,7 @@ def test_someone_elses_documents_are_never_proposed(citizen):
     mt = a_type(code="RTOTHER")
     other = db.session.scalar(select(User).where(User.phone == "13800000001")).citizen
     a_doc(other, mt, Grade.A, source="elicence")
-    assert reuse.propose_materials(citizen.id, [req(mt)], date.today())[0].kind == "upload"
+    assert reuse.propose_materials(citizen.id, [req(mt)], clock.local_today())[0].kind == "upload"
 
 
 def test_the_demo_citizen_reuses_the_demo_elicences(app_ctx):
@@ -105,5 +107,5 @@ def test_the_demo_citizen_reuses_the_demo_elicences(app_ctx):
     ids = db.session.scalars(
         select(MaterialType).where(MaterialType.name.in_(["居民身份证", "户口簿"]))
     ).all()
-    proposals = reuse.propose_materials(citizen.id, [req(mt) for mt in ids], date.today())
+    proposals = reuse.propose_materials(citizen.id, [req(mt) for mt in ids], clock.local_today())
     assert all(p.reused for p in proposals), [p.kind for p in proposals]

@@ -12,10 +12,10 @@ from portal.extensions import db
 from portal.models import Authorisation, Grade, MaterialType, ServiceItem, User
 from portal.models.base import utcnow
 from seeds.factories import make_png
-from services import applications, documents, proxies
+from services import applications, clock, documents, proxies
 from services.errors import NotFound, ValidationError
 
-TODAY = date.today()
+TODAY = clock.local_today()
 
 
 def user(phone: str) -> User:

@@ -12,11 +12,11 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.models import DocumentStatus, Grade, ServiceItem, User
 from seeds.factories import make_png
-from services import applications, reuse, workdays
+from services import applications, clock, reuse, workdays
 from services.documents import add_document
 from services.errors import ValidationError
 
-TODAY = date.today()
+TODAY = clock.local_today()
 
 
 @pytest.fixture

@@ -1,13 +1,11 @@
 """Visits against the guide's promise, and 好差评 with its follow-up tickets."""
 
-from datetime import date
-
 import pytest
 from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import Application, FollowUpTicket, Visit
-from services import counter, ratings, visits, workdays, workflow
+from services import clock, counter, ratings, visits, workdays, workflow
 from services.errors import Conflict, NotAuthorized, NotFound, ValidationError
 from tests.workflow_cases import RESIDENCE_PERMIT, submit_case, user
 
@@ -103,7 +101,7 @@ def test_a_bad_rating_opens_a_ticket_due_in_15_working_days_and_follows_its_flow
     )
     ticket = db.session.scalar(select(FollowUpTicket).where(FollowUpTicket.rating_id == rating.id))
     assert ticket.status == "verifying" and ticket.department_id == permit.department_id
-    assert ticket.due_date == workdays.add_working_days(date.today(), 15)
+    assert ticket.due_date == workdays.add_working_days(clock.local_today(), 15)
     with pytest.raises(NotAuthorized):
         ratings.advance_ticket(user("reviewer01"), ticket.id, "rectifying", "x")
     with pytest.raises(Conflict):
@@ -170,7 +168,9 @@ def test_a_bad_visit_rating_opens_a_follow_up_ticket_like_the_online_one(permit)
     ticket = db.session.scalar(select(FollowUpTicket).where(FollowUpTicket.rating_id == bad.id))
     assert ticket is not None and ticket.status == "verifying"
     assert ticket.department_id == permit.department_id
-    assert ticket.due_date == workdays.add_working_days(date.today(), ratings.TICKET_WORKING_DAYS)
+    assert ticket.due_date == workdays.add_working_days(
+        clock.local_today(), ratings.TICKET_WORKING_DAYS
+    )
     good = ratings.rate_case(
         user("13800000002"), permit.id, score="4", indicators={}, tags=[], visit_no=1
     )

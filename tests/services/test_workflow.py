@@ -20,7 +20,7 @@ from portal.models import (
     PostCheckTask,
     Role,
 )
-from services import accounts, applications, audit, case_access, counter, notices, workflow
+from services import accounts, applications, audit, case_access, clock, counter, notices, workflow
 from services.errors import Conflict, NotAuthorized, NotFound, ValidationError
 from tests.helpers import pdf_text
 from tests.workflow_cases import (
@@ -98,7 +98,7 @@ def test_accept_starts_the_clock_and_issues_a_stored_notice(permit, reviewer):
     workflow.perform(reviewer, permit.id, "accept", version)
     assert permit.status == "accepted" and permit.version == version + 1
     assert permit.accepted_at is not None
-    assert permit.due_date == date.today() + timedelta(days=7)  # 7 自然日
+    assert permit.due_date == clock.local_today() + timedelta(days=7)  # 7 自然日
     [notice] = notices_of(permit, "acceptance")
     text = notice_text(notice)
     assert permit.number in text and "受理通知书" in text and "市公安局" in text
@@ -462,14 +462,19 @@ def test_accepting_with_missing_materials_needs_the_deferral_route_and_a_deadlin
             deferred.id,
             "accept_pending_materials",
             deferred.version,
-            supply_deadline=date.today() + timedelta(days=30),
+            supply_deadline=clock.local_today() + timedelta(days=30),
         )
     assert "supply_deadline" in err.value.errors  # later than the promised date
     workflow.perform(
-        hr, deferred.id, "accept_pending_materials", deferred.version, supply_deadline=date.today()
+        hr,
+        deferred.id,
+        "accept_pending_materials",
+        deferred.version,
+        supply_deadline=clock.local_today(),
     )
     assert (
-        deferred.status == "accepted_pending_materials" and deferred.supply_deadline == date.today()
+        deferred.status == "accepted_pending_materials"
+        and deferred.supply_deadline == clock.local_today()
     )
     assert "解除或终止劳动关系证明" in notice_text(notices_of(deferred, "deferred_acceptance")[0])
 
@@ -477,7 +482,11 @@ def test_accepting_with_missing_materials_needs_the_deferral_route_and_a_deadlin
 def test_supplied_materials_are_reviewed_before_the_decision(deferred):
     hr, citizen = user("reviewer02"), user("13800000002")
     workflow.perform(
-        hr, deferred.id, "accept_pending_materials", deferred.version, supply_deadline=date.today()
+        hr,
+        deferred.id,
+        "accept_pending_materials",
+        deferred.version,
+        supply_deadline=clock.local_today(),
     )
     with pytest.raises(ValidationError):
         workflow.perform(hr, deferred.id, "materials_complete", deferred.version)
@@ -611,7 +620,7 @@ def test_suspend_and_resume_move_the_due_date(permit, reviewer, monkeypatch):
     with pytest.raises(Conflict):
         workflow.perform(reviewer, permit.id, "approve", permit.version)
     due = permit.due_date
-    monkeypatch.setattr(workflow, "today", lambda: date.today() + timedelta(days=3))
+    monkeypatch.setattr(workflow, "today", lambda: clock.local_today() + timedelta(days=3))
     workflow.perform(reviewer, permit.id, "resume", permit.version)
     assert permit.status == "in_review"
     assert permit.due_date == due + timedelta(days=3)  # 居住证 counts 自然日
@@ -749,7 +758,7 @@ def test_each_notice_has_a_plain_summary_of_what_it_says(permit, reviewer, defer
     assert summary[acceptance.id] == [f"承诺办结日：{permit.due_date.isoformat()}"]
     assert summary[denial.id] == ["不予许可的理由：居住满半年的证明不足"]
     assert "居住满半年的证明不足" in notice_text(denial)  # the summary says what the PDF says
-    deadline = date.today()
+    deadline = clock.local_today()
     workflow.perform(
         user("reviewer02"),
         deferred.id,
