@@ -142,6 +142,9 @@ def create_app(config: dict | None = None) -> Flask:
     app.session_interface = PortalSessionInterface()
 
     db.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name != "sqlite":  # a file has no connection to lose
+            database.ping_when_idle(db.engine, float(app.config["DB_PING_AFTER_IDLE_SECONDS"]))
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
     csrf.init_app(app)
     babel.init_app(

@@ -16,6 +16,8 @@ DEFAULTS: dict[str, object] = {
     "PORTAL_ENV": "development",
     "DATABASE_URL": f"sqlite:///{INSTANCE_DIR / 'portal.db'}",
     "POSTGRES_JIT": False,  # PostgreSQL's JIT for the portal's connections (off: see below)
+    # a pooled server connection idle this long is tested before use (portal/database.py)
+    "DB_PING_AFTER_IDLE_SECONDS": 10,
     "SECRET_KEY": None,
     "UPLOAD_DIR": str(INSTANCE_DIR / "uploads"),
     # where stored files live (services/storage.py): empty = the local directory UPLOAD_DIR;
@@ -188,10 +190,10 @@ def load_config(overrides: dict | None = None) -> dict:
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"PORTAL_TZ is not a known time zone: {cfg['PORTAL_TZ']!r}") from None
     cfg["BABEL_DEFAULT_TIMEZONE"] = cfg["PORTAL_TZ"]
-    # a server's connection can drop (a restart, a fail-over, an idle timeout): each
-    # checkout is tested first; a SQLite file has no connection to lose (one statement less
-    # a request)
-    cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": not url.startswith("sqlite")}
+    # a server's connection can drop (a restart, a fail-over, an idle timeout): one that has
+    # been idle is tested before use (portal/database.ping_when_idle, not pool_pre_ping's
+    # round trip on every request); a SQLite file has no connection to lose
+    cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {}
     if url.startswith("postgresql") and not cfg["POSTGRES_JIT"]:
         # the portal's statements are short look-ups: PostgreSQL's JIT compiled one of them for
         # 10 ms (我的材料 at a million cases, on a cost misjudged from sparse statistics) to

@@ -45,17 +45,25 @@ class Portal(Flask):
 
 def run_view(view: Callable[[], Any]) -> Response:
     """Run ``view``; commit once if it returns (roll back a 5xx), roll back if it raises."""
+    from services import messages, tasks
+
+    info = db.session().info
+    # without a worker the request sends its own outbox rows: they are written claimed by it
+    info[messages.DELIVER_AFTER_COMMIT] = not tasks.queued()
     try:
-        response = current_app.make_response(view())
-    except BaseException:
-        roll_back()
-        raise
-    if response.status_code >= 500:
-        roll_back()
-        return response
-    if db.session().in_transaction():  # a page served from the cache opened none: no commit
-        db.session.commit()
-    audit.forget_refusals(db.session)  # committed with the rest
+        try:
+            response = current_app.make_response(view())
+        except BaseException:
+            roll_back()
+            raise
+        if response.status_code >= 500:
+            roll_back()
+            return response
+        if db.session().in_transaction():  # a page served from the cache opened none
+            db.session.commit()
+        audit.forget_refusals(db.session)  # committed with the rest
+    finally:
+        info.pop(messages.DELIVER_AFTER_COMMIT, None)
     _deliver_outbox(response)
     return response
 
@@ -90,18 +98,23 @@ def attempt() -> Iterator[None]:
 
 def _deliver_outbox(response: Response) -> None:
     """Messages written by this request go out after its commit (never before): its own rows
-    only; what stays pending (a failed send, a 4xx response) is `flask jobs run`'s."""
-    from services import tasks
-    from services.messages import OWN_OUTBOX, deliver_pending
+    only, sent by the request itself (written claimed by it) or by a worker; a failed send, and
+    the rows of a refused request (4xx), are left pending for `flask jobs run`."""
+    from services import messages, tasks
 
-    own = db.session.info.pop(OWN_OUTBOX, None)
-    if not db.session.info.pop("outbox_pending", False) or response.status_code >= 400:
+    session = db.session()
+    pending = session.info.pop("outbox_pending", False)
+    if not pending and not session.info.get(messages.OWN_OUTBOX):
         return
     try:
-        if tasks.queued():  # a worker sends them (portal/celery_app.py)
+        if response.status_code >= 400:
+            messages.release_own(session)
+        elif tasks.queued():  # a worker sends them (portal/celery_app.py)
             tasks.send(tasks.DELIVER_OUTBOX)
-        elif own:
-            deliver_pending(ids=own)
+        else:
+            messages.deliver_own(session)
     except Exception:  # delivery is retried by `flask jobs run`; never fail the page
         current_app.logger.exception("outbox delivery failed")
         db.session.rollback()
+    finally:
+        session.info.pop(messages.OWN_OUTBOX, None)

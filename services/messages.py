@@ -4,24 +4,30 @@ The outbox is written in the same transaction as the change it reports, and deli
 only after the commit, by a pluggable sender (the default writes to the log). A delivery
 claims each row with a conditional UPDATE, so several workers never send one twice.
 
-A request delivers only the rows it wrote itself (``OWN_OUTBOX``, kept by an ``after_insert``
-hook), right after its commit; a row whose sending failed stays pending for ``flask jobs run``
-(or the worker), which sends whatever is pending. Requests do not sweep each other's rows: 64
-citizens pressing 提交 at once used to race for the same 20 oldest rows.
+A request delivers only the rows it wrote itself, right after its commit. When no worker sends
+them (no task queue), the transaction boundary says so before the view runs
+(``DELIVER_AFTER_COMMIT``) and the request's rows are inserted already claimed by it (status
+sending, ``claimed_at``): the claim is committed with the change, so the request then sends
+them and records the outcome in one statement, instead of claiming them in a transaction of
+their own. A row that is claimed but never sent (the process died after the commit) is pending
+again after CLAIM_TIMEOUT, as any abandoned claim; a row whose sending failed is pending for
+``flask jobs run`` (or the worker), which sends whatever is pending. Requests do not sweep each
+other's rows: 64 citizens pressing 提交 at once used to race for the same 20 oldest rows.
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Collection
+from collections.abc import Sequence
 from datetime import timedelta
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import event, func, select, update
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import object_session
 
 from portal.extensions import db
@@ -31,8 +37,10 @@ from services.identity import mask_phone
 
 log = logging.getLogger(__name__)
 
-# session.info key: ids of the outbox rows this session (one request) inserted
-OWN_OUTBOX = "outbox_own_ids"
+# session.info keys: set by the transaction boundary when the request itself delivers its rows
+# after its commit (portal/transaction.py); the rows it inserted, claimed by it
+DELIVER_AFTER_COMMIT = "outbox_deliver_after_commit"
+OWN_OUTBOX = "outbox_own_rows"
 # a claim whose outcome is not recorded after this long was abandoned (far longer than any
 # gateway call takes): services/jobs.py's delivery makes the row pending again
 CLAIM_TIMEOUT = timedelta(minutes=10)
@@ -88,6 +96,17 @@ TEMPLATES = {
         ),
     ),
 }
+
+
+class Claimed(NamedTuple):
+    """An outbox row claimed for sending: what the sender needs and the attempts so far."""
+
+    id: int
+    channel: str
+    recipient: str
+    subject: str
+    body: str
+    attempts: int
 
 
 class Sender(Protocol):
@@ -147,26 +166,56 @@ def notify(
     return message
 
 
+@event.listens_for(OutboxMessage, "before_insert")
+def _claim_own(mapper, connection, row: OutboxMessage) -> None:
+    """A row of a request that delivers its own rows is inserted claimed by that request,
+    whoever wrote it (notify, the SMS codes)."""
+    session = object_session(row)
+    if session is None or not session.info.get(DELIVER_AFTER_COMMIT):
+        return
+    if row.status in (None, "pending"):
+        row.status, row.attempts, row.claimed_at = "sending", (row.attempts or 0) + 1, utcnow()
+
+
 @event.listens_for(OutboxMessage, "after_insert")
 def _remember_own(mapper, connection, row: OutboxMessage) -> None:
-    """Every outbox row a session inserts, whoever wrote it (notify, the SMS codes)."""
     session = object_session(row)
-    if session is not None:
-        session.info.setdefault(OWN_OUTBOX, []).append(row.id)
+    if session is not None and row.status == "sending":
+        sent = Claimed(row.id, row.channel, row.recipient, row.subject, row.body, row.attempts)
+        session.info.setdefault(OWN_OUTBOX, []).append((row, sent))
 
 
-def deliver_pending(
-    sender: Sender | None = None, limit: int = 100, *, ids: Collection[int] | None = None
-) -> int:
-    """Send pending outbox rows, each claimed once; returns how many were sent.
+def deliver_own(session, sender: Sender | None = None) -> int:
+    """After the commit: send the rows this session inserted claimed (``_claim_own``) and
+    record the outcome. A row whose insert was rolled back (the request's, or a savepoint's)
+    is no longer persistent and is not sent."""
+    own = session.info.pop(OWN_OUTBOX, None) or []
+    claimed = [sent for row, sent in own if sa_inspect(row).persistent]
+    return _send_claimed(claimed, sender or get_sender()) if claimed else 0
 
-    Without ``ids``: the oldest ``limit`` pending rows, one at a time (the jobs runner, the
-    worker), after returning abandoned claims to pending (``release_abandoned_claims``). With
-    ``ids`` (a request's own rows, after its commit): those still pending, claimed together.
-    Either way each claim is committed before the sending, and the outcome after."""
+
+def release_own(session) -> None:
+    """The request will not send its rows after all (a refusal, 4xx, was committed with
+    them): they are pending for `flask jobs run`, their claim undone. Committed."""
+    own = session.info.pop(OWN_OUTBOX, None) or []
+    ids = [sent.id for row, sent in own if sa_inspect(row).persistent]
+    if not ids:
+        return
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(ids), OutboxMessage.status == "sending")
+        .values(status="pending", attempts=OutboxMessage.attempts - 1, claimed_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+
+
+def deliver_pending(sender: Sender | None = None, limit: int = 100) -> int:
+    """Send the oldest ``limit`` pending outbox rows, one at a time, each claimed once (the
+    jobs runner, the worker), after returning abandoned claims to pending
+    (``release_abandoned_claims``); returns how many were sent. Each claim is committed before
+    the sending, and the outcome after."""
     sender = sender or get_sender()
-    if ids is not None:
-        return _deliver(sorted(set(ids)), sender) if ids else 0
     release_abandoned_claims()
     pending = list(
         db.session.scalars(
@@ -219,8 +268,11 @@ def _deliver(ids: list[int], sender: Sender) -> int:
         .execution_options(synchronize_session=False)
     ).all()
     db.session.commit()
-    if not claimed:
-        return 0
+    return _send_claimed(claimed, sender) if claimed else 0
+
+
+def _send_claimed(claimed: Sequence[Claimed], sender: Sender) -> int:
+    """Send claimed rows, then record each outcome (committed)."""
     sent: list[int] = []
     for row in claimed:
         try:

@@ -307,14 +307,18 @@ def _transition(
     notice_context: dict[str, Any] | None = None,
     message: tuple[str, dict] | None = None,
     skip_notices: bool = False,
+    drawn: Callable[[], dict[str, Any]] | None = None,
     after_update: Callable[[Application], dict[str, Any]] | None = None,
 ) -> Application:
     """Take ``action``: one guarded UPDATE, then notices, the audit event and the message.
-    ``after_update`` runs once the UPDATE took (so a number is drawn only then) and returns
-    more details for the event."""
+    ``drawn`` runs once the rule allows the action and returns more values for the UPDATE (a
+    case number: drawn only for a submission that can take place, and written by the same
+    UPDATE). ``after_update`` runs once the UPDATE took and returns more details for the event."""
     spec = _check(actor, app, action, expected_version)
     source = app.status
     target = spec.target or source
+    if drawn is not None:
+        values = {**(values or {}), **drawn()}
     returned = db.session.execute(
         update(Application)
         .where(
@@ -1539,9 +1543,12 @@ def _submit_single(actor: User | None, app: Application, version: int) -> None:
     now = utcnow()
     counted = materials.reuse_count(app.materials)
 
+    def number() -> dict[str, Any]:
+        # the draft is locked (submit_application), so the guarded UPDATE that writes the
+        # number takes: the daily sequence has no gap
+        return {"number": numbering.new_case_number(app.channel, clock.local_date(now))}
+
     def numbered(app: Application) -> dict[str, Any]:
-        # written by the next flush (the message's), in this transaction
-        app.number = numbering.new_case_number(app.channel, clock.local_date(now))
         return {
             "number": app.number,
             "channel": str(app.channel),
@@ -1562,6 +1569,7 @@ def _submit_single(actor: User | None, app: Application, version: int) -> None:
             **_delivery_choice(app),
             **_first_step(),
         },
+        drawn=number,
         after_update=numbered,
     )
 

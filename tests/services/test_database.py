@@ -1,6 +1,7 @@
 """The database settings the portal relies on, checked on a real file or server."""
 
 import threading
+import time
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -94,9 +95,55 @@ def test_postgresql_connections_run_without_jit(database_factory, backend):
         assert db.session.execute(text("SHOW jit")).scalar() == "off"
 
 
-def test_connections_are_tested_at_checkout_only_where_they_can_drop(database_factory, backend):
-    """A PostgreSQL connection can drop (a restart, a fail-over): each checkout is tested
-    first. A SQLite file has none to lose: no test statement before every request."""
-    app = database_factory("preping", seed=False)
+def _backend_pid() -> int:
+    pid = db.session.execute(text("SELECT pg_backend_pid()")).scalar()
+    db.session.remove()  # the connection goes back to the pool
+    return pid
+
+
+def test_a_pooled_connection_lost_while_idle_is_replaced_before_use(database_factory, backend):
+    """A PostgreSQL connection can drop while it waits in the pool (a restart, a fail-over): one
+    idle for DB_PING_AFTER_IDLE_SECONDS is tested first and replaced, the request never sees
+    the lost one."""
+    if backend != "postgresql":
+        pytest.skip("PostgreSQL only: a SQLite file has no connection to lose")
+    app = database_factory("ping-idle", seed=False, DB_PING_AFTER_IDLE_SECONDS=0)
     with app.app_context():
-        assert db.engine.pool._pre_ping is (backend == "postgresql")
+        victim, other = db.engine.connect(), db.engine.connect()
+        lost = victim.execute(text("SELECT pg_backend_pid()")).scalar()
+        victim.close()  # back in the pool, the first to be handed out again
+        other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": lost})
+        for _ in range(100):  # the server ends it asynchronously
+            gone = not other.execute(
+                text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": lost}
+            ).scalar()
+            if gone:
+                break
+            time.sleep(0.05)
+        other.close()
+        assert gone
+        # the pool tested the lost one, found it dead and connected again
+        assert _backend_pid() not in (lost, None)
+
+
+def test_a_connection_given_back_a_moment_ago_is_not_tested_again(
+    database_factory, backend, monkeypatch
+):
+    """Under load every request checks out a connection that was in use a moment before:
+    testing each (pool_pre_ping) cost a round trip more on every request. Only a connection
+    idle for DB_PING_AFTER_IDLE_SECONDS is tested; a SQLite file never is."""
+    app = database_factory("ping-busy", seed=False, DB_PING_AFTER_IDLE_SECONDS=0.3)
+    pings = []
+    with app.app_context():
+        dialect = db.engine.dialect
+        real_ping = dialect.do_ping
+        monkeypatch.setattr(dialect, "do_ping", lambda conn: pings.append(1) or real_ping(conn))
+        for _ in range(5):
+            db.session.execute(text("SELECT 1"))
+            db.session.remove()
+        assert pings == []
+        time.sleep(0.4)
+        db.session.execute(text("SELECT 1"))
+        db.session.remove()
+        assert len(pings) == (1 if backend == "postgresql" else 0)
+        assert not db.engine.pool._pre_ping  # nor is every checkout tested by the pool

@@ -198,6 +198,111 @@ def test_a_request_sends_its_own_messages_and_leaves_the_others_to_the_jobs(data
         db.session.remove()
 
 
+class BodyRecorder(Recorder):
+    def send(self, channel, recipient, subject, body):
+        with self.lock:
+            self.sent.append(body)
+
+
+def _outbox_row(message_id: int) -> OutboxMessage:
+    return db.session.scalar(select(OutboxMessage).where(OutboxMessage.message_id == message_id))
+
+
+@pytest.fixture
+def own_outbox(database_factory, monkeypatch):
+    """An app whose requests send their own outbox rows (no worker), and what they sent."""
+    app = database_factory("outbox-claimed", seed=True)
+    recorder = BodyRecorder()
+    monkeypatch.setattr(messages, "get_sender", lambda: recorder)
+    return app, recorder
+
+
+def test_a_request_writes_its_messages_claimed_and_sends_them_after_its_commit(own_outbox):
+    """Without a worker a request's outbox rows are inserted claimed by it (status sending,
+    one attempt), so the claim is committed with the change; after the commit the request
+    sends them and records the outcome. Nothing goes out before the commit."""
+    from portal.transaction import run_view
+
+    app, recorder = own_outbox
+    seen = {}
+
+    def view():
+        message = messages.notify(user("13800000002").citizen, "licence", item="身份证")
+        row = _outbox_row(message.id)
+        seen.update(id=message.id, status=row.status, attempts=row.attempts)
+        seen.update(claimed=row.claimed_at is not None, sent_before_commit=list(recorder.sent))
+        return "ok"
+
+    with app.test_request_context():
+        run_view(view)
+        db.session.remove()
+    assert seen["status"] == "sending" and seen["attempts"] == 1 and seen["claimed"]
+    assert seen["sent_before_commit"] == []
+    with app.app_context():
+        row = _outbox_row(seen["id"])
+        assert row.status == "sent" and row.attempts == 1 and row.sent_at is not None
+        assert recorder.sent == [row.body]
+        db.session.remove()
+
+
+def test_a_message_whose_insert_was_rolled_back_is_never_sent(own_outbox):
+    """A row written in a savepoint that was rolled back, or by a request that failed, does
+    not exist: the request must not send it (the citizen would read of a change that did not
+    happen)."""
+    from portal.transaction import run_view
+
+    app, recorder = own_outbox
+
+    def view():
+        citizen = user("13800000002").citizen
+        savepoint = db.session.begin_nested()
+        messages.notify(citizen, "licence", item="撤回的证照")
+        savepoint.rollback()
+        messages.notify(citizen, "licence", item="身份证")
+        return "ok"
+
+    def failing():
+        messages.notify(user("13800000002").citizen, "licence", item="失败的请求")
+        raise RuntimeError("the view failed after writing a message")
+
+    with app.test_request_context():
+        run_view(view)
+        with pytest.raises(RuntimeError):
+            run_view(failing)
+        db.session.remove()
+    assert len(recorder.sent) == 1 and "身份证" in recorder.sent[0]
+    with app.app_context():
+        bodies = db.session.scalars(select(OutboxMessage.body)).all()
+        assert not [b for b in bodies if "撤回的证照" in b or "失败的请求" in b]
+        db.session.remove()
+
+
+def test_a_refused_request_leaves_its_committed_messages_pending_for_the_jobs(own_outbox):
+    """A refusal (4xx) that commits what it wrote does not send its messages: their claim is
+    undone (pending, no attempt), and `flask jobs run` sends them; none stays claimed until
+    the claim times out."""
+    from portal.transaction import run_view
+
+    app, recorder = own_outbox
+    written = []
+
+    def refused():
+        written.append(messages.notify(user("13800000002").citizen, "licence", item="身份证").id)
+        return "refused", 409
+
+    with app.test_request_context():
+        assert run_view(refused).status_code == 409
+        db.session.remove()
+    assert recorder.sent == []
+    with app.app_context():
+        row = _outbox_row(written[0])
+        assert (row.status, row.attempts, row.claimed_at) == ("pending", 0, None)
+        assert messages.deliver_pending() >= 1
+        db.session.refresh(row)
+        assert row.status == "sent" and len(recorder.sent) >= 1
+        db.session.remove()
+
+
 def test_a_claim_whose_sender_died_is_sent_by_the_next_run_and_a_live_one_is_not(app_ctx):
     """A delivery that died between claiming a row and recording the outcome (a restart, a
     killed worker) left it "sending", and nothing looked at such rows again: never sent. After

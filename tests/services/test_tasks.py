@@ -184,6 +184,25 @@ def test_the_outbox_is_left_to_a_worker_after_the_commit(queued_app):
         db.session.remove()
 
 
+def test_with_a_worker_a_request_writes_its_messages_pending_for_it(queued_app):
+    """Rows are written claimed only by a request that sends them itself: with a worker they
+    are pending (the worker claims them), and the request hands it a task."""
+    from portal.transaction import run_view
+    from services import messages
+
+    url = queued_app.config["CELERY_BROKER_URL"]
+    written = []
+    with queued_app.test_request_context():
+        citizen = user("13800000002").citizen
+        run_view(lambda: written.append(messages.notify(citizen, "licence", item="身份证")) or "ok")
+        row = db.session.scalar(
+            select(OutboxMessage).where(OutboxMessage.message_id == written[0].id)
+        )
+        assert (row.status, row.attempts, row.claimed_at) == ("pending", 0, None)
+        assert _queue_length(url) == 1
+        db.session.remove()
+
+
 def test_the_scheduled_sweep_sends_a_lost_render_task_again(queued_app):
     """The broker lost a notice's task (or no worker came back): beat's run_jobs task sends it
     again once the notice has waited NOTICE_SWEEP_SECONDS; a fresh notice is left alone."""
