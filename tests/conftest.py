@@ -36,6 +36,7 @@ from portal import create_app
 from portal.extensions import db
 from portal.limits import DEFAULT_RATE_LIMITS
 from portal.personal_pages import pages_of
+from services import numbering
 from services.cache import default_generation_file, forget_everything
 from tests.servers import clean_redis, redis_url, s3_store  # noqa: F401  (fixtures: real servers)
 
@@ -130,6 +131,7 @@ def dispose_app(app: Flask) -> None:
         db.session.remove()
         for engine in db.engines.values():
             engine.dispose()
+    numbering.dispose(app)  # the connections case numbers are drawn on (PostgreSQL)
     pages_of(app).close()  # the fast path's own connection (this thread's)
 
 

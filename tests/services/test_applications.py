@@ -286,3 +286,43 @@ def test_case_numbers_never_collide_under_concurrency(database_factory):
     assert not errors, errors[:3]
     assert len(got) == 80 and len(set(got)) == 80
     assert sorted(got)[0] == "WB20261124000001" and sorted(got)[-1] == "WB20261124000080"
+
+
+def test_a_case_number_does_not_wait_for_another_submission_to_commit(database_factory, backend):
+    """On PostgreSQL a case number is drawn in a transaction of its own: a submission that has
+    drawn one but not yet committed does not hold the day's counter, so the next submission
+    gets its number at once (64 citizens pressing 提交 together waited there). The first one
+    rolled back: its number is a gap, never handed out again. SQLite writes one transaction at
+    a time anyway: there the number is the submission's and goes back with it."""
+    app = database_factory("numbers-alone", seed=False)
+    day = date(2026, 11, 24)
+    first_context = app.app_context()
+    first_context.push()
+    try:
+        first = numbering.new_case_number(Channel.online, day)  # not committed
+        if backend == "sqlite":
+            db.session.rollback()
+            assert numbering.new_case_number(Channel.online, day) == first
+            db.session.rollback()
+            return
+        second: list[str] = []
+
+        def draw() -> None:
+            with app.app_context():
+                second.append(numbering.new_case_number(Channel.online, day))
+                db.session.rollback()
+                db.session.remove()
+
+        thread = threading.Thread(target=draw)
+        thread.start()
+        thread.join(30)  # would wait for the first submission's rollback below, then pass late
+        drawn_while_open = bool(second)
+        db.session.rollback()
+        thread.join(30)
+        assert drawn_while_open, "the second number waited for the first submission"
+        assert first == "WB20261124000001" and second == ["WB20261124000002"]
+        assert numbering.new_case_number(Channel.online, day) == "WB20261124000003"
+    finally:
+        db.session.rollback()
+        db.session.remove()
+        first_context.pop()
