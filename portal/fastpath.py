@@ -87,7 +87,6 @@ log = logging.getLogger(__name__)
 
 EXTENSION_KEY = "fast_path"
 STATIC_PREFIX = "/static/"
-REMEMBER_COOKIE = "remember_token"  # Flask-Login's: never issued here, but never bypassed
 STATUS_LINES = {200: "200 OK", 304: "304 NOT MODIFIED"}
 CSRF_SALT = "wtf-csrf-token"  # Flask-WTF's
 
@@ -201,7 +200,7 @@ class FastPath:
         if not settings.usable:
             return None
         cookies = parse_cookie(environ.get("HTTP_COOKIE"))
-        if DEVICE_COOKIE in cookies or REMEMBER_COOKIE in cookies:
+        if DEVICE_COOKIE in cookies or personal_pages.REMEMBER_COOKIE in cookies:
             return None
         raw = cookies.get(settings.cookie_name)
         session, fresh = self.open_session(settings, raw, environ)
