@@ -181,8 +181,8 @@ def _claim_own(mapper, connection, row: OutboxMessage) -> None:
 def _remember_own(mapper, connection, row: OutboxMessage) -> None:
     session = object_session(row)
     if session is not None and row.status == "sending":
-        sent = Claimed(row.id, row.channel, row.recipient, row.subject, row.body, row.attempts)
-        session.info.setdefault(OWN_OUTBOX, []).append((row, sent))
+        claim = Claimed(row.id, row.channel, row.recipient, row.subject, row.body, row.attempts)
+        session.info.setdefault(OWN_OUTBOX, []).append((row, claim))
 
 
 def deliver_own(session, sender: Sender | None = None) -> int:
@@ -190,7 +190,7 @@ def deliver_own(session, sender: Sender | None = None) -> int:
     record the outcome. A row whose insert was rolled back (the request's, or a savepoint's)
     is no longer persistent and is not sent."""
     own = session.info.pop(OWN_OUTBOX, None) or []
-    claimed = [sent for row, sent in own if sa_inspect(row).persistent]
+    claimed = [claim for row, claim in own if sa_inspect(row).persistent]
     return _send_claimed(claimed, sender or get_sender()) if claimed else 0
 
 
@@ -198,7 +198,7 @@ def release_own(session) -> None:
     """The request will not send its rows after all (a refusal, 4xx, was committed with
     them): they are pending for `flask jobs run`, their claim undone. Committed."""
     own = session.info.pop(OWN_OUTBOX, None) or []
-    ids = [sent.id for row, sent in own if sa_inspect(row).persistent]
+    ids = [claim.id for row, claim in own if sa_inspect(row).persistent]
     if not ids:
         return
     session.execute(

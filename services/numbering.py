@@ -79,7 +79,7 @@ def _sequence_engine(bind: Engine) -> Engine:
                     connect_args=options.get("connect_args", {}),
                 )
                 database.ping_when_idle(
-                    engine, float(current_app.config.get("DB_PING_AFTER_IDLE_SECONDS", 10))
+                    engine, float(current_app.config["DB_PING_AFTER_IDLE_SECONDS"])
                 )
                 current_app.extensions[_SEQUENCE_ENGINE] = engine
     return engine

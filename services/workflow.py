@@ -1545,7 +1545,7 @@ def _submit_single(actor: User | None, app: Application, version: int) -> None:
 
     def number() -> dict[str, Any]:
         # the draft is locked (submit_application), so the guarded UPDATE that writes the
-        # number takes: the daily sequence has no gap
+        # number takes; a later failure leaves a gap on PostgreSQL (services/numbering.py)
         return {"number": numbering.new_case_number(app.channel, clock.local_date(now))}
 
     def numbered(app: Application) -> dict[str, Any]:
