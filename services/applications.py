@@ -207,22 +207,22 @@ def delete_draft(actor: User, application_id: int) -> None:
     db.session.flush()
 
 
+# the draft with what submitting it reads, its row locked; built once
+_DRAFT_TO_SUBMIT = (
+    select(Application)
+    .where(Application.id == bindparam("draft"))
+    .options(
+        joinedload(Application.item_version),
+        joinedload(Application.applicant),
+        joinedload(Application.materials),
+    )
+    .with_for_update(of=Application)  # the draft's row; the rest is only read
+)
+
+
 def submit_application(actor: User, application_id: int, token: str) -> Application:
     """Submit a draft exactly once. Replaying the token returns the same case."""
-    app = (
-        db.session.scalars(
-            select(Application)
-            .where(Application.id == application_id)
-            .options(
-                joinedload(Application.item_version),
-                joinedload(Application.applicant),
-                joinedload(Application.materials),
-            )
-            .with_for_update(of=Application)  # the draft's row; the rest is only read
-        )
-        .unique()
-        .one_or_none()
-    )
+    app = db.session.scalars(_DRAFT_TO_SUBMIT, {"draft": application_id}).unique().one_or_none()
     if app is None or not case_access.may_act_on(actor, app):
         raise NotFound(str(_l("办件不存在")))
     return _submit(actor, app, token)

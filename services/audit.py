@@ -122,11 +122,16 @@ def forget_refusals(session) -> None:
     session.info.pop(_REFUSALS, None)
 
 
+# built once: every change of a case appends to the chain
+_LOCK_CHAIN = text("SELECT pg_advisory_xact_lock(:k)")
+_CHAIN_HEAD = select(Event.hash).order_by(Event.id.desc()).limit(1)
+
+
 def _append(events: list[Event]) -> None:
     session = db.session
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CHAIN_LOCK})
-    prev = session.scalar(select(Event.hash).order_by(Event.id.desc()).limit(1)) or GENESIS
+        session.execute(_LOCK_CHAIN, {"k": _CHAIN_LOCK})
+    prev = session.scalar(_CHAIN_HEAD) or GENESIS
     for event in events:
         event.prev_hash = prev
         event.hash = prev = compute_hash(prev, event)
@@ -146,8 +151,8 @@ def record_many(
         return
     session.flush()  # nothing of the ORM's may be inserted after these, out of chain order
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CHAIN_LOCK})
-    prev = session.scalar(select(Event.hash).order_by(Event.id.desc()).limit(1)) or GENESIS
+        session.execute(_LOCK_CHAIN, {"k": _CHAIN_LOCK})
+    prev = session.scalar(_CHAIN_HEAD) or GENESIS
     insert_one = Event.__table__.insert()  # compiled once; one row per statement keeps id order
     for application_id, details in items:
         event = Event(

@@ -26,7 +26,7 @@ from typing import NamedTuple, Protocol
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import event, func, select, update
+from sqlalchemy import bindparam, event, func, select, update
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import object_session
 
@@ -271,6 +271,15 @@ def _deliver(ids: list[int], sender: Sender) -> int:
     return _send_claimed(claimed, sender) if claimed else 0
 
 
+# built once: every request that sends a message runs it
+_outbox = OutboxMessage.__table__
+_RECORD_SENT = (
+    update(_outbox)
+    .where(_outbox.c.id.in_(bindparam("sent", expanding=True)))
+    .values(status="sent", sent_at=bindparam("at"))
+)
+
+
 def _send_claimed(claimed: Sequence[Claimed], sender: Sender) -> int:
     """Send claimed rows, then record each outcome (committed)."""
     sent: list[int] = []
@@ -290,12 +299,7 @@ def _send_claimed(claimed: Sequence[Claimed], sender: Sender) -> int:
         else:
             sent.append(row.id)
     if sent:
-        db.session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id.in_(sent))
-            .values(status="sent", sent_at=utcnow())
-            .execution_options(synchronize_session=False)
-        )
+        db.session.execute(_RECORD_SENT, {"sent": sent, "at": utcnow()})
     db.session.commit()
     return len(sent)
 

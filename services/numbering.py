@@ -19,7 +19,7 @@ import threading
 from datetime import date
 
 from flask import current_app
-from sqlalchemy import create_engine, update
+from sqlalchemy import bindparam, create_engine, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -36,26 +36,32 @@ CASE_PREFIXES = {Channel.online: "WB", Channel.counter: "CK", Channel.kiosk: "ZZ
 BUNDLE_PREFIX = "YJ"
 
 
-def _bump(name: str, day: date):
-    return (
-        update(DailyCounter)
-        .where(DailyCounter.name == name, DailyCounter.day == day)
-        .values(value=DailyCounter.value + 1)
-        .returning(DailyCounter.value)
-    )
+# one per-day counter bumped by one, returning its new value (none when the day has no row
+# yet); built once, as it runs on every submission, notice and ticket
+_counters = DailyCounter.__table__
+_BUMP = (
+    update(_counters)
+    .where(_counters.c.name == bindparam("counter"), _counters.c.day == bindparam("on_day"))
+    .values(value=_counters.c.value + 1)
+    .returning(_counters.c.value)
+)
+
+
+def _bump(name: str, day: date) -> tuple:
+    return _BUMP, {"counter": name, "on_day": day}
 
 
 def next_in_sequence(name: str, day: date) -> int:
     """The next value of a per-day counter, in the caller's transaction (a rollback takes it
     back); safe under concurrent submissions on both databases."""
-    value = db.session.execute(_bump(name, day)).scalar()
+    value = db.session.execute(*_bump(name, day)).scalar()
     if value is None:
         try:
             with db.session.begin_nested():
                 db.session.add(DailyCounter(name=name, day=day, value=1))
             return 1
         except IntegrityError:
-            value = db.session.execute(_bump(name, day)).scalar()
+            value = db.session.execute(*_bump(name, day)).scalar()
     return int(value)
 
 
@@ -100,7 +106,7 @@ def _drawn_alone(name: str, day: date) -> int:
     if bind.dialect.name == "sqlite" or not isinstance(bind, Engine):
         return next_in_sequence(name, day)
     with _sequence_engine(bind).connect() as conn:
-        value = conn.execute(_bump(name, day)).scalar()
+        value = conn.execute(*_bump(name, day)).scalar()
         if value is None:
             created = conn.execute(
                 pg_insert(DailyCounter)
@@ -108,7 +114,7 @@ def _drawn_alone(name: str, day: date) -> int:
                 .on_conflict_do_nothing(index_elements=["name", "day"])
                 .returning(DailyCounter.value)
             ).scalar()
-            value = created if created is not None else conn.execute(_bump(name, day)).scalar()
+            value = created if created is not None else conn.execute(*_bump(name, day)).scalar()
     return int(value)
 
 

@@ -20,11 +20,12 @@ import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import cache
 from typing import Any
 
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Row, func, select, update
+from sqlalchemy import Row, Update, bindparam, func, select, update
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -319,20 +320,20 @@ def _transition(
     target = spec.target or source
     if drawn is not None:
         values = {**(values or {}), **drawn()}
+    values = values or {}
     returned = db.session.execute(
-        update(Application)
-        .where(
-            Application.id == app.id,
-            Application.version == expected_version,
-            Application.status == source,
-        )
-        .values(status=target, version=Application.version + 1, **(values or {}))
-        .returning(*Application.__table__.columns)
-        .execution_options(synchronize_session=False)
+        _guarded_update(tuple(sorted(values))),
+        {
+            "case_id": app.id,
+            "expected_version": expected_version,
+            "source": source,
+            "v_status": target,
+            **{f"v_{key}": value for key, value in values.items()},
+        },
     ).all()
     if len(returned) != 1:
         raise Conflict(str(CONFLICT_MESSAGE))
-    _take_returned(app, returned[0], set(values or {}))
+    _take_returned(app, returned[0], set(values))
     if after_update is not None:
         details = {**(details or {}), **after_update(app)}
     issued: list[Notice] = []
@@ -358,6 +359,28 @@ def _transition(
     if target in CLOSED_STATES and app.parent_id is not None:
         _complete_parent_when_all_decided(app.parent_id, actor)
     return app
+
+
+@cache
+def _guarded_update(keys: tuple[str, ...]) -> Update:
+    """The guarded UPDATE of ``_transition`` that sets ``keys`` (besides the status and the
+    version), built once per set of keys: building it and its cache key again on every action
+    cost more Python than running it. It returns the whole row (``_take_returned``)."""
+    table = Application.__table__
+    return (
+        update(table)
+        .where(
+            table.c.id == bindparam("case_id"),
+            table.c.version == bindparam("expected_version"),
+            table.c.status == bindparam("source"),
+        )
+        .values(
+            status=bindparam("v_status", type_=table.c.status.type),
+            version=table.c.version + 1,
+            **{key: bindparam(f"v_{key}", type_=table.c[key].type) for key in keys},
+        )
+        .returning(*table.columns)
+    )
 
 
 def _take_returned(app: Application, row: Row, changed: set[str]) -> None:
