@@ -58,16 +58,19 @@ def parse_resident_id(value: str, field: str = "id_number") -> ResidentId:
     Accepted: 18 characters, the right check character, a real birth date between 1900 and
     today, a real province-level code (see ``is_known_region``).
     """
-    wrong = ValidationError(
-        {field: str(_l("身份证号不正确，请核对后重新输入（18 位，最后一位可能是 X）"))}
-    )
+
+    def wrong() -> ValidationError:  # translated only when it is raised
+        return ValidationError(
+            {field: str(_l("身份证号不正确，请核对后重新输入（18 位，最后一位可能是 X）"))}
+        )
+
     number = ric.compact((value or "").strip()).upper()
     if len(number) != 18:
         raise ValidationError({field: str(_l("请输入 18 位居民身份证号"))})
     if not number[:-1].isdigit() or not (number[-1].isdigit() or number[-1] == "X"):
-        raise wrong
+        raise wrong()
     if number[-1] != ric.calc_check_digit(number):
-        raise wrong
+        raise wrong()
     try:
         born = ric.get_birth_date(number)
     except (StdnumError, ValueError):

@@ -133,16 +133,29 @@ def get_sender() -> Sender:
     return getattr(importlib.import_module(module), name)()
 
 
+_CHINESE: dict[str, tuple[str, str]] = {}
+
+
+def _chinese(kind: str) -> tuple[str, str]:
+    """A kind's title and body template as the message centre and the SMS keep them (in
+    Chinese, whatever the language of the request), looked up once per process."""
+    found = _CHINESE.get(kind)
+    if found is None:
+        title_l, body_l = TEMPLATES[kind]
+        with force_locale("zh_CN"):
+            found = _CHINESE[kind] = (str(title_l), str(body_l))
+    return found
+
+
 def notify(
     citizen: Citizen, kind: str, *, application: Application | None = None, **params
 ) -> Message:
     """A message in the centre plus an SMS for the citizen, written with the current change."""
-    title_l, body_l = TEMPLATES[kind]
+    title, body_template = _chinese(kind)
     if application is not None:
         params.setdefault("number", application.number or "")
         params.setdefault("item", application.title)
-    with force_locale("zh_CN"):
-        title, body = str(title_l), str(body_l) % params
+    body = body_template % params
     message = Message(
         citizen_id=citizen.id,
         application_id=application.id if application else None,
