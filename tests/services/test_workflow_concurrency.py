@@ -3,7 +3,7 @@ the other is told to refresh (a version checked in the UPDATE), on SQLite and Po
 
 import threading
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from portal.extensions import db
 from portal.models import Application, Event, Notice, Role, User
@@ -80,5 +80,45 @@ def test_concurrent_decisions_exactly_one_wins(database_factory):
                 select(func.count()).select_from(Notice).where(Notice.application_id == case_id)
             )
             == 1
+        )
+        db.session.remove()
+
+
+def test_the_update_refuses_a_version_that_moved_after_the_case_was_loaded(database_factory):
+    """The case a request loaded still looks current to it (the version check before the
+    UPDATE passes), but another request has changed it since without changing its state (a
+    claim, an edit): the guarded UPDATE itself must find no row, so nothing is overwritten."""
+    app = database_factory("stale", seed=True)
+    with app.app_context():
+        case = submit_case("13800000002", RESIDENCE_PERMIT, {"basis": "work", "agent": "no"})
+        db.session.commit()
+        reviewer = user("reviewer01")
+        case = db.session.get(Application, case.id)
+        loaded = case.version
+        # SQLite's session holds the write lock from its first statement: the load ends its
+        # transaction (the case kept as it was read), as a request's read on PostgreSQL would
+        # not have blocked the other writer
+        db.session.expunge(case)
+        db.session.rollback()
+        with db.engine.begin() as other:  # another request, committed meanwhile
+            other.execute(
+                text("UPDATE applications SET version = version + 1 WHERE id = :id"),
+                {"id": case.id},
+            )
+        db.session.add(case)  # as loaded: version `loaded`
+        assert case.version == loaded
+        try:
+            workflow.perform_checked(reviewer, case, "claim", loaded)
+        except Conflict as exc:
+            assert "该办件已被他人处理，请刷新后重试" in exc.message
+        else:
+            raise AssertionError("a claim on a stale version took effect")
+        db.session.rollback()
+        stored = db.session.get(Application, case.id)
+        assert stored.assignee_id is None and stored.version == loaded + 1
+        assert not db.session.scalar(
+            select(func.count())
+            .select_from(Event)
+            .where(Event.application_id == case.id, Event.action == "claim")
         )
         db.session.remove()
