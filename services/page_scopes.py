@@ -13,9 +13,7 @@ working-day calendar every due date is counted on).
 
 from __future__ import annotations
 
-from sqlalchemy import text
-
-from portal.extensions import db
+from services import appended_rows
 
 CITIZEN = "c"
 USER = "u"
@@ -59,24 +57,7 @@ def department_scope(department_id: int) -> str:
 
 
 def compact_page_generations() -> int:
-    """Fold each scope's appended rows into one (PostgreSQL; SQLite keeps one row a scope).
-    One statement: it sums exactly the rows it deletes, so a bump committed meanwhile is
-    neither lost nor counted twice, and a scope's sum, the generation every kept page is
-    keyed by, stays what it was. Safe on several machines at once. Returns the rows removed;
-    the caller commits (`flask jobs run`)."""
-    if db.session.get_bind().dialect.name != "postgresql":
-        return 0
-    removed = db.session.execute(
-        text(
-            "WITH gone AS ("
-            " DELETE FROM page_generations WHERE scope IN ("
-            "  SELECT scope FROM page_generations GROUP BY scope HAVING count(*) > 1)"
-            " RETURNING scope, generation),"
-            " kept AS ("
-            " INSERT INTO page_generations (scope, generation)"
-            " SELECT scope, sum(generation) FROM gone GROUP BY scope"
-            " RETURNING 1)"
-            " SELECT (SELECT count(*) FROM gone) - (SELECT count(*) FROM kept)"
-        )
-    ).scalar()
-    return int(removed or 0)
+    """Fold each scope's appended rows into one (services/appended_rows.py): a scope's sum,
+    the generation every kept page is keyed by, stays what it was, and a scope is never
+    dropped (its generation is not 0). Returns the rows removed; the caller commits."""
+    return appended_rows.fold("page_generations", ("scope",), "generation", drop_zero=False)

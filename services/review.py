@@ -40,6 +40,7 @@ from portal.models import (
 from portal.models.applications import QUEUE_OPEN_PREDICATE
 from portal.models.base import utcnow
 from services import (
+    appended_rows,
     audit,
     auto_approval,
     cache,
@@ -365,28 +366,9 @@ _QUEUE_COUNTS = (
 
 
 def compact_queue_counts() -> int:
-    """Fold each (department, state)'s +1/-1 rows into one (PostgreSQL; SQLite keeps one row
-    each already). One statement: it sums exactly the rows it deletes, so a change committed
-    meanwhile is neither lost nor counted twice; safe on several machines at once. Returns the
-    rows removed. The caller commits (`flask jobs run`)."""
-    if db.session.get_bind().dialect.name != "postgresql":
-        return 0
-    removed = db.session.execute(
-        text(
-            "WITH gone AS ("
-            " DELETE FROM queue_counts WHERE (department_id, status) IN ("
-            "  SELECT department_id, status FROM queue_counts"
-            "  GROUP BY department_id, status HAVING count(*) > 1)"
-            " RETURNING department_id, status, n),"
-            " kept AS ("
-            " INSERT INTO queue_counts (department_id, status, n)"
-            " SELECT department_id, status, sum(n) FROM gone"
-            " GROUP BY department_id, status HAVING sum(n) <> 0"
-            " RETURNING 1)"
-            " SELECT (SELECT count(*) FROM gone) - (SELECT count(*) FROM kept)"
-        )
-    ).scalar()
-    return int(removed or 0)
+    """Fold each (department, state)'s +1/-1 rows into one; a state whose rows sum to nothing
+    keeps none (services/appended_rows.py). Returns the rows removed; the caller commits."""
+    return appended_rows.fold("queue_counts", ("department_id", "status"), "n", drop_zero=True)
 
 
 def queue(
