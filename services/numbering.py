@@ -47,21 +47,22 @@ _BUMP = (
 )
 
 
-def _bump(name: str, day: date) -> tuple:
-    return _BUMP, {"counter": name, "on_day": day}
+def _bump(executor, name: str, day: date) -> int | None:
+    """``_BUMP`` on a session or a connection: the counter's new value, None without a row."""
+    return executor.execute(_BUMP, {"counter": name, "on_day": day}).scalar()
 
 
 def next_in_sequence(name: str, day: date) -> int:
     """The next value of a per-day counter, in the caller's transaction (a rollback takes it
     back); safe under concurrent submissions on both databases."""
-    value = db.session.execute(*_bump(name, day)).scalar()
+    value = _bump(db.session, name, day)
     if value is None:
         try:
             with db.session.begin_nested():
                 db.session.add(DailyCounter(name=name, day=day, value=1))
             return 1
         except IntegrityError:
-            value = db.session.execute(*_bump(name, day)).scalar()
+            value = _bump(db.session, name, day)
     return int(value)
 
 
@@ -106,7 +107,7 @@ def _drawn_alone(name: str, day: date) -> int:
     if bind.dialect.name == "sqlite" or not isinstance(bind, Engine):
         return next_in_sequence(name, day)
     with _sequence_engine(bind).connect() as conn:
-        value = conn.execute(*_bump(name, day)).scalar()
+        value = _bump(conn, name, day)
         if value is None:
             created = conn.execute(
                 pg_insert(DailyCounter)
@@ -114,7 +115,7 @@ def _drawn_alone(name: str, day: date) -> int:
                 .on_conflict_do_nothing(index_elements=["name", "day"])
                 .returning(DailyCounter.value)
             ).scalar()
-            value = created if created is not None else conn.execute(*_bump(name, day)).scalar()
+            value = created if created is not None else _bump(conn, name, day)
     return int(value)
 
 

@@ -318,9 +318,7 @@ def _transition(
     spec = _check(actor, app, action, expected_version)
     source = app.status
     target = spec.target or source
-    if drawn is not None:
-        values = {**(values or {}), **drawn()}
-    values = values or {}
+    values = {**(values or {}), **(drawn() if drawn is not None else {})}
     returned = db.session.execute(
         _guarded_update(tuple(sorted(values))),
         {

@@ -194,21 +194,20 @@ def test_a_session_ended_elsewhere_is_not_answered_from_the_kept_page(app, clien
 
 
 @pytest.mark.parametrize(
-    "change",
+    ("label", "change"),
     [
-        "UPDATE users SET session_epoch = session_epoch + 1 WHERE phone = :phone",
-        "UPDATE users SET active = FALSE WHERE phone = :phone",
+        ("epoch", "UPDATE users SET session_epoch = session_epoch + 1 WHERE phone = :phone"),
+        ("deactivated", "UPDATE users SET active = FALSE WHERE phone = :phone"),
     ],
-    ids=["epoch", "deactivated"],
 )
 def test_the_fast_path_itself_refuses_a_session_its_account_no_longer_admits(
-    database_factory, change
+    database_factory, label, change
 ):
     """The generations miss a write to the account (a restore, a trigger left out on one
     database: here the users table's update trigger is dropped), so the kept page still
     matches them. The fast path reads the account's epoch and active flag with them and sends
     the session to Flask, which ends it: 退出所有设备 and a deactivation are never outlived."""
-    app = database_factory(f"personal-pages-admits-{len(change)}", seed=True)
+    app = database_factory(f"personal-pages-admits-{label}", seed=True)
     client = app.test_client()
     kept(app, client, CITIZEN_PHONE, "/cases")
     fast(app, client, "/cases")

@@ -3,6 +3,7 @@ the other is told to refresh (a version checked in the UPDATE), on SQLite and Po
 
 import threading
 
+import pytest
 from sqlalchemy import func, select, text
 
 from portal.extensions import db
@@ -107,12 +108,9 @@ def test_the_update_refuses_a_version_that_moved_after_the_case_was_loaded(datab
             )
         db.session.add(case)  # as loaded: version `loaded`
         assert case.version == loaded
-        try:
+        with pytest.raises(Conflict) as refused:  # not taken on a stale version
             workflow.perform_checked(reviewer, case, "claim", loaded)
-        except Conflict as exc:
-            assert "该办件已被他人处理，请刷新后重试" in exc.message
-        else:
-            raise AssertionError("a claim on a stale version took effect")
+        assert "该办件已被他人处理，请刷新后重试" in refused.value.message
         db.session.rollback()
         stored = db.session.get(Application, case.id)
         assert stored.assignee_id is None and stored.version == loaded + 1
